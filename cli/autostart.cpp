@@ -1,0 +1,92 @@
+// Daemon auto-start: run pmxd (which detaches once its socket is bound) and connect.
+#include "cli/autostart.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace pmx::cli {
+namespace {
+
+bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+
+// Runs pmxd and waits for its first process to exit: 0 means the socket is bound.
+void start_daemon(const config::Paths& paths) {
+  const std::string bin = daemon_binary();
+  int err_pipe[2];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw Unreachable(std::string("pipe: ") + std::strerror(errno));
+  pid_t pid = ::fork();
+  if (pid < 0) throw Unreachable(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::dup2(err_pipe[1], 2);
+    int null_fd = ::open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      ::dup2(null_fd, 0);
+      ::dup2(null_fd, 1);
+    }
+    ::setenv("PMX_HOME", paths.home.c_str(), 1);
+    ::execl(bin.c_str(), bin.c_str(), static_cast<char*>(nullptr));
+    std::string msg = "cannot run " + bin + ": " + std::strerror(errno) + "\n";
+    ssize_t n = ::write(2, msg.data(), msg.size());
+    (void)n;
+    ::_exit(127);
+  }
+  ::close(err_pipe[1]);
+  std::string errors;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(err_pipe[0], buf, sizeof buf)) > 0) errors.append(buf, static_cast<std::size_t>(n));
+  ::close(err_pipe[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    while (!errors.empty() && errors.back() == '\n') errors.pop_back();
+    throw Unreachable("could not start the daemon (" + bin + ")" + (errors.empty() ? "" : ": " + errors));
+  }
+}
+
+}  // namespace
+
+std::string daemon_binary() {
+  if (const char* p = std::getenv("PMXD"); p && *p) return p;
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    std::string dir(self, static_cast<std::size_t>(n));
+    dir = dir.substr(0, dir.rfind('/'));
+    for (const std::string& candidate : {dir + "/pmxd", dir + "/../daemon/pmxd"}) {
+      if (executable(candidate)) return candidate;
+    }
+  }
+  return "pmxd";
+}
+
+void connect(ipc::Client& client, const config::Paths& paths, bool autostart) {
+  std::error_code ec = client.connect(paths.socket());
+  if (!ec) return;
+  const bool nobody_home = ec == std::errc::no_such_file_or_directory || ec == std::errc::connection_refused;
+  if (!nobody_home) throw Unreachable("cannot connect to " + paths.socket() + ": " + ec.message());
+  if (!autostart) throw Unreachable("pmxd is not running (no answer on " + paths.socket() + ")");
+  start_daemon(paths);
+  // pmxd returned after binding, so this normally succeeds at once; allow for a slow machine.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    ec = client.connect(paths.socket());
+    if (!ec) return;
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw Unreachable("pmxd started but does not answer on " + paths.socket() + ": " + ec.message());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+}  // namespace pmx::cli

@@ -1,0 +1,23 @@
+// Connecting to pmxd, starting it first when nothing answers (as PM2 does).
+#pragma once
+
+#include <string>
+
+#include "config/paths.hpp"
+#include "ipc/client.hpp"
+
+namespace pmx::cli {
+
+/// Thrown when the daemon can be neither reached nor started; main() exits 3 with the message.
+struct Unreachable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// Connects to the daemon of paths.home. With autostart, starts pmxd when the socket does not
+/// answer and waits (with a deadline) until it does. Throws Unreachable with the reason.
+void connect(ipc::Client& client, const config::Paths& paths, bool autostart);
+
+/// The pmxd binary: $PMXD, else next to this pmx, else ../daemon/pmxd (build tree), else PATH.
+std::string daemon_binary();
+
+}  // namespace pmx::cli

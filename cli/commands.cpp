@@ -1,0 +1,400 @@
+// One function per verb. Each builds a request, calls pmxd, renders the answer.
+#include "cli/commands.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "cli/autostart.hpp"
+#include "cli/render.hpp"
+#include "config/app_spec.hpp"
+#include "config/interpreter.hpp"
+#include "config/paths.hpp"
+#include "config/units.hpp"
+#include "ipc/client.hpp"
+
+extern char** environ;
+
+namespace pmx::cli {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 ok, 1 the operation failed or the daemon refused it (unknown app, invalid\n"
+    "state, already launched), 2 usage or configuration error, 3 the daemon is unreachable.";
+
+/// A refusal by the daemon or a failure, with its exit code, printed by run().
+struct Failure : std::runtime_error {
+  Failure(int code, const std::string& what) : std::runtime_error(what), exit_code(code) {}
+  int exit_code;
+};
+
+/// Options shared by every verb.
+struct Globals {
+  bool no_color = false;
+};
+
+/// Everything `start` accepts; strings stay as typed until the spec is built.
+struct StartOptions {
+  std::vector<std::string> positional;  ///< script, then its args (after --)
+  std::string name, namespace_, cwd, interpreter, interpreter_args, kill_signal;
+  std::string max_restarts, min_uptime, restart_delay, exp_backoff, exp_backoff_max, kill_timeout;
+  std::string max_memory_restart, instances, out_file, error_file, pid_file;
+  std::vector<std::string> stop_exit_codes;
+  bool force = false;
+  bool no_autorestart = false;
+};
+
+json caller_env() {
+  json env = json::object();
+  for (char** e = environ; e && *e; ++e) {
+    std::string entry = *e;
+    auto eq = entry.find('=');
+    if (eq != std::string::npos && eq > 0) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  return env;
+}
+
+std::string current_dir() {
+  char buf[PATH_MAX];
+  return ::getcwd(buf, sizeof buf) ? buf : ".";
+}
+
+std::string absolute(const std::string& path, const std::string& base) {
+  if (path.empty() || path[0] == '/') return path;
+  return base + "/" + path;
+}
+
+bool is_file(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// A script given without a '/' may be a program in PATH (PM2: "pm2 start redis-server").
+std::string search_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return "";
+  const char* p = std::getenv("PATH");
+  std::string path = p ? p : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string candidate = path.substr(start, end - start) + "/" + name;
+    if (is_file(candidate) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return "";
+}
+
+class Session {
+ public:
+  explicit Session(const Globals& g) : globals_(g), paths_(config::Paths::from_environment()) {}
+
+  const config::Paths& paths() const { return paths_; }
+
+  /// Calls a method, starting the daemon when needed; a refusal throws Failure(1).
+  json call(const std::string& method, const json& params = json::object(), bool autostart = true) {
+    if (!client_.connected()) connect(client_, paths_, autostart);
+    ipc::Response r = client_.call(method, params);
+    if (r.error) {
+      const auto kind = r.error->data.value("kind", std::string());
+      if (kind == "transport") throw Unreachable(r.error->message);
+      const int code = kind == "invalid_params" ? kUsage : kFailed;
+      throw Failure(code, r.error->message);
+    }
+    return r.result.value_or(json());
+  }
+
+  Style style() const { return detect_style(globals_.no_color); }
+
+  void print_list(const json& apps) {
+    if (apps.empty()) {
+      std::cout << "No app is managed by pmx yet: start one with `pmx start <script>`.\n";
+      return;
+    }
+    std::cout << render_list(apps, style());
+  }
+
+  void show_list() { print_list(call("list")); }
+
+ private:
+  const Globals& globals_;
+  config::Paths paths_;
+  ipc::Client client_;
+};
+
+json targets_of(const std::vector<std::string>& targets) {
+  json t = json::array();
+  for (const auto& s : targets) t.push_back(s);
+  return t;
+}
+
+// Builds the spec sent to the daemon from the command line, with PM2's defaults.
+json build_spec(const StartOptions& o, const std::string& script_path) {
+  json app = json::object();
+  const std::string& script = o.positional.front();
+  app["script"] = script_path;
+  app["name"] = o.name.empty() ? config::default_name(script) : o.name;
+  app["args"] = std::vector<std::string>(o.positional.begin() + 1, o.positional.end());
+  if (!o.interpreter.empty()) app["interpreter"] = o.interpreter;
+  else app["interpreter"] = config::interpreter_for(script_path).empty() ? "none" : config::interpreter_for(script_path);
+  if (!o.interpreter_args.empty()) app["interpreter_args"] = o.interpreter_args;
+  app["cwd"] = o.cwd.empty() ? current_dir() : absolute(o.cwd, current_dir());
+  if (!o.namespace_.empty()) app["namespace"] = o.namespace_;
+  if (o.no_autorestart) app["autorestart"] = false;
+  auto put = [&](const char* key, const std::string& v) {
+    if (!v.empty()) app[key] = v;
+  };
+  put("max_restarts", o.max_restarts);
+  put("min_uptime", o.min_uptime);
+  put("restart_delay", o.restart_delay);
+  put("exp_backoff_restart_delay", o.exp_backoff);
+  put("exp_backoff_restart_delay_max", o.exp_backoff_max);
+  put("kill_timeout", o.kill_timeout);
+  put("kill_signal", o.kill_signal);
+  put("max_memory_restart", o.max_memory_restart);
+  put("instances", o.instances);
+  const std::string cwd = app["cwd"];
+  if (!o.out_file.empty()) app["out_file"] = absolute(o.out_file, cwd);
+  if (!o.error_file.empty()) app["error_file"] = absolute(o.error_file, cwd);
+  if (!o.pid_file.empty()) app["pid_file"] = absolute(o.pid_file, cwd);
+  if (!o.stop_exit_codes.empty()) {
+    json codes = json::array();
+    for (const auto& c : o.stop_exit_codes) {
+      char* end = nullptr;
+      long v = std::strtol(c.c_str(), &end, 10);
+      if (c.empty() || *end != '\0') throw Failure(kUsage, "--stop-exit-codes: '" + c + "' is not an exit code");
+      codes.push_back(v);
+    }
+    app["stop_exit_codes"] = codes;
+  }
+  // Validate here too, so the user sees the option's name before anything is sent.
+  auto checked = config::spec_from_json(app);
+  if (!checked) throw Failure(kUsage, checked.error());
+  return app;
+}
+
+int cmd_start(Session& s, const StartOptions& o) {
+  const std::string& script = o.positional.front();
+  const std::string base = o.cwd.empty() ? current_dir() : absolute(o.cwd, current_dir());
+  std::string path = absolute(script, base);
+  if (!is_file(path)) path = search_path(script);
+  if (path.empty()) {
+    // `pmx start <name|id>` of an app pmx already has restarts it, as in PM2.
+    json apps = s.call("list");
+    bool known = false;
+    for (const auto& app : apps) {
+      known = known || app.value("name", "") == script || std::to_string(app.value("pm_id", -1)) == script ||
+              app["pm2_env"].value("namespace", "") == script;
+    }
+    if (known || script == "all") {
+      json params{{"targets", json::array({script})}};
+      s.call("restart", params);
+      s.show_list();
+      return kOk;
+    }
+    throw Failure(kUsage, "script not found: " + absolute(script, base) + " (nor an app of that name or id)");
+  }
+  json params{{"app", build_spec(o, path)}, {"env", caller_env()}, {"force", o.force}};
+  s.call("start", params);
+  s.show_list();
+  return kOk;
+}
+
+int cmd_targets(Session& s, const std::string& method, const std::vector<std::string>& targets, json extra = {}) {
+  json params = extra.is_object() ? extra : json::object();
+  params["targets"] = targets_of(targets);
+  json result = s.call(method, params);
+  if (method == "delete") {
+    for (const auto& id : result.value("deleted", json::array())) std::cout << "deleted id " << id << "\n";
+  }
+  s.show_list();
+  return kOk;
+}
+
+int cmd_describe(Session& s, const std::vector<std::string>& targets) {
+  json apps = s.call("describe", {{"targets", targets_of(targets)}});
+  for (const auto& app : apps) std::cout << render_describe(app, s.style()) << "\n";
+  return kOk;
+}
+
+int cmd_env(Session& s, const std::string& target) {
+  json apps = s.call("describe", {{"targets", json::array({target})}});
+  for (const auto& app : apps) {
+    for (const auto& [k, v] : app["pm2_env"].value("env", json::object()).items()) {
+      std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+    }
+  }
+  return kOk;
+}
+
+int cmd_pid(Session& s, const std::string& target) {
+  json apps = target.empty() ? s.call("list") : s.call("describe", {{"targets", json::array({target})}});
+  for (const auto& app : apps) {
+    if (app.value("pid", 0) > 0) std::cout << app.value("pid", 0) << "\n";
+  }
+  return kOk;
+}
+
+int cmd_id(Session& s, const std::string& name) {
+  json ids = json::array();
+  for (const auto& app : s.call("list")) {
+    if (app.value("name", "") == name) ids.push_back(app.value("pm_id", -1));
+  }
+  std::cout << ids.dump() << "\n";
+  return kOk;
+}
+
+int cmd_kill(Session& s) {
+  json pong;
+  try {
+    pong = s.call("ping", json::object(), false);
+  } catch (const Unreachable&) {
+    std::cout << "pmxd is not running\n";
+    return kOk;
+  }
+  s.call("kill");
+  // The daemon answered once every app was stopped; wait until it has let go of the home.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const std::string proc = "/proc/" + std::to_string(pong.value("pid", 0));
+  while (::access(proc.c_str(), F_OK) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) throw Failure(kFailed, "pmxd did not exit within 10 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::cout << "pmxd stopped, every app with it\n";
+  return kOk;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"pmx: a process manager for Linux servers (PM2's verbs, native daemon)", "pmx"};
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+  Globals globals;
+  app.add_flag("--no-color", globals.no_color, "no ANSI colours (also NO_COLOR)");
+  app.set_version_flag("-v,--version", PMX_VERSION);
+
+  StartOptions so;
+  auto* start = app.add_subcommand("start", "start a script or binary, or restart an app by name or id");
+  start->add_option("script", so.positional, "script or binary, then its arguments after --")->required();
+  start->add_option("-n,--name", so.name, "app name (default: script name without extension)");
+  start->add_option("--namespace", so.namespace_, "namespace (default: default)");
+  start->add_option("--cwd", so.cwd, "working directory (default: the current one)");
+  start->add_option("--interpreter", so.interpreter, "interpreter (default by extension; none for binaries)");
+  start->add_option("--interpreter-args,--node-args", so.interpreter_args, "arguments for the interpreter");
+  start->add_option("-i,--instances", so.instances, "number of instances");
+  start->add_flag("-f,--force", so.force, "start even if the script is already launched");
+  start->add_flag("--no-autorestart", so.no_autorestart, "do not restart the app when it exits");
+  start->add_option("--max-restarts", so.max_restarts, "unstable restarts in a row before errored (16)");
+  start->add_option("--min-uptime", so.min_uptime, "a run shorter than this is unstable (1000 ms)");
+  start->add_option("--restart-delay", so.restart_delay, "delay before an automatic restart (0)");
+  start->add_option("--exp-backoff-restart-delay", so.exp_backoff, "first delay of an exponential backoff");
+  start->add_option("--exp-backoff-restart-delay-max", so.exp_backoff_max, "cap of the backoff (15 s)");
+  start->add_option("--stop-exit-codes", so.stop_exit_codes, "exit codes that are not restarted");
+  start->add_option("--kill-timeout", so.kill_timeout, "time between the stop signal and SIGKILL (1600 ms)");
+  start->add_option("--kill-signal", so.kill_signal, "stop signal (SIGINT)");
+  start->add_option("--max-memory-restart", so.max_memory_restart, "restart above this RSS of the tree (150M, 1G)");
+  start->add_option("-o,--output", so.out_file, "stdout log file");
+  start->add_option("-e,--error", so.error_file, "stderr log file");
+  start->add_option("-p,--pid", so.pid_file, "pid file");
+
+  std::vector<std::string> targets;
+  bool update_env = false;
+  auto targets_verb = [&](const std::string& name, const std::string& help) {
+    auto* c = app.add_subcommand(name, help);
+    c->add_option("targets", targets, "names, ids, namespaces or all")->required();
+    return c;
+  };
+  auto* stop = targets_verb("stop", "stop apps");
+  auto* restart = targets_verb("restart", "restart apps (start them if stopped)");
+  restart->add_flag("--update-env", update_env, "give the apps the current environment");
+  auto* del = targets_verb("delete", "stop and forget apps");
+  del->alias("del");
+  auto* reset = targets_verb("reset", "zero the restart counters");
+  auto* describe = targets_verb("describe", "show everything about apps");
+  describe->alias("desc")->alias("info")->alias("show");
+  auto* list = app.add_subcommand("list", "list apps");
+  list->alias("ls")->alias("l")->alias("ps")->alias("status");
+  auto* jlist = app.add_subcommand("jlist", "list apps as JSON (PM2's shape)");
+  auto* prettylist = app.add_subcommand("prettylist", "list apps as indented JSON");
+  std::string one;
+  auto* env = app.add_subcommand("env", "print the environment an app was given");
+  env->add_option("id", one, "app id or name")->required();
+  auto* pid = app.add_subcommand("pid", "print the pid of apps (all when no name)");
+  pid->add_option("name", one, "app name or id");
+  auto* id = app.add_subcommand("id", "print the ids of an app name");
+  id->add_option("name", one, "app name")->required();
+  auto* ping = app.add_subcommand("ping", "check that pmxd answers (starting it if needed)");
+  auto* kill = app.add_subcommand("kill", "stop every app and the daemon");
+  std::string signal_name;
+  auto* sig = app.add_subcommand("signal", "send a signal to apps");
+  sig->alias("sendSignal");
+  sig->add_option("signal", signal_name, "signal name or number (SIGUSR2, 12)")->required();
+  sig->add_option("targets", targets, "names, ids, namespaces or all")->required();
+
+  // Everything after "--" belongs to the app: split it off before CLI11 sees it.
+  std::vector<std::string> words(argv + 1, argv + argc);
+  std::vector<std::string> app_args;
+  if (auto dashes = std::find(words.begin(), words.end(), "--"); dashes != words.end()) {
+    app_args.assign(dashes + 1, words.end());
+    words.erase(dashes, words.end());
+  }
+  std::reverse(words.begin(), words.end());  // CLI11 takes a reversed vector
+  try {
+    app.parse(words);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kOk : kUsage;
+  }
+
+  Session s(globals);
+  try {
+    if (*start) {
+      if (so.positional.size() > 1) throw Failure(kUsage, "start takes one script; put its arguments after --");
+      so.positional.insert(so.positional.end(), app_args.begin(), app_args.end());
+      return cmd_start(s, so);
+    }
+    if (!app_args.empty()) throw Failure(kUsage, "arguments after -- are only for start");
+    if (*stop) return cmd_targets(s, "stop", targets);
+    if (*restart) {
+      json extra = json::object();
+      if (update_env) extra["env"] = caller_env();
+      return cmd_targets(s, "restart", targets, extra);
+    }
+    if (*del) return cmd_targets(s, "delete", targets);
+    if (*reset) return cmd_targets(s, "reset", targets);
+    if (*describe) return cmd_describe(s, targets);
+    if (*list) return s.show_list(), kOk;
+    if (*jlist) return std::cout << s.call("list").dump() << "\n", kOk;
+    if (*prettylist) return std::cout << s.call("list").dump(2) << "\n", kOk;
+    if (*env) return cmd_env(s, one);
+    if (*pid) return cmd_pid(s, one);
+    if (*id) return cmd_id(s, one);
+    if (*ping) return std::cout << s.call("ping").dump() << "\n", kOk;
+    if (*kill) return cmd_kill(s);
+    if (*sig) {
+      json r = s.call("signal", {{"signal", signal_name}, {"targets", targets_of(targets)}});
+      std::cout << "sent " << r.value("signal", "") << " to " << r["ids"].size() << " app(s)\n";
+      return kOk;
+    }
+  } catch (const Unreachable& e) {
+    std::cerr << "pmx: " << e.what() << "\n";
+    return kUnreachable;
+  } catch (const Failure& e) {
+    std::cerr << "pmx: " << e.what() << "\n";
+    return e.exit_code;
+  }
+  return kUsage;
+}
+
+}  // namespace pmx::cli

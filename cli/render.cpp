@@ -1,0 +1,222 @@
+// Table rendering: compute cells, drop columns that do not fit, draw boxes or plain columns.
+#include "cli/render.hpp"
+
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstdio>
+
+#include "config/units.hpp"
+
+namespace pmx::cli {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kReset = "\x1b[0m";
+constexpr const char* kBold = "\x1b[1m";
+constexpr const char* kGreen = "\x1b[32m";
+constexpr const char* kRed = "\x1b[31m";
+constexpr const char* kYellow = "\x1b[33m";
+constexpr const char* kCyan = "\x1b[36m";
+constexpr const char* kGrey = "\x1b[90m";
+
+// Display width of UTF-8 text (every code point counts one column; enough for our cells).
+std::size_t display_width(const std::string& s) {
+  std::size_t w = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xC0) != 0x80) ++w;
+  }
+  return w;
+}
+
+std::string pad(const std::string& s, std::size_t width) {
+  std::size_t w = display_width(s);
+  return w >= width ? s : s + std::string(width - w, ' ');
+}
+
+const char* status_color(const std::string& status) {
+  if (status == "online") return kGreen;
+  if (status == "errored" || status == "stopped") return kRed;
+  return kYellow;
+}
+
+struct Column {
+  const char* title;
+  int drop_order;  ///< narrow terminals drop the highest first; 0 never dropped
+};
+
+// id, name, namespace, mode, pid, uptime, ↺, status, cpu, mem, user
+constexpr Column kColumns[] = {
+    {"id", 0},    {"name", 0},   {"namespace", 5}, {"mode", 4},   {"pid", 2},   {"uptime", 3},
+    {"↺", 6},     {"status", 0}, {"cpu", 1},       {"mem", 1},    {"user", 7},
+};
+constexpr std::size_t kColumnCount = sizeof kColumns / sizeof kColumns[0];
+
+std::vector<std::string> cells_of(const json& app) {
+  const json& env = app.value("pm2_env", json::object());
+  const std::string status = env.value("status", "?");
+  const bool online = status == "online";
+  const json& monit = app.value("monit", json::object());
+  char cpu[16];
+  std::snprintf(cpu, sizeof cpu, "%.0f%%", monit.value("cpu", 0.0));
+  const std::string mode = env.value("exec_mode", "fork_mode") == "cluster_mode" ? "cluster" : "fork";
+  return {
+      std::to_string(app.value("pm_id", -1)),
+      app.value("name", "?"),
+      env.value("namespace", "default"),
+      mode,
+      online || app.value("pid", 0) > 0 ? std::to_string(app.value("pid", 0)) : "0",
+      online ? config::format_uptime(static_cast<std::uint64_t>(std::max<std::int64_t>(0, env.value("uptime_ms", std::int64_t{0})))) : "0",
+      std::to_string(env.value("restart_time", 0)),
+      status,
+      cpu,
+      config::format_bytes(monit.value("memory", std::uint64_t{0})),
+      env.value("username", ""),
+  };
+}
+
+}  // namespace
+
+Style detect_style(bool no_color) {
+  Style s;
+  const bool tty = ::isatty(STDOUT_FILENO);
+  const char* nc = std::getenv("NO_COLOR");
+  s.color = tty && !no_color && !(nc && *nc);
+  s.boxes = tty;
+  if (tty) {
+    winsize ws{};
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) s.width = ws.ws_col;
+  }
+  if (const char* c = std::getenv("COLUMNS"); c && std::atoi(c) > 0 && s.width == 0 && tty) s.width = std::atoi(c);
+  return s;
+}
+
+std::string render_list(const json& apps, const Style& style) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& app : apps) rows.push_back(cells_of(app));
+
+  std::vector<std::size_t> widths(kColumnCount);
+  for (std::size_t c = 0; c < kColumnCount; ++c) {
+    widths[c] = display_width(kColumns[c].title);
+    for (const auto& r : rows) widths[c] = std::max(widths[c], display_width(r[c]));
+  }
+  // Drop columns, least useful first, until the table fits the terminal.
+  std::vector<bool> shown(kColumnCount, true);
+  auto total = [&] {
+    std::size_t t = 1;
+    for (std::size_t c = 0; c < kColumnCount; ++c) {
+      if (shown[c]) t += widths[c] + (style.boxes ? 3 : 2);
+    }
+    return t;
+  };
+  for (int order = 7; order >= 1 && style.width > 0 && total() > static_cast<std::size_t>(style.width); --order) {
+    for (std::size_t c = 0; c < kColumnCount; ++c) {
+      if (kColumns[c].drop_order == order) shown[c] = false;
+    }
+  }
+
+  auto paint = [&](const std::string& text, const char* color) {
+    return style.color && color ? std::string(color) + text + kReset : text;
+  };
+  std::string out;
+  auto rule = [&](const char* left, const char* mid, const char* right) {
+    if (!style.boxes) return;
+    out += left;
+    bool first = true;
+    for (std::size_t c = 0; c < kColumnCount; ++c) {
+      if (!shown[c]) continue;
+      if (!first) out += mid;
+      first = false;
+      for (std::size_t i = 0; i < widths[c] + 2; ++i) out += "─";
+    }
+    out += right;
+    out += '\n';
+  };
+  auto line = [&](const std::vector<std::string>& cells, bool header) {
+    std::string sep = style.boxes ? "│" : "";
+    out += sep;
+    bool first = true;
+    for (std::size_t c = 0; c < kColumnCount; ++c) {
+      if (!shown[c]) continue;
+      const char* color = nullptr;
+      if (header) color = kBold;
+      else if (kColumns[c].title == std::string("status")) color = status_color(cells[c]);
+      else if (c == 1) color = kCyan;
+      else if (c == 0) color = kGrey;
+      std::string cell = pad(cells[c], widths[c]);
+      if (style.boxes) out += " " + paint(cell, color) + " " + sep;
+      else out += (first ? "" : "  ") + paint(cell, color);
+      first = false;
+    }
+    if (!style.boxes) {
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+    }
+    out += '\n';
+  };
+
+  std::vector<std::string> titles;
+  for (const auto& col : kColumns) titles.push_back(col.title);
+  rule("┌", "┬", "┐");
+  line(titles, true);
+  rule("├", "┼", "┤");
+  for (const auto& r : rows) line(r, false);
+  rule("└", "┴", "┘");
+  return out;
+}
+
+std::string render_describe(const json& app, const Style& style) {
+  const json& env = app.value("pm2_env", json::object());
+  std::vector<std::pair<std::string, std::string>> rows;
+  auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); };
+  rows.emplace_back("status", env.value("status", "?"));
+  rows.emplace_back("name", app.value("name", "?"));
+  rows.emplace_back("namespace", env.value("namespace", ""));
+  rows.emplace_back("id", std::to_string(app.value("pm_id", -1)));
+  rows.emplace_back("pid", std::to_string(app.value("pid", 0)));
+  rows.emplace_back("restarts", std::to_string(env.value("restart_time", 0)));
+  rows.emplace_back("unstable restarts", std::to_string(env.value("unstable_restarts", 0)));
+  rows.emplace_back("uptime", config::format_uptime(static_cast<std::uint64_t>(std::max<std::int64_t>(0, env.value("uptime_ms", std::int64_t{0})))));
+  rows.emplace_back("script path", env.value("pm_exec_path", ""));
+  rows.emplace_back("script args", text(env.value("args", json::array())));
+  rows.emplace_back("interpreter", env.value("exec_interpreter", "none"));
+  rows.emplace_back("interpreter args", text(env.value("interpreter_args", json::array())));
+  rows.emplace_back("exec cwd", env.value("pm_cwd", ""));
+  rows.emplace_back("exec mode", env.value("exec_mode", "fork_mode"));
+  rows.emplace_back("out log path", env.value("pm_out_log_path", ""));
+  rows.emplace_back("error log path", env.value("pm_err_log_path", ""));
+  rows.emplace_back("pid path", env.value("pm_pid_path", ""));
+  rows.emplace_back("autorestart", text(env.value("autorestart", json())));
+  rows.emplace_back("max restarts", text(env.value("max_restarts", json())));
+  rows.emplace_back("min uptime (ms)", text(env.value("min_uptime", json())));
+  rows.emplace_back("restart delay (ms)", text(env.value("restart_delay", json())));
+  rows.emplace_back("kill timeout (ms)", text(env.value("kill_timeout", json())));
+  rows.emplace_back("kill signal", text(env.value("kill_signal", json())));
+  rows.emplace_back("max memory restart", text(env.value("max_memory_restart", json())));
+  rows.emplace_back("last exit code", text(env.value("exit_code", json())));
+  rows.emplace_back("last exit signal", text(env.value("exit_signal", json())));
+  rows.emplace_back("last reason", text(env.value("status_reason", json())));
+  rows.emplace_back("exec error", text(env.value("exec_error", json())));
+  rows.emplace_back("unique id", env.value("unique_id", ""));
+  rows.emplace_back("cgroup", text(env.value("cgroup", json())));
+  rows.emplace_back("created at", text(env.value("created_at", json())));
+
+  std::size_t key_width = 0;
+  for (const auto& [k, v] : rows) key_width = std::max(key_width, k.size());
+  std::string out;
+  const std::string head = "Describing " + app.value("name", std::string("?")) + " (id " +
+                           std::to_string(app.value("pm_id", -1)) + ")";
+  out += style.color ? std::string(kBold) + head + kReset : head;
+  out += '\n';
+  for (const auto& [k, v] : rows) {
+    std::string key = pad(k, key_width);
+    if (style.color) key = std::string(kBold) + key + kReset;
+    std::string value = v;
+    if (k == "status" && style.color) value = std::string(status_color(v)) + v + kReset;
+    out += (style.boxes ? "│ " : "") + key + (style.boxes ? " │ " : "  ") + value + '\n';
+  }
+  return out;
+}
+
+}  // namespace pmx::cli

@@ -1,0 +1,85 @@
+// describe: jlist's shape, kept to PM2's field names so PM2 scripts keep working.
+#include "daemon/describe.hpp"
+
+#include <pwd.h>
+#include <unistd.h>
+
+namespace pmx::daemon {
+
+namespace {
+
+std::string user_name() {
+  static const std::string name = [] {
+    const passwd* pw = getpwuid(geteuid());
+    return std::string(pw && pw->pw_name ? pw->pw_name : std::to_string(geteuid()));
+  }();
+  return name;
+}
+
+}  // namespace
+
+nlohmann::json describe(const Instance& in, const Usage& usage, double cpu_percent,
+                        std::int64_t now_ms, const std::string& home) {
+  using json = nlohmann::json;
+  const auto& s = in.spec;
+  const State state = in.fsm.state();
+  const bool alive = in.pid > 0;
+  json env = json::object();
+  for (const auto& [k, v] : in.child_env) env[k] = v;
+
+  json pm2_env{
+      {"name", s.name},
+      {"pm_id", in.id},
+      {"namespace", s.namespace_},
+      {"status", status_name(state)},
+      {"pmx_state", to_string(state)},
+      {"restart_time", in.fsm.restart_count()},
+      {"unstable_restarts", in.fsm.unstable_restarts()},
+      {"pm_uptime", in.started_at_ms},
+      {"created_at", in.created_at_ms},
+      {"exec_mode", "fork_mode"},
+      {"instances", s.instances},
+      {"pm_exec_path", s.script},
+      {"pm_cwd", s.cwd},
+      {"exec_interpreter", s.interpreter.empty() ? "none" : s.interpreter},
+      {"interpreter_args", s.interpreter_args},
+      {"node_args", s.interpreter_args},
+      {"args", s.args},
+      {"pm_out_log_path", in.out_path},
+      {"pm_err_log_path", in.err_path},
+      {"pm_pid_path", in.pid_path},
+      {"env", env},
+      {"unique_id", in.unique_id},
+      {"NODE_APP_INSTANCE", in.app_instance},
+      {"autorestart", s.autorestart},
+      {"max_restarts", s.max_restarts},
+      {"min_uptime", s.min_uptime_ms},
+      {"restart_delay", s.restart_delay_ms},
+      {"exp_backoff_restart_delay", s.exp_backoff_restart_delay_ms},
+      {"exp_backoff_restart_delay_max", s.exp_backoff_max_ms},
+      {"prev_restart_delay", in.fsm.prev_restart_delay().count()},
+      {"stop_exit_codes", s.stop_exit_codes},
+      {"kill_timeout", s.kill_timeout_ms},
+      {"kill_signal", s.kill_signal},
+      {"max_memory_restart", s.max_memory_restart},
+      {"username", user_name()},
+      {"PMX_HOME", home},
+      {"uptime_ms", alive ? now_ms - in.started_at_ms : 0},
+      {"exit_code", in.exited_once && in.last_exit.signal == 0 ? json(in.last_exit.code) : json(nullptr)},
+      {"exit_signal", in.exited_once && in.last_exit.signal != 0
+                          ? json(config::signal_name(in.last_exit.signal))
+                          : json(nullptr)},
+      {"status_reason", in.fsm.reason()},
+      {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
+      {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
+  };
+  return json{
+      {"pid", alive ? in.pid : 0},
+      {"name", s.name},
+      {"pm_id", in.id},
+      {"monit", {{"memory", alive ? usage.rss_bytes : 0}, {"cpu", alive ? cpu_percent : 0.0}}},
+      {"pm2_env", std::move(pm2_env)},
+  };
+}
+
+}  // namespace pmx::daemon

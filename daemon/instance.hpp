@@ -1,0 +1,53 @@
+// Instance: one running copy of an app, as the supervisor keeps it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/app_spec.hpp"
+#include "daemon/instance_fsm.hpp"
+#include "daemon/process_tree.hpp"
+
+namespace pmx::daemon {
+
+struct Instance {
+  Instance(boost::asio::io_context& io, int pm_id, config::AppSpec app)
+      : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)), kill_timer(io), restart_timer(io) {}
+
+  int id;
+  config::AppSpec spec;
+  config::Env caller_env;        ///< the CLI's environment at start (or restart --update-env)
+  config::Env child_env;         ///< what the current (or last) process was given
+  std::string unique_id;         ///< kept across restarts
+  int app_instance = 0;          ///< NODE_APP_INSTANCE: smallest free index for the name
+  InstanceFsm fsm;
+  pid_t pid = 0;                 ///< the leader, 0 when none is alive
+  std::string cgroup;            ///< empty in fallback mode
+  std::int64_t created_at_ms = 0;  ///< wall clock, epoch ms
+  std::int64_t started_at_ms = 0;  ///< wall clock of the last spawn
+  ExitStatus last_exit;
+  bool exited_once = false;
+  std::string exec_error;        ///< why the last exec failed, empty when it did not
+  bool deleting = false;
+
+  boost::asio::steady_timer kill_timer;
+  boost::asio::steady_timer restart_timer;
+  std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
+
+  // CPU sampling: the last reading, for a percentage over the interval since.
+  std::uint64_t last_cpu_ticks = 0;
+  TimePoint last_cpu_sample{};
+
+  Membership membership() const { return Membership{pid, unique_id, cgroup}; }
+  /// The pid file path ($PMX_HOME/pids/<name>-<id>.pid unless the spec names one).
+  std::string pid_path;
+  std::string out_path;
+  std::string err_path;
+};
+
+}  // namespace pmx::daemon

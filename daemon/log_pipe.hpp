@@ -1,0 +1,41 @@
+// LogPipe: reads one of an instance's output pipes and appends whole lines to its log file.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <array>
+#include <memory>
+#include <string>
+
+namespace pmx::daemon {
+
+/// Lives until the pipe's write ends are all closed (the app and anything that inherited its
+/// stdout), which may be after the instance was restarted: it owns itself through
+/// shared_from_this while a read is pending. Lines are written whole with one write(2) to an
+/// O_APPEND file, so several writers on one file never interleave within a line.
+class LogPipe : public std::enable_shared_from_this<LogPipe> {
+ public:
+  /// Longest partial line held before it is written out on its own.
+  static constexpr std::size_t kMaxLine = 64 * 1024;
+
+  /// Takes ownership of read_fd; appends to the file at path (created 0640).
+  static std::shared_ptr<LogPipe> open(boost::asio::io_context& io, int read_fd, const std::string& path);
+
+  LogPipe(boost::asio::io_context& io, int read_fd, int file_fd);
+  ~LogPipe();
+
+  /// Starts reading; the pipe keeps itself alive until EOF.
+  void start();
+
+ private:
+  void read_some();
+  void write_out(const char* data, std::size_t len);
+
+  boost::asio::posix::stream_descriptor pipe_;
+  int file_fd_;
+  std::string partial_;
+  std::array<char, 16384> buf_{};
+};
+
+}  // namespace pmx::daemon

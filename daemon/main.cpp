@@ -1,0 +1,164 @@
+// pmxd: lock the home, bind the socket, detach (unless --foreground), run the supervisor.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <string>
+
+#include "config/paths.hpp"
+#include "config/units.hpp"
+#include "daemon/control_server.hpp"
+#include "daemon/daemon_lock.hpp"
+#include "daemon/supervisor.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: pmxd [--foreground] [--no-cgroup] [--sample-interval MS]\n"
+    "\n"
+    "The pmx daemon. It serves $PMX_HOME/pmx.sock (PMX_HOME defaults to ~/.pmx); the pmx CLI\n"
+    "starts it when needed.\n"
+    "  --foreground          stay attached to the terminal and also log to stderr\n"
+    "  --no-cgroup           track instances without cgroup v2 (process group and /proc)\n"
+    "  --sample-interval MS  how often memory limits are checked (default 1000, or\n"
+    "                        PMX_SAMPLE_INTERVAL_MS)\n";
+
+void make_dir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+  }
+}
+
+// Whatever a library opened without O_CLOEXEC (spdlog's file) must not reach an app.
+void set_cloexec_everywhere() {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return;
+  const int self = ::dirfd(d);
+  while (dirent* e = ::readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    if (fd > 2 && fd != self) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  ::closedir(d);
+}
+
+void redirect_stdio_to_null() {
+  int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  ::dup2(fd, 0);
+  ::dup2(fd, 1);
+  ::dup2(fd, 2);
+  ::close(fd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pmx;
+  bool foreground = false;
+  daemon::DaemonOptions options;
+  options.paths = config::Paths::from_environment();
+  if (const char* s = std::getenv("PMX_SAMPLE_INTERVAL_MS")) {
+    if (auto ms = config::parse_duration_ms(s); ms && *ms > 0) options.sample_interval = daemon::Millis(*ms);
+  }
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--foreground" || a == "-f") {
+      foreground = true;
+    } else if (a == "--no-cgroup") {
+      options.use_cgroups = false;
+    } else if (a == "--sample-interval" && i + 1 < argc) {
+      auto ms = config::parse_duration_ms(argv[++i]);
+      if (!ms || *ms == 0) {
+        std::cerr << "pmxd: --sample-interval: " << (ms ? "must be > 0" : ms.error()) << "\n";
+        return 2;
+      }
+      options.sample_interval = daemon::Millis(*ms);
+    } else if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (a == "--version") {
+      std::cout << "pmxd " << PMX_VERSION << "\n";
+      return 0;
+    } else {
+      std::cerr << "pmxd: unknown argument '" << a << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  if (std::getenv("PMX_NO_CGROUP")) options.use_cgroups = false;
+
+  const config::Paths& paths = options.paths;
+  boost::asio::io_context io{1};
+  std::unique_ptr<daemon::DaemonLock> lock;
+  std::unique_ptr<daemon::ControlServer> server;
+  try {
+    // Lock and bind before detaching, so that errors reach the terminal.
+    make_dir(paths.home, 0700);
+    ::chmod(paths.home.c_str(), 0700);
+    make_dir(paths.logs_dir(), 0755);
+    make_dir(paths.pids_dir(), 0755);
+    lock = std::make_unique<daemon::DaemonLock>(paths.daemon_pid());
+    server = std::make_unique<daemon::ControlServer>(io, paths.socket());
+  } catch (const std::exception& e) {
+    std::cerr << "pmxd: " << e.what() << "\n";
+    return 1;
+  }
+
+  if (!foreground) {
+    io.notify_fork(boost::asio::io_context::fork_prepare);
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      std::cerr << "pmxd: fork: " << std::strerror(errno) << "\n";
+      return 1;
+    }
+    if (pid > 0) {
+      // The socket is bound and listening: clients can connect as soon as we return.
+      std::_Exit(0);
+    }
+    io.notify_fork(boost::asio::io_context::fork_child);
+    ::setsid();
+    redirect_stdio_to_null();
+  }
+  lock->write_pid(::getpid());
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  try {
+    auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(paths.daemon_log());
+    auto logger = std::make_shared<spdlog::logger>("pmxd", file);
+    if (foreground) logger->sinks().push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+    logger->flush_on(spdlog::level::info);
+    logger->set_level(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+  } catch (const std::exception& e) {
+    std::cerr << "pmxd: cannot open " << paths.daemon_log() << ": " << e.what() << "\n";
+    return 1;
+  }
+  set_cloexec_everywhere();
+  spdlog::info("pmxd {} started, pid {}, home {}", PMX_VERSION, ::getpid(), paths.home);
+
+  daemon::Supervisor supervisor(io, options, *server);
+  supervisor.start();
+  server->start();
+  for (;;) {
+    try {
+      io.run();
+      break;
+    } catch (const std::exception& e) {
+      // A handler must never throw; if one does, the apps must not be orphaned.
+      spdlog::critical("uncaught exception in the event loop: {}; continuing", e.what());
+    }
+  }
+  lock->remove();
+  spdlog::info("pmxd exited");
+  return 0;
+}

@@ -1,0 +1,255 @@
+// ProcessTree: cgroup v2 membership where possible, /proc parent links and markers elsewhere.
+#include "daemon/process_tree.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace pmx::daemon {
+namespace {
+
+// Reads a small file with one read; returns false when it cannot be opened.
+bool read_small(const std::string& path, std::string& out, std::size_t cap = 65536) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out.clear();
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() >= cap) break;
+  }
+  close(fd);
+  return true;
+}
+
+// Parses /proc/<pid>/stat; false for zombies and unreadable entries.
+bool read_stat(pid_t pid, ProcSnapshot::Proc& p) {
+  std::string text;
+  if (!read_small("/proc/" + std::to_string(pid) + "/stat", text)) return false;
+  auto rparen = text.rfind(')');
+  if (rparen == std::string::npos || rparen + 2 >= text.size()) return false;
+  const char* s = text.c_str() + rparen + 2;
+  char state = *s;
+  if (state == 'Z' || state == 'X') return false;
+  // Fields after the state, numbered as in proc(5): 4 ppid, 5 pgrp, 14 utime, 15 stime, 24 rss.
+  unsigned long long f[25] = {};
+  int field = 3;
+  const char* p_ = s + 1;
+  while (*p_ && field < 24) {
+    while (*p_ == ' ') ++p_;
+    ++field;
+    char* end = nullptr;
+    long long v = std::strtoll(p_, &end, 10);
+    f[field] = static_cast<unsigned long long>(v < 0 ? 0 : v);
+    if (end == p_) break;
+    p_ = end;
+  }
+  p.ppid = static_cast<pid_t>(f[4]);
+  p.pgid = static_cast<pid_t>(f[5]);
+  p.ticks = f[14] + f[15];
+  p.rss_pages = f[24];
+  return true;
+}
+
+bool environ_has(pid_t pid, const std::string& entry) {
+  std::string text;
+  if (!read_small("/proc/" + std::to_string(pid) + "/environ", text, 1 << 20)) return false;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\0', start);
+    if (end == std::string::npos) end = text.size();
+    if (text.compare(start, end - start, entry) == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::vector<pid_t> read_cgroup_procs(const std::string& cgroup) {
+  std::vector<pid_t> pids;
+  std::string text;
+  if (!read_small(cgroup + "/cgroup.procs", text, 1 << 20)) return pids;
+  std::istringstream in(text);
+  pid_t pid;
+  while (in >> pid) pids.push_back(pid);
+  return pids;
+}
+
+// The cgroup v2 mount point, or "" when there is none.
+std::string cgroup2_mount() {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string dev, dir, type, rest;
+  while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
+    if (type == "cgroup2") return dir;
+  }
+  return "";
+}
+
+// The daemon's own cgroup v2 path relative to the mount ("0::/path").
+std::string own_cgroup() {
+  std::ifstream in("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  }
+  return "/";
+}
+
+}  // namespace
+
+ProcSnapshot ProcSnapshot::take() {
+  ProcSnapshot snap;
+  DIR* d = opendir("/proc");
+  if (!d) return snap;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    Proc p;
+    if (read_stat(pid, p)) snap.procs_[pid] = p;
+  }
+  closedir(d);
+  return snap;
+}
+
+ProcSnapshot ProcSnapshot::of(const std::vector<pid_t>& pids) {
+  ProcSnapshot snap;
+  for (pid_t pid : pids) {
+    Proc p;
+    if (read_stat(pid, p)) snap.procs_[pid] = p;
+  }
+  return snap;
+}
+
+ProcessTree::ProcessTree(bool use_cgroups, const std::string& name) : self_(getpid()) {
+  if (!use_cgroups) return;
+  std::string mount = cgroup2_mount();
+  if (mount.empty()) return;
+  std::string own = own_cgroup();
+  std::string base = mount + (own == "/" ? "" : own) + "/" + name;
+  if (mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) return;
+  // A usable hierarchy lets us create and remove a child and has cgroup.kill (kernel 5.14+).
+  std::string probe = base + "/probe";
+  if (mkdir(probe.c_str(), 0755) != 0 && errno != EEXIST) return;
+  struct stat st{};
+  bool has_kill = stat((probe + "/cgroup.kill").c_str(), &st) == 0;
+  rmdir(probe.c_str());
+  if (has_kill) root_ = base;
+}
+
+ProcessTree::~ProcessTree() {
+  if (!root_.empty()) rmdir(root_.c_str());
+}
+
+std::string ProcessTree::create_cgroup(const std::string& leaf, std::error_code& ec) {
+  ec.clear();
+  if (root_.empty()) return "";
+  std::string dir = root_ + "/" + leaf;
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    ec = {errno, std::generic_category()};
+    return "";
+  }
+  return dir;
+}
+
+int ProcessTree::open_procs(const std::string& cgroup) const {
+  if (cgroup.empty()) return -1;
+  return open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+}
+
+void ProcessTree::remove_cgroup(const std::string& cgroup) const {
+  if (!cgroup.empty()) rmdir(cgroup.c_str());
+}
+
+std::vector<pid_t> ProcessTree::fallback_members(const Membership& m, const ProcSnapshot& snap) const {
+  const auto& procs = snap.procs();
+  std::set<pid_t> roots;
+  if (m.leader > 0) roots.insert(m.leader);
+  const std::string marker = "unique_id=" + m.unique_id;
+  for (const auto& [pid, p] : procs) {
+    if (m.leader > 0 && p.pgid == m.leader) roots.insert(pid);
+    // Orphans reparented to pmxd (the subreaper) that still carry the instance's marker.
+    if (p.ppid == self_ && pid != m.leader && !m.unique_id.empty() && environ_has(pid, marker)) {
+      roots.insert(pid);
+    }
+  }
+  // Everything below a root through parent links.
+  std::set<pid_t> members;
+  for (pid_t r : roots) {
+    if (procs.count(r)) members.insert(r);
+  }
+  bool grew = true;
+  while (grew) {
+    grew = false;
+    for (const auto& [pid, p] : procs) {
+      if (!members.count(pid) && members.count(p.ppid)) {
+        members.insert(pid);
+        grew = true;
+      }
+    }
+  }
+  return {members.begin(), members.end()};
+}
+
+std::vector<pid_t> ProcessTree::members(const Membership& m, const ProcSnapshot* snapshot) const {
+  if (!m.cgroup.empty()) {
+    std::vector<pid_t> live;
+    for (pid_t pid : read_cgroup_procs(m.cgroup)) {
+      ProcSnapshot::Proc p;
+      if (read_stat(pid, p)) live.push_back(pid);
+    }
+    return live;
+  }
+  if (snapshot) return fallback_members(m, *snapshot);
+  ProcSnapshot snap = ProcSnapshot::take();
+  return fallback_members(m, snap);
+}
+
+void ProcessTree::signal_all(const Membership& m, int sig) const {
+  if (!m.cgroup.empty() && sig == SIGKILL) {
+    int fd = open((m.cgroup + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t n = write(fd, "1", 1);
+      close(fd);
+      if (n == 1) return;
+    }
+  }
+  if (m.leader > 0) kill(-m.leader, sig);  // the leader's process group, in one call
+  for (pid_t pid : members(m)) kill(pid, sig);
+}
+
+Usage ProcessTree::usage(const Membership& m, const ProcSnapshot* snapshot) const {
+  Usage u;
+  static const long page = sysconf(_SC_PAGESIZE);
+  if (!m.cgroup.empty()) {
+    ProcSnapshot snap = ProcSnapshot::of(read_cgroup_procs(m.cgroup));
+    for (const auto& [pid, p] : snap.procs()) {
+      u.rss_bytes += p.rss_pages * static_cast<std::uint64_t>(page);
+      u.cpu_ticks += p.ticks;
+      ++u.processes;
+    }
+    return u;
+  }
+  ProcSnapshot own;
+  if (!snapshot) {
+    own = ProcSnapshot::take();
+    snapshot = &own;
+  }
+  for (pid_t pid : fallback_members(m, *snapshot)) {
+    const auto& p = snapshot->procs().at(pid);
+    u.rss_bytes += p.rss_pages * static_cast<std::uint64_t>(page);
+    u.cpu_ticks += p.ticks;
+    ++u.processes;
+  }
+  return u;
+}
+
+}  // namespace pmx::daemon

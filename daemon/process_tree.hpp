@@ -1,0 +1,85 @@
+// ProcessTree: which processes belong to an instance, and what they use (memory, CPU).
+//
+// With a writable cgroup v2 hierarchy each instance gets its own cgroup: exact membership
+// whatever the app does, and a one-write kill. Elsewhere (or with --no-cgroup) membership is
+// the leader's process group, its descendants through /proc parent links, and orphans that
+// came back to pmxd (a child subreaper) still carrying the instance's unique_id in their
+// environment.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace pmx::daemon {
+
+/// What the supervisor tells the tracker about one instance.
+struct Membership {
+  pid_t leader = 0;          ///< 0 once the leader is reaped
+  std::string unique_id;     ///< the instance's marker in the environment of its processes
+  std::string cgroup;        ///< the instance's cgroup directory, empty in fallback mode
+};
+
+/// Resource use of one instance's processes.
+struct Usage {
+  std::uint64_t rss_bytes = 0;
+  std::uint64_t cpu_ticks = 0;  ///< utime + stime, in clock ticks
+  std::size_t processes = 0;
+};
+
+/// One scan of /proc: enough to answer membership and usage for many instances at once.
+class ProcSnapshot {
+ public:
+  struct Proc {
+    pid_t ppid = 0;
+    pid_t pgid = 0;
+    std::uint64_t rss_pages = 0;
+    std::uint64_t ticks = 0;
+  };
+  /// Reads /proc/<pid>/stat of every process.
+  static ProcSnapshot take();
+  /// Reads /proc/<pid>/stat of the given pids only.
+  static ProcSnapshot of(const std::vector<pid_t>& pids);
+
+  const std::map<pid_t, Proc>& procs() const { return procs_; }
+
+ private:
+  std::map<pid_t, Proc> procs_;
+};
+
+class ProcessTree {
+ public:
+  /// Finds a writable cgroup v2 hierarchy and makes the daemon's folder in it, unless
+  /// use_cgroups is false. name makes the folder unique to this home.
+  ProcessTree(bool use_cgroups, const std::string& name);
+  ~ProcessTree();
+
+  bool cgroups() const { return !root_.empty(); }
+  const std::string& cgroup_root() const { return root_; }
+
+  /// Creates the cgroup of an instance (no-op in fallback mode). Returns its directory.
+  std::string create_cgroup(const std::string& leaf, std::error_code& ec);
+  /// Opens the cgroup's cgroup.procs for a child to join (close-on-exec), -1 on failure.
+  int open_procs(const std::string& cgroup) const;
+  /// Removes an instance's cgroup (it must be empty).
+  void remove_cgroup(const std::string& cgroup) const;
+
+  /// Every live process of the instance (zombies excluded).
+  std::vector<pid_t> members(const Membership& m, const ProcSnapshot* snapshot = nullptr) const;
+  /// Sends sig to every process of the instance; with SIGKILL and a cgroup, one cgroup.kill write.
+  void signal_all(const Membership& m, int sig) const;
+  /// Memory and CPU of the instance's processes.
+  Usage usage(const Membership& m, const ProcSnapshot* snapshot = nullptr) const;
+
+ private:
+  std::vector<pid_t> fallback_members(const Membership& m, const ProcSnapshot& snap) const;
+
+  std::string root_;  ///< the daemon's cgroup folder; empty in fallback mode
+  pid_t self_ = 0;
+};
+
+}  // namespace pmx::daemon

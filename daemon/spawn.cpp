@@ -1,0 +1,129 @@
+// spawn: fork + exec with a close-on-exec error pipe (systemd exec_fd, tini restore_signals).
+#include "daemon/spawn.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace pmx::daemon {
+namespace {
+
+struct ChildError {
+  int step;  // 0 exec, 1 chdir, 2 cgroup
+  int err;
+};
+
+[[noreturn]] void child_fail(int pipe_fd, int step, int err) {
+  ChildError e{step, err};
+  ssize_t ignored = write(pipe_fd, &e, sizeof e);
+  (void)ignored;
+  _exit(err == EACCES ? 126 : 127);
+}
+
+void close_from(int lowest) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
+#endif
+  for (int fd = lowest; fd < 65536; ++fd) close(fd);
+}
+
+}  // namespace
+
+std::string find_program(const std::string& name, const std::vector<std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path;
+  for (const auto& e : env) {
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  }
+  if (path.empty()) {
+    const char* p = std::getenv("PATH");
+    path = p ? p : "/usr/local/bin:/usr/bin:/bin";
+  }
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + name;
+    struct stat st{};
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return name;
+}
+
+SpawnResult spawn(const SpawnRequest& req) {
+  SpawnResult result;
+  std::vector<char*> argv;
+  for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    result.fork_error = {errno, std::generic_category()};
+    return result;
+  }
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    result.fork_error = {errno, std::generic_category()};
+    close(err_pipe[0]);
+    close(err_pipe[1]);
+    if (devnull >= 0) close(devnull);
+    return result;
+  }
+  if (pid == 0) {
+    // Child: async-signal-safe calls only from here on.
+    const int efd = err_pipe[1];
+    if (req.cgroup_procs_fd >= 0 && write(req.cgroup_procs_fd, "0\n", 2) < 0) child_fail(efd, 2, errno);
+    setsid();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    }
+    // Move the fds we keep above 2 first so dup2 cannot clobber one with another.
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(req.stdout_fd, 1);
+    dup2(req.stderr_fd, 2);
+    // Keep the error pipe alive across close_from: move it to fd 3 (close-on-exec).
+    if (efd != 3) {
+      if (dup3(efd, 3, O_CLOEXEC) < 0) _exit(127);
+    }
+    close_from(4);
+    if (!req.cwd.empty() && chdir(req.cwd.c_str()) != 0) child_fail(3, 1, errno);
+    execve(req.program.c_str(), argv.data(), envp.data());
+    child_fail(3, 0, errno);
+  }
+
+  close(err_pipe[1]);
+  if (devnull >= 0) close(devnull);
+  result.pid = pid;
+  ChildError e{};
+  ssize_t n;
+  do {
+    n = read(err_pipe[0], &e, sizeof e);
+  } while (n < 0 && errno == EINTR);
+  close(err_pipe[0]);
+  if (n == static_cast<ssize_t>(sizeof e)) {
+    result.exec_errno = e.err;
+    result.failed_step = e.step == 1 ? "chdir" : e.step == 2 ? "cgroup" : "exec";
+  }
+  return result;
+}
+
+}  // namespace pmx::daemon

@@ -1,0 +1,623 @@
+// Supervisor: instance table, effects, reaping, sampling, and the control verbs.
+#include "daemon/supervisor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <set>
+#include <spdlog/spdlog.h>
+
+#include "config/units.hpp"
+#include "daemon/describe.hpp"
+#include "daemon/log_pipe.hpp"
+#include "daemon/spawn.hpp"
+
+namespace pmx::daemon {
+
+namespace asio = boost::asio;
+using ipc::ErrorCode;
+using ipc::make_error;
+
+namespace {
+
+/// How long a stop waits for an instance's leftover processes to vanish after SIGKILL.
+constexpr Millis kQuietDeadline{5000};
+
+std::string new_unique_id() {
+  std::random_device rd;
+  std::uniform_int_distribution<unsigned> byte(0, 255);
+  unsigned char b[16];
+  for (auto& x : b) x = static_cast<unsigned char>(byte(rd));
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  return out;
+}
+
+std::string label(const Instance& in) { return in.spec.name + ":" + std::to_string(in.id); }
+
+void write_file(const std::string& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    spdlog::warn("cannot write {}: {}, ignoring", path, std::strerror(errno));
+    return;
+  }
+  ssize_t n = ::write(fd, text.data(), text.size());
+  (void)n;
+  ::close(fd);
+}
+
+bool is_settled(State s) {
+  return s != State::Stopping && s != State::Restarting && s != State::Launching;
+}
+
+bool is_stopped(State s) { return s == State::Stopped || s == State::Errored; }
+
+config::Env env_from_json(const ipc::json& j) {
+  config::Env env;
+  if (!j.is_object()) return env;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_string()) env[k] = v.get<std::string>();
+  }
+  return env;
+}
+
+}  // namespace
+
+Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server)
+    : io_(io),
+      options_(std::move(options)),
+      server_(server),
+      tree_(options_.use_cgroups, options_.paths.cgroup_name()),
+      signals_(io),
+      child_signal_(io),
+      sample_timer_(io),
+      waiter_poll_(io) {}
+
+void Supervisor::start() {
+  if (tree_.cgroups()) {
+    spdlog::info("tracking instances with cgroup v2 under {}", tree_.cgroup_root());
+  } else {
+    spdlog::info("tracking instances by process group, /proc parent links and markers (no cgroup v2)");
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+  child_signal_.add(SIGCHLD);
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  wait_signals();
+  on_sigchld();
+  register_verbs();
+  schedule_sample();
+}
+
+std::int64_t Supervisor::now_ms() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+Instance* Supervisor::find(int id) {
+  auto it = instances_.find(id);
+  return it == instances_.end() ? nullptr : it->second.get();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events and effects
+
+void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
+  const State before = in.fsm.state();
+  Effects fx = in.fsm.handle(event, Clock::now(), exit);
+  if (fx.changed) {
+    spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
+  }
+  apply(in, fx);
+  check_waiters();
+}
+
+void Supervisor::apply(Instance& in, const Effects& fx) {
+  if (fx.cancel_timers) {
+    ++in.timer_generation;
+    in.kill_timer.cancel();
+    in.restart_timer.cancel();
+  }
+  if (fx.signal != 0) {
+    if (fx.signal == SIGKILL) {
+      spdlog::warn("{} did not stop within kill_timeout {} ms, sending SIGKILL", label(in), in.spec.kill_timeout_ms);
+    }
+    tree_.signal_all(in.membership(), fx.signal);
+  }
+  if (fx.kill_rest) {
+    Membership rest = in.membership();
+    rest.leader = 0;
+    auto left = tree_.members(rest);
+    if (!left.empty()) {
+      spdlog::info("{} left {} process(es) behind, killing them", label(in), left.size());
+      tree_.signal_all(rest, SIGKILL);
+    }
+  }
+  if (fx.spawn) do_spawn(in);
+  if (fx.arm_kill_timer) arm_timer(in, in.kill_timer, *fx.arm_kill_timer, Event::KillTimeout);
+  if (fx.arm_restart_timer) arm_timer(in, in.restart_timer, *fx.arm_restart_timer, Event::RestartTimer);
+}
+
+void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after, Event event) {
+  timer.expires_after(after);
+  const int id = in.id;
+  const std::uint64_t generation = in.timer_generation;
+  timer.async_wait([this, id, generation, event](const boost::system::error_code& ec) {
+    if (ec) return;
+    Instance* in = find(id);
+    if (!in || in->timer_generation != generation) return;  // cancelled after it fired
+    dispatch(*in, event);
+  });
+}
+
+void Supervisor::do_spawn(Instance& in) {
+  const auto& s = in.spec;
+  // The environment: the caller's, then the app's, then what PM2 sets.
+  config::Env env = in.caller_env;
+  for (const auto& [k, v] : s.env) env[k] = v;
+  env["pm_id"] = std::to_string(in.id);
+  env["name"] = s.name;
+  env["namespace"] = s.namespace_;
+  env["NODE_APP_INSTANCE"] = std::to_string(in.app_instance);
+  env["unique_id"] = in.unique_id;
+  env["PMX_HOME"] = options_.paths.home;
+  env["pm_exec_path"] = s.script;
+  env["pm_cwd"] = s.cwd;
+  env["pm_out_log_path"] = in.out_path;
+  env["pm_err_log_path"] = in.err_path;
+  env["pm_pid_path"] = in.pid_path;
+  env["exec_mode"] = "fork_mode";
+  env["instances"] = std::to_string(s.instances);
+  env["restart_time"] = std::to_string(in.fsm.restart_count());
+  env["status"] = "online";
+  env["created_at"] = std::to_string(in.created_at_ms);
+  if (s.interpreter.find("python") != std::string::npos) env.emplace("PYTHONUNBUFFERED", "1");
+  in.child_env = env;
+
+  SpawnRequest req;
+  for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
+  if (s.interpreter.empty()) {
+    req.program = s.script;
+    req.argv.push_back(s.script);
+  } else {
+    req.program = find_program(s.interpreter, req.env);
+    req.argv.push_back(s.interpreter);
+    req.argv.insert(req.argv.end(), s.interpreter_args.begin(), s.interpreter_args.end());
+    req.argv.push_back(s.script);
+  }
+  req.argv.insert(req.argv.end(), s.args.begin(), s.args.end());
+  req.cwd = s.cwd;
+
+  int out_pipe[2] = {-1, -1};
+  int err_pipe[2] = {-1, -1};
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    spdlog::error("{} cannot create output pipes: {}", label(in), std::strerror(errno));
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    asio::post(io_, [this, id = in.id] {
+      if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
+    });
+    return;
+  }
+  req.stdout_fd = out_pipe[1];
+  req.stderr_fd = err_pipe[1];
+  if (!in.cgroup.empty()) req.cgroup_procs_fd = tree_.open_procs(in.cgroup);
+
+  SpawnResult r = spawn(req);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (req.cgroup_procs_fd >= 0) ::close(req.cgroup_procs_fd);
+  LogPipe::open(io_, out_pipe[0], in.out_path)->start();
+  LogPipe::open(io_, err_pipe[0], in.err_path)->start();
+
+  if (r.pid <= 0) {
+    in.exec_error = "fork failed: " + r.fork_error.message();
+    spdlog::error("{} {}", label(in), in.exec_error);
+    asio::post(io_, [this, id = in.id] {
+      if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
+    });
+    return;
+  }
+  in.pid = r.pid;
+  by_pid_[r.pid] = in.id;
+  in.started_at_ms = now_ms();
+  in.last_cpu_ticks = 0;
+  in.last_cpu_sample = TimePoint{};
+  write_file(in.pid_path, std::to_string(r.pid) + "\n");
+  if (r.exec_errno != 0) {
+    // The child exits 127/126 and is reaped as usual; the instance stays launching until then.
+    in.exec_error = r.failed_step + " failed for " + req.program + ": " + std::strerror(r.exec_errno);
+    spdlog::error("{} {}", label(in), in.exec_error);
+    return;
+  }
+  in.exec_error.clear();
+  spdlog::info("{} spawned pid {}: {}", label(in), r.pid, req.program);
+  dispatch(in, Event::Spawned);
+}
+
+void Supervisor::wait_signals() {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("received {}, stopping every app", config::signal_name(signo));
+    stop_all_then([this] { io_.stop(); });
+    wait_signals();
+  });
+}
+
+void Supervisor::on_sigchld() {
+  // Signals coalesce: reap until nothing is left.
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    on_exit(pid, status);
+  }
+  check_waiters();
+  child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (!ec) on_sigchld();
+  });
+}
+
+void Supervisor::on_exit(pid_t pid, int status) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) {
+    spdlog::debug("reaped pid {} (a descendant of an app)", pid);
+    return;
+  }
+  const int id = it->second;
+  by_pid_.erase(it);
+  Instance* in = find(id);
+  if (!in) return;
+  ExitStatus exit;
+  if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
+  else exit.code = WEXITSTATUS(status);
+  in->pid = 0;
+  in->last_exit = exit;
+  in->exited_once = true;
+  ::unlink(in->pid_path.c_str());
+  if (exit.signal) spdlog::info("{} pid {} killed by {}", label(*in), pid, config::signal_name(exit.signal));
+  else spdlog::info("{} pid {} exited with code {}", label(*in), pid, exit.code);
+  dispatch(*in, Event::Exited, exit);
+}
+
+void Supervisor::schedule_sample() {
+  sample_timer_.expires_after(options_.sample_interval);
+  sample_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    sample();
+    schedule_sample();
+  });
+}
+
+void Supervisor::sample() {
+  std::vector<int> over;
+  std::optional<ProcSnapshot> snapshot;  // one /proc scan serves every instance (fallback)
+  for (auto& [id, in] : instances_) {
+    if (in->spec.max_memory_restart == 0 || in->fsm.state() != State::Online) continue;
+    if (!tree_.cgroups() && !snapshot) snapshot = ProcSnapshot::take();
+    Usage u = tree_.usage(in->membership(), snapshot ? &*snapshot : nullptr);
+    if (u.rss_bytes > in->spec.max_memory_restart) {
+      spdlog::warn("{} memory {} ({} bytes) over max_memory_restart {} ({} bytes), restarting",
+                   label(*in), config::format_bytes(u.rss_bytes), u.rss_bytes,
+                   config::format_bytes(in->spec.max_memory_restart), in->spec.max_memory_restart);
+      over.push_back(id);
+    }
+  }
+  for (int id : over) {
+    if (Instance* in = find(id)) dispatch(*in, Event::MemoryExceeded);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting for instances to settle
+
+bool Supervisor::quiet(const Instance& in) const {
+  if (in.pid > 0) return false;
+  Membership rest = in.membership();
+  return tree_.members(rest).empty();
+}
+
+void Supervisor::wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done,
+                          std::function<void()> complete) {
+  waiters_.push_back(Waiter{std::move(ids), std::move(done), std::move(complete), Clock::now()});
+  check_waiters();
+}
+
+void Supervisor::check_waiters() {
+  if (waiters_.empty()) return;
+  const auto now = Clock::now();
+  std::vector<std::function<void()>> ready;
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    bool all = true;
+    for (int id : it->ids) {
+      const Instance* in = find(id);
+      if (!it->done(in)) {
+        all = false;
+        break;
+      }
+    }
+    // Processes stuck in the kernel must not hold a reply forever.
+    const bool late = now - it->deadline > kQuietDeadline + Millis(60'000);
+    if (all || late) {
+      ready.push_back(std::move(it->complete));
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& f : ready) f();
+  if (!waiters_.empty() && !waiter_poll_armed_) {
+    // Leftover processes leave without a SIGCHLD for us when their own parent reaps them.
+    waiter_poll_armed_ = true;
+    waiter_poll_.expires_after(Millis(20));
+    waiter_poll_.async_wait([this](const boost::system::error_code&) {
+      waiter_poll_armed_ = false;
+      check_waiters();
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verbs
+
+std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector<int>& ids) const {
+  auto t = params.find("targets");
+  if (t == params.end() || !t->is_array() || t->empty()) {
+    return make_error(ErrorCode::InvalidParams, "params.targets must be a non-empty list of names, ids or namespaces");
+  }
+  std::set<int> found;
+  std::vector<std::string> unknown;
+  for (const auto& target : *t) {
+    std::string name;
+    if (target.is_number_integer()) name = std::to_string(target.get<long long>());
+    else if (target.is_string()) name = target.get<std::string>();
+    else return make_error(ErrorCode::InvalidParams, "a target must be a string or an id");
+    bool matched = false;
+    const bool numeric = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
+    for (const auto& [id, in] : instances_) {
+      if (in->deleting) continue;
+      bool hit = name == "all" || (numeric && std::to_string(id) == name) || in->spec.name == name;
+      if (hit) {
+        found.insert(id);
+        matched = true;
+      }
+    }
+    if (!matched && !numeric) {
+      for (const auto& [id, in] : instances_) {
+        if (!in->deleting && in->spec.namespace_ == name) {
+          found.insert(id);
+          matched = true;
+        }
+      }
+    }
+    if (!matched) unknown.push_back(name);
+  }
+  if (!unknown.empty()) {
+    std::string list;
+    for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + u;
+    json data{{"targets", unknown}};
+    std::string msg = (unknown.size() == 1 && unknown[0] == "all") ? "no app is registered"
+                                                                     : "no app matches " + list;
+    return make_error(ErrorCode::NotFound, msg, data);
+  }
+  ids.assign(found.begin(), found.end());
+  return std::nullopt;
+}
+
+void Supervisor::register_verbs() {
+  auto with_targets = [this](auto action) {
+    return [this, action](const json& params, const Reply& reply) {
+      std::vector<int> ids;
+      if (auto err = resolve(params, ids)) return reply.fail(*err);
+      action(params, ids, reply);
+    };
+  };
+
+  server_.on("ping", [this](const json&, const Reply& reply) {
+    reply.ok({{"pid", ::getpid()},
+              {"version", PMX_VERSION},
+              {"home", options_.paths.home},
+              {"cgroups", tree_.cgroups()},
+              {"apps", instances_.size()}});
+  });
+
+  server_.on("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
+
+  server_.on("stop", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
+    for (int id : ids) dispatch(*find(id), Event::Stop);
+    wait_for(ids, [this](const Instance* in) { return !in || (is_stopped(in->fsm.state()) && quiet(*in)); },
+             [this, ids, reply] { reply.ok(describe_all(ids)); });
+  }));
+
+  server_.on("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+    auto env = params.find("env");
+    for (int id : ids) {
+      Instance& in = *find(id);
+      if (env != params.end() && env->is_object()) in.caller_env = env_from_json(*env);
+      dispatch(in, Event::Restart);
+    }
+    wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
+             [this, ids, reply] { reply.ok(describe_all(ids)); });
+  }));
+
+  server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
+    for (int id : ids) {
+      Instance& in = *find(id);
+      in.deleting = true;
+      dispatch(in, Event::Stop);
+    }
+    wait_for(ids, [this](const Instance* in) { return !in || (is_stopped(in->fsm.state()) && quiet(*in)); },
+             [this, ids, reply] {
+               for (int id : ids) remove(id);
+               reply.ok({{"deleted", ids}});
+             });
+  }));
+
+  server_.on("reset", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
+    for (int id : ids) find(id)->fsm.reset_counters();
+    reply.ok(describe_all(ids));
+  }));
+
+  server_.on("signal", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+    std::string name = params.value("signal", std::string());
+    if (auto s = params.find("signal"); s != params.end() && s->is_number_integer()) name = std::to_string(s->get<int>());
+    int signo = config::signal_from_name(name);
+    if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'"));
+    std::vector<int> sent;
+    for (int id : ids) {
+      Instance& in = *find(id);
+      if (in.pid > 0 && ::kill(in.pid, signo) == 0) {
+        spdlog::info("{} sent {} to pid {}", label(in), config::signal_name(signo), in.pid);
+        sent.push_back(id);
+      }
+    }
+    if (sent.empty()) return reply.fail(make_error(ErrorCode::InvalidState, "no targeted app is running"));
+    reply.ok({{"signal", config::signal_name(signo)}, {"ids", sent}});
+  }));
+
+  server_.on("list", [this](const json&, const Reply& reply) {
+    std::vector<int> ids;
+    for (const auto& [id, in] : instances_) ids.push_back(id);
+    reply.ok(describe_all(ids));
+  });
+
+  server_.on("describe", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
+    reply.ok(describe_all(ids));
+  }));
+
+  server_.on("kill", [this](const json&, const Reply& reply) {
+    spdlog::info("kill requested, stopping every app");
+    stop_all_then([this, reply] { reply.ok_then({{"stopped", true}}, [this] { io_.stop(); }); });
+  });
+}
+
+void Supervisor::start_app(const json& params, const Reply& reply) {
+  auto app = params.find("app");
+  if (app == params.end()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app is required"));
+  auto parsed = config::spec_from_json(*app);
+  if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
+  config::AppSpec spec = std::move(*parsed);
+  if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
+  if (spec.script.empty() || spec.script[0] != '/') {
+    return reply.fail(make_error(ErrorCode::InvalidParams, "option 'script' must be an absolute path"));
+  }
+  struct stat st{};
+  if (::stat(spec.script.c_str(), &st) != 0) {
+    return reply.fail(make_error(ErrorCode::InvalidParams, "script not found: " + spec.script,
+                                 {{"script", spec.script}}));
+  }
+  if (spec.cwd.empty()) spec.cwd = "/";
+  const bool force = params.value("force", false);
+  if (!force) {
+    for (const auto& [id, in] : instances_) {
+      if (in->deleting) continue;
+      if (in->spec.name == spec.name || in->spec.script == spec.script) {
+        return reply.fail(make_error(ErrorCode::AlreadyExists,
+                                     "script already launched as '" + in->spec.name + "' (id " +
+                                         std::to_string(id) + "); use -f to start another copy",
+                                     {{"id", id}, {"name", in->spec.name}}));
+      }
+    }
+  }
+  config::Env caller_env = env_from_json(params.value("env", json::object()));
+  const bool autostart = params.value("autostart", true);
+
+  std::vector<int> ids;
+  for (int n = 0; n < spec.instances; ++n) {
+    const int id = next_id_++;
+    auto in = std::make_unique<Instance>(io_, id, spec);
+    in->caller_env = caller_env;
+    in->unique_id = new_unique_id();
+    in->created_at_ms = now_ms();
+    std::set<int> used;
+    for (const auto& [other_id, other] : instances_) {
+      if (other->spec.name == spec.name) used.insert(other->app_instance);
+    }
+    while (used.count(in->app_instance)) ++in->app_instance;
+    const auto& paths = options_.paths;
+    in->out_path = spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file;
+    in->err_path = spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file;
+    in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : spec.pid_file;
+    std::error_code ec;
+    in->cgroup = tree_.create_cgroup(std::to_string(id) + "-" + in->unique_id.substr(0, 8), ec);
+    if (ec) spdlog::warn("{}:{} cannot create its cgroup: {}, ignoring", spec.name, id, ec.message());
+    Instance& ref = *in;
+    instances_.emplace(id, std::move(in));
+    ids.push_back(id);
+    spdlog::info("{} registered: {}", label(ref), ref.spec.script);
+    if (autostart) dispatch(ref, Event::Start);
+  }
+  reply.ok(describe_all(ids));
+}
+
+void Supervisor::stop_all_then(std::function<void()> done) {
+  shutting_down_ = true;
+  std::vector<int> ids;
+  for (auto& [id, in] : instances_) {
+    ids.push_back(id);
+    dispatch(*in, Event::Stop);
+  }
+  wait_for(ids, [this](const Instance* in) { return !in || (is_stopped(in->fsm.state()) && quiet(*in)); },
+           [this, done = std::move(done)] {
+             for (auto& [id, in] : instances_) tree_.remove_cgroup(in->cgroup);
+             server_.close();
+             spdlog::info("every app is stopped, pmxd exits");
+             done();
+           });
+}
+
+void Supervisor::remove(int id) {
+  Instance* in = find(id);
+  if (!in) return;
+  spdlog::info("{} deleted", label(*in));
+  tree_.remove_cgroup(in->cgroup);
+  instances_.erase(id);
+}
+
+Supervisor::json Supervisor::describe_all(const std::vector<int>& ids) {
+  json out = json::array();
+  const auto now = Clock::now();
+  const std::int64_t wall = now_ms();
+  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::optional<ProcSnapshot> snapshot;
+  for (int id : ids) {
+    Instance* in = find(id);
+    if (!in) continue;
+    Usage u;
+    double cpu = 0;
+    if (in->pid > 0) {
+      if (!tree_.cgroups() && !snapshot) snapshot = ProcSnapshot::take();
+      u = tree_.usage(in->membership(), snapshot ? &*snapshot : nullptr);
+      // CPU over the time since the last look, or since the process started.
+      TimePoint since = in->last_cpu_sample;
+      std::uint64_t base = in->last_cpu_ticks;
+      double seconds = since == TimePoint{} ? static_cast<double>(wall - in->started_at_ms) / 1000.0
+                                            : std::chrono::duration<double>(now - since).count();
+      if (since == TimePoint{}) base = 0;
+      if (seconds > 0.05 && u.cpu_ticks >= base) {
+        cpu = static_cast<double>(u.cpu_ticks - base) / hz / seconds * 100.0;
+        cpu = static_cast<double>(static_cast<long>(cpu * 10)) / 10.0;
+      }
+      in->last_cpu_ticks = u.cpu_ticks;
+      in->last_cpu_sample = now;
+    }
+    out.push_back(describe(*in, u, cpu, wall, options_.paths.home));
+  }
+  return out;
+}
+
+}  // namespace pmx::daemon

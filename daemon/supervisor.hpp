@@ -1,0 +1,89 @@
+// Supervisor: the instance table; carries out the effects the state machine returns, reaps
+// children, samples memory, and answers the control verbs. One thread, one io_context.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "config/paths.hpp"
+#include "daemon/control_server.hpp"
+#include "daemon/instance.hpp"
+#include "daemon/process_tree.hpp"
+#include "ipc/protocol.hpp"
+
+namespace pmx::daemon {
+
+struct DaemonOptions {
+  config::Paths paths;
+  bool use_cgroups = true;
+  Millis sample_interval{1000};  ///< how often memory limits are checked
+};
+
+class Supervisor {
+ public:
+  Supervisor(boost::asio::io_context& io, DaemonOptions options, ControlServer& server);
+
+  /// Installs the signal handlers and the verbs, and starts the sampling timer.
+  void start();
+
+ private:
+  using json = ipc::json;
+  /// A reply waiting until every listed instance satisfies done().
+  struct Waiter {
+    std::vector<int> ids;
+    std::function<bool(const Instance*)> done;  ///< nullptr: the instance is gone
+    std::function<void()> complete;
+    TimePoint deadline;
+  };
+
+  // Effects and events.
+  void dispatch(Instance& in, Event event, ExitStatus exit = {});
+  void apply(Instance& in, const Effects& fx);
+  void do_spawn(Instance& in);
+  void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
+  void wait_signals();
+  void on_sigchld();
+  void on_exit(pid_t pid, int status);
+  void sample();
+  void schedule_sample();
+
+  // Waiting for instances to settle before answering.
+  void wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done, std::function<void()> complete);
+  void check_waiters();
+  bool quiet(const Instance& in) const;
+
+  // Verbs.
+  void register_verbs();
+  /// The ids that targets name, or the error naming the targets that match nothing.
+  std::optional<ipc::RpcError> resolve(const json& params, std::vector<int>& ids) const;
+  void start_app(const json& params, const Reply& reply);
+  void stop_all_then(std::function<void()> done);
+  json describe_all(const std::vector<int>& ids);
+
+  Instance* find(int id);
+  void remove(int id);
+  std::int64_t now_ms() const;
+
+  boost::asio::io_context& io_;
+  DaemonOptions options_;
+  ControlServer& server_;
+  ProcessTree tree_;
+  boost::asio::signal_set signals_;
+  boost::asio::signal_set child_signal_;
+  boost::asio::steady_timer sample_timer_;
+  boost::asio::steady_timer waiter_poll_;
+  bool waiter_poll_armed_ = false;
+  std::map<int, std::unique_ptr<Instance>> instances_;
+  std::map<pid_t, int> by_pid_;
+  std::vector<Waiter> waiters_;
+  int next_id_ = 0;
+  bool shutting_down_ = false;
+};
+
+}  // namespace pmx::daemon

@@ -1,0 +1,102 @@
+// JSON-RPC 2.0 codec. All parsing is exception-free (json::parse with allow_exceptions=false).
+#include "ipc/protocol.hpp"
+
+#include <variant>
+
+namespace pmx::ipc {
+
+const char* error_kind(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::ParseError: return "parse_error";
+    case ErrorCode::InvalidRequest: return "invalid_request";
+    case ErrorCode::MethodNotFound: return "method_not_found";
+    case ErrorCode::InvalidParams: return "invalid_params";
+    case ErrorCode::InternalError: return "internal_error";
+    case ErrorCode::NotFound: return "not_found";
+    case ErrorCode::InvalidState: return "invalid_state";
+    case ErrorCode::AlreadyExists: return "already_exists";
+    case ErrorCode::Failed: return "failed";
+    case ErrorCode::TooLarge: return "too_large";
+  }
+  return "unknown";
+}
+
+RpcError make_error(ErrorCode code, std::string message, json data) {
+  if (!data.is_object()) data = json{{"detail", data}};
+  data["kind"] = error_kind(code);
+  return RpcError{code, std::move(message), std::move(data)};
+}
+
+std::variant<Request, RpcError> decode_request(std::string_view line) {
+  json j = json::parse(line.begin(), line.end(), nullptr, false);
+  if (j.is_discarded()) return make_error(ErrorCode::ParseError, "parse error: not valid JSON");
+  if (!j.is_object()) return make_error(ErrorCode::InvalidRequest, "a request must be a JSON object");
+  auto version = j.find("jsonrpc");
+  if (version == j.end() || *version != "2.0") {
+    return make_error(ErrorCode::InvalidRequest, "missing \"jsonrpc\": \"2.0\"");
+  }
+  auto method = j.find("method");
+  if (method == j.end() || !method->is_string()) {
+    return make_error(ErrorCode::InvalidRequest, "missing method name");
+  }
+  Request req;
+  req.method = method->get<std::string>();
+  if (auto id = j.find("id"); id != j.end()) {
+    if (!id->is_string() && !id->is_number() && !id->is_null()) {
+      return make_error(ErrorCode::InvalidRequest, "id must be a string, a number or null");
+    }
+    req.id = *id;
+  }
+  if (auto params = j.find("params"); params != j.end()) {
+    if (!params->is_object() && !params->is_array()) {
+      return make_error(ErrorCode::InvalidRequest, "params must be an object or an array");
+    }
+    req.params = *params;
+  } else {
+    req.params = json::object();
+  }
+  return req;
+}
+
+std::string encode_request(const json& id, std::string_view method, const json& params) {
+  json j{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string encode_result(const json& id, const json& result) {
+  json j{{"jsonrpc", "2.0"}, {"id", id}, {"result", result}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string encode_error(const json& id, const RpcError& error) {
+  json err{{"code", static_cast<int>(error.code)}, {"message", error.message}};
+  if (!error.data.is_null()) err["data"] = error.data;
+  json j{{"jsonrpc", "2.0"}, {"id", id}, {"error", err}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Response decode_response(std::string_view line) {
+  Response r;
+  json j = json::parse(line.begin(), line.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    r.error = make_error(ErrorCode::ParseError, "the daemon sent an unreadable reply");
+    return r;
+  }
+  r.id = j.value("id", json());
+  if (auto res = j.find("result"); res != j.end()) {
+    r.result = *res;
+    return r;
+  }
+  auto err = j.find("error");
+  if (err == j.end() || !err->is_object()) {
+    r.error = make_error(ErrorCode::InvalidRequest, "the daemon sent a reply without result or error");
+    return r;
+  }
+  int code = err->value("code", static_cast<int>(ErrorCode::InternalError));
+  RpcError e{static_cast<ErrorCode>(code), err->value("message", std::string("error")),
+             err->value("data", json::object())};
+  r.error = std::move(e);
+  return r;
+}
+
+}  // namespace pmx::ipc
