@@ -215,12 +215,17 @@ void Supervisor::do_spawn(Instance& in) {
   }
   req.stdout_fd = out_pipe[1];
   req.stderr_fd = err_pipe[1];
-  if (!in.cgroup.empty()) req.cgroup_procs_fd = tree_.open_procs(in.cgroup);
+  if (!in.cgroup.empty()) {
+    req.cgroup_dir_fd = ::open(in.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    req.cgroup_procs_fd = tree_.open_procs(in.cgroup);
+  }
 
   SpawnResult r = spawn(req);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
-  if (req.cgroup_procs_fd >= 0) ::close(req.cgroup_procs_fd);
+  for (int fd : {req.cgroup_dir_fd, req.cgroup_procs_fd}) {
+    if (fd >= 0) ::close(fd);
+  }
   LogPipe::open(io_, out_pipe[0], in.out_path)->start();
   LogPipe::open(io_, err_pipe[0], in.err_path)->start();
 
