@@ -105,13 +105,24 @@ class Session {
   json call(const std::string& method, const json& params = json::object(), bool autostart = true) {
     if (!client_.connected()) connect(client_, paths_, autostart);
     ipc::Response r = client_.call(method, params);
-    if (r.error) {
-      const auto kind = r.error->data.value("kind", std::string());
-      if (kind == "transport") throw Unreachable(r.error->message);
-      const int code = kind == "invalid_params" ? kUsage : kFailed;
-      throw Failure(code, r.error->message);
-    }
+    if (r.error) fail(*r.error);
     return r.result.value_or(json());
+  }
+
+  /// Turns a daemon error into the exception that carries its exit code.
+  [[noreturn]] static void fail(const ipc::RpcError& error) {
+    const auto kind = error.data.value("kind", std::string());
+    if (kind == "transport") throw Unreachable(error.message);
+    throw Failure(kind == "invalid_params" ? kUsage : kFailed, error.message);
+  }
+
+  /// The result's JSON text as the daemon sent it (jlist prints it without re-encoding).
+  std::string call_text(const std::string& method) {
+    if (!client_.connected()) connect(client_, paths_, true);
+    std::string text;
+    ipc::Response r = client_.call_raw(method, json::object(), text);
+    if (r.error) fail(*r.error);
+    return text.empty() ? r.result.value_or(json()).dump() : text;
   }
 
   Style style() const { return detect_style(globals_.no_color); }
@@ -230,7 +241,8 @@ int cmd_describe(Session& s, const std::vector<std::string>& targets) {
 int cmd_env(Session& s, const std::string& target) {
   json apps = s.call("describe", {{"targets", json::array({target})}});
   for (const auto& app : apps) {
-    for (const auto& [k, v] : app["pm2_env"].value("env", json::object()).items()) {
+    const json env = app["pm2_env"].value("env", json::object());
+    for (const auto& [k, v] : env.items()) {
       std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
     }
   }
@@ -375,7 +387,7 @@ int run(int argc, char** argv) {
     if (*reset) return cmd_targets(s, "reset", targets);
     if (*describe) return cmd_describe(s, targets);
     if (*list) return s.show_list(), kOk;
-    if (*jlist) return std::cout << s.call("list").dump() << "\n", kOk;
+    if (*jlist) return std::cout << s.call_text("list") << "\n", kOk;
     if (*prettylist) return std::cout << s.call("list").dump(2) << "\n", kOk;
     if (*env) return cmd_env(s, one);
     if (*pid) return cmd_pid(s, one);

@@ -90,10 +90,12 @@ class Reader {
   void duration(std::initializer_list<const char*> keys, std::uint64_t& out) {
     if (const json* v = find(keys)) {
       if (v->is_number_unsigned()) out = v->get<std::uint64_t>();
-      else if (v->is_number_integer()) fail(*keys.begin(), "a duration >= 0 (ms, or 5s, 2m, 1h)");
-      else if (v->is_number_float()) {
+      else if (v->is_number_integer()) {
+        if (v->get<long long>() < 0) return fail(*keys.begin(), "a duration >= 0 (ms, or 5s, 2m, 1h)");
+        out = static_cast<std::uint64_t>(v->get<long long>());
+      } else if (v->is_number_float()) {
         double d = v->get<double>();
-        if (d < 0) return fail(*keys.begin(), "a duration >= 0 (ms, or 5s, 2m, 1h)");
+        if (!(d >= 0 && d < 1.8e19)) return fail(*keys.begin(), "a duration >= 0 (ms, or 5s, 2m, 1h)");
         out = static_cast<std::uint64_t>(d);
       } else if (v->is_string()) {
         auto r = parse_duration_ms(v->get<std::string>());
@@ -108,6 +110,7 @@ class Reader {
   void size(std::initializer_list<const char*> keys, std::uint64_t& out) {
     if (const json* v = find(keys)) {
       if (v->is_number_unsigned()) out = v->get<std::uint64_t>();
+      else if (v->is_number_integer() && v->get<long long>() >= 0) out = static_cast<std::uint64_t>(v->get<long long>());
       else if (v->is_string()) {
         auto r = parse_size(v->get<std::string>());
         if (r) out = *r;
@@ -153,14 +156,15 @@ class Reader {
   void int_list(std::initializer_list<const char*> keys, std::vector<int>& out) {
     if (const json* v = find(keys)) {
       out.clear();
-      if (v->is_number_integer()) {
-        out.push_back(v->get<int>());
-        return;
+      const json one = v->is_array() ? json() : json::array({*v});
+      if (!v->is_array() && !v->is_number_integer()) {
+        return fail(*keys.begin(), "an exit code or a list of exit codes");
       }
-      if (!v->is_array()) return fail(*keys.begin(), "an exit code or a list of exit codes");
-      for (const auto& item : *v) {
-        if (!item.is_number_integer()) return fail(*keys.begin(), "a list of exit codes");
-        out.push_back(item.get<int>());
+      for (const auto& item : v->is_array() ? *v : one) {
+        if (!item.is_number_integer() || item.get<long long>() < 0 || item.get<long long>() > 255) {
+          return fail(*keys.begin(), "exit codes between 0 and 255");
+        }
+        out.push_back(static_cast<int>(item.get<long long>()));
       }
     }
   }
@@ -289,6 +293,7 @@ Result<bool> validate(const AppSpec& s) {
 
 int signal_from_name(const std::string& name) {
   if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) {
+    if (name.size() > 2) return 0;
     int n = std::atoi(name.c_str());
     return (n > 0 && n < 65) ? n : 0;
   }

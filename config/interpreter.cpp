@@ -19,7 +19,9 @@ constexpr ByExtension kInterpreters[] = {
 std::string interpreter_for(const std::string& script) {
   auto slash = script.rfind('/');
   auto dot = script.rfind('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  // A leading dot names a hidden file, not an extension (".sh" has none).
+  const std::size_t name_start = slash == std::string::npos ? 0 : slash + 1;
+  if (dot == std::string::npos || dot <= name_start) return "";
   std::string ext = script.substr(dot);
   for (const auto& entry : kInterpreters) {
     if (ext == entry.extension) return entry.interpreter;

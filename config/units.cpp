@@ -40,6 +40,14 @@ bool split_number(std::string_view s, double& number, std::string& suffix) {
   return true;
 }
 
+// Rounds to an unsigned 64-bit count, refusing what does not fit.
+Result<std::uint64_t> to_u64(double value, std::string_view text, const char* what) {
+  constexpr double kTwoTo64 = 18446744073709551616.0;
+  double rounded = std::round(value);
+  if (!(rounded < kTwoTo64)) return Error{"invalid " + std::string(what) + " '" + std::string(text) + "': too large"};
+  return static_cast<std::uint64_t>(rounded);
+}
+
 }  // namespace
 
 Result<std::uint64_t> parse_size(std::string_view text) {
@@ -58,9 +66,7 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   else {
     return Error{"invalid size '" + std::string(text) + "': unknown unit, expected K, M or G"};
   }
-  double bytes = number * factor;
-  if (bytes >= 1.8e19) return Error{"invalid size '" + std::string(text) + "': too large"};
-  return static_cast<std::uint64_t>(std::llround(bytes));
+  return to_u64(number * factor, text, "size");
 }
 
 Result<std::uint64_t> parse_duration_ms(std::string_view text) {
@@ -81,9 +87,7 @@ Result<std::uint64_t> parse_duration_ms(std::string_view text) {
   if (suffix.empty() && std::floor(number) != number) {
     return Error{"invalid duration '" + std::string(text) + "': milliseconds must be a whole number"};
   }
-  double ms = number * factor;
-  if (ms >= 1.8e19) return Error{"invalid duration '" + std::string(text) + "': too large"};
-  return static_cast<std::uint64_t>(std::llround(ms));
+  return to_u64(number * factor, text, "duration");
 }
 
 std::string format_bytes(std::uint64_t bytes) {

@@ -163,6 +163,7 @@ void ControlServer::accept() {
 }
 
 void ControlServer::dispatch(const ipc::Request& req, const Reply& reply) const {
+  ++requests_;
   auto it = handlers_.find(req.method);
   if (it == handlers_.end()) {
     reply.fail(ipc::make_error(ipc::ErrorCode::MethodNotFound, "unknown method '" + req.method + "'"));

@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -49,6 +50,9 @@ class ControlServer {
   /// Routes one decoded request (used by Session).
   void dispatch(const ipc::Request& request, const Reply& reply) const;
 
+  /// How many requests were dispatched so far (the supervisor trims memory after activity).
+  std::uint64_t requests() const { return requests_; }
+
  private:
   void accept();
 
@@ -56,6 +60,7 @@ class ControlServer {
   boost::asio::local::stream_protocol::acceptor acceptor_;
   std::string path_;
   std::map<std::string, Handler> handlers_;
+  mutable std::uint64_t requests_ = 0;
 };
 
 }  // namespace pmx::daemon

@@ -25,7 +25,7 @@ nlohmann::json describe(const Instance& in, const Usage& usage, double cpu_perce
   const State state = in.fsm.state();
   const bool alive = in.pid > 0;
   json env = json::object();
-  for (const auto& [k, v] : in.child_env) env[k] = v;
+  for (const auto& [k, v] : in.environment(home)) env[k] = v;
 
   json pm2_env{
       {"name", s.name},
@@ -48,7 +48,7 @@ nlohmann::json describe(const Instance& in, const Usage& usage, double cpu_perce
       {"pm_out_log_path", in.out_path},
       {"pm_err_log_path", in.err_path},
       {"pm_pid_path", in.pid_path},
-      {"env", env},
+      {"env", std::move(env)},
       {"unique_id", in.unique_id},
       {"NODE_APP_INSTANCE", in.app_instance},
       {"autorestart", s.autorestart},

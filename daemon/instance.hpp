@@ -21,8 +21,9 @@ struct Instance {
 
   int id;
   config::AppSpec spec;
-  config::Env caller_env;        ///< the CLI's environment at start (or restart --update-env)
-  config::Env child_env;         ///< what the current (or last) process was given
+  /// The CLI's environment at start (or restart --update-env); shared by the instances of one
+  /// command, since a hundred copies of the same environment would be most of the daemon's memory.
+  std::shared_ptr<const config::Env> caller_env;
   std::string unique_id;         ///< kept across restarts
   int app_instance = 0;          ///< NODE_APP_INSTANCE: smallest free index for the name
   InstanceFsm fsm;
@@ -44,6 +45,9 @@ struct Instance {
   TimePoint last_cpu_sample{};
 
   Membership membership() const { return Membership{pid, unique_id, cgroup}; }
+
+  /// The environment its process gets: the caller's, then the app's, then what PM2 sets.
+  config::Env environment(const std::string& home) const;
   /// The pid file path ($PMX_HOME/pids/<name>-<id>.pid unless the spec names one).
   std::string pid_path;
   std::string out_path;

@@ -119,7 +119,8 @@ Effects InstanceFsm::on_exit(TimePoint now, ExitStatus exit, bool spawn_failed) 
     return fx;
   }
 
-  if (uptime < policy_.min_uptime) {
+  const bool unstable = uptime < policy_.min_uptime;
+  if (unstable) {
     ++unstable_restarts_;
     ++consecutive_unstable_;
   } else {
@@ -127,7 +128,8 @@ Effects InstanceFsm::on_exit(TimePoint now, ExitStatus exit, bool spawn_failed) 
   }
   if (uptime >= kBackoffResetUptime) prev_restart_delay_ = Millis(0);
 
-  if (consecutive_unstable_ >= policy_.max_restarts) {
+  // Only an unstable exit can end in errored: a run that lasted min_uptime is always restarted.
+  if (unstable && consecutive_unstable_ >= policy_.max_restarts) {
     // ONLINE -> ERRORED
     set_state(State::Errored,
               what + ", " + std::to_string(consecutive_unstable_) +

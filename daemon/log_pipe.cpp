@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <boost/asio/read.hpp>
 #include <cerrno>
 
 namespace pmx::daemon {
@@ -21,7 +20,10 @@ LogPipe::~LogPipe() {
   if (file_fd_ >= 0) ::close(file_fd_);
 }
 
-void LogPipe::start() { read_some(); }
+void LogPipe::start() {
+  pipe_.non_blocking(true);
+  wait_readable();
+}
 
 void LogPipe::write_out(const char* data, std::size_t len) {
   if (file_fd_ < 0) return;  // the file could not be opened: lines are dropped, the app runs on
@@ -34,44 +36,57 @@ void LogPipe::write_out(const char* data, std::size_t len) {
   }
 }
 
-void LogPipe::read_some() {
-  pipe_.async_read_some(
-      boost::asio::buffer(buf_),
-      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-        if (n > 0) {
-          const char* data = self->buf_.data();
-          // Everything up to the last newline goes out in one write, after the carried part.
-          std::size_t last_nl = std::string_view(data, n).rfind('\n');
-          if (last_nl == std::string_view::npos) {
-            self->partial_.append(data, n);
-          } else {
-            if (self->partial_.empty()) {
-              self->write_out(data, last_nl + 1);
-            } else {
-              self->partial_.append(data, last_nl + 1);
-              self->write_out(self->partial_.data(), self->partial_.size());
-              self->partial_.clear();
-            }
-            self->partial_.append(data + last_nl + 1, n - last_nl - 1);
-          }
-          if (self->partial_.size() >= kMaxLine) {
-            self->partial_ += '\n';
-            self->write_out(self->partial_.data(), self->partial_.size());
-            self->partial_.clear();
-          }
-        }
-        if (ec) {
-          if (ec == boost::asio::error::operation_aborted) return;
-          // EOF or error: flush the unterminated last line.
-          if (!self->partial_.empty()) {
-            self->partial_ += '\n';
-            self->write_out(self->partial_.data(), self->partial_.size());
-            self->partial_.clear();
-          }
-          return;
-        }
-        self->read_some();
-      });
+void LogPipe::take(const char* data, std::size_t n) {
+  // Everything up to the last newline goes out in one write, after the carried part.
+  std::size_t last_nl = std::string_view(data, n).rfind('\n');
+  if (last_nl == std::string_view::npos) {
+    partial_.append(data, n);
+  } else {
+    if (partial_.empty()) {
+      write_out(data, last_nl + 1);
+    } else {
+      partial_.append(data, last_nl + 1);
+      write_out(partial_.data(), partial_.size());
+      partial_.clear();
+    }
+    partial_.append(data + last_nl + 1, n - last_nl - 1);
+  }
+  if (partial_.size() >= kMaxLine) {
+    partial_ += '\n';
+    write_out(partial_.data(), partial_.size());
+    partial_.clear();
+  }
+}
+
+bool LogPipe::drain() {
+  static char buffer[65536];  // shared: reads complete before the next handler runs
+  // A bounded number of reads per wake-up, so one chatty app cannot starve the loop.
+  for (int reads = 0; reads < 16;) {
+    ssize_t n = ::read(pipe_.native_handle(), buffer, sizeof buffer);
+    if (n > 0) {
+      take(buffer, static_cast<std::size_t>(n));
+      ++reads;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    // End of file (every writer is gone) or an error: flush the unterminated last line.
+    if (!partial_.empty()) {
+      partial_ += '\n';
+      write_out(partial_.data(), partial_.size());
+      partial_.clear();
+    }
+    return false;
+  }
+  return true;
+}
+
+void LogPipe::wait_readable() {
+  pipe_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                   [self = shared_from_this()](const boost::system::error_code& ec) {
+                     if (ec == boost::asio::error::operation_aborted) return;
+                     if (self->drain()) self->wait_readable();
+                   });
 }
 
 }  // namespace pmx::daemon

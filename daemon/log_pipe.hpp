@@ -4,13 +4,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
-#include <array>
 #include <memory>
 #include <string>
 
 namespace pmx::daemon {
 
-/// Lives until the pipe's write ends are all closed (the app and anything that inherited its
+/// Waits for readability and then reads into one buffer shared by every pipe (the daemon has
+/// one thread), so an idle pipe costs no buffer. Lives until the pipe's write ends are all closed (the app and anything that inherited its
 /// stdout), which may be after the instance was restarted: it owns itself through
 /// shared_from_this while a read is pending. Lines are written whole with one write(2) to an
 /// O_APPEND file, so several writers on one file never interleave within a line.
@@ -29,13 +29,16 @@ class LogPipe : public std::enable_shared_from_this<LogPipe> {
   void start();
 
  private:
-  void read_some();
+  void wait_readable();
+  /// Reads what the pipe holds into the shared buffer and writes out the complete lines.
+  /// Returns false at end of file or on error.
+  bool drain();
+  void take(const char* data, std::size_t n);
   void write_out(const char* data, std::size_t len);
 
   boost::asio::posix::stream_descriptor pipe_;
   int file_fd_;
-  std::string partial_;
-  std::array<char, 16384> buf_{};
+  std::string partial_;  ///< an unterminated last line, carried to the next read
 };
 
 }  // namespace pmx::daemon

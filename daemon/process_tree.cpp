@@ -61,17 +61,19 @@ bool read_stat(pid_t pid, ProcSnapshot::Proc& p) {
   return true;
 }
 
-bool environ_has(pid_t pid, const std::string& entry) {
+// The value of unique_id= in a process's environment, "" when absent or unreadable.
+std::string read_marker(pid_t pid) {
+  static const std::string key = "unique_id=";
   std::string text;
-  if (!read_small("/proc/" + std::to_string(pid) + "/environ", text, 1 << 20)) return false;
+  if (!read_small("/proc/" + std::to_string(pid) + "/environ", text, 1 << 20)) return "";
   std::size_t start = 0;
   while (start < text.size()) {
     std::size_t end = text.find('\0', start);
     if (end == std::string::npos) end = text.size();
-    if (text.compare(start, end - start, entry) == 0) return true;
+    if (text.compare(start, key.size(), key) == 0) return text.substr(start + key.size(), end - start - key.size());
     start = end + 1;
   }
-  return false;
+  return "";
 }
 
 std::vector<pid_t> read_cgroup_procs(const std::string& cgroup) {
@@ -129,6 +131,17 @@ ProcSnapshot ProcSnapshot::of(const std::vector<pid_t>& pids) {
   return snap;
 }
 
+const std::string& ProcSnapshot::marker_of(pid_t pid) const {
+  auto it = markers_.find(pid);
+  if (it == markers_.end()) it = markers_.emplace(pid, read_marker(pid)).first;
+  return it->second;
+}
+
+void ProcessTree::set_leader(pid_t pid, bool alive) {
+  if (alive) leaders_.insert(pid);
+  else leaders_.erase(pid);
+}
+
 ProcessTree::ProcessTree(bool use_cgroups, const std::string& name) : self_(getpid()) {
   if (!use_cgroups) return;
   std::string mount = cgroup2_mount();
@@ -173,11 +186,10 @@ std::vector<pid_t> ProcessTree::fallback_members(const Membership& m, const Proc
   const auto& procs = snap.procs();
   std::set<pid_t> roots;
   if (m.leader > 0) roots.insert(m.leader);
-  const std::string marker = "unique_id=" + m.unique_id;
   for (const auto& [pid, p] : procs) {
     if (m.leader > 0 && p.pgid == m.leader) roots.insert(pid);
     // Orphans reparented to pmxd (the subreaper) that still carry the instance's marker.
-    if (p.ppid == self_ && pid != m.leader && !m.unique_id.empty() && environ_has(pid, marker)) {
+    if (p.ppid == self_ && !leaders_.count(pid) && !m.unique_id.empty() && snap.marker_of(pid) == m.unique_id) {
       roots.insert(pid);
     }
   }

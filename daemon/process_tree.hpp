@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -47,8 +48,12 @@ class ProcSnapshot {
 
   const std::map<pid_t, Proc>& procs() const { return procs_; }
 
+  /// The unique_id= value in the environment of pid, read once per snapshot ("" if none).
+  const std::string& marker_of(pid_t pid) const;
+
  private:
   std::map<pid_t, Proc> procs_;
+  mutable std::map<pid_t, std::string> markers_;
 };
 
 class ProcessTree {
@@ -68,6 +73,10 @@ class ProcessTree {
   /// Removes an instance's cgroup (it must be empty).
   void remove_cgroup(const std::string& cgroup) const;
 
+  /// Tells the tracker which pids are instance leaders: those are never orphans of another
+  /// instance, so the fallback does not read their environment.
+  void set_leader(pid_t pid, bool alive);
+
   /// Every live process of the instance (zombies excluded).
   std::vector<pid_t> members(const Membership& m, const ProcSnapshot* snapshot = nullptr) const;
   /// Sends sig to every process of the instance; with SIGKILL and a cgroup, one cgroup.kill write.
@@ -79,6 +88,7 @@ class ProcessTree {
   std::vector<pid_t> fallback_members(const Membership& m, const ProcSnapshot& snap) const;
 
   std::string root_;  ///< the daemon's cgroup folder; empty in fallback mode
+  std::set<pid_t> leaders_;
   pid_t self_ = 0;
 };
 

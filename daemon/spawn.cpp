@@ -1,6 +1,10 @@
 // spawn: fork + exec with a close-on-exec error pipe (systemd exec_fd, tini restore_signals).
 #include "daemon/spawn.hpp"
 
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
+#include <memory>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -138,17 +142,27 @@ SpawnResult spawn(const SpawnRequest& req) {
   close(err_pipe[1]);
   if (devnull >= 0) close(devnull);
   result.pid = pid;
-  ChildError e{};
-  ssize_t n;
-  do {
-    n = read(err_pipe[0], &e, sizeof e);
-  } while (n < 0 && errno == EINTR);
-  close(err_pipe[0]);
-  if (n == static_cast<ssize_t>(sizeof e)) {
-    result.exec_errno = e.err;
-    result.failed_step = e.step == 1 ? "chdir" : e.step == 2 ? "cgroup" : "exec";
-  }
+  result.exec_report_fd = err_pipe[0];
   return result;
+}
+
+void watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
+  struct Watch {
+    Watch(boost::asio::io_context& io, int fd, ExecReport d) : pipe(io, fd), done(std::move(d)) {}
+    boost::asio::posix::stream_descriptor pipe;
+    ChildError report{};
+    ExecReport done;
+  };
+  auto w = std::make_shared<Watch>(io, fd, std::move(done));
+  boost::asio::async_read(w->pipe, boost::asio::buffer(&w->report, sizeof w->report),
+                          [w](const boost::system::error_code&, std::size_t n) {
+                            if (n == sizeof w->report) {
+                              const int step = w->report.step;
+                              w->done(w->report.err, step == 1 ? "chdir" : step == 2 ? "cgroup" : "exec");
+                            } else {
+                              w->done(0, "");  // closed by exec: success
+                            }
+                          });
 }
 
 }  // namespace pmx::daemon

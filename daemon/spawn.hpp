@@ -1,9 +1,12 @@
 // spawn: the only fork/exec in pmx. Everything is prepared before fork; the child makes
-// only async-signal-safe calls.
+// only async-signal-safe calls; the parent never waits for the exec.
 #pragma once
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -22,16 +25,22 @@ struct SpawnRequest {
 };
 
 struct SpawnResult {
-  pid_t pid = -1;             ///< > 0 when fork succeeded (even if exec then failed)
+  pid_t pid = -1;             ///< > 0 when fork succeeded (exec may still fail)
   std::error_code fork_error; ///< fork itself failed: no child exists
-  int exec_errno = 0;         ///< exec (or chdir, or cgroup join) failed in the child
-  std::string failed_step;    ///< "exec", "chdir" or "cgroup" when exec_errno != 0
+  int exec_report_fd = -1;    ///< read end of the close-on-exec pipe: see watch_exec
 };
 
-/// Forks and execs. Blocks only until the child has exec'd or failed (the close-on-exec
-/// pipe closes or carries the errno). A child whose exec failed exits 127 (126 for EACCES)
-/// and is reaped like any other.
+/// How the child's exec went: err 0 when it succeeded, else the errno and the step that
+/// failed ("exec", "chdir" or "cgroup").
+using ExecReport = std::function<void(int err, const std::string& step)>;
+
+/// Forks and returns at once; the child execs on its own (several spawns run in parallel).
+/// A child whose exec failed exits 127 (126 for EACCES) and is reaped like any other.
 SpawnResult spawn(const SpawnRequest& request);
+
+/// Reads the exec report from fd (taking ownership) without blocking the loop: the pipe
+/// closes when exec succeeds, or carries the errno when it fails.
+void watch_exec(boost::asio::io_context& io, int fd, ExecReport done);
 
 /// Searches PATH (from env, else the daemon's) for name; returns name itself when it holds a '/'.
 std::string find_program(const std::string& name, const std::vector<std::string>& env);

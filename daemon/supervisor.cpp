@@ -2,6 +2,7 @@
 #include "daemon/supervisor.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -28,8 +29,9 @@ using ipc::make_error;
 
 namespace {
 
-/// How long a stop waits for an instance's leftover processes to vanish after SIGKILL.
-constexpr Millis kQuietDeadline{5000};
+/// A reply waiting for instances to settle is sent anyway after this long (a process stuck in
+/// the kernel must not hold a client forever); kill_timeout normally ends the wait far sooner.
+constexpr Millis kReplyDeadline{120'000};
 
 std::string new_unique_id() {
   std::random_device rd;
@@ -165,27 +167,7 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
 
 void Supervisor::do_spawn(Instance& in) {
   const auto& s = in.spec;
-  // The environment: the caller's, then the app's, then what PM2 sets.
-  config::Env env = in.caller_env;
-  for (const auto& [k, v] : s.env) env[k] = v;
-  env["pm_id"] = std::to_string(in.id);
-  env["name"] = s.name;
-  env["namespace"] = s.namespace_;
-  env["NODE_APP_INSTANCE"] = std::to_string(in.app_instance);
-  env["unique_id"] = in.unique_id;
-  env["PMX_HOME"] = options_.paths.home;
-  env["pm_exec_path"] = s.script;
-  env["pm_cwd"] = s.cwd;
-  env["pm_out_log_path"] = in.out_path;
-  env["pm_err_log_path"] = in.err_path;
-  env["pm_pid_path"] = in.pid_path;
-  env["exec_mode"] = "fork_mode";
-  env["instances"] = std::to_string(s.instances);
-  env["restart_time"] = std::to_string(in.fsm.restart_count());
-  env["status"] = "online";
-  env["created_at"] = std::to_string(in.created_at_ms);
-  if (s.interpreter.find("python") != std::string::npos) env.emplace("PYTHONUNBUFFERED", "1");
-  in.child_env = env;
+  const config::Env env = in.environment(options_.paths.home);
 
   SpawnRequest req;
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
@@ -239,19 +221,26 @@ void Supervisor::do_spawn(Instance& in) {
   }
   in.pid = r.pid;
   by_pid_[r.pid] = in.id;
+  tree_.set_leader(r.pid, true);
   in.started_at_ms = now_ms();
   in.last_cpu_ticks = 0;
   in.last_cpu_sample = TimePoint{};
   write_file(in.pid_path, std::to_string(r.pid) + "\n");
-  if (r.exec_errno != 0) {
-    // The child exits 127/126 and is reaped as usual; the instance stays launching until then.
-    in.exec_error = r.failed_step + " failed for " + req.program + ": " + std::strerror(r.exec_errno);
-    spdlog::error("{} {}", label(in), in.exec_error);
-    return;
-  }
-  in.exec_error.clear();
-  spdlog::info("{} spawned pid {}: {}", label(in), r.pid, req.program);
-  dispatch(in, Event::Spawned);
+  spdlog::info("{} forked pid {}: {}", label(in), r.pid, req.program);
+  // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
+  watch_exec(io_, r.exec_report_fd, [this, id = in.id, pid = r.pid, program = req.program](int err, const std::string& step) {
+    Instance* in = find(id);
+    if (!in) return;
+    if (err != 0) {
+      // The child exits 127/126 and is reaped as usual.
+      in->exec_error = step + " failed for " + program + ": " + std::strerror(err);
+      spdlog::error("{} {}", label(*in), in->exec_error);
+      return;
+    }
+    if (in->pid != pid) return;  // that process is already gone
+    in->exec_error.clear();
+    dispatch(*in, Event::Spawned);
+  });
 }
 
 void Supervisor::wait_signals() {
@@ -285,6 +274,7 @@ void Supervisor::on_exit(pid_t pid, int status) {
   }
   const int id = it->second;
   by_pid_.erase(it);
+  tree_.set_leader(pid, false);
   Instance* in = find(id);
   if (!in) return;
   ExitStatus exit;
@@ -304,6 +294,11 @@ void Supervisor::schedule_sample() {
   sample_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     sample();
+    if (server_.requests() != requests_at_trim_) {
+      // Answers (a jlist of a hundred apps) leave freed heap behind: hand it back to the system.
+      requests_at_trim_ = server_.requests();
+      ::malloc_trim(0);
+    }
     schedule_sample();
   });
 }
@@ -330,10 +325,10 @@ void Supervisor::sample() {
 // ---------------------------------------------------------------------------------------------
 // Waiting for instances to settle
 
-bool Supervisor::quiet(const Instance& in) const {
+bool Supervisor::quiet(const Instance& in) {
   if (in.pid > 0) return false;
-  Membership rest = in.membership();
-  return tree_.members(rest).empty();
+  if (!tree_.cgroups() && !pass_snapshot_) pass_snapshot_ = ProcSnapshot::take();
+  return tree_.members(in.membership(), pass_snapshot_ ? &*pass_snapshot_ : nullptr).empty();
 }
 
 void Supervisor::wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done,
@@ -345,6 +340,7 @@ void Supervisor::wait_for(std::vector<int> ids, std::function<bool(const Instanc
 void Supervisor::check_waiters() {
   if (waiters_.empty()) return;
   const auto now = Clock::now();
+  pass_snapshot_.reset();
   std::vector<std::function<void()>> ready;
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     bool all = true;
@@ -356,7 +352,8 @@ void Supervisor::check_waiters() {
       }
     }
     // Processes stuck in the kernel must not hold a reply forever.
-    const bool late = now - it->deadline > kQuietDeadline + Millis(60'000);
+    const bool late = now - it->since > kReplyDeadline;
+    if (late) spdlog::warn("gave up waiting for instances to settle after {} ms, answering anyway", kReplyDeadline.count());
     if (all || late) {
       ready.push_back(std::move(it->complete));
       it = waiters_.erase(it);
@@ -364,6 +361,7 @@ void Supervisor::check_waiters() {
       ++it;
     }
   }
+  pass_snapshot_.reset();
   for (auto& f : ready) f();
   if (!waiters_.empty() && !waiter_poll_armed_) {
     // Leftover processes leave without a SIGCHLD for us when their own parent reaps them.
@@ -452,7 +450,9 @@ void Supervisor::register_verbs() {
     auto env = params.find("env");
     for (int id : ids) {
       Instance& in = *find(id);
-      if (env != params.end() && env->is_object()) in.caller_env = env_from_json(*env);
+      if (env != params.end() && env->is_object()) {
+        in.caller_env = std::make_shared<const config::Env>(env_from_json(*env));
+      }
       dispatch(in, Event::Restart);
     }
     wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
@@ -538,7 +538,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
       }
     }
   }
-  config::Env caller_env = env_from_json(params.value("env", json::object()));
+  auto caller_env = std::make_shared<const config::Env>(env_from_json(params.value("env", json::object())));
   const bool autostart = params.value("autostart", true);
 
   std::vector<int> ids;
@@ -566,7 +566,8 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     spdlog::info("{} registered: {}", label(ref), ref.spec.script);
     if (autostart) dispatch(ref, Event::Start);
   }
-  reply.ok(describe_all(ids));
+  wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
+           [this, ids, reply] { reply.ok(describe_all(ids)); });
 }
 
 void Supervisor::stop_all_then(std::function<void()> done) {

@@ -39,7 +39,7 @@ class Supervisor {
     std::vector<int> ids;
     std::function<bool(const Instance*)> done;  ///< nullptr: the instance is gone
     std::function<void()> complete;
-    TimePoint deadline;
+    TimePoint since;  ///< when the wait began
   };
 
   // Effects and events.
@@ -56,7 +56,8 @@ class Supervisor {
   // Waiting for instances to settle before answering.
   void wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done, std::function<void()> complete);
   void check_waiters();
-  bool quiet(const Instance& in) const;
+  /// No process of the instance is left (its leader reaped, nothing it started alive).
+  bool quiet(const Instance& in);
 
   // Verbs.
   void register_verbs();
@@ -82,7 +83,9 @@ class Supervisor {
   std::map<int, std::unique_ptr<Instance>> instances_;
   std::map<pid_t, int> by_pid_;
   std::vector<Waiter> waiters_;
+  std::optional<ProcSnapshot> pass_snapshot_;  ///< one /proc scan per check_waiters pass (fallback)
   int next_id_ = 0;
+  std::uint64_t requests_at_trim_ = 0;
   bool shutting_down_ = false;
 };
 

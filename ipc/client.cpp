@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace pmx::ipc {
 namespace {
@@ -43,9 +44,13 @@ std::error_code Client::connect(const std::string& path) {
   return {};
 }
 
-Response Client::call(const std::string& method, const json& params) {
-  if (fd_ < 0) return transport_error("not connected to pmxd");
-  const long id = next_id_++;
+std::optional<std::string> Client::exchange(const std::string& method, const json& params, long& id,
+                                            Response& error) {
+  if (fd_ < 0) {
+    error = transport_error("not connected to pmxd");
+    return std::nullopt;
+  }
+  id = next_id_++;
   std::string line = encode_request(id, method, params);
   line += '\n';
   std::size_t sent = 0;
@@ -54,29 +59,49 @@ Response Client::call(const std::string& method, const json& params) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       close();
-      return transport_error(std::string("lost the connection to pmxd: ") + std::strerror(errno));
+      error = transport_error(std::string("lost the connection to pmxd: ") + std::strerror(errno));
+      return std::nullopt;
     }
     sent += static_cast<std::size_t>(n);
   }
   char buf[65536];
   for (;;) {
-    while (auto reply = lines_.next_line()) {
-      Response r = decode_response(*reply);
-      if (r.id == json(id) || r.id.is_null()) return r;
-      // A reply to an earlier request (should not happen with sequential calls): skip it.
-    }
+    if (auto reply = lines_.next_line()) return reply;
     if (lines_.overflowed()) {
       close();
-      return transport_error("pmxd sent a reply larger than the client accepts");
+      error = transport_error("pmxd sent a reply larger than the client accepts");
+      return std::nullopt;
     }
     ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       close();
-      return transport_error("pmxd closed the connection before answering");
+      error = transport_error("pmxd closed the connection before answering");
+      return std::nullopt;
     }
     lines_.append(std::string_view(buf, static_cast<std::size_t>(n)));
   }
+}
+
+Response Client::call(const std::string& method, const json& params) {
+  long id = 0;
+  Response r;
+  auto line = exchange(method, params, id, r);
+  return line ? decode_response(*line) : r;
+}
+
+Response Client::call_raw(const std::string& method, const json& params, std::string& text) {
+  long id = 0;
+  Response r;
+  auto line = exchange(method, params, id, r);
+  if (!line) return r;
+  if (auto raw = raw_result(*line, id)) {
+    text = std::string(*raw);
+    r.id = id;
+    r.result = json();  // present, unparsed: the text is the result
+    return r;
+  }
+  return decode_response(*line);
 }
 
 }  // namespace pmx::ipc

@@ -63,9 +63,27 @@ std::string encode_request(const json& id, std::string_view method, const json& 
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+namespace {
+constexpr std::string_view kResultHead = R"(,"jsonrpc":"2.0","result":)";
+}
+
 std::string encode_result(const json& id, const json& result) {
-  json j{{"jsonrpc", "2.0"}, {"id", id}, {"result", result}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  // Written by hand so the (possibly large) result is not copied into an envelope object,
+  // and so that "result" is the last member: raw_result() relies on that.
+  std::string out = R"({"id":)";
+  out += id.dump();
+  out += kResultHead;
+  out += result.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += '}';
+  return out;
+}
+
+std::optional<std::string_view> raw_result(std::string_view line, const json& id) {
+  const std::string head = R"({"id":)" + id.dump() + std::string(kResultHead);
+  if (line.size() < head.size() + 1 || line.substr(0, head.size()) != head || line.back() != '}') {
+    return std::nullopt;
+  }
+  return line.substr(head.size(), line.size() - head.size() - 1);
 }
 
 std::string encode_error(const json& id, const RpcError& error) {
@@ -92,9 +110,13 @@ Response decode_response(std::string_view line) {
     r.error = make_error(ErrorCode::InvalidRequest, "the daemon sent a reply without result or error");
     return r;
   }
-  int code = err->value("code", static_cast<int>(ErrorCode::InternalError));
-  RpcError e{static_cast<ErrorCode>(code), err->value("message", std::string("error")),
-             err->value("data", json::object())};
+  auto code = err->find("code");
+  auto message = err->find("message");
+  auto data = err->find("data");
+  RpcError e{code != err->end() && code->is_number_integer() ? static_cast<ErrorCode>(code->get<int>())
+                                                              : ErrorCode::InternalError,
+             message != err->end() && message->is_string() ? message->get<std::string>() : "error",
+             data != err->end() && data->is_object() ? *data : json::object()};
   r.error = std::move(e);
   return r;
 }

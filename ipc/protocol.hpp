@@ -38,7 +38,7 @@ const char* error_kind(ErrorCode code);
 struct Request {
   std::optional<json> id;
   std::string method;
-  json params;  ///< object or array; null when absent
+  json params;  ///< object or array; an empty object when absent
 };
 
 /// A JSON-RPC error as carried in a response.
@@ -55,8 +55,12 @@ std::variant<Request, RpcError> decode_request(std::string_view line);
 /// Encodes a request line (no trailing newline).
 std::string encode_request(const json& id, std::string_view method, const json& params);
 
-/// Encodes a success response line.
+/// Encodes a success response line: {"id":…,"jsonrpc":"2.0","result":…} with result last.
 std::string encode_result(const json& id, const json& result);
+
+/// The result's JSON text in a line made by encode_result for this id, without parsing it;
+/// nullopt for anything else (an error reply, another encoder): decode it instead.
+std::optional<std::string_view> raw_result(std::string_view line, const json& id);
 
 /// Encodes an error response line; id is null when the request could not be read.
 std::string encode_error(const json& id, const RpcError& error);

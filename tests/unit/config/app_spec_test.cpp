@@ -1,0 +1,504 @@
+// Tests of config/app_spec.hpp: JSON reading with PM2's names and aliases, validation,
+// round trips, shell word splitting, signal names and file names.
+#include "config/app_spec.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pmx::config {
+namespace {
+
+using json = nlohmann::json;
+using Words = std::vector<std::string>;
+
+// The smallest valid app, with the extra options merged in.
+json app(json extra = json::object()) {
+  json j{{"name", "api"}, {"script", "/srv/api/server.js"}};
+  j.update(extra);
+  return j;
+}
+
+AppSpec read_ok(const json& j) {
+  auto r = spec_from_json(j);
+  INFO(j.dump() << (r.ok() ? "" : " -> " + r.error()));
+  REQUIRE(r.ok());
+  return *r;
+}
+
+// Fails, and the message names the option.
+void read_fails(const json& j, const std::string& option) {
+  auto r = spec_from_json(j);
+  INFO(j.dump());
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Matchers::Contains(option));
+}
+
+TEST_CASE("spec_from_json: defaults are PM2's", "[app_spec]") {
+  AppSpec s = read_ok(app());
+  CHECK(s.name == "api");
+  CHECK(s.script == "/srv/api/server.js");
+  CHECK(s.args.empty());
+  CHECK(s.interpreter.empty());
+  CHECK(s.interpreter_args.empty());
+  CHECK(s.namespace_ == "default");
+  CHECK(s.instances == 1);
+  CHECK(s.env.empty());
+  CHECK(s.autorestart);
+  CHECK(s.max_restarts == 16);
+  CHECK(s.min_uptime_ms == 1000);
+  CHECK(s.restart_delay_ms == 0);
+  CHECK(s.exp_backoff_restart_delay_ms == 0);
+  CHECK(s.exp_backoff_max_ms == 15000);
+  CHECK(s.stop_exit_codes.empty());
+  CHECK(s.kill_timeout_ms == 1600);
+  CHECK(s.kill_signal == "SIGINT");
+  CHECK(s.max_memory_restart == 0);
+  CHECK(s.out_file.empty());
+  CHECK(s.error_file.empty());
+  CHECK(s.pid_file.empty());
+}
+
+TEST_CASE("spec_from_json: an app must be an object", "[app_spec]") {
+  CHECK_FALSE(spec_from_json(json::array()).ok());
+  CHECK_FALSE(spec_from_json(json("api")).ok());
+  CHECK_FALSE(spec_from_json(json(nullptr)).ok());
+  CHECK_FALSE(spec_from_json(json(3)).ok());
+}
+
+TEST_CASE("spec_from_json: script is required, with its aliases exec, cmd, command", "[app_spec]") {
+  read_fails(json{{"name", "api"}}, "script");
+  read_fails(app({{"script", ""}}), "script");
+  read_fails(app({{"script", 5}}), "script");
+  CHECK(read_ok(json{{"name", "a"}, {"exec", "/bin/a"}}).script == "/bin/a");
+  CHECK(read_ok(json{{"name", "a"}, {"cmd", "/bin/b"}}).script == "/bin/b");
+  CHECK(read_ok(json{{"name", "a"}, {"command", "/bin/c"}}).script == "/bin/c");
+  // The PM2 name wins over the aliases.
+  CHECK(read_ok(json{{"name", "a"}, {"script", "/bin/s"}, {"exec", "/bin/e"}}).script == "/bin/s");
+  // null counts as absent: the alias is used.
+  CHECK(read_ok(json{{"name", "a"}, {"script", nullptr}, {"exec", "/bin/e"}}).script == "/bin/e");
+}
+
+TEST_CASE("spec_from_json: name must be a usable, non-numeric string", "[app_spec]") {
+  read_fails(app({{"name", 5}}), "name");
+  read_fails(app({{"name", ""}}), "name");
+  read_fails(app({{"name", "0"}}), "name");
+  read_fails(app({{"name", "42"}}), "name");
+  read_fails(app({{"name", "all"}}), "name");
+  read_fails(app({{"name", "a/b"}}), "name");
+  read_fails(app({{"name", "a\nb"}}), "name");
+  read_fails(app({{"name", "a\rb"}}), "name");
+  CHECK(read_ok(app({{"name", "api-2"}})).name == "api-2");
+  CHECK(read_ok(app({{"name", "42a"}})).name == "42a");
+  CHECK(read_ok(app({{"name", "All"}})).name == "All");
+  CHECK(read_ok(app({{"name", "my app"}})).name == "my app");
+}
+
+TEST_CASE("spec_from_json: args as a shell string or as a list", "[app_spec]") {
+  CHECK(read_ok(app({{"args", "--port 80 --msg 'hi there'"}})).args ==
+        Words{"--port", "80", "--msg", "hi there"});
+  CHECK(read_ok(app({{"args", json::array({"--port", "80", "a b"})}})).args ==
+        Words{"--port", "80", "a b"});
+  CHECK(read_ok(app({{"args", json::array({"-n", 3, 1.5})}})).args == Words{"-n", "3", "1.5"});
+  CHECK(read_ok(app({{"args", ""}})).args.empty());
+  CHECK(read_ok(app({{"args", json::array()}})).args.empty());
+  read_fails(app({{"args", "'unterminated"}}), "args");
+  read_fails(app({{"args", 5}}), "args");
+  read_fails(app({{"args", json::object()}}), "args");
+  read_fails(app({{"args", json::array({"ok", json::object()})}}), "args");
+  read_fails(app({{"args", json::array({"ok", true})}}), "args");
+}
+
+TEST_CASE("spec_from_json: interpreter and its aliases, none means exec directly", "[app_spec]") {
+  CHECK(read_ok(app({{"interpreter", "python3"}})).interpreter == "python3");
+  CHECK(read_ok(app({{"exec_interpreter", "ruby"}})).interpreter == "ruby");
+  CHECK(read_ok(app({{"execInterpreter", "perl"}})).interpreter == "perl");
+  CHECK(read_ok(app({{"interpreter", "none"}})).interpreter.empty());
+  CHECK(read_ok(app({{"exec_interpreter", "none"}})).interpreter.empty());
+  CHECK(read_ok(app({{"interpreter", "bash"}, {"exec_interpreter", "node"}})).interpreter == "bash");
+  read_fails(app({{"interpreter", 1}}), "interpreter");
+  read_fails(app({{"exec_interpreter", true}}), "interpreter");
+}
+
+TEST_CASE("spec_from_json: interpreter_args and its aliases node_args, camelCase", "[app_spec]") {
+  CHECK(read_ok(app({{"interpreter_args", "--harmony --max-old-space-size=128"}})).interpreter_args ==
+        Words{"--harmony", "--max-old-space-size=128"});
+  CHECK(read_ok(app({{"node_args", "--inspect"}})).interpreter_args == Words{"--inspect"});
+  CHECK(read_ok(app({{"interpreterArgs", json::array({"-u"})}})).interpreter_args == Words{"-u"});
+  CHECK(read_ok(app({{"nodeArgs", json::array({"-r", "x"})}})).interpreter_args ==
+        Words{"-r", "x"});
+  read_fails(app({{"node_args", 3}}), "interpreter_args");
+  read_fails(app({{"interpreter_args", "\"open"}}), "interpreter_args");
+}
+
+TEST_CASE("spec_from_json: cwd and namespace are strings, namespace not empty", "[app_spec]") {
+  AppSpec s = read_ok(app({{"cwd", "/srv/api"}, {"namespace", "web"}}));
+  CHECK(s.cwd == "/srv/api");
+  CHECK(s.namespace_ == "web");
+  read_fails(app({{"cwd", 1}}), "cwd");
+  read_fails(app({{"namespace", json::array()}}), "namespace");
+  read_fails(app({{"namespace", ""}}), "namespace");
+}
+
+TEST_CASE("spec_from_json: instances is an integer >= 1", "[app_spec]") {
+  CHECK(read_ok(app({{"instances", 4}})).instances == 4);
+  CHECK(read_ok(app({{"instances", "3"}})).instances == 3);
+  read_fails(app({{"instances", 0}}), "instances");
+  read_fails(app({{"instances", -1}}), "instances");
+  read_fails(app({{"instances", "0"}}), "instances");
+  read_fails(app({{"instances", "two"}}), "instances");
+  read_fails(app({{"instances", "3x"}}), "instances");
+  read_fails(app({{"instances", ""}}), "instances");
+  read_fails(app({{"instances", 1.5}}), "instances");
+  read_fails(app({{"instances", true}}), "instances");
+  read_fails(app({{"instances", 3'000'000'000LL}}), "instances");
+}
+
+TEST_CASE("spec_from_json: validate rejects instances < 1 set directly", "[app_spec]") {
+  AppSpec s = read_ok(app());
+  s.instances = 0;
+  auto r = validate(s);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Matchers::Contains("instances"));
+  s.instances = 1;
+  CHECK(validate(s).ok());
+}
+
+TEST_CASE("spec_from_json: env is an object whose values become strings", "[app_spec]") {
+  AppSpec s = read_ok(app({{"env",
+                            {{"PORT", 8080},
+                             {"NODE_ENV", "production"},
+                             {"DEBUG", true},
+                             {"EMPTY", nullptr},
+                             {"OBJ", {{"a", 1}}}}}}));
+  CHECK(s.env.at("PORT") == "8080");
+  CHECK(s.env.at("NODE_ENV") == "production");
+  CHECK(s.env.at("DEBUG") == "true");
+  CHECK(s.env.at("EMPTY").empty());
+  CHECK(json::parse(s.env.at("OBJ")) == json{{"a", 1}});
+  read_fails(app({{"env", "PORT=1"}}), "env");
+  read_fails(app({{"env", json::array({"PORT=1"})}}), "env");
+}
+
+TEST_CASE("spec_from_json: autorestart is a boolean or 'true'/'false'", "[app_spec]") {
+  CHECK_FALSE(read_ok(app({{"autorestart", false}})).autorestart);
+  CHECK(read_ok(app({{"autorestart", true}})).autorestart);
+  CHECK_FALSE(read_ok(app({{"autorestart", "false"}})).autorestart);
+  CHECK(read_ok(app({{"autorestart", "true"}})).autorestart);
+  read_fails(app({{"autorestart", 0}}), "autorestart");
+  read_fails(app({{"autorestart", "no"}}), "autorestart");
+}
+
+TEST_CASE("spec_from_json: max_restarts and maxRestarts, an integer >= 0", "[app_spec]") {
+  CHECK(read_ok(app({{"max_restarts", 3}})).max_restarts == 3);
+  CHECK(read_ok(app({{"maxRestarts", 7}})).max_restarts == 7);
+  CHECK(read_ok(app({{"max_restarts", 0}})).max_restarts == 0);
+  CHECK(read_ok(app({{"max_restarts", "5"}})).max_restarts == 5);
+  CHECK(read_ok(app({{"max_restarts", 2}, {"maxRestarts", 9}})).max_restarts == 2);
+  read_fails(app({{"max_restarts", -1}}), "max_restarts");
+  read_fails(app({{"maxRestarts", "x"}}), "max_restarts");
+  read_fails(app({{"maxRestarts", 2.5}}), "max_restarts");
+}
+
+TEST_CASE("spec_from_json: durations as milliseconds or strings with units", "[app_spec]") {
+  AppSpec s = read_ok(app({{"min_uptime", "5s"},
+                           {"restart_delay", 250u},
+                           {"exp_backoff_restart_delay", "100ms"},
+                           {"exp_backoff_restart_delay_max", "1m"},
+                           {"kill_timeout", "3000"}}));
+  CHECK(s.min_uptime_ms == 5000);
+  CHECK(s.restart_delay_ms == 250);
+  CHECK(s.exp_backoff_restart_delay_ms == 100);
+  CHECK(s.exp_backoff_max_ms == 60'000);
+  CHECK(s.kill_timeout_ms == 3000);
+  CHECK(read_ok(app({{"min_uptime", 1500.7}})).min_uptime_ms == 1500);
+}
+
+TEST_CASE("spec_from_json: durations and sizes parsed from JSON text", "[app_spec]") {
+  AppSpec s = read_ok(json::parse(
+      R"({"name":"a","script":"/a","restart_delay":250,"kill_timeout":0,"max_memory_restart":1024})"));
+  CHECK(s.restart_delay_ms == 250);
+  CHECK(s.kill_timeout_ms == 0);
+  CHECK(s.max_memory_restart == 1024);
+  read_fails(json::parse(R"({"name":"a","script":"/a","min_uptime":-5})"), "min_uptime");
+}
+
+TEST_CASE("spec_from_json: durations and sizes from signed C++ integers", "[app_spec]") {
+  json j = app({{"restart_delay", 250}, {"kill_timeout", 0}, {"max_memory_restart", 1024}});
+  REQUIRE(j.at("restart_delay").is_number_integer());
+  REQUIRE_FALSE(j.at("restart_delay").is_number_unsigned());
+  auto r = spec_from_json(j);
+  INFO((r.ok() ? std::string() : r.error()));
+  REQUIRE(r.ok());
+  CHECK(r->restart_delay_ms == 250);
+  CHECK(r->kill_timeout_ms == 0);
+  CHECK(r->max_memory_restart == 1024);
+}
+
+TEST_CASE("spec_from_json: duration camelCase aliases", "[app_spec]") {
+  AppSpec s = read_ok(app({{"minUptime", "2s"},
+                           {"restartDelay", "1s"},
+                           {"expBackoffRestartDelay", 100u},
+                           {"expBackoffRestartDelayMax", "10s"},
+                           {"killTimeout", "5s"}}));
+  CHECK(s.min_uptime_ms == 2000);
+  CHECK(s.restart_delay_ms == 1000);
+  CHECK(s.exp_backoff_restart_delay_ms == 100);
+  CHECK(s.exp_backoff_max_ms == 10'000);
+  CHECK(s.kill_timeout_ms == 5000);
+}
+
+TEST_CASE("spec_from_json: bad durations name the option", "[app_spec]") {
+  read_fails(app({{"min_uptime", "5x"}}), "min_uptime");
+  read_fails(app({{"minUptime", "5x"}}), "min_uptime");
+  read_fails(app({{"restart_delay", -1}}), "restart_delay");
+  read_fails(app({{"restart_delay", -1.5}}), "restart_delay");
+  read_fails(app({{"exp_backoff_restart_delay", true}}), "exp_backoff_restart_delay");
+  read_fails(app({{"exp_backoff_restart_delay_max", "1.5"}}), "exp_backoff_restart_delay_max");
+  read_fails(app({{"kill_timeout", json::array()}}), "kill_timeout");
+  read_fails(app({{"killTimeout", ""}}), "kill_timeout");
+}
+
+TEST_CASE("spec_from_json: max_memory_restart as bytes or a size string", "[app_spec]") {
+  CHECK(read_ok(app({{"max_memory_restart", "150M"}})).max_memory_restart == 150ull << 20);
+  CHECK(read_ok(app({{"maxMemoryRestart", "1G"}})).max_memory_restart == 1ull << 30);
+  CHECK(read_ok(app({{"max_memory_restart", 1048576u}})).max_memory_restart == 1ull << 20);
+  CHECK(read_ok(app({{"max_memory_restart", "200kb"}})).max_memory_restart == 200ull << 10);
+  read_fails(app({{"max_memory_restart", "150Q"}}), "max_memory_restart");
+  read_fails(app({{"max_memory_restart", -5}}), "max_memory_restart");
+  read_fails(app({{"max_memory_restart", 1.5}}), "max_memory_restart");
+  read_fails(app({{"max_memory_restart", false}}), "max_memory_restart");
+}
+
+TEST_CASE("spec_from_json: stop_exit_codes as one code or a list of 0..255", "[app_spec]") {
+  CHECK(read_ok(app({{"stop_exit_codes", 0}})).stop_exit_codes == std::vector<int>{0});
+  CHECK(read_ok(app({{"stop_exit_codes", {0, 3}}})).stop_exit_codes == std::vector<int>{0, 3});
+  CHECK(read_ok(app({{"stopExitCodes", {255}}})).stop_exit_codes == std::vector<int>{255});
+  read_fails(app({{"stop_exit_codes", "0"}}), "stop_exit_codes");
+  read_fails(app({{"stop_exit_codes", {0, "1"}}}), "stop_exit_codes");
+  read_fails(app({{"stop_exit_codes", {256}}}), "stop_exit_codes");
+  read_fails(app({{"stop_exit_codes", -1}}), "stop_exit_codes");
+}
+
+TEST_CASE("spec_from_json: stop_exit_codes beyond int are rejected", "[app_spec]") {
+  CHECK_FALSE(spec_from_json(app({{"stop_exit_codes", {4294967297LL}}})).ok());
+  CHECK_FALSE(spec_from_json(app({{"stop_exit_codes", 4294967296LL}})).ok());
+}
+
+TEST_CASE("spec_from_json: kill_signal must name a signal", "[app_spec]") {
+  CHECK(read_ok(app({{"kill_signal", "SIGTERM"}})).kill_signal == "SIGTERM");
+  CHECK(read_ok(app({{"killSignal", "SIGUSR2"}})).kill_signal == "SIGUSR2");
+  CHECK(read_ok(app({{"kill_signal", "TERM"}})).kill_signal == "TERM");
+  CHECK(read_ok(app({{"kill_signal", "15"}})).kill_signal == "15");
+  read_fails(app({{"kill_signal", "SIGFOO"}}), "kill_signal");
+  read_fails(app({{"kill_signal", ""}}), "kill_signal");
+  read_fails(app({{"kill_signal", "0"}}), "kill_signal");
+  read_fails(app({{"kill_signal", 15}}), "kill_signal");
+}
+
+TEST_CASE("spec_from_json: log and pid files with their aliases", "[app_spec]") {
+  AppSpec s = read_ok(app({{"out_file", "/l/o"}, {"error_file", "/l/e"}, {"pid_file", "/p/x"}}));
+  CHECK(s.out_file == "/l/o");
+  CHECK(s.error_file == "/l/e");
+  CHECK(s.pid_file == "/p/x");
+  AppSpec a = read_ok(app({{"output", "/o1"}, {"error", "/e1"}, {"pid", "/p1"}}));
+  CHECK(a.out_file == "/o1");
+  CHECK(a.error_file == "/e1");
+  CHECK(a.pid_file == "/p1");
+  AppSpec c = read_ok(app({{"outFile", "/o2"}, {"errorFile", "/e2"}, {"pidFile", "/p2"}}));
+  CHECK(c.out_file == "/o2");
+  CHECK(c.error_file == "/e2");
+  CHECK(c.pid_file == "/p2");
+  CHECK(read_ok(app({{"err_file", "/e3"}})).error_file == "/e3");
+  read_fails(app({{"out_file", 1}}), "out_file");
+  read_fails(app({{"error", false}}), "error_file");
+  read_fails(app({{"pidFile", json::array()}}), "pid_file");
+}
+
+TEST_CASE("spec_from_json: unknown keys are ignored", "[app_spec]") {
+  AppSpec s = read_ok(app({{"watch", true}, {"no_such_option", {1, 2}}}));
+  CHECK(s.name == "api");
+}
+
+TEST_CASE("spec_from_json: the first error is reported", "[app_spec]") {
+  auto r = spec_from_json(app({{"instances", 0}, {"kill_timeout", "x"}}));
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Matchers::Contains("instances"));
+}
+
+TEST_CASE("to_json -> spec_from_json round trip", "[app_spec]") {
+  AppSpec s;
+  s.name = "worker";
+  s.script = "/srv/worker.py";
+  s.args = {"--queue", "jobs high", ""};
+  s.interpreter = "python3";
+  s.interpreter_args = {"-u"};
+  s.cwd = "/srv";
+  s.namespace_ = "batch";
+  s.instances = 3;
+  s.env = {{"A", "1"}, {"B", "x y"}};
+  s.autorestart = false;
+  s.max_restarts = 5;
+  s.min_uptime_ms = 2500;
+  s.restart_delay_ms = 100;
+  s.exp_backoff_restart_delay_ms = 50;
+  s.exp_backoff_max_ms = 4000;
+  s.stop_exit_codes = {0, 2};
+  s.kill_timeout_ms = 8000;
+  s.kill_signal = "SIGTERM";
+  s.max_memory_restart = 200ull << 20;
+  s.out_file = "/l/out";
+  s.error_file = "/l/err";
+  s.pid_file = "/p/w.pid";
+
+  SECTION("in memory and through text") {
+    json j = to_json(s);
+    CHECK(j.at("name") == "worker");
+    CHECK(j.at("min_uptime") == 2500);
+    CHECK(j.at("namespace") == "batch");
+    for (const json& wire : {j, json::parse(j.dump())}) {
+      AppSpec back = read_ok(wire);
+      CHECK(back.name == s.name);
+      CHECK(back.script == s.script);
+      CHECK(back.args == s.args);
+      CHECK(back.interpreter == s.interpreter);
+      CHECK(back.interpreter_args == s.interpreter_args);
+      CHECK(back.cwd == s.cwd);
+      CHECK(back.namespace_ == s.namespace_);
+      CHECK(back.instances == s.instances);
+      CHECK(back.env == s.env);
+      CHECK(back.autorestart == s.autorestart);
+      CHECK(back.max_restarts == s.max_restarts);
+      CHECK(back.min_uptime_ms == s.min_uptime_ms);
+      CHECK(back.restart_delay_ms == s.restart_delay_ms);
+      CHECK(back.exp_backoff_restart_delay_ms == s.exp_backoff_restart_delay_ms);
+      CHECK(back.exp_backoff_max_ms == s.exp_backoff_max_ms);
+      CHECK(back.stop_exit_codes == s.stop_exit_codes);
+      CHECK(back.kill_timeout_ms == s.kill_timeout_ms);
+      CHECK(back.kill_signal == s.kill_signal);
+      CHECK(back.max_memory_restart == s.max_memory_restart);
+      CHECK(back.out_file == s.out_file);
+      CHECK(back.error_file == s.error_file);
+      CHECK(back.pid_file == s.pid_file);
+    }
+  }
+
+  SECTION("an empty interpreter goes out as none and comes back empty") {
+    s.interpreter.clear();
+    json j = to_json(s);
+    CHECK(j.at("interpreter") == "none");
+    CHECK(read_ok(j).interpreter.empty());
+  }
+}
+
+TEST_CASE("split_shell_words: whitespace separates, runs of it collapse", "[app_spec]") {
+  auto r = split_shell_words("  --port   80\t-v\n x ");
+  REQUIRE(r.ok());
+  CHECK(*r == Words{"--port", "80", "-v", "x"});
+  auto empty = split_shell_words("");
+  REQUIRE(empty.ok());
+  CHECK(empty->empty());
+  auto blank = split_shell_words(" \t ");
+  REQUIRE(blank.ok());
+  CHECK(blank->empty());
+}
+
+TEST_CASE("split_shell_words: quotes group and can be empty or adjacent", "[app_spec]") {
+  auto r = split_shell_words(R"(--msg 'hi there' "a b" '' "" x'y z'w)");
+  REQUIRE(r.ok());
+  CHECK(*r == Words{"--msg", "hi there", "a b", "", "", "xy zw"});
+}
+
+TEST_CASE("split_shell_words: backslash escapes", "[app_spec]") {
+  auto r = split_shell_words(R"(a\ b c\'d \"e)");
+  REQUIRE(r.ok());
+  CHECK(*r == Words{"a b", "c'd", "\"e"});
+  // In double quotes only \" and \\ are escapes; in single quotes nothing is.
+  auto dq = split_shell_words(R"("say \"hi\" \\ \n")");
+  REQUIRE(dq.ok());
+  CHECK(*dq == Words{R"(say "hi" \ \n)"});
+  auto sq = split_shell_words(R"('a\b' 'it'\''s')");
+  REQUIRE(sq.ok());
+  CHECK(*sq == Words{R"(a\b)", "it's"});
+  // Quotes of the other kind are plain characters inside quotes.
+  auto mixed = split_shell_words(R"("it's" 'say "x"')");
+  REQUIRE(mixed.ok());
+  CHECK(*mixed == Words{"it's", R"(say "x")"});
+}
+
+TEST_CASE("split_shell_words: an unterminated quote is an error", "[app_spec]") {
+  for (const char* bad : {"'abc", "\"abc", "a 'b c", "\"a\\\"", "'"}) {
+    INFO(bad);
+    auto r = split_shell_words(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error(), Catch::Matchers::Contains("unterminated"));
+  }
+}
+
+TEST_CASE("signal_from_name: SIG names, short names, numbers", "[app_spec]") {
+  CHECK(signal_from_name("SIGINT") == SIGINT);
+  CHECK(signal_from_name("INT") == SIGINT);
+  CHECK(signal_from_name("2") == 2);
+  CHECK(signal_from_name("sigterm") == SIGTERM);
+  CHECK(signal_from_name("term") == SIGTERM);
+  CHECK(signal_from_name("SIGKILL") == SIGKILL);
+  CHECK(signal_from_name("SIGUSR1") == SIGUSR1);
+  CHECK(signal_from_name("SIGUSR2") == SIGUSR2);
+  CHECK(signal_from_name("HUP") == SIGHUP);
+  CHECK(signal_from_name("15") == 15);
+  CHECK(signal_from_name("64") == 64);
+}
+
+TEST_CASE("signal_from_name: unknown names are 0", "[app_spec]") {
+  for (const char* bad : {"", "SIG", "SIGFOO", "FOO", "0", "65", "-2", "2x", " SIGINT", "SIGINT "}) {
+    INFO("'" << bad << "'");
+    CHECK(signal_from_name(bad) == 0);
+  }
+}
+
+TEST_CASE("signal_name: names for known signals, SIG<n> otherwise", "[app_spec]") {
+  CHECK(signal_name(SIGINT) == "SIGINT");
+  CHECK(signal_name(SIGTERM) == "SIGTERM");
+  CHECK(signal_name(SIGKILL) == "SIGKILL");
+  CHECK(signal_name(SIGSEGV) == "SIGSEGV");
+  CHECK(signal_name(40) == "SIG40");
+  CHECK(signal_name(0) == "SIG0");
+  // Every name maps back to its number.
+  for (int n = 1; n < 32; ++n) {
+    std::string name = signal_name(n);
+    if (name != "SIG" + std::to_string(n)) {
+      INFO(name);
+      CHECK(signal_from_name(name) == n);
+    }
+  }
+}
+
+TEST_CASE("file_safe_name: characters outside [A-Za-z0-9.-] become '-'", "[app_spec]") {
+  CHECK(file_safe_name("api-2.v1") == "api-2.v1");
+  CHECK(file_safe_name("AZaz09") == "AZaz09");
+  CHECK(file_safe_name("my app") == "my-app");
+  CHECK(file_safe_name("a/b") == "a-b");
+  CHECK(file_safe_name("a_b") == "a-b");
+  CHECK(file_safe_name("x:y*z?") == "x-y-z-");
+  CHECK(file_safe_name("") == "");
+  // Bytes of UTF-8 are replaced one by one.
+  CHECK(file_safe_name("caf\xc3\xa9") == "caf--");
+}
+
+TEST_CASE("default_name: basename without the extension", "[app_spec]") {
+  CHECK(default_name("/srv/api/server.js") == "server");
+  CHECK(default_name("app.py") == "app");
+  CHECK(default_name("/usr/bin/redis-server") == "redis-server");
+  CHECK(default_name("/a.b/run") == "run");
+  CHECK(default_name("/x/archive.tar.gz") == "archive.tar");
+  CHECK(default_name("/x/.hidden") == ".hidden");
+  CHECK(default_name("/x/") == "app");
+  CHECK(default_name("") == "app");
+}
+
+}  // namespace
+}  // namespace pmx::config
