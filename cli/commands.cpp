@@ -216,9 +216,19 @@ int cmd_start(Session& s, const StartOptions& o) {
     throw Failure(kUsage, "script not found: " + absolute(script, base) + " (nor an app of that name or id)");
   }
   json params{{"app", build_spec(o, path)}, {"env", caller_env()}, {"force", o.force}};
-  s.call("start", params);
+  json started = s.call("start", params);
   s.show_list();
-  return kOk;
+  // An app that could not even run (exec failed, crashed at once) is a failed start.
+  int code = kOk;
+  for (const auto& app : started) {
+    const json& env = app["pm2_env"];
+    if (env.value("status", "") != "errored") continue;
+    const json why = env.value("exec_error", json());
+    std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") errored: "
+              << (why.is_string() ? why.get<std::string>() : env.value("status_reason", std::string("?"))) << "\n";
+    code = kFailed;
+  }
+  return code;
 }
 
 int cmd_targets(Session& s, const std::string& method, const std::vector<std::string>& targets, json extra = {}) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/app_spec.hpp"
 #include "daemon/instance_fsm.hpp"
@@ -28,7 +29,12 @@ struct Instance {
   int app_instance = 0;          ///< NODE_APP_INSTANCE: smallest free index for the name
   InstanceFsm fsm;
   pid_t pid = 0;                 ///< the leader, 0 when none is alive
-  std::string cgroup;            ///< empty in fallback mode
+  std::string cgroup;            ///< the current run's cgroup; empty in fallback mode
+  /// Cgroups of earlier runs not yet removed (their last processes may still be dying).
+  /// Each run gets a fresh cgroup: a cgroup once cleared with cgroup.kill kills every child
+  /// later cloned into it on some kernels, and a fresh one also keeps runs apart.
+  std::vector<std::string> old_cgroups;
+  unsigned cgroup_generation = 0;
   std::int64_t created_at_ms = 0;  ///< wall clock, epoch ms
   std::int64_t started_at_ms = 0;  ///< wall clock of the last spawn
   ExitStatus last_exit;

@@ -155,7 +155,18 @@ ProcessTree::ProcessTree(bool use_cgroups, const std::string& name) : self_(getp
   struct stat st{};
   bool has_kill = stat((probe + "/cgroup.kill").c_str(), &st) == 0;
   rmdir(probe.c_str());
-  if (has_kill) root_ = base;
+  if (!has_kill) return;
+  root_ = base;
+  // Cgroups left by an earlier daemon of this home (one that was killed): remove the empty
+  // ones; a populated one still holds that daemon's apps, which are left alone.
+  if (DIR* d = opendir(base.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+      stale_.push_back(base + "/" + e->d_name);
+    }
+    closedir(d);
+  }
+  std::erase_if(stale_, [this](const std::string& dir) { return remove_cgroup(dir); });
 }
 
 ProcessTree::~ProcessTree() {
@@ -178,8 +189,8 @@ int ProcessTree::open_procs(const std::string& cgroup) const {
   return open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
 }
 
-void ProcessTree::remove_cgroup(const std::string& cgroup) const {
-  if (!cgroup.empty()) rmdir(cgroup.c_str());
+bool ProcessTree::remove_cgroup(const std::string& cgroup) const {
+  return cgroup.empty() || rmdir(cgroup.c_str()) == 0 || errno == ENOENT;
 }
 
 std::vector<pid_t> ProcessTree::fallback_members(const Membership& m, const ProcSnapshot& snap) const {

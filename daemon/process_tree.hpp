@@ -64,14 +64,16 @@ class ProcessTree {
   ~ProcessTree();
 
   bool cgroups() const { return !root_.empty(); }
+  /// Cgroups of an earlier daemon of this home that still hold processes.
+  const std::vector<std::string>& stale_cgroups() const { return stale_; }
   const std::string& cgroup_root() const { return root_; }
 
   /// Creates the cgroup of an instance (no-op in fallback mode). Returns its directory.
   std::string create_cgroup(const std::string& leaf, std::error_code& ec);
   /// Opens the cgroup's cgroup.procs for a child to join (close-on-exec), -1 on failure.
   int open_procs(const std::string& cgroup) const;
-  /// Removes an instance's cgroup (it must be empty).
-  void remove_cgroup(const std::string& cgroup) const;
+  /// Removes a cgroup; false while processes are still in it.
+  bool remove_cgroup(const std::string& cgroup) const;
 
   /// Tells the tracker which pids are instance leaders: those are never orphans of another
   /// instance, so the fallback does not read their environment.
@@ -89,6 +91,7 @@ class ProcessTree {
 
   std::string root_;  ///< the daemon's cgroup folder; empty in fallback mode
   std::set<pid_t> leaders_;
+  std::vector<std::string> stale_;
   pid_t self_ = 0;
 };
 

@@ -90,6 +90,9 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
 void Supervisor::start() {
   if (tree_.cgroups()) {
     spdlog::info("tracking instances with cgroup v2 under {}", tree_.cgroup_root());
+    for (const auto& dir : tree_.stale_cgroups()) {
+      spdlog::warn("{} still holds processes of an earlier pmxd of this home, leaving them", dir);
+    }
   } else {
     spdlog::info("tracking instances by process group, /proc parent links and markers (no cgroup v2)");
   }
@@ -197,6 +200,15 @@ void Supervisor::do_spawn(Instance& in) {
   }
   req.stdout_fd = out_pipe[1];
   req.stderr_fd = err_pipe[1];
+  if (tree_.cgroups()) {
+    if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
+    std::error_code ec;
+    in.cgroup = tree_.create_cgroup(std::to_string(in.id) + "-" + in.unique_id.substr(0, 8) + "-" +
+                                        std::to_string(in.cgroup_generation++),
+                                    ec);
+    if (ec) spdlog::warn("{} cannot create its cgroup: {}, ignoring", label(in), ec.message());
+    remove_old_cgroups(in);
+  }
   if (!in.cgroup.empty()) {
     req.cgroup_dir_fd = ::open(in.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     req.cgroup_procs_fd = tree_.open_procs(in.cgroup);
@@ -259,6 +271,9 @@ void Supervisor::on_sigchld() {
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
     on_exit(pid, status);
+  }
+  for (auto& [id, in] : instances_) {
+    if (!in->old_cgroups.empty()) remove_old_cgroups(*in);
   }
   check_waiters();
   child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
@@ -325,8 +340,14 @@ void Supervisor::sample() {
 // ---------------------------------------------------------------------------------------------
 // Waiting for instances to settle
 
+bool Supervisor::remove_old_cgroups(Instance& in) {
+  std::erase_if(in.old_cgroups, [this](const std::string& dir) { return tree_.remove_cgroup(dir); });
+  return in.old_cgroups.empty();
+}
+
 bool Supervisor::quiet(const Instance& in) {
   if (in.pid > 0) return false;
+  if (!in.old_cgroups.empty()) return false;
   if (!tree_.cgroups() && !pass_snapshot_) pass_snapshot_ = ProcSnapshot::take();
   return tree_.members(in.membership(), pass_snapshot_ ? &*pass_snapshot_ : nullptr).empty();
 }
@@ -557,9 +578,6 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     in->out_path = spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file;
     in->err_path = spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file;
     in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : spec.pid_file;
-    std::error_code ec;
-    in->cgroup = tree_.create_cgroup(std::to_string(id) + "-" + in->unique_id.substr(0, 8), ec);
-    if (ec) spdlog::warn("{}:{} cannot create its cgroup: {}, ignoring", spec.name, id, ec.message());
     Instance& ref = *in;
     instances_.emplace(id, std::move(in));
     ids.push_back(id);
@@ -579,7 +597,10 @@ void Supervisor::stop_all_then(std::function<void()> done) {
   }
   wait_for(ids, [this](const Instance* in) { return !in || (is_stopped(in->fsm.state()) && quiet(*in)); },
            [this, done = std::move(done)] {
-             for (auto& [id, in] : instances_) tree_.remove_cgroup(in->cgroup);
+             for (auto& [id, in] : instances_) {
+               in->old_cgroups.push_back(std::move(in->cgroup));
+               remove_old_cgroups(*in);
+             }
              server_.close();
              spdlog::info("every app is stopped, pmxd exits");
              done();
@@ -590,7 +611,8 @@ void Supervisor::remove(int id) {
   Instance* in = find(id);
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
-  tree_.remove_cgroup(in->cgroup);
+  in->old_cgroups.push_back(std::move(in->cgroup));
+  if (!remove_old_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   instances_.erase(id);
 }
 

@@ -56,6 +56,8 @@ class Supervisor {
   // Waiting for instances to settle before answering.
   void wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done, std::function<void()> complete);
   void check_waiters();
+  /// Removes the instance's cgroups of earlier runs that are empty; true when none is left.
+  bool remove_old_cgroups(Instance& in);
   /// No process of the instance is left (its leader reaped, nothing it started alive).
   bool quiet(const Instance& in);
 
