@@ -1,0 +1,219 @@
+// Daemon: single instance per home, auto-start, kill/SIGTERM shutdown, fd hygiene, pid and log
+// files.
+#include <signal.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "tests/integration/harness.hpp"
+
+using namespace pmx::itest;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+/// Starts spawn_tree (orphan mode) plus a sleeper; returns every pid they are made of.
+std::vector<pid_t> start_apps(Session& s) {
+  std::string file = s.home.scratch("tree.pids");
+  REQUIRE_EXIT(s.pmx({"start", bin::kSpawnTree, "--name", "tree", "--kill-timeout", "500", "--",
+                      file, "orphan"}),
+               0);
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "sl", "--kill-timeout", "500"}), 0);
+  REQUIRE(wait_until([&] { return read_pids(file).size() == 3; }, 10s));
+  auto pids = read_pids(file);
+  pid_t sl = s.wait_pid("sl");
+  REQUIRE(sl > 0);
+  pids.push_back(sl);
+  for (pid_t p : pids) s.track(p);
+  REQUIRE(process_alive(pids[2]));
+  return pids;
+}
+
+std::string alive_list(const std::vector<pid_t>& pids) {
+  std::string out;
+  for (pid_t p : pids)
+    if (process_alive(p)) out += std::to_string(p) + " ";
+  return out;
+}
+
+/// For tests without a DaemonProcess: stops whatever pmxd was auto-started in home.
+struct AutostartedDaemonGuard {
+  const TempHome& home;
+  ~AutostartedDaemonGuard() {
+    auto pidfile = read_file(home.path() + "/pmxd.pid");
+    if (!pidfile) return;
+    pid_t pid = static_cast<pid_t>(std::atoi(pidfile->c_str()));
+    if (pid <= 0 || !process_alive(pid)) return;
+    run_pmx(home.path(), {"kill"}, kill_options());
+    if (!wait_until([&] { return !process_alive(pid); }, 5s)) kill(pid, SIGKILL);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a second pmxd for the same home refuses with 'already running'",
+          "[integration][daemon]") {
+  Session s;
+  for (bool foreground : {true, false}) {
+    std::vector<std::string> argv{bin::kPmxd};
+    if (foreground) argv.push_back("--foreground");
+    RunOptions opts;
+    opts.env = {{"PMX_HOME", s.home.path()}};
+    opts.timeout = 10s;
+    auto r = run_process(argv, opts);
+    INFO(r);
+    CHECK(r.exit_code != 0);
+    CHECK_FALSE(r.timed_out);
+    CHECK(lower(r.out + r.err).find("already running") != std::string::npos);
+  }
+  // The first daemon is unharmed.
+  CHECK_EXIT(s.pmx({"ping"}), 0);
+  CHECK_FALSE(s.daemon.wait_exit(0ms));
+}
+
+TEST_CASE("apps inherit no fd from the daemon: only 0, 1, 2", "[integration][daemon]") {
+  Session s;
+  // Give the daemon more to leak: another app's pipes and a client connection held open.
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "other", "--kill-timeout", "500"}), 0);
+  REQUIRE(s.wait_pid("other") > 0);
+  RawClient held;
+  REQUIRE(held.connect(s.home.socket()));
+
+  std::string file = s.home.scratch("fds.txt");
+  REQUIRE_EXIT(s.pmx({"start", bin::kFdLister, "--name", "fds", "--", file}), 0);
+  REQUIRE(wait_until([&] { return file_exists(file); }, 10s));
+  auto fds = read_lines(file);
+  std::sort(fds.begin(), fds.end());
+  std::string shown;
+  for (const auto& fd : fds) shown += fd + " ";
+  INFO("fds of the app: " << shown);
+  CHECK(fds == std::vector<std::string>{"0", "1", "2"});
+
+  // And after a restart, when the daemon holds even more.
+  REQUIRE(std::remove(file.c_str()) == 0);
+  REQUIRE_EXIT(s.pmx({"restart", "fds"}), 0);
+  REQUIRE(wait_until([&] { return file_exists(file); }, 10s));
+  fds = read_lines(file);
+  std::sort(fds.begin(), fds.end());
+  CHECK(fds == std::vector<std::string>{"0", "1", "2"});
+}
+
+TEST_CASE("pmx kill stops every app and the daemon exits", "[integration][daemon]") {
+  Session s;
+  auto pids = start_apps(s);
+  REQUIRE_EXIT(s.pmx({"kill"}), 0);
+  auto code = s.daemon.wait_exit(10s);
+  REQUIRE(code);
+  CHECK(*code == 0);
+  bool gone = wait_until([&] { return alive_list(pids).empty(); }, 500ms);
+  INFO("still alive after pmx kill: " << alive_list(pids));
+  CHECK(gone);
+  // Nothing answers any more.
+  RawClient c;
+  CHECK_FALSE(c.connect(s.home.socket()));
+}
+
+TEST_CASE("SIGTERM to pmxd stops every app and it exits 0", "[integration][daemon]") {
+  Session s;
+  auto pids = start_apps(s);
+  REQUIRE(kill(s.daemon.pid(), SIGTERM) == 0);
+  auto code = s.daemon.wait_exit(10s);
+  REQUIRE(code);
+  CHECK(*code == 0);
+  bool gone = wait_until([&] { return alive_list(pids).empty(); }, 500ms);
+  INFO("still alive after SIGTERM to pmxd: " << alive_list(pids));
+  CHECK(gone);
+}
+
+TEST_CASE("pmx auto-starts pmxd when nothing answers", "[integration][daemon]") {
+  TempHome home;
+  AutostartedDaemonGuard guard{home};
+  auto r = run_pmx(home.path(), {"ping"});
+  CHECK_EXIT(r, 0);
+  auto pidfile = read_file(home.path() + "/pmxd.pid");
+  REQUIRE(pidfile);
+  pid_t pid = static_cast<pid_t>(std::atoi(pidfile->c_str()));
+  CHECK(process_alive(pid));
+  // A second call talks to the same daemon.
+  CHECK_EXIT(run_pmx(home.path(), {"list"}), 0);
+  CHECK(read_file(home.path() + "/pmxd.pid") == pidfile);
+  // And it serves apps.
+  REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kSleeper, "--name", "auto",
+                                     "--kill-timeout", "500"}),
+               0);
+  REQUIRE_EXIT(run_pmx(home.path(), {"kill"}), 0);
+  CHECK(wait_until([&] { return !process_alive(pid); }, 10s));
+}
+
+TEST_CASE("pmx exits 3 when the daemon cannot be started", "[integration][daemon]") {
+  TempHome home;
+  AutostartedDaemonGuard guard{home};
+  RunOptions opts;
+  opts.env = {{"PMXD", "/nonexistent/pmxd"}};
+  for (std::string verb : {"list", "ping", "jlist"}) {
+    auto r = run_pmx(home.path(), {verb}, opts);
+    INFO(r);
+    CHECK(r.exit_code == 3);
+    CHECK_FALSE(r.timed_out);
+    auto err = lower(r.err);
+    CHECK((err.find("daemon") != std::string::npos || err.find("pmxd") != std::string::npos));
+  }
+}
+
+TEST_CASE("the pid file holds the app's pid and is removed after stop", "[integration][daemon]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "pf", "--kill-timeout", "500"}), 0);
+  pid_t pid = s.wait_pid("pf");
+  REQUIRE(pid > 0);
+  auto app = s.app("pf");
+  std::string expected = s.home.path() + "/pids/pf-" + std::to_string(app["pm_id"].get<int>()) +
+                         ".pid";
+  CHECK(app["pm2_env"]["pm_pid_path"] == expected);
+  REQUIRE(wait_until([&] { return file_exists(expected); }, 5s));
+  auto content = read_file(expected).value_or("");
+  CHECK(std::atoi(content.c_str()) == pid);
+
+  REQUIRE_EXIT(s.pmx({"stop", "pf"}), 0);
+  CHECK_FALSE(file_exists(expected));
+
+  // Restarted: a fresh pid file with the new pid.
+  REQUIRE_EXIT(s.pmx({"restart", "pf"}), 0);
+  pid_t again = s.wait_pid("pf");
+  REQUIRE(again > 0);
+  REQUIRE(wait_until([&] { return std::atoi(read_file(expected).value_or("0").c_str()) == again; },
+                     5s));
+}
+
+TEST_CASE("stdout and stderr lines land in the app's log files", "[integration][daemon]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kLinegen, "--name", "lines", "--kill-timeout", "500", "--",
+                      "50"}),
+               0);
+  auto app = s.app("lines");
+  std::string out = s.home.path() + "/logs/lines-out.log";
+  std::string err = s.home.path() + "/logs/lines-error.log";
+  CHECK(app["pm2_env"]["pm_out_log_path"] == out);
+  CHECK(app["pm2_env"]["pm_err_log_path"] == err);
+
+  // Every line, in order (the log may hold other lines, e.g. from a previous run).
+  auto has_all = [](const std::string& path, const std::string& prefix) {
+    auto lines = read_lines(path);
+    std::size_t next = 1;
+    for (const auto& line : lines)
+      if (next <= 50 && line == prefix + std::to_string(next)) ++next;
+    return next == 51;
+  };
+  bool ok_out = wait_until([&] { return has_all(out, "out "); }, 10s);
+  bool ok_err = wait_until([&] { return has_all(err, "err "); }, 10s);
+  INFO("out log:\n" << read_file(out).value_or("(missing)"));
+  INFO("error log:\n" << read_file(err).value_or("(missing)"));
+  CHECK(ok_out);
+  CHECK(ok_err);
+  // Streams are not mixed.
+  CHECK(read_file(out).value_or("").find("err ") == std::string::npos);
+  CHECK(read_file(err).value_or("").find("out ") == std::string::npos);
+}

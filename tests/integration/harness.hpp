@@ -1,0 +1,227 @@
+// Harness: runs pmx and pmxd against a throwaway PMX_HOME and observes the processes they manage.
+//
+// Every test builds a Session (a TempHome plus a DaemonProcess), drives the real binaries through
+// run_pmx()/Session::pmx(), and waits with wait_until() on a deadline; nothing sleeps in place of
+// synchronisation. The binaries' and fixtures' paths come from CMake (see CMakeLists.txt).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+namespace pmx::itest {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+/// Paths of the binaries under test and of the fixtures, from CMake's $<TARGET_FILE:...>.
+namespace bin {
+inline const std::string kPmx = PMX_BIN;
+inline const std::string kPmxd = PMXD_BIN;
+inline const std::string kExitAfter = FIXTURE_EXIT_AFTER;
+inline const std::string kSleeper = FIXTURE_SLEEPER;
+inline const std::string kIgnoreSignals = FIXTURE_IGNORE_SIGNALS;
+inline const std::string kSpawnTree = FIXTURE_SPAWN_TREE;
+inline const std::string kMemhog = FIXTURE_MEMHOG;
+inline const std::string kFdLister = FIXTURE_FD_LISTER;
+inline const std::string kEnvDump = FIXTURE_ENV_DUMP;
+inline const std::string kLinegen = FIXTURE_LINEGEN;
+}  // namespace bin
+
+/// Polls pred every 20 ms until it holds (true) or timeout passes (false).
+/// The predicate is evaluated once more at the deadline.
+bool wait_until(const std::function<bool()>& pred, milliseconds timeout);
+
+/// True while pid exists and is neither a zombie nor dead (state from /proc/<pid>/stat).
+bool process_alive(pid_t pid);
+
+/// Start time of pid in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 if gone.
+unsigned long long process_start_time(pid_t pid);
+
+/// True when pid ignores every signal in sigs (SigIgn in /proc/<pid>/status).
+bool process_ignores(pid_t pid, const std::vector<int>& sigs);
+
+/// Whole file as a string; nullopt when it cannot be opened.
+std::optional<std::string> read_file(const std::string& path);
+
+/// Lines of a file (without newlines); empty when missing.
+std::vector<std::string> read_lines(const std::string& path);
+
+bool file_exists(const std::string& path);
+
+/// The outcome of a child process run to completion.
+struct RunResult {
+  int exit_code = -1;  ///< exit status; 128+n if killed by signal n; -1 if it hit the deadline
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  std::string command;  ///< for failure messages
+};
+std::ostream& operator<<(std::ostream& os, const RunResult& r);
+
+/// How to run a child: environment changes on top of this process's environment.
+struct RunOptions {
+  std::vector<std::pair<std::string, std::string>> env;  ///< set (override) these
+  std::vector<std::string> unset;                        ///< remove these
+  milliseconds timeout = 30s;
+  /// Called every poll (~20 ms) while the child runs; the harness reaps its pmxd there, since a
+  /// zombie pmxd would look alive to `pmx kill`, which waits for the daemon to exit.
+  std::function<void()> on_poll;
+};
+
+/// Options for a `pmx kill` at cleanup: a 15 s deadline.
+inline RunOptions kill_options() {
+  RunOptions opts;
+  opts.timeout = 15s;
+  return opts;
+}
+
+/// Runs argv[0] with argv, stdin /dev/null, stdout/stderr captured. Kills it at the deadline.
+RunResult run_process(const std::vector<std::string>& argv, const RunOptions& opts = {});
+
+/// Runs pmx with PMX_HOME=home and PMXD=the pmxd under test (both overridable via opts.env).
+RunResult run_pmx(const std::string& home, const std::vector<std::string>& args,
+                  const RunOptions& opts = {});
+
+/// A fresh mkdtemp directory used as PMX_HOME. Removed at destruction when the test passed; kept
+/// and printed (with the tail of pmx.log) when it failed.
+class TempHome {
+ public:
+  TempHome();
+  ~TempHome();
+  TempHome(const TempHome&) = delete;
+  TempHome& operator=(const TempHome&) = delete;
+
+  const std::string& path() const { return path_; }
+  /// A path in a scratch folder inside the home, for fixtures' output files.
+  std::string scratch(const std::string& name) const;
+  std::string daemon_log() const { return path_ + "/pmx.log"; }
+  std::string socket() const { return path_ + "/pmx.sock"; }
+
+ private:
+  std::string path_;
+  int failures_at_start_;
+  int uncaught_at_start_;
+};
+
+/// A pmxd process started by the test. The constructor waits (with a deadline) until its socket
+/// accepts connections. Teardown: `pmx kill`, then SIGKILL if still there, then reap; then checks
+/// that pmx.log has no "critical" line.
+class DaemonProcess {
+ public:
+  /// Starts `pmxd --foreground <extra_args>` with PMX_HOME=home.path().
+  DaemonProcess(const TempHome& home, std::vector<std::string> extra_args = {});
+  ~DaemonProcess();
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  /// The teardown described above; idempotent, also run by the destructor.
+  void shutdown();
+  /// Reaps the daemon if it has exited, without waiting.
+  void poll_exit();
+  /// Waits for the daemon to exit (it is reaped); returns its RunResult-style exit code, or
+  /// nullopt at the deadline.
+  std::optional<int> wait_exit(milliseconds timeout);
+  bool exited() const { return exited_; }
+  /// What the daemon printed on its stdout/stderr.
+  std::string console() const;
+
+ private:
+  const TempHome& home_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  bool shut_down_ = false;
+  int exit_code_ = -1;
+};
+
+/// Raw newline-delimited client of the control socket, for protocol tests.
+class RawClient {
+ public:
+  RawClient() = default;
+  ~RawClient();
+  RawClient(RawClient&& other) noexcept;
+  RawClient& operator=(RawClient&&) = delete;
+  RawClient(const RawClient&) = delete;
+
+  /// Connects to a Unix socket; false on failure.
+  bool connect(const std::string& path);
+  /// Sends all bytes before the deadline; false when the peer closed or the deadline passed.
+  bool send(const std::string& bytes, milliseconds timeout = 5s);
+  /// Next line (newline stripped) before the deadline; nullopt on timeout or EOF (see eof()).
+  std::optional<std::string> read_line(milliseconds timeout = 5s);
+  /// Sends a request and reads the next line, parsed (discarded json when unparsable).
+  std::optional<json> call(const json& id, const std::string& method,
+                           const json& params = json::object(), milliseconds timeout = 5s);
+  bool eof() const { return eof_; }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string buffer_;
+};
+
+/// A test's world: its own home and its own daemon.
+class Session {
+ public:
+  explicit Session(std::vector<std::string> daemon_args = {});
+  ~Session();
+
+  TempHome home;
+  DaemonProcess daemon;
+
+  RunResult pmx(const std::vector<std::string>& args, const RunOptions& opts = {});
+  /// `pmx jlist` parsed; throws (failing the test) when pmx fails or prints no JSON array.
+  json jlist();
+  /// The jlist entry named name, or nullopt.
+  std::optional<json> find_app(const std::string& name);
+  /// The jlist entry named name; throws when missing.
+  json app(const std::string& name);
+  /// pm2_env.status of name, "" when missing.
+  std::string status(const std::string& name);
+  /// Waits until app name has a running pid (> 0, alive); returns it, or 0 at the deadline.
+  pid_t wait_pid(const std::string& name, milliseconds timeout = 10s);
+  /// Waits until app name reports status; true when it did.
+  bool wait_status(const std::string& name, const std::string& status,
+                   milliseconds timeout = 10s);
+  /// Records a process to SIGKILL at teardown if it outlives the daemon (cleanup, not a check).
+  void track(pid_t pid);
+
+ private:
+  std::vector<std::pair<pid_t, unsigned long long>> tracked_;
+};
+
+/// Reads the pids a spawn_tree fixture wrote (parent, child, grandchild).
+std::vector<pid_t> read_pids(const std::string& path);
+
+/// Parses env_dump output into NAME -> value.
+std::map<std::string, std::string> read_env_dump(const std::string& path);
+
+}  // namespace pmx::itest
+
+/// REQUIRE/CHECK that a RunResult has the given exit code, printing the run on failure.
+#define REQUIRE_EXIT(result, code)         \
+  do {                                     \
+    const auto& pmx_r_ = (result);         \
+    INFO(pmx_r_);                          \
+    REQUIRE(pmx_r_.exit_code == (code));   \
+  } while (0)
+#define CHECK_EXIT(result, code)           \
+  do {                                     \
+    const auto& pmx_r_ = (result);         \
+    INFO(pmx_r_);                          \
+    CHECK(pmx_r_.exit_code == (code));     \
+  } while (0)

@@ -1,0 +1,182 @@
+// Protocol: the daemon's newline-delimited JSON-RPC 2.0 on $PMX_HOME/pmx.sock, with bad input.
+#include <latch>
+#include <thread>
+
+#include "tests/integration/harness.hpp"
+
+using namespace pmx::itest;
+
+namespace {
+
+bool is_ping_answer(const std::optional<json>& reply, const json& id) {
+  return reply && !reply->is_discarded() && reply->value("jsonrpc", "") == "2.0" &&
+         reply->contains("id") && (*reply)["id"] == id && reply->contains("result") &&
+         !reply->contains("error");
+}
+
+/// Reads the reply to a bad message: an error object with code, or the connection closed.
+/// Returns the code, 0 for "closed", or nullopt when neither happened before the deadline.
+std::optional<int> error_or_close(RawClient& c, std::string& seen) {
+  auto line = c.read_line(5s);
+  if (!line) {
+    if (c.eof()) return 0;
+    return std::nullopt;
+  }
+  seen = *line;
+  auto reply = json::parse(*line, nullptr, false);
+  if (reply.is_discarded() || !reply.contains("error") || !reply["error"].contains("code"))
+    return std::nullopt;
+  return reply["error"]["code"].get<int>();
+}
+
+}  // namespace
+
+TEST_CASE("ping over the raw socket", "[integration][protocol]") {
+  Session s;
+  RawClient c;
+  REQUIRE(c.connect(s.home.socket()));
+  auto reply = c.call(1, "ping");
+  INFO((reply ? reply->dump() : "no reply"));
+  CHECK(is_ping_answer(reply, 1));
+  // Ids come back as given, strings included.
+  auto reply2 = c.call("abc", "ping");
+  CHECK(is_ping_answer(reply2, "abc"));
+}
+
+TEST_CASE("pipelined and split requests are framed by newlines", "[integration][protocol]") {
+  Session s;
+  RawClient c;
+  REQUIRE(c.connect(s.home.socket()));
+  std::string one = R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{}})";
+  std::string two = R"({"jsonrpc":"2.0","id":2,"method":"ping","params":{}})";
+  REQUIRE(c.send(one + "\n" + two + "\n"));
+  auto r1 = c.read_line(), r2 = c.read_line();
+  REQUIRE(r1);
+  REQUIRE(r2);
+  CHECK(is_ping_answer(json::parse(*r1, nullptr, false), 1));
+  CHECK(is_ping_answer(json::parse(*r2, nullptr, false), 2));
+
+  std::string three = R"({"jsonrpc":"2.0","id":3,"method":"ping","params":{}})";
+  REQUIRE(c.send(three.substr(0, 10)));
+  // Half a message gets no answer...
+  CHECK_FALSE(c.read_line(200ms));
+  REQUIRE(c.send(three.substr(10) + "\n"));
+  // ...until the rest arrives.
+  auto r3 = c.read_line();
+  REQUIRE(r3);
+  CHECK(is_ping_answer(json::parse(*r3, nullptr, false), 3));
+}
+
+TEST_CASE("garbage gets a parse error or a close - other clients are served",
+          "[integration][protocol]") {
+  Session s;
+  RawClient bystander, bad;
+  REQUIRE(bystander.connect(s.home.socket()));
+  REQUIRE(bad.connect(s.home.socket()));
+  REQUIRE(is_ping_answer(bystander.call(1, "ping"), 1));
+
+  REQUIRE(bad.send("this is not json {{{\n"));
+  std::string seen;
+  auto code = error_or_close(bad, seen);
+  INFO("reply: " << seen);
+  REQUIRE(code);
+  if (*code != 0) CHECK(*code == -32700);
+
+  CHECK(is_ping_answer(bystander.call(2, "ping"), 2));
+  RawClient late;
+  REQUIRE(late.connect(s.home.socket()));
+  CHECK(is_ping_answer(late.call(3, "ping"), 3));
+
+  // Binary junk, including a NUL, does not hurt either.
+  RawClient junk;
+  REQUIRE(junk.connect(s.home.socket()));
+  junk.send(std::string("\x00\xff\xfe{\"a\n", 7));
+  CHECK(error_or_close(junk, seen));
+  CHECK(is_ping_answer(bystander.call(4, "ping"), 4));
+}
+
+TEST_CASE("an unknown method gets -32601", "[integration][protocol]") {
+  Session s;
+  RawClient bystander, c;
+  REQUIRE(bystander.connect(s.home.socket()));
+  REQUIRE(c.connect(s.home.socket()));
+  auto reply = c.call(7, "no_such_method");
+  INFO((reply ? reply->dump() : "no reply"));
+  REQUIRE(reply);
+  REQUIRE_FALSE(reply->is_discarded());
+  REQUIRE(reply->contains("error"));
+  CHECK((*reply)["error"]["code"] == -32601);
+  CHECK((*reply)["id"] == 7);
+  // The connection stays usable after a well-formed request for an unknown method.
+  CHECK(is_ping_answer(c.call(8, "ping"), 8));
+  CHECK(is_ping_answer(bystander.call(1, "ping"), 1));
+}
+
+TEST_CASE("a 2 MiB message gets -32005 or a close - other clients are served",
+          "[integration][protocol]") {
+  Session s;
+  RawClient bystander, big;
+  REQUIRE(bystander.connect(s.home.socket()));
+  REQUIRE(big.connect(s.home.socket()));
+  REQUIRE(is_ping_answer(bystander.call(1, "ping"), 1));
+
+  json req = {{"jsonrpc", "2.0"},
+              {"id", 99},
+              {"method", "ping"},
+              {"params", {{"pad", std::string(2 * 1024 * 1024, 'a')}}}};
+  // The daemon may close mid-way; then send fails, which is fine.
+  big.send(req.dump() + "\n", 10s);
+  std::string seen;
+  auto code = error_or_close(big, seen);
+  INFO("reply: " << seen.substr(0, 300));
+  REQUIRE(code);
+  if (*code != 0) CHECK(*code == -32005);
+
+  CHECK(is_ping_answer(bystander.call(2, "ping"), 2));
+
+  // A message that never ends (no newline) is cut off too, without starving others.
+  RawClient endless;
+  REQUIRE(endless.connect(s.home.socket()));
+  endless.send(std::string(2 * 1024 * 1024, 'x'), 10s);
+  CHECK(is_ping_answer(bystander.call(3, "ping"), 3));
+  auto more = endless.read_line(3s);
+  if (more) {
+    auto reply = json::parse(*more, nullptr, false);
+    CHECK(!reply.is_discarded());
+    CHECK(reply["error"]["code"] == -32005);
+  }
+}
+
+TEST_CASE("100 concurrent clients each get their ping answer", "[integration][protocol]") {
+  Session s;
+  constexpr int kClients = 100;
+  std::vector<int> answered(kClients, 0);
+  std::vector<std::string> failure(kClients);
+  std::latch connected(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      RawClient c;
+      bool ok = c.connect(s.home.socket());
+      connected.count_down();
+      if (!ok) {
+        failure[i] = "connect failed";
+        return;
+      }
+      connected.wait();  // every client is connected before any sends
+      auto reply = c.call(i, "ping", json::object(), 20s);
+      if (is_ping_answer(reply, i)) answered[i] = 1;
+      else failure[i] = reply ? reply->dump() : (c.eof() ? "closed" : "no reply");
+    });
+  }
+  for (auto& t : threads) t.join();
+  int total = 0;
+  std::string failures;
+  for (int i = 0; i < kClients; ++i) {
+    total += answered[i];
+    if (!answered[i]) failures += std::to_string(i) + ": " + failure[i] + "\n";
+  }
+  INFO(failures);
+  CHECK(total == kClients);
+  CHECK_EXIT(s.pmx({"ping"}), 0);
+}
