@@ -430,6 +430,14 @@ void DaemonProcess::shutdown() {
     }
   }
   if (std::uncaught_exceptions() == 0) {
+    // Under ASan/UBSan a report (or a leak at exit) shows in the console and the exit code.
+    const std::string out = console();
+    for (const char* report : {"AddressSanitizer", "LeakSanitizer", "runtime error:"}) {
+      INFO("pmxd's console:\n" << out);
+      CHECK(out.find(report) == std::string::npos);
+    }
+    INFO("pmxd exit code " << exit_code_ << "; console:\n" << out);
+    CHECK(exit_code_ == 0);
     std::string critical;
     for (const auto& line : read_lines(home_.daemon_log()))
       if (line.find("critical") != std::string::npos) critical += line + "\n";

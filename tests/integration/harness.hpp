@@ -118,7 +118,7 @@ class TempHome {
 
 /// A pmxd process started by the test. The constructor waits (with a deadline) until its socket
 /// accepts connections. Teardown: `pmx kill`, then SIGKILL if still there, then reap; then checks
-/// that pmx.log has no "critical" line.
+/// that pmxd exited 0, printed no sanitizer report, and that pmx.log has no "critical" line.
 class DaemonProcess {
  public:
   /// Starts `pmxd --foreground <extra_args>` with PMX_HOME=home.path().
