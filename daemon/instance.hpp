@@ -34,6 +34,7 @@ struct Instance {
   /// Each run gets a fresh cgroup: a cgroup once cleared with cgroup.kill kills every child
   /// later cloned into it on some kernels, and a fresh one also keeps runs apart.
   std::vector<std::string> old_cgroups;
+  std::string spare_cgroup;      ///< made ahead of time for the next run
   unsigned cgroup_generation = 0;
   std::int64_t created_at_ms = 0;  ///< wall clock, epoch ms
   std::int64_t started_at_ms = 0;  ///< wall clock of the last spawn

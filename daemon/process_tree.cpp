@@ -184,11 +184,6 @@ std::string ProcessTree::create_cgroup(const std::string& leaf, std::error_code&
   return dir;
 }
 
-int ProcessTree::open_procs(const std::string& cgroup) const {
-  if (cgroup.empty()) return -1;
-  return open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-}
-
 bool ProcessTree::remove_cgroup(const std::string& cgroup) const {
   return cgroup.empty() || rmdir(cgroup.c_str()) == 0 || errno == ENOENT;
 }

@@ -70,8 +70,6 @@ class ProcessTree {
 
   /// Creates the cgroup of an instance (no-op in fallback mode). Returns its directory.
   std::string create_cgroup(const std::string& leaf, std::error_code& ec);
-  /// Opens the cgroup's cgroup.procs for a child to join (close-on-exec), -1 on failure.
-  int open_procs(const std::string& cgroup) const;
   /// Removes a cgroup; false while processes are still in it.
   bool remove_cgroup(const std::string& cgroup) const;
 

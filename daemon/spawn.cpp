@@ -84,8 +84,24 @@ std::string find_program(const std::string& name, const std::vector<std::string>
   return name;
 }
 
+// The signals this process ignores, found once: the daemon's dispositions are set at startup.
+const std::vector<int>& ignored_signals() {
+  static const std::vector<int> ignored = [] {
+    std::vector<int> out;
+    for (int sig = 1; sig < NSIG; ++sig) {
+      struct sigaction sa{};
+      if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+        out.push_back(sig);
+      }
+    }
+    return out;
+  }();
+  return ignored;
+}
+
 SpawnResult spawn(const SpawnRequest& req) {
   SpawnResult result;
+  const std::vector<int>& ignored = ignored_signals();
   std::vector<char*> argv;
   for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -101,10 +117,10 @@ SpawnResult spawn(const SpawnRequest& req) {
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
   pid_t pid = -1;
-  bool joined = false;
+  int procs_fd = -1;  // for kernels without clone3 into a cgroup: the child joins by itself
   if (req.cgroup_dir_fd >= 0) {
     pid = fork_into_cgroup(req.cgroup_dir_fd);
-    joined = pid >= 0;
+    if (pid < 0) procs_fd = openat(req.cgroup_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
   }
   if (pid < 0) pid = fork();
   if (pid < 0) {
@@ -112,19 +128,19 @@ SpawnResult spawn(const SpawnRequest& req) {
     close(err_pipe[0]);
     close(err_pipe[1]);
     if (devnull >= 0) close(devnull);
+    if (procs_fd >= 0) close(procs_fd);
     return result;
   }
   if (pid == 0) {
     // Child: async-signal-safe calls only from here on.
     const int efd = err_pipe[1];
-    if (!joined && req.cgroup_procs_fd >= 0 && write(req.cgroup_procs_fd, "0\n", 2) < 0) child_fail(efd, 2, errno);
+    if (procs_fd >= 0 && write(procs_fd, "0\n", 2) < 0) child_fail(efd, 2, errno);
     setsid();
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-    }
+    // Handled signals reset by themselves at exec; ignored ones would stay ignored in the app.
+    for (int sig : ignored) signal(sig, SIG_DFL);
     // Move the fds we keep above 2 first so dup2 cannot clobber one with another.
     if (devnull >= 0) dup2(devnull, 0);
     dup2(req.stdout_fd, 1);
@@ -141,6 +157,7 @@ SpawnResult spawn(const SpawnRequest& req) {
 
   close(err_pipe[1]);
   if (devnull >= 0) close(devnull);
+  if (procs_fd >= 0) close(procs_fd);
   result.pid = pid;
   result.exec_report_fd = err_pipe[0];
   return result;

@@ -20,8 +20,7 @@ struct SpawnRequest {
   std::string cwd;
   int stdout_fd = -1;               ///< write ends the child gets as fd 1 and 2
   int stderr_fd = -1;
-  int cgroup_dir_fd = -1;           ///< the instance's cgroup directory: the child is created in it
-  int cgroup_procs_fd = -1;         ///< its cgroup.procs, for kernels without clone3 into a cgroup
+  int cgroup_dir_fd = -1;           ///< the run's cgroup directory: the child is created in it
 };
 
 struct SpawnResult {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <random>
 #include <set>
+#include <utility>
 #include <spdlog/spdlog.h>
 
 #include "config/units.hpp"
@@ -202,24 +203,16 @@ void Supervisor::do_spawn(Instance& in) {
   req.stderr_fd = err_pipe[1];
   if (tree_.cgroups()) {
     if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
-    std::error_code ec;
-    in.cgroup = tree_.create_cgroup(std::to_string(in.id) + "-" + in.unique_id.substr(0, 8) + "-" +
-                                        std::to_string(in.cgroup_generation++),
-                                    ec);
-    if (ec) spdlog::warn("{} cannot create its cgroup: {}, ignoring", label(in), ec.message());
-    remove_old_cgroups(in);
+    in.cgroup = in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
   }
   if (!in.cgroup.empty()) {
     req.cgroup_dir_fd = ::open(in.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    req.cgroup_procs_fd = tree_.open_procs(in.cgroup);
   }
 
   SpawnResult r = spawn(req);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
-  for (int fd : {req.cgroup_dir_fd, req.cgroup_procs_fd}) {
-    if (fd >= 0) ::close(fd);
-  }
+  if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
   LogPipe::open(io_, out_pipe[0], in.out_path)->start();
   LogPipe::open(io_, err_pipe[0], in.err_path)->start();
 
@@ -239,6 +232,15 @@ void Supervisor::do_spawn(Instance& in) {
   in.last_cpu_sample = TimePoint{};
   write_file(in.pid_path, std::to_string(r.pid) + "\n");
   spdlog::info("{} forked pid {}: {}", label(in), r.pid, req.program);
+  if (tree_.cgroups()) {
+    // Off the restart path: clear away the last run's cgroup and make the next run's.
+    asio::post(io_, [this, id = in.id] {
+      Instance* in = find(id);
+      if (!in) return;
+      remove_old_cgroups(*in);
+      if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(*in);
+    });
+  }
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
   watch_exec(io_, r.exec_report_fd, [this, id = in.id, pid = r.pid, program = req.program](int err, const std::string& step) {
     Instance* in = find(id);
@@ -298,10 +300,11 @@ void Supervisor::on_exit(pid_t pid, int status) {
   in->pid = 0;
   in->last_exit = exit;
   in->exited_once = true;
-  ::unlink(in->pid_path.c_str());
   if (exit.signal) spdlog::info("{} pid {} killed by {}", label(*in), pid, config::signal_name(exit.signal));
   else spdlog::info("{} pid {} exited with code {}", label(*in), pid, exit.code);
   dispatch(*in, Event::Exited, exit);
+  // A replacement spawned at once has already rewritten the pid file.
+  if (Instance* still = find(id); still && still->pid == 0) ::unlink(still->pid_path.c_str());
 }
 
 void Supervisor::schedule_sample() {
@@ -339,6 +342,14 @@ void Supervisor::sample() {
 
 // ---------------------------------------------------------------------------------------------
 // Waiting for instances to settle
+
+std::string Supervisor::make_cgroup(Instance& in) {
+  std::error_code ec;
+  std::string dir = tree_.create_cgroup(
+      std::to_string(in.id) + "-" + in.unique_id.substr(0, 8) + "-" + std::to_string(in.cgroup_generation++), ec);
+  if (ec) spdlog::warn("{} cannot create its cgroup: {}, ignoring", label(in), ec.message());
+  return dir;
+}
 
 bool Supervisor::remove_old_cgroups(Instance& in) {
   std::erase_if(in.old_cgroups, [this](const std::string& dir) { return tree_.remove_cgroup(dir); });
@@ -599,6 +610,7 @@ void Supervisor::stop_all_then(std::function<void()> done) {
            [this, done = std::move(done)] {
              for (auto& [id, in] : instances_) {
                in->old_cgroups.push_back(std::move(in->cgroup));
+               in->old_cgroups.push_back(std::move(in->spare_cgroup));
                remove_old_cgroups(*in);
              }
              server_.close();
@@ -612,6 +624,7 @@ void Supervisor::remove(int id) {
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
   in->old_cgroups.push_back(std::move(in->cgroup));
+  in->old_cgroups.push_back(std::move(in->spare_cgroup));
   if (!remove_old_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   instances_.erase(id);
 }

@@ -56,6 +56,8 @@ class Supervisor {
   // Waiting for instances to settle before answering.
   void wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done, std::function<void()> complete);
   void check_waiters();
+  /// Creates a new cgroup for a run of the instance ("" in fallback mode or on failure).
+  std::string make_cgroup(Instance& in);
   /// Removes the instance's cgroups of earlier runs that are empty; true when none is left.
   bool remove_old_cgroups(Instance& in);
   /// No process of the instance is left (its leader reaped, nothing it started alive).

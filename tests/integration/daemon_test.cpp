@@ -1,5 +1,6 @@
 // Daemon: single instance per home, auto-start, kill/SIGTERM shutdown, fd hygiene, pid and log
 // files.
+#include <dirent.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -216,4 +217,68 @@ TEST_CASE("stdout and stderr lines land in the app's log files", "[integration][
   // Streams are not mixed.
   CHECK(read_file(out).value_or("").find("err ") == std::string::npos);
   CHECK(read_file(err).value_or("").find("out ") == std::string::npos);
+}
+
+namespace {
+
+std::size_t open_fds(pid_t pid) {
+  std::size_t n = 0;
+  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
+}
+
+/// Children of pid that are zombies (exited, not reaped).
+std::vector<pid_t> zombie_children(pid_t parent) {
+  std::vector<pid_t> zombies;
+  DIR* d = opendir("/proc");
+  if (!d) return zombies;
+  while (dirent* e = readdir(d)) {
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) continue;
+    auto rparen = stat->rfind(')');
+    if (rparen == std::string::npos || rparen + 4 > stat->size()) continue;
+    char state = (*stat)[rparen + 2];
+    pid_t ppid = static_cast<pid_t>(std::atoi(stat->c_str() + rparen + 4));
+    if (state == 'Z' && ppid == parent) zombies.push_back(pid);
+  }
+  closedir(d);
+  return zombies;
+}
+
+}  // namespace
+
+TEST_CASE("start, crash, restart and delete cycles leak no fd and leave no zombie",
+          "[integration][daemon]") {
+  Session s;
+  const pid_t daemon = s.daemon.pid();
+  // Warm up once so that lazily opened files (the log) are counted in the baseline.
+  REQUIRE_EXIT(s.pmx({"ping"}), 0);
+  const std::size_t baseline = open_fds(daemon);
+  REQUIRE(baseline > 0);
+
+  for (int round = 0; round < 5; ++round) {
+    std::string file = s.home.scratch("tree" + std::to_string(round) + ".pids");
+    REQUIRE_EXIT(s.pmx({"start", bin::kSpawnTree, "--name", "tree", "--kill-timeout", "300", "--",
+                        file, "orphan"}),
+                 0);
+    REQUIRE_EXIT(s.pmx({"start", bin::kExitAfter, "--name", "crash", "--max-restarts", "3",
+                        "--min-uptime", "5s", "--", "10", "1"}),
+                 0);
+    REQUIRE(wait_until([&] { return read_pids(file).size() == 3; }, 10s));
+    for (pid_t p : read_pids(file)) s.track(p);
+    REQUIRE(s.wait_status("crash", "errored", 10s));
+    REQUIRE_EXIT(s.pmx({"restart", "tree"}), 0);
+    REQUIRE_EXIT(s.pmx({"delete", "all"}), 0);
+  }
+  // Every pipe, socket, timer and cgroup handle of those runs is closed again.
+  CHECK(wait_until([&] { return open_fds(daemon) == baseline; }, 5s));
+  INFO("fds now " << open_fds(daemon) << ", baseline " << baseline);
+  CHECK(open_fds(daemon) == baseline);
+  // Every exited process was reaped, orphans of the trees included.
+  CHECK(wait_until([&] { return zombie_children(daemon).empty(); }, 5s));
 }

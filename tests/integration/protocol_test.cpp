@@ -1,4 +1,8 @@
 // Protocol: the daemon's newline-delimited JSON-RPC 2.0 on $PMX_HOME/pmx.sock, with bad input.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <latch>
 #include <thread>
 
@@ -179,4 +183,54 @@ TEST_CASE("100 concurrent clients each get their ping answer", "[integration][pr
   INFO(failures);
   CHECK(total == kClients);
   CHECK_EXIT(s.pmx({"ping"}), 0);
+}
+
+TEST_CASE("the home is 0700 and the socket 0600", "[integration][protocol]") {
+  Session s;
+  struct stat home_st{}, sock_st{};
+  REQUIRE(stat(s.home.path().c_str(), &home_st) == 0);
+  REQUIRE(stat(s.home.socket().c_str(), &sock_st) == 0);
+  CHECK((home_st.st_mode & 0777) == 0700);
+  CHECK(S_ISSOCK(sock_st.st_mode));
+  CHECK((sock_st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("a client with another uid is refused by the peer check", "[integration][protocol]") {
+  // Acting as another user needs root; CI runs as root.
+  REQUIRE(geteuid() == 0);
+  Session s;
+  // Open the file permissions so that only SO_PEERCRED stands between the client and pmxd.
+  REQUIRE(chmod(s.home.path().c_str(), 0755) == 0);
+  REQUIRE(chmod(s.home.socket().c_str(), 0777) == 0);
+
+  int result_pipe[2];
+  REQUIRE(pipe(result_pipe) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // As nobody: connect, ask, and report what came back (0 closed, 1 answered, 2 other).
+    char verdict = 2;
+    if (setgid(65534) == 0 && setuid(65534) == 0) {
+      RawClient c;
+      if (c.connect(s.home.socket())) {
+        auto reply = c.call(1, "ping", json::object(), 3s);
+        verdict = reply ? 1 : (c.eof() ? 0 : 2);
+      }
+    }
+    ssize_t n = write(result_pipe[1], &verdict, 1);
+    _exit(n == 1 ? 0 : 1);
+  }
+  close(result_pipe[1]);
+  char verdict = 9;
+  ssize_t n = read(result_pipe[0], &verdict, 1);
+  close(result_pipe[0]);
+  int st = 0;
+  waitpid(child, &st, 0);
+  REQUIRE(n == 1);
+  CHECK(verdict == 0);  // the connection was closed without an answer
+
+  // The daemon goes on serving its own user.
+  RawClient own;
+  REQUIRE(own.connect(s.home.socket()));
+  CHECK(is_ping_answer(own.call(2, "ping"), 2));
 }
