@@ -100,6 +100,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void Reply::ok(const ipc::json& result) const { ok_then(result, nullptr); }
 
+void Reply::ok_text(const std::string& result_json) const {
+  auto s = session_.lock();
+  if (s && id_) s->send(ipc::encode_result_text(*id_, result_json), nullptr);
+}
+
 void Reply::ok_then(const ipc::json& result, std::function<void()> after) const {
   auto s = session_.lock();
   if (!s || !id_) {

@@ -24,6 +24,8 @@ class Reply {
   Reply(std::weak_ptr<Session> session, std::optional<ipc::json> id)
       : session_(std::move(session)), id_(std::move(id)) {}
   void ok(const ipc::json& result) const;
+  /// Answers with a result already encoded as JSON text.
+  void ok_text(const std::string& result_json) const;
   void fail(const ipc::RpcError& error) const;
   /// Answers, then runs after once the reply has been written (or the client is gone).
   void ok_then(const ipc::json& result, std::function<void()> after) const;

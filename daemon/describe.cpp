@@ -18,14 +18,12 @@ std::string user_name() {
 
 }  // namespace
 
-nlohmann::json describe(const Instance& in, const Usage& usage, double cpu_percent,
+std::string describe(const Instance& in, const Usage& usage, double cpu_percent,
                         std::int64_t now_ms, const std::string& home) {
   using json = nlohmann::json;
   const auto& s = in.spec;
   const State state = in.fsm.state();
   const bool alive = in.pid > 0;
-  json env = json::object();
-  for (const auto& [k, v] : in.environment(home)) env[k] = v;
 
   json pm2_env{
       {"name", s.name},
@@ -48,7 +46,6 @@ nlohmann::json describe(const Instance& in, const Usage& usage, double cpu_perce
       {"pm_out_log_path", in.out_path},
       {"pm_err_log_path", in.err_path},
       {"pm_pid_path", in.pid_path},
-      {"env", std::move(env)},
       {"unique_id", in.unique_id},
       {"NODE_APP_INSTANCE", in.app_instance},
       {"autorestart", s.autorestart},
@@ -73,13 +70,26 @@ nlohmann::json describe(const Instance& in, const Usage& usage, double cpu_perce
       {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
       {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
   };
-  return json{
+  // The environment is spliced in as text: encoding it again for every jlist would be most
+  // of the daemon's work.
+  std::string env_text = in.env_json.empty() ? json(in.environment(home)).dump(-1, ' ', false, json::error_handler_t::replace)
+                                             : in.env_json;
+  std::string pm2_env_text = pm2_env.dump(-1, ' ', false, json::error_handler_t::replace);
+  pm2_env_text.pop_back();  // its closing brace
+  json entry{
       {"pid", alive ? in.pid : 0},
       {"name", s.name},
       {"pm_id", in.id},
       {"monit", {{"memory", alive ? usage.rss_bytes : 0}, {"cpu", alive ? cpu_percent : 0.0}}},
-      {"pm2_env", std::move(pm2_env)},
   };
+  std::string out = entry.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.pop_back();
+  out += R"(,"pm2_env":)";
+  out += pm2_env_text;
+  out += R"(,"env":)";
+  out += env_text;
+  out += "}}";
+  return out;
 }
 
 }  // namespace pmx::daemon

@@ -53,6 +53,10 @@ struct Instance {
 
   Membership membership() const { return Membership{pid, unique_id, cgroup}; }
 
+  /// The environment given to the current (or last) process as a JSON object, kept as text:
+  /// jlist shows it and it is most of every entry.
+  std::string env_json;
+
   /// The environment its process gets: the caller's, then the app's, then what PM2 sets.
   config::Env environment(const std::string& home) const;
   /// The pid file path ($PMX_HOME/pids/<name>-<id>.pid unless the spec names one).

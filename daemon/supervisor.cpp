@@ -172,6 +172,7 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
 void Supervisor::do_spawn(Instance& in) {
   const auto& s = in.spec;
   const config::Env env = in.environment(options_.paths.home);
+  in.env_json = json(env).dump(-1, ' ', false, json::error_handler_t::replace);
 
   SpawnRequest req;
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
@@ -475,7 +476,7 @@ void Supervisor::register_verbs() {
   server_.on("stop", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
     for (int id : ids) dispatch(*find(id), Event::Stop);
     wait_for(ids, [this](const Instance* in) { return !in || (is_stopped(in->fsm.state()) && quiet(*in)); },
-             [this, ids, reply] { reply.ok(describe_all(ids)); });
+             [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
   server_.on("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
@@ -488,7 +489,7 @@ void Supervisor::register_verbs() {
       dispatch(in, Event::Restart);
     }
     wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
-             [this, ids, reply] { reply.ok(describe_all(ids)); });
+             [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
   server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
@@ -506,7 +507,7 @@ void Supervisor::register_verbs() {
 
   server_.on("reset", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
     for (int id : ids) find(id)->fsm.reset_counters();
-    reply.ok(describe_all(ids));
+    reply.ok_text(describe_all(ids));
   }));
 
   server_.on("signal", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
@@ -529,11 +530,11 @@ void Supervisor::register_verbs() {
   server_.on("list", [this](const json&, const Reply& reply) {
     std::vector<int> ids;
     for (const auto& [id, in] : instances_) ids.push_back(id);
-    reply.ok(describe_all(ids));
+    reply.ok_text(describe_all(ids));
   });
 
   server_.on("describe", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    reply.ok(describe_all(ids));
+    reply.ok_text(describe_all(ids));
   }));
 
   server_.on("kill", [this](const json&, const Reply& reply) {
@@ -596,7 +597,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     if (autostart) dispatch(ref, Event::Start);
   }
   wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
-           [this, ids, reply] { reply.ok(describe_all(ids)); });
+           [this, ids, reply] { reply.ok_text(describe_all(ids)); });
 }
 
 void Supervisor::stop_all_then(std::function<void()> done) {
@@ -629,8 +630,8 @@ void Supervisor::remove(int id) {
   instances_.erase(id);
 }
 
-Supervisor::json Supervisor::describe_all(const std::vector<int>& ids) {
-  json out = json::array();
+std::string Supervisor::describe_all(const std::vector<int>& ids) {
+  std::string out = "[";
   const auto now = Clock::now();
   const std::int64_t wall = now_ms();
   static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
@@ -656,8 +657,10 @@ Supervisor::json Supervisor::describe_all(const std::vector<int>& ids) {
       in->last_cpu_ticks = u.cpu_ticks;
       in->last_cpu_sample = now;
     }
-    out.push_back(describe(*in, u, cpu, wall, options_.paths.home));
+    if (out.size() > 1) out += ',';
+    out += describe(*in, u, cpu, wall, options_.paths.home);
   }
+  out += ']';
   return out;
 }
 

@@ -69,7 +69,8 @@ class Supervisor {
   std::optional<ipc::RpcError> resolve(const json& params, std::vector<int>& ids) const;
   void start_app(const json& params, const Reply& reply);
   void stop_all_then(std::function<void()> done);
-  json describe_all(const std::vector<int>& ids);
+  /// The jlist entries of ids, as JSON text.
+  std::string describe_all(const std::vector<int>& ids);
 
   Instance* find(int id);
   void remove(int id);

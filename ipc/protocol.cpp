@@ -68,12 +68,16 @@ constexpr std::string_view kResultHead = R"(,"jsonrpc":"2.0","result":)";
 }
 
 std::string encode_result(const json& id, const json& result) {
+  return encode_result_text(id, result.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::string encode_result_text(const json& id, std::string_view result_json) {
   // Written by hand so the (possibly large) result is not copied into an envelope object,
   // and so that "result" is the last member: raw_result() relies on that.
   std::string out = R"({"id":)";
   out += id.dump();
   out += kResultHead;
-  out += result.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += result_json;
   out += '}';
   return out;
 }

@@ -58,6 +58,9 @@ std::string encode_request(const json& id, std::string_view method, const json& 
 /// Encodes a success response line: {"id":…,"jsonrpc":"2.0","result":…} with result last.
 std::string encode_result(const json& id, const json& result);
 
+/// Same, with the result already encoded as JSON text (spliced in as it is).
+std::string encode_result_text(const json& id, std::string_view result_json);
+
 /// The result's JSON text in a line made by encode_result for this id, without parsing it;
 /// nullopt for anything else (an error reply, another encoder): decode it instead.
 std::optional<std::string_view> raw_result(std::string_view line, const json& id);
