@@ -39,7 +39,57 @@ struct AppSpec {
   std::string out_file;                   ///< empty: <home>/logs/<name>-out.log
   std::string error_file;                 ///< empty: <home>/logs/<name>-error.log
   std::string pid_file;                   ///< empty: <home>/pids/<name>-<id>.pid
+
+  // Options of the ecosystem files (PM2's schema).
+  std::string exec_mode = "fork";         ///< fork | cluster
+  bool autostart = true;                  ///< false: registered stopped
+  bool filter_env_all = false;            ///< filter_env: true drops the caller's environment
+  std::vector<std::string> filter_env;    ///< prefixes of caller variables to drop
+  int port = 0;                           ///< sets PORT; 0: none
+  std::string instance_var = "NODE_APP_INSTANCE";
+  std::string increment_var;              ///< a variable incremented per instance (from its env value)
+  std::string uid;                        ///< user to run as (needs root); empty: pmxd's
+  std::string gid;
+  bool append_env_to_name = false;        ///< name becomes <name>-<env> with --env
+  bool force = false;                     ///< start even if already launched
+  // Logs.
+  std::string log_file;                   ///< combined log; empty: none
+  bool merge_logs = false;                ///< one file for every instance (no -<id>)
+  bool disable_logs = false;              ///< output goes to /dev/null
+  std::string log_date_format;
+  bool time = false;
+  std::string log_type;                   ///< "" or "json"
+  std::uint64_t log_max_size = 0;         ///< rotation (bytes); 0: off
+  int log_retain = 0;
+  bool log_compress = false;
+  std::uint64_t log_rotate_interval_ms = 0;
+  // Behaviour of later work, parsed and stored now.
+  std::string cron_restart;
+  bool watch = false;
+  std::vector<std::string> watch_paths;   ///< watch: [paths]
+  std::vector<std::string> ignore_watch;
+  std::uint64_t watch_delay_ms = 0;
+  std::uint64_t listen_timeout_ms = 3000;
+  bool wait_ready = false;
+  bool shutdown_with_message = false;
 };
+
+/// An option whose reading failed: its name (as written) and the message.
+struct SpecError {
+  std::string option;  ///< empty when the error is not about one option
+  std::string message;
+};
+
+/// The canonical name of an app option or alias ("maxRestarts" -> "max_restarts"); empty
+/// for unknown keys. env_<name> keys are known as themselves.
+std::string canonical_option(const std::string& key);
+
+/// Every canonical option name, for "did you mean" suggestions.
+const std::vector<std::string>& option_names();
+
+/// Options parsed and stored whose behaviour is not there yet, set in this spec
+/// ("watch", "cron_restart", "exec_mode: cluster", ...).
+std::vector<std::string> unsupported_options(const AppSpec& spec);
 
 /// Serializes with PM2's option names (snake_case).
 nlohmann::json to_json(const AppSpec& spec);
@@ -48,6 +98,12 @@ nlohmann::json to_json(const AppSpec& spec);
 /// naming the option and what was expected; unknown keys are ignored here (the file loaders
 /// warn about them).
 Result<AppSpec> spec_from_json(const nlohmann::json& j);
+
+/// Same, telling which option failed (for file:line messages).
+Result<AppSpec> spec_from_json(const nlohmann::json& j, SpecError& error);
+
+/// Instances for "max" / 0 / -N: CPUs, CPUs - N, at least 1.
+int resolve_instances(long long requested, int cpus);
 
 /// Checks the values that no type can express (positive counts, a signal name, a name).
 Result<bool> validate(const AppSpec& spec);
