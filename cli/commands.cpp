@@ -9,11 +9,14 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <fstream>
+#include <set>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
 
 #include "cli/autostart.hpp"
+#include "cli/ecosystem_file.hpp"
 #include "cli/render.hpp"
 #include "config/app_spec.hpp"
 #include "config/interpreter.hpp"
@@ -296,6 +299,97 @@ int cmd_kill(Session& s) {
   return kOk;
 }
 
+/// Options of the verbs that take an ecosystem file.
+struct FileOptions {
+  std::string only;  ///< --only a,b
+  std::string env;   ///< --env production
+  bool update_env = false;
+  bool force = false;
+};
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+config::Ecosystem load_file(const std::string& arg, const FileOptions& fo) {
+  auto eco = read_ecosystem(arg, config::LoadOptions{fo.env, split_commas(fo.only)});
+  if (!eco) throw Failure(kUsage, eco.error());
+  for (const auto& w : eco->warnings) std::cerr << "pmx: warning: " << w << "\n";
+  for (const auto& app : eco->apps) {
+    for (const auto& what : config::unsupported_options(app)) {
+      std::cerr << "pmx: warning: app '" << app.name << "': " << what
+                << " is not yet supported: it is stored, and has no effect yet\n";
+    }
+  }
+  return std::move(*eco);
+}
+
+// start | restart | reload | stop | delete | startOrRestart | startOrReload <file>
+int cmd_file(Session& s, const std::string& verb, const std::string& arg, const FileOptions& fo) {
+  const config::Ecosystem eco = load_file(arg, fo);
+  std::set<std::string> registered;
+  for (const auto& app : s.call("list")) registered.insert(app.value("name", ""));
+
+  json to_start = json::array();
+  json restart_names = json::array();
+  json all_names = json::array();
+  for (const auto& app : eco.apps) {
+    all_names.push_back(app.name);
+    const bool known = registered.count(app.name) > 0;
+    if (verb == "start") {
+      if (known && !fo.force) std::cerr << "pmx: app '" << app.name << "' is already registered, skipping it\n";
+      else to_start.push_back(config::to_json(app));
+    } else if (verb == "startOrRestart" || verb == "startOrReload") {
+      if (known) restart_names.push_back(app.name);
+      else to_start.push_back(config::to_json(app));
+    } else if (verb == "restart" || verb == "reload") {
+      restart_names.push_back(app.name);
+    }
+  }
+  if (verb == "stop" || verb == "delete") {
+    s.call(verb, {{"targets", all_names}});
+  }
+  if (!restart_names.empty()) {
+    if (fo.update_env) {
+      // Each app gets the caller's environment and its env from the file again.
+      for (const auto& app : eco.apps) {
+        if (std::find(restart_names.begin(), restart_names.end(), app.name) == restart_names.end()) continue;
+        s.call("restart", {{"targets", json::array({app.name})}, {"env", caller_env()}, {"app_env", app.env}});
+      }
+    } else {
+      s.call("restart", {{"targets", restart_names}});
+    }
+  }
+  int code = kOk;
+  if (!to_start.empty()) {
+    json started = s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}});
+    for (const auto& app : started) {
+      if (app["pm2_env"].value("status", "") == "errored") {
+        std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") errored\n";
+        code = kFailed;
+      }
+    }
+  }
+  s.show_list();
+  return code;
+}
+
+int cmd_ecosystem() {
+  const std::string path = "ecosystem.yaml";
+  if (is_file(path)) throw Failure(kFailed, path + " already exists; not overwriting it");
+  std::ofstream out(path);
+  out << config::example_ecosystem_yaml();
+  if (!out) throw Failure(kFailed, "cannot write " + path);
+  std::cout << "wrote " << path << ": edit it, then `pmx start " << path << "`\n";
+  return kOk;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
@@ -308,7 +402,9 @@ int run(int argc, char** argv) {
 
   StartOptions so;
   auto* start = app.add_subcommand("start", "start a script or binary, or restart an app by name or id");
-  start->add_option("script", so.positional, "script or binary, then its arguments after --")->required();
+  FileOptions fo;
+  start->add_option("script", so.positional,
+                    "script, binary or ecosystem file (default: ecosystem.config.js here), then its arguments after --");
   start->add_option("-n,--name", so.name, "app name (default: script name without extension)");
   start->add_option("--namespace", so.namespace_, "namespace (default: default)");
   start->add_option("--cwd", so.cwd, "working directory (default: the current one)");
@@ -329,6 +425,11 @@ int run(int argc, char** argv) {
   start->add_option("-o,--output", so.out_file, "stdout log file");
   start->add_option("-e,--error", so.error_file, "stderr log file");
   start->add_option("-p,--pid", so.pid_file, "pid file");
+  auto file_flags = [&](CLI::App* c) {
+    c->add_option("--only", fo.only, "with an ecosystem file: only these apps (a,b)");
+    c->add_option("--env", fo.env, "with an ecosystem file: merge env_<name> over env");
+  };
+  file_flags(start);
 
   std::vector<std::string> targets;
   bool update_env = false;
@@ -340,7 +441,17 @@ int run(int argc, char** argv) {
   auto* stop = targets_verb("stop", "stop apps");
   auto* restart = targets_verb("restart", "restart apps (start them if stopped)");
   restart->add_flag("--update-env", update_env, "give the apps the current environment");
+  auto* reload = targets_verb("reload", "restart apps (graceful reload comes with cluster mode)");
+  reload->add_flag("--update-env", update_env, "give the apps the current environment");
+  auto* start_or_restart = targets_verb("startOrRestart", "start an ecosystem file's missing apps, restart the others");
+  start_or_restart->add_flag("--update-env", update_env, "give the apps the current environment");
+  auto* start_or_reload = targets_verb("startOrReload", "as startOrRestart");
+  start_or_reload->add_flag("--update-env", update_env, "give the apps the current environment");
+  for (auto* c : {stop, restart, reload, start_or_restart, start_or_reload}) file_flags(c);
   auto* del = targets_verb("delete", "stop and forget apps");
+  file_flags(del);
+  auto* ecosystem = app.add_subcommand("ecosystem", "write a commented ecosystem.yaml example here");
+  ecosystem->alias("init");
   del->alias("del");
   auto* reset = targets_verb("reset", "zero the restart counters");
   auto* describe = targets_verb("describe", "show everything about apps");
@@ -381,10 +492,35 @@ int run(int argc, char** argv) {
 
   Session s(globals);
   try {
+    fo.update_env = update_env;
     if (*start) {
+      if (so.positional.empty()) {
+        std::string file = default_ecosystem_file();
+        if (file.empty()) throw Failure(kUsage, "start needs a script, a binary or an ecosystem file (none found here)");
+        so.positional.push_back(file);
+      }
       if (so.positional.size() > 1) throw Failure(kUsage, "start takes one script; put its arguments after --");
+      if (is_ecosystem_file(so.positional.front()) && app_args.empty()) {
+        fo.force = so.force;
+        return cmd_file(s, "start", so.positional.front(), fo);
+      }
       so.positional.insert(so.positional.end(), app_args.begin(), app_args.end());
       return cmd_start(s, so);
+    }
+    if (*ecosystem) return cmd_ecosystem();
+    // A verb given one ecosystem file acts on the file's apps.
+    const bool on_file = targets.size() == 1 && is_ecosystem_file(targets.front());
+    for (auto [cmd, verb] : {std::pair{stop, "stop"}, {restart, "restart"}, {reload, "reload"}, {del, "delete"},
+                             {start_or_restart, "startOrRestart"}, {start_or_reload, "startOrReload"}}) {
+      if (*cmd && on_file) return cmd_file(s, verb, targets.front(), fo);
+    }
+    if ((*start_or_restart || *start_or_reload) && !on_file) {
+      throw Failure(kUsage, "startOrRestart and startOrReload take an ecosystem file");
+    }
+    if (*reload) {
+      json extra = json::object();
+      if (update_env) extra["env"] = caller_env();
+      return cmd_targets(s, "restart", targets, extra);
     }
     if (!app_args.empty()) throw Failure(kUsage, "arguments after -- are only for start");
     if (*stop) return cmd_targets(s, "stop", targets);

@@ -3,7 +3,10 @@
 
 #include <csignal>
 #include <cstring>
+#include <cctype>
+#include <cstdlib>
 #include <limits>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -30,13 +33,51 @@ constexpr SignalName kSignals[] = {
     {SIGPWR, "SIGPWR"},   {SIGSYS, "SIGSYS"},
 };
 
-// Reads one option, trying its PM2 name and then its aliases; records the first type error.
+/// Every app option: PM2's name first, then its aliases (PM2's and camelCase).
+const std::vector<std::vector<std::string>>& option_table() {
+  static const std::vector<std::vector<std::string>> table = {
+      {"name"}, {"script", "exec", "cmd", "command"}, {"args"},
+      {"interpreter", "exec_interpreter", "execInterpreter"},
+      {"interpreter_args", "node_args", "interpreterArgs", "nodeArgs"},
+      {"cwd"}, {"namespace"}, {"instances"}, {"exec_mode", "execMode"}, {"env"},
+      {"filter_env", "filterEnv"}, {"autorestart"}, {"autostart"},
+      {"max_restarts", "maxRestarts"}, {"min_uptime", "minUptime"},
+      {"restart_delay", "restartDelay"},
+      {"exp_backoff_restart_delay", "expBackoffRestartDelay"},
+      {"exp_backoff_restart_delay_max", "expBackoffRestartDelayMax"},
+      {"stop_exit_codes", "stopExitCodes"}, {"kill_timeout", "killTimeout"},
+      {"kill_signal", "killSignal"}, {"listen_timeout", "listenTimeout"},
+      {"wait_ready", "waitReady"}, {"shutdown_with_message", "shutdownWithMessage"},
+      {"max_memory_restart", "maxMemoryRestart"}, {"cron_restart", "cron", "cronRestart"},
+      {"watch"}, {"ignore_watch", "ignoreWatch"}, {"watch_delay", "watchDelay"},
+      {"out_file", "output", "outFile"}, {"error_file", "error", "errorFile", "err_file"},
+      {"log_file", "log", "logFile"}, {"pid_file", "pid", "pidFile"},
+      {"merge_logs", "combine_logs", "mergeLogs", "combineLogs"},
+      {"log_date_format", "logDateFormat"}, {"time"}, {"log_type", "logType"},
+      {"disable_logs", "disableLogs"}, {"port"}, {"instance_var", "instanceVar"},
+      {"increment_var", "incrementVar"}, {"uid", "user"}, {"gid"}, {"force"},
+      {"append_env_to_name", "appendEnvToName"}, {"log_max_size", "logMaxSize"},
+      {"log_retain", "logRetain"}, {"log_compress", "logCompress"},
+      {"log_rotate_interval", "logRotateInterval"},
+  };
+  return table;
+}
+
+const std::vector<std::string>& aliases_of(const std::string& canonical) {
+  for (const auto& row : option_table()) {
+    if (row.front() == canonical) return row;
+  }
+  static const std::vector<std::string> none;
+  return none;
+}
+
+// Reads one option by its PM2 name or an alias; records the first error with its option.
 class Reader {
  public:
   explicit Reader(const json& j) : j_(j) {}
 
-  const json* find(std::initializer_list<const char*> keys) const {
-    for (const char* k : keys) {
+  const json* find(const char* canonical) const {
+    for (const auto& k : aliases_of(canonical)) {
       auto it = j_.find(k);
       if (it != j_.end() && !it->is_null()) return &*it;
     }
@@ -44,29 +85,32 @@ class Reader {
   }
 
   void fail(const char* key, const std::string& expected) {
-    if (error_.empty()) error_ = "option '" + std::string(key) + "': expected " + expected;
+    fail_msg(key, "expected " + expected);
   }
   void fail_msg(const char* key, const std::string& message) {
-    if (error_.empty()) error_ = "option '" + std::string(key) + "': " + message;
+    if (!error_.empty()) return;
+    option_ = key;
+    error_ = "option '" + std::string(key) + "': " + message;
   }
+  const std::string& option() const { return option_; }
 
-  void string(std::initializer_list<const char*> keys, std::string& out) {
-    if (const json* v = find(keys)) {
+  void string(const char* key, std::string& out) {
+    if (const json* v = find(key)) {
       if (v->is_string()) out = v->get<std::string>();
-      else fail(*keys.begin(), "a string");
+      else fail(key, "a string");
     }
   }
 
-  void boolean(std::initializer_list<const char*> keys, bool& out) {
-    if (const json* v = find(keys)) {
+  void boolean(const char* key, bool& out) {
+    if (const json* v = find(key)) {
       if (v->is_boolean()) out = v->get<bool>();
       else if (v->is_string() && (*v == "true" || *v == "false")) out = (*v == "true");
-      else fail(*keys.begin(), "true or false");
+      else fail(key, "true or false");
     }
   }
 
-  void integer(std::initializer_list<const char*> keys, int& out, int min) {
-    if (const json* v = find(keys)) {
+  void integer(const char* key, int& out, int min) {
+    if (const json* v = find(key)) {
       long long n = 0;
       if (v->is_number_integer()) n = v->get<long long>();
       else if (v->is_string()) {
@@ -75,75 +119,75 @@ class Reader {
           n = std::stoll(v->get<std::string>(), &used);
           if (used != v->get_ref<const std::string&>().size()) throw std::invalid_argument("");
         } catch (const std::exception&) {
-          return fail(*keys.begin(), "an integer");
+          return fail(key, "an integer");
         }
       } else {
-        return fail(*keys.begin(), "an integer");
+        return fail(key, "an integer");
       }
       if (n < min || n > std::numeric_limits<int>::max()) {
-        return fail(*keys.begin(), "an integer >= " + std::to_string(min));
+        return fail(key, "an integer >= " + std::to_string(min));
       }
       out = static_cast<int>(n);
     }
   }
 
-  void duration(std::initializer_list<const char*> keys, std::uint64_t& out) {
-    if (const json* v = find(keys)) {
+  void duration(const char* key, std::uint64_t& out) {
+    if (const json* v = find(key)) {
       if (v->is_number_unsigned()) out = v->get<std::uint64_t>();
       else if (v->is_number_integer()) {
-        if (v->get<long long>() < 0) return fail(*keys.begin(), "a duration >= 0 (ms, or 5s, 2m, 1h)");
+        if (v->get<long long>() < 0) return fail(key, "a duration >= 0 (ms, or 5s, 2m, 1h)");
         out = static_cast<std::uint64_t>(v->get<long long>());
       } else if (v->is_number_float()) {
         double d = v->get<double>();
-        if (!(d >= 0 && d < 1.8e19)) return fail(*keys.begin(), "a duration >= 0 (ms, or 5s, 2m, 1h)");
+        if (!(d >= 0 && d < 1.8e19)) return fail(key, "a duration >= 0 (ms, or 5s, 2m, 1h)");
         out = static_cast<std::uint64_t>(d);
       } else if (v->is_string()) {
         auto r = parse_duration_ms(v->get<std::string>());
         if (r) out = *r;
-        else fail_msg(*keys.begin(), r.error());
+        else fail_msg(key, r.error());
       } else {
-        fail(*keys.begin(), "a duration (ms, or 5s, 2m, 1h)");
+        fail(key, "a duration (ms, or 5s, 2m, 1h)");
       }
     }
   }
 
-  void size(std::initializer_list<const char*> keys, std::uint64_t& out) {
-    if (const json* v = find(keys)) {
+  void size(const char* key, std::uint64_t& out) {
+    if (const json* v = find(key)) {
       if (v->is_number_unsigned()) out = v->get<std::uint64_t>();
       else if (v->is_number_integer() && v->get<long long>() >= 0) out = static_cast<std::uint64_t>(v->get<long long>());
       else if (v->is_string()) {
         auto r = parse_size(v->get<std::string>());
         if (r) out = *r;
-        else fail_msg(*keys.begin(), r.error());
+        else fail_msg(key, r.error());
       } else {
-        fail(*keys.begin(), "a size (bytes, or 200K, 150M, 1G)");
+        fail(key, "a size (bytes, or 200K, 150M, 1G)");
       }
     }
   }
 
   // A list of strings, or one string split on whitespace with shell quoting.
-  void words(std::initializer_list<const char*> keys, std::vector<std::string>& out) {
-    if (const json* v = find(keys)) {
+  void words(const char* key, std::vector<std::string>& out) {
+    if (const json* v = find(key)) {
       if (v->is_string()) {
         auto r = split_shell_words(v->get<std::string>());
         if (r) out = *r;
-        else fail_msg(*keys.begin(), r.error());
+        else fail_msg(key, r.error());
       } else if (v->is_array()) {
         out.clear();
         for (const auto& item : *v) {
           if (item.is_string()) out.push_back(item.get<std::string>());
           else if (item.is_number()) out.push_back(item.dump());
-          else return fail(*keys.begin(), "a string or a list of strings");
+          else return fail(key, "a string or a list of strings");
         }
       } else {
-        fail(*keys.begin(), "a string or a list of strings");
+        fail(key, "a string or a list of strings");
       }
     }
   }
 
-  void env(std::initializer_list<const char*> keys, Env& out) {
-    if (const json* v = find(keys)) {
-      if (!v->is_object()) return fail(*keys.begin(), "an object of NAME: value");
+  void env(const char* key, Env& out) {
+    if (const json* v = find(key)) {
+      if (!v->is_object()) return fail(key, "an object of NAME: value");
       for (const auto& [k, val] : v->items()) {
         if (val.is_string()) out[k] = val.get<std::string>();
         else if (val.is_number() || val.is_boolean()) out[k] = val.dump();
@@ -153,16 +197,16 @@ class Reader {
     }
   }
 
-  void int_list(std::initializer_list<const char*> keys, std::vector<int>& out) {
-    if (const json* v = find(keys)) {
+  void int_list(const char* key, std::vector<int>& out) {
+    if (const json* v = find(key)) {
       out.clear();
       const json one = v->is_array() ? json() : json::array({*v});
       if (!v->is_array() && !v->is_number_integer()) {
-        return fail(*keys.begin(), "an exit code or a list of exit codes");
+        return fail(key, "an exit code or a list of exit codes");
       }
       for (const auto& item : v->is_array() ? *v : one) {
         if (!item.is_number_integer() || item.get<long long>() < 0 || item.get<long long>() > 255) {
-          return fail(*keys.begin(), "exit codes between 0 and 255");
+          return fail(key, "exit codes between 0 and 255");
         }
         out.push_back(static_cast<int>(item.get<long long>()));
       }
@@ -171,10 +215,78 @@ class Reader {
 
   const std::string& error() const { return error_; }
 
+  // true/false, or a string (filter_env: true, or prefixes).
+  void bool_or_words(const char* key, bool& flag, std::vector<std::string>& out) {
+    if (const json* v = find(key)) {
+      if (v->is_boolean()) flag = v->get<bool>();
+      else words(key, out);
+    }
+  }
+
+  // instances: a count, "max", 0 or -N (CPUs, CPUs - N).
+  void instances(const char* key, int& out) {
+    const json* v = find(key);
+    if (!v) return;
+    long long n = 0;
+    if (v->is_string() && (*v == "max" || *v == "MAX")) n = 0;
+    else if (v->is_number_integer()) n = v->get<long long>();
+    else if (v->is_string()) {
+      const std::string& text = v->get_ref<const std::string&>();
+      char* end = nullptr;
+      n = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0') return fail(key, "a number of instances, \"max\", 0 or -N");
+    } else {
+      return fail(key, "a number of instances, \"max\", 0 or -N");
+    }
+    if (n > 4096 || n < -4096) return fail(key, "a number of instances between -4096 and 4096");
+    const unsigned cpus = std::thread::hardware_concurrency();
+    out = resolve_instances(n, cpus == 0 ? 1 : static_cast<int>(cpus));
+  }
+
+  // One of a fixed set of strings.
+  void choice(const char* key, std::string& out, std::initializer_list<const char*> allowed) {
+    std::string value;
+    string(key, value);
+    if (value.empty()) return;
+    for (const char* a : allowed) {
+      if (value == a) {
+        out = value;
+        return;
+      }
+    }
+    std::string list;
+    for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    fail(key, "one of " + list + " (got '" + value + "')");
+  }
+
+  // A user or group: a name or a numeric id.
+  void id_or_name(const char* key, std::string& out) {
+    if (const json* v = find(key)) {
+      if (v->is_string()) out = v->get<std::string>();  // "" leaves it unset
+      else if (v->is_number_unsigned()) out = std::to_string(v->get<std::uint64_t>());
+      else fail(key, "a user or group name, or a numeric id");
+    }
+  }
+
  private:
   const json& j_;
   std::string error_;
+  std::string option_;
 };
+
+// The five or six fields of a cron expression, each made of digits, * , - / and names.
+bool plausible_cron(const std::string& text) {
+  auto words = split_shell_words(text);
+  if (!words || (words->size() != 5 && words->size() != 6)) return false;
+  for (const auto& w : *words) {
+    for (char c : w) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '*' && c != ',' && c != '-' && c != '/' && c != '?') {
+        return false;
+      }
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -211,7 +323,7 @@ Result<std::vector<std::string>> split_shell_words(const std::string& text) {
 }
 
 json to_json(const AppSpec& s) {
-  return json{
+  json j{
       {"name", s.name},
       {"script", s.script},
       {"args", s.args},
@@ -234,40 +346,165 @@ json to_json(const AppSpec& s) {
       {"out_file", s.out_file},
       {"error_file", s.error_file},
       {"pid_file", s.pid_file},
+      {"exec_mode", s.exec_mode},
+      {"autostart", s.autostart},
+      {"filter_env", s.filter_env_all ? json(true) : json(s.filter_env)},
+      {"listen_timeout", s.listen_timeout_ms},
+      {"wait_ready", s.wait_ready},
+      {"shutdown_with_message", s.shutdown_with_message},
+      {"cron_restart", s.cron_restart},
+      {"watch", s.watch_paths.empty() ? json(s.watch) : json(s.watch_paths)},
+      {"ignore_watch", s.ignore_watch},
+      {"watch_delay", s.watch_delay_ms},
+      {"log_file", s.log_file},
+      {"merge_logs", s.merge_logs},
+      {"log_date_format", s.log_date_format},
+      {"time", s.time},
+      {"log_type", s.log_type},
+      {"disable_logs", s.disable_logs},
+      {"instance_var", s.instance_var},
+      {"increment_var", s.increment_var},
+      {"uid", s.uid},
+      {"gid", s.gid},
+      {"force", s.force},
+      {"append_env_to_name", s.append_env_to_name},
+      {"log_max_size", s.log_max_size},
+      {"log_retain", s.log_retain},
+      {"log_compress", s.log_compress},
+      {"log_rotate_interval", s.log_rotate_interval_ms},
   };
+  if (s.port) j["port"] = s.port;
+  return j;
 }
 
 Result<AppSpec> spec_from_json(const json& j) {
-  if (!j.is_object()) return Error{"an app must be an object of options"};
+  SpecError ignored;
+  return spec_from_json(j, ignored);
+}
+
+Result<AppSpec> spec_from_json(const json& j, SpecError& error) {
+  if (!j.is_object()) {
+    error = SpecError{"", "an app must be an object of options"};
+    return Error{error.message};
+  }
   AppSpec s;
   Reader r(j);
-  r.string({"name"}, s.name);
-  r.string({"script", "exec", "cmd", "command"}, s.script);
-  r.words({"args"}, s.args);
-  r.string({"interpreter", "exec_interpreter", "execInterpreter"}, s.interpreter);
+  r.string("name", s.name);
+  r.string("script", s.script);
+  r.words("args", s.args);
+  r.string("interpreter", s.interpreter);
   if (s.interpreter == "none") s.interpreter.clear();
-  r.words({"interpreter_args", "node_args", "interpreterArgs", "nodeArgs"}, s.interpreter_args);
-  r.string({"cwd"}, s.cwd);
-  r.string({"namespace"}, s.namespace_);
-  r.integer({"instances"}, s.instances, 1);
-  r.env({"env"}, s.env);
-  r.boolean({"autorestart"}, s.autorestart);
-  r.integer({"max_restarts", "maxRestarts"}, s.max_restarts, 0);
-  r.duration({"min_uptime", "minUptime"}, s.min_uptime_ms);
-  r.duration({"restart_delay", "restartDelay"}, s.restart_delay_ms);
-  r.duration({"exp_backoff_restart_delay", "expBackoffRestartDelay"}, s.exp_backoff_restart_delay_ms);
-  r.duration({"exp_backoff_restart_delay_max", "expBackoffRestartDelayMax"}, s.exp_backoff_max_ms);
-  r.int_list({"stop_exit_codes", "stopExitCodes"}, s.stop_exit_codes);
-  r.duration({"kill_timeout", "killTimeout"}, s.kill_timeout_ms);
-  r.string({"kill_signal", "killSignal"}, s.kill_signal);
-  r.size({"max_memory_restart", "maxMemoryRestart"}, s.max_memory_restart);
-  r.string({"out_file", "output", "outFile"}, s.out_file);
-  r.string({"error_file", "error", "errorFile", "err_file"}, s.error_file);
-  r.string({"pid_file", "pid", "pidFile"}, s.pid_file);
-  if (!r.error().empty()) return Error{r.error()};
+  r.words("interpreter_args", s.interpreter_args);
+  r.string("cwd", s.cwd);
+  r.string("namespace", s.namespace_);
+  r.instances("instances", s.instances);
+  r.choice("exec_mode", s.exec_mode, {"fork", "cluster", "fork_mode", "cluster_mode"});
+  if (s.exec_mode.size() > 5 && s.exec_mode.ends_with("_mode")) s.exec_mode.resize(s.exec_mode.size() - 5);
+  r.env("env", s.env);
+  r.bool_or_words("filter_env", s.filter_env_all, s.filter_env);
+  r.boolean("autorestart", s.autorestart);
+  r.boolean("autostart", s.autostart);
+  r.integer("max_restarts", s.max_restarts, 0);
+  r.duration("min_uptime", s.min_uptime_ms);
+  r.duration("restart_delay", s.restart_delay_ms);
+  r.duration("exp_backoff_restart_delay", s.exp_backoff_restart_delay_ms);
+  r.duration("exp_backoff_restart_delay_max", s.exp_backoff_max_ms);
+  r.int_list("stop_exit_codes", s.stop_exit_codes);
+  r.duration("kill_timeout", s.kill_timeout_ms);
+  r.string("kill_signal", s.kill_signal);
+  r.duration("listen_timeout", s.listen_timeout_ms);
+  r.boolean("wait_ready", s.wait_ready);
+  r.boolean("shutdown_with_message", s.shutdown_with_message);
+  r.size("max_memory_restart", s.max_memory_restart);
+  if (const json* cron = r.find("cron_restart")) {
+    // 0 or "0" disables it, as in PM2.
+    if (!(cron->is_number_integer() && cron->get<long long>() == 0) && *cron != "0") r.string("cron_restart", s.cron_restart);
+  }
+  if (const json* w = r.find("watch")) {
+    if (w->is_boolean()) s.watch = w->get<bool>();
+    else {
+      r.words("watch", s.watch_paths);
+      s.watch = !s.watch_paths.empty();
+    }
+  }
+  r.words("ignore_watch", s.ignore_watch);
+  r.duration("watch_delay", s.watch_delay_ms);
+  r.string("out_file", s.out_file);
+  r.string("error_file", s.error_file);
+  if (const json* log = r.find("log_file"); log && log->is_boolean()) {
+    s.log_file = log->get<bool>() ? "true" : "";  // true: the default combined log
+  } else {
+    r.string("log_file", s.log_file);
+  }
+  r.string("pid_file", s.pid_file);
+  r.boolean("merge_logs", s.merge_logs);
+  r.string("log_date_format", s.log_date_format);
+  r.boolean("time", s.time);
+  r.choice("log_type", s.log_type, {"json", "raw"});
+  r.boolean("disable_logs", s.disable_logs);
+  r.integer("port", s.port, 1);
+  r.string("instance_var", s.instance_var);
+  r.string("increment_var", s.increment_var);
+  r.id_or_name("uid", s.uid);
+  r.id_or_name("gid", s.gid);
+  r.boolean("force", s.force);
+  r.boolean("append_env_to_name", s.append_env_to_name);
+  r.size("log_max_size", s.log_max_size);
+  r.integer("log_retain", s.log_retain, 0);
+  r.boolean("log_compress", s.log_compress);
+  r.duration("log_rotate_interval", s.log_rotate_interval_ms);
+  if (!r.error().empty()) {
+    error = SpecError{r.option(), r.error()};
+    return Error{r.error()};
+  }
   auto valid = validate(s);
-  if (!valid) return Error{valid.error()};
+  if (!valid) {
+    // validate() names the option first: "option 'x': ..."
+    const std::string& m = valid.error();
+    auto open = m.find('\'');
+    auto close = open == std::string::npos ? open : m.find('\'', open + 1);
+    error = SpecError{close == std::string::npos ? "" : m.substr(open + 1, close - open - 1), m};
+    return Error{m};
+  }
   return s;
+}
+
+int resolve_instances(long long requested, int cpus) {
+  long long n = requested > 0 ? requested : cpus + requested;  // 0 and "max": CPUs; -N: CPUs - N
+  return n < 1 ? 1 : static_cast<int>(n);
+}
+
+std::string canonical_option(const std::string& key) {
+  if (key.rfind("env_", 0) == 0 && key.size() > 4) return key;
+  for (const auto& row : option_table()) {
+    for (const auto& name : row) {
+      if (name == key) return row.front();
+    }
+  }
+  return "";
+}
+
+const std::vector<std::string>& option_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& row : option_table()) out.push_back(row.front());
+    return out;
+  }();
+  return names;
+}
+
+std::vector<std::string> unsupported_options(const AppSpec& s) {
+  std::vector<std::string> out;
+  if (s.exec_mode == "cluster") out.push_back("exec_mode: cluster (the instances run in fork mode)");
+  if (s.watch) out.push_back("watch");
+  if (!s.cron_restart.empty()) out.push_back("cron_restart");
+  if (s.wait_ready) out.push_back("wait_ready");
+  if (s.shutdown_with_message) out.push_back("shutdown_with_message");
+  if (!s.log_file.empty()) out.push_back("log_file");
+  if (!s.log_date_format.empty() || s.time) out.push_back("log_date_format/time");
+  if (!s.log_type.empty()) out.push_back("log_type");
+  if (s.log_max_size || s.log_retain || s.log_compress || s.log_rotate_interval_ms) out.push_back("log rotation");
+  return out;
 }
 
 Result<bool> validate(const AppSpec& s) {
@@ -287,6 +524,13 @@ Result<bool> validate(const AppSpec& s) {
   }
   for (int code : s.stop_exit_codes) {
     if (code < 0 || code > 255) return Error{"option 'stop_exit_codes': exit codes are 0..255"};
+  }
+  if (s.port < 0 || s.port > 65535) return Error{"option 'port': expected a TCP port, 1..65535"};
+  if (!s.cron_restart.empty() && !plausible_cron(s.cron_restart)) {
+    return Error{"option 'cron_restart': expected a cron expression of 5 or 6 fields, got '" + s.cron_restart + "'"};
+  }
+  if (s.instance_var.empty() || s.instance_var.find('=') != std::string::npos) {
+    return Error{"option 'instance_var': expected an environment variable name"};
   }
   return true;
 }

@@ -1,16 +1,33 @@
 // Instance: what an instance derives from its spec and state.
 #include "daemon/instance.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+
 namespace pmx::daemon {
 
 config::Env Instance::environment(const std::string& home) const {
   const auto& s = spec;
-  config::Env env = caller_env ? *caller_env : config::Env{};
+  config::Env env;
+  if (caller_env && !s.filter_env_all) {
+    for (const auto& [k, v] : *caller_env) {
+      bool dropped = std::any_of(s.filter_env.begin(), s.filter_env.end(),
+                                 [&](const std::string& prefix) { return k.rfind(prefix, 0) == 0; });
+      if (!dropped) env.emplace(k, v);
+    }
+  }
   for (const auto& [k, v] : s.env) env[k] = v;
+  if (s.port > 0) env["PORT"] = std::to_string(s.port);
+  if (!s.increment_var.empty()) {
+    // PM2: the variable's value (from the app's env, default 0) plus the instance's index.
+    auto base = env.find(s.increment_var);
+    long long start = base == env.end() ? 0 : std::atoll(base->second.c_str());
+    env[s.increment_var] = std::to_string(start + app_instance);
+  }
   env["pm_id"] = std::to_string(id);
   env["name"] = s.name;
   env["namespace"] = s.namespace_;
-  env["NODE_APP_INSTANCE"] = std::to_string(app_instance);
+  env[s.instance_var] = std::to_string(app_instance);
   env["unique_id"] = unique_id;
   env["PMX_HOME"] = home;
   env["pm_exec_path"] = s.script;

@@ -486,6 +486,9 @@ void Supervisor::register_verbs() {
       if (env != params.end() && env->is_object()) {
         in.caller_env = std::make_shared<const config::Env>(env_from_json(*env));
       }
+      if (auto app_env = params.find("app_env"); app_env != params.end() && app_env->is_object()) {
+        in.spec.env = env_from_json(*app_env);
+      }
       dispatch(in, Event::Restart);
     }
     wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
@@ -544,60 +547,83 @@ void Supervisor::register_verbs() {
 }
 
 void Supervisor::start_app(const json& params, const Reply& reply) {
-  auto app = params.find("app");
-  if (app == params.end()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app is required"));
-  auto parsed = config::spec_from_json(*app);
-  if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
-  config::AppSpec spec = std::move(*parsed);
+  // One app ("app") or several ("apps", from an ecosystem file): all are checked before any starts.
+  json list = json::array();
+  if (auto app = params.find("app"); app != params.end()) list.push_back(*app);
+  if (auto apps = params.find("apps"); apps != params.end() && apps->is_array()) {
+    for (const auto& a : *apps) list.push_back(a);
+  }
+  if (list.empty()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app or params.apps is required"));
   if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
-  if (spec.script.empty() || spec.script[0] != '/') {
-    return reply.fail(make_error(ErrorCode::InvalidParams, "option 'script' must be an absolute path"));
-  }
-  struct stat st{};
-  if (::stat(spec.script.c_str(), &st) != 0) {
-    return reply.fail(make_error(ErrorCode::InvalidParams, "script not found: " + spec.script,
-                                 {{"script", spec.script}}));
-  }
-  if (spec.cwd.empty()) spec.cwd = "/";
   const bool force = params.value("force", false);
-  if (!force) {
-    for (const auto& [id, in] : instances_) {
-      if (in->deleting) continue;
-      if (in->spec.name == spec.name || in->spec.script == spec.script) {
-        return reply.fail(make_error(ErrorCode::AlreadyExists,
-                                     "script already launched as '" + in->spec.name + "' (id " +
-                                         std::to_string(id) + "); use -f to start another copy",
-                                     {{"id", id}, {"name", in->spec.name}}));
+  std::vector<config::AppSpec> specs;
+  for (const auto& app : list) {
+    auto parsed = config::spec_from_json(app);
+    if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
+    config::AppSpec spec = std::move(*parsed);
+    if (spec.script.empty() || spec.script[0] != '/') {
+      return reply.fail(make_error(ErrorCode::InvalidParams, "option 'script' must be an absolute path"));
+    }
+    struct stat st{};
+    if (::stat(spec.script.c_str(), &st) != 0) {
+      return reply.fail(make_error(ErrorCode::InvalidParams, "script not found: " + spec.script,
+                                   {{"script", spec.script}}));
+    }
+    if (spec.cwd.empty()) spec.cwd = "/";
+    if (!force && !spec.force) {
+      for (const auto& [id, in] : instances_) {
+        if (in->deleting) continue;
+        if (in->spec.name == spec.name || (in->spec.script == spec.script && in->spec.args == spec.args)) {
+          return reply.fail(make_error(ErrorCode::AlreadyExists,
+                                       "script already launched as '" + in->spec.name + "' (id " +
+                                           std::to_string(id) + "); use -f to start another copy",
+                                       {{"id", id}, {"name", in->spec.name}}));
+        }
       }
     }
+    specs.push_back(std::move(spec));
   }
   auto caller_env = std::make_shared<const config::Env>(env_from_json(params.value("env", json::object())));
-  const bool autostart = params.value("autostart", true);
 
   std::vector<int> ids;
-  for (int n = 0; n < spec.instances; ++n) {
-    const int id = next_id_++;
-    auto in = std::make_unique<Instance>(io_, id, spec);
-    in->caller_env = caller_env;
-    in->unique_id = new_unique_id();
-    in->created_at_ms = now_ms();
-    std::set<int> used;
-    for (const auto& [other_id, other] : instances_) {
-      if (other->spec.name == spec.name) used.insert(other->app_instance);
-    }
-    while (used.count(in->app_instance)) ++in->app_instance;
-    const auto& paths = options_.paths;
-    in->out_path = spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file;
-    in->err_path = spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file;
-    in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : spec.pid_file;
-    Instance& ref = *in;
-    instances_.emplace(id, std::move(in));
-    ids.push_back(id);
-    spdlog::info("{} registered: {}", label(ref), ref.spec.script);
-    if (autostart) dispatch(ref, Event::Start);
+  for (const auto& spec : specs) {
+    for (int n = 0; n < spec.instances; ++n) ids.push_back(add_instance(spec, caller_env));
   }
   wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
            [this, ids, reply] { reply.ok_text(describe_all(ids)); });
+}
+
+int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env) {
+  const int id = next_id_++;
+  auto in = std::make_unique<Instance>(io_, id, spec);
+  in->caller_env = std::move(caller_env);
+  in->unique_id = new_unique_id();
+  in->created_at_ms = now_ms();
+  std::set<int> used;
+  for (const auto& [other_id, other] : instances_) {
+    if (other->spec.name == spec.name) used.insert(other->app_instance);
+  }
+  while (used.count(in->app_instance)) ++in->app_instance;
+  const auto& paths = options_.paths;
+  if (spec.disable_logs) {
+    in->out_path = in->err_path = "/dev/null";
+  } else {
+    // Several instances of one app get a file each, unless merge_logs (PM2's naming).
+    const std::string suffix = spec.instances > 1 && !spec.merge_logs ? "-" + std::to_string(id) : "";
+    auto with_suffix = [&](std::string path) {
+      if (suffix.empty() || path == "/dev/null") return path;
+      auto dot = path.rfind(".log");
+      return dot == std::string::npos ? path + suffix : path.insert(dot, suffix);
+    };
+    in->out_path = with_suffix(spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file);
+    in->err_path = with_suffix(spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file);
+  }
+  in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : spec.pid_file;
+  Instance& ref = *in;
+  instances_.emplace(id, std::move(in));
+  spdlog::info("{} registered: {}", label(ref), ref.spec.script);
+  if (spec.autostart) dispatch(ref, Event::Start);
+  return id;
 }
 
 void Supervisor::stop_all_then(std::function<void()> done) {

@@ -68,6 +68,8 @@ class Supervisor {
   /// The ids that targets name, or the error naming the targets that match nothing.
   std::optional<ipc::RpcError> resolve(const json& params, std::vector<int>& ids) const;
   void start_app(const json& params, const Reply& reply);
+  /// Registers one instance of spec (and starts it unless autostart is off); returns its id.
+  int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env);
   void stop_all_then(std::function<void()> done);
   /// The jlist entries of ids, as JSON text.
   std::string describe_all(const std::vector<int>& ids);

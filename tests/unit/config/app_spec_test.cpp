@@ -4,7 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -144,18 +146,27 @@ TEST_CASE("spec_from_json: cwd and namespace are strings, namespace not empty", 
   read_fails(app({{"namespace", ""}}), "namespace");
 }
 
-TEST_CASE("spec_from_json: instances is an integer >= 1", "[app_spec]") {
+TEST_CASE("spec_from_json: instances is a count, max, 0 or -N (PM2's CPU-relative forms)", "[app_spec]") {
+  const int cpus = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   CHECK(read_ok(app({{"instances", 4}})).instances == 4);
   CHECK(read_ok(app({{"instances", "3"}})).instances == 3);
-  read_fails(app({{"instances", 0}}), "instances");
-  read_fails(app({{"instances", -1}}), "instances");
-  read_fails(app({{"instances", "0"}}), "instances");
-  read_fails(app({{"instances", "two"}}), "instances");
+  CHECK(read_ok(app({{"instances", "max"}})).instances == cpus);
+  CHECK(read_ok(app({{"instances", 0}})).instances == cpus);
+  CHECK(read_ok(app({{"instances", -1}})).instances == std::max(1, cpus - 1));
+  CHECK(read_ok(app({{"instances", -64}})).instances == 1);  // a result <= 0 becomes 1
+  read_fails(app({{"instances", "many"}}), "instances");
   read_fails(app({{"instances", "3x"}}), "instances");
   read_fails(app({{"instances", ""}}), "instances");
   read_fails(app({{"instances", 1.5}}), "instances");
   read_fails(app({{"instances", true}}), "instances");
   read_fails(app({{"instances", 3'000'000'000LL}}), "instances");
+}
+
+TEST_CASE("resolve_instances: CPUs for 0, CPUs - N for -N, at least 1", "[app_spec]") {
+  CHECK(resolve_instances(3, 8) == 3);
+  CHECK(resolve_instances(0, 8) == 8);
+  CHECK(resolve_instances(-2, 8) == 6);
+  CHECK(resolve_instances(-8, 8) == 1);
 }
 
 TEST_CASE("spec_from_json: validate rejects instances < 1 set directly", "[app_spec]") {
@@ -325,7 +336,7 @@ TEST_CASE("spec_from_json: unknown keys are ignored", "[app_spec]") {
 }
 
 TEST_CASE("spec_from_json: the first error is reported", "[app_spec]") {
-  auto r = spec_from_json(app({{"instances", 0}, {"kill_timeout", "x"}}));
+  auto r = spec_from_json(app({{"instances", "many"}, {"kill_timeout", "x"}}));
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error(), Catch::Matchers::Contains("instances"));
 }

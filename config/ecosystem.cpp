@@ -1,0 +1,371 @@
+// Ecosystem loading: one tree of nlohmann json with the position of every key, whatever the
+// format, then each app through spec_from_json with its errors placed at their key.
+#include "config/ecosystem.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "config/interpreter.hpp"
+
+namespace pmx::config {
+namespace {
+
+using json = nlohmann::json;
+
+struct Pos {
+  int line = 0;  ///< 1-based; 0 when unknown
+  int col = 0;
+};
+
+/// The document as json, and where each key was: "apps/0/instances" -> its mark.
+struct Tree {
+  json value;
+  std::map<std::string, Pos> keys;
+};
+
+std::string at(const std::string& file, Pos p) {
+  if (p.line <= 0) return file + ": ";
+  return file + ":" + std::to_string(p.line) + ":" + std::to_string(p.col) + ": ";
+}
+
+bool matches(const std::string& s, const char* pattern) {
+  return std::regex_match(s, std::regex(pattern));
+}
+
+// A plain YAML scalar as the YAML 1.2 core schema (and js-yaml, which PM2 uses) types it.
+json typed_scalar(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  if (matches(s, "[-+]?[0-9]+")) {
+    try {
+      return s[0] == '-' ? json(std::stoll(s)) : json(std::stoull(s[0] == '+' ? s.substr(1) : s));
+    } catch (const std::exception&) {
+      return s;  // out of range: keep the text, the option's reader will say what it expected
+    }
+  }
+  if (matches(s, "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?")) {
+    try {
+      return std::stod(s);
+    } catch (const std::exception&) {
+      return s;
+    }
+  }
+  return s;
+}
+
+void from_yaml(const YAML::Node& node, const std::string& path, Tree& tree, json& out) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      out = json::object();
+      for (const auto& kv : node) {
+        std::string key = kv.first.Scalar();
+        const auto& mark = kv.first.Mark();
+        tree.keys[path + "/" + key] = Pos{mark.line + 1, mark.column + 1};
+        from_yaml(kv.second, path + "/" + key, tree, out[key]);
+      }
+      break;
+    case YAML::NodeType::Sequence: {
+      out = json::array();
+      std::size_t i = 0;
+      for (const auto& item : node) {
+        const auto& mark = item.Mark();
+        tree.keys[path + "/" + std::to_string(i)] = Pos{mark.line + 1, mark.column + 1};
+        json v;
+        from_yaml(item, path + "/" + std::to_string(i), tree, v);
+        out.push_back(std::move(v));
+        ++i;
+      }
+      break;
+    }
+    case YAML::NodeType::Scalar:
+      // Quoted scalars carry the tag "!": they are strings whatever they look like.
+      out = node.Tag() == "!" ? json(node.Scalar()) : typed_scalar(node.Scalar());
+      break;
+    default:
+      out = nullptr;
+  }
+}
+
+// The line and column of a byte offset.
+Pos position_of(std::string_view text, std::size_t offset) {
+  Pos p{1, 1};
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++p.line;
+      p.col = 1;
+    } else {
+      ++p.col;
+    }
+  }
+  return p;
+}
+
+Result<Tree> parse_tree(std::string_view text, Format format, const std::string& file) {
+  Tree tree;
+  if (format != Format::Yaml) {
+    // JSON: nlohmann says precisely what is wrong and where.
+    try {
+      tree.value = json::parse(text.begin(), text.end());
+    } catch (const json::parse_error& e) {
+      std::string what = e.what();
+      if (auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
+      return Error{at(format == Format::JavaScript ? file : file, format == Format::JavaScript ? Pos{} : position_of(text, e.byte == 0 ? 0 : e.byte - 1)) + what};
+    }
+    if (format == Format::JavaScript) return tree;  // positions in generated JSON mean nothing
+  }
+  // YAML (a superset of JSON): positions for every key. Tabs are only whitespace in JSON.
+  std::string doc(text);
+  if (format == Format::Json) std::replace(doc.begin(), doc.end(), '\t', ' ');
+  try {
+    YAML::Node root = YAML::Load(doc);
+    json value;
+    from_yaml(root, "", tree, value);
+    if (format == Format::Yaml) tree.value = std::move(value);
+  } catch (const YAML::Exception& e) {
+    if (format == Format::Json) return tree;  // valid JSON yaml-cpp cannot read: no positions
+    return Error{at(file, Pos{e.mark.line + 1, e.mark.column + 1}) + e.msg};
+  }
+  return tree;
+}
+
+std::size_t distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t cost = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                                 std::tolower(static_cast<unsigned char>(b[j - 1]))
+                             ? 0
+                             : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+bool is_file(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string absolute(const std::string& path, const std::string& base) {
+  if (path.empty() || path[0] == '/') return path;
+  return base + "/" + path;
+}
+
+// A script without a '/' that is not a file may be a program in PATH ("redis-server").
+std::string in_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return "";
+  const char* p = std::getenv("PATH");
+  std::stringstream dirs(p ? p : "/usr/local/bin:/usr/bin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (is_file(candidate) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+/// Where an option of app i was written: the key as found (any alias), else the app itself.
+Pos option_pos(const Tree& tree, const json& app, std::size_t i, const std::string& apps_path,
+               const std::string& option) {
+  const std::string base = apps_path + "/" + std::to_string(i);
+  for (const auto& [key, value] : app.items()) {
+    if (!option.empty() && canonical_option(key) == option) {
+      if (auto it = tree.keys.find(base + "/" + key); it != tree.keys.end()) return it->second;
+    }
+  }
+  auto it = tree.keys.find(base);
+  return it == tree.keys.end() ? Pos{} : it->second;
+}
+
+}  // namespace
+
+std::optional<Format> format_of(const std::string& path) {
+  auto ends = [&](const char* suffix) { return path.ends_with(suffix); };
+  if (ends(".yaml") || ends(".yml")) return Format::Yaml;
+  if (ends(".json")) return Format::Json;
+  if (ends(".js") || ends(".cjs") || ends(".mjs")) return Format::JavaScript;
+  return std::nullopt;
+}
+
+std::string suggest_option(const std::string& key) {
+  std::string best;
+  std::size_t best_d = 3;  // at most two edits away
+  for (const auto& name : option_names()) {
+    std::size_t d = distance(key, name);
+    if (d < best_d) {
+      best_d = d;
+      best = name;
+    }
+  }
+  return best;
+}
+
+Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const std::string& file,
+                                  const std::string& base_dir, const LoadOptions& options) {
+  auto parsed = parse_tree(text, format, file);
+  if (!parsed) return Error{parsed.error()};
+  const Tree& tree = *parsed;
+  const bool positions = format != Format::JavaScript;
+  auto pos = [&](const std::string& path) {
+    auto it = tree.keys.find(path);
+    return positions && it != tree.keys.end() ? it->second : Pos{};
+  };
+
+  json apps;
+  std::string apps_path;
+  Ecosystem eco;
+  if (tree.value.is_array()) {
+    apps = tree.value;
+  } else if (tree.value.is_object() && tree.value.contains("apps")) {
+    apps = tree.value["apps"];
+    apps_path = "/apps";
+    if (apps.is_object()) apps = json::array({apps});
+    for (const auto& [key, v] : tree.value.items()) {
+      if (key != "apps" && key != "deploy") {
+        eco.warnings.push_back(at(file, pos("/" + key)) + "unknown top-level key '" + key + "', ignoring");
+      }
+    }
+  } else {
+    return Error{at(file, Pos{positions ? 1 : 0, 1}) + "expected {apps: [...]} or a list of apps"};
+  }
+  if (!apps.is_array()) return Error{at(file, pos("/apps")) + "'apps' must be a list of apps"};
+  if (apps.empty()) return Error{at(file, pos(apps_path)) + "no app in the file"};
+
+  std::vector<std::string> errors;
+  std::map<std::string, std::size_t> names;
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    json app = apps[i];
+    const std::string app_path = apps_path + "/" + std::to_string(i);
+    const Pos app_pos = positions ? option_pos(tree, app, i, apps_path, "") : Pos{};
+    if (!app.is_object()) {
+      errors.push_back(at(file, app_pos) + "app " + std::to_string(i) + ": expected an object of options");
+      continue;
+    }
+    const std::string label = app.contains("name") && app["name"].is_string()
+                                  ? "app '" + app["name"].get<std::string>() + "'"
+                                  : "app " + std::to_string(i);
+    // Unknown keys warn; env_<name> is merged for --env.
+    for (const auto& [key, value] : app.items()) {
+      if (!canonical_option(key).empty()) continue;
+      std::string hint = suggest_option(key);
+      eco.warnings.push_back(at(file, pos(app_path + "/" + key)) + label + ": unknown option '" + key + "', ignoring" +
+                             (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+    }
+    if (!options.env_name.empty()) {
+      auto extra = app.find("env_" + options.env_name);
+      if (extra != app.end()) {
+        if (!extra->is_object()) {
+          errors.push_back(at(file, pos(app_path + "/env_" + options.env_name)) + label + ": option 'env_" +
+                           options.env_name + "': expected an object of NAME: value");
+          continue;
+        }
+        json env = app.value("env", json::object());
+        if (!env.is_object()) env = json::object();
+        env.update(*extra);
+        app["env"] = env;
+      }
+    }
+    SpecError err;
+    auto spec = spec_from_json(app, err);
+    if (!spec) {
+      Pos p = positions ? option_pos(tree, app, i, apps_path, err.option) : Pos{};
+      errors.push_back(at(file, p) + label + ": " + err.message);
+      continue;
+    }
+    AppSpec s = std::move(*spec);
+    // Paths: cwd against the file's folder (and it is the default cwd), the rest against cwd.
+    s.cwd = s.cwd.empty() ? base_dir : absolute(s.cwd, base_dir);
+    std::string script = absolute(s.script, s.cwd);
+    if (!is_file(script)) {
+      std::string found = in_path(s.script);
+      if (found.empty()) {
+        Pos p = positions ? option_pos(tree, app, i, apps_path, "script") : Pos{};
+        errors.push_back(at(file, p) + label + ": option 'script': no such file: " + script);
+        continue;
+      }
+      script = found;
+    }
+    s.script = script;
+    if (!app.contains("interpreter") && !app.contains("exec_interpreter") && !app.contains("execInterpreter")) {
+      s.interpreter = interpreter_for(s.script);
+    }
+    if (!app.contains("name")) s.name = default_name(s.script);
+    if (s.append_env_to_name && !options.env_name.empty()) s.name += "-" + options.env_name;
+    for (std::string* path : {&s.out_file, &s.error_file, &s.pid_file}) *path = absolute(*path, s.cwd);
+    if (s.log_file != "true") s.log_file = absolute(s.log_file, s.cwd);
+    if (auto [it, fresh] = names.emplace(s.name, i); !fresh) {
+      Pos p = positions ? option_pos(tree, app, i, apps_path, "name") : Pos{};
+      errors.push_back(at(file, p) + label + ": duplicate app name '" + s.name + "' (also app " +
+                       std::to_string(it->second) + ")");
+      continue;
+    }
+    eco.apps.push_back(std::move(s));
+  }
+  if (!errors.empty()) {
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;
+    return Error{all};
+  }
+  if (!options.only.empty()) {
+    for (const auto& wanted : options.only) {
+      if (!names.count(wanted)) return Error{file + ": --only names '" + wanted + "', which is not an app of the file"};
+    }
+    std::erase_if(eco.apps, [&](const AppSpec& s) {
+      return std::find(options.only.begin(), options.only.end(), s.name) == options.only.end();
+    });
+  }
+  return eco;
+}
+
+Result<Ecosystem> load_ecosystem(const std::string& path, const LoadOptions& options) {
+  auto format = format_of(path);
+  if (!format || *format == Format::JavaScript) return Error{path + ": not a YAML or JSON file"};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{path + ": cannot read the file"};
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
+  return parse_ecosystem(text.str(), *format, path, dir, options);
+}
+
+std::string example_ecosystem_yaml() {
+  return R"(# pmx ecosystem file: `pmx start ecosystem.yaml` starts every app below.
+# Options have PM2's names (camelCase aliases work too); docs/configuration.md lists them all.
+apps:
+  - name: api
+    script: ./server.js          # relative paths resolve against this file's folder
+    args: --port 3000            # a string split like a shell would, or a list
+    instances: 2                 # a number, "max" (one per CPU), 0 or -1 (CPUs minus one)
+    max_memory_restart: 300M     # restart above this RSS of the whole process tree
+    kill_timeout: 5s             # SIGINT, then SIGKILL after this long
+    env:
+      NODE_ENV: development
+    env_production:              # merged over env by `pmx start ecosystem.yaml --env production`
+      NODE_ENV: production
+
+  - name: worker
+    script: ./worker.py          # python3, chosen by the extension
+    restart_delay: 2s
+    max_restarts: 10
+    stop_exit_codes: [0]         # a clean exit is final
+)";
+}
+
+}  // namespace pmx::config
