@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
@@ -260,12 +261,27 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     const std::string label = app.contains("name") && app["name"].is_string()
                                   ? "app '" + app["name"].get<std::string>() + "'"
                                   : "app " + std::to_string(i);
-    // Unknown keys warn; env_<name> is merged for --env.
+    // Unknown keys warn, in the order of the file; env_<name> is merged for --env.
+    std::vector<std::pair<Pos, std::string>> unknown;
     for (const auto& [key, value] : app.items()) {
       if (!canonical_option(key).empty()) continue;
       std::string hint = suggest_option(key);
-      eco.warnings.push_back(at(file, pos(app_path + "/" + key)) + label + ": unknown option '" + key + "', ignoring" +
-                             (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+      Pos p = pos(app_path + "/" + key);
+      unknown.emplace_back(p, at(file, p) + label + ": unknown option '" + key + "', ignoring" +
+                                  (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+    }
+    std::sort(unknown.begin(), unknown.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.first.line, a.first.col) < std::tie(b.first.line, b.first.col);
+    });
+    for (auto& [p, message] : unknown) eco.warnings.push_back(std::move(message));
+    // The default name (the script's) is needed before validation.
+    if (!app.contains("name")) {
+      for (const char* key : {"script", "exec", "cmd", "command"}) {
+        if (app.contains(key) && app[key].is_string()) {
+          app["name"] = default_name(app[key].get<std::string>());
+          break;
+        }
+      }
     }
     if (!options.env_name.empty()) {
       auto extra = app.find("env_" + options.env_name);
@@ -305,7 +321,6 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     if (!app.contains("interpreter") && !app.contains("exec_interpreter") && !app.contains("execInterpreter")) {
       s.interpreter = interpreter_for(s.script);
     }
-    if (!app.contains("name")) s.name = default_name(s.script);
     if (s.append_env_to_name && !options.env_name.empty()) s.name += "-" + options.env_name;
     for (std::string* path : {&s.out_file, &s.error_file, &s.pid_file}) *path = absolute(*path, s.cwd);
     if (s.log_file != "true") s.log_file = absolute(s.log_file, s.cwd);

@@ -1,0 +1,80 @@
+// Ecosystem files end to end: each format starts its apps, --only, --env, broken files start
+// nothing, startOrRestart, start - from stdin.
+#include <fstream>
+
+#include "tests/integration/harness.hpp"
+
+using namespace pmx::itest;
+
+namespace {
+
+std::string write(const Session& s, const std::string& name, const std::string& text) {
+  std::string path = s.home.scratch(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string two_apps_yaml() {
+  return "apps:\n"
+         "  - name: one\n    script: " + bin::kSleeper + "\n    kill_timeout: 500\n"
+         "    env:\n      MODE: base\n    env_production:\n      MODE: prod\n"
+         "  - name: two\n    script: " + bin::kSleeper + "\n    kill_timeout: 500\n    args: [x]\n";
+}
+
+}  // namespace
+
+TEST_CASE("a YAML ecosystem file starts every app, --env merges env_<name>", "[integration][ecosystem]") {
+  Session s;
+  std::string file = write(s, "eco.yaml", two_apps_yaml());
+  REQUIRE_EXIT(s.pmx({"start", file, "--env", "production"}), 0);
+  CHECK(s.wait_status("one", "online"));
+  CHECK(s.wait_status("two", "online"));
+  CHECK(s.app("one")["pm2_env"]["env"].value("MODE", "") == "prod");
+}
+
+TEST_CASE("a JSON ecosystem file with --only starts just those apps", "[integration][ecosystem]") {
+  Session s;
+  std::string file = write(s, "eco.json",
+                           "{\"apps\": [{\"name\": \"one\", \"script\": \"" + bin::kSleeper +
+                               "\"}, {\"name\": \"two\", \"script\": \"" + bin::kSleeper + "\", \"args\": \"x\"}]}");
+  REQUIRE_EXIT(s.pmx({"start", file, "--only", "two"}), 0);
+  CHECK(s.wait_status("two", "online"));
+  CHECK_FALSE(s.find_app("one").has_value());
+}
+
+TEST_CASE("a broken ecosystem file starts nothing and names file:line", "[integration][ecosystem]") {
+  Session s;
+  std::string file = write(s, "bad.yaml",
+                           "apps:\n  - name: good\n    script: " + bin::kSleeper +
+                               "\n  - name: bad\n    script: " + bin::kSleeper + "\n    instances: many\n");
+  auto r = s.pmx({"start", file});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("bad.yaml:6:5") != std::string::npos);
+  CHECK(r.err.find("instances") != std::string::npos);
+  CHECK(s.jlist().empty());
+}
+
+TEST_CASE("startOrRestart twice counts one restart per app", "[integration][ecosystem]") {
+  Session s;
+  std::string file = write(s, "eco.yaml", two_apps_yaml());
+  REQUIRE_EXIT(s.pmx({"startOrRestart", file}), 0);
+  REQUIRE(s.wait_status("one", "online"));
+  CHECK(s.app("one")["pm2_env"].value("restart_time", -1) == 0);
+  REQUIRE_EXIT(s.pmx({"startOrRestart", file}), 0);
+  REQUIRE(s.wait_status("one", "online"));
+  CHECK(s.app("one")["pm2_env"].value("restart_time", -1) == 1);
+  CHECK(s.app("two")["pm2_env"].value("restart_time", -1) == 1);
+  REQUIRE_EXIT(s.pmx({"delete", file}), 0);
+  CHECK(s.jlist().empty());
+}
+
+TEST_CASE("start - reads the apps as JSON from stdin", "[integration][ecosystem]") {
+  Session s;
+  std::string file = write(s, "apps.json", "[{\"name\": \"piped\", \"script\": \"" + bin::kSleeper + "\"}]");
+  RunOptions opts;
+  opts.env = {{"PMX_HOME", s.home.path()}, {"PMXD", bin::kPmxd}};
+  auto r = run_process({"/bin/sh", "-c", "exec \"$0\" start - < \"$1\"", bin::kPmx, file}, opts);
+  INFO(r);
+  CHECK(r.exit_code == 0);
+  CHECK(s.wait_status("piped", "online"));
+}
