@@ -197,6 +197,20 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   return app;
 }
 
+// An app that could not even run (exec failed, crashed at once) makes a failed start.
+int report_errored(const json& started) {
+  int code = kOk;
+  for (const auto& app : started) {
+    const json& env = app["pm2_env"];
+    if (env.value("status", "") != "errored") continue;
+    const json why = env.value("exec_error", json());
+    std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") errored: "
+              << (why.is_string() ? why.get<std::string>() : env.value("status_reason", std::string("?"))) << "\n";
+    code = kFailed;
+  }
+  return code;
+}
+
 int cmd_start(Session& s, const StartOptions& o) {
   const std::string& script = o.positional.front();
   const std::string base = o.cwd.empty() ? current_dir() : absolute(o.cwd, current_dir());
@@ -221,17 +235,7 @@ int cmd_start(Session& s, const StartOptions& o) {
   json params{{"app", build_spec(o, path)}, {"env", caller_env()}, {"force", o.force}};
   json started = s.call("start", params);
   s.show_list();
-  // An app that could not even run (exec failed, crashed at once) is a failed start.
-  int code = kOk;
-  for (const auto& app : started) {
-    const json& env = app["pm2_env"];
-    if (env.value("status", "") != "errored") continue;
-    const json why = env.value("exec_error", json());
-    std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") errored: "
-              << (why.is_string() ? why.get<std::string>() : env.value("status_reason", std::string("?"))) << "\n";
-    code = kFailed;
-  }
-  return code;
+  return report_errored(started);
 }
 
 int cmd_targets(Session& s, const std::string& method, const std::vector<std::string>& targets, json extra = {}) {
@@ -366,18 +370,10 @@ int cmd_file(Session& s, const std::string& verb, const std::string& arg, const 
       s.call("restart", {{"targets", restart_names}});
     }
   }
-  int code = kOk;
-  if (!to_start.empty()) {
-    json started = s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}});
-    for (const auto& app : started) {
-      if (app["pm2_env"].value("status", "") == "errored") {
-        std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") errored\n";
-        code = kFailed;
-      }
-    }
-  }
+  json started = json::array();
+  if (!to_start.empty()) started = s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}});
   s.show_list();
-  return code;
+  return report_errored(started);
 }
 
 int cmd_ecosystem() {

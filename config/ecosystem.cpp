@@ -9,7 +9,6 @@
 #include <cctype>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -40,8 +39,31 @@ std::string at(const std::string& file, Pos p) {
   return file + ":" + std::to_string(p.line) + ":" + std::to_string(p.col) + ": ";
 }
 
-bool matches(const std::string& s, const char* pattern) {
-  return std::regex_match(s, std::regex(pattern));
+// [-+]?[0-9]+
+bool is_integer(const std::string& s) {
+  std::size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  return i < s.size() && std::all_of(s.begin() + static_cast<long>(i), s.end(),
+                                     [](unsigned char c) { return std::isdigit(c); });
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_float(const std::string& s) {
+  std::size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  std::size_t int_digits = 0, frac_digits = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++int_digits;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++frac_digits;
+  }
+  if (int_digits == 0 && frac_digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    std::size_t exp_digits = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == s.size();
 }
 
 // A plain YAML scalar as the YAML 1.2 core schema (and js-yaml, which PM2 uses) types it.
@@ -49,14 +71,14 @@ json typed_scalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
-  if (matches(s, "[-+]?[0-9]+")) {
+  if (is_integer(s)) {
     try {
       return s[0] == '-' ? json(std::stoll(s)) : json(std::stoull(s[0] == '+' ? s.substr(1) : s));
     } catch (const std::exception&) {
       return s;  // out of range: keep the text, the option's reader will say what it expected
     }
   }
-  if (matches(s, "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?")) {
+  if (is_float(s)) {
     try {
       return std::stod(s);
     } catch (const std::exception&) {

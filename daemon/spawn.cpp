@@ -6,6 +6,8 @@
 #include <memory>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -150,6 +152,12 @@ SpawnResult spawn(const SpawnRequest& req) {
       if (dup3(efd, 3, O_CLOEXEC) < 0) _exit(127);
     }
     close_from(4);
+    // Drop privileges last: the group list, then the group, then the user.
+    if (req.gid || req.uid) {
+      gid_t g = req.gid ? *req.gid : getgid();
+      if (setgroups(1, &g) != 0 || setgid(g) != 0) child_fail(3, 3, errno);
+    }
+    if (req.uid && setuid(*req.uid) != 0) child_fail(3, 3, errno);
     if (!req.cwd.empty() && chdir(req.cwd.c_str()) != 0) child_fail(3, 1, errno);
     execve(req.program.c_str(), argv.data(), envp.data());
     child_fail(3, 0, errno);
@@ -161,6 +169,29 @@ SpawnResult spawn(const SpawnRequest& req) {
   result.pid = pid;
   result.exec_report_fd = err_pipe[0];
   return result;
+}
+
+Result<Credentials> resolve_credentials(const std::string& user, const std::string& group_name) {
+  Credentials c;
+  auto numeric = [](const std::string& s) {
+    return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (!user.empty()) {
+    const passwd* pw = numeric(user) ? getpwuid(static_cast<uid_t>(std::stoul(user))) : getpwnam(user.c_str());
+    if (!pw && !numeric(user)) return Error{"option 'uid': no user named '" + user + "'"};
+    c.uid = pw ? pw->pw_uid : static_cast<uid_t>(std::stoul(user));
+    if (pw) {
+      c.gid = pw->pw_gid;  // the user's primary group unless gid says otherwise
+      c.home = pw->pw_dir ? pw->pw_dir : "";
+    }
+  }
+  if (!group_name.empty()) {
+    const struct group* gr = numeric(group_name) ? getgrgid(static_cast<gid_t>(std::stoul(group_name)))
+                                                 : getgrnam(group_name.c_str());
+    if (!gr && !numeric(group_name)) return Error{"option 'gid': no group named '" + group_name + "'"};
+    c.gid = gr ? gr->gr_gid : static_cast<gid_t>(std::stoul(group_name));
+  }
+  return c;
 }
 
 void watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
@@ -175,7 +206,7 @@ void watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
                           [w](const boost::system::error_code&, std::size_t n) {
                             if (n == sizeof w->report) {
                               const int step = w->report.step;
-                              w->done(w->report.err, step == 1 ? "chdir" : step == 2 ? "cgroup" : "exec");
+                              w->done(w->report.err, step == 1 ? "chdir" : step == 2 ? "cgroup" : step == 3 ? "setuid/setgid" : "exec");
                             } else {
                               w->done(0, "");  // closed by exec: success
                             }

@@ -7,9 +7,12 @@
 #include <boost/asio/io_context.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include "config/result.hpp"
 
 namespace pmx::daemon {
 
@@ -21,7 +24,20 @@ struct SpawnRequest {
   int stdout_fd = -1;               ///< write ends the child gets as fd 1 and 2
   int stderr_fd = -1;
   int cgroup_dir_fd = -1;           ///< the run's cgroup directory: the child is created in it
+  std::optional<uid_t> uid;         ///< run as this user (pmxd must be root)
+  std::optional<gid_t> gid;
 };
+
+/// A user and group to run an app as, resolved from names or ids.
+struct Credentials {
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::string home;  ///< the user's home, for HOME
+};
+
+/// Resolves the uid/gid options (names or numbers) with the password and group databases.
+/// Call before fork: these lookups are not async-signal-safe.
+Result<Credentials> resolve_credentials(const std::string& user, const std::string& group);
 
 struct SpawnResult {
   pid_t pid = -1;             ///< > 0 when fork succeeded (exec may still fail)

@@ -171,7 +171,18 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
 
 void Supervisor::do_spawn(Instance& in) {
   const auto& s = in.spec;
-  const config::Env env = in.environment(options_.paths.home);
+  config::Env env = in.environment(options_.paths.home);
+  std::optional<Credentials> creds;
+  if (!s.uid.empty() || !s.gid.empty()) {
+    auto resolved = resolve_credentials(s.uid, s.gid);
+    if (resolved) {
+      creds = *resolved;
+      if (!creds->home.empty()) env["HOME"] = creds->home;
+    } else {
+      in.exec_error = resolved.error();  // checked at start; the user may have gone since
+      spdlog::error("{} {}", label(in), in.exec_error);
+    }
+  }
   in.env_json = json(env).dump(-1, ' ', false, json::error_handler_t::replace);
 
   SpawnRequest req;
@@ -187,6 +198,10 @@ void Supervisor::do_spawn(Instance& in) {
   }
   req.argv.insert(req.argv.end(), s.args.begin(), s.args.end());
   req.cwd = s.cwd;
+  if (creds) {
+    req.uid = creds->uid;
+    req.gid = creds->gid;
+  }
 
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
@@ -570,6 +585,15 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
                                    {{"script", spec.script}}));
     }
     if (spec.cwd.empty()) spec.cwd = "/";
+    if (!spec.uid.empty() || !spec.gid.empty()) {
+      if (::geteuid() != 0) {
+        return reply.fail(make_error(ErrorCode::InvalidParams,
+                                     "options 'uid'/'gid': pmxd does not run as root, it cannot run apps as another user"));
+      }
+      if (auto creds = resolve_credentials(spec.uid, spec.gid); !creds) {
+        return reply.fail(make_error(ErrorCode::InvalidParams, creds.error()));
+      }
+    }
     if (!force && !spec.force) {
       for (const auto& [id, in] : instances_) {
         if (in->deleting) continue;

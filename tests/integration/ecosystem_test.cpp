@@ -1,5 +1,7 @@
 // Ecosystem files end to end: each format starts its apps, --only, --env, broken files start
 // nothing, startOrRestart, start - from stdin.
+#include <unistd.h>
+
 #include <fstream>
 
 #include "tests/integration/harness.hpp"
@@ -77,4 +79,43 @@ TEST_CASE("start - reads the apps as JSON from stdin", "[integration][ecosystem]
   INFO(r);
   CHECK(r.exit_code == 0);
   CHECK(s.wait_status("piped", "online"));
+}
+
+TEST_CASE("an ecosystem.config.js is evaluated with node", "[integration][ecosystem]") {
+  Session s;
+  // The CLI runs node itself; without node this format cannot work at all.
+  REQUIRE(run_process({"/bin/sh", "-c", "command -v node"}).exit_code == 0);
+  std::string file = write(s, "ecosystem.config.js",
+                           "const base = { kill_timeout: 500 };\n"
+                           "module.exports = { apps: [Object.assign({ name: 'fromjs', script: '" +
+                               bin::kSleeper + "' }, base)] };\n");
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  CHECK(s.wait_status("fromjs", "online"));
+  CHECK(s.app("fromjs")["pm2_env"].value("kill_timeout", 0) == 500);
+
+  std::string broken = write(s, "broken.config.js", "module.exports = { apps: [ { name: 'x', } \n");
+  auto r = s.pmx({"start", broken});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("broken.config.js") != std::string::npos);
+}
+
+TEST_CASE("uid runs the app as that user, with its HOME", "[integration][ecosystem]") {
+  Session s;
+  REQUIRE(geteuid() == 0);  // CI runs as root
+  std::string file = write(s, "u.yaml", "apps:\n  - name: asnobody\n    script: " + bin::kSleeper +
+                                            "\n    uid: nobody\n    cwd: /tmp\n    kill_timeout: 500\n");
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  pid_t pid = s.wait_pid("asnobody");
+  REQUIRE(pid > 0);
+  auto status = read_file("/proc/" + std::to_string(pid) + "/status").value_or("");
+  CHECK(status.find("Uid:\t65534\t65534\t65534\t65534") != std::string::npos);
+  auto environ = read_file("/proc/" + std::to_string(pid) + "/environ").value_or("");
+  CHECK(environ.find(std::string("HOME=/nonexistent") + '\0') != std::string::npos);
+
+  std::string bad = write(s, "bad.yaml", "apps:\n  - name: ghost\n    script: " + bin::kSleeper +
+                                             "\n    args: [x]\n    uid: no-such-user-here\n");
+  auto r = s.pmx({"start", bad});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("no-such-user-here") != std::string::npos);
+  CHECK_FALSE(s.find_app("ghost").has_value());
 }
