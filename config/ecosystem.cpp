@@ -144,7 +144,13 @@ Result<Tree> parse_tree(std::string_view text, Format format, const std::string&
     } catch (const json::parse_error& e) {
       std::string what = e.what();
       if (auto p = what.find("syntax error"); p != std::string::npos) what = what.substr(p);
-      return Error{at(format == Format::JavaScript ? file : file, format == Format::JavaScript ? Pos{} : position_of(text, e.byte == 0 ? 0 : e.byte - 1)) + what};
+      const Pos p = format == Format::JavaScript ? Pos{} : position_of(text, e.byte == 0 ? 0 : e.byte - 1);
+      return Error{at(file, p) + what};
+    } catch (const json::exception& e) {
+      // Not a syntax error: a number too large for any type, and the like.
+      std::string what = e.what();
+      if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+      return Error{at(file, Pos{}) + what};
     }
     if (format == Format::JavaScript) return tree;  // positions in generated JSON mean nothing
   }

@@ -9,4 +9,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$fuzzer" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix="${TMPDIR:-/tmp}/pmx-fuzz-" \
   "$work" "$here/corpus" 2>&1 | tail -n 15

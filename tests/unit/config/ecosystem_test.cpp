@@ -81,6 +81,13 @@ TEST_CASE("ecosystem: syntax errors carry the parser's line", "[ecosystem]") {
   CHECK_THAT(j.error(), Contains("eco.json:2:"));
 }
 
+TEST_CASE("ecosystem: a number too large for JSON is an error, not an exception", "[ecosystem]") {
+  // Found by the fuzzer: nlohmann throws out_of_range, not parse_error, for this.
+  auto j = json_text("{\"apps\": 22222222222222222222e22222222222222222222}");
+  REQUIRE_FALSE(j.ok());
+  CHECK_THAT(j.error(), Contains("number overflow"));
+}
+
 TEST_CASE("ecosystem: every error of the file is reported and nothing is kept", "[ecosystem]") {
   auto r = yaml("apps:\n  - name: a\n    script: sh\n    kill_timeout: -5\n"
                 "  - name: b\n    script: ./does-not-exist\n  - name: c\n    script: sh\n");
