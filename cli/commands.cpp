@@ -10,6 +10,7 @@
 #include <chrono>
 #include <climits>
 #include <fstream>
+#include <map>
 #include <set>
 #include <cstdlib>
 #include <iostream>
@@ -55,6 +56,44 @@ struct StartOptions {
   std::vector<std::string> stop_exit_codes;
   bool force = false;
   bool no_autorestart = false;
+  bool no_autostart = false;
+  std::map<std::string, std::string> values;  ///< more options by their PM2 name, as typed
+  std::map<std::string, bool> switches;       ///< boolean options given as flags
+};
+
+/// The flags of the options not spelled out above: flag names -> PM2 option name.
+struct OptionFlag {
+  const char* flags;
+  const char* option;
+  const char* help;
+};
+constexpr OptionFlag kValueFlags[] = {
+    {"--cron-restart,--cron", "cron_restart", "restart on a cron schedule (not yet supported)"},
+    {"--ignore-watch", "ignore_watch", "paths the watch ignores (not yet supported)"},
+    {"--watch-delay", "watch_delay", "delay after a change (not yet supported)"},
+    {"-l,--log", "log_file", "combined log file (not yet supported)"},
+    {"--log-date-format", "log_date_format", "time stamp format (not yet supported)"},
+    {"--log-type", "log_type", "json (not yet supported)"},
+    {"--port", "port", "sets PORT"},
+    {"--filter-env", "filter_env", "drop caller variables with these prefixes"},
+    {"--instance-var", "instance_var", "variable of the instance index (NODE_APP_INSTANCE)"},
+    {"--increment-var", "increment_var", "variable incremented per instance"},
+    {"--uid,--user", "uid", "run as this user (pmxd as root)"},
+    {"--gid", "gid", "run with this group (pmxd as root)"},
+    {"--listen-timeout", "listen_timeout", "readiness timeout (not yet supported)"},
+    {"--exec-mode", "exec_mode", "fork or cluster (cluster: not yet supported)"},
+    {"--log-max-size", "log_max_size", "rotate logs above this size (not yet supported)"},
+    {"--log-retain", "log_retain", "rotated logs kept (not yet supported)"},
+    {"--log-rotate-interval", "log_rotate_interval", "rotate logs this often (not yet supported)"},
+};
+constexpr OptionFlag kSwitchFlags[] = {
+    {"--watch", "watch", "restart on file changes (not yet supported)"},
+    {"--merge-logs,--combine-logs", "merge_logs", "one log file for every instance"},
+    {"--time", "time", "time stamps in logs (not yet supported)"},
+    {"--disable-logs", "disable_logs", "send the output to /dev/null"},
+    {"--wait-ready", "wait_ready", "wait for the app's ready signal (not yet supported)"},
+    {"--shutdown-with-message", "shutdown_with_message", "not yet supported"},
+    {"--log-compress", "log_compress", "gzip rotated logs (not yet supported)"},
 };
 
 json caller_env() {
@@ -152,6 +191,14 @@ json targets_of(const std::vector<std::string>& targets) {
   return t;
 }
 
+// Options whose behaviour is still to come are said so, never silently ignored.
+void warn_unsupported(const config::AppSpec& app) {
+  for (const auto& what : config::unsupported_options(app)) {
+    std::cerr << "pmx: warning: app '" << app.name << "': " << what
+              << " is not yet supported: it is stored, and has no effect yet\n";
+  }
+}
+
 // Builds the spec sent to the daemon from the command line, with PM2's defaults.
 json build_spec(const StartOptions& o, const std::string& script_path) {
   json app = json::object();
@@ -177,6 +224,11 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   put("kill_signal", o.kill_signal);
   put("max_memory_restart", o.max_memory_restart);
   put("instances", o.instances);
+  for (const auto& [key, value] : o.values) put(key.c_str(), value);
+  for (const auto& [key, on] : o.switches) {
+    if (on) app[key] = true;
+  }
+  if (o.no_autostart) app["autostart"] = false;
   const std::string cwd = app["cwd"];
   if (!o.out_file.empty()) app["out_file"] = absolute(o.out_file, cwd);
   if (!o.error_file.empty()) app["error_file"] = absolute(o.error_file, cwd);
@@ -194,6 +246,7 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   // Validate here too, so the user sees the option's name before anything is sent.
   auto checked = config::spec_from_json(app);
   if (!checked) throw Failure(kUsage, checked.error());
+  warn_unsupported(*checked);
   return app;
 }
 
@@ -325,12 +378,7 @@ config::Ecosystem load_file(const std::string& arg, const FileOptions& fo) {
   auto eco = read_ecosystem(arg, config::LoadOptions{fo.env, split_commas(fo.only)});
   if (!eco) throw Failure(kUsage, eco.error());
   for (const auto& w : eco->warnings) std::cerr << "pmx: warning: " << w << "\n";
-  for (const auto& app : eco->apps) {
-    for (const auto& what : config::unsupported_options(app)) {
-      std::cerr << "pmx: warning: app '" << app.name << "': " << what
-                << " is not yet supported: it is stored, and has no effect yet\n";
-    }
-  }
+  for (const auto& app : eco->apps) warn_unsupported(app);
   return std::move(*eco);
 }
 
@@ -421,6 +469,9 @@ int run(int argc, char** argv) {
   start->add_option("-o,--output", so.out_file, "stdout log file");
   start->add_option("-e,--error", so.error_file, "stderr log file");
   start->add_option("-p,--pid", so.pid_file, "pid file");
+  for (const auto& f : kValueFlags) start->add_option(f.flags, so.values[f.option], f.help);
+  for (const auto& f : kSwitchFlags) start->add_flag(f.flags, so.switches[f.option], f.help);
+  start->add_flag("--no-autostart", so.no_autostart, "register the app stopped");
   auto file_flags = [&](CLI::App* c) {
     c->add_option("--only", fo.only, "with an ecosystem file: only these apps (a,b)");
     c->add_option("--env", fo.env, "with an ecosystem file: merge env_<name> over env");

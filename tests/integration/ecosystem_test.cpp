@@ -119,3 +119,26 @@ TEST_CASE("uid runs the app as that user, with its HOME", "[integration][ecosyst
   CHECK(r.err.find("no-such-user-here") != std::string::npos);
   CHECK_FALSE(s.find_app("ghost").has_value());
 }
+
+TEST_CASE("option flags on the command line: --port, --merge-logs, --filter-env, --no-autostart, --watch",
+          "[integration][ecosystem]") {
+  Session s;
+  RunOptions opts;
+  opts.env = {{"PMXTEST_SECRET", "x"}, {"PMXTEST_KEEP", "y"}};
+  auto r = s.pmx({"start", bin::kSleeper, "--name", "flags", "-i", "2", "--port", "4000", "--merge-logs",
+                  "--filter-env", "PMXTEST_S", "--watch", "--kill-timeout", "500"},
+                 opts);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("watch is not yet supported") != std::string::npos);
+  REQUIRE(s.wait_status("flags", "online"));
+  for (const auto& app : s.jlist()) {
+    const auto& env = app["pm2_env"]["env"];
+    CHECK(env.value("PORT", "") == "4000");
+    CHECK_FALSE(env.contains("PMXTEST_SECRET"));
+    CHECK(env.value("PMXTEST_KEEP", "") == "y");
+    CHECK(app["pm2_env"].value("pm_out_log_path", "").ends_with("/flags-out.log"));  // merged: no -<id>
+  }
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "later", "-f", "--no-autostart"}), 0);
+  CHECK(s.status("later") == "stopped");
+  CHECK(s.app("later")["pid"] == 0);
+}
