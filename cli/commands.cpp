@@ -106,37 +106,6 @@ json caller_env() {
   return env;
 }
 
-std::string current_dir() {
-  char buf[PATH_MAX];
-  return ::getcwd(buf, sizeof buf) ? buf : ".";
-}
-
-std::string absolute(const std::string& path, const std::string& base) {
-  if (path.empty() || path[0] == '/') return path;
-  return base + "/" + path;
-}
-
-bool is_file(const std::string& path) {
-  struct stat st{};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-// A script given without a '/' may be a program in PATH (PM2: "pm2 start redis-server").
-std::string search_path(const std::string& name) {
-  if (name.find('/') != std::string::npos) return "";
-  const char* p = std::getenv("PATH");
-  std::string path = p ? p : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string candidate = path.substr(start, end - start) + "/" + name;
-    if (is_file(candidate) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
-
 class Session {
  public:
   explicit Session(const Globals& g) : globals_(g), paths_(config::Paths::from_environment()) {}
@@ -209,7 +178,7 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   if (!o.interpreter.empty()) app["interpreter"] = o.interpreter;
   else app["interpreter"] = config::interpreter_for(script_path).empty() ? "none" : config::interpreter_for(script_path);
   if (!o.interpreter_args.empty()) app["interpreter_args"] = o.interpreter_args;
-  app["cwd"] = o.cwd.empty() ? current_dir() : absolute(o.cwd, current_dir());
+  app["cwd"] = o.cwd.empty() ? config::current_directory() : config::absolute_path(o.cwd, config::current_directory());
   if (!o.namespace_.empty()) app["namespace"] = o.namespace_;
   if (o.no_autorestart) app["autorestart"] = false;
   auto put = [&](const char* key, const std::string& v) {
@@ -230,9 +199,9 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   }
   if (o.no_autostart) app["autostart"] = false;
   const std::string cwd = app["cwd"];
-  if (!o.out_file.empty()) app["out_file"] = absolute(o.out_file, cwd);
-  if (!o.error_file.empty()) app["error_file"] = absolute(o.error_file, cwd);
-  if (!o.pid_file.empty()) app["pid_file"] = absolute(o.pid_file, cwd);
+  if (!o.out_file.empty()) app["out_file"] = config::absolute_path(o.out_file, cwd);
+  if (!o.error_file.empty()) app["error_file"] = config::absolute_path(o.error_file, cwd);
+  if (!o.pid_file.empty()) app["pid_file"] = config::absolute_path(o.pid_file, cwd);
   if (!o.stop_exit_codes.empty()) {
     json codes = json::array();
     for (const auto& c : o.stop_exit_codes) {
@@ -266,9 +235,9 @@ int report_errored(const json& started) {
 
 int cmd_start(Session& s, const StartOptions& o) {
   const std::string& script = o.positional.front();
-  const std::string base = o.cwd.empty() ? current_dir() : absolute(o.cwd, current_dir());
-  std::string path = absolute(script, base);
-  if (!is_file(path)) path = search_path(script);
+  const std::string base = o.cwd.empty() ? config::current_directory() : config::absolute_path(o.cwd, config::current_directory());
+  std::string path = config::absolute_path(script, base);
+  if (!config::is_regular_file(path)) path = config::find_in_path(script);
   if (path.empty()) {
     // `pmx start <name|id>` of an app pmx already has restarts it, as in PM2.
     json apps = s.call("list");
@@ -283,7 +252,7 @@ int cmd_start(Session& s, const StartOptions& o) {
       s.show_list();
       return kOk;
     }
-    throw Failure(kUsage, "script not found: " + absolute(script, base) + " (nor an app of that name or id)");
+    throw Failure(kUsage, "script not found: " + config::absolute_path(script, base) + " (nor an app of that name or id)");
   }
   json params{{"app", build_spec(o, path)}, {"env", caller_env()}, {"force", o.force}};
   json started = s.call("start", params);
@@ -426,7 +395,7 @@ int cmd_file(Session& s, const std::string& verb, const std::string& arg, const 
 
 int cmd_ecosystem() {
   const std::string path = "ecosystem.yaml";
-  if (is_file(path)) throw Failure(kFailed, path + " already exists; not overwriting it");
+  if (config::is_regular_file(path)) throw Failure(kFailed, path + " already exists; not overwriting it");
   std::ofstream out(path);
   out << config::example_ecosystem_yaml();
   if (!out) throw Failure(kFailed, "cannot write " + path);

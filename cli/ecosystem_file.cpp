@@ -1,6 +1,8 @@
 // Ecosystem files for the CLI. A .js file is evaluated by node (PM2's own format is code).
 #include "cli/ecosystem_file.hpp"
 
+#include "config/paths.hpp"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -17,36 +19,14 @@
 namespace pmx::cli {
 namespace {
 
-bool is_file(const std::string& path) {
-  struct stat st{};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-std::string absolute(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
-  char buf[PATH_MAX];
-  return std::string(::getcwd(buf, sizeof buf) ? buf : ".") + "/" + path;
-}
-
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Whether node is on PATH.
-bool have_node() {
-  const char* p = std::getenv("PATH");
-  std::stringstream dirs(p ? p : "");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (::access((dir + "/node").c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
 // Runs node to print module.exports of path as JSON. Output and errors are collected whole.
 Result<std::string> evaluate_js(const std::string& path) {
-  if (!have_node()) {
+  if (config::find_in_path("node").empty()) {
     return Error{path + ": a .js ecosystem file is evaluated with node, and node is not on PATH "
                         "(write the file as YAML or JSON instead: `pmx ecosystem`)"};
   }
@@ -103,13 +83,13 @@ Result<std::string> evaluate_js(const std::string& path) {
 }  // namespace
 
 bool is_ecosystem_file(const std::string& arg) {
-  return arg == "-" || (config::format_of(arg) && is_file(arg));
+  return arg == "-" || (config::format_of(arg) && config::is_regular_file(arg));
 }
 
 std::string default_ecosystem_file() {
   for (const char* name : {"ecosystem.config.js", "ecosystem.config.cjs", "ecosystem.yaml", "ecosystem.yml",
                            "ecosystem.json"}) {
-    if (is_file(name)) return name;
+    if (config::is_regular_file(name)) return name;
   }
   return "";
 }
@@ -117,9 +97,9 @@ std::string default_ecosystem_file() {
 Result<config::Ecosystem> read_ecosystem(const std::string& arg, const config::LoadOptions& options) {
   if (arg == "-") {
     std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    return config::parse_ecosystem(text, config::Format::Json, "<stdin>", absolute("."), options);
+    return config::parse_ecosystem(text, config::Format::Json, "<stdin>", config::current_directory(), options);
   }
-  const std::string path = absolute(arg);
+  const std::string path = config::absolute_path(arg, config::current_directory());
   if (config::format_of(path) == config::Format::JavaScript) {
     auto text = evaluate_js(path);
     if (!text) return Error{text.error()};

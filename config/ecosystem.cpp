@@ -17,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/interpreter.hpp"
+#include "config/paths.hpp"
 
 namespace pmx::config {
 namespace {
@@ -186,29 +187,6 @@ std::size_t distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
-bool is_file(const std::string& path) {
-  struct stat st{};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-std::string absolute(const std::string& path, const std::string& base) {
-  if (path.empty() || path[0] == '/') return path;
-  return base + "/" + path;
-}
-
-// A script without a '/' that is not a file may be a program in PATH ("redis-server").
-std::string in_path(const std::string& name) {
-  if (name.find('/') != std::string::npos) return "";
-  const char* p = std::getenv("PATH");
-  std::stringstream dirs(p ? p : "/usr/local/bin:/usr/bin:/bin");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (is_file(candidate) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
 /// Where an option of app i was written: the key as found (any alias), else the app itself.
 Pos option_pos(const Tree& tree, const json& app, std::size_t i, const std::string& apps_path,
                const std::string& option) {
@@ -334,10 +312,10 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     }
     AppSpec s = std::move(*spec);
     // Paths: cwd against the file's folder (and it is the default cwd), the rest against cwd.
-    s.cwd = s.cwd.empty() ? base_dir : absolute(s.cwd, base_dir);
-    std::string script = absolute(s.script, s.cwd);
-    if (!is_file(script)) {
-      std::string found = in_path(s.script);
+    s.cwd = s.cwd.empty() ? base_dir : absolute_path(s.cwd, base_dir);
+    std::string script = absolute_path(s.script, s.cwd);
+    if (!is_regular_file(script)) {
+      std::string found = find_in_path(s.script);
       if (found.empty()) {
         Pos p = positions ? option_pos(tree, app, i, apps_path, "script") : Pos{};
         errors.push_back(at(file, p) + label + ": option 'script': no such file: " + script);
@@ -350,8 +328,8 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
       s.interpreter = interpreter_for(s.script);
     }
     if (s.append_env_to_name && !options.env_name.empty()) s.name += "-" + options.env_name;
-    for (std::string* path : {&s.out_file, &s.error_file, &s.pid_file}) *path = absolute(*path, s.cwd);
-    if (s.log_file != "true") s.log_file = absolute(s.log_file, s.cwd);
+    for (std::string* path : {&s.out_file, &s.error_file, &s.pid_file}) *path = absolute_path(*path, s.cwd);
+    if (s.log_file != "true") s.log_file = absolute_path(s.log_file, s.cwd);
     if (auto [it, fresh] = names.emplace(s.name, i); !fresh) {
       Pos p = positions ? option_pos(tree, app, i, apps_path, "name") : Pos{};
       errors.push_back(at(file, p) + label + ": duplicate app name '" + s.name + "' (also app " +

@@ -24,4 +24,17 @@ struct Paths {
   std::string pid_file(const std::string& app_name, int pm_id) const;
 };
 
+/// True when path names a regular file.
+bool is_regular_file(const std::string& path);
+
+/// path made absolute against base (unchanged when already absolute or empty).
+std::string absolute_path(const std::string& path, const std::string& base);
+
+/// The current working directory ("." if it cannot be read).
+std::string current_directory();
+
+/// The executable called name in the ':'-separated directories of path_list (PATH's value;
+/// the process's PATH when empty), or "" when there is none. A name with a '/' is not searched.
+std::string find_in_path(const std::string& name, const std::string& path_list = "");
+
 }  // namespace pmx::config

@@ -1,6 +1,8 @@
 // spawn: fork + exec with a close-on-exec error pipe (systemd exec_fd, tini restore_signals).
 #include "daemon/spawn.hpp"
 
+#include "config/paths.hpp"
+
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read.hpp>
 #include <memory>
@@ -66,24 +68,8 @@ std::string find_program(const std::string& name, const std::vector<std::string>
   for (const auto& e : env) {
     if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
   }
-  if (path.empty()) {
-    const char* p = std::getenv("PATH");
-    path = p ? p : "/usr/local/bin:/usr/bin:/bin";
-  }
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
-    struct stat st{};
-    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    start = end + 1;
-  }
-  return name;
+  std::string found = config::find_in_path(name, path);
+  return found.empty() ? name : found;
 }
 
 // The signals this process ignores, found once: the daemon's dispositions are set at startup.
