@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 #include "tests/integration/harness.hpp"
 
@@ -141,4 +142,29 @@ TEST_CASE("option flags on the command line: --port, --merge-logs, --filter-env,
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "later", "-f", "--no-autostart"}), 0);
   CHECK(s.status("later") == "stopped");
   CHECK(s.app("later")["pid"] == 0);
+}
+
+TEST_CASE("instances: N fork processes, NODE_APP_INSTANCE 0..N-1, targeted together by name",
+          "[integration][ecosystem]") {
+  Session s;
+  std::string file = write(s, "web.yaml", "apps:\n  - name: web\n    script: " + bin::kSleeper +
+                                              "\n    instances: 3\n    kill_timeout: 500\n");
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  json apps = s.jlist();
+  REQUIRE(apps.size() == 3);
+  std::set<int> ids, indexes;
+  std::set<pid_t> pids;
+  for (const auto& app : apps) {
+    CHECK(app.value("name", "") == "web");
+    CHECK(app["pm2_env"].value("status", "") == "online");
+    ids.insert(app.value("pm_id", -1));
+    indexes.insert(std::stoi(app["pm2_env"]["env"].value("NODE_APP_INSTANCE", "-1")));
+    pids.insert(app.value("pid", 0));
+  }
+  CHECK(ids.size() == 3);
+  CHECK(indexes == std::set<int>{0, 1, 2});
+  CHECK(pids.size() == 3);
+  REQUIRE_EXIT(s.pmx({"stop", "web"}), 0);
+  for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("status", "") == "stopped");
+  for (pid_t pid : pids) CHECK_FALSE(process_alive(pid));
 }
