@@ -4,7 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace pmx::config {
 namespace {
@@ -169,6 +172,108 @@ TEST_CASE("ecosystem: the example written by `pmx ecosystem` parses", "[ecosyste
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error(), Contains("server.js"));
   CHECK_THAT(r.error(), !Contains("instances"));
+}
+
+}  // namespace
+}  // namespace pmx::config
+
+namespace pmx::config {
+namespace {
+
+/// One option: a good value (as YAML and as JSON text), what it must give, and a bad value.
+struct OptionCase {
+  const char* option;
+  const char* good;  ///< YAML flow value, also valid JSON
+  std::function<bool(const AppSpec&)> check;
+  const char* bad;   ///< nullptr when every value of the right type is fine
+};
+
+const std::vector<OptionCase>& option_cases() {
+  static const std::vector<OptionCase> cases = {
+      {"name", "\"web\"", [](const AppSpec& s) { return s.name == "web"; }, "\"123\""},
+      {"args", "[\"a\", \"b c\"]", [](const AppSpec& s) { return s.args.size() == 2 && s.args[1] == "b c"; }, "{\"x\": 1}"},
+      {"interpreter", "\"bash\"", [](const AppSpec& s) { return s.interpreter == "bash"; }, "5"},
+      {"interpreter_args", "\"--max-old-space-size=64\"", [](const AppSpec& s) { return s.interpreter_args.size() == 1; }, "{\"x\": 1}"},
+      {"cwd", "\"/tmp\"", [](const AppSpec& s) { return s.cwd == "/tmp"; }, "[1]"},
+      {"namespace", "\"ops\"", [](const AppSpec& s) { return s.namespace_ == "ops"; }, "\"\""},
+      {"instances", "3", [](const AppSpec& s) { return s.instances == 3; }, "\"many\""},
+      {"exec_mode", "\"cluster_mode\"", [](const AppSpec& s) { return s.exec_mode == "cluster"; }, "\"swarm\""},
+      {"env", "{\"A\": 1}", [](const AppSpec& s) { return s.env.at("A") == "1"; }, "\"A=1\""},
+      {"filter_env", "[\"AWS_\"]", [](const AppSpec& s) { return s.filter_env.size() == 1; }, "{\"x\": 1}"},
+      {"autorestart", "false", [](const AppSpec& s) { return !s.autorestart; }, "\"maybe\""},
+      {"autostart", "false", [](const AppSpec& s) { return !s.autostart; }, "3"},
+      {"max_restarts", "4", [](const AppSpec& s) { return s.max_restarts == 4; }, "-1"},
+      {"min_uptime", "\"2s\"", [](const AppSpec& s) { return s.min_uptime_ms == 2000; }, "\"2 weeks\""},
+      {"restart_delay", "250", [](const AppSpec& s) { return s.restart_delay_ms == 250; }, "-250"},
+      {"exp_backoff_restart_delay", "100", [](const AppSpec& s) { return s.exp_backoff_restart_delay_ms == 100; }, "\"x\""},
+      {"exp_backoff_restart_delay_max", "\"1m\"", [](const AppSpec& s) { return s.exp_backoff_max_ms == 60000; }, "true"},
+      {"stop_exit_codes", "[0, 3]", [](const AppSpec& s) { return s.stop_exit_codes.size() == 2; }, "[300]"},
+      {"kill_timeout", "\"5s\"", [](const AppSpec& s) { return s.kill_timeout_ms == 5000; }, "-5"},
+      {"kill_signal", "\"SIGTERM\"", [](const AppSpec& s) { return s.kill_signal == "SIGTERM"; }, "\"SIGNOPE\""},
+      {"listen_timeout", "8000", [](const AppSpec& s) { return s.listen_timeout_ms == 8000; }, "\"soon\""},
+      {"wait_ready", "true", [](const AppSpec& s) { return s.wait_ready; }, "2"},
+      {"shutdown_with_message", "true", [](const AppSpec& s) { return s.shutdown_with_message; }, "\"no\""},
+      {"max_memory_restart", "\"150M\"", [](const AppSpec& s) { return s.max_memory_restart == 150ull << 20; }, "\"1Q\""},
+      {"cron_restart", "\"0 3 * * *\"", [](const AppSpec& s) { return s.cron_restart == "0 3 * * *"; }, "\"at noon\""},
+      {"watch", "[\"src\"]", [](const AppSpec& s) { return s.watch && s.watch_paths.size() == 1; }, "{\"x\": 1}"},
+      {"ignore_watch", "[\"node_modules\"]", [](const AppSpec& s) { return s.ignore_watch.size() == 1; }, "{\"x\": 1}"},
+      {"watch_delay", "\"1s\"", [](const AppSpec& s) { return s.watch_delay_ms == 1000; }, "\"later\""},
+      {"out_file", "\"/tmp/o.log\"", [](const AppSpec& s) { return s.out_file == "/tmp/o.log"; }, "7"},
+      {"error_file", "\"/tmp/e.log\"", [](const AppSpec& s) { return s.error_file == "/tmp/e.log"; }, "7"},
+      {"log_file", "true", [](const AppSpec& s) { return s.log_file == "true"; }, "7"},
+      {"pid_file", "\"/tmp/a.pid\"", [](const AppSpec& s) { return s.pid_file == "/tmp/a.pid"; }, "[]"},
+      {"merge_logs", "true", [](const AppSpec& s) { return s.merge_logs; }, "\"sometimes\""},
+      {"log_date_format", "\"YYYY-MM-DD\"", [](const AppSpec& s) { return s.log_date_format == "YYYY-MM-DD"; }, "1"},
+      {"time", "true", [](const AppSpec& s) { return s.time; }, "\"always\""},
+      {"log_type", "\"json\"", [](const AppSpec& s) { return s.log_type == "json"; }, "\"xml\""},
+      {"disable_logs", "true", [](const AppSpec& s) { return s.disable_logs; }, "\"yes please\""},
+      {"port", "8080", [](const AppSpec& s) { return s.port == 8080; }, "70000"},
+      {"instance_var", "\"INSTANCE_ID\"", [](const AppSpec& s) { return s.instance_var == "INSTANCE_ID"; }, "\"\""},
+      {"increment_var", "\"PORT\"", [](const AppSpec& s) { return s.increment_var == "PORT"; }, "[]"},
+      {"uid", "\"www-data\"", [](const AppSpec& s) { return s.uid == "www-data"; }, "[]"},
+      {"gid", "33", [](const AppSpec& s) { return s.gid == "33"; }, "-1"},
+      {"force", "true", [](const AppSpec& s) { return s.force; }, "\"force\""},
+      {"append_env_to_name", "true", [](const AppSpec& s) { return s.append_env_to_name; }, "1"},
+      {"log_max_size", "\"10M\"", [](const AppSpec& s) { return s.log_max_size == 10ull << 20; }, "\"big\""},
+      {"log_retain", "5", [](const AppSpec& s) { return s.log_retain == 5; }, "-5"},
+      {"log_compress", "true", [](const AppSpec& s) { return s.log_compress; }, "\"gz\""},
+      {"log_rotate_interval", "\"1h\"", [](const AppSpec& s) { return s.log_rotate_interval_ms == 3600000; }, "\"hourly\""},
+  };
+  return cases;
+}
+
+std::string one_app(Format format, const std::string& option, const std::string& value) {
+  if (format == Format::Yaml) return "apps:\n  - script: sh\n    " + option + ": " + value + "\n";
+  return "{\"apps\": [{\"script\": \"sh\", \"" + option + "\": " + value + "}]}";
+}
+
+TEST_CASE("ecosystem: every option, good and bad, in YAML and in JSON", "[ecosystem]") {
+  for (Format format : {Format::Yaml, Format::Json}) {
+    const char* file = format == Format::Yaml ? "eco.yaml" : "eco.json";
+    for (const auto& c : option_cases()) {
+      INFO(file << ": " << c.option << ": " << c.good);
+      auto good = parse_ecosystem(one_app(format, c.option, c.good), format, file, "/bin", {});
+      INFO((good ? "" : good.error()));
+      REQUIRE(good.ok());
+      CHECK(good->warnings.empty());
+      CHECK(c.check(good->apps.at(0)));
+      if (!c.bad) continue;
+      INFO("bad: " << c.bad);
+      auto bad = parse_ecosystem(one_app(format, c.option, c.bad), format, file, "/bin", {});
+      REQUIRE_FALSE(bad.ok());
+      CHECK_THAT(bad.error(), Contains(c.option));
+      CHECK_THAT(bad.error(), Contains(std::string(file) + ":"));
+    }
+  }
+}
+
+TEST_CASE("ecosystem: every option has a test case", "[ecosystem]") {
+  std::set<std::string> covered{"script"};
+  for (const auto& c : option_cases()) covered.insert(c.option);
+  for (const auto& name : option_names()) {
+    INFO(name);
+    CHECK(covered.count(name) == 1);
+  }
 }
 
 }  // namespace
