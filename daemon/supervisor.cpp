@@ -529,8 +529,11 @@ void Supervisor::register_verbs() {
   }));
 
   server_.on("signal", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    std::string name = params.value("signal", std::string());
-    if (auto s = params.find("signal"); s != params.end() && s->is_number_integer()) name = std::to_string(s->get<int>());
+    std::string name;
+    if (auto s = params.find("signal"); s != params.end()) {
+      if (s->is_string()) name = s->get<std::string>();
+      else if (s->is_number_unsigned()) name = std::to_string(s->get<std::uint64_t>());
+    }
     int signo = config::signal_from_name(name);
     if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'"));
     std::vector<int> sent;
@@ -570,7 +573,8 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   }
   if (list.empty()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app or params.apps is required"));
   if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
-  const bool force = params.value("force", false);
+  auto force_param = params.find("force");
+  const bool force = force_param != params.end() && force_param->is_boolean() && force_param->get<bool>();
   std::vector<config::AppSpec> specs;
   for (const auto& app : list) {
     auto parsed = config::spec_from_json(app);
@@ -607,7 +611,8 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     }
     specs.push_back(std::move(spec));
   }
-  auto caller_env = std::make_shared<const config::Env>(env_from_json(params.value("env", json::object())));
+  auto env_param = params.find("env");
+  auto caller_env = std::make_shared<const config::Env>(env_param == params.end() ? config::Env{} : env_from_json(*env_param));
 
   std::vector<int> ids;
   for (const auto& spec : specs) {

@@ -234,3 +234,30 @@ TEST_CASE("a client with another uid is refused by the peer check", "[integratio
   REQUIRE(own.connect(s.home.socket()));
   CHECK(is_ping_answer(own.call(2, "ping"), 2));
 }
+
+TEST_CASE("ill-typed params get an error reply, never an internal error", "[integration][protocol]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "sig", "--kill-timeout", "500"}), 0);
+  RawClient c;
+  REQUIRE(c.connect(s.home.socket()));
+  const json bad_params[] = {
+      {{"targets", "sig"}},                                        // not a list
+      {{"targets", json::array({json::object()})}},                // a target that is an object
+      {{"app", {{"script", 5}}}, {"force", "yes"}, {"env", 3}},    // start with wrong types
+      {{"apps", json::array({1, 2})}},
+      {{"signal", json::array()}, {"targets", json::array({"sig"})}},
+  };
+  const char* methods[] = {"stop", "describe", "start", "start", "signal"};
+  for (std::size_t i = 0; i < std::size(methods); ++i) {
+    auto reply = c.call(static_cast<int>(i), methods[i], bad_params[i]);
+    INFO(methods[i] << " " << bad_params[i].dump() << " -> " << (reply ? reply->dump() : "nothing"));
+    REQUIRE(reply.has_value());
+    REQUIRE(reply->contains("error"));
+    CHECK((*reply)["error"]["code"] != -32603);  // a refusal, not a daemon bug
+  }
+  // A numeric signal is understood.
+  auto ok = c.call(99, "signal", {{"signal", 10}, {"targets", json::array({"sig"})}});
+  REQUIRE(ok.has_value());
+  CHECK(ok->contains("result"));
+  CHECK(is_ping_answer(c.call(100, "ping"), 100));
+}
