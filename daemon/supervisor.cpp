@@ -372,6 +372,14 @@ bool Supervisor::remove_old_cgroups(Instance& in) {
   return in.old_cgroups.empty();
 }
 
+bool Supervisor::retire_cgroups(Instance& in) {
+  in.old_cgroups.push_back(std::move(in.cgroup));
+  in.old_cgroups.push_back(std::move(in.spare_cgroup));
+  return remove_old_cgroups(in);
+}
+
+bool Supervisor::stopped_and_quiet(const Instance& in) { return is_stopped(in.fsm.state()) && quiet(in); }
+
 bool Supervisor::quiet(const Instance& in) {
   if (in.pid > 0) return false;
   if (!in.old_cgroups.empty()) return false;
@@ -490,7 +498,7 @@ void Supervisor::register_verbs() {
 
   server_.on("stop", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
     for (int id : ids) dispatch(*find(id), Event::Stop);
-    wait_for(ids, [this](const Instance* in) { return !in || (is_stopped(in->fsm.state()) && quiet(*in)); },
+    wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
@@ -516,7 +524,7 @@ void Supervisor::register_verbs() {
       in.deleting = true;
       dispatch(in, Event::Stop);
     }
-    wait_for(ids, [this](const Instance* in) { return !in || (is_stopped(in->fsm.state()) && quiet(*in)); },
+    wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
              [this, ids, reply] {
                for (int id : ids) remove(id);
                reply.ok({{"deleted", ids}});
@@ -662,13 +670,9 @@ void Supervisor::stop_all_then(std::function<void()> done) {
     ids.push_back(id);
     dispatch(*in, Event::Stop);
   }
-  wait_for(ids, [this](const Instance* in) { return !in || (is_stopped(in->fsm.state()) && quiet(*in)); },
+  wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
            [this, done = std::move(done)] {
-             for (auto& [id, in] : instances_) {
-               in->old_cgroups.push_back(std::move(in->cgroup));
-               in->old_cgroups.push_back(std::move(in->spare_cgroup));
-               remove_old_cgroups(*in);
-             }
+             for (auto& [id, in] : instances_) retire_cgroups(*in);
              server_.close();
              spdlog::info("every app is stopped, pmxd exits");
              done();
@@ -679,9 +683,7 @@ void Supervisor::remove(int id) {
   Instance* in = find(id);
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
-  in->old_cgroups.push_back(std::move(in->cgroup));
-  in->old_cgroups.push_back(std::move(in->spare_cgroup));
-  if (!remove_old_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
+  if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   instances_.erase(id);
 }
 

@@ -60,6 +60,11 @@ class Supervisor {
   std::string make_cgroup(Instance& in);
   /// Removes the instance's cgroups of earlier runs that are empty; true when none is left.
   bool remove_old_cgroups(Instance& in);
+  /// Moves the current and spare cgroups among the old ones and removes what is empty;
+  /// true when none is left (for delete and shutdown).
+  bool retire_cgroups(Instance& in);
+  /// Stopped or errored, and no process of it left: what stop, delete and kill wait for.
+  bool stopped_and_quiet(const Instance& in);
   /// No process of the instance is left (its leader reaped, nothing it started alive).
   bool quiet(const Instance& in);
 
