@@ -2,6 +2,7 @@
 #include "daemon/describe.hpp"
 
 #include <pwd.h>
+#include <map>
 #include <unistd.h>
 
 namespace pmx::daemon {
@@ -14,6 +15,20 @@ std::string user_name() {
     return std::string(pw && pw->pw_name ? pw->pw_name : std::to_string(geteuid()));
   }();
   return name;
+}
+
+/// The user the app runs as: its uid option (a name, or a number shown as the user's name when
+/// it has one), else pmxd's own user. Looked up once per value.
+std::string app_user(const config::AppSpec& s) {
+  if (s.uid.empty()) return user_name();
+  static std::map<std::string, std::string> names;
+  auto it = names.find(s.uid);
+  if (it != names.end()) return it->second;
+  std::string name = s.uid;
+  if (s.uid.find_first_not_of("0123456789") == std::string::npos && s.uid.size() < 10) {
+    if (const passwd* pw = getpwuid(static_cast<uid_t>(std::stoul(s.uid))); pw && pw->pw_name) name = pw->pw_name;
+  }
+  return names.emplace(s.uid, name).first->second;
 }
 
 }  // namespace
@@ -59,16 +74,19 @@ std::string describe(const Instance& in, const Usage& usage, double cpu_percent,
       {"kill_timeout", s.kill_timeout_ms},
       {"kill_signal", s.kill_signal},
       {"max_memory_restart", s.max_memory_restart},
-      {"username", user_name()},
+      {"username", app_user(s)},
       {"PMX_HOME", home},
       {"uptime_ms", alive ? now_ms - in.started_at_ms : 0},
-      {"exit_code", in.exited_once && in.last_exit.signal == 0 ? json(in.last_exit.code) : json(nullptr)},
+      {"exit_code", in.exited_once && in.last_exit.signal == 0 && !in.last_exit.unknown ? json(in.last_exit.code)
+                                                                                        : json(nullptr)},
       {"exit_signal", in.exited_once && in.last_exit.signal != 0
                           ? json(config::signal_name(in.last_exit.signal))
                           : json(nullptr)},
       {"status_reason", in.fsm.reason()},
       {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
       {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
+      {"log_dropped_bytes", (in.out_sink ? in.out_sink->dropped_bytes() : 0) +
+                                (in.err_sink && in.err_sink != in.out_sink ? in.err_sink->dropped_bytes() : 0)},
   };
   // The environment is spliced in as text: encoding it again for every jlist would be most
   // of the daemon's work.

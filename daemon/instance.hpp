@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "config/app_spec.hpp"
 #include "daemon/instance_fsm.hpp"
+#include "daemon/log_pipe.hpp"
 #include "daemon/process_tree.hpp"
 
 namespace pmx::daemon {
@@ -29,6 +31,10 @@ struct Instance {
   int app_instance = 0;          ///< NODE_APP_INSTANCE: smallest free index for the name
   InstanceFsm fsm;
   pid_t pid = 0;                 ///< the leader, 0 when none is alive
+  std::uint64_t pid_start = 0;   ///< the leader's start time in ticks: with pid, its identity
+  /// Set when the leader is not pmxd's child (adopted after a daemon crash): its exit is seen
+  /// through this pidfd instead of SIGCHLD, and its exit code is unknown.
+  std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd;
   std::string cgroup;            ///< the current run's cgroup; empty in fallback mode
   /// Cgroups of earlier runs not yet removed (their last processes may still be dying).
   /// Each run gets a fresh cgroup: a cgroup once cleared with cgroup.kill kills every child
@@ -63,6 +69,12 @@ struct Instance {
   std::string pid_path;
   std::string out_path;
   std::string err_path;
+  std::string out_fifo;          ///< the FIFOs that carry its stdout and stderr
+  std::string err_fifo;
+  std::shared_ptr<LogSink> out_sink;  ///< the writers of out_path and err_path
+  std::shared_ptr<LogSink> err_sink;
+  std::shared_ptr<LogPipe> out_pipe;  ///< the readers of the FIFOs, for the instance's life
+  std::shared_ptr<LogPipe> err_pipe;
 };
 
 }  // namespace pmx::daemon

@@ -25,11 +25,19 @@ constexpr StateName kStateNames[] = {
 bool is_running(State s) { return s == State::Launching || s == State::Online; }
 
 std::string describe_exit(ExitStatus e) {
+  if (e.unknown) return "exited (code unknown)";
   if (e.signal != 0) return "killed by " + config::signal_name(e.signal);
   return "exited with code " + std::to_string(e.code);
 }
 
 }  // namespace
+
+std::optional<State> state_from_string(const std::string& name) {
+  for (const auto& n : kStateNames) {
+    if (name == n.name) return n.state;
+  }
+  return std::nullopt;
+}
 
 const char* to_string(State s) {
   for (const auto& n : kStateNames) {
@@ -56,6 +64,7 @@ const char* to_string(Event e) {
     case Event::KillTimeout: return "kill_timeout";
     case Event::RestartTimer: return "restart_timer";
     case Event::MemoryExceeded: return "memory_exceeded";
+    case Event::Adopted: return "adopted";
   }
   return "?";
 }
@@ -79,6 +88,16 @@ void InstanceFsm::reset_counters() {
   unstable_restarts_ = 0;
   consecutive_unstable_ = 0;
   prev_restart_delay_ = Millis(0);
+}
+
+void InstanceFsm::restore(State resting, int restart_count, int unstable_restarts, int consecutive_unstable,
+                          Millis prev_restart_delay, TimePoint started_at) {
+  state_ = previous_ = resting == State::Errored ? State::Errored : State::Stopped;
+  restart_count_ = restart_count;
+  unstable_restarts_ = unstable_restarts;
+  consecutive_unstable_ = consecutive_unstable;
+  prev_restart_delay_ = prev_restart_delay;
+  started_at_ = started_at;
 }
 
 void InstanceFsm::set_state(State next, std::string reason, Effects& fx) {
@@ -237,6 +256,11 @@ Effects InstanceFsm::handle(Event event, TimePoint now, ExitStatus exit) {
         fx.signal = 9;  // SIGKILL, every process of the instance
         reason_ = "kill_timeout elapsed, SIGKILL";
       }
+      return fx;
+
+    case Event::Adopted:
+      // STOPPED -> ONLINE: a new pmxd found the instance's process still running
+      if (s == State::Stopped) set_state(State::Online, "adopted", fx);
       return fx;
 
     case Event::RestartTimer:

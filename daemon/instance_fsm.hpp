@@ -51,6 +51,7 @@ enum class Event {
   KillTimeout,
   RestartTimer,
   MemoryExceeded,
+  Adopted,
 };
 
 /// Every state, in declaration order (for exhaustive tests).
@@ -59,10 +60,13 @@ inline constexpr State kAllStates[] = {State::Stopped,    State::Launching,     
                                        State::Errored};
 inline constexpr Event kAllEvents[] = {Event::Start,       Event::Stop,         Event::Restart,
                                        Event::Spawned,     Event::SpawnFailed,  Event::Exited,
-                                       Event::KillTimeout, Event::RestartTimer, Event::MemoryExceeded};
+                                       Event::KillTimeout, Event::RestartTimer, Event::MemoryExceeded,
+                                       Event::Adopted};
 
 /// Internal name of a state ("waiting_restart").
 const char* to_string(State s);
+/// The state named name (as to_string(State) spells it).
+std::optional<State> state_from_string(const std::string& name);
 /// The status PM2 users see for a state ("waiting restart").
 const char* status_name(State s);
 const char* to_string(Event e);
@@ -71,6 +75,7 @@ const char* to_string(Event e);
 struct ExitStatus {
   int code = 0;    ///< exit code when exited normally
   int signal = 0;  ///< terminating signal, 0 when exited normally
+  bool unknown = false;  ///< the leader was not pmxd's child (adopted): code and signal unknown
 };
 
 /// What the supervisor must do after a transition, in this order:
@@ -126,6 +131,11 @@ class InstanceFsm {
 
   /// Zeroes the counters (pmx reset).
   void reset_counters();
+  /// Puts back what a state file kept (a new pmxd taking over from a dead one): the counters,
+  /// and the state when it is a resting one (stopped or errored; anything else restores as
+  /// stopped, and the supervisor feeds `adopted` or `exited` from there).
+  void restore(State resting, int restart_count, int unstable_restarts, int consecutive_unstable,
+               Millis prev_restart_delay, TimePoint started_at);
 
  private:
   Effects on_exit(TimePoint now, ExitStatus exit, bool spawn_failed);

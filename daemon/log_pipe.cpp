@@ -8,33 +8,36 @@
 
 namespace pmx::daemon {
 
-std::shared_ptr<LogPipe> LogPipe::open(boost::asio::io_context& io, int read_fd, const std::string& path) {
-  int file_fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  return std::make_shared<LogPipe>(io, read_fd, file_fd);
+std::shared_ptr<LogPipe> LogPipe::open(boost::asio::io_context& io, int read_fd, std::shared_ptr<LogSink> sink) {
+  return std::make_shared<LogPipe>(io, read_fd, std::move(sink));
 }
 
-LogPipe::LogPipe(boost::asio::io_context& io, int read_fd, int file_fd)
-    : pipe_(io, read_fd), file_fd_(file_fd) {}
-
-LogPipe::~LogPipe() {
-  if (file_fd_ >= 0) ::close(file_fd_);
-}
+LogPipe::LogPipe(boost::asio::io_context& io, int read_fd, std::shared_ptr<LogSink> sink)
+    : pipe_(io, read_fd), sink_(std::move(sink)) {}
 
 void LogPipe::start() {
   pipe_.non_blocking(true);
   wait_readable();
 }
 
-void LogPipe::write_out(const char* data, std::size_t len) {
-  if (file_fd_ < 0) return;  // the file could not be opened: lines are dropped, the app runs on
-  while (len > 0) {
-    ssize_t n = ::write(file_fd_, data, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data += n;
-    len -= static_cast<std::size_t>(n);
+void LogPipe::settle() {
+  if (!pipe_.is_open()) return;
+  drain();
+  if (!partial_.empty()) {
+    partial_ += '\n';
+    write_out(partial_.data(), partial_.size());
+    partial_.clear();
   }
 }
+
+void LogPipe::close() {
+  if (!pipe_.is_open()) return;
+  settle();
+  boost::system::error_code ignored;
+  pipe_.close(ignored);
+}
+
+void LogPipe::write_out(const char* data, std::size_t len) { sink_->write(data, len); }
 
 void LogPipe::take(const char* data, std::size_t n) {
   // Everything up to the last newline goes out in one write, after the carried part.

@@ -1,10 +1,12 @@
 // Supervisor: instance table, effects, reaping, sampling, and the control verbs.
 #include "daemon/supervisor.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,7 +14,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <set>
 #include <utility>
 #include <spdlog/spdlog.h>
@@ -20,7 +24,9 @@
 #include "config/units.hpp"
 #include "daemon/describe.hpp"
 #include "daemon/log_pipe.hpp"
+#include "daemon/output_fifo.hpp"
 #include "daemon/spawn.hpp"
+#include "daemon/state_file.hpp"
 
 namespace pmx::daemon {
 
@@ -86,16 +92,29 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       signals_(io),
       child_signal_(io),
       sample_timer_(io),
-      waiter_poll_(io) {}
+      waiter_poll_(io),
+      fifo_dir_(options_.paths.home + "/fifos"),
+      state_path_(options_.paths.home + "/state.json") {}
 
 void Supervisor::start() {
   if (tree_.cgroups()) {
     spdlog::info("tracking instances with cgroup v2 under {}", tree_.cgroup_root());
-    for (const auto& dir : tree_.stale_cgroups()) {
-      spdlog::warn("{} still holds processes of an earlier pmxd of this home, leaving them", dir);
-    }
   } else {
     spdlog::info("tracking instances by process group, /proc parent links and markers (no cgroup v2)");
+  }
+  if (::mkdir(fifo_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    spdlog::error("cannot create {}: {}", fifo_dir_, std::strerror(errno));
+  }
+  adopt_from_state();
+  if (tree_.cgroups()) {
+    for (const auto& dir : tree_.stale_cgroups()) {
+      bool known = false;
+      for (const auto& [id, in] : instances_) {
+        known = known || in->cgroup == dir ||
+                std::find(in->old_cgroups.begin(), in->old_cgroups.end(), dir) != in->old_cgroups.end();
+      }
+      if (!known) spdlog::warn("{} holds processes that no recorded app owns, leaving them", dir);
+    }
   }
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGHUP, SIG_IGN);
@@ -126,6 +145,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   Effects fx = in.fsm.handle(event, Clock::now(), exit);
   if (fx.changed) {
     spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
+    persist_soon();
   }
   apply(in, fx);
   check_waiters();
@@ -203,20 +223,20 @@ void Supervisor::do_spawn(Instance& in) {
     req.gid = creds->gid;
   }
 
-  int out_pipe[2] = {-1, -1};
-  int err_pipe[2] = {-1, -1};
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    spdlog::error("{} cannot create output pipes: {}", label(in), std::strerror(errno));
-    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
-      if (fd >= 0) ::close(fd);
-    }
+  if (!in.out_pipe || !in.err_pipe) open_output(in);
+  const int out_end = in.out_pipe ? open_fifo_child_end(in.out_fifo) : -1;
+  const int err_end = in.err_pipe && out_end >= 0 ? open_fifo_child_end(in.err_fifo) : -1;
+  if (out_end < 0 || err_end < 0) {
+    in.exec_error = std::string("cannot open the output FIFOs in ") + fifo_dir_ + ": " + std::strerror(errno);
+    spdlog::error("{} {}", label(in), in.exec_error);
+    if (out_end >= 0) ::close(out_end);
     asio::post(io_, [this, id = in.id] {
       if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
     });
     return;
   }
-  req.stdout_fd = out_pipe[1];
-  req.stderr_fd = err_pipe[1];
+  req.stdout_fd = out_end;
+  req.stderr_fd = err_end;
   if (tree_.cgroups()) {
     if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
     in.cgroup = in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
@@ -226,11 +246,9 @@ void Supervisor::do_spawn(Instance& in) {
   }
 
   SpawnResult r = spawn(req);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
+  ::close(out_end);
+  ::close(err_end);
   if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
-  LogPipe::open(io_, out_pipe[0], in.out_path)->start();
-  LogPipe::open(io_, err_pipe[0], in.err_path)->start();
 
   if (r.pid <= 0) {
     in.exec_error = "fork failed: " + r.fork_error.message();
@@ -241,6 +259,7 @@ void Supervisor::do_spawn(Instance& in) {
     return;
   }
   in.pid = r.pid;
+  in.pid_start = process_start_ticks(r.pid);
   by_pid_[r.pid] = in.id;
   tree_.set_leader(r.pid, true);
   in.started_at_ms = now_ms();
@@ -248,6 +267,7 @@ void Supervisor::do_spawn(Instance& in) {
   in.last_cpu_sample = TimePoint{};
   write_file(in.pid_path, std::to_string(r.pid) + "\n");
   spdlog::info("{} forked pid {}: {}", label(in), r.pid, req.program);
+  persist_soon();
   if (tree_.cgroups()) {
     // Off the restart path: clear away the last run's cgroup and make the next run's.
     asio::post(io_, [this, id = in.id] {
@@ -307,20 +327,56 @@ void Supervisor::on_exit(pid_t pid, int status) {
   }
   const int id = it->second;
   by_pid_.erase(it);
-  tree_.set_leader(pid, false);
   Instance* in = find(id);
-  if (!in) return;
+  if (!in) {
+    tree_.set_leader(pid, false);
+    return;
+  }
   ExitStatus exit;
   if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
   else exit.code = WEXITSTATUS(status);
-  in->pid = 0;
-  in->last_exit = exit;
-  in->exited_once = true;
-  if (exit.signal) spdlog::info("{} pid {} killed by {}", label(*in), pid, config::signal_name(exit.signal));
-  else spdlog::info("{} pid {} exited with code {}", label(*in), pid, exit.code);
-  dispatch(*in, Event::Exited, exit);
+  leader_exited(*in, pid, exit);
+}
+
+void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
+  const int id = in.id;
+  tree_.set_leader(pid, false);
+  in.pid = 0;
+  in.pid_start = 0;
+  in.pidfd.reset();
+  in.last_exit = exit;
+  in.exited_once = true;
+  // What the leader printed last goes out before its exit is logged and acted upon.
+  if (in.out_pipe) in.out_pipe->settle();
+  if (in.err_pipe) in.err_pipe->settle();
+  if (exit.unknown) spdlog::info("{} pid {} exited (not pmxd's child: code unknown)", label(in), pid);
+  else if (exit.signal) spdlog::info("{} pid {} killed by {}", label(in), pid, config::signal_name(exit.signal));
+  else spdlog::info("{} pid {} exited with code {}", label(in), pid, exit.code);
+  dispatch(in, Event::Exited, exit);
+  persist_soon();
   // A replacement spawned at once has already rewritten the pid file.
   if (Instance* still = find(id); still && still->pid == 0) ::unlink(still->pid_path.c_str());
+}
+
+bool Supervisor::watch_adopted(Instance& in) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, in.pid, 0));
+  if (fd < 0) return false;
+  // The pidfd pins the process: checked again, the start time proves it is the recorded one.
+  if (process_start_ticks(in.pid) != in.pid_start) {
+    ::close(fd);
+    return false;
+  }
+  in.pidfd = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
+  in.pidfd->async_wait(asio::posix::stream_descriptor::wait_read,
+                       [this, id = in.id, pid = in.pid](const boost::system::error_code& ec) {
+                         if (ec) return;
+                         Instance* in = find(id);
+                         if (!in || in->pid != pid) return;
+                         ExitStatus exit;
+                         exit.unknown = true;
+                         leader_exited(*in, pid, exit);
+                       });
+  return true;
 }
 
 void Supervisor::schedule_sample() {
@@ -328,6 +384,7 @@ void Supervisor::schedule_sample() {
   sample_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     sample();
+    spdlog::default_logger()->flush();  // the daemon's log is flushed once a tick, not per line
     if (server_.requests() != requests_at_trim_) {
       // Answers (a jlist of a hundred apps) leave freed heap behind: hand it back to the system.
       requests_at_trim_ = server_.requests();
@@ -533,6 +590,7 @@ void Supervisor::register_verbs() {
 
   server_.on("reset", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
     for (int id : ids) find(id)->fsm.reset_counters();
+    persist_soon();
     reply.ok_text(describe_all(ids));
   }));
 
@@ -659,6 +717,8 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
   Instance& ref = *in;
   instances_.emplace(id, std::move(in));
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
+  open_output(ref);
+  persist_soon();
   if (spec.autostart) dispatch(ref, Event::Start);
   return id;
 }
@@ -673,6 +733,7 @@ void Supervisor::stop_all_then(std::function<void()> done) {
   wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
            [this, done = std::move(done)] {
              for (auto& [id, in] : instances_) retire_cgroups(*in);
+             forget_state();
              server_.close();
              spdlog::info("every app is stopped, pmxd exits");
              done();
@@ -684,7 +745,175 @@ void Supervisor::remove(int id) {
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
   if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
+  if (in->out_pipe) in->out_pipe->close();
+  if (in->err_pipe) in->err_pipe->close();
+  ::unlink(in->out_fifo.c_str());
+  ::unlink(in->err_fifo.c_str());
+  ::unlink(in->pid_path.c_str());
   instances_.erase(id);
+  persist_soon();
+}
+
+void Supervisor::open_output(Instance& in) {
+  in.out_fifo = fifo_path(fifo_dir_, in.id, Stream::Out);
+  in.err_fifo = fifo_path(fifo_dir_, in.id, Stream::Err);
+  if (!in.out_sink) in.out_sink = sinks_.get(in.out_path);
+  if (!in.err_sink) in.err_sink = sinks_.get(in.err_path);
+  for (auto [fifo, pipe, sink] : {std::tuple{&in.out_fifo, &in.out_pipe, &in.out_sink},
+                                  std::tuple{&in.err_fifo, &in.err_pipe, &in.err_sink}}) {
+    if (*pipe) continue;
+    int fd = -1;
+    if (auto ec = make_fifo(*fifo); ec) {
+      spdlog::error("{} cannot create {}: {}", label(in), *fifo, ec.message());
+      continue;
+    }
+    fd = open_fifo_reader(*fifo);
+    if (fd < 0) {
+      spdlog::error("{} cannot open {}: {}", label(in), *fifo, std::strerror(errno));
+      continue;
+    }
+    *pipe = LogPipe::open(io_, fd, *sink);
+    (*pipe)->start();
+  }
+}
+
+void Supervisor::forget_state() {
+  for (auto& [id, in] : instances_) {
+    if (in->out_pipe) in->out_pipe->close();
+    if (in->err_pipe) in->err_pipe->close();
+    ::unlink(in->out_fifo.c_str());
+    ::unlink(in->err_fifo.c_str());
+  }
+  ::unlink(state_path_.c_str());
+  ::rmdir(fifo_dir_.c_str());
+  persist_pending_ = true;  // nothing more is written: a clean exit leaves nothing to adopt
+}
+
+void Supervisor::persist_soon() {
+  if (persist_pending_) return;
+  persist_pending_ = true;
+  // Changes made by one handler (a hundred instances started by one command) make one write.
+  asio::post(io_, [this] {
+    persist_pending_ = false;
+    persist_now();
+  });
+}
+
+void Supervisor::persist_now() {
+  DaemonState state;
+  state.next_id = next_id_;
+  std::map<const config::Env*, std::size_t> env_index;
+  for (const auto& [id, in] : instances_) {
+    const config::Env* env = in->caller_env.get();
+    auto [it, added] = env_index.emplace(env, state.envs.size());
+    if (added) state.envs.push_back(in->caller_env);
+    InstanceRecord r;
+    r.id = id;
+    r.spec = in->spec;
+    r.env_index = it->second;
+    r.unique_id = in->unique_id;
+    r.app_instance = in->app_instance;
+    r.state = to_string(in->fsm.state());
+    r.pid = in->pid;
+    r.pid_start = in->pid_start;
+    r.cgroup = in->cgroup;
+    r.old_cgroups = in->old_cgroups;
+    if (!in->spare_cgroup.empty()) r.old_cgroups.push_back(in->spare_cgroup);
+    r.cgroup_generation = in->cgroup_generation;
+    r.restart_count = in->fsm.restart_count();
+    r.unstable_restarts = in->fsm.unstable_restarts();
+    r.consecutive_unstable = in->fsm.consecutive_unstable();
+    r.prev_restart_delay_ms = in->fsm.prev_restart_delay().count();
+    r.created_at_ms = in->created_at_ms;
+    r.started_at_ms = in->started_at_ms;
+    r.out_path = in->out_path;
+    r.err_path = in->err_path;
+    r.pid_path = in->pid_path;
+    r.exec_error = in->exec_error;
+    state.instances.push_back(std::move(r));
+  }
+  if (auto ec = write_file_atomic(state_path_, encode_state(state)); ec) {
+    spdlog::error("cannot write {}: {}; a pmxd that replaces this one may not find every app", state_path_,
+                  ec.message());
+  }
+}
+
+void Supervisor::adopt_from_state() {
+  std::ifstream file(state_path_);
+  if (!file) return;
+  std::stringstream text;
+  text << file.rdbuf();
+  auto decoded = decode_state(text.str());
+  if (!decoded) {
+    const std::string kept = state_path_ + ".corrupt";
+    ::rename(state_path_.c_str(), kept.c_str());
+    spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_path_, decoded.error(), kept);
+    return;
+  }
+  const auto steady_now = Clock::now();
+  const std::int64_t wall_now = now_ms();
+  next_id_ = decoded->next_id;
+  for (auto& r : decoded->instances) {
+    if (find(r.id)) continue;
+    next_id_ = std::max(next_id_, r.id + 1);
+    auto owned = std::make_unique<Instance>(io_, r.id, std::move(r.spec));
+    Instance& in = *owned;
+    instances_.emplace(r.id, std::move(owned));
+    in.caller_env = decoded->envs[r.env_index];
+    in.unique_id = r.unique_id;
+    in.app_instance = r.app_instance;
+    in.cgroup = r.cgroup;
+    in.old_cgroups = r.old_cgroups;
+    in.cgroup_generation = r.cgroup_generation;
+    in.created_at_ms = r.created_at_ms;
+    in.started_at_ms = r.started_at_ms;
+    in.out_path = r.out_path;
+    in.err_path = r.err_path;
+    in.pid_path = r.pid_path;
+    in.exec_error = r.exec_error;
+    const State recorded = state_from_string(r.state).value_or(State::Stopped);
+    const TimePoint started = steady_now - Millis(std::max<std::int64_t>(0, wall_now - r.started_at_ms));
+    in.fsm.restore(recorded, r.restart_count, r.unstable_restarts, r.consecutive_unstable,
+                   Millis(r.prev_restart_delay_ms), started);
+    in.env_json = json(in.environment(options_.paths.home)).dump(-1, ' ', false, json::error_handler_t::replace);
+    open_output(in);
+
+    const bool resting = recorded == State::Stopped || recorded == State::Errored;
+    in.pid = r.pid;
+    in.pid_start = r.pid_start;
+    const bool alive = r.pid > 0 && r.pid_start != 0 && process_start_ticks(r.pid) == r.pid_start && watch_adopted(in);
+    if (!alive) {
+      in.pid = 0;
+      in.pid_start = 0;
+    }
+    if (alive) {
+      tree_.set_leader(in.pid, true);
+      spdlog::info("{} adopted pid {} ({} when the last pmxd stopped)", label(in), in.pid, r.state);
+      dispatch(in, Event::Adopted);
+      // What the last pmxd was doing to it, it goes on doing.
+      if (recorded == State::Stopping || resting) dispatch(in, Event::Stop);
+      else if (recorded == State::Restarting) dispatch(in, Event::Restart);
+    } else if (!resting) {
+      spdlog::info("{} pid {} ended while no pmxd was watching", label(in), r.pid);
+      dispatch(in, Event::Adopted);
+      ExitStatus exit;
+      exit.unknown = true;
+      in.last_exit = exit;
+      in.exited_once = true;
+      dispatch(in, Event::Exited, exit);
+    }
+  }
+  // FIFOs no recorded instance owns are leftovers of deleted apps.
+  if (DIR* d = ::opendir(fifo_dir_.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      const int id = std::atoi(e->d_name);
+      if (!find(id)) ::unlink((fifo_dir_ + "/" + e->d_name).c_str());
+    }
+    ::closedir(d);
+  }
+  if (!instances_.empty()) spdlog::info("took over {} instance(s) from {}", instances_.size(), state_path_);
+  persist_soon();
 }
 
 std::string Supervisor::describe_all(const std::vector<int>& ids) {

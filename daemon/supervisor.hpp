@@ -14,6 +14,7 @@
 #include "config/paths.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/instance.hpp"
+#include "daemon/log_sink.hpp"
 #include "daemon/process_tree.hpp"
 #include "ipc/protocol.hpp"
 
@@ -50,6 +51,19 @@ class Supervisor {
   void wait_signals();
   void on_sigchld();
   void on_exit(pid_t pid, int status);
+  /// The leader of in (pid) has ended, reaped by us or seen through its pidfd.
+  void leader_exited(Instance& in, pid_t pid, ExitStatus exit);
+  /// Watches the exit of an adopted leader (not our child) through a pidfd; false when the
+  /// process is gone or is no longer the one recorded.
+  bool watch_adopted(Instance& in);
+
+  // The state file: written after every change that matters, read once at start.
+  void persist_soon();
+  void persist_now();
+  /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
+  void adopt_from_state();
+  /// Makes the instance's FIFOs and opens its output readers and log sinks.
+  void open_output(Instance& in);
   void sample();
   void schedule_sample();
 
@@ -81,6 +95,8 @@ class Supervisor {
 
   Instance* find(int id);
   void remove(int id);
+  /// Forgets the on-disk traces of a clean exit: nothing is left to adopt.
+  void forget_state();
   std::int64_t now_ms() const;
 
   boost::asio::io_context& io_;
@@ -94,6 +110,10 @@ class Supervisor {
   bool waiter_poll_armed_ = false;
   std::map<int, std::unique_ptr<Instance>> instances_;
   std::map<pid_t, int> by_pid_;
+  LogSinks sinks_;
+  std::string fifo_dir_;
+  std::string state_path_;
+  bool persist_pending_ = false;
   std::vector<Waiter> waiters_;
   std::optional<ProcSnapshot> pass_snapshot_;  ///< one /proc scan per check_waiters pass (fallback)
   int next_id_ = 0;

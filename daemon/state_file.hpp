@@ -1,0 +1,62 @@
+// StateFile: the daemon's state on disk, so that a pmxd that dies (SIGKILL, the OOM killer, a
+// bug) is replaced by one that adopts every app still running. Written whole and atomically
+// (temp file, fsync, rename) after every change that matters; read once at start.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "config/app_spec.hpp"
+#include "config/result.hpp"
+
+namespace pmx::daemon {
+
+/// One instance as the state file keeps it.
+struct InstanceRecord {
+  int id = 0;
+  config::AppSpec spec;
+  std::size_t env_index = 0;     ///< index into DaemonState::envs (the caller's environment)
+  std::string unique_id;
+  int app_instance = 0;
+  std::string state;             ///< the state machine's state name ("online")
+  pid_t pid = 0;                 ///< the leader, 0 when none was alive
+  std::uint64_t pid_start = 0;   ///< the leader's start time (clock ticks since boot): its identity
+  std::string cgroup;
+  std::vector<std::string> old_cgroups;
+  unsigned cgroup_generation = 0;
+  int restart_count = 0;
+  int unstable_restarts = 0;
+  int consecutive_unstable = 0;
+  std::int64_t prev_restart_delay_ms = 0;
+  std::int64_t created_at_ms = 0;
+  std::int64_t started_at_ms = 0;  ///< wall clock of the leader's spawn
+  std::string out_path, err_path, pid_path;
+  std::string exec_error;
+};
+
+/// Everything a new pmxd needs to take over from a dead one.
+struct DaemonState {
+  int next_id = 0;
+  /// Caller environments, shared by the instances one command started (stored once each).
+  std::vector<std::shared_ptr<const config::Env>> envs;
+  std::vector<InstanceRecord> instances;
+};
+
+/// The state as JSON text.
+std::string encode_state(const DaemonState& state);
+
+/// Reads text written by encode_state; an error names what is wrong. Never throws.
+Result<DaemonState> decode_state(const std::string& text);
+
+/// Writes text to path atomically: path.tmp, fsync, rename over path, fsync of the folder.
+std::error_code write_file_atomic(const std::string& path, const std::string& text);
+
+/// The start time of pid (field 22 of /proc/<pid>/stat), 0 when it is gone or a zombie.
+std::uint64_t process_start_ticks(pid_t pid);
+
+}  // namespace pmx::daemon
