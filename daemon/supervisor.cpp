@@ -786,7 +786,7 @@ void Supervisor::forget_state() {
   }
   ::unlink(state_path_.c_str());
   ::rmdir(fifo_dir_.c_str());
-  persist_pending_ = true;  // nothing more is written: a clean exit leaves nothing to adopt
+  state_forgotten_ = true;  // nothing more is written: a clean exit leaves nothing to adopt
 }
 
 void Supervisor::persist_soon() {
@@ -800,6 +800,7 @@ void Supervisor::persist_soon() {
 }
 
 void Supervisor::persist_now() {
+  if (state_forgotten_) return;
   DaemonState state;
   state.next_id = next_id_;
   std::map<const config::Env*, std::size_t> env_index;

@@ -114,6 +114,7 @@ class Supervisor {
   std::string fifo_dir_;
   std::string state_path_;
   bool persist_pending_ = false;
+  bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
   std::vector<Waiter> waiters_;
   std::optional<ProcSnapshot> pass_snapshot_;  ///< one /proc scan per check_waiters pass (fallback)
   int next_id_ = 0;

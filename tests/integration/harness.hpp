@@ -38,6 +38,7 @@ inline const std::string kMemhog = FIXTURE_MEMHOG;
 inline const std::string kFdLister = FIXTURE_FD_LISTER;
 inline const std::string kEnvDump = FIXTURE_ENV_DUMP;
 inline const std::string kLinegen = FIXTURE_LINEGEN;
+inline const std::string kTicker = FIXTURE_TICKER;
 }  // namespace bin
 
 /// Polls pred every 20 ms until it holds (true) or timeout passes (false).
@@ -130,6 +131,9 @@ class DaemonProcess {
   pid_t pid() const { return pid_; }
   /// The teardown described above; idempotent, also run by the destructor.
   void shutdown();
+  /// Kills the daemon with SIGKILL (as the OOM killer would) and reaps it; its apps are left
+  /// running and teardown expects no clean exit from it.
+  void crash();
   /// Reaps the daemon if it has exited, without waiting.
   void poll_exit();
   /// Waits for the daemon to exit (it is reaped); returns its RunResult-style exit code, or
@@ -144,6 +148,7 @@ class DaemonProcess {
   pid_t pid_ = -1;
   bool exited_ = false;
   bool shut_down_ = false;
+  bool crashed_ = false;
   int exit_code_ = -1;
 };
 
