@@ -33,8 +33,7 @@ std::string app_user(const config::AppSpec& s) {
 
 }  // namespace
 
-std::string describe(const Instance& in, const Usage& usage, double cpu_percent,
-                        std::int64_t now_ms, const std::string& home) {
+std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home) {
   using json = nlohmann::json;
   const auto& s = in.spec;
   const State state = in.fsm.state();
@@ -98,7 +97,7 @@ std::string describe(const Instance& in, const Usage& usage, double cpu_percent,
       {"pid", alive ? in.pid : 0},
       {"name", s.name},
       {"pm_id", in.id},
-      {"monit", {{"memory", alive ? usage.rss_bytes : 0}, {"cpu", alive ? cpu_percent : 0.0}}},
+      {"monit", {{"memory", alive ? in.usage.rss_bytes : 0}, {"cpu", alive ? in.usage.cpu_percent : 0.0}}},
   };
   std::string out = entry.dump(-1, ' ', false, json::error_handler_t::replace);
   out.pop_back();

@@ -7,9 +7,7 @@
 
 namespace pmx::daemon {
 
-/// The jlist entry of an instance, as JSON text. usage is its current resource use;
-/// cpu_percent is computed by the caller over the last sampling interval.
-std::string describe(const Instance& in, const Usage& usage, double cpu_percent,
-                        std::int64_t now_ms, const std::string& home);
+/// The jlist entry of an instance, as JSON text; monit shows the last sampling tick's reading.
+std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home);
 
 }  // namespace pmx::daemon

@@ -15,6 +15,7 @@
 #include "daemon/instance_fsm.hpp"
 #include "daemon/log_pipe.hpp"
 #include "daemon/process_tree.hpp"
+#include "daemon/sampler.hpp"
 
 namespace pmx::daemon {
 
@@ -53,9 +54,8 @@ struct Instance {
   boost::asio::steady_timer restart_timer;
   std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
 
-  // CPU sampling: the last reading, for a percentage over the interval since.
-  std::uint64_t last_cpu_ticks = 0;
-  TimePoint last_cpu_sample{};
+  /// Memory and CPU of the current run, as the last sampling tick read them.
+  ResourceSample usage;
 
   Membership membership() const { return Membership{pid, unique_id, cgroup}; }
 

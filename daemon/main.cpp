@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     auto logger = std::make_shared<spdlog::logger>("pmxd", file);
     if (foreground) logger->sinks().push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
-    logger->flush_on(spdlog::level::info);
+    logger->flush_on(spdlog::level::warn);  // info lines are flushed once a sampling tick
     logger->set_level(spdlog::level::info);
     spdlog::set_default_logger(logger);
   } catch (const std::exception& e) {

@@ -263,8 +263,7 @@ void Supervisor::do_spawn(Instance& in) {
   by_pid_[r.pid] = in.id;
   tree_.set_leader(r.pid, true);
   in.started_at_ms = now_ms();
-  in.last_cpu_ticks = 0;
-  in.last_cpu_sample = TimePoint{};
+  in.usage = ResourceSample{};
   write_file(in.pid_path, std::to_string(r.pid) + "\n");
   spdlog::info("{} forked pid {}: {}", label(in), r.pid, req.program);
   persist_soon();
@@ -395,15 +394,21 @@ void Supervisor::schedule_sample() {
 }
 
 void Supervisor::sample() {
+  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto now = Clock::now();
   std::vector<int> over;
   std::optional<ProcSnapshot> snapshot;  // one /proc scan serves every instance (fallback)
   for (auto& [id, in] : instances_) {
-    if (in->spec.max_memory_restart == 0 || in->fsm.state() != State::Online) continue;
-    if (!tree_.cgroups() && !snapshot) snapshot = ProcSnapshot::take();
-    Usage u = tree_.usage(in->membership(), snapshot ? &*snapshot : nullptr);
-    if (u.rss_bytes > in->spec.max_memory_restart) {
+    if (in->pid <= 0) {
+      in->usage = ResourceSample{};
+      continue;
+    }
+    if (in->cgroup.empty() && !snapshot) snapshot = ProcSnapshot::take();
+    in->usage.update(tree_.usage(in->membership(), snapshot ? &*snapshot : nullptr), now, hz);
+    const std::uint64_t rss = in->usage.rss_bytes;
+    if (in->spec.max_memory_restart != 0 && in->fsm.state() == State::Online && rss > in->spec.max_memory_restart) {
       spdlog::warn("{} memory {} ({} bytes) over max_memory_restart {} ({} bytes), restarting",
-                   label(*in), config::format_bytes(u.rss_bytes), u.rss_bytes,
+                   label(*in), config::format_bytes(rss), rss,
                    config::format_bytes(in->spec.max_memory_restart), in->spec.max_memory_restart);
       over.push_back(id);
     }
@@ -919,33 +924,12 @@ void Supervisor::adopt_from_state() {
 
 std::string Supervisor::describe_all(const std::vector<int>& ids) {
   std::string out = "[";
-  const auto now = Clock::now();
   const std::int64_t wall = now_ms();
-  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  std::optional<ProcSnapshot> snapshot;
   for (int id : ids) {
     Instance* in = find(id);
     if (!in) continue;
-    Usage u;
-    double cpu = 0;
-    if (in->pid > 0) {
-      if (!tree_.cgroups() && !snapshot) snapshot = ProcSnapshot::take();
-      u = tree_.usage(in->membership(), snapshot ? &*snapshot : nullptr);
-      // CPU over the time since the last look, or since the process started.
-      TimePoint since = in->last_cpu_sample;
-      std::uint64_t base = in->last_cpu_ticks;
-      double seconds = since == TimePoint{} ? static_cast<double>(wall - in->started_at_ms) / 1000.0
-                                            : std::chrono::duration<double>(now - since).count();
-      if (since == TimePoint{}) base = 0;
-      if (seconds > 0.05 && u.cpu_ticks >= base) {
-        cpu = static_cast<double>(u.cpu_ticks - base) / hz / seconds * 100.0;
-        cpu = static_cast<double>(static_cast<long>(cpu * 10)) / 10.0;
-      }
-      in->last_cpu_ticks = u.cpu_ticks;
-      in->last_cpu_sample = now;
-    }
     if (out.size() > 1) out += ',';
-    out += describe(*in, u, cpu, wall, options_.paths.home);
+    out += describe(*in, wall, options_.paths.home);
   }
   out += ']';
   return out;

@@ -1,0 +1,101 @@
+// State file: what a new pmxd reads back is what the last one wrote; damage is an error, never
+// a crash or a half-read state.
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "daemon/state_file.hpp"
+
+using namespace pmx;
+using namespace pmx::daemon;
+
+namespace {
+
+DaemonState sample_state() {
+  DaemonState st;
+  st.next_id = 7;
+  st.envs.push_back(std::make_shared<const config::Env>(config::Env{{"PATH", "/bin"}, {"TOKEN", "s3cret"}}));
+  InstanceRecord r;
+  r.id = 3;
+  r.spec.name = "api";
+  r.spec.script = "/srv/api/server";
+  r.spec.args = {"--port", "3000"};
+  r.spec.kill_timeout_ms = 5000;
+  r.unique_id = "0f0e";
+  r.app_instance = 1;
+  r.state = "online";
+  r.pid = 4242;
+  r.pid_start = 123456;
+  r.cgroup = "/sys/fs/cgroup/pmx/3-0f0e-0";
+  r.old_cgroups = {"/sys/fs/cgroup/pmx/3-0f0e-1"};
+  r.restart_count = 2;
+  r.unstable_restarts = 1;
+  r.consecutive_unstable = 1;
+  r.prev_restart_delay_ms = 150;
+  r.created_at_ms = 1700000000000;
+  r.started_at_ms = 1700000001000;
+  r.out_path = "/home/u/.pmx/logs/api-out.log";
+  st.instances.push_back(r);
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("state: encode then decode gives the same state back", "[state_file]") {
+  const DaemonState st = sample_state();
+  auto back = decode_state(encode_state(st));
+  REQUIRE(back);
+  CHECK(back->next_id == 7);
+  REQUIRE(back->envs.size() == 1);
+  CHECK(back->envs[0]->at("TOKEN") == "s3cret");
+  REQUIRE(back->instances.size() == 1);
+  const InstanceRecord& r = back->instances[0];
+  CHECK(r.id == 3);
+  CHECK(r.spec.name == "api");
+  CHECK(r.spec.args == std::vector<std::string>{"--port", "3000"});
+  CHECK(r.spec.kill_timeout_ms == 5000);
+  CHECK(r.pid == 4242);
+  CHECK(r.pid_start == 123456);
+  CHECK(r.state == "online");
+  CHECK(r.old_cgroups == st.instances[0].old_cgroups);
+  CHECK(r.restart_count == 2);
+  CHECK(r.prev_restart_delay_ms == 150);
+  CHECK(r.started_at_ms == 1700000001000);
+  CHECK(r.out_path == st.instances[0].out_path);
+}
+
+TEST_CASE("state: damaged text is an error naming the problem", "[state_file]") {
+  const std::string good = encode_state(sample_state());
+  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, good.size() / 3, good.size() / 2, good.size() - 3}) {
+    INFO("cut at " << cut);
+    CHECK(!decode_state(good.substr(0, cut)));
+  }
+  CHECK(!decode_state("[]"));
+  CHECK(!decode_state(R"({"version":99,"next_id":0,"envs":[],"instances":[]})"));
+  CHECK(!decode_state(R"({"version":1,"next_id":0,"envs":[],"instances":[{"id":0,"spec":{"name":"a","script":"/bin/true"},"env_index":5}]})"));
+  CHECK(!decode_state(R"({"version":1,"next_id":0,"envs":[],"instances":[{"id":"x"}]})"));
+  CHECK(!decode_state(R"({"version":1,"next_id":0,"envs":[{"A":1}],"instances":[]})"));
+}
+
+TEST_CASE("state: the atomic write replaces the file whole", "[state_file]") {
+  char dir[] = "/tmp/pmx-state-test-XXXXXX";
+  REQUIRE(mkdtemp(dir));
+  const std::string path = std::string(dir) + "/state.json";
+  REQUIRE(!write_file_atomic(path, "first\n"));
+  REQUIRE(!write_file_atomic(path, "second\n"));
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(text.str() == "second\n");
+  CHECK(access((path + ".tmp").c_str(), F_OK) != 0);
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+TEST_CASE("state: the start time of a live process is read, of a missing one is 0", "[state_file]") {
+  CHECK(process_start_ticks(getpid()) > 0);
+  CHECK(process_start_ticks(0x3fffffff) == 0);
+}
