@@ -145,7 +145,8 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   Effects fx = in.fsm.handle(event, Clock::now(), exit);
   if (fx.changed) {
     spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
-    persist_soon();
+    // launching -> online changes nothing a successor needs: the pid was written at the spawn.
+    if (!(before == State::Launching && in.fsm.state() == State::Online)) persist_soon();
   }
   apply(in, fx);
   check_waiters();
