@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,27 @@ namespace pmx::cli {
 namespace {
 
 bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+
+// Whether a pmxd holds the home's lock (see daemon/daemon_lock.hpp), tested without taking it.
+bool daemon_lock_held(const config::Paths& paths) {
+  int fd = ::open(paths.daemon_pid().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock probe{};
+  probe.l_type = F_RDLCK;
+  probe.l_whence = SEEK_SET;
+  const bool held = ::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+  ::close(fd);
+  return held;
+}
+
+// The daemon lives long: it must not keep the caller's descriptors (a terminal, a pipe some
+// script waits on to close, a deleted file's space) open for all that time.
+void close_from(int lowest) {
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
+#endif
+  for (int fd = lowest; fd < 65536; ++fd) ::close(fd);
+}
 
 // Runs pmxd and waits for its first process to exit: 0 means the socket is bound.
 void start_daemon(const config::Paths& paths) {
@@ -32,6 +54,7 @@ void start_daemon(const config::Paths& paths) {
       ::dup2(null_fd, 0);
       ::dup2(null_fd, 1);
     }
+    close_from(3);
     ::setenv("PMX_HOME", paths.home.c_str(), 1);
     ::execl(bin.c_str(), bin.c_str(), static_cast<char*>(nullptr));
     std::string msg = "cannot run " + bin + ": " + std::strerror(errno) + "\n";
@@ -76,14 +99,23 @@ void connect(ipc::Client& client, const config::Paths& paths, bool autostart) {
   const bool nobody_home = ec == std::errc::no_such_file_or_directory || ec == std::errc::connection_refused;
   if (!nobody_home) throw Unreachable("cannot connect to " + paths.socket() + ": " + ec.message());
   if (!autostart) throw Unreachable("pmxd is not running (no answer on " + paths.socket() + ")");
-  start_daemon(paths);
+  // Several CLIs may race to start the daemon: one pmxd takes the home's lock, the others exit
+  // with an error. A CLI whose pmxd lost waits for the winner's socket instead of failing.
+  std::string start_error;
+  try {
+    start_daemon(paths);
+  } catch (const Unreachable& e) {
+    start_error = e.what();
+  }
   // pmxd returned after binding, so this normally succeeds at once; allow for a slow machine.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
     ec = client.connect(paths.socket());
     if (!ec) return;
+    if (!start_error.empty() && !daemon_lock_held(paths)) throw Unreachable(start_error);
     if (std::chrono::steady_clock::now() > deadline) {
-      throw Unreachable("pmxd started but does not answer on " + paths.socket() + ": " + ec.message());
+      throw Unreachable(start_error.empty() ? "pmxd started but does not answer on " + paths.socket() + ": " + ec.message()
+                                            : start_error);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

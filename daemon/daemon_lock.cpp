@@ -1,8 +1,7 @@
-// DaemonLock: flock held for the daemon's life; the file also tells the pid.
+// DaemonLock: an open-file-description lock held for the daemon's life; the file also tells the pid.
 #include "daemon/daemon_lock.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,7 +13,10 @@ namespace pmx::daemon {
 DaemonLock::DaemonLock(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+  struct flock whole{};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  if (::fcntl(fd_, F_OFD_SETLK, &whole) != 0) {
     char buf[32] = {};
     ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
     std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";

@@ -1,4 +1,9 @@
-// DaemonLock: one pmxd per home, through an flock on $PMX_HOME/pmxd.pid.
+// DaemonLock: one pmxd per home, through a write lock on $PMX_HOME/pmxd.pid.
+//
+// The lock is an open-file-description lock (F_OFD_SETLK): like flock it belongs to the open
+// file, so it survives the daemon's detaching fork and goes when the daemon exits; unlike flock
+// it can be tested without being taken (F_OFD_GETLK), which is how a CLI that lost the
+// start race knows that another pmxd is coming up and waits for its socket.
 #pragma once
 
 #include <sys/types.h>

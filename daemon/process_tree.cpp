@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,7 +42,8 @@ bool read_stat(pid_t pid, ProcSnapshot::Proc& p) {
   const char* s = text.c_str() + rparen + 2;
   char state = *s;
   if (state == 'Z' || state == 'X') return false;
-  // Fields after the state, numbered as in proc(5): 4 ppid, 5 pgrp, 14 utime, 15 stime, 24 rss.
+  // Fields after the state, numbered as in proc(5): 4 ppid, 5 pgrp, 14 utime, 15 stime,
+  // 22 starttime, 24 rss.
   unsigned long long f[25] = {};
   int field = 3;
   const char* p_ = s + 1;
@@ -57,8 +59,40 @@ bool read_stat(pid_t pid, ProcSnapshot::Proc& p) {
   p.ppid = static_cast<pid_t>(f[4]);
   p.pgid = static_cast<pid_t>(f[5]);
   p.ticks = f[14] + f[15];
+  p.start_time = f[22];
   p.rss_pages = f[24];
   return true;
+}
+
+// The raw system calls: glibc 2.36's <sys/pidfd.h> lacks extern "C" and does not link from C++.
+int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(syscall(SYS_pidfd_open, pid, flags)); }
+int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags) {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, info, flags));
+}
+
+// Sends sig to pid through a pidfd, once still_ours() confirms the pid still names the process
+// we mean. The pidfd is opened first: if its process is still alive when the signal goes, the
+// check read that very process; if it died meanwhile, the signal fails and nobody else gets it.
+template <typename Check>
+void signal_checked(pid_t pid, int sig, Check still_ours) {
+  int fd = pidfd_open(pid, 0);
+  if (fd < 0) {
+    if (errno == ENOSYS && still_ours()) kill(pid, sig);  // a kernel before 5.3: best effort
+    return;
+  }
+  if (still_ours()) pidfd_send_signal(fd, sig, nullptr, 0);
+  close(fd);
+}
+
+// The cgroup v2 path of pid ("/a/b" from "0::/a/b"), "" when unreadable.
+std::string cgroup_of(pid_t pid) {
+  std::string text;
+  if (!read_small("/proc/" + std::to_string(pid) + "/cgroup", text)) return "";
+  std::size_t at = text.find("0::");
+  if (at != 0 && (at = text.find("\n0::")) != std::string::npos) ++at;
+  if (at == std::string::npos) return "";
+  std::size_t end = text.find('\n', at);
+  return text.substr(at + 3, end == std::string::npos ? std::string::npos : end - at - 3);
 }
 
 // The value of unique_id= in a process's environment, "" when absent or unreadable.
@@ -138,8 +172,21 @@ const std::string& ProcSnapshot::marker_of(pid_t pid) const {
 }
 
 void ProcessTree::set_leader(pid_t pid, bool alive) {
-  if (alive) leaders_.insert(pid);
-  else leaders_.erase(pid);
+  auto it = leaders_.find(pid);
+  if (it != leaders_.end()) {
+    if (it->second >= 0) close(it->second);
+    leaders_.erase(it);
+  }
+  if (alive) leaders_[pid] = pidfd_open(pid, 0);  // -1 on kernels without pidfds
+}
+
+void ProcessTree::signal_leader(pid_t pid, int sig) const {
+  auto it = leaders_.find(pid);
+  if (it != leaders_.end() && it->second >= 0) {
+    pidfd_send_signal(it->second, sig, nullptr, 0);
+  } else {
+    kill(pid, sig);  // unreaped, so the pid is still the leader's
+  }
 }
 
 ProcessTree::ProcessTree(bool use_cgroups, const std::string& name) : self_(getpid()) {
@@ -170,6 +217,9 @@ ProcessTree::ProcessTree(bool use_cgroups, const std::string& name) : self_(getp
 }
 
 ProcessTree::~ProcessTree() {
+  for (const auto& [pid, fd] : leaders_) {
+    if (fd >= 0) close(fd);
+  }
   if (!root_.empty()) rmdir(root_.c_str());
 }
 
@@ -232,16 +282,47 @@ std::vector<pid_t> ProcessTree::members(const Membership& m, const ProcSnapshot*
 }
 
 void ProcessTree::signal_all(const Membership& m, int sig) const {
-  if (!m.cgroup.empty() && sig == SIGKILL) {
-    int fd = open((m.cgroup + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t n = write(fd, "1", 1);
-      close(fd);
-      if (n == 1) return;
+  // Each process gets sig exactly once: many programs (Node, most CLIs) take a second SIGINT
+  // or SIGTERM as "force quit".
+  if (!m.cgroup.empty()) {
+    if (sig == SIGKILL) {
+      int fd = open((m.cgroup + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        ssize_t n = write(fd, "1", 1);
+        close(fd);
+        if (n == 1) return;
+      }
     }
+    for (pid_t pid : read_cgroup_procs(m.cgroup)) {
+      if (pid == m.leader) {
+        signal_leader(pid, sig);
+        continue;
+      }
+      signal_checked(pid, sig, [&] {
+        const std::string path = cgroup_of(pid);
+        return !path.empty() && m.cgroup.size() >= path.size() &&
+               m.cgroup.compare(m.cgroup.size() - path.size(), path.size(), path) == 0;
+      });
+    }
+    return;
   }
-  if (m.leader > 0) kill(-m.leader, sig);  // the leader's process group, in one call
-  for (pid_t pid : members(m)) kill(pid, sig);
+  // Fallback: the leader's process group in one call (safe: the leader is not reaped yet, so
+  // neither its pid nor its group id can name anyone else), then every member outside it.
+  ProcSnapshot snap = ProcSnapshot::take();
+  if (m.leader > 0) kill(-m.leader, sig);
+  for (pid_t pid : fallback_members(m, snap)) {
+    const ProcSnapshot::Proc& seen = snap.procs().at(pid);
+    if (m.leader > 0 && seen.pgid == m.leader) continue;  // the group signal reached it
+    if (pid == m.leader) {
+      signal_leader(pid, sig);
+      continue;
+    }
+    // A pid from a /proc scan: signal it only if it is still the process the scan classified.
+    signal_checked(pid, sig, [&] {
+      ProcSnapshot::Proc now;
+      return read_stat(pid, now) && now.start_time == seen.start_time;
+    });
+  }
 }
 
 Usage ProcessTree::usage(const Membership& m, const ProcSnapshot* snapshot) const {

@@ -40,6 +40,7 @@ class ProcSnapshot {
     pid_t pgid = 0;
     std::uint64_t rss_pages = 0;
     std::uint64_t ticks = 0;
+    std::uint64_t start_time = 0;  ///< clock ticks after boot: with the pid, the process's identity
   };
   /// Reads /proc/<pid>/stat of every process.
   static ProcSnapshot take();
@@ -62,6 +63,8 @@ class ProcessTree {
   /// use_cgroups is false. name makes the folder unique to this home.
   ProcessTree(bool use_cgroups, const std::string& name);
   ~ProcessTree();
+  ProcessTree(const ProcessTree&) = delete;
+  ProcessTree& operator=(const ProcessTree&) = delete;
 
   bool cgroups() const { return !root_.empty(); }
   /// Cgroups of an earlier daemon of this home that still hold processes.
@@ -74,21 +77,25 @@ class ProcessTree {
   bool remove_cgroup(const std::string& cgroup) const;
 
   /// Tells the tracker which pids are instance leaders: those are never orphans of another
-  /// instance, so the fallback does not read their environment.
+  /// instance, so the fallback does not read their environment. A live leader is held by a
+  /// pidfd until it is reaped (alive false), and signalled through it.
   void set_leader(pid_t pid, bool alive);
 
   /// Every live process of the instance (zombies excluded).
   std::vector<pid_t> members(const Membership& m, const ProcSnapshot* snapshot = nullptr) const;
-  /// Sends sig to every process of the instance; with SIGKILL and a cgroup, one cgroup.kill write.
+  /// Sends sig once to every process of the instance; with SIGKILL and a cgroup, one cgroup.kill
+  /// write. The leader is signalled by its pidfd, the fallback's group by the leader's pgid, and
+  /// any other pid only after a re-check (pidfd held) that it is still the member found.
   void signal_all(const Membership& m, int sig) const;
   /// Memory and CPU of the instance's processes.
   Usage usage(const Membership& m, const ProcSnapshot* snapshot = nullptr) const;
 
  private:
   std::vector<pid_t> fallback_members(const Membership& m, const ProcSnapshot& snap) const;
+  void signal_leader(pid_t pid, int sig) const;
 
   std::string root_;  ///< the daemon's cgroup folder; empty in fallback mode
-  std::set<pid_t> leaders_;
+  std::map<pid_t, int> leaders_;  ///< live leaders and their pidfds (-1 without pidfd support)
   std::vector<std::string> stale_;
   pid_t self_ = 0;
 };

@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -72,30 +73,37 @@ std::string find_program(const std::string& name, const std::vector<std::string>
   return found.empty() ? name : found;
 }
 
-// The signals this process ignores, found once: the daemon's dispositions are set at startup.
-const std::vector<int>& ignored_signals() {
-  static const std::vector<int> ignored = [] {
-    std::vector<int> out;
-    for (int sig = 1; sig < NSIG; ++sig) {
-      struct sigaction sa{};
-      if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, nullptr, &sa) == 0 && sa.sa_handler == SIG_IGN) {
-        out.push_back(sig);
-      }
+// The groups a process of uid gets (initgroups(3) computed before fork): the user's groups
+// when uid has a passwd entry, else gid alone, never root's list by inheritance.
+static std::vector<gid_t> supplementary_groups(std::optional<uid_t> uid, gid_t gid) {
+  const passwd* pw = uid ? getpwuid(*uid) : nullptr;
+  if (!pw || !pw->pw_name) return {gid};
+  int n = 16;
+  std::vector<gid_t> groups;
+  for (;;) {
+    groups.resize(static_cast<std::size_t>(n));
+    int count = n;
+    if (getgrouplist(pw->pw_name, gid, groups.data(), &count) >= 0) {
+      groups.resize(static_cast<std::size_t>(count));
+      return groups;
     }
-    return out;
-  }();
-  return ignored;
+    if (count <= n) return {gid};  // the lookup failed, not the size
+    n = count;
+  }
 }
 
 SpawnResult spawn(const SpawnRequest& req) {
   SpawnResult result;
-  const std::vector<int>& ignored = ignored_signals();
   std::vector<char*> argv;
   for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  // A uid without a group of its own gets its own number as gid: never root's group.
+  const bool drop = req.uid || req.gid;
+  const gid_t gid = req.gid ? *req.gid : req.uid ? static_cast<gid_t>(*req.uid) : getgid();
+  const std::vector<gid_t> groups = !drop ? std::vector<gid_t>{} : req.groups ? *req.groups : supplementary_groups(req.uid, gid);
 
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -104,6 +112,12 @@ SpawnResult spawn(const SpawnRequest& req) {
   }
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+  // Until the child has reset every handler, a signal sent to it would run pmxd's handler,
+  // which writes into pmxd's own signal pipe: pmxd would believe it got that signal. Blocked,
+  // such a signal waits in the child and meets the default disposition.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
   pid_t pid = -1;
   int procs_fd = -1;  // for kernels without clone3 into a cgroup: the child joins by itself
   if (req.cgroup_dir_fd >= 0) {
@@ -113,6 +127,7 @@ SpawnResult spawn(const SpawnRequest& req) {
   if (pid < 0) pid = fork();
   if (pid < 0) {
     result.fork_error = {errno, std::generic_category()};
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
     close(err_pipe[0]);
     close(err_pipe[1]);
     if (devnull >= 0) close(devnull);
@@ -122,13 +137,17 @@ SpawnResult spawn(const SpawnRequest& req) {
   if (pid == 0) {
     // Child: async-signal-safe calls only from here on.
     const int efd = err_pipe[1];
-    if (procs_fd >= 0 && write(procs_fd, "0\n", 2) < 0) child_fail(efd, 2, errno);
-    setsid();
+    struct sigaction dfl{};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    // Handled signals reset by themselves at exec; ignored ones would stay ignored in the app.
-    for (int sig : ignored) signal(sig, SIG_DFL);
+    if (procs_fd >= 0 && write(procs_fd, "0\n", 2) < 0) child_fail(efd, 2, errno);
+    setsid();
     // Move the fds we keep above 2 first so dup2 cannot clobber one with another.
     if (devnull >= 0) dup2(devnull, 0);
     dup2(req.stdout_fd, 1);
@@ -139,16 +158,14 @@ SpawnResult spawn(const SpawnRequest& req) {
     }
     close_from(4);
     // Drop privileges last: the group list, then the group, then the user.
-    if (req.gid || req.uid) {
-      gid_t g = req.gid ? *req.gid : getgid();
-      if (setgroups(1, &g) != 0 || setgid(g) != 0) child_fail(3, 3, errno);
-    }
+    if (drop && (setgroups(groups.size(), groups.data()) != 0 || setgid(gid) != 0)) child_fail(3, 3, errno);
     if (req.uid && setuid(*req.uid) != 0) child_fail(3, 3, errno);
     if (!req.cwd.empty() && chdir(req.cwd.c_str()) != 0) child_fail(3, 1, errno);
     execve(req.program.c_str(), argv.data(), envp.data());
     child_fail(3, 0, errno);
   }
 
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   close(err_pipe[1]);
   if (devnull >= 0) close(devnull);
   if (procs_fd >= 0) close(procs_fd);
@@ -169,6 +186,8 @@ Result<Credentials> resolve_credentials(const std::string& user, const std::stri
     if (pw) {
       c.gid = pw->pw_gid;  // the user's primary group unless gid says otherwise
       c.home = pw->pw_dir ? pw->pw_dir : "";
+    } else {
+      c.gid = static_cast<gid_t>(*c.uid);  // no group known: the uid's own number, not root's
     }
   }
   if (!group_name.empty()) {
@@ -177,7 +196,17 @@ Result<Credentials> resolve_credentials(const std::string& user, const std::stri
     if (!gr && !numeric(group_name)) return Error{"option 'gid': no group named '" + group_name + "'"};
     c.gid = gr ? gr->gr_gid : static_cast<gid_t>(std::stoul(group_name));
   }
+  if (c.uid || c.gid) c.groups = supplementary_groups(c.uid, *c.gid);
   return c;
+}
+
+std::string describe_exec_failure(int err, const std::string& step, const std::string& program,
+                                  const std::string& cwd) {
+  const std::string why = std::strerror(err);
+  if (step == "chdir") return "cannot change to the app's cwd " + cwd + " (for " + program + "): " + why;
+  if (step == "cgroup") return "cannot join the instance's cgroup (for " + program + "): " + why;
+  if (step == "setuid/setgid") return "cannot switch user or group (for " + program + "): " + why;
+  return "cannot execute " + program + ": " + why;
 }
 
 void watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {

@@ -25,17 +25,22 @@ struct SpawnRequest {
   int stderr_fd = -1;
   int cgroup_dir_fd = -1;           ///< the run's cgroup directory: the child is created in it
   std::optional<uid_t> uid;         ///< run as this user (pmxd must be root)
-  std::optional<gid_t> gid;
+  std::optional<gid_t> gid;         ///< the group; with uid alone, the uid's number
+  /// Supplementary groups when uid or gid is set; unset: looked up before fork (the user's
+  /// groups per the group database, or just the gid for a uid without a passwd entry).
+  std::optional<std::vector<gid_t>> groups;
 };
 
 /// A user and group to run an app as, resolved from names or ids.
 struct Credentials {
   std::optional<uid_t> uid;
-  std::optional<gid_t> gid;
+  std::optional<gid_t> gid;  ///< set whenever uid is: a uid without a passwd entry gets its own number
+  std::vector<gid_t> groups; ///< supplementary groups (initgroups-style), for SpawnRequest::groups
   std::string home;  ///< the user's home, for HOME
 };
 
 /// Resolves the uid/gid options (names or numbers) with the password and group databases.
+/// A numeric uid without a passwd entry runs with gid = uid and no other group (never root's).
 /// Call before fork: these lookups are not async-signal-safe.
 Result<Credentials> resolve_credentials(const std::string& user, const std::string& group);
 
@@ -49,7 +54,14 @@ struct SpawnResult {
 /// failed ("exec", "chdir" or "cgroup").
 using ExecReport = std::function<void(int err, const std::string& step)>;
 
+/// The message for a failed step of the child, naming what failed: the cwd for "chdir",
+/// the program for "exec" ("cannot change to the app's cwd /srv/x (for /usr/bin/node): ...").
+std::string describe_exec_failure(int err, const std::string& step, const std::string& program,
+                                  const std::string& cwd);
+
 /// Forks and returns at once; the child execs on its own (several spawns run in parallel).
+/// Every signal is blocked in pmxd across the fork, and the child resets every disposition to
+/// the default before it unblocks them: a signal aimed at the child never runs pmxd's handlers.
 /// A child whose exec failed exits 127 (126 for EACCES) and is reaped like any other.
 SpawnResult spawn(const SpawnRequest& request);
 

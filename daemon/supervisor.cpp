@@ -195,7 +195,7 @@ void Supervisor::do_spawn(Instance& in) {
   config::Env env = in.environment(options_.paths.home);
   std::optional<Credentials> creds;
   if (!s.uid.empty() || !s.gid.empty()) {
-    auto resolved = resolve_credentials(s.uid, s.gid);
+    auto resolved = credentials(s.uid, s.gid);
     if (resolved) {
       creds = *resolved;
       if (!creds->home.empty()) env["HOME"] = creds->home;
@@ -222,6 +222,7 @@ void Supervisor::do_spawn(Instance& in) {
   if (creds) {
     req.uid = creds->uid;
     req.gid = creds->gid;
+    req.groups = creds->groups;
   }
 
   if (!in.out_pipe || !in.err_pipe) open_output(in);
@@ -278,12 +279,13 @@ void Supervisor::do_spawn(Instance& in) {
     });
   }
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
-  watch_exec(io_, r.exec_report_fd, [this, id = in.id, pid = r.pid, program = req.program](int err, const std::string& step) {
+  watch_exec(io_, r.exec_report_fd, [this, id = in.id, pid = r.pid, program = req.program, cwd = req.cwd](
+                                        int err, const std::string& step) {
     Instance* in = find(id);
     if (!in) return;
     if (err != 0) {
       // The child exits 127/126 and is reaped as usual.
-      in->exec_error = step + " failed for " + program + ": " + std::strerror(err);
+      in->exec_error = describe_exec_failure(err, step, program, cwd);
       spdlog::error("{} {}", label(*in), in->exec_error);
       return;
     }
@@ -291,6 +293,23 @@ void Supervisor::do_spawn(Instance& in) {
     in->exec_error.clear();
     dispatch(*in, Event::Spawned);
   });
+}
+
+Result<Credentials> Supervisor::credentials(const std::string& user, const std::string& group) {
+  // The password and group databases may be remote (NSS): a crash-looping app must not query
+  // them on the loop at every restart. A minute is long enough for that, short enough to see
+  // a changed user.
+  constexpr auto kKeep = std::chrono::seconds(60);
+  const auto now = Clock::now();
+  auto key = std::make_pair(user, group);
+  if (auto it = credentials_.find(key); it != credentials_.end() && now - it->second.first < kKeep) {
+    return it->second.second;
+  }
+  auto resolved = resolve_credentials(user, group);
+  if (!resolved) return resolved;
+  std::erase_if(credentials_, [&](const auto& e) { return now - e.second.first >= kKeep; });
+  credentials_[key] = {now, *resolved};
+  return resolved;
 }
 
 void Supervisor::wait_signals() {
@@ -666,7 +685,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
         return reply.fail(make_error(ErrorCode::InvalidParams,
                                      "options 'uid'/'gid': pmxd does not run as root, it cannot run apps as another user"));
       }
-      if (auto creds = resolve_credentials(spec.uid, spec.gid); !creds) {
+      if (auto creds = credentials(spec.uid, spec.gid); !creds) {
         return reply.fail(make_error(ErrorCode::InvalidParams, creds.error()));
       }
     }

@@ -16,6 +16,7 @@
 #include "daemon/instance.hpp"
 #include "daemon/log_sink.hpp"
 #include "daemon/process_tree.hpp"
+#include "daemon/spawn.hpp"
 #include "ipc/protocol.hpp"
 
 namespace pmx::daemon {
@@ -62,6 +63,8 @@ class Supervisor {
   void persist_now();
   /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
   void adopt_from_state();
+  /// The uid/gid options resolved, from a cache kept a minute (lookups may block).
+  Result<Credentials> credentials(const std::string& user, const std::string& group);
   /// Makes the instance's FIFOs and opens its output readers and log sinks.
   void open_output(Instance& in);
   void sample();
@@ -111,6 +114,7 @@ class Supervisor {
   std::map<int, std::unique_ptr<Instance>> instances_;
   std::map<pid_t, int> by_pid_;
   LogSinks sinks_;
+  std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;
   std::string fifo_dir_;
   std::string state_path_;
   bool persist_pending_ = false;
