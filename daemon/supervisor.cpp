@@ -899,8 +899,8 @@ void Supervisor::adopt_from_state() {
     in.exec_error = r.exec_error;
     const State recorded = state_from_string(r.state).value_or(State::Stopped);
     const TimePoint started = steady_now - Millis(std::max<std::int64_t>(0, wall_now - r.started_at_ms));
-    in.fsm.restore(recorded, r.restart_count, r.unstable_restarts, r.consecutive_unstable,
-                   Millis(r.prev_restart_delay_ms), started);
+    in.fsm.restore(r.restart_count, r.unstable_restarts, r.consecutive_unstable, started,
+                   Millis(r.prev_restart_delay_ms), recorded);
     in.env_json = json(in.environment(options_.paths.home)).dump(-1, ' ', false, json::error_handler_t::replace);
     open_output(in);
 

@@ -6,7 +6,10 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <cstdint>
+#include <limits>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -29,7 +32,7 @@ Policy with_delay(long long ms) {
 
 bool no_effects(const Effects& fx) {
   return !fx.changed && !fx.cancel_timers && fx.signal == 0 && !fx.kill_rest && !fx.spawn &&
-         !fx.arm_kill_timer && !fx.arm_restart_timer;
+         !fx.arm_kill_timer && !fx.arm_restart_timer && !fx.transition;
 }
 
 // An instance that was started at 0 ms and is online.
@@ -95,7 +98,7 @@ TEST_CASE("stopped + start -> launching", "[fsm]") {
   CHECK(fx.changed);
   CHECK(fsm.state() == State::Launching);
   CHECK(fsm.previous() == State::Stopped);
-  CHECK(fx.cancel_timers);
+  CHECK_FALSE(fx.cancel_timers);  // a stopped instance owns no timer
   CHECK(fx.spawn);
   CHECK(fx.signal == 0);
   CHECK_FALSE(fx.kill_rest);
@@ -115,7 +118,8 @@ TEST_CASE("stopped, errored, waiting_restart + start, restart -> launching", "[f
       CHECK(fx.changed);
       CHECK(fsm.state() == State::Launching);
       CHECK(fsm.previous() == from);
-      CHECK(fx.cancel_timers);
+      // Only waiting_restart owns a timer (the restart timer) that launching does not.
+      CHECK(fx.cancel_timers == (from == State::WaitingRestart));
       CHECK(fx.spawn);
       CHECK(fx.signal == 0);
       CHECK_FALSE(fx.kill_rest);
@@ -126,6 +130,112 @@ TEST_CASE("stopped, errored, waiting_restart + start, restart -> launching", "[f
       CHECK(fsm.consecutive_unstable() == 0);
     }
   }
+}
+
+// ---- Row: stopped + adopted -> online ----------------------------------------------------------
+
+TEST_CASE("stopped + adopted -> online", "[fsm][issue_6]") {
+  InstanceFsm fsm(defaults());
+  // A new pmxd puts back the counters the crashed one persisted, then adopts the process.
+  fsm.restore(7, 3, 2, at(1000), Millis(450));
+  Effects fx = fsm.handle(Event::Adopted, at(90'000));
+  CHECK(fx.changed);
+  CHECK(fsm.state() == State::Online);
+  CHECK(fsm.previous() == State::Stopped);
+  CHECK(fsm.reason() == "adopted");
+  CHECK_FALSE(fx.cancel_timers);
+  CHECK(fx.signal == 0);
+  CHECK_FALSE(fx.kill_rest);
+  CHECK_FALSE(fx.spawn);
+  CHECK_FALSE(fx.arm_kill_timer);
+  CHECK_FALSE(fx.arm_restart_timer);
+  REQUIRE(fx.transition);
+  CHECK(fx.transition->from == State::Stopped);
+  CHECK(fx.transition->to == State::Online);
+  CHECK(fx.transition->event == Event::Adopted);
+  CHECK(fx.transition->reason == "adopted");
+  // The counters and the start time are the restored ones: uptime goes on.
+  CHECK(fsm.restart_count() == 7);
+  CHECK(fsm.unstable_restarts() == 3);
+  CHECK(fsm.consecutive_unstable() == 2);
+  CHECK(fsm.prev_restart_delay() == Millis(450));
+  CHECK(fsm.started_at() == at(1000));
+}
+
+TEST_CASE("adopted is a no-op outside stopped", "[fsm][issue_6]") {
+  for (State from : kAllStates) {
+    if (from == State::Stopped) continue;
+    InstanceFsm fsm = drive_to(from);
+    INFO(to_string(from));
+    Effects fx = fsm.handle(Event::Adopted, at(10'000));
+    CHECK(no_effects(fx));
+    CHECK(fsm.state() == from);
+  }
+}
+
+TEST_CASE("an adopted instance's exit with an unknown code restarts it like a crash", "[fsm][issue_6]") {
+  Policy p = defaults();
+  p.stop_exit_codes = {0};
+  SECTION("after a stable run: restarted at once, counted") {
+    InstanceFsm fsm(p);
+    fsm.restore(4, 1, 0, at(0));
+    fsm.handle(Event::Adopted, at(50'000));
+    Effects fx = fsm.handle(Event::Exited, at(60'000), ExitStatus{0, 0, true});
+    CHECK(fsm.state() == State::Launching);
+    CHECK(fx.spawn);
+    CHECK(fx.kill_rest);
+    CHECK(fsm.restart_count() == 5);
+    CHECK(fsm.reason() == "exited (code unknown), restarting");
+    REQUIRE(fx.transition);
+    CHECK(fx.transition->event == Event::Exited);
+    CHECK(fx.transition->reason == "exited (code unknown), restarting");
+  }
+  SECTION("an unknown code is never a stop exit code") {
+    InstanceFsm fsm = online(p);
+    fsm.handle(Event::Exited, at(5000), ExitStatus{0, 0, true});
+    CHECK(fsm.state() == State::Launching);
+  }
+  SECTION("after a short run: unstable, and errored at max_restarts") {
+    p.max_restarts = 3;
+    InstanceFsm fsm(p);
+    fsm.restore(10, 2, 2, at(1000));
+    fsm.handle(Event::Adopted, at(1100));
+    fsm.handle(Event::Exited, at(1200), ExitStatus{0, 0, true});
+    CHECK(fsm.state() == State::Errored);
+    CHECK(fsm.consecutive_unstable() == 3);
+    CHECK(fsm.unstable_restarts() == 3);
+    CHECK_THAT(fsm.reason(), Catch::Matchers::StartsWith("exited (code unknown), 3 unstable"));
+  }
+  SECTION("autorestart off: stopped") {
+    p.autorestart = false;
+    InstanceFsm fsm(p);
+    fsm.handle(Event::Adopted, at(0));
+    fsm.handle(Event::Exited, at(5000), ExitStatus{1, 0, true});
+    CHECK(fsm.state() == State::Stopped);
+    CHECK(fsm.reason() == "exited (code unknown) (autorestart off)");
+  }
+  SECTION("while stopping: stopped, reason says the code is unknown") {
+    InstanceFsm fsm(p);
+    fsm.handle(Event::Adopted, at(0));
+    fsm.handle(Event::Stop, at(10));
+    fsm.handle(Event::Exited, at(20), ExitStatus{0, 0, true});
+    CHECK(fsm.state() == State::Stopped);
+    CHECK(fsm.reason() == "exited (code unknown)");
+  }
+}
+
+TEST_CASE("restore takes negative counts as 0; reset_counters still zeroes", "[fsm][issue_6]") {
+  InstanceFsm fsm(defaults());
+  fsm.restore(-1, -5, -2, at(3), Millis(-10));
+  CHECK(fsm.restart_count() == 0);
+  CHECK(fsm.unstable_restarts() == 0);
+  CHECK(fsm.consecutive_unstable() == 0);
+  CHECK(fsm.prev_restart_delay() == Millis(0));
+  CHECK(fsm.started_at() == at(3));
+  fsm.restore(2, 2, 2, at(3), Millis(100));
+  fsm.reset_counters();
+  CHECK(fsm.restart_count() == 0);
+  CHECK(fsm.consecutive_unstable() == 0);
 }
 
 // ---- Row: launching + spawned -> online --------------------------------------------------------
@@ -486,7 +596,8 @@ TEST_CASE("waiting_restart, errored + stop -> stopped", "[fsm]") {
     CHECK(fx.changed);
     CHECK(fsm.state() == State::Stopped);
     CHECK(fsm.previous() == from);
-    CHECK(fx.cancel_timers);
+    // Only waiting_restart owns a timer (the restart timer); errored owns none.
+    CHECK(fx.cancel_timers == (from == State::WaitingRestart));
     CHECK(fx.signal == 0);
     CHECK_FALSE(fx.kill_rest);
     CHECK_FALSE(fx.spawn);
@@ -746,6 +857,165 @@ TEST_CASE("to_string and status_name name every state and event", "[fsm]") {
   CHECK(events.count("?") == 0);
 }
 
+// ---- Durations and counters never overflow (issue 6, defect 7) ---------------------------------
+
+// Runs `restarts` short-lived crashes and returns every restart delay chosen.
+std::vector<Millis> crash_loop(InstanceFsm& fsm, int restarts) {
+  std::vector<Millis> delays;
+  long long t = 0;
+  for (int i = 0; i < restarts; ++i) {
+    t += 10;
+    Effects fx = fsm.handle(Event::Exited, at(t), code(1));
+    if (fsm.state() == State::WaitingRestart) {
+      REQUIRE(fx.arm_restart_timer);
+      delays.push_back(*fx.arm_restart_timer);
+      fsm.handle(Event::RestartTimer, at(t));
+    } else {
+      REQUIRE(fsm.state() == State::Launching);
+      delays.push_back(Millis(0));
+    }
+    fsm.handle(Event::Spawned, at(t));
+  }
+  return delays;
+}
+
+TEST_CASE("issue_6: exp backoff with a huge cap saturates over thousands of restarts",
+          "[fsm][issue_6]") {
+  for (Millis cap : {Millis::max(), Millis::max() / 2, Millis(std::numeric_limits<int>::max()) * 1000}) {
+    Policy p = defaults();
+    p.exp_backoff = Millis(100);
+    p.exp_backoff_max = cap;
+    p.max_restarts = std::numeric_limits<int>::max();
+    InstanceFsm fsm = online(p);
+    const std::vector<Millis> delays = crash_loop(fsm, 5000);
+    INFO("cap " << cap.count());
+    Millis previous{0};
+    for (Millis d : delays) {
+      CHECK(d >= previous);  // grows, never wraps around
+      CHECK(d > Millis(0));
+      CHECK(d <= kMaxTimer);
+      previous = d;
+    }
+    CHECK(delays.back() == kMaxTimer);
+    CHECK(fsm.prev_restart_delay() == kMaxTimer);
+    CHECK(fsm.restart_count() == 5000);
+  }
+}
+
+TEST_CASE("issue_6: huge restart delays and backoffs are clamped, never negative", "[fsm][issue_6]") {
+  SECTION("restart_delay") {
+    Policy p = defaults();
+    p.restart_delay = Millis::max();
+    InstanceFsm fsm = online(p);
+    Effects fx = fsm.handle(Event::Exited, at(5000), code(1));
+    REQUIRE(fx.arm_restart_timer);
+    CHECK(*fx.arm_restart_timer == kMaxTimer);
+  }
+  SECTION("a first backoff delay of Millis::max()") {
+    Policy p = defaults();
+    p.exp_backoff = Millis::max();
+    p.exp_backoff_max = Millis::max();
+    p.max_restarts = 1000;
+    InstanceFsm fsm = online(p);
+    for (Millis d : crash_loop(fsm, 100)) CHECK(d == kMaxTimer);
+  }
+  SECTION("negative durations (set in code, not by config) mean 0") {
+    Policy p = defaults();
+    p.restart_delay = Millis::min();
+    InstanceFsm fsm = online(p);
+    Effects fx = fsm.handle(Event::Exited, at(5000), code(1));
+    CHECK(fsm.state() == State::Launching);  // restart now
+    CHECK(fx.spawn);
+    p.exp_backoff = Millis(-5);  // no backoff
+    fsm.set_policy(p);
+    fsm.handle(Event::Spawned, at(5000));
+    fsm.handle(Event::Exited, at(9000), code(1));
+    CHECK(fsm.state() == State::Launching);
+  }
+}
+
+TEST_CASE("issue_6: huge or negative kill_timeout arms a timer within [0, kMaxTimer]", "[fsm][issue_6]") {
+  for (auto [timeout, want] : {std::pair{Millis::max(), kMaxTimer}, std::pair{Millis::min(), Millis(0)},
+                               std::pair{Millis(10'000'000'000'000), kMaxTimer}}) {
+    Policy p = defaults();
+    p.kill_timeout = timeout;
+    InstanceFsm fsm = online(p);
+    Effects fx = fsm.handle(Event::Stop, at(10));
+    REQUIRE(fx.arm_kill_timer);
+    CHECK(*fx.arm_kill_timer == want);
+  }
+}
+
+TEST_CASE("issue_6: Policy::from saturates millisecond counts beyond Millis' range", "[fsm][issue_6]") {
+  config::AppSpec spec;
+  const std::uint64_t huge = std::numeric_limits<std::uint64_t>::max();
+  spec.kill_timeout_ms = huge;
+  spec.restart_delay_ms = huge;
+  spec.min_uptime_ms = huge;
+  spec.exp_backoff_restart_delay_ms = huge;
+  spec.exp_backoff_max_ms = huge;
+  Policy p = Policy::from(spec);
+  CHECK(p.kill_timeout == Millis::max());
+  CHECK(p.restart_delay == Millis::max());
+  CHECK(p.min_uptime == Millis::max());
+  CHECK(p.exp_backoff == Millis::max());
+  CHECK(p.exp_backoff_max == Millis::max());
+  // What the issue saw: a huge kill_timeout sent SIGKILL at once. It arms the longest timer.
+  InstanceFsm fsm = online(p);
+  Effects fx = fsm.handle(Event::Stop, at(10));
+  REQUIRE(fx.arm_kill_timer);
+  CHECK(*fx.arm_kill_timer == kMaxTimer);
+}
+
+TEST_CASE("issue_6: min_uptime at the ends of Millis' range", "[fsm][issue_6]") {
+  Policy p = defaults();
+  p.max_restarts = 1000;
+  p.min_uptime = Millis::max();  // every run is unstable
+  InstanceFsm fsm = online(p);
+  fsm.handle(Event::Exited, at(60'000), code(1));
+  CHECK(fsm.consecutive_unstable() == 1);
+  p.min_uptime = Millis::min();  // every run is stable
+  fsm.set_policy(p);
+  fsm.handle(Event::Spawned, at(60'000));
+  fsm.handle(Event::Exited, at(60'000), code(1));
+  CHECK(fsm.consecutive_unstable() == 0);
+}
+
+TEST_CASE("issue_6: a restored start time at the ends of the clock gives no overflow", "[fsm][issue_6]") {
+  SECTION("started at the clock's minimum: a very long, stable run") {
+    InstanceFsm fsm(defaults());
+    fsm.restore(0, 0, 0, TimePoint::min());
+    fsm.handle(Event::Adopted, at(10));
+    fsm.handle(Event::Exited, at(20), code(1));
+    CHECK(fsm.state() == State::Launching);
+    CHECK(fsm.consecutive_unstable() == 0);
+  }
+  SECTION("started in the future: no run at all, unstable") {
+    InstanceFsm fsm(defaults());
+    fsm.restore(0, 0, 0, TimePoint::max());
+    fsm.handle(Event::Adopted, at(10));
+    fsm.handle(Event::Exited, at(20), code(1));
+    CHECK(fsm.state() == State::Launching);
+    CHECK(fsm.consecutive_unstable() == 1);
+  }
+}
+
+TEST_CASE("issue_6: counters saturate at INT_MAX", "[fsm][issue_6]") {
+  Policy p = defaults();
+  p.max_restarts = std::numeric_limits<int>::max();
+  const int top = std::numeric_limits<int>::max();
+  InstanceFsm fsm(p);
+  fsm.restore(top, top, top - 1, at(0));
+  fsm.handle(Event::Adopted, at(0));
+  fsm.handle(Event::Exited, at(5000), code(1));  // stable: restarted, count stays at the top
+  CHECK(fsm.state() == State::Launching);
+  CHECK(fsm.restart_count() == top);
+  fsm.handle(Event::Spawned, at(5000));
+  fsm.handle(Event::Exited, at(5010), code(1));  // unstable
+  CHECK(fsm.unstable_restarts() == top);
+  CHECK(fsm.consecutive_unstable() == 1);
+}
+
 // ---- Every (state, event) pair -----------------------------------------------------------------
 
 TEST_CASE("every (state, event) pair: no throw, no effect without a change, PM2 statuses",
@@ -759,7 +1029,7 @@ TEST_CASE("every (state, event) pair: no throw, no effect without a change, PM2 
   delayed.stop_exit_codes = {0};
   delayed.max_restarts = 2;
   const Policy policies[] = {restart_at_once, no_autorestart, delayed};
-  const ExitStatus exits[] = {code(0), code(1), killed(SIGKILL)};
+  const ExitStatus exits[] = {code(0), code(1), killed(SIGKILL), ExitStatus{0, 0, true}};
   const long long times[] = {150, 60'000};  // an unstable and a stable run
 
   int pairs = 0;
@@ -789,6 +1059,7 @@ TEST_CASE("every (state, event) pair: no throw, no effect without a change, PM2 
                 CHECK(fx.signal == SIGKILL);
                 Effects rest = fx;
                 rest.signal = 0;
+                rest.transition.reset();
                 CHECK(no_effects(rest));
               } else {
                 CHECK(no_effects(fx));
