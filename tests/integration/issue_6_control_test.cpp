@@ -64,12 +64,6 @@ int socket_count(pid_t pid) {
   return n;
 }
 
-/// pmxd's descriptors once no client is connected (earlier clients' sessions may still be
-/// closing), or -1 at the deadline.
-int idle_fd_count(pid_t pid) {
-  if (!wait_until([&] { return socket_count(pid) == 1; }, 10s)) return -1;
-  return fd_count(pid);
-}
 
 /// pid's descriptors and what they point to, for failure messages.
 std::string fd_listing(pid_t pid) {
@@ -115,6 +109,14 @@ bool raw_ping(const TempHome& home) {
   if (!c.connect(home.socket())) return false;
   auto r = c.call(1, "ping", json::object(), 2s);
   return r && !r->is_discarded() && r->contains("result");
+}
+
+/// pmxd's descriptors once it serves (start-up done: the socket accepts before that) and no
+/// client is connected (earlier clients' sessions may still be closing); -1 at the deadline.
+int idle_fd_count(const TempHome& home, pid_t pid) {
+  if (!wait_until([&] { return raw_ping(home); }, 10s)) return -1;
+  if (!wait_until([&] { return socket_count(pid) == 1; }, 10s)) return -1;
+  return fd_count(pid);
 }
 
 std::string request_line(int id, const std::string& method) {
@@ -220,7 +222,7 @@ TEST_CASE("issue_6: many clients holding unfinished requests do not grow pmxd",
   Session s;
   const pid_t pmxd = s.daemon.pid();
   const long rss_before = rss_bytes(pmxd);
-  const int fds_before = idle_fd_count(pmxd);
+  const int fds_before = idle_fd_count(s.home, pmxd);
   REQUIRE(fds_before > 0);
   const std::string fds_listed = fd_listing(pmxd);
 
@@ -265,7 +267,7 @@ TEST_CASE("issue_6: connections beyond the cap are refused, and none leaks",
           "[integration][issue_6]") {
   Session s;
   const pid_t pmxd = s.daemon.pid();
-  const int fds_before = idle_fd_count(pmxd);
+  const int fds_before = idle_fd_count(s.home, pmxd);
   REQUIRE(fds_before > 0);
   const std::string fds_listed = fd_listing(pmxd);
 
