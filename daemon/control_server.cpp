@@ -1,4 +1,5 @@
-// ControlServer and Session: accept, check the peer, read lines, dispatch, write replies in order.
+// ControlServer: accept within the limits, check the peer, keep the session registry,
+// dispatch, subscribe and publish.
 #include "daemon/control_server.hpp"
 
 #include <fcntl.h>
@@ -6,103 +7,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/asio/write.hpp>
-#include <deque>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace pmx::daemon {
 
 namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 
-/// One client connection. Replies are queued and written one at a time, in order.
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(local::socket socket, const ControlServer& server)
-      : socket_(std::move(socket)), server_(server) {}
+namespace {
 
-  void start() { read(); }
+std::string encode_notification(std::string_view method, const ipc::json& params) {
+  ipc::json note = {{"jsonrpc", "2.0"}, {"method", method}, {"params", params}};
+  // Published text (log lines, later) need not be valid UTF-8: replace rather than throw.
+  return note.dump(-1, ' ', false, ipc::json::error_handler_t::replace) + "\n";
+}
 
-  void send(std::string line, std::function<void()> after) {
-    line += '\n';
-    queue_.push_back({std::move(line), std::move(after)});
-    if (queue_.size() == 1) write_next();
-  }
+bool out_of_resources(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
 
-  /// Sends a last error and closes once it is written.
-  void fail_and_close(const ipc::RpcError& error) {
-    closing_ = true;
-    send(ipc::encode_error(nullptr, error), nullptr);
-  }
-
- private:
-  struct Outgoing {
-    std::string bytes;
-    std::function<void()> after;
-  };
-
-  void read() {
-    socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
-                                                    const boost::system::error_code& ec, std::size_t n) {
-      if (ec) return;  // the client left; pending replies are dropped with us
-      self->lines_.append(std::string_view(self->buf_.data(), n));
-      while (auto line = self->lines_.next_line()) {
-        if (line->empty()) continue;
-        self->handle(*line);
-      }
-      if (self->lines_.overflowed()) {
-        self->fail_and_close(ipc::make_error(ipc::ErrorCode::TooLarge,
-                                             "message larger than " +
-                                                 std::to_string(ipc::kMaxMessageBytes) + " bytes"));
-        return;
-      }
-      if (!self->closing_) self->read();
-    });
-  }
-
-  void handle(const std::string& line) {
-    auto decoded = ipc::decode_request(line);
-    if (auto* err = std::get_if<ipc::RpcError>(&decoded)) {
-      send(ipc::encode_error(nullptr, *err), nullptr);
-      return;
-    }
-    const auto& req = std::get<ipc::Request>(decoded);
-    server_.dispatch(req, Reply(weak_from_this(), req.id));
-  }
-
-  void write_next() {
-    asio::async_write(socket_, asio::buffer(queue_.front().bytes),
-                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                        auto after = std::move(self->queue_.front().after);
-                        self->queue_.pop_front();
-                        if (after) after();
-                        if (ec) {
-                          self->queue_.clear();
-                          return;
-                        }
-                        if (!self->queue_.empty()) {
-                          self->write_next();
-                        } else if (self->closing_) {
-                          boost::system::error_code ignored;
-                          self->socket_.shutdown(local::socket::shutdown_both, ignored);
-                          self->socket_.close(ignored);
-                        }
-                      });
-  }
-
-  local::socket socket_;
-  const ControlServer& server_;
-  ipc::LineBuffer lines_{ipc::kMaxMessageBytes};
-  std::array<char, 16384> buf_{};
-  std::deque<Outgoing> queue_;
-  bool closing_ = false;
-};
+}  // namespace
 
 void Reply::ok(const ipc::json& result) const { ok_then(result, nullptr); }
 
 void Reply::ok_text(const std::string& result_json) const {
   auto s = session_.lock();
-  if (s && id_) s->send(ipc::encode_result_text(*id_, result_json), nullptr);
+  if (s && id_) s->send_reply(ipc::encode_result_text(*id_, result_json), nullptr);
 }
 
 void Reply::ok_then(const ipc::json& result, std::function<void()> after) const {
@@ -111,17 +44,22 @@ void Reply::ok_then(const ipc::json& result, std::function<void()> after) const 
     if (after) after();
     return;
   }
-  s->send(ipc::encode_result(*id_, result), std::move(after));
+  s->send_reply(ipc::encode_result(*id_, result), std::move(after));
 }
 
 void Reply::fail(const ipc::RpcError& error) const {
   auto s = session_.lock();
   if (!s || !id_) return;
-  s->send(ipc::encode_error(*id_, error), nullptr);
+  s->send_reply(ipc::encode_error(*id_, error), nullptr);
 }
 
-ControlServer::ControlServer(asio::io_context& io, const std::string& path)
-    : io_(io), acceptor_(io), path_(path) {
+ControlServer::ControlServer(asio::io_context& io, const std::string& path, ControlLimits limits)
+    : acceptor_(io),
+      accept_timer_(io),
+      path_(path),
+      limits_(limits),
+      accept_backoff_(limits.accept_backoff_min) {
+  topics_.emplace(kEventsTopic);
   ::unlink(path.c_str());  // a stale socket of a dead daemon; the pid lock proved none is alive
   acceptor_.open(local());
   ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
@@ -134,11 +72,18 @@ ControlServer::ControlServer(asio::io_context& io, const std::string& path)
   acceptor_.listen(asio::socket_base::max_listen_connections);
 }
 
-ControlServer::~ControlServer() { close(); }
+ControlServer::~ControlServer() {
+  close();
+  // Handlers still queued in the io_context may outlive us and hold sessions.
+  for (auto& [id, session] : sessions_) session->detach();
+  sessions_.clear();
+}
 
 void ControlServer::start() { accept(); }
 
 void ControlServer::close() {
+  accept_timer_.cancel();
+  accept_paused_ = false;
   if (!acceptor_.is_open()) return;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
@@ -146,36 +91,131 @@ void ControlServer::close() {
 }
 
 void ControlServer::accept() {
+  if (accepting_ || accept_paused_ || !acceptor_.is_open()) return;
+  accepting_ = true;
   acceptor_.async_accept([this](const boost::system::error_code& ec, local::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-      ucred cred{};
-      socklen_t len = sizeof cred;
-      bool allowed = ::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-                     (cred.uid == ::geteuid() || cred.uid == 0);
-      if (allowed) {
-        std::make_shared<Session>(std::move(socket), *this)->start();
-      } else {
-        spdlog::warn("refused a client with uid {} (pid {}): only uid {} and root may connect",
-                     cred.uid, cred.pid, ::geteuid());
+    accepting_ = false;
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // The connection stays in the backlog, so retrying at once would fail at once: a spin.
+      if (!accept_episode_) {
+        accept_episode_ = true;
+        if (out_of_resources(ec))
+          spdlog::warn("out of file descriptors ({}), pausing accept", ec.message());
+        else
+          spdlog::warn("accept failed ({}), pausing accept", ec.message());
       }
-    } else {
-      spdlog::warn("accept failed: {}, ignoring", ec.message());
+      pause_accept();
+      return;
     }
-    if (acceptor_.is_open()) accept();
+    if (accept_episode_) {
+      accept_episode_ = false;
+      accept_backoff_ = limits_.accept_backoff_min;
+      spdlog::info("accepting connections again");
+    }
+    admit(std::move(socket));
+    accept();
   });
 }
 
-void ControlServer::dispatch(const ipc::Request& req, const Reply& reply) const {
+void ControlServer::pause_accept() {
+  accept_paused_ = true;
+  accept_timer_.expires_after(accept_backoff_);
+  accept_backoff_ = std::min(accept_backoff_ * 2, limits_.accept_backoff_max);
+  accept_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    accept_paused_ = false;
+    accept();
+  });
+}
+
+void ControlServer::admit(local::socket socket) {
+  ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  bool allowed = ::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+                 (cred.uid == ::geteuid() || cred.uid == 0);
+  if (!allowed) {
+    spdlog::warn("refused a client with uid {} (pid {}): only uid {} and root may connect",
+                 cred.uid, cred.pid, ::geteuid());
+    return;
+  }
+  if (sessions_.size() >= limits_.max_sessions) {
+    if (!full_episode_) {
+      full_episode_ = true;
+      spdlog::warn("{} clients connected, the most allowed: refusing new connections",
+                   limits_.max_sessions);
+    }
+    refuse(std::move(socket),
+           ipc::make_error(ipc::ErrorCode::Failed,
+                           "too many connections (" + std::to_string(limits_.max_sessions) + ")",
+                           {{"reason", "too_many_connections"}, {"limit", limits_.max_sessions}}));
+    return;
+  }
+  if (full_episode_) {
+    full_episode_ = false;
+    spdlog::info("below {} clients again, accepting new connections", limits_.max_sessions);
+  }
+  const SessionId id = next_id_++;
+  auto session = std::make_shared<Session>(id, std::move(socket), *this);
+  sessions_.emplace(id, session);
+  session->start();
+  publish_sessions("connected", id);
+}
+
+void ControlServer::refuse(local::socket socket, const ipc::RpcError& error) {
+  // One short line into an empty socket buffer: it fits, and if not the close alone says no.
+  const std::string line = ipc::encode_error(nullptr, error) + "\n";
+  [[maybe_unused]] auto n =
+      ::send(socket.native_handle(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  boost::system::error_code ignored;
+  socket.shutdown(local::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+void ControlServer::forget(SessionId id) {
+  if (sessions_.erase(id) == 0) return;
+  publish_sessions("disconnected", id);
+  if (accept_paused_) {
+    // A descriptor was just freed: try now rather than at the end of the backoff.
+    accept_timer_.cancel();
+    accept_paused_ = false;
+    accept();
+  }
+}
+
+bool ControlServer::recharge_partial(std::size_t from, std::size_t to) {
+  const std::size_t others = partial_charged_ - from;
+  if (to > from && others + to > limits_.partial_budget_bytes) {
+    if (!budget_episode_) {
+      budget_episode_ = true;
+      spdlog::warn("unfinished requests hold {} bytes, the most allowed: closing clients that send more",
+                   limits_.partial_budget_bytes);
+    }
+    return false;
+  }
+  partial_charged_ = others + to;
+  if (budget_episode_ && partial_charged_ <= limits_.partial_budget_bytes / 2) {
+    budget_episode_ = false;
+    spdlog::info("unfinished requests back under half their budget");
+  }
+  return true;
+}
+
+void ControlServer::dispatch(const ipc::Request& req, const Reply& reply) {
   ++requests_;
+  const bool subscribe_call = req.method == "subscribe" || req.method == "unsubscribe";
   auto it = handlers_.find(req.method);
-  if (it == handlers_.end()) {
+  if (!subscribe_call && it == handlers_.end()) {
     reply.fail(ipc::make_error(ipc::ErrorCode::MethodNotFound, "unknown method '" + req.method + "'"));
     return;
   }
   if (!req.params.is_object()) {
     reply.fail(ipc::make_error(ipc::ErrorCode::InvalidParams, "params must be an object"));
+    return;
+  }
+  if (subscribe_call) {
+    subscribe(req.params, reply, req.method == "subscribe");
     return;
   }
   try {
@@ -185,6 +225,59 @@ void ControlServer::dispatch(const ipc::Request& req, const Reply& reply) const 
     spdlog::error("method {} failed: {}", req.method, e.what());
     reply.fail(ipc::make_error(ipc::ErrorCode::InternalError, std::string("internal error: ") + e.what()));
   }
+}
+
+void ControlServer::subscribe(const ipc::json& params, const Reply& reply, bool on) {
+  auto topics = params.find("topics");
+  if (topics == params.end() || !topics->is_array() || topics->empty()) {
+    reply.fail(ipc::make_error(ipc::ErrorCode::InvalidParams, "topics must be a non-empty list of strings"));
+    return;
+  }
+  for (const auto& t : *topics) {
+    if (!t.is_string()) {
+      reply.fail(ipc::make_error(ipc::ErrorCode::InvalidParams, "topics must be a non-empty list of strings"));
+      return;
+    }
+    if (!topics_.count(t.get_ref<const std::string&>())) {
+      reply.fail(ipc::make_error(ipc::ErrorCode::InvalidParams,
+                                 "unknown topic '" + t.get<std::string>() + "'",
+                                 {{"topics", topics_}}));
+      return;
+    }
+  }
+  auto session = reply.session();
+  if (!session) return;
+  for (const auto& t : *topics) {
+    if (on)
+      session->topics().insert(t.get<std::string>());
+    else
+      session->topics().erase(t.get_ref<const std::string&>());
+  }
+  reply.ok({{"session", session->id()}, {"topics", session->topics()}});
+}
+
+bool ControlServer::notify(SessionId id, std::string_view method, const ipc::json& params) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return false;
+  it->second->send_notification(std::make_shared<const std::string>(encode_notification(method, params)));
+  return true;
+}
+
+std::size_t ControlServer::publish(std::string_view topic, std::string_view method, const ipc::json& params) {
+  std::shared_ptr<const std::string> line;  // encoded once, for the first subscriber
+  std::size_t subscribers = 0;
+  for (auto& [id, session] : sessions_) {
+    if (!session->topics().count(topic)) continue;
+    if (!line) line = std::make_shared<const std::string>(encode_notification(method, params));
+    session->send_notification(line);
+    ++subscribers;
+  }
+  return subscribers;
+}
+
+void ControlServer::publish_sessions(std::string_view change, SessionId id) {
+  publish(kEventsTopic, "server.sessions",
+          {{"change", change}, {"session", id}, {"sessions", sessions_.size()}});
 }
 
 }  // namespace pmx::daemon
