@@ -11,6 +11,7 @@
 #include <climits>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <cstdlib>
 #include <iostream>
@@ -34,7 +35,22 @@ using json = nlohmann::json;
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 the operation failed or the daemon refused it (unknown app, invalid\n"
-    "state, already launched), 2 usage or configuration error, 3 the daemon is unreachable.";
+    "state, already launched), 2 usage or configuration error, 3 the daemon is unreachable\n"
+    "or did not answer within --timeout.";
+
+/// How long a verb that only reads or signals waits for pmxd's answer unless --timeout says
+/// otherwise. Verbs that wait for apps (start, stop, restart, reload, delete, kill) wait
+/// without limit by default: pmxd answers them once the apps are stopped or started, which
+/// can take each app's kill_timeout.
+constexpr std::chrono::milliseconds kQuickVerbTimeout{10'000};
+
+/// The methods whose answer waits for apps to stop or start.
+bool waits_for_apps(const std::string& method) {
+  for (const char* m : {"start", "stop", "restart", "reload", "delete", "kill"}) {
+    if (method == m) return true;
+  }
+  return false;
+}
 
 /// A refusal by the daemon or a failure, with its exit code, printed by run().
 struct Failure : std::runtime_error {
@@ -45,6 +61,7 @@ struct Failure : std::runtime_error {
 /// Options shared by every verb.
 struct Globals {
   bool no_color = false;
+  std::optional<std::chrono::milliseconds> timeout;  ///< --timeout; zero: no limit
 };
 
 /// Everything `start` accepts; strings stay as typed until the spec is built.
@@ -115,6 +132,7 @@ class Session {
   /// Calls a method, starting the daemon when needed; a refusal throws Failure(1).
   json call(const std::string& method, const json& params = json::object(), bool autostart = true) {
     if (!client_.connected()) connect(client_, paths_, autostart);
+    client_.set_timeout(timeout_for(method));
     ipc::Response r = client_.call(method, params);
     if (r.error) fail(*r.error);
     return r.result.value_or(json());
@@ -123,14 +141,15 @@ class Session {
   /// Turns a daemon error into the exception that carries its exit code.
   [[noreturn]] static void fail(const ipc::RpcError& error) {
     const auto kind = error.data.value("kind", std::string());
-    if (kind == "transport") throw Unreachable(error.message);
-    throw Failure(kind == "invalid_params" ? kUsage : kFailed, error.message);
+    if (kind == "transport" || kind == "timeout") throw Unreachable(error.message);
+    throw Failure(kind == "invalid_params" || kind == "too_large" ? kUsage : kFailed, error.message);
   }
 
   /// The result's JSON text as the daemon sent it (jlist prints it without re-encoding).
   std::string call_text(const std::string& method) {
     if (!client_.connected()) connect(client_, paths_, true);
     std::string text;
+    client_.set_timeout(timeout_for(method));
     ipc::Response r = client_.call_raw(method, json::object(), text);
     if (r.error) fail(*r.error);
     return text.empty() ? r.result.value_or(json()).dump() : text;
@@ -149,6 +168,11 @@ class Session {
   void show_list() { print_list(call("list")); }
 
  private:
+  std::chrono::milliseconds timeout_for(const std::string& method) const {
+    if (globals_.timeout) return *globals_.timeout;
+    return waits_for_apps(method) ? std::chrono::milliseconds{0} : kQuickVerbTimeout;
+  }
+
   const Globals& globals_;
   config::Paths paths_;
   ipc::Client client_;
@@ -410,7 +434,13 @@ int run(int argc, char** argv) {
   app.footer(kExitCodes);
   app.require_subcommand(1);
   Globals globals;
+  // Global options are accepted after the verb too (pmx ping --timeout 1s).
+  app.fallthrough();
   app.add_flag("--no-color", globals.no_color, "no ANSI colours (also NO_COLOR)");
+  std::string timeout_text;
+  app.add_option("--timeout", timeout_text,
+                 "longest wait for pmxd's answer (5s, 500ms, 0 for none; default 10s, and no limit for "
+                 "verbs that wait for apps: start, stop, restart, reload, delete, kill); exit 3 when it passes");
   app.set_version_flag("-v,--version", PMX_VERSION);
 
   StartOptions so;
@@ -506,6 +536,14 @@ int run(int argc, char** argv) {
     return code == 0 ? kOk : kUsage;
   }
 
+  if (!timeout_text.empty()) {
+    auto t = config::parse_duration_ms(timeout_text);
+    if (!t) {
+      std::cerr << "pmx: --timeout: " << t.error() << "\n";
+      return kUsage;
+    }
+    globals.timeout = std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(*t));
+  }
   Session s(globals);
   try {
     fo.update_env = update_env;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <limits>
 #include <thread>
@@ -131,37 +132,53 @@ class Reader {
     }
   }
 
+  // Numbers are milliseconds; anything above kMaxDurationMs is refused before it is converted.
   void duration(const char* key, std::uint64_t& out) {
-    if (const json* v = find(key)) {
-      if (v->is_number_unsigned()) out = v->get<std::uint64_t>();
-      else if (v->is_number_integer()) {
-        if (v->get<long long>() < 0) return fail(key, "a duration >= 0 (ms, or 5s, 2m, 1h)");
-        out = static_cast<std::uint64_t>(v->get<long long>());
-      } else if (v->is_number_float()) {
-        double d = v->get<double>();
-        if (!(d >= 0 && d < 1.8e19)) return fail(key, "a duration >= 0 (ms, or 5s, 2m, 1h)");
-        out = static_cast<std::uint64_t>(d);
-      } else if (v->is_string()) {
-        auto r = parse_duration_ms(v->get<std::string>());
-        if (r) out = *r;
-        else fail_msg(key, r.error());
-      } else {
-        fail(key, "a duration (ms, or 5s, 2m, 1h)");
-      }
+    const json* v = find(key);
+    if (!v) return;
+    const std::string expected = "a duration >= 0 (ms, or 5s, 2m, 1h)";
+    const std::string too_large = std::string("a duration of at most ") + kMaxDurationText;
+    if (v->is_number_unsigned()) {
+      if (v->get<std::uint64_t>() > kMaxDurationMs) return fail(key, too_large);
+      out = v->get<std::uint64_t>();
+    } else if (v->is_number_integer()) {
+      const long long n = v->get<long long>();
+      if (n < 0) return fail(key, expected);
+      if (static_cast<std::uint64_t>(n) > kMaxDurationMs) return fail(key, too_large);
+      out = static_cast<std::uint64_t>(n);
+    } else if (v->is_number_float()) {
+      const double d = v->get<double>();
+      if (!(d >= 0)) return fail(key, expected);
+      if (!(d <= static_cast<double>(kMaxDurationMs))) return fail(key, too_large);
+      out = static_cast<std::uint64_t>(d);
+    } else if (v->is_string()) {
+      auto r = parse_duration_ms(v->get<std::string>());
+      if (r) out = *r;
+      else fail_msg(key, r.error());
+    } else {
+      fail(key, "a duration (ms, or 5s, 2m, 1h)");
     }
   }
 
+  // Numbers are bytes; anything above kMaxSizeBytes is refused before it is converted.
   void size(const char* key, std::uint64_t& out) {
-    if (const json* v = find(key)) {
-      if (v->is_number_unsigned()) out = v->get<std::uint64_t>();
-      else if (v->is_number_integer() && v->get<long long>() >= 0) out = static_cast<std::uint64_t>(v->get<long long>());
-      else if (v->is_string()) {
-        auto r = parse_size(v->get<std::string>());
-        if (r) out = *r;
-        else fail_msg(key, r.error());
-      } else {
-        fail(key, "a size (bytes, or 200K, 150M, 1G)");
+    const json* v = find(key);
+    if (!v) return;
+    const std::string expected = "a size (bytes, or 200K, 150M, 1G)";
+    if (v->is_number_unsigned()) {
+      if (v->get<std::uint64_t>() > kMaxSizeBytes) return fail(key, std::string("a size of at most ") + kMaxSizeText);
+      out = v->get<std::uint64_t>();
+    } else if (v->is_number_integer() && v->get<long long>() >= 0) {
+      if (static_cast<std::uint64_t>(v->get<long long>()) > kMaxSizeBytes) {
+        return fail(key, std::string("a size of at most ") + kMaxSizeText);
       }
+      out = static_cast<std::uint64_t>(v->get<long long>());
+    } else if (v->is_string()) {
+      auto r = parse_size(v->get<std::string>());
+      if (r) out = *r;
+      else fail_msg(key, r.error());
+    } else {
+      fail(key, expected);
     }
   }
 
@@ -389,6 +406,12 @@ Result<AppSpec> spec_from_json(const json& j, SpecError& error) {
   }
   AppSpec s;
   Reader r(j);
+  if (r.find("name") == nullptr && r.find("script") != nullptr) {
+    // The CLI and the file loaders default it to the script's name; a request must say it.
+    error = SpecError{"name", "option 'name': required (every app has a name; pmx start and ecosystem files "
+                              "default it to the script's file name)"};
+    return Error{error.message};
+  }
   r.string("name", s.name);
   r.string("script", s.script);
   r.words("args", s.args);
@@ -529,8 +552,37 @@ Result<bool> validate(const AppSpec& s) {
   if (!s.cron_restart.empty() && !plausible_cron(s.cron_restart)) {
     return Error{"option 'cron_restart': expected a cron expression of 5 or 6 fields, got '" + s.cron_restart + "'"};
   }
-  if (s.instance_var.empty() || s.instance_var.find('=') != std::string::npos) {
+  if (s.instance_var.empty() || s.instance_var.find_first_of(std::string("=\0", 2)) != std::string::npos) {
     return Error{"option 'instance_var': expected an environment variable name"};
+  }
+  if (auto env = validate_env(s.env); !env) return Error{"option 'env': " + env.error()};
+  if (!s.increment_var.empty()) {
+    if (s.increment_var.find_first_of(std::string("=\0", 2)) != std::string::npos) {
+      return Error{"option 'increment_var': expected an environment variable name"};
+    }
+    // The daemon adds the instance index to this base: keep the sum a small integer.
+    if (auto base = s.env.find(s.increment_var); base != s.env.end()) {
+      const std::string& text = base->second;
+      char* end = nullptr;
+      errno = 0;
+      const long long n = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || errno == ERANGE || n < 0 || n > kMaxIncrementBase) {
+        return Error{"option 'increment_var': env." + s.increment_var + " is its base and must be an integer 0.." +
+                     std::to_string(kMaxIncrementBase) + " (got '" + text + "')"};
+      }
+    }
+  }
+  return true;
+}
+
+Result<bool> validate_env(const Env& env) {
+  for (const auto& [key, value] : env) {
+    if (key.empty()) return Error{"a variable name must not be empty"};
+    if (key.find('=') != std::string::npos) {
+      return Error{"variable name '" + key + "' contains '=': the app would get another variable"};
+    }
+    if (key.find('\0') != std::string::npos) return Error{"a variable name contains a NUL byte"};
+    if (value.find('\0') != std::string::npos) return Error{"the value of '" + key + "' contains a NUL byte"};
   }
   return true;
 }
@@ -555,16 +607,6 @@ std::string signal_name(int signo) {
     if (s.number == signo) return s.name;
   }
   return "SIG" + std::to_string(signo);
-}
-
-std::string file_safe_name(const std::string& name) {
-  std::string out = name;
-  for (char& c : out) {
-    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '.' || c == '-';
-    if (!keep) c = '-';
-  }
-  return out;
 }
 
 std::string default_name(const std::string& script) {

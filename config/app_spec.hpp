@@ -108,14 +108,19 @@ int resolve_instances(long long requested, int cpus);
 /// Checks the values that no type can express (positive counts, a signal name, a name).
 Result<bool> validate(const AppSpec& spec);
 
+/// Checks environment variables an app is given: names non-empty, without '=' or NUL; values
+/// without NUL (execve would cut them there).
+Result<bool> validate_env(const Env& env);
+
+/// Largest base value of increment_var (its value in the app's env): the daemon adds the
+/// instance index (< 4096) to it.
+constexpr long long kMaxIncrementBase = 2147483647LL - 4096;
+
 /// The signal number for "SIGINT", "INT", "2"; 0 when the name is unknown.
 int signal_from_name(const std::string& name);
 
 /// "SIGINT" for 2; "SIG<n>" for numbers without a name.
 std::string signal_name(int signo);
-
-/// App names become file names with characters outside [A-Za-z0-9.-] replaced by '-'.
-std::string file_safe_name(const std::string& name);
 
 /// Splits a string into words the way a shell would: whitespace separates, quotes group,
 /// backslash escapes ("--port 80 --msg 'hi there'").

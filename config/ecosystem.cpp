@@ -17,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/interpreter.hpp"
+#include "config/json_depth.hpp"
 #include "config/paths.hpp"
 
 namespace pmx::config {
@@ -33,7 +34,12 @@ struct Pos {
 struct Tree {
   json value;
   std::map<std::string, Pos> keys;
+  std::string too_deep;  ///< "line:col: what" of the first node past a limit, if any
+  std::size_t nodes = 0;
 };
+
+/// Values read from one YAML document at most, aliases counted each time they are used.
+constexpr std::size_t kMaxYamlNodes = 100000;
 
 std::string at(const std::string& file, Pos p) {
   if (p.line <= 0) return file + ": ";
@@ -89,7 +95,19 @@ json typed_scalar(const std::string& s) {
   return s;
 }
 
-void from_yaml(const YAML::Node& node, const std::string& path, Tree& tree, json& out) {
+void from_yaml(const YAML::Node& node, const std::string& path, Tree& tree, json& out, std::size_t depth = 0) {
+  // Not descended into: the walks of the tree that follow recurse too, and aliases of aliases
+  // would expand exponentially ("billion laughs").
+  const bool too_deep = depth >= kMaxJsonDepth && (node.IsMap() || node.IsSequence());
+  if (too_deep || ++tree.nodes > kMaxYamlNodes) {
+    if (tree.too_deep.empty()) {
+      tree.too_deep = std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1) + ": " +
+                      (too_deep ? "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels of maps and lists"
+                                : "more than " + std::to_string(kMaxYamlNodes) + " values (aliases included)");
+    }
+    out = nullptr;
+    return;
+  }
   switch (node.Type()) {
     case YAML::NodeType::Map:
       out = json::object();
@@ -97,7 +115,7 @@ void from_yaml(const YAML::Node& node, const std::string& path, Tree& tree, json
         std::string key = kv.first.Scalar();
         const auto& mark = kv.first.Mark();
         tree.keys[path + "/" + key] = Pos{mark.line + 1, mark.column + 1};
-        from_yaml(kv.second, path + "/" + key, tree, out[key]);
+        from_yaml(kv.second, path + "/" + key, tree, out[key], depth + 1);
       }
       break;
     case YAML::NodeType::Sequence: {
@@ -107,7 +125,7 @@ void from_yaml(const YAML::Node& node, const std::string& path, Tree& tree, json
         const auto& mark = item.Mark();
         tree.keys[path + "/" + std::to_string(i)] = Pos{mark.line + 1, mark.column + 1};
         json v;
-        from_yaml(item, path + "/" + std::to_string(i), tree, v);
+        from_yaml(item, path + "/" + std::to_string(i), tree, v, depth + 1);
         out.push_back(std::move(v));
         ++i;
       }
@@ -139,6 +157,7 @@ Pos position_of(std::string_view text, std::size_t offset) {
 Result<Tree> parse_tree(std::string_view text, Format format, const std::string& file) {
   Tree tree;
   if (format != Format::Yaml) {
+    if (auto depth = check_json_depth(text); !depth) return Error{at(file, Pos{}) + depth.error()};
     // JSON: nlohmann says precisely what is wrong and where.
     try {
       tree.value = json::parse(text.begin(), text.end());
@@ -162,6 +181,9 @@ Result<Tree> parse_tree(std::string_view text, Format format, const std::string&
     YAML::Node root = YAML::Load(doc);
     json value;
     from_yaml(root, "", tree, value);
+    if (!tree.too_deep.empty()) {
+      return Error{file + ":" + tree.too_deep};
+    }
     if (format == Format::Yaml) tree.value = std::move(value);
   } catch (const YAML::Exception& e) {
     if (format == Format::Json) return tree;  // valid JSON yaml-cpp cannot read: no positions

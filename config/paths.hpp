@@ -24,6 +24,13 @@ struct Paths {
   std::string pid_file(const std::string& app_name, int pm_id) const;
 };
 
+/// The file name part for an app name, one to one (no two names share a log or pid file):
+/// ASCII letters, digits, '.', '-' and '_' and valid UTF-8 sequences of non-ASCII characters
+/// stay as they are; every other byte (space, '/', '%', control characters, invalid UTF-8)
+/// becomes %XX (upper-case hex), as in URLs. "api", "my-app", "worker.1", "my_app", "日本"
+/// map to themselves; "a b" becomes "a%20b".
+std::string file_safe_name(const std::string& name);
+
 /// True when path names a regular file.
 bool is_regular_file(const std::string& path);
 

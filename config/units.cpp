@@ -40,15 +40,20 @@ bool split_number(std::string_view s, double& number, std::string& suffix) {
   return true;
 }
 
-// Rounds to an unsigned 64-bit count, refusing what does not fit.
-Result<std::uint64_t> to_u64(double value, std::string_view text, const char* what) {
-  constexpr double kTwoTo64 = 18446744073709551616.0;
+// Rounds to a count, refusing what is above max (checked as a double, before any conversion).
+Result<std::uint64_t> to_count(double value, std::string_view text, const char* what, std::uint64_t max,
+                               const char* max_text) {
   double rounded = std::round(value);
-  if (!(rounded < kTwoTo64)) return Error{"invalid " + std::string(what) + " '" + std::string(text) + "': too large"};
+  if (!(rounded <= static_cast<double>(max))) {
+    return Error{"invalid " + std::string(what) + " '" + std::string(text) + "': too large, at most " + max_text};
+  }
   return static_cast<std::uint64_t>(rounded);
 }
 
 }  // namespace
+
+const char* const kMaxDurationText = "2147483647 ms (about 24.8 days)";
+const char* const kMaxSizeText = "1125899906842624 bytes (1048576G, 1 PiB)";
 
 Result<std::uint64_t> parse_size(std::string_view text) {
   std::string_view s = trim(text);
@@ -66,7 +71,7 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   else {
     return Error{"invalid size '" + std::string(text) + "': unknown unit, expected K, M or G"};
   }
-  return to_u64(number * factor, text, "size");
+  return to_count(number * factor, text, "size", kMaxSizeBytes, kMaxSizeText);
 }
 
 Result<std::uint64_t> parse_duration_ms(std::string_view text) {
@@ -87,7 +92,7 @@ Result<std::uint64_t> parse_duration_ms(std::string_view text) {
   if (suffix.empty() && std::floor(number) != number) {
     return Error{"invalid duration '" + std::string(text) + "': milliseconds must be a whole number"};
   }
-  return to_u64(number * factor, text, "duration");
+  return to_count(number * factor, text, "duration", kMaxDurationMs, kMaxDurationText);
 }
 
 std::string format_bytes(std::uint64_t bytes) {

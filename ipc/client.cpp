@@ -1,6 +1,7 @@
-// Blocking client: connect, write one line, read until the matching reply line.
+// Blocking client: connect, write one line, read until the matching reply line, within a deadline.
 #include "ipc/client.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -12,13 +13,23 @@
 namespace pmx::ipc {
 namespace {
 
-Response transport_error(const std::string& what) {
+using Clock = std::chrono::steady_clock;
+
+Response transport_error(const std::string& what, const char* kind = "transport") {
   Response r;
-  r.error = RpcError{ErrorCode::InternalError, what, json{{"kind", "transport"}}};
+  r.error = RpcError{ErrorCode::InternalError, what, json{{"kind", kind}}};
   return r;
 }
 
 }  // namespace
+
+std::string describe_duration(std::chrono::milliseconds d) {
+  const long long ms = d.count();
+  if (ms % 3'600'000 == 0 && ms > 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0 && ms > 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0 && ms > 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + " ms";
+}
 
 Client::~Client() { close(); }
 
@@ -41,7 +52,33 @@ std::error_code Client::connect(const std::string& path) {
     return ec;
   }
   fd_ = fd;
+  lines_ = LineBuffer{kMaxMessageBytes * 64};
   return {};
+}
+
+bool Client::wait_ready(short events, std::optional<Clock::time_point> deadline) {
+  for (;;) {
+    int wait_ms = -1;
+    if (deadline) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      wait_ms = left > 1'000'000 ? 1'000'000 : static_cast<int>(left);
+    }
+    pollfd p{fd_, events, 0};
+    const int n = ::poll(&p, 1, wait_ms);
+    if (n > 0) return true;  // ready, or an error/hang-up that the next send/recv reports
+    if (n < 0 && errno != EINTR) return true;
+  }
+}
+
+void Client::drain_now() {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    lines_.append(std::string_view(buf, static_cast<std::size_t>(n)));
+  }
 }
 
 std::optional<std::string> Client::exchange(const std::string& method, const json& params, long& id,
@@ -52,14 +89,37 @@ std::optional<std::string> Client::exchange(const std::string& method, const jso
   }
   id = next_id_++;
   std::string line = encode_request(id, method, params);
+  if (line.size() > kMaxMessageBytes) {
+    // pmxd would close the connection mid-send (a "Broken pipe" here): say what is wrong instead.
+    error.error = make_error(ErrorCode::TooLarge,
+                             "the request is too large: " + std::to_string(line.size()) +
+                                 " bytes, pmxd accepts at most " + std::to_string(kMaxMessageBytes) +
+                                 " (1 MiB); a very large environment, env or args is the usual cause",
+                             json{{"bytes", line.size()}, {"max_bytes", kMaxMessageBytes}});
+    return std::nullopt;
+  }
   line += '\n';
+  std::optional<Clock::time_point> deadline;
+  if (timeout_.count() > 0) deadline = Clock::now() + timeout_;
+  auto timed_out = [&] {
+    close();
+    error = transport_error("pmxd did not answer within " + describe_duration(timeout_) +
+                                " (is it stopped or overloaded? --timeout sets the limit, 0 for none)",
+                            "timeout");
+    return std::nullopt;
+  };
   std::size_t sent = 0;
   while (sent < line.size()) {
-    ssize_t n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
+    if (!wait_ready(POLLOUT, deadline)) return timed_out();
+    ssize_t n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n <= 0) {
+      const int err = errno;
+      // pmxd may have answered before closing (an error about the request): report that.
+      drain_now();
+      if (auto reply = lines_.next_line()) return reply;
       close();
-      error = transport_error(std::string("lost the connection to pmxd: ") + std::strerror(errno));
+      error = transport_error(std::string("lost the connection to pmxd: ") + std::strerror(err));
       return std::nullopt;
     }
     sent += static_cast<std::size_t>(n);
@@ -72,8 +132,9 @@ std::optional<std::string> Client::exchange(const std::string& method, const jso
       error = transport_error("pmxd sent a reply larger than the client accepts");
       return std::nullopt;
     }
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
+    if (!wait_ready(POLLIN, deadline)) return timed_out();
+    ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n <= 0) {
       close();
       error = transport_error("pmxd closed the connection before answering");

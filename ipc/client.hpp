@@ -1,6 +1,8 @@
 // Client: a blocking JSON-RPC client over the daemon's Unix socket, for the CLI and tests.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -21,23 +23,39 @@ class Client {
   std::error_code connect(const std::string& path);
 
   /// Sends a request and waits for its response. A transport failure comes back as an
-  /// error Response with code InternalError and data.kind "transport".
+  /// error Response with code InternalError and data.kind "transport"; no answer within the
+  /// timeout as data.kind "timeout" (the connection is closed); a request above
+  /// kMaxMessageBytes, which is not sent, as code TooLarge.
   Response call(const std::string& method, const json& params = json::object());
 
   /// Like call, but a success comes back as the result's JSON text, unparsed (for printing
   /// large results as they are). Errors come back decoded, with text empty.
   Response call_raw(const std::string& method, const json& params, std::string& text);
 
+  /// How long a call may take from sending its request to reading its reply; zero (the
+  /// default) waits without limit.
+  void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+
   bool connected() const { return fd_ >= 0; }
   void close();
 
  private:
-  /// Sends a request and returns its reply line (or nullopt with the transport error set).
+  /// Sends a request and returns its reply line (or nullopt with the error set).
   std::optional<std::string> exchange(const std::string& method, const json& params, long& id, Response& error);
+
+  /// Waits until fd_ is ready for events or the deadline passes; false at the deadline.
+  bool wait_ready(short events, std::optional<std::chrono::steady_clock::time_point> deadline);
+
+  /// Reads what the daemon already sent without waiting (its reply to a refused request).
+  void drain_now();
 
   int fd_ = -1;
   long next_id_ = 1;
+  std::chrono::milliseconds timeout_{0};
   LineBuffer lines_{kMaxMessageBytes * 64};  // replies (jlist of many apps) may be large
 };
+
+/// A duration for messages: "1500 ms", "5s", "2m", "1h".
+std::string describe_duration(std::chrono::milliseconds d);
 
 }  // namespace pmx::ipc

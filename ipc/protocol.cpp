@@ -3,6 +3,8 @@
 
 #include <variant>
 
+#include "config/json_depth.hpp"
+
 namespace pmx::ipc {
 
 const char* error_kind(ErrorCode code) {
@@ -28,6 +30,11 @@ RpcError make_error(ErrorCode code, std::string message, json data) {
 }
 
 std::variant<Request, RpcError> decode_request(std::string_view line) {
+  // Before parsing: every later walk of the document (copy, dump, destruction) recurses.
+  if (auto depth = config::check_json_depth(line); !depth) {
+    return make_error(ErrorCode::InvalidRequest, "request " + depth.error(),
+                      json{{"max_depth", config::kMaxJsonDepth}});
+  }
   json j = json::parse(line.begin(), line.end(), nullptr, false);
   if (j.is_discarded()) return make_error(ErrorCode::ParseError, "parse error: not valid JSON");
   if (!j.is_object()) return make_error(ErrorCode::InvalidRequest, "a request must be a JSON object");
@@ -51,7 +58,7 @@ std::variant<Request, RpcError> decode_request(std::string_view line) {
     if (!params->is_object() && !params->is_array()) {
       return make_error(ErrorCode::InvalidRequest, "params must be an object or an array");
     }
-    req.params = *params;
+    req.params = std::move(*params);
   } else {
     req.params = json::object();
   }

@@ -49,6 +49,7 @@ struct RpcError {
 };
 
 /// Decodes one line into a Request, or the error to answer with (ParseError, InvalidRequest).
+/// Nesting deeper than config::kMaxJsonDepth is refused (InvalidRequest) before parsing.
 /// Never throws.
 std::variant<Request, RpcError> decode_request(std::string_view line);
 

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Runs the ecosystem fuzzer for RUNS inputs (default 20000) from the seed corpus, writing the
-# inputs it finds to a temporary folder (never into the repository).
-# The longer run: tests/fuzz/run_fuzz.sh <build>/tests/fuzz/ecosystem_fuzz 100000
+# Runs a fuzzer for RUNS inputs (default 20000) from its seed corpus (<name>_corpus/ beside this
+# script for <build>/tests/fuzz/<name>_fuzz), writing the inputs it finds to a temporary folder
+# (never into the repository).
+# The longer run: tests/fuzz/run_fuzz.sh <build>/tests/fuzz/request_fuzz 100000
 set -euo pipefail
 fuzzer="${1:?usage: run_fuzz.sh <fuzzer binary> [runs]}"
 runs="${2:-20000}"
 here="$(cd "$(dirname "$0")" && pwd)"
+name="$(basename "$fuzzer")"
+corpus="$here/${name%_fuzz}_corpus"
+[ -d "$corpus" ] || { echo "run_fuzz.sh: no seed corpus at $corpus" >&2; exit 2; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$fuzzer" -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="${TMPDIR:-/tmp}/pmx-fuzz-" \
-  "$work" "$here/corpus" 2>&1 | tail -n 15
+  "$work" "$corpus" 2>&1 | tail -n 15

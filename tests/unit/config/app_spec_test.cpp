@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdint>
+#include <limits>
 #include <thread>
 #include <string>
 #include <vector>
@@ -488,18 +490,6 @@ TEST_CASE("signal_name: names for known signals, SIG<n> otherwise", "[app_spec]"
   }
 }
 
-TEST_CASE("file_safe_name: characters outside [A-Za-z0-9.-] become '-'", "[app_spec]") {
-  CHECK(file_safe_name("api-2.v1") == "api-2.v1");
-  CHECK(file_safe_name("AZaz09") == "AZaz09");
-  CHECK(file_safe_name("my app") == "my-app");
-  CHECK(file_safe_name("a/b") == "a-b");
-  CHECK(file_safe_name("a_b") == "a-b");
-  CHECK(file_safe_name("x:y*z?") == "x-y-z-");
-  CHECK(file_safe_name("") == "");
-  // Bytes of UTF-8 are replaced one by one.
-  CHECK(file_safe_name("caf\xc3\xa9") == "caf--");
-}
-
 TEST_CASE("default_name: basename without the extension", "[app_spec]") {
   CHECK(default_name("/srv/api/server.js") == "server");
   CHECK(default_name("app.py") == "app");
@@ -509,6 +499,92 @@ TEST_CASE("default_name: basename without the extension", "[app_spec]") {
   CHECK(default_name("/x/.hidden") == ".hidden");
   CHECK(default_name("/x/") == "app");
   CHECK(default_name("") == "app");
+}
+
+TEST_CASE("issue_6: durations above 2^31-1 ms are refused, never wrapped", "[app_spec][issue_6]") {
+  const char* durations[] = {"min_uptime", "restart_delay", "exp_backoff_restart_delay", "exp_backoff_restart_delay_max",
+                             "kill_timeout", "listen_timeout", "watch_delay", "log_rotate_interval"};
+  for (const char* option : durations) {
+    INFO(option);
+    // The largest accepted value, as a number and as text.
+    read_ok(app({{option, 2147483647}}));
+    read_ok(app({{option, "2147483647ms"}}));
+    read_ok(app({{option, "596h"}}));
+    for (const json& bad : {json(std::numeric_limits<std::uint64_t>::max()), json(2147483648u),
+                            json(10000000000000LL), json(1e300), json(2147483648.0), json("10000000000000"),
+                            json("25d"), json("597h"), json("18446744073709551615")}) {
+      INFO(bad.dump());
+      read_fails(app({{option, bad}}), option);
+    }
+  }
+  auto r = spec_from_json(app({{"kill_timeout", std::numeric_limits<std::uint64_t>::max()}}));
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Matchers::Contains("at most 2147483647 ms"));
+  // Each field keeps what it was given.
+  AppSpec s = read_ok(app({{"kill_timeout", 2147483647}, {"restart_delay", "596h"}, {"min_uptime", 2147483647.0}}));
+  CHECK(s.kill_timeout_ms == 2147483647);
+  CHECK(s.restart_delay_ms == 596ull * 3'600'000);
+  CHECK(s.min_uptime_ms == 2147483647);
+}
+
+TEST_CASE("issue_6: sizes above 1 PiB are refused, never wrapped", "[app_spec][issue_6]") {
+  for (const char* option : {"max_memory_restart", "log_max_size"}) {
+    INFO(option);
+    read_ok(app({{option, std::uint64_t{1} << 50}}));
+    read_ok(app({{option, "1048576G"}}));
+    for (const json& bad : {json(std::numeric_limits<std::uint64_t>::max()), json((std::uint64_t{1} << 50) + 1),
+                            json("1048577G"), json("18446744073709551615"), json(-1), json(1.5e9)}) {
+      INFO(bad.dump());
+      read_fails(app({{option, bad}}), option);
+    }
+  }
+}
+
+TEST_CASE("issue_6: counts are bounded", "[app_spec][issue_6]") {
+  read_fails(app({{"max_restarts", 2147483648LL}}), "max_restarts");
+  read_fails(app({{"max_restarts", "99999999999999999999"}}), "max_restarts");
+  read_fails(app({{"max_restarts", 1e30}}), "max_restarts");
+  read_fails(app({{"log_retain", 4294967296LL}}), "log_retain");
+  read_fails(app({{"instances", 4097}}), "instances");
+  read_fails(app({{"instances", "-99999999999999999999"}}), "instances");
+  read_fails(app({{"port", 65536}}), "port");
+  read_fails(app({{"stop_exit_codes", json::array({256})}}), "stop_exit_codes");
+  CHECK(read_ok(app({{"max_restarts", 2147483647}})).max_restarts == 2147483647);
+}
+
+TEST_CASE("issue_6: increment_var's base must be a small integer", "[app_spec][issue_6]") {
+  CHECK(read_ok(app({{"increment_var", "PORT"}, {"env", {{"PORT", "3000"}}}})).increment_var == "PORT");
+  CHECK(read_ok(app({{"increment_var", "PORT"}})).increment_var == "PORT");  // base 0
+  for (const char* base : {"9223372036854775807", "99999999999999999999", "2147483647", "-1", "abc", "", "12x"}) {
+    INFO(base);
+    read_fails(app({{"increment_var", "PORT"}, {"env", {{"PORT", base}}}}), "increment_var");
+  }
+  read_fails(app({{"increment_var", "A=B"}}), "increment_var");
+}
+
+TEST_CASE("issue_6: env names with '=', empty or with NUL are refused", "[app_spec][issue_6]") {
+  for (const json& env : {json{{"A=B", "x"}}, json{{"", "x"}}, json{{std::string("A\0B", 3), "x"}},
+                          json{{"A", std::string("x\0y", 3)}}, json{{"=", ""}}}) {
+    INFO(env.dump());
+    read_fails(app({{"env", env}}), "option 'env'");
+  }
+  auto r = spec_from_json(app({{"env", {{"A=B", "x"}}}}));
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Matchers::Contains("'A=B' contains '='"));
+  CHECK(validate_env({{"PATH", "/bin"}, {"EMPTY", ""}, {"A_B", "x=y"}}).ok());
+  read_fails(app({{"instance_var", std::string("A\0B", 3)}}), "instance_var");
+}
+
+TEST_CASE("issue_6: an app without a name is told the name is required", "[app_spec][issue_6]") {
+  auto r = spec_from_json(json{{"script", "/bin/sh"}});
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Matchers::StartsWith("option 'name': required"));
+  SpecError err;
+  CHECK_FALSE(spec_from_json(json{{"script", "/bin/sh"}, {"name", nullptr}}, err).ok());
+  CHECK(err.option == "name");
+  // An empty name is still "must not be empty"; no script at all names the script.
+  read_fails(app({{"name", ""}}), "must not be empty");
+  read_fails(json::object(), "option 'script': required");
 }
 
 }  // namespace

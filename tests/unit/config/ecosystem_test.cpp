@@ -276,5 +276,42 @@ TEST_CASE("ecosystem: every option has a test case", "[ecosystem]") {
   }
 }
 
+TEST_CASE("issue_6: deeply nested ecosystem files are refused with their position", "[ecosystem][issue_6]") {
+  // JSON: 100,000 levels inside env.
+  const std::string deep_json = R"({"apps":[{"name":"a","script":"sh","env":{"X":)" + std::string(100000, '[') +
+                                std::string(100000, ']') + "}}]}";
+  auto j = json_text(deep_json);
+  REQUIRE_FALSE(j.ok());
+  CHECK_THAT(j.error(), Contains("eco.json: nested deeper than 64 levels"));
+  // YAML flow style, and block style (each level one more space).
+  auto flow = yaml("apps:\n  - name: a\n    script: sh\n    env:\n      X: " + std::string(100000, '[') +
+                   std::string(100000, ']') + "\n");
+  REQUIRE_FALSE(flow.ok());
+  std::string block = "apps:\n  - name: a\n    script: sh\n    env:\n";
+  for (int i = 0; i < 100; ++i) block += std::string(6 + static_cast<std::size_t>(i), ' ') + "k:\n";
+  auto b = yaml(block);
+  REQUIRE_FALSE(b.ok());
+  CHECK_THAT(b.error(), Contains("nested deeper than 64 levels"));
+  CHECK_THAT(b.error(), Contains("eco.yaml:"));
+  // Ten levels inside env are fine (PM2 passes objects to the app as JSON text).
+  auto fine = json_text(R"({"apps":[{"name":"a","script":"sh","env":{"X":[[[[[[[[[[1]]]]]]]]]]}}]})");
+  INFO((fine ? "" : fine.error()));
+  CHECK(fine.ok());
+}
+
+TEST_CASE("issue_6: YAML aliases of aliases do not expand without bound", "[ecosystem][issue_6]") {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    std::string prev = "*a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev;
+    for (int k = 0; k < 9; ++k) text += ", " + prev;
+    text += "]\n";
+  }
+  text += "apps:\n  - name: a\n    script: sh\n";
+  auto r = yaml(text);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Contains("more than 100000 values"));
+}
+
 }  // namespace
 }  // namespace pmx::config

@@ -109,8 +109,9 @@ TEST_CASE("decode_request: a notification has no id and absent params are empty"
 TEST_CASE("decode_request: deep nesting does not crash", "[protocol]") {
   std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
   CHECK(decode_error(deep).code == ErrorCode::InvalidRequest);
+  // Refused for its depth before the parser sees that it is also unterminated.
   std::string open(100'000, '{');
-  CHECK(decode_error(open).code == ErrorCode::ParseError);
+  CHECK(decode_error(open).code == ErrorCode::InvalidRequest);
 }
 
 TEST_CASE("encode_request -> decode_request round trip", "[protocol]") {
@@ -264,6 +265,35 @@ TEST_CASE("decode_response: ill-typed error fields do not throw", "[protocol]") 
     REQUIRE_NOTHROW(r = decode_response(line));
     CHECK(r.error.has_value());
   }
+}
+
+TEST_CASE("issue_6: deeply nested requests are refused before parsing, under the size cap", "[protocol][issue_6]") {
+  const std::string head = R"({"jsonrpc":"2.0","id":7,"method":"start","params":)";
+  // 100,000 levels inside params.app.env, and 400,000 in params: both below kMaxMessageBytes.
+  const std::string in_env = head + R"({"app":{"name":"a","script":"/bin/sh","env":{"X":)" +
+                             std::string(100000, '[') + std::string(100000, ']') + "}}}}";
+  const std::string in_params = head + std::string(400000, '[') + std::string(400000, ']') + "}";
+  for (const std::string* line : {&in_env, &in_params}) {
+    REQUIRE(line->size() < kMaxMessageBytes);
+    RpcError e = decode_error(*line);
+    CHECK(e.code == ErrorCode::InvalidRequest);
+    CHECK_THAT(e.message, Catch::Matchers::Contains("nested deeper than 64 levels"));
+    CHECK(e.data.at("max_depth") == 64);
+  }
+  // Unbalanced: only opening brackets.
+  CHECK(decode_error(head + std::string(500000, '{')).code == ErrorCode::InvalidRequest);
+}
+
+TEST_CASE("issue_6: nesting up to the limit decodes, brackets in strings do not count", "[protocol][issue_6]") {
+  // params is level 2 (the request object is level 1).
+  const std::string ok = R"({"jsonrpc":"2.0","id":1,"method":"x","params":)" + std::string(63, '[') +
+                         std::string(63, ']') + "}";
+  CHECK(decode_ok(ok).params.is_array());
+  const std::string one_more = R"({"jsonrpc":"2.0","id":1,"method":"x","params":)" + std::string(64, '[') +
+                               std::string(64, ']') + "}";
+  CHECK(decode_error(one_more).code == ErrorCode::InvalidRequest);
+  const std::string text = R"({"jsonrpc":"2.0","id":1,"method":"x","params":{"s":")" + std::string(1000, '[') + R"("}})";
+  CHECK(decode_ok(text).params.at("s").get<std::string>().size() == 1000);
 }
 
 }  // namespace

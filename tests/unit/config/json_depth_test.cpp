@@ -1,0 +1,37 @@
+// Tests of config/json_depth.hpp: nesting is counted outside strings, without recursion.
+#include "config/json_depth.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+namespace pmx::config {
+namespace {
+
+std::string nested(std::size_t levels, char open = '[', char close = ']') {
+  return std::string(levels, open) + std::string(levels, close);
+}
+
+TEST_CASE("issue_6: json_depth counts arrays and objects, not brackets inside strings", "[json_depth][issue_6]") {
+  CHECK(json_depth("1") == 0);
+  CHECK(json_depth("{}") == 1);
+  CHECK(json_depth(R"({"a":[{"b":[]}],"c":{}})") == 4);
+  CHECK(json_depth(R"({"a":"[[[[[[{{{{"})") == 1);
+  CHECK(json_depth(R"({"a":"\"[[[[","b":"\\"})") == 1);
+  CHECK(json_depth(R"(["\\\"[[[["])") == 1);
+  CHECK(json_depth(nested(64)) == 64);
+  CHECK(json_depth(nested(65)) == 65);
+  // Counting stops past the limit: a megabyte of '[' costs one pass and no memory.
+  CHECK(json_depth(std::string(1 << 20, '['), 64) == 65);
+}
+
+TEST_CASE("issue_6: check_json_depth accepts 64 levels and refuses 65", "[json_depth][issue_6]") {
+  CHECK(check_json_depth(nested(kMaxJsonDepth)).ok());
+  auto deep = check_json_depth(nested(kMaxJsonDepth + 1, '{', '}'));
+  REQUIRE_FALSE(deep.ok());
+  CHECK_THAT(deep.error(), Catch::Matchers::Contains("nested deeper than 64 levels"));
+  CHECK_FALSE(check_json_depth(std::string(400000, '[')).ok());
+}
+
+}  // namespace
+}  // namespace pmx::config
