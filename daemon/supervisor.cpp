@@ -73,12 +73,15 @@ bool is_settled(State s) {
 
 bool is_stopped(State s) { return s == State::Stopped || s == State::Errored; }
 
-config::Env env_from_json(const ipc::json& j) {
+/// An environment sent by a client (the caller's, or an app's), checked as config checks one.
+Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
+  if (!j.is_object()) return Error{std::string(what) + " must be an object of strings"};
   config::Env env;
-  if (!j.is_object()) return env;
   for (const auto& [k, v] : j.items()) {
-    if (v.is_string()) env[k] = v.get<std::string>();
+    if (!v.is_string()) return Error{std::string(what) + "." + k + " must be a string"};
+    env.emplace(k, v.get<std::string>());
   }
+  if (auto ok = config::validate_env(env); !ok) return Error{std::string(what) + ": " + ok.error()};
   return env;
 }
 
@@ -149,6 +152,18 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     if (!(before == State::Launching && in.fsm.state() == State::Online)) persist_soon();
   }
   apply(in, fx);
+  if (fx.transition) {
+    // Every transition goes to the subscribers of the events topic (`pmx` dashboards, tools).
+    server_.publish(ControlServer::kEventsTopic, "instance.state",
+                    {{"pm_id", in.id},
+                     {"name", in.spec.name},
+                     {"from", to_string(fx.transition->from)},
+                     {"to", to_string(fx.transition->to)},
+                     {"status", status_name(fx.transition->to)},
+                     {"event", to_string(fx.transition->event)},
+                     {"reason", fx.transition->reason},
+                     {"pid", in.pid}});
+  }
   check_waiters();
 }
 
@@ -585,15 +600,23 @@ void Supervisor::register_verbs() {
   }));
 
   server_.on("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    auto env = params.find("env");
+    // Both environments are checked before any instance changes.
+    std::shared_ptr<const config::Env> caller_env;
+    std::optional<config::Env> app_env;
+    if (auto env = params.find("env"); env != params.end()) {
+      auto parsed = env_from_json(*env, "params.env");
+      if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
+      caller_env = std::make_shared<const config::Env>(std::move(*parsed));
+    }
+    if (auto env = params.find("app_env"); env != params.end()) {
+      auto parsed = env_from_json(*env, "params.app_env");
+      if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
+      app_env = std::move(*parsed);
+    }
     for (int id : ids) {
       Instance& in = *find(id);
-      if (env != params.end() && env->is_object()) {
-        in.caller_env = std::make_shared<const config::Env>(env_from_json(*env));
-      }
-      if (auto app_env = params.find("app_env"); app_env != params.end() && app_env->is_object()) {
-        in.spec.env = env_from_json(*app_env);
-      }
+      if (caller_env) in.caller_env = caller_env;
+      if (app_env) in.spec.env = *app_env;
       dispatch(in, Event::Restart);
     }
     wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
@@ -703,7 +726,12 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     specs.push_back(std::move(spec));
   }
   auto env_param = params.find("env");
-  auto caller_env = std::make_shared<const config::Env>(env_param == params.end() ? config::Env{} : env_from_json(*env_param));
+  std::shared_ptr<const config::Env> caller_env = std::make_shared<const config::Env>();
+  if (env_param != params.end()) {
+    auto parsed = env_from_json(*env_param, "params.env");
+    if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
+    caller_env = std::make_shared<const config::Env>(std::move(*parsed));
+  }
 
   std::vector<int> ids;
   for (const auto& spec : specs) {
