@@ -38,6 +38,8 @@ void DaemonLock::write_pid(pid_t pid) {
   (void)n;
 }
 
-void DaemonLock::remove() { ::unlink(path_.c_str()); }
+void DaemonLock::clear() {
+  if (::ftruncate(fd_, 0) != 0) return;  // a stale pid is harmless: the lock is what counts
+}
 
 }  // namespace pmx::daemon

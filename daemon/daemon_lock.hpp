@@ -22,8 +22,9 @@ class DaemonLock {
 
   /// Writes pid into the file (after detaching, the pid changes).
   void write_pid(pid_t pid);
-  /// Removes the file; the lock goes with the fd at exit.
-  void remove();
+  /// Empties the file at exit, still holding the lock: unlinking it would let a pmxd starting
+  /// meanwhile lock a new file while this one still runs. The lock goes with the fd.
+  void clear();
 
  private:
   std::string path_;

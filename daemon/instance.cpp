@@ -2,6 +2,7 @@
 #include "daemon/instance.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 
 namespace pmx::daemon {
@@ -20,8 +21,19 @@ config::Env Instance::environment(const std::string& home) const {
   if (s.port > 0) env["PORT"] = std::to_string(s.port);
   if (!s.increment_var.empty()) {
     // PM2: the variable's value (from the app's env, default 0) plus the instance's index.
+    // The value may come from the caller's environment, which config never saw: anything that
+    // is not a number in range counts as 0 rather than overflowing.
     auto base = env.find(s.increment_var);
-    long long start = base == env.end() ? 0 : std::atoll(base->second.c_str());
+    long long start = 0;
+    if (base != env.end()) {
+      errno = 0;
+      char* end = nullptr;
+      start = std::strtoll(base->second.c_str(), &end, 10);
+      if (errno != 0 || end == base->second.c_str() || *end != '\0' || start < -config::kMaxIncrementBase ||
+          start > config::kMaxIncrementBase) {
+        start = 0;
+      }
+    }
     env[s.increment_var] = std::to_string(start + app_instance);
   }
   env["pm_id"] = std::to_string(id);

@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
       spdlog::critical("uncaught exception in the event loop: {}; continuing", e.what());
     }
   }
-  lock->remove();
+  lock->clear();
   spdlog::info("pmxd exited");
   return 0;
 }

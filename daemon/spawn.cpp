@@ -5,6 +5,7 @@
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read.hpp>
+#include <algorithm>
 #include <memory>
 
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,11 +56,20 @@ pid_t fork_into_cgroup(int cgroup_dir_fd) {
   return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
 }
 
-void close_from(int lowest) {
+/// Closes fds lowest..highest (async-signal-safe).
+void close_range_of(unsigned lowest, unsigned highest) {
 #ifdef SYS_close_range
-  if (syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
+  if (syscall(SYS_close_range, lowest, highest, 0) == 0) return;
 #endif
-  for (int fd = lowest; fd < 65536; ++fd) close(fd);
+  for (unsigned fd = lowest; fd <= highest && fd < 65536; ++fd) close(static_cast<int>(fd));
+}
+
+/// Where the child keeps the exec-error pipe: high, out of the way of the fds an app is given
+/// (stdio, then listening sockets from 3), and below the fd limit. exec closes it.
+int exec_report_fd() {
+  struct rlimit rl{};
+  rlim_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+  return static_cast<int>(std::min<rlim_t>(limit, 1024) - 1);
 }
 
 }  // namespace
@@ -105,6 +116,7 @@ SpawnResult spawn(const SpawnRequest& req) {
   const gid_t gid = req.gid ? *req.gid : req.uid ? static_cast<gid_t>(*req.uid) : getgid();
   const std::vector<gid_t> groups = !drop ? std::vector<gid_t>{} : req.groups ? *req.groups : supplementary_groups(req.uid, gid);
 
+  const int report_fd = exec_report_fd();
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     result.fork_error = {errno, std::generic_category()};
@@ -152,17 +164,16 @@ SpawnResult spawn(const SpawnRequest& req) {
     if (devnull >= 0) dup2(devnull, 0);
     dup2(req.stdout_fd, 1);
     dup2(req.stderr_fd, 2);
-    // Keep the error pipe alive across close_from: move it to fd 3 (close-on-exec).
-    if (efd != 3) {
-      if (dup3(efd, 3, O_CLOEXEC) < 0) _exit(127);
-    }
-    close_from(4);
+    // The fd plan: 0-2 stdio, nothing else but the exec-error pipe at its high fd (close-on-exec).
+    if (efd != report_fd && dup3(efd, report_fd, O_CLOEXEC) < 0) _exit(127);
+    close_range_of(3, static_cast<unsigned>(report_fd) - 1);
+    close_range_of(static_cast<unsigned>(report_fd) + 1, ~0U);
     // Drop privileges last: the group list, then the group, then the user.
-    if (drop && (setgroups(groups.size(), groups.data()) != 0 || setgid(gid) != 0)) child_fail(3, 3, errno);
-    if (req.uid && setuid(*req.uid) != 0) child_fail(3, 3, errno);
-    if (!req.cwd.empty() && chdir(req.cwd.c_str()) != 0) child_fail(3, 1, errno);
+    if (drop && (setgroups(groups.size(), groups.data()) != 0 || setgid(gid) != 0)) child_fail(report_fd, 3, errno);
+    if (req.uid && setuid(*req.uid) != 0) child_fail(report_fd, 3, errno);
+    if (!req.cwd.empty() && chdir(req.cwd.c_str()) != 0) child_fail(report_fd, 1, errno);
     execve(req.program.c_str(), argv.data(), envp.data());
-    child_fail(3, 0, errno);
+    child_fail(report_fd, 0, errno);
   }
 
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
