@@ -132,8 +132,9 @@ TEST_CASE("stop-exit-codes: another exit code is restarted", "[integration][rest
 TEST_CASE("restart-delay: waiting restart during the delay, then online",
           "[integration][restart]") {
   Session s;
+  // Each run lasts 2 s: long enough for `online` to be seen between two runs on a slow machine.
   REQUIRE_EXIT(s.pmx({"start", bin::kExitAfter, "--name", "delayed", "--restart-delay", "1500",
-                      "--min-uptime", "100", "--", "300", "1"}),
+                      "--min-uptime", "100", "--", "2000", "1"}),
                0);
   REQUIRE(s.wait_status("delayed", "waiting restart", 10s));
   auto waiting_since = Clock::now();
