@@ -414,6 +414,15 @@ void DaemonProcess::crash() {
 
 DaemonProcess::~DaemonProcess() { shutdown(); }
 
+AutostartedDaemonGuard::~AutostartedDaemonGuard() {
+  auto pidfile = read_file(home.path() + "/pmxd.pid");
+  if (!pidfile) return;
+  pid_t pid = static_cast<pid_t>(std::atoi(pidfile->c_str()));
+  if (pid <= 0 || !process_alive(pid)) return;
+  run_pmx(home.path(), {"kill"}, kill_options());
+  if (!wait_until([&] { return !process_alive(pid); }, 5s)) kill(pid, SIGKILL);
+}
+
 void DaemonProcess::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;

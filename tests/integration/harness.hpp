@@ -179,6 +179,12 @@ class RawClient {
   std::string buffer_;
 };
 
+/// For tests without a DaemonProcess: stops whatever pmxd was auto-started in home.
+struct AutostartedDaemonGuard {
+  const TempHome& home;
+  ~AutostartedDaemonGuard();
+};
+
 /// A test's world: its own home and its own daemon.
 class Session {
  public:

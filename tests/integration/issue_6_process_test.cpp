@@ -28,19 +28,6 @@ RunOptions no_autostart() {
   return opts;
 }
 
-/// For tests without a DaemonProcess: stops whatever pmxd was auto-started in home.
-struct AutostartedDaemonGuard {
-  const TempHome& home;
-  ~AutostartedDaemonGuard() {
-    auto pidfile = read_file(home.path() + "/pmxd.pid");
-    if (!pidfile) return;
-    pid_t pid = static_cast<pid_t>(std::atoi(pidfile->c_str()));
-    if (pid <= 0 || !process_alive(pid)) return;
-    run_pmx(home.path(), {"kill"}, kill_options());
-    if (!wait_until([&] { return !process_alive(pid); }, 5s)) kill(pid, SIGKILL);
-  }
-};
-
 /// Live pmxd processes whose environment has PMX_HOME=home.
 std::vector<pid_t> daemons_of(const std::string& home) {
   std::vector<pid_t> found;
