@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -427,99 +428,146 @@ int cmd_ecosystem() {
   return kOk;
 }
 
+/// Everything a command line can set, filled in by CLI11.
+struct CommandLine {
+  Globals globals;
+  std::string timeout_text;
+  StartOptions start;
+  FileOptions file;
+  std::vector<std::string> targets;
+  bool update_env = false;
+  std::string one;  ///< the single name or id of env, pid and id
+  std::string signal_name;
+};
+
+void define_start(CLI::App& c, CommandLine& cl) {
+  StartOptions& so = cl.start;
+  c.add_option("script", so.positional,
+               "script, binary or ecosystem file (default: ecosystem.config.js here), then its arguments after --");
+  c.add_option("-n,--name", so.name, "app name (default: script name without extension)");
+  c.add_option("--namespace", so.namespace_, "namespace (default: default)");
+  c.add_option("--cwd", so.cwd, "working directory (default: the current one)");
+  c.add_option("--interpreter", so.interpreter, "interpreter (default by extension; none for binaries)");
+  c.add_option("--interpreter-args,--node-args", so.interpreter_args, "arguments for the interpreter");
+  c.add_option("-i,--instances", so.instances, "number of instances");
+  c.add_flag("-f,--force", so.force, "start even if the script is already launched");
+  c.add_flag("--no-autorestart", so.no_autorestart, "do not restart the app when it exits");
+  c.add_option("--max-restarts", so.max_restarts, "unstable restarts in a row before errored (16)");
+  c.add_option("--min-uptime", so.min_uptime, "a run shorter than this is unstable (1000 ms)");
+  c.add_option("--restart-delay", so.restart_delay, "delay before an automatic restart (0)");
+  c.add_option("--exp-backoff-restart-delay", so.exp_backoff, "first delay of an exponential backoff");
+  c.add_option("--exp-backoff-restart-delay-max", so.exp_backoff_max, "cap of the backoff (15 s)");
+  c.add_option("--stop-exit-codes", so.stop_exit_codes, "exit codes that are not restarted");
+  c.add_option("--kill-timeout", so.kill_timeout, "time between the stop signal and SIGKILL (1600 ms)");
+  c.add_option("--kill-signal", so.kill_signal, "stop signal (SIGINT)");
+  c.add_option("--max-memory-restart", so.max_memory_restart, "restart above this RSS of the tree (150M, 1G)");
+  c.add_option("-o,--output", so.out_file, "stdout log file");
+  c.add_option("-e,--error", so.error_file, "stderr log file");
+  c.add_option("-p,--pid", so.pid_file, "pid file");
+  for (const auto& f : kValueFlags) c.add_option(f.flags, so.values[f.option], f.help);
+  for (const auto& f : kSwitchFlags) c.add_flag(f.flags, so.switches[f.option], f.help);
+  c.add_flag("--no-autostart", so.no_autostart, "register the app stopped");
+}
+
+void define_targets(CLI::App& c, CommandLine& cl) {
+  c.add_option("targets", cl.targets, "names, ids, namespaces or all")->required();
+}
+
+void define_file_flags(CLI::App& c, CommandLine& cl) {
+  c.add_option("--only", cl.file.only, "with an ecosystem file: only these apps (a,b)");
+  c.add_option("--env", cl.file.env, "with an ecosystem file: merge env_<name> over env");
+}
+
+void define_update_env(CLI::App& c, CommandLine& cl) {
+  c.add_flag("--update-env", cl.update_env, "give the apps the current environment");
+}
+
+void define_one(CLI::App& c, CommandLine& cl, const char* name, const char* help, bool required) {
+  auto* o = c.add_option(name, cl.one, help);
+  if (required) o->required();
+}
+
+/// One verb of the command line; `define` adds its options and arguments.
+struct Verb {
+  const char* name;
+  const char* help;
+  std::array<const char*, 4> aliases;
+  void (*define)(CLI::App&, CommandLine&);
+};
+
+/// Every verb, in the order `pmx --help` lists them.
+const Verb kVerbs[] = {
+    {"start", "start a script or binary, or restart an app by name or id", {},
+     [](CLI::App& c, CommandLine& cl) { define_start(c, cl), define_file_flags(c, cl); }},
+    {"stop", "stop apps", {},
+     [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_file_flags(c, cl); }},
+    {"restart", "restart apps (start them if stopped)", {},
+     [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
+    {"reload", "restart apps (graceful reload comes with cluster mode)", {},
+     [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
+    {"startOrRestart", "start an ecosystem file's missing apps, restart the others", {},
+     [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
+    {"startOrReload", "as startOrRestart", {},
+     [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
+    {"delete", "stop and forget apps", {"del"},
+     [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_file_flags(c, cl); }},
+    {"ecosystem", "write a commented ecosystem.yaml example here", {"init"}, [](CLI::App&, CommandLine&) {}},
+    {"reset", "zero the restart counters", {}, define_targets},
+    {"describe", "show everything about apps", {"desc", "info", "show"}, define_targets},
+    {"list", "list apps", {"ls", "l", "ps", "status"}, [](CLI::App&, CommandLine&) {}},
+    {"jlist", "list apps as JSON (PM2's shape)", {}, [](CLI::App&, CommandLine&) {}},
+    {"prettylist", "list apps as indented JSON", {}, [](CLI::App&, CommandLine&) {}},
+    {"env", "print the environment an app was given", {},
+     [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "id", "app id or name", true); }},
+    {"pid", "print the pid of apps (all when no name)", {},
+     [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "name", "app name or id", false); }},
+    {"id", "print the ids of an app name", {},
+     [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "name", "app name", true); }},
+    {"ping", "check that pmxd answers (starting it if needed)", {}, [](CLI::App&, CommandLine&) {}},
+    {"kill", "stop every app and the daemon", {}, [](CLI::App&, CommandLine&) {}},
+    {"signal", "send a signal to apps", {"sendSignal"},
+     [](CLI::App& c, CommandLine& cl) {
+       c.add_option("signal", cl.signal_name, "signal name or number (SIGUSR2, 12)")->required();
+       define_targets(c, cl);
+     }},
+};
+
+bool names(const Verb& v, std::string_view word) {
+  if (word == v.name) return true;
+  return std::any_of(v.aliases.begin(), v.aliases.end(), [&](const char* a) { return a && word == a; });
+}
+
+/// The verb a command line names: its first word that is neither an option nor the value of
+/// --timeout. Null when there is none or it is no verb (help, or a usage error).
+const Verb* named_verb(const std::vector<std::string>& words) {
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (words[i] == "--timeout") {
+      ++i;
+      continue;
+    }
+    if (words[i].starts_with("-")) continue;
+    for (const auto& v : kVerbs) {
+      if (names(v, words[i])) return &v;
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 int run(int argc, char** argv) {
   CLI::App app{"pmx: a process manager for Linux servers (PM2's verbs, native daemon)", "pmx"};
   app.footer(kExitCodes);
   app.require_subcommand(1);
-  Globals globals;
+  CommandLine cl;
   // Global options are accepted after the verb too (pmx ping --timeout 1s).
   app.fallthrough();
-  app.add_flag("--no-color", globals.no_color, "no ANSI colours (also NO_COLOR)");
-  std::string timeout_text;
-  app.add_option("--timeout", timeout_text,
+  app.add_flag("--no-color", cl.globals.no_color, "no ANSI colours (also NO_COLOR)");
+  app.add_option("--timeout", cl.timeout_text,
                  "longest wait for pmxd's answer (5s, 500ms, 0 for none; default 10s, and no limit for "
                  "verbs that wait for apps: start, stop, restart, reload, delete, kill); exit 3 when it passes");
   app.set_version_flag("-v,--version", PMX_VERSION);
-
-  StartOptions so;
-  auto* start = app.add_subcommand("start", "start a script or binary, or restart an app by name or id");
-  FileOptions fo;
-  start->add_option("script", so.positional,
-                    "script, binary or ecosystem file (default: ecosystem.config.js here), then its arguments after --");
-  start->add_option("-n,--name", so.name, "app name (default: script name without extension)");
-  start->add_option("--namespace", so.namespace_, "namespace (default: default)");
-  start->add_option("--cwd", so.cwd, "working directory (default: the current one)");
-  start->add_option("--interpreter", so.interpreter, "interpreter (default by extension; none for binaries)");
-  start->add_option("--interpreter-args,--node-args", so.interpreter_args, "arguments for the interpreter");
-  start->add_option("-i,--instances", so.instances, "number of instances");
-  start->add_flag("-f,--force", so.force, "start even if the script is already launched");
-  start->add_flag("--no-autorestart", so.no_autorestart, "do not restart the app when it exits");
-  start->add_option("--max-restarts", so.max_restarts, "unstable restarts in a row before errored (16)");
-  start->add_option("--min-uptime", so.min_uptime, "a run shorter than this is unstable (1000 ms)");
-  start->add_option("--restart-delay", so.restart_delay, "delay before an automatic restart (0)");
-  start->add_option("--exp-backoff-restart-delay", so.exp_backoff, "first delay of an exponential backoff");
-  start->add_option("--exp-backoff-restart-delay-max", so.exp_backoff_max, "cap of the backoff (15 s)");
-  start->add_option("--stop-exit-codes", so.stop_exit_codes, "exit codes that are not restarted");
-  start->add_option("--kill-timeout", so.kill_timeout, "time between the stop signal and SIGKILL (1600 ms)");
-  start->add_option("--kill-signal", so.kill_signal, "stop signal (SIGINT)");
-  start->add_option("--max-memory-restart", so.max_memory_restart, "restart above this RSS of the tree (150M, 1G)");
-  start->add_option("-o,--output", so.out_file, "stdout log file");
-  start->add_option("-e,--error", so.error_file, "stderr log file");
-  start->add_option("-p,--pid", so.pid_file, "pid file");
-  for (const auto& f : kValueFlags) start->add_option(f.flags, so.values[f.option], f.help);
-  for (const auto& f : kSwitchFlags) start->add_flag(f.flags, so.switches[f.option], f.help);
-  start->add_flag("--no-autostart", so.no_autostart, "register the app stopped");
-  auto file_flags = [&](CLI::App* c) {
-    c->add_option("--only", fo.only, "with an ecosystem file: only these apps (a,b)");
-    c->add_option("--env", fo.env, "with an ecosystem file: merge env_<name> over env");
-  };
-  file_flags(start);
-
-  std::vector<std::string> targets;
-  bool update_env = false;
-  auto targets_verb = [&](const std::string& name, const std::string& help) {
-    auto* c = app.add_subcommand(name, help);
-    c->add_option("targets", targets, "names, ids, namespaces or all")->required();
-    return c;
-  };
-  auto* stop = targets_verb("stop", "stop apps");
-  auto* restart = targets_verb("restart", "restart apps (start them if stopped)");
-  restart->add_flag("--update-env", update_env, "give the apps the current environment");
-  auto* reload = targets_verb("reload", "restart apps (graceful reload comes with cluster mode)");
-  reload->add_flag("--update-env", update_env, "give the apps the current environment");
-  auto* start_or_restart = targets_verb("startOrRestart", "start an ecosystem file's missing apps, restart the others");
-  start_or_restart->add_flag("--update-env", update_env, "give the apps the current environment");
-  auto* start_or_reload = targets_verb("startOrReload", "as startOrRestart");
-  start_or_reload->add_flag("--update-env", update_env, "give the apps the current environment");
-  for (auto* c : {stop, restart, reload, start_or_restart, start_or_reload}) file_flags(c);
-  auto* del = targets_verb("delete", "stop and forget apps");
-  file_flags(del);
-  auto* ecosystem = app.add_subcommand("ecosystem", "write a commented ecosystem.yaml example here");
-  ecosystem->alias("init");
-  del->alias("del");
-  auto* reset = targets_verb("reset", "zero the restart counters");
-  auto* describe = targets_verb("describe", "show everything about apps");
-  describe->alias("desc")->alias("info")->alias("show");
-  auto* list = app.add_subcommand("list", "list apps");
-  list->alias("ls")->alias("l")->alias("ps")->alias("status");
-  auto* jlist = app.add_subcommand("jlist", "list apps as JSON (PM2's shape)");
-  auto* prettylist = app.add_subcommand("prettylist", "list apps as indented JSON");
-  std::string one;
-  auto* env = app.add_subcommand("env", "print the environment an app was given");
-  env->add_option("id", one, "app id or name")->required();
-  auto* pid = app.add_subcommand("pid", "print the pid of apps (all when no name)");
-  pid->add_option("name", one, "app name or id");
-  auto* id = app.add_subcommand("id", "print the ids of an app name");
-  id->add_option("name", one, "app name")->required();
-  auto* ping = app.add_subcommand("ping", "check that pmxd answers (starting it if needed)");
-  auto* kill = app.add_subcommand("kill", "stop every app and the daemon");
-  std::string signal_name;
-  auto* sig = app.add_subcommand("signal", "send a signal to apps");
-  sig->alias("sendSignal");
-  sig->add_option("signal", signal_name, "signal name or number (SIGUSR2, 12)")->required();
-  sig->add_option("targets", targets, "names, ids, namespaces or all")->required();
 
   // Everything after "--" belongs to the app: split it off before CLI11 sees it.
   std::vector<std::string> words(argv + 1, argv + argc);
@@ -528,6 +576,18 @@ int run(int argc, char** argv) {
     app_args.assign(dashes + 1, words.end());
     words.erase(dashes, words.end());
   }
+  // Only the verb given gets its subcommand built: constructing all of them (start alone has
+  // some fifty options) cost more than the rest of a `pmx jlist`. Without a known verb (help,
+  // a typo) every verb is built, so help and errors read as before.
+  const Verb* given = named_verb(words);
+  for (const auto& v : kVerbs) {
+    if (given && given != &v) continue;
+    auto* c = app.add_subcommand(v.name, v.help);
+    for (const char* alias : v.aliases) {
+      if (alias) c->alias(alias);
+    }
+    v.define(*c, cl);
+  }
   std::reverse(words.begin(), words.end());  // CLI11 takes a reversed vector
   try {
     app.parse(words);
@@ -535,19 +595,23 @@ int run(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? kOk : kUsage;
   }
+  const std::string verb = app.get_subcommands().front()->get_name();
 
-  if (!timeout_text.empty()) {
-    auto t = config::parse_duration_ms(timeout_text);
+  if (!cl.timeout_text.empty()) {
+    auto t = config::parse_duration_ms(cl.timeout_text);
     if (!t) {
       std::cerr << "pmx: --timeout: " << t.error() << "\n";
       return kUsage;
     }
-    globals.timeout = std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(*t));
+    cl.globals.timeout = std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(*t));
   }
-  Session s(globals);
+  Session s(cl.globals);
+  StartOptions& so = cl.start;
+  FileOptions& fo = cl.file;
+  const auto& targets = cl.targets;
   try {
-    fo.update_env = update_env;
-    if (*start) {
+    fo.update_env = cl.update_env;
+    if (verb == "start") {
       if (so.positional.empty()) {
         std::string file = default_ecosystem_file();
         if (file.empty()) throw Failure(kUsage, "start needs a script, a binary or an ecosystem file (none found here)");
@@ -561,41 +625,40 @@ int run(int argc, char** argv) {
       so.positional.insert(so.positional.end(), app_args.begin(), app_args.end());
       return cmd_start(s, so);
     }
-    if (*ecosystem) return cmd_ecosystem();
+    if (verb == "ecosystem") return cmd_ecosystem();
     // A verb given one ecosystem file acts on the file's apps.
     const bool on_file = targets.size() == 1 && is_ecosystem_file(targets.front());
-    for (auto [cmd, verb] : {std::pair{stop, "stop"}, {restart, "restart"}, {reload, "reload"}, {del, "delete"},
-                             {start_or_restart, "startOrRestart"}, {start_or_reload, "startOrReload"}}) {
-      if (*cmd && on_file) return cmd_file(s, verb, targets.front(), fo);
+    for (const char* v : {"stop", "restart", "reload", "delete", "startOrRestart", "startOrReload"}) {
+      if (verb == v && on_file) return cmd_file(s, verb, targets.front(), fo);
     }
-    if ((*start_or_restart || *start_or_reload) && !on_file) {
+    if ((verb == "startOrRestart" || verb == "startOrReload") && !on_file) {
       throw Failure(kUsage, "startOrRestart and startOrReload take an ecosystem file");
     }
-    if (*reload) {
+    if (verb == "reload") {
       json extra = json::object();
-      if (update_env) extra["env"] = caller_env();
+      if (cl.update_env) extra["env"] = caller_env();
       return cmd_targets(s, "restart", targets, extra);
     }
     if (!app_args.empty()) throw Failure(kUsage, "arguments after -- are only for start");
-    if (*stop) return cmd_targets(s, "stop", targets);
-    if (*restart) {
+    if (verb == "stop") return cmd_targets(s, "stop", targets);
+    if (verb == "restart") {
       json extra = json::object();
-      if (update_env) extra["env"] = caller_env();
+      if (cl.update_env) extra["env"] = caller_env();
       return cmd_targets(s, "restart", targets, extra);
     }
-    if (*del) return cmd_targets(s, "delete", targets);
-    if (*reset) return cmd_targets(s, "reset", targets);
-    if (*describe) return cmd_describe(s, targets);
-    if (*list) return s.show_list(), kOk;
-    if (*jlist) return std::cout << s.call_text("list") << "\n", kOk;
-    if (*prettylist) return std::cout << s.call("list").dump(2) << "\n", kOk;
-    if (*env) return cmd_env(s, one);
-    if (*pid) return cmd_pid(s, one);
-    if (*id) return cmd_id(s, one);
-    if (*ping) return std::cout << s.call("ping").dump() << "\n", kOk;
-    if (*kill) return cmd_kill(s);
-    if (*sig) {
-      json r = s.call("signal", {{"signal", signal_name}, {"targets", targets_of(targets)}});
+    if (verb == "delete") return cmd_targets(s, "delete", targets);
+    if (verb == "reset") return cmd_targets(s, "reset", targets);
+    if (verb == "describe") return cmd_describe(s, targets);
+    if (verb == "list") return s.show_list(), kOk;
+    if (verb == "jlist") return std::cout << s.call_text("list") << "\n", kOk;
+    if (verb == "prettylist") return std::cout << s.call("list").dump(2) << "\n", kOk;
+    if (verb == "env") return cmd_env(s, cl.one);
+    if (verb == "pid") return cmd_pid(s, cl.one);
+    if (verb == "id") return cmd_id(s, cl.one);
+    if (verb == "ping") return std::cout << s.call("ping").dump() << "\n", kOk;
+    if (verb == "kill") return cmd_kill(s);
+    if (verb == "signal") {
+      json r = s.call("signal", {{"signal", cl.signal_name}, {"targets", targets_of(targets)}});
       std::cout << "sent " << r.value("signal", "") << " to " << r["ids"].size() << " app(s)\n";
       return kOk;
     }
