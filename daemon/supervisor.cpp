@@ -258,6 +258,7 @@ void Supervisor::do_spawn(Instance& in) {
   }
 
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
+  // The report comes from the loop, after spawn() returned: by then the holder has the pid.
   auto pid_holder = std::make_shared<pid_t>(0);
   auto report = [this, id = in.id, pid_holder, program = req.program, cwd = req.cwd](int err, const std::string& step) {
     Instance* in = find(id);
