@@ -3,7 +3,6 @@
 
 #include <sys/types.h>
 
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
@@ -33,9 +32,6 @@ struct Instance {
   InstanceFsm fsm;
   pid_t pid = 0;                 ///< the leader, 0 when none is alive
   std::uint64_t pid_start = 0;   ///< the leader's start time in ticks: with pid, its identity
-  /// Set when the leader is not pmxd's child (adopted after a daemon crash): its exit is seen
-  /// through this pidfd instead of SIGCHLD, and its exit code is unknown.
-  std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd;
   std::string cgroup;            ///< the current run's cgroup; empty in fallback mode
   /// Cgroups of earlier runs not yet removed (their last processes may still be dying).
   /// Each run gets a fresh cgroup: a cgroup once cleared with cgroup.kill kills every child

@@ -20,6 +20,7 @@
 #include "daemon/control_server.hpp"
 #include "daemon/daemon_lock.hpp"
 #include "daemon/supervisor.hpp"
+#include "daemon/system_process_ops.hpp"
 
 namespace {
 
@@ -146,7 +147,8 @@ int main(int argc, char** argv) {
   set_cloexec_everywhere();
   spdlog::info("pmxd {} started, pid {}, home {}", PMX_VERSION, ::getpid(), paths.home);
 
-  daemon::Supervisor supervisor(io, options, *server);
+  daemon::SystemProcessOps processes(io, options.use_cgroups, paths.cgroup_name());
+  daemon::Supervisor supervisor(io, options, *server, processes);
   supervisor.start();
   server->start();
   for (;;) {

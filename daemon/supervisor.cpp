@@ -1,4 +1,4 @@
-// Supervisor: instance table, effects, reaping, sampling, and the control verbs.
+// Supervisor: instance table, effects, routing of exits, sampling, and the control verbs.
 #include "daemon/supervisor.hpp"
 
 #include <dirent.h>
@@ -6,8 +6,6 @@
 #include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -87,21 +85,20 @@ Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
 
 }  // namespace
 
-Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server)
+Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes)
     : io_(io),
       options_(std::move(options)),
       server_(server),
-      tree_(options_.use_cgroups, options_.paths.cgroup_name()),
+      processes_(processes),
       signals_(io),
-      child_signal_(io),
       sample_timer_(io),
       waiter_poll_(io),
       fifo_dir_(options_.paths.home + "/fifos"),
       state_path_(options_.paths.home + "/state.json") {}
 
 void Supervisor::start() {
-  if (tree_.cgroups()) {
-    spdlog::info("tracking instances with cgroup v2 under {}", tree_.cgroup_root());
+  if (processes_.cgroups()) {
+    spdlog::info("tracking instances with cgroup v2 under {}", processes_.cgroup_root());
   } else {
     spdlog::info("tracking instances by process group, /proc parent links and markers (no cgroup v2)");
   }
@@ -109,8 +106,8 @@ void Supervisor::start() {
     spdlog::error("cannot create {}: {}", fifo_dir_, std::strerror(errno));
   }
   adopt_from_state();
-  if (tree_.cgroups()) {
-    for (const auto& dir : tree_.stale_cgroups()) {
+  if (processes_.cgroups()) {
+    for (const auto& dir : processes_.stale_cgroups()) {
       bool known = false;
       for (const auto& [id, in] : instances_) {
         known = known || in->cgroup == dir ||
@@ -121,11 +118,11 @@ void Supervisor::start() {
   }
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGHUP, SIG_IGN);
-  child_signal_.add(SIGCHLD);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
   wait_signals();
-  on_sigchld();
+  processes_.start_reaping([this](pid_t pid, ExitStatus exit) { on_exit(pid, exit); },
+                           [this] { after_reaping(); });
   register_verbs();
   schedule_sample();
 }
@@ -133,6 +130,11 @@ void Supervisor::start() {
 std::int64_t Supervisor::now_ms() const {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+const Instance* Supervisor::instance(int id) const {
+  auto it = instances_.find(id);
+  return it == instances_.end() ? nullptr : it->second.get();
 }
 
 Instance* Supervisor::find(int id) {
@@ -145,7 +147,7 @@ Instance* Supervisor::find(int id) {
 
 void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   const State before = in.fsm.state();
-  Effects fx = in.fsm.handle(event, Clock::now(), exit);
+  Effects fx = in.fsm.handle(event, options_.clock(), exit);
   if (fx.changed) {
     spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
     // launching -> online changes nothing a successor needs: the pid was written at the spawn.
@@ -177,15 +179,11 @@ void Supervisor::apply(Instance& in, const Effects& fx) {
     if (fx.signal == SIGKILL) {
       spdlog::warn("{} did not stop within kill_timeout {} ms, sending SIGKILL", label(in), in.spec.kill_timeout_ms);
     }
-    tree_.signal_all(in.membership(), fx.signal);
+    processes_.signal_all(in.membership(), fx.signal);
   }
   if (fx.kill_rest) {
-    Membership rest = in.membership();
-    rest.leader = 0;
-    auto left = tree_.members(rest);
-    if (!left.empty()) {
-      spdlog::info("{} left {} process(es) behind, killing them", label(in), left.size());
-      tree_.signal_all(rest, SIGKILL);
+    if (std::size_t left = processes_.kill_rest(in.membership()); left > 0) {
+      spdlog::info("{} left {} process(es) behind, killed them", label(in), left);
     }
   }
   if (fx.spawn) do_spawn(in);
@@ -254,48 +252,15 @@ void Supervisor::do_spawn(Instance& in) {
   }
   req.stdout_fd = out_end;
   req.stderr_fd = err_end;
-  if (tree_.cgroups()) {
+  if (processes_.cgroups()) {
     if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
     in.cgroup = in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
   }
-  if (!in.cgroup.empty()) {
-    req.cgroup_dir_fd = ::open(in.cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  }
 
-  SpawnResult r = spawn(req);
-  ::close(out_end);
-  ::close(err_end);
-  if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
-
-  if (r.pid <= 0) {
-    in.exec_error = "fork failed: " + r.fork_error.message();
-    spdlog::error("{} {}", label(in), in.exec_error);
-    asio::post(io_, [this, id = in.id] {
-      if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
-    });
-    return;
-  }
-  in.pid = r.pid;
-  in.pid_start = process_start_ticks(r.pid);
-  by_pid_[r.pid] = in.id;
-  tree_.set_leader(r.pid, true);
-  in.started_at_ms = now_ms();
-  in.usage = ResourceSample{};
-  write_file(in.pid_path, std::to_string(r.pid) + "\n");
-  spdlog::info("{} forked pid {}: {}", label(in), r.pid, req.program);
-  persist_soon();
-  if (tree_.cgroups()) {
-    // Off the restart path: clear away the last run's cgroup and make the next run's.
-    asio::post(io_, [this, id = in.id] {
-      Instance* in = find(id);
-      if (!in) return;
-      remove_old_cgroups(*in);
-      if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(*in);
-    });
-  }
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
-  watch_exec(io_, r.exec_report_fd, [this, id = in.id, pid = r.pid, program = req.program, cwd = req.cwd](
-                                        int err, const std::string& step) {
+  // The report comes from the loop, after spawn() returned: by then the holder has the pid.
+  auto pid_holder = std::make_shared<pid_t>(0);
+  auto report = [this, id = in.id, pid_holder, program = req.program, cwd = req.cwd](int err, const std::string& step) {
     Instance* in = find(id);
     if (!in) return;
     if (err != 0) {
@@ -304,10 +269,42 @@ void Supervisor::do_spawn(Instance& in) {
       spdlog::error("{} {}", label(*in), in->exec_error);
       return;
     }
-    if (in->pid != pid) return;  // that process is already gone
+    if (in->pid != *pid_holder) return;  // that process is already gone
     in->exec_error.clear();
     dispatch(*in, Event::Spawned);
-  });
+  };
+  Result<pid_t> spawned = processes_.spawn(req, in.cgroup, std::move(report));
+  ::close(out_end);
+  ::close(err_end);
+
+  if (!spawned) {
+    in.exec_error = spawned.error();
+    spdlog::error("{} {}", label(in), in.exec_error);
+    asio::post(io_, [this, id = in.id] {
+      if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
+    });
+    return;
+  }
+  const pid_t pid = *spawned;
+  *pid_holder = pid;
+  in.pid = pid;
+  in.pid_start = processes_.start_ticks(pid);
+  by_pid_[pid] = in.id;
+  processes_.set_leader(pid, true);
+  in.started_at_ms = now_ms();
+  in.usage = ResourceSample{};
+  write_file(in.pid_path, std::to_string(pid) + "\n");
+  spdlog::info("{} forked pid {}: {}", label(in), pid, req.program);
+  persist_soon();
+  if (processes_.cgroups()) {
+    // Off the restart path: clear away the last run's cgroup and make the next run's.
+    asio::post(io_, [this, id = in.id] {
+      Instance* in = find(id);
+      if (!in) return;
+      remove_old_cgroups(*in);
+      if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(*in);
+    });
+  }
 }
 
 Result<Credentials> Supervisor::credentials(const std::string& user, const std::string& group) {
@@ -336,24 +333,14 @@ void Supervisor::wait_signals() {
   });
 }
 
-void Supervisor::on_sigchld() {
-  // Signals coalesce: reap until nothing is left.
-  for (;;) {
-    int status = 0;
-    pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) break;
-    on_exit(pid, status);
-  }
+void Supervisor::after_reaping() {
   for (auto& [id, in] : instances_) {
     if (!in->old_cgroups.empty()) remove_old_cgroups(*in);
   }
   check_waiters();
-  child_signal_.async_wait([this](const boost::system::error_code& ec, int) {
-    if (!ec) on_sigchld();
-  });
 }
 
-void Supervisor::on_exit(pid_t pid, int status) {
+void Supervisor::on_exit(pid_t pid, ExitStatus exit) {
   auto it = by_pid_.find(pid);
   if (it == by_pid_.end()) {
     spdlog::debug("reaped pid {} (a descendant of an app)", pid);
@@ -363,21 +350,18 @@ void Supervisor::on_exit(pid_t pid, int status) {
   by_pid_.erase(it);
   Instance* in = find(id);
   if (!in) {
-    tree_.set_leader(pid, false);
+    processes_.set_leader(pid, false);
     return;
   }
-  ExitStatus exit;
-  if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
-  else exit.code = WEXITSTATUS(status);
   leader_exited(*in, pid, exit);
 }
 
 void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   const int id = in.id;
-  tree_.set_leader(pid, false);
+  processes_.set_leader(pid, false);
+  processes_.forget_watch(pid);
   in.pid = 0;
   in.pid_start = 0;
-  in.pidfd.reset();
   in.last_exit = exit;
   in.exited_once = true;
   // What the leader printed last goes out before its exit is logged and acted upon.
@@ -393,24 +377,11 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
 }
 
 bool Supervisor::watch_adopted(Instance& in) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, in.pid, 0));
-  if (fd < 0) return false;
-  // The pidfd pins the process: checked again, the start time proves it is the recorded one.
-  if (process_start_ticks(in.pid) != in.pid_start) {
-    ::close(fd);
-    return false;
-  }
-  in.pidfd = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
-  in.pidfd->async_wait(asio::posix::stream_descriptor::wait_read,
-                       [this, id = in.id, pid = in.pid](const boost::system::error_code& ec) {
-                         if (ec) return;
-                         Instance* in = find(id);
-                         if (!in || in->pid != pid) return;
-                         ExitStatus exit;
-                         exit.unknown = true;
-                         leader_exited(*in, pid, exit);
-                       });
-  return true;
+  return processes_.watch_exit(in.pid, in.pid_start, [this, id = in.id](pid_t pid, ExitStatus exit) {
+    Instance* in = find(id);
+    if (!in || in->pid != pid) return;
+    leader_exited(*in, pid, exit);
+  });
 }
 
 void Supervisor::schedule_sample() {
@@ -432,20 +403,21 @@ void Supervisor::sample() {
   static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
   const auto now = Clock::now();
   std::vector<int> over;
-  std::optional<ProcSnapshot> snapshot;  // one /proc scan serves every instance (fallback)
-  for (auto& [id, in] : instances_) {
-    if (in->pid <= 0) {
-      in->usage = ResourceSample{};
-      continue;
-    }
-    if (in->cgroup.empty() && !snapshot) snapshot = ProcSnapshot::take();
-    in->usage.update(tree_.usage(in->membership(), snapshot ? &*snapshot : nullptr), now, hz);
-    const std::uint64_t rss = in->usage.rss_bytes;
-    if (in->spec.max_memory_restart != 0 && in->fsm.state() == State::Online && rss > in->spec.max_memory_restart) {
-      spdlog::warn("{} memory {} ({} bytes) over max_memory_restart {} ({} bytes), restarting",
-                   label(*in), config::format_bytes(rss), rss,
-                   config::format_bytes(in->spec.max_memory_restart), in->spec.max_memory_restart);
-      over.push_back(id);
+  {
+    ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
+    for (auto& [id, in] : instances_) {
+      if (in->pid <= 0) {
+        in->usage = ResourceSample{};
+        continue;
+      }
+      in->usage.update(processes_.usage(in->membership()), now, hz);
+      const std::uint64_t rss = in->usage.rss_bytes;
+      if (in->spec.max_memory_restart != 0 && in->fsm.state() == State::Online && rss > in->spec.max_memory_restart) {
+        spdlog::warn("{} memory {} ({} bytes) over max_memory_restart {} ({} bytes), restarting",
+                     label(*in), config::format_bytes(rss), rss,
+                     config::format_bytes(in->spec.max_memory_restart), in->spec.max_memory_restart);
+        over.push_back(id);
+      }
     }
   }
   for (int id : over) {
@@ -458,14 +430,14 @@ void Supervisor::sample() {
 
 std::string Supervisor::make_cgroup(Instance& in) {
   std::error_code ec;
-  std::string dir = tree_.create_cgroup(
+  std::string dir = processes_.create_cgroup(
       std::to_string(in.id) + "-" + in.unique_id.substr(0, 8) + "-" + std::to_string(in.cgroup_generation++), ec);
   if (ec) spdlog::warn("{} cannot create its cgroup: {}, ignoring", label(in), ec.message());
   return dir;
 }
 
 bool Supervisor::remove_old_cgroups(Instance& in) {
-  std::erase_if(in.old_cgroups, [this](const std::string& dir) { return tree_.remove_cgroup(dir); });
+  std::erase_if(in.old_cgroups, [this](const std::string& dir) { return processes_.remove_cgroup(dir); });
   return in.old_cgroups.empty();
 }
 
@@ -480,8 +452,7 @@ bool Supervisor::stopped_and_quiet(const Instance& in) { return is_stopped(in.fs
 bool Supervisor::quiet(const Instance& in) {
   if (in.pid > 0) return false;
   if (!in.old_cgroups.empty()) return false;
-  if (!tree_.cgroups() && !pass_snapshot_) pass_snapshot_ = ProcSnapshot::take();
-  return tree_.members(in.membership(), pass_snapshot_ ? &*pass_snapshot_ : nullptr).empty();
+  return processes_.members(in.membership()).empty();
 }
 
 void Supervisor::wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done,
@@ -493,8 +464,8 @@ void Supervisor::wait_for(std::vector<int> ids, std::function<bool(const Instanc
 void Supervisor::check_waiters() {
   if (waiters_.empty()) return;
   const auto now = Clock::now();
-  pass_snapshot_.reset();
   std::vector<std::function<void()>> ready;
+  std::optional<ScanScope> scan(std::in_place, processes_);  // one /proc scan for the whole pass
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     bool all = true;
     for (int id : it->ids) {
@@ -514,7 +485,7 @@ void Supervisor::check_waiters() {
       ++it;
     }
   }
-  pass_snapshot_.reset();
+  scan.reset();
   for (auto& f : ready) f();
   if (!waiters_.empty() && !waiter_poll_armed_) {
     // Leftover processes leave without a SIGCHLD for us when their own parent reaps them.
@@ -587,7 +558,7 @@ void Supervisor::register_verbs() {
     reply.ok({{"pid", ::getpid()},
               {"version", PMX_VERSION},
               {"home", options_.paths.home},
-              {"cgroups", tree_.cgroups()},
+              {"cgroups", processes_.cgroups()},
               {"apps", instances_.size()}});
   });
 
@@ -653,7 +624,7 @@ void Supervisor::register_verbs() {
     std::vector<int> sent;
     for (int id : ids) {
       Instance& in = *find(id);
-      if (in.pid > 0 && ::kill(in.pid, signo) == 0) {
+      if (in.pid > 0 && processes_.signal_leader(in.pid, signo)) {
         spdlog::info("{} sent {} to pid {}", label(in), config::signal_name(signo), in.pid);
         sent.push_back(id);
       }
@@ -904,7 +875,7 @@ void Supervisor::adopt_from_state() {
     spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_path_, decoded.error(), kept);
     return;
   }
-  const auto steady_now = Clock::now();
+  const auto steady_now = options_.clock();
   const std::int64_t wall_now = now_ms();
   next_id_ = decoded->next_id;
   for (auto& r : decoded->instances) {
@@ -935,13 +906,13 @@ void Supervisor::adopt_from_state() {
     const bool resting = recorded == State::Stopped || recorded == State::Errored;
     in.pid = r.pid;
     in.pid_start = r.pid_start;
-    const bool alive = r.pid > 0 && r.pid_start != 0 && process_start_ticks(r.pid) == r.pid_start && watch_adopted(in);
+    const bool alive = r.pid > 0 && r.pid_start != 0 && watch_adopted(in);
     if (!alive) {
       in.pid = 0;
       in.pid_start = 0;
     }
     if (alive) {
-      tree_.set_leader(in.pid, true);
+      processes_.set_leader(in.pid, true);
       spdlog::info("{} adopted pid {} ({} when the last pmxd stopped)", label(in), in.pid, r.state);
       dispatch(in, Event::Adopted);
       // What the last pmxd was doing to it, it goes on doing.

@@ -1,5 +1,6 @@
-// Supervisor: the instance table; carries out the effects the state machine returns, reaps
-// children, samples memory, and answers the control verbs. One thread, one io_context.
+// Supervisor: the instance table; carries out the effects the state machine returns through
+// the process layer (ProcessOps), samples memory, and answers the control verbs. One thread,
+// one io_context.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -15,7 +16,7 @@
 #include "daemon/control_server.hpp"
 #include "daemon/instance.hpp"
 #include "daemon/log_sink.hpp"
-#include "daemon/process_tree.hpp"
+#include "daemon/process_ops.hpp"
 #include "daemon/spawn.hpp"
 #include "ipc/protocol.hpp"
 
@@ -23,16 +24,24 @@ namespace pmx::daemon {
 
 struct DaemonOptions {
   config::Paths paths;
-  bool use_cgroups = true;
+  bool use_cgroups = true;  ///< read by main, which builds the process layer
   Millis sample_interval{1000};  ///< how often memory limits are checked
+  /// The time the state machine is told (uptimes, backoff); unit tests move it by hand.
+  std::function<TimePoint()> clock = [] { return Clock::now(); };
 };
 
 class Supervisor {
  public:
-  Supervisor(boost::asio::io_context& io, DaemonOptions options, ControlServer& server);
+  /// processes is the process layer (SystemProcessOps, or a fake in unit tests); it must
+  /// outlive the supervisor.
+  Supervisor(boost::asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes);
 
-  /// Installs the signal handlers and the verbs, and starts the sampling timer.
+  /// Adopts what the state file records, installs the signal handlers and the verbs, and
+  /// starts reaping and the sampling timer.
   void start();
+
+  /// The instance with pm_id id, or nullptr (for tests: the verbs are the interface).
+  const Instance* instance(int id) const;
 
  private:
   using json = ipc::json;
@@ -50,12 +59,14 @@ class Supervisor {
   void do_spawn(Instance& in);
   void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
   void wait_signals();
-  void on_sigchld();
-  void on_exit(pid_t pid, int status);
+  /// A child was reaped: routes it to its instance.
+  void on_exit(pid_t pid, ExitStatus exit);
+  /// After a batch of reaped children: clears away emptied cgroups, answers settled waiters.
+  void after_reaping();
   /// The leader of in (pid) has ended, reaped by us or seen through its pidfd.
   void leader_exited(Instance& in, pid_t pid, ExitStatus exit);
-  /// Watches the exit of an adopted leader (not our child) through a pidfd; false when the
-  /// process is gone or is no longer the one recorded.
+  /// Watches the exit of an adopted leader (not our child); false when the process is gone or
+  /// is no longer the one recorded.
   bool watch_adopted(Instance& in);
 
   // The state file: written after every change that matters, read once at start.
@@ -105,9 +116,8 @@ class Supervisor {
   boost::asio::io_context& io_;
   DaemonOptions options_;
   ControlServer& server_;
-  ProcessTree tree_;
+  ProcessOps& processes_;
   boost::asio::signal_set signals_;
-  boost::asio::signal_set child_signal_;
   boost::asio::steady_timer sample_timer_;
   boost::asio::steady_timer waiter_poll_;
   bool waiter_poll_armed_ = false;
@@ -120,7 +130,6 @@ class Supervisor {
   bool persist_pending_ = false;
   bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
   std::vector<Waiter> waiters_;
-  std::optional<ProcSnapshot> pass_snapshot_;  ///< one /proc scan per check_waiters pass (fallback)
   int next_id_ = 0;
   std::uint64_t requests_at_trim_ = 0;
   bool shutting_down_ = false;

@@ -1,0 +1,65 @@
+// SystemProcessOps: the real process layer. Spawns through spawn(), tracks and signals through
+// ProcessTree, reaps on SIGCHLD with waitpid, and watches adopted leaders through pidfds.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "daemon/process_ops.hpp"
+#include "daemon/process_tree.hpp"
+
+namespace pmx::daemon {
+
+class SystemProcessOps final : public ProcessOps {
+ public:
+  /// Finds a writable cgroup v2 hierarchy unless use_cgroups is false (see ProcessTree);
+  /// cgroup_name makes the daemon's folder unique to its home.
+  SystemProcessOps(boost::asio::io_context& io, bool use_cgroups, const std::string& cgroup_name);
+
+  bool cgroups() const override { return tree_.cgroups(); }
+  std::string cgroup_root() const override { return tree_.cgroup_root(); }
+  std::vector<std::string> stale_cgroups() const override { return tree_.stale_cgroups(); }
+
+  void start_reaping(ExitHandler on_exit, std::function<void()> after_batch) override;
+  Result<pid_t> spawn(const SpawnRequest& request, const std::string& cgroup, ExecReport report) override;
+
+  void signal_all(const Membership& m, int sig) override { tree_.signal_all(m, sig); }
+  bool signal_leader(pid_t pid, int sig) override;
+  std::size_t kill_rest(const Membership& m) override;
+  std::vector<pid_t> members(const Membership& m) override;
+  Usage usage(const Membership& m) override;
+  void begin_scan() override { ++scans_; }
+  void end_scan() override;
+
+  std::string create_cgroup(const std::string& leaf, std::error_code& ec) override {
+    return tree_.create_cgroup(leaf, ec);
+  }
+  bool remove_cgroup(const std::string& dir) override { return tree_.remove_cgroup(dir); }
+
+  void set_leader(pid_t pid, bool alive) override { tree_.set_leader(pid, alive); }
+  std::uint64_t start_ticks(pid_t pid) override;
+  bool watch_exit(pid_t pid, std::uint64_t start, ExitHandler on_exit) override;
+  void forget_watch(pid_t pid) override { watches_.erase(pid); }
+
+ private:
+  /// Reaps every child that has ended (signals coalesce), then waits for the next SIGCHLD.
+  void reap();
+  /// The scan's snapshot for a fallback membership (taken at first use), else nullptr.
+  const ProcSnapshot* snapshot_for(const Membership& m);
+
+  boost::asio::io_context& io_;
+  ProcessTree tree_;
+  boost::asio::signal_set child_signal_;
+  ExitHandler on_exit_;
+  std::function<void()> after_batch_;
+  int scans_ = 0;  ///< open scans (nested ones share the outer one's snapshot)
+  std::optional<ProcSnapshot> snapshot_;
+  std::map<pid_t, std::unique_ptr<boost::asio::posix::stream_descriptor>> watches_;
+};
+
+}  // namespace pmx::daemon
