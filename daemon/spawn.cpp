@@ -228,6 +228,9 @@ void watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
     ExecReport done;
   };
   auto w = std::make_shared<Watch>(io, fd, std::move(done));
+  // Without O_NONBLOCK, Asio's first (speculative) read would block the loop until the exec.
+  boost::system::error_code ignored;
+  w->pipe.non_blocking(true, ignored);
   boost::asio::async_read(w->pipe, boost::asio::buffer(&w->report, sizeof w->report),
                           [w](const boost::system::error_code&, std::size_t n) {
                             if (n == sizeof w->report) {

@@ -124,7 +124,7 @@ Result<DaemonState> decode_state(const std::string& text) {
   return state;
 }
 
-std::error_code write_file_atomic(const std::string& path, const std::string& text) {
+std::error_code write_file_atomic(const std::string& path, const std::string& text, bool durable) {
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return {errno, std::generic_category()};
@@ -140,7 +140,7 @@ std::error_code write_file_atomic(const std::string& path, const std::string& te
     }
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((durable && ::fsync(fd) != 0) || ::close(fd) != 0) {
     std::error_code ec{errno, std::generic_category()};
     ::unlink(tmp.c_str());
     return ec;
@@ -150,6 +150,7 @@ std::error_code write_file_atomic(const std::string& path, const std::string& te
     ::unlink(tmp.c_str());
     return ec;
   }
+  if (!durable) return {};
   const std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

@@ -53,8 +53,10 @@ std::string encode_state(const DaemonState& state);
 /// Reads text written by encode_state; an error names what is wrong. Never throws.
 Result<DaemonState> decode_state(const std::string& text);
 
-/// Writes text to path atomically: path.tmp, fsync, rename over path, fsync of the folder.
-std::error_code write_file_atomic(const std::string& path, const std::string& text);
+/// Writes text to path atomically: path.tmp, then rename over path. A process that dies at
+/// any point leaves the old file or the new one, never a mix. With durable, the data and the
+/// folder are fsynced too, so that a power loss cannot leave an empty file either.
+std::error_code write_file_atomic(const std::string& path, const std::string& text, bool durable = true);
 
 /// The start time of pid (field 22 of /proc/<pid>/stat), 0 when it is gone or a zombie.
 std::uint64_t process_start_ticks(pid_t pid);

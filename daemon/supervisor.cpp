@@ -405,11 +405,17 @@ void Supervisor::sample() {
   std::vector<int> over;
   {
     ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
+    ++sample_tick_;
     for (auto& [id, in] : instances_) {
       if (in->pid <= 0) {
         in->usage = ResourceSample{};
         continue;
       }
+      // A memory limit is checked every tick; other instances are read every kSampleSpread
+      // ticks, a share of them each tick, which keeps a hundred idle apps nearly free.
+      const bool due = in->spec.max_memory_restart != 0 || in->usage.at == TimePoint{} ||
+                       static_cast<std::uint64_t>(id) % kSampleSpread == sample_tick_ % kSampleSpread;
+      if (!due) continue;
       in->usage.update(processes_.usage(in->membership()), now, hz);
       const std::uint64_t rss = in->usage.rss_bytes;
       if (in->spec.max_memory_restart != 0 && in->fsm.state() == State::Online && rss > in->spec.max_memory_restart) {
@@ -857,7 +863,10 @@ void Supervisor::persist_now() {
     r.exec_error = in->exec_error;
     state.instances.push_back(std::move(r));
   }
-  if (auto ec = write_file_atomic(state_path_, encode_state(state)); ec) {
+  // Not durable: the file describes running processes, which a power loss ends anyway (a
+  // damaged file then only means starting empty, as after any reboot). Atomic is what matters:
+  // a pmxd killed mid-write leaves the previous state whole. No fsync stalls the loop.
+  if (auto ec = write_file_atomic(state_path_, encode_state(state), false); ec) {
     spdlog::error("cannot write {}: {}; a pmxd that replaces this one may not find every app", state_path_,
                   ec.message());
   }

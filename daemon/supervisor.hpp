@@ -132,6 +132,9 @@ class Supervisor {
   std::vector<Waiter> waiters_;
   int next_id_ = 0;
   std::uint64_t requests_at_trim_ = 0;
+  std::uint64_t sample_tick_ = 0;
+  /// Instances without a memory limit are sampled every this many ticks.
+  static constexpr std::uint64_t kSampleSpread = 5;
   bool shutting_down_ = false;
 };
 
