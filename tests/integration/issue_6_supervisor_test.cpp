@@ -1,5 +1,8 @@
 // Supervisor (issue 6): every transition is published to the events topic; environments a
 // client sends are checked as config checks them, before anything changes.
+#include <unistd.h>
+
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -68,4 +71,47 @@ TEST_CASE("issue_6: a client's environment with a bad name is refused before any
   const json e = s.app("envy");
   CHECK(e["pid"].get<pid_t>() == pid);
   CHECK(e["pm2_env"]["restart_time"] == 0);
+}
+
+TEST_CASE("issue_6: jlist's username is the user the app runs as", "[integration][issue_6]") {
+  Session s;
+  REQUIRE(geteuid() == 0);  // CI runs as root
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "mine"}), 0);
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "theirs", "--uid", "nobody", "-f"}), 0);
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "nameless", "--uid", "4243", "-f"}), 0);
+  CHECK(s.app("mine")["pm2_env"]["username"] == "root");
+  CHECK(s.app("theirs")["pm2_env"]["username"] == "nobody");
+  CHECK(s.app("nameless")["pm2_env"]["username"] == "4243");
+}
+
+TEST_CASE("issue_6: delete removes the app's pid file", "[integration][issue_6]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "pidded"}), 0);
+  REQUIRE(s.wait_pid("pidded") > 0);
+  const std::string pid_file = s.app("pidded")["pm2_env"]["pm_pid_path"].get<std::string>();
+  REQUIRE(file_exists(pid_file));
+  REQUIRE_EXIT(s.pmx({"delete", "pidded"}), 0);
+  CHECK_FALSE(file_exists(pid_file));
+}
+
+TEST_CASE("issue_6: a log file that cannot be written is reported once and its bytes counted",
+          "[integration][issue_6]") {
+  Session s;
+  // A path below a regular file can never be opened, even by root.
+  const std::string blocker = s.home.scratch("not-a-dir");
+  { std::ofstream(blocker) << "x"; }
+  const std::string out = blocker + "/out.log";
+  REQUIRE_EXIT(s.pmx({"start", bin::kLinegen, "--name", "lost", "--output", out, "--", "50"}), 0);
+  REQUIRE(s.wait_pid("lost") > 0);
+  long expected = 0;  // "out 1\n" .. "out 50\n"
+  for (int i = 1; i <= 50; ++i) expected += static_cast<long>(std::to_string(i).size()) + 5;
+  REQUIRE(wait_until([&] { return s.app("lost")["pm2_env"]["log_dropped_bytes"].get<long>() == expected; }, 10s));
+  // Said once in pmx.log (an error line: flushed at once), not once per line.
+  std::size_t said = 0;
+  for (const auto& line : read_lines(s.home.daemon_log())) said += line.find(out) != std::string::npos;
+  CHECK(said == 1);
+  // The app runs on, and its stderr still reaches its own file.
+  CHECK(s.status("lost") == "online");
+  const std::string err = s.app("lost")["pm2_env"]["pm_err_log_path"].get<std::string>();
+  CHECK(wait_until([&] { return read_lines(err).size() == 50; }, 10s));
 }
