@@ -209,7 +209,8 @@ class Reader {
         if (val.is_string()) out[k] = val.get<std::string>();
         else if (val.is_number() || val.is_boolean()) out[k] = val.dump();
         else if (val.is_null()) out[k] = "";
-        else out[k] = val.dump();  // PM2 passes objects as JSON text
+        // PM2 passes objects as JSON text; bytes that are not UTF-8 must not make dump() throw.
+        else out[k] = val.dump(-1, ' ', false, json::error_handler_t::replace);
       }
     }
   }

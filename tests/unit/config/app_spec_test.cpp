@@ -589,3 +589,14 @@ TEST_CASE("issue_6: an app without a name is told the name is required", "[app_s
 
 }  // namespace
 }  // namespace pmx::config
+
+TEST_CASE("issue_6: an env value that is an object with bytes that are not UTF-8 becomes JSON text, no throw",
+          "[app_spec][issue_6]") {
+  // Found by the ecosystem fuzzer: dump() of such an object threw out of the loader.
+  nlohmann::json j{{"name", "api"}, {"script", "/bin/true"}, {"env", {{"nested", {{"A", "\xb0"}}}}}};
+  pmx::config::SpecError error;
+  auto spec = pmx::config::spec_from_json(j, error);
+  REQUIRE(spec);
+  REQUIRE(spec->env.count("nested") == 1);
+  CHECK(spec->env.at("nested").rfind("{\"A\":", 0) == 0);
+}
