@@ -775,10 +775,7 @@ void Supervisor::remove(int id) {
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
   if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
-  if (in->out_pipe) in->out_pipe->close();
-  if (in->err_pipe) in->err_pipe->close();
-  ::unlink(in->out_fifo.c_str());
-  ::unlink(in->err_fifo.c_str());
+  close_output(*in);
   ::unlink(in->pid_path.c_str());
   instances_.erase(id);
   persist_soon();
@@ -792,12 +789,11 @@ void Supervisor::open_output(Instance& in) {
   for (auto [fifo, pipe, sink] : {std::tuple{&in.out_fifo, &in.out_pipe, &in.out_sink},
                                   std::tuple{&in.err_fifo, &in.err_pipe, &in.err_sink}}) {
     if (*pipe) continue;
-    int fd = -1;
     if (auto ec = make_fifo(*fifo); ec) {
       spdlog::error("{} cannot create {}: {}", label(in), *fifo, ec.message());
       continue;
     }
-    fd = open_fifo_reader(*fifo);
+    const int fd = open_fifo_reader(*fifo);
     if (fd < 0) {
       spdlog::error("{} cannot open {}: {}", label(in), *fifo, std::strerror(errno));
       continue;
@@ -807,13 +803,15 @@ void Supervisor::open_output(Instance& in) {
   }
 }
 
+void Supervisor::close_output(Instance& in) {
+  if (in.out_pipe) in.out_pipe->close();
+  if (in.err_pipe) in.err_pipe->close();
+  ::unlink(in.out_fifo.c_str());
+  ::unlink(in.err_fifo.c_str());
+}
+
 void Supervisor::forget_state() {
-  for (auto& [id, in] : instances_) {
-    if (in->out_pipe) in->out_pipe->close();
-    if (in->err_pipe) in->err_pipe->close();
-    ::unlink(in->out_fifo.c_str());
-    ::unlink(in->err_fifo.c_str());
-  }
+  for (auto& [id, in] : instances_) close_output(*in);
   ::unlink(state_path_.c_str());
   ::rmdir(fifo_dir_.c_str());
   state_forgotten_ = true;  // nothing more is written: a clean exit leaves nothing to adopt

@@ -78,6 +78,8 @@ class Supervisor {
   Result<Credentials> credentials(const std::string& user, const std::string& group);
   /// Makes the instance's FIFOs and opens its output readers and log sinks.
   void open_output(Instance& in);
+  /// Drains and closes the instance's output readers and removes its FIFOs.
+  void close_output(Instance& in);
   void sample();
   void schedule_sample();
 
