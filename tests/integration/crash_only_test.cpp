@@ -138,8 +138,9 @@ TEST_CASE("issue_6: an adopted app's exit is noticed at once and handled by the 
       [&] {
         now = jlist_of(home);
         const json a = app_in(now, "again");
+        // The replacement has a pid from its fork on, and is online once its exec is confirmed.
         return a["pid"].get<pid_t>() > 0 && a["pid"].get<pid_t>() != again &&
-               app_in(now, "once")["pm2_env"]["status"] == "stopped";
+               a["pm2_env"]["status"] == "online" && app_in(now, "once")["pm2_env"]["status"] == "stopped";
       },
       10s));
   const json a = app_in(now, "again");
