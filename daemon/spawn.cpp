@@ -1,4 +1,4 @@
-// spawn: fork + exec with a close-on-exec error pipe (systemd exec_fd, tini restore_signals).
+// spawn: a vfork-style clone3 + exec with a close-on-exec error pipe (posix_spawn, systemd exec_fd, tini).
 #include "daemon/spawn.hpp"
 
 #include "config/paths.hpp"
@@ -14,6 +14,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,42 +27,168 @@
 namespace pmx::daemon {
 namespace {
 
+// The child's code shares pmxd's memory (see clone_vm) and runs on a stack of its own:
+// no sanitizer bookkeeping there, only system calls on data prepared before the clone.
+#define PMX_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
+
 struct ChildError {
-  int step;  // 0 exec, 1 chdir, 2 cgroup
+  int step;  // 0 exec, 1 chdir, 2 cgroup, 3 setuid/setgid
   int err;
 };
-
-[[noreturn]] void child_fail(int pipe_fd, int step, int err) {
-  ChildError e{step, err};
-  ssize_t ignored = write(pipe_fd, &e, sizeof e);
-  (void)ignored;
-  _exit(err == EACCES ? 126 : 127);
-}
 
 // clone3(2)'s argument, as in <linux/sched.h> (declared here: that header clashes with <sched.h>).
 struct CloneArgs {
   std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
       set_tid_size, cgroup;
 };
+constexpr std::uint64_t kCloneVm = 0x00000100ULL;
+constexpr std::uint64_t kCloneVfork = 0x00004000ULL;
 constexpr std::uint64_t kCloneIntoCgroup = 0x200000000ULL;
 
-// fork(), but with the child born inside the cgroup: migrating a live process into a cgroup
-// (a write to cgroup.procs) costs milliseconds of RCU synchronisation; being born there does not.
-// Returns -1 with errno set when the kernel cannot (then the caller forks and migrates).
-pid_t fork_into_cgroup(int cgroup_dir_fd) {
-  CloneArgs args{};
-  args.flags = kCloneIntoCgroup;
-  args.exit_signal = SIGCHLD;
-  args.cgroup = static_cast<std::uint64_t>(cgroup_dir_fd);
-  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+/// Everything the child needs, prepared before the clone: it reads this and calls the kernel.
+struct ChildPlan {
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;           ///< nullptr: stay in pmxd's
+  int stdout_fd, stderr_fd;
+  int devnull;               ///< stdin (-1: none)
+  int err_pipe;              ///< write end of the exec-report pipe
+  int report_fd;             ///< where that pipe is kept across the fd plan
+  int procs_fd;              ///< cgroup.procs to join by hand (-1: born in the cgroup, or none)
+  bool drop;                 ///< switch credentials
+  std::optional<uid_t> uid;
+  gid_t gid;
+  const gid_t* groups;
+  std::size_t group_count;
+};
+
+[[noreturn]] PMX_CHILD_CODE void child_fail(int pipe_fd, int step, int err) {
+  ChildError e{step, err};
+  ssize_t ignored = write(pipe_fd, &e, sizeof e);
+  (void)ignored;
+  syscall(SYS_exit_group, err == EACCES ? 126 : 127);
+  __builtin_unreachable();
 }
 
-/// Closes fds lowest..highest (async-signal-safe).
-void close_range_of(unsigned lowest, unsigned highest) {
+/// Closes fds lowest..highest.
+PMX_CHILD_CODE void close_range_of(unsigned lowest, unsigned highest) {
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, lowest, highest, 0) == 0) return;
 #endif
   for (unsigned fd = lowest; fd <= highest && fd < 65536; ++fd) close(static_cast<int>(fd));
+}
+
+/// The child, from the clone to the exec: async-signal-safe calls only, and raw system calls
+/// where libc keeps process-wide state (credentials), since the memory is pmxd's.
+PMX_CHILD_CODE int child_main(void* arg) {
+  const ChildPlan& p = *static_cast<const ChildPlan*>(arg);
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (p.procs_fd >= 0 && write(p.procs_fd, "0\n", 2) < 0) child_fail(p.err_pipe, 2, errno);
+  setsid();
+  if (p.devnull >= 0) dup2(p.devnull, 0);
+  dup2(p.stdout_fd, 1);
+  dup2(p.stderr_fd, 2);
+  // The fd plan: 0-2 stdio, nothing else but the exec-error pipe at its high fd (close-on-exec).
+  if (p.err_pipe != p.report_fd && dup3(p.err_pipe, p.report_fd, O_CLOEXEC) < 0) syscall(SYS_exit_group, 127);
+  close_range_of(3, static_cast<unsigned>(p.report_fd) - 1);
+  close_range_of(static_cast<unsigned>(p.report_fd) + 1, ~0U);
+  // Drop privileges last: the group list, then the group, then the user.
+  if (p.drop && (syscall(SYS_setgroups, p.group_count, p.groups) != 0 || syscall(SYS_setgid, p.gid) != 0)) {
+    child_fail(p.report_fd, 3, errno);
+  }
+  if (p.uid && syscall(SYS_setuid, *p.uid) != 0) child_fail(p.report_fd, 3, errno);
+  if (p.cwd && chdir(p.cwd) != 0) child_fail(p.report_fd, 1, errno);
+  syscall(SYS_execve, p.program, p.argv, p.envp);
+  child_fail(p.report_fd, 0, errno);
+}
+
+/// The stack the child runs on until its exec. One is enough: with CLONE_VFORK pmxd waits
+/// until the child has exec'd or exited, and pmxd spawns from one thread. A guard page below.
+class ChildStack {
+ public:
+  static constexpr std::size_t kSize = 64 * 1024;
+  /// The usable range, or nullptr when it cannot be mapped.
+  void* base() {
+    if (!mapped_) {
+      const long page = sysconf(_SC_PAGESIZE);
+      void* m = mmap(nullptr, kSize + static_cast<std::size_t>(page), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (m == MAP_FAILED) return nullptr;
+      mprotect(m, static_cast<std::size_t>(page), PROT_NONE);
+      mapped_ = static_cast<char*>(m) + page;
+    }
+    return mapped_;
+  }
+
+ private:
+  char* mapped_ = nullptr;  // for the daemon's life
+};
+
+/// clone3 with the child sharing pmxd's memory (CLONE_VM) until its exec, pmxd suspended
+/// meanwhile (CLONE_VFORK), the child running fn(arg) on args.stack and exiting with its
+/// result: posix_spawn's way. Unlike fork, nothing is copied: no page tables, and no
+/// copy-on-write fault on each page pmxd touches afterwards, which on a VM costs tens of
+/// microseconds a page. Returns the pid, or -1 with errno (ENOSYS on other architectures).
+/// The child's entry is written in assembly: it starts on its new stack, where no C++ frame
+/// exists to return through.
+pid_t clone_vm(CloneArgs& args, int (*fn)(void*), void* arg) {
+#if defined(__x86_64__)
+  long ret = SYS_clone3;
+  register void* r12 asm("r12") = reinterpret_cast<void*>(fn);
+  register void* r13 asm("r13") = arg;
+  asm volatile(
+      "syscall\n\t"
+      "test %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xor %%ebp, %%ebp\n\t"  // the child: outermost frame on its own stack
+      "mov %%r13, %%rdi\n\t"
+      "call *%%r12\n\t"
+      "mov %%eax, %%edi\n\t"
+      "mov %[exit_nr], %%eax\n\t"
+      "syscall\n\t"
+      "hlt\n\t"
+      "1:\n\t"
+      : "+a"(ret)
+      : "D"(&args), "S"(sizeof args), "r"(r12), "r"(r13), [exit_nr] "i"(SYS_exit)
+      : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+  register long x8 asm("x8") = SYS_clone3;
+  register long x0 asm("x0") = reinterpret_cast<long>(&args);
+  register long x1 asm("x1") = sizeof args;
+  register void* x19 asm("x19") = reinterpret_cast<void*>(fn);
+  register void* x20 asm("x20") = arg;
+  asm volatile(
+      "svc #0\n\t"
+      "cbnz x0, 1f\n\t"
+      "mov x29, #0\n\t"  // the child: outermost frame on its own stack
+      "mov x30, #0\n\t"
+      "mov x0, x20\n\t"
+      "blr x19\n\t"
+      "mov x8, %[exit_nr]\n\t"
+      "svc #0\n\t"
+      "1:\n\t"
+      : "+r"(x0)
+      : "r"(x8), "r"(x1), "r"(x19), "r"(x20), [exit_nr] "i"(SYS_exit)
+      : "memory");
+  const long ret = x0;
+#else
+  (void)args, (void)fn, (void)arg;
+  const long ret = -ENOSYS;
+#endif
+  if (ret < 0) {
+    errno = static_cast<int>(-ret);
+    return -1;
+  }
+  return static_cast<pid_t>(ret);
 }
 
 /// Where the child keeps the exec-error pipe: high, out of the way of the fds an app is given
@@ -70,6 +197,42 @@ int exec_report_fd() {
   struct rlimit rl{};
   rlim_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
   return static_cast<int>(std::min<rlim_t>(limit, 1024) - 1);
+}
+
+/// Starts the child: in its cgroup from birth where the kernel can (joining a cgroup later
+/// costs an RCU grace period), sharing pmxd's memory until its exec where the architecture
+/// allows, else by fork. -1 with errno when no child was made.
+pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, ChildStack& stack) {
+  CloneArgs args{};
+  args.exit_signal = SIGCHLD;
+  void* base = stack.base();
+  args.stack = reinterpret_cast<std::uintptr_t>(base);
+  args.stack_size = ChildStack::kSize;
+  const std::uint64_t vm = base ? kCloneVm | kCloneVfork : 0;
+  pid_t pid = -1;
+  if (cgroup_dir_fd >= 0) {
+    args.flags = vm | kCloneIntoCgroup;
+    args.cgroup = static_cast<std::uint64_t>(cgroup_dir_fd);
+    pid = vm ? clone_vm(args, child_main, &plan) : -1;
+    if (pid < 0 && !vm) {  // without a stack of its own, the child is a forked copy
+      args.stack = args.stack_size = 0;
+      pid = static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+      if (pid == 0) child_main(&plan);
+    }
+    if (pid >= 0) return pid;
+    // An older kernel: born outside, the child joins by itself.
+    plan.procs_fd = openat(cgroup_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    args.flags = vm;
+    args.cgroup = 0;
+  }
+  if (vm) {
+    args.flags = vm;
+    pid = clone_vm(args, child_main, &plan);
+    if (pid >= 0 || errno != ENOSYS) return pid;
+  }
+  pid = fork();
+  if (pid == 0) child_main(&plan);
+  return pid;
 }
 
 }  // namespace
@@ -104,6 +267,7 @@ static std::vector<gid_t> supplementary_groups(std::optional<uid_t> uid, gid_t g
 }
 
 SpawnResult spawn(const SpawnRequest& req) {
+  static ChildStack stack;
   SpawnResult result;
   std::vector<char*> argv;
   for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -116,13 +280,27 @@ SpawnResult spawn(const SpawnRequest& req) {
   const gid_t gid = req.gid ? *req.gid : req.uid ? static_cast<gid_t>(*req.uid) : getgid();
   const std::vector<gid_t> groups = !drop ? std::vector<gid_t>{} : req.groups ? *req.groups : supplementary_groups(req.uid, gid);
 
-  const int report_fd = exec_report_fd();
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     result.fork_error = {errno, std::generic_category()};
     return result;
   }
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ChildPlan plan{};
+  plan.program = req.program.c_str();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.cwd = req.cwd.empty() ? nullptr : req.cwd.c_str();
+  plan.stdout_fd = req.stdout_fd;
+  plan.stderr_fd = req.stderr_fd;
+  plan.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  plan.err_pipe = err_pipe[1];
+  plan.report_fd = exec_report_fd();
+  plan.procs_fd = -1;
+  plan.drop = drop;
+  plan.uid = req.uid;
+  plan.gid = gid;
+  plan.groups = groups.data();
+  plan.group_count = groups.size();
 
   // Until the child has reset every handler, a signal sent to it would run pmxd's handler,
   // which writes into pmxd's own signal pipe: pmxd would believe it got that signal. Blocked,
@@ -130,56 +308,17 @@ SpawnResult spawn(const SpawnRequest& req) {
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &saved);
-  pid_t pid = -1;
-  int procs_fd = -1;  // for kernels without clone3 into a cgroup: the child joins by itself
-  if (req.cgroup_dir_fd >= 0) {
-    pid = fork_into_cgroup(req.cgroup_dir_fd);
-    if (pid < 0) procs_fd = openat(req.cgroup_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-  }
-  if (pid < 0) pid = fork();
-  if (pid < 0) {
-    result.fork_error = {errno, std::generic_category()};
-    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-    close(err_pipe[0]);
-    close(err_pipe[1]);
-    if (devnull >= 0) close(devnull);
-    if (procs_fd >= 0) close(procs_fd);
-    return result;
-  }
-  if (pid == 0) {
-    // Child: async-signal-safe calls only from here on.
-    const int efd = err_pipe[1];
-    struct sigaction dfl{};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (procs_fd >= 0 && write(procs_fd, "0\n", 2) < 0) child_fail(efd, 2, errno);
-    setsid();
-    // Move the fds we keep above 2 first so dup2 cannot clobber one with another.
-    if (devnull >= 0) dup2(devnull, 0);
-    dup2(req.stdout_fd, 1);
-    dup2(req.stderr_fd, 2);
-    // The fd plan: 0-2 stdio, nothing else but the exec-error pipe at its high fd (close-on-exec).
-    if (efd != report_fd && dup3(efd, report_fd, O_CLOEXEC) < 0) _exit(127);
-    close_range_of(3, static_cast<unsigned>(report_fd) - 1);
-    close_range_of(static_cast<unsigned>(report_fd) + 1, ~0U);
-    // Drop privileges last: the group list, then the group, then the user.
-    if (drop && (setgroups(groups.size(), groups.data()) != 0 || setgid(gid) != 0)) child_fail(report_fd, 3, errno);
-    if (req.uid && setuid(*req.uid) != 0) child_fail(report_fd, 3, errno);
-    if (!req.cwd.empty() && chdir(req.cwd.c_str()) != 0) child_fail(report_fd, 1, errno);
-    execve(req.program.c_str(), argv.data(), envp.data());
-    child_fail(report_fd, 0, errno);
-  }
-
+  const pid_t pid = start_child(plan, req.cgroup_dir_fd, stack);
+  const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   close(err_pipe[1]);
-  if (devnull >= 0) close(devnull);
-  if (procs_fd >= 0) close(procs_fd);
+  if (plan.devnull >= 0) close(plan.devnull);
+  if (plan.procs_fd >= 0) close(plan.procs_fd);
+  if (pid < 0) {
+    result.fork_error = {fork_errno, std::generic_category()};
+    close(err_pipe[0]);
+    return result;
+  }
   result.pid = pid;
   result.exec_report_fd = err_pipe[0];
   return result;

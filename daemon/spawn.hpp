@@ -1,5 +1,6 @@
-// spawn: the only fork/exec in pmx. Everything is prepared before fork; the child makes
-// only async-signal-safe calls; the parent never waits for the exec.
+// spawn: the only fork/exec in pmx. Everything is prepared before the clone; the child makes
+// only async-signal-safe calls; the parent waits only until the child reaches its exec (a
+// vfork: no copy of pmxd's memory), never for the exec's outcome.
 #pragma once
 
 #include <sys/types.h>
@@ -59,7 +60,8 @@ using ExecReport = std::function<void(int err, const std::string& step)>;
 std::string describe_exec_failure(int err, const std::string& step, const std::string& program,
                                   const std::string& cwd);
 
-/// Forks and returns at once; the child execs on its own (several spawns run in parallel).
+/// Starts the child and returns once it has begun its exec (or failed before); the outcome
+/// comes later through watch_exec (several spawns' programs start up in parallel).
 /// Every signal is blocked in pmxd across the fork, and the child resets every disposition to
 /// the default before it unblocks them: a signal aimed at the child never runs pmxd's handlers.
 /// A child whose exec failed exits 127 (126 for EACCES) and is reaped like any other.
