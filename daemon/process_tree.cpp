@@ -18,16 +18,20 @@
 namespace pmx::daemon {
 namespace {
 
-// Reads a small file with one read; returns false when it cannot be opened.
+// Reads a small /proc or cgroup file, usually with one read; returns false when it cannot be
+// opened. These files are made of whole records: a read that leaves more room than the longest
+// record (a stat line, a pid) got everything, so no second read is made to see the end (the
+// sampler reads hundreds of these a minute).
 bool read_small(const std::string& path, std::string& out, std::size_t cap = 65536) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   out.clear();
   char buf[4096];
+  constexpr std::size_t kLongestRecord = 1024;
   ssize_t n;
   while ((n = read(fd, buf, sizeof buf)) > 0) {
     out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() >= cap) break;
+    if (out.size() >= cap || static_cast<std::size_t>(n) < sizeof buf - kLongestRecord) break;
   }
   close(fd);
   return true;
