@@ -34,6 +34,13 @@ Result<std::string> evaluate_js(const std::string& path) {
       "const m = require(process.argv[1]);"
       "const v = (m && m.__esModule && m.default) || m;"
       "process.stdout.write(JSON.stringify(v === undefined ? null : v));";
+  // An ES module (*.config.mjs) cannot be required: imported, its default export is the file.
+  static const char* kModuleScript =
+      "import(require('url').pathToFileURL(process.argv[1])).then((m) => {"
+      "  const v = m.default === undefined ? null : m.default;"
+      "  process.stdout.write(JSON.stringify(v));"
+      "}).catch((e) => { console.error(e); process.exit(1); });";
+  const char* script = path.ends_with(".mjs") ? kModuleScript : kScript;
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return Error{std::string("pipe: ") + std::strerror(errno)};
   pid_t pid = ::fork();
@@ -41,7 +48,7 @@ Result<std::string> evaluate_js(const std::string& path) {
   if (pid == 0) {
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
-    ::execlp("node", "node", "-e", kScript, path.c_str(), static_cast<char*>(nullptr));
+    ::execlp("node", "node", "-e", script, path.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(out[1]);
@@ -87,7 +94,7 @@ bool is_ecosystem_file(const std::string& arg) {
 }
 
 std::string default_ecosystem_file() {
-  for (const char* name : {"ecosystem.config.js", "ecosystem.config.cjs", "ecosystem.yaml", "ecosystem.yml",
+  for (const char* name : {"ecosystem.config.js", "ecosystem.config.cjs", "ecosystem.config.mjs", "ecosystem.yaml", "ecosystem.yml",
                            "ecosystem.json"}) {
     if (config::is_regular_file(name)) return name;
   }

@@ -228,7 +228,9 @@ std::optional<Format> format_of(const std::string& path) {
   auto ends = [&](const char* suffix) { return path.ends_with(suffix); };
   if (ends(".yaml") || ends(".yml")) return Format::Yaml;
   if (ends(".json")) return Format::Json;
-  if (ends(".js") || ends(".cjs") || ends(".mjs")) return Format::JavaScript;
+  // As PM2: a .js file is an ecosystem file only when named *.config.js; any other
+  // `pmx start app.js` starts app.js as a script and never runs its code in the CLI.
+  if (ends(".config.js") || ends(".config.cjs") || ends(".config.mjs")) return Format::JavaScript;
   return std::nullopt;
 }
 

@@ -14,8 +14,8 @@ namespace pmx::config {
 
 enum class Format { Yaml, Json, JavaScript };
 
-/// The format a file name says: *.yaml|*.yml, *.json, *.config.js|*.config.cjs (and any .js,
-/// .cjs, .mjs); nullopt for anything else.
+/// The format a file name says, by PM2's rule: *.yaml|*.yml, *.json, *.config.js|cjs|mjs;
+/// nullopt for anything else (app.js is a script, not an ecosystem file).
 std::optional<Format> format_of(const std::string& path);
 
 struct LoadOptions {

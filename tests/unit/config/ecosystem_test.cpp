@@ -28,7 +28,13 @@ TEST_CASE("ecosystem: format_of by file name", "[ecosystem]") {
   CHECK(format_of("eco.json") == Format::Json);
   CHECK(format_of("ecosystem.config.js") == Format::JavaScript);
   CHECK(format_of("ecosystem.config.cjs") == Format::JavaScript);
+  CHECK(format_of("pm2.config.mjs") == Format::JavaScript);
   CHECK_FALSE(format_of("server.py").has_value());
+  // A script is not an ecosystem file: its code must not run in the CLI (issue 7).
+  CHECK_FALSE(format_of("app.js").has_value());
+  CHECK_FALSE(format_of("server.cjs").has_value());
+  CHECK_FALSE(format_of("bin/main.mjs").has_value());
+  CHECK_FALSE(format_of("config.js").has_value());
 }
 
 TEST_CASE("ecosystem: a YAML file with apps, typed scalars and defaults", "[ecosystem]") {
