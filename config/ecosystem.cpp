@@ -154,8 +154,36 @@ Pos position_of(std::string_view text, std::size_t offset) {
   return p;
 }
 
-Result<Tree> parse_tree(std::string_view text, Format format, const std::string& file) {
+// JSON with its // and /* */ comments blanked out (PM2 reads such files): spaces in their place,
+// newlines kept, so byte offsets, lines and columns stay those of the file.
+std::string without_comments(std::string_view text) {
+  std::string out(text);
+  bool in_string = false;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const char c = out[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '/') {
+      for (; i < out.size() && out[i] != '\n'; ++i) out[i] = ' ';
+    } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '*') {
+      const std::size_t end = out.find("*/", i + 2);
+      const std::size_t stop = end == std::string::npos ? out.size() : end + 2;
+      for (; i < stop; ++i) {
+        if (out[i] != '\n') out[i] = ' ';
+      }
+      --i;
+    }
+  }
+  return out;
+}
+
+Result<Tree> parse_tree(std::string_view raw, Format format, const std::string& file) {
   Tree tree;
+  const std::string uncommented = format == Format::Json ? without_comments(raw) : std::string();
+  const std::string_view text = format == Format::Json ? std::string_view(uncommented) : raw;
   if (format != Format::Yaml) {
     if (auto depth = check_json_depth(text); !depth) return Error{at(file, Pos{}) + depth.error()};
     // JSON: nlohmann says precisely what is wrong and where.
@@ -251,7 +279,7 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
                                   const std::string& base_dir, const LoadOptions& options) {
   auto parsed = parse_tree(text, format, file);
   if (!parsed) return Error{parsed.error()};
-  const Tree& tree = *parsed;
+  Tree& tree = *parsed;
   const bool positions = format != Format::JavaScript;
   auto pos = [&](const std::string& path) {
     auto it = tree.keys.find(path);
@@ -272,8 +300,16 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
         eco.warnings.push_back(at(file, pos("/" + key)) + "unknown top-level key '" + key + "', ignoring");
       }
     }
+  } else if (tree.value.is_object()) {
+    // A bare app, as PM2 takes it: {script: ..., name: ...}. Its keys' positions move under
+    // /apps/0, where the rest of the loader looks for them.
+    apps = json::array({tree.value});
+    apps_path = "/apps";
+    std::map<std::string, Pos> keys{{"/apps/0", Pos{1, 1}}};
+    for (auto& [path, p] : tree.keys) keys["/apps/0" + path] = p;
+    tree.keys = std::move(keys);
   } else {
-    return Error{at(file, Pos{positions ? 1 : 0, 1}) + "expected {apps: [...]} or a list of apps"};
+    return Error{at(file, Pos{positions ? 1 : 0, 1}) + "expected {apps: [...]}, a list of apps or one app"};
   }
   if (!apps.is_array()) return Error{at(file, pos("/apps")) + "'apps' must be a list of apps"};
   if (apps.empty()) return Error{at(file, pos(apps_path)) + "no app in the file"};
@@ -288,6 +324,8 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
       errors.push_back(at(file, app_pos) + "app " + std::to_string(i) + ": expected an object of options");
       continue;
     }
+    // No name, or "": PM2 names the app after its script.
+    if (app.contains("name") && app["name"] == "") app.erase("name");
     const std::string label = app.contains("name") && app["name"].is_string()
                                   ? "app '" + app["name"].get<std::string>() + "'"
                                   : "app " + std::to_string(i);

@@ -319,5 +319,46 @@ TEST_CASE("issue_6: YAML aliases of aliases do not expand without bound", "[ecos
   CHECK_THAT(r.error(), Contains("more than 100000 values"));
 }
 
+TEST_CASE("ecosystem: JSON with comments, as PM2 reads it (issue 7)", "[ecosystem]") {
+  auto r = json_text("// process.json\n"
+                     "{\n"
+                     "  /* the API */\n"
+                     "  \"apps\": [{\n"
+                     "    \"name\": \"api\", // trailing\n"
+                     "    \"script\": \"sh\",\n"
+                     "    \"env\": {\"URL\": \"http://x/*y*/\", \"Q\": \"a\\\"//b\"}\n"
+                     "  }]\n"
+                     "}\n");
+  INFO((r ? "" : r.error()));
+  REQUIRE(r.ok());
+  REQUIRE(r->apps.size() == 1);
+  CHECK(r->apps[0].name == "api");
+  CHECK(r->apps[0].env.at("URL") == "http://x/*y*/");
+  CHECK(r->apps[0].env.at("Q") == "a\"//b");
+  // Positions are the file's own: the bad option is on line 5 after two comment lines.
+  auto bad = json_text("// one\n/* two\n three */\n{\"apps\": [{\"script\": \"sh\",\n \"instances\": \"x\"}]}\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error(), Contains("eco.json:5:"));
+}
+
+TEST_CASE("ecosystem: a bare app object, and an app without a name, as PM2 takes them (issue 7)",
+          "[ecosystem]") {
+  auto one = json_text("{\"script\": \"sh\", \"args\": \"-c true\"}");
+  INFO((one ? "" : one.error()));
+  REQUIRE(one.ok());
+  REQUIRE(one->apps.size() == 1);
+  CHECK(one->apps[0].name == "sh");
+  auto bad = json_text("{\n\"script\": \"sh\",\n\"instances\": \"x\"}");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error(), Contains("eco.json:3:"));
+  auto unnamed = yaml("apps:\n  - name: \"\"\n    script: sh\n  - script: sh\n    name: other\n");
+  INFO((unnamed ? "" : unnamed.error()));
+  REQUIRE(unnamed.ok());
+  CHECK(unnamed->apps[0].name == "sh");
+  auto scalar = json_text("42");
+  REQUIRE_FALSE(scalar.ok());
+  CHECK_THAT(scalar.error(), Contains("one app"));
+}
+
 }  // namespace
 }  // namespace pmx::config
