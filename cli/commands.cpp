@@ -201,7 +201,7 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   app["name"] = o.name.empty() ? config::default_name(script) : o.name;
   app["args"] = std::vector<std::string>(o.positional.begin() + 1, o.positional.end());
   if (!o.interpreter.empty()) app["interpreter"] = o.interpreter;
-  else app["interpreter"] = config::interpreter_for(script_path).empty() ? "none" : config::interpreter_for(script_path);
+  else app["interpreter"] = config::choose_interpreter(script_path);
   if (!o.interpreter_args.empty()) app["interpreter_args"] = o.interpreter_args;
   app["cwd"] = o.cwd.empty() ? config::current_directory() : config::absolute_path(o.cwd, config::current_directory());
   if (!o.namespace_.empty()) app["namespace"] = o.namespace_;
@@ -258,11 +258,56 @@ int report_errored(const json& started) {
   return code;
 }
 
+// A command line given as one string ("python3 -m http.server 8099"): its words, split at
+// blanks, with '...' and "..." kept whole.
+std::vector<std::string> split_command(const std::string& line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (char c : line) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      else word += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
 int cmd_start(Session& s, const StartOptions& o) {
   const std::string& script = o.positional.front();
   const std::string base = o.cwd.empty() ? config::current_directory() : config::absolute_path(o.cwd, config::current_directory());
   std::string path = config::absolute_path(script, base);
   if (!config::is_regular_file(path)) path = config::find_in_path(script);
+  if (path.empty() && script.find_first_of(" \t") != std::string::npos) {
+    // No such file, but a command line. A plain one runs as its program and arguments, so
+    // signals reach the program itself; one that needs a shell (pipes, $VARS, NAME=value
+    // prefixes, globs) runs with /bin/sh -c, as PM2 runs every command string.
+    StartOptions command = o;
+    std::vector<std::string> words = split_command(script);
+    auto assignment = [](const std::string& w) {
+      const auto eq = w.find('=');
+      return eq != std::string::npos && eq > 0 && w.find('/') > eq;
+    };
+    const auto program = std::find_if_not(words.begin(), words.end(), assignment);
+    if (program == words.end()) throw Failure(kUsage, "start: no program in the command '" + script + "'");
+    if (command.name.empty()) command.name = config::default_name(*program);
+    const bool shell = program != words.begin() || script.find_first_of("|&;<>()$`\\*?[]{}~") != std::string::npos;
+    command.positional = shell ? std::vector<std::string>{"/bin/sh", "-c", script} : words;
+    command.positional.insert(command.positional.end(), o.positional.begin() + 1, o.positional.end());
+    return cmd_start(s, command);
+  }
   if (path.empty()) {
     // `pmx start <name|id>` of an app pmx already has restarts it, as in PM2.
     json apps = s.call("list");

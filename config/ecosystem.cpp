@@ -387,7 +387,8 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     }
     s.script = script;
     if (!app.contains("interpreter") && !app.contains("exec_interpreter") && !app.contains("execInterpreter")) {
-      s.interpreter = interpreter_for(s.script);
+      s.interpreter = choose_interpreter(s.script);
+      if (s.interpreter == "none") s.interpreter.clear();
     }
     if (s.append_env_to_name && !options.env_name.empty()) s.name += "-" + options.env_name;
     for (std::string* path : {&s.out_file, &s.error_file, &s.pid_file}) *path = absolute_path(*path, s.cwd);

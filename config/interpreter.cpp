@@ -1,6 +1,12 @@
 // Interpreter by extension: one table.
 #include "config/interpreter.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+
 namespace pmx::config {
 namespace {
 
@@ -27,6 +33,28 @@ std::string interpreter_for(const std::string& script) {
     if (ext == entry.extension) return entry.interpreter;
   }
   return "";
+}
+
+std::string choose_interpreter(const std::string& path) {
+  if (std::string by_extension = interpreter_for(path); !by_extension.empty()) return by_extension;
+  char head[512];
+  ssize_t n = -1;
+  if (int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    n = ::read(fd, head, sizeof head);
+    ::close(fd);
+  }
+  if (n < 0) return "none";  // unreadable: let exec say why
+  const std::string text(head, static_cast<std::size_t>(n));
+  if (text.starts_with("\x7f" "ELF") || text.find('\0') != std::string::npos) return "none";
+  if (!text.starts_with("#!")) return "node";
+  if (::access(path.c_str(), X_OK) == 0) return "none";
+  // #!program [argument]: the kernel's reading of the first line.
+  std::istringstream line(text.substr(2, text.find('\n') == std::string::npos ? std::string::npos : text.find('\n') - 2));
+  std::string program, argument;
+  line >> program >> argument;
+  if (program.empty()) return "node";
+  const bool env = program == "/usr/bin/env" || program == "/bin/env";
+  return env && !argument.empty() ? argument : program;
 }
 
 }  // namespace pmx::config

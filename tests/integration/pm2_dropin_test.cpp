@@ -1,4 +1,5 @@
 // PM2 drop-in (issue 7): what a PM2 user types in the first minute behaves as in PM2.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -44,4 +45,62 @@ TEST_CASE("issue_7: an ecosystem.config.mjs (an ES module) loads its default exp
                       << "', kill_timeout: 500 }] };\n";
   REQUIRE_EXIT(s.pmx({"start", file}), 0);
   CHECK(s.wait_status("esm", "online"));
+}
+
+TEST_CASE("issue_7: a command string runs as its program and arguments, or with sh when it needs a shell",
+          "[integration][issue_7]") {
+  Session s;
+  const std::string dump = s.home.scratch("env");
+  // No such file, and spaces: the program and its arguments, named after the program.
+  REQUIRE_EXIT(s.pmx({"start", bin::kEnvDump + " " + dump, "--kill-timeout", "500"}), 0);
+  CHECK(s.wait_status("fixture_env_dump", "online"));
+  const json plain = s.app("fixture_env_dump")["pm2_env"];
+  CHECK(plain.value("pm_exec_path", "") == bin::kEnvDump);
+  CHECK(plain["args"] == json::array({dump}));
+  CHECK(plain.value("exec_interpreter", "") == "none");
+  // NAME=value in front needs a shell: /bin/sh -c runs the line, and the variable is set.
+  const std::string dump2 = s.home.scratch("env2");
+  REQUIRE_EXIT(s.pmx({"start", "GREETING='hello there' " + bin::kEnvDump + " " + dump2, "--name", "shelled",
+                      "--kill-timeout", "500"}),
+               0);
+  CHECK(s.wait_status("shelled", "online"));
+  CHECK(s.app("shelled")["pm2_env"].value("pm_exec_path", "") == "/bin/sh");
+  REQUIRE(wait_until([&] { return read_env_dump(dump2).count("GREETING") == 1; }, 10s));
+  CHECK(read_env_dump(dump2).at("GREETING") == "hello there");
+  // A missing program is still a clear error.
+  const RunResult missing = s.pmx({"start", "no-such-program-xyz --port 1"});
+  CHECK(missing.exit_code != 0);
+  CHECK(missing.err.find("no-such-program-xyz") != std::string::npos);
+}
+
+TEST_CASE("issue_7: an express-style bin/www (no extension, no exec bit) runs with node",
+          "[integration][issue_7]") {
+  REQUIRE(have_node());
+  Session s;
+  const std::string dir = s.home.scratch("site");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  REQUIRE(::mkdir((dir + "/bin").c_str(), 0755) == 0);
+  const std::string marks = dir + "/ran";
+  std::ofstream(dir + "/bin/www") << "var fs = require('fs');\n"
+                                     "fs.appendFileSync(process.env.MARKS, process.pid + '\\n');\n"
+                                     "setInterval(function () {}, 1000);\n";
+  ::chmod((dir + "/bin/www").c_str(), 0644);
+  RunOptions opts;
+  opts.env = {{"MARKS", marks}};
+  REQUIRE_EXIT(s.pmx({"start", dir + "/bin/www"}, opts), 0);
+  const pid_t pid = s.wait_pid("www");
+  REQUIRE(pid > 0);
+  CHECK(s.app("www")["pm2_env"].value("exec_interpreter", "") == "node");
+  REQUIRE(wait_until([&] { return !read_lines(marks).empty(); }, 10s));
+  CHECK(read_lines(marks) == std::vector<std::string>{std::to_string(pid)});
+}
+
+TEST_CASE("issue_7: a process.json with comments and a bare app object start", "[integration][issue_7]") {
+  Session s;
+  const std::string file = s.home.scratch("process.json");
+  std::ofstream(file) << "// deployed by hand\n{\n  /* one app, no apps: [] around it */\n"
+                         "  \"name\": \"\",\n  \"script\": \"" << bin::kSleeper << "\", // PM2 names it\n"
+                         "  \"kill_timeout\": 500\n}\n";
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  CHECK(s.wait_status("fixture_sleeper", "online"));
 }

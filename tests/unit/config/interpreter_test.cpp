@@ -3,6 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 namespace pmx::config {
@@ -45,6 +50,37 @@ TEST_CASE("interpreter_for: a dot in a directory is not an extension", "[interpr
   CHECK(interpreter_for("/opt/node.js/bin/server") == "");
   CHECK(interpreter_for("./.local/bin/tool") == "");
   CHECK(interpreter_for("dir.py/run") == "");
+}
+
+/// A file in a fresh temp dir with the given content and mode; removed with the object.
+struct TempFile {
+  TempFile(const std::string& name, const std::string& content, mode_t mode) {
+    char tmpl[] = "/tmp/pmx-interp-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    path = dir + "/" + name;
+    std::ofstream(path, std::ios::binary) << content;
+    ::chmod(path.c_str(), mode);
+  }
+  ~TempFile() {
+    ::unlink(path.c_str());
+    ::rmdir(dir.c_str());
+  }
+  std::string dir, path;
+};
+
+TEST_CASE("choose_interpreter: by content when the extension says nothing, as PM2 (issue 7)",
+          "[interpreter]") {
+  // express-generator's bin/www: JavaScript without extension or exec bit runs with node.
+  CHECK(choose_interpreter(TempFile("www", "var app = require('../app');\n", 0644).path) == "node");
+  CHECK(choose_interpreter(TempFile("www", "#!/usr/bin/env node\nrequire('x');\n", 0755).path) == "none");
+  CHECK(choose_interpreter(TempFile("www", "#!/usr/bin/env node\nrequire('x');\n", 0644).path) == "node");
+  CHECK(choose_interpreter(TempFile("tool", "#!/usr/bin/env python3\nprint(1)\n", 0644).path) == "python3");
+  CHECK(choose_interpreter(TempFile("run", "#!/bin/bash -e\necho\n", 0644).path) == "/bin/bash");
+  CHECK(choose_interpreter(TempFile("blob", std::string("\x7f" "ELF\x02\x01", 6), 0755).path) == "none");
+  CHECK(choose_interpreter(TempFile("data", std::string("ab\0cd", 5), 0644).path) == "none");
+  CHECK(choose_interpreter("/bin/sh") == "none");
+  // The extension wins over the content.
+  CHECK(choose_interpreter(TempFile("x.py", "#!/bin/sh\n", 0755).path) == "python3");
 }
 
 }  // namespace
