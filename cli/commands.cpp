@@ -24,6 +24,7 @@
 #include "config/app_spec.hpp"
 #include "config/interpreter.hpp"
 #include "config/paths.hpp"
+#include "config/suggest.hpp"
 #include "config/units.hpp"
 #include "ipc/client.hpp"
 
@@ -582,21 +583,55 @@ bool names(const Verb& v, std::string_view word) {
   return std::any_of(v.aliases.begin(), v.aliases.end(), [&](const char* a) { return a && word == a; });
 }
 
-/// The verb a command line names: its first word that is neither an option nor the value of
-/// --timeout. Null when there is none or it is no verb (help, or a usage error).
-const Verb* named_verb(const std::vector<std::string>& words) {
+/// The first word of the command line that is not an option (nor --timeout's value), if any.
+std::optional<std::string> first_word(const std::vector<std::string>& words) {
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (words[i] == "--timeout") {
       ++i;
       continue;
     }
-    if (words[i].starts_with("-")) continue;
-    for (const auto& v : kVerbs) {
-      if (names(v, words[i])) return &v;
-    }
-    return nullptr;
+    if (!words[i].starts_with("-")) return words[i];
+  }
+  return std::nullopt;
+}
+
+/// The verb a command line names; null when there is none or it is no verb.
+const Verb* named_verb(const std::vector<std::string>& words) {
+  const auto word = first_word(words);
+  if (!word) return nullptr;
+  for (const auto& v : kVerbs) {
+    if (names(v, *word)) return &v;
   }
   return nullptr;
+}
+
+/// PM2's verbs that pmx does not have yet: named as such rather than as typos.
+constexpr const char* kPm2VerbsToCome[] = {
+    "logs", "flush", "reloadLogs", "save", "dump", "resurrect", "startup", "unstartup", "update",
+    "monit", "dash", "dashboard", "scale", "install", "uninstall", "set", "get", "conf", "config",
+    "link", "unlink", "plus", "report", "deploy", "serve", "trigger", "attach", "inspect", "module:install",
+    "pull", "forward", "backward", "cleardump", "sendLineToStdin", "completion", "examples"};
+
+/// "unknown command 'x'", with the verbs it may have meant or what PM2 verb it is.
+std::string unknown_verb_message(const std::string& word) {
+  std::string message = "pmx: unknown command '" + word + "'";
+  if (std::find(std::begin(kPm2VerbsToCome), std::end(kPm2VerbsToCome), word) != std::end(kPm2VerbsToCome)) {
+    return message + ": PM2 has it, pmx does not have it yet (docs/cli.md lists what pmx has)";
+  }
+  std::vector<std::string> verbs;
+  for (const auto& v : kVerbs) {
+    verbs.push_back(v.name);
+    for (const char* a : v.aliases) {
+      if (a) verbs.push_back(a);
+    }
+  }
+  const auto near = config::closest(word, verbs);
+  if (!near.empty()) {
+    message += "; did you mean";
+    for (std::size_t i = 0; i < near.size() && i < 3; ++i) message += std::string(i ? "," : "") + " '" + near[i] + "'";
+    message += "?";
+  }
+  return message + " (pmx --help lists the commands)";
 }
 
 }  // namespace
@@ -624,7 +659,12 @@ int run(int argc, char** argv) {
   // Only the verb given gets its subcommand built: constructing all of them (start alone has
   // some fifty options) cost more than the rest of a `pmx jlist`. Without a known verb (help,
   // a typo) every verb is built, so help and errors read as before.
+  if (first_word(words) == "help") words = {"--help"};  // pm2 help
   const Verb* given = named_verb(words);
+  if (auto word = first_word(words); word && !given) {
+    std::cerr << unknown_verb_message(*word) << "\n";
+    return kUsage;
+  }
   for (const auto& v : kVerbs) {
     if (given && given != &v) continue;
     auto* c = app.add_subcommand(v.name, v.help);

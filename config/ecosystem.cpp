@@ -1,6 +1,7 @@
 // Ecosystem loading: one tree of nlohmann json with the position of every key, whatever the
 // format, then each app through spec_from_json with its errors placed at their key.
 #include "config/ecosystem.hpp"
+#include "config/suggest.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -220,23 +221,6 @@ Result<Tree> parse_tree(std::string_view raw, Format format, const std::string& 
   return tree;
 }
 
-std::size_t distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t cost = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                                 std::tolower(static_cast<unsigned char>(b[j - 1]))
-                             ? 0
-                             : 1;
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 /// Where an option of app i was written: the key as found (any alias), else the app itself.
 Pos option_pos(const Tree& tree, const json& app, std::size_t i, const std::string& apps_path,
                const std::string& option) {
@@ -263,16 +247,8 @@ std::optional<Format> format_of(const std::string& path) {
 }
 
 std::string suggest_option(const std::string& key) {
-  std::string best;
-  std::size_t best_d = 3;  // at most two edits away
-  for (const auto& name : option_names()) {
-    std::size_t d = distance(key, name);
-    if (d < best_d) {
-      best_d = d;
-      best = name;
-    }
-  }
-  return best;
+  const auto near = closest(key, option_names());
+  return near.empty() ? "" : near.front();
 }
 
 Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const std::string& file,

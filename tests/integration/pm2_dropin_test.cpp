@@ -104,3 +104,20 @@ TEST_CASE("issue_7: a process.json with comments and a bare app object start", "
   REQUIRE_EXIT(s.pmx({"start", file}), 0);
   CHECK(s.wait_status("fixture_sleeper", "online"));
 }
+
+TEST_CASE("issue_7: an unknown verb is named, with the closest verbs or as a PM2 verb to come",
+          "[integration][issue_7]") {
+  TempHome home;
+  const RunResult typo = run_pmx(home.path(), {"restat", "api"});
+  CHECK_EXIT(typo, 2);
+  CHECK(typo.err.find("unknown command 'restat'") != std::string::npos);
+  CHECK(typo.err.find("'restart'") != std::string::npos);
+  const RunResult pm2_verb = run_pmx(home.path(), {"--timeout", "2s", "logs", "api"});
+  CHECK_EXIT(pm2_verb, 2);
+  CHECK(pm2_verb.err.find("unknown command 'logs': PM2 has it") != std::string::npos);
+  const RunResult help = run_pmx(home.path(), {"help"});
+  CHECK_EXIT(help, 0);
+  CHECK(help.out.find("restart") != std::string::npos);
+  // None of these needed the daemon.
+  CHECK_FALSE(file_exists(home.path() + "/pmxd.pid"));
+}
