@@ -187,7 +187,10 @@ bool SystemProcessOps::watch_cgroups(int key, MemberWatch& w, const std::vector<
     inotify_keys_.erase(it->second);
     it = w.cgroups.erase(it);
   }
-  if (wanted.empty()) return true;
+  if (wanted.empty()) {
+    close_idle_inotify();
+    return true;
+  }
   if (!inotify_) {
     const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return false;
@@ -241,8 +244,14 @@ void SystemProcessOps::read_inotify() {
       std::function<void()> call = it->second.on_change;
       call();
     }
-    read_inotify();
+    close_idle_inotify();
+    if (inotify_) read_inotify();
   });
+}
+
+void SystemProcessOps::close_idle_inotify() {
+  // Held only while a cgroup is watched: a daemon with no reply waiting keeps no inotify fd.
+  if (inotify_ && inotify_keys_.empty()) inotify_.reset();
 }
 
 void SystemProcessOps::forget_members(int key) {
@@ -253,6 +262,7 @@ void SystemProcessOps::forget_members(int key) {
     inotify_keys_.erase(wd);
   }
   member_watches_.erase(it);  // closes its pidfds; their waits end as cancelled
+  close_idle_inotify();
 }
 
 }  // namespace pmx::daemon

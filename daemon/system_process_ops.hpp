@@ -72,11 +72,13 @@ class SystemProcessOps final : public ProcessOps {
   bool watch_cgroups(int key, MemberWatch& w, const std::vector<std::string>& dirs, bool& changed);
   /// Reads the pending inotify events, tells the watches concerned, and waits for more.
   void read_inotify();
+  /// Closes the inotify fd once no cgroup is watched.
+  void close_idle_inotify();
 
   boost::asio::io_context& io_;
   ProcessTree tree_;
   std::map<int, MemberWatch> member_watches_;
-  std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;  ///< made at first use
+  std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;  ///< while a cgroup is watched
   std::map<int, int> inotify_keys_;  ///< inotify watch descriptor -> member watch key
   std::uint64_t next_serial_ = 0;
   boost::asio::signal_set child_signal_;
