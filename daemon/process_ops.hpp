@@ -54,6 +54,19 @@ class ProcessOps {
   /// Memory and CPU of the instance's processes.
   virtual Usage usage(const Membership& m) = 0;
 
+  /// Calls on_change from the loop whenever the processes of m may have changed: a member
+  /// found now ended (a pidfd per member), or m.cgroup or one of more_cgroups was emptied or
+  /// filled (inotify on its cgroup.events). A member found since the last call is
+  /// watched once the caller calls again with the same key, which updates that watch; a
+  /// change that happened before the watch was set (a member already gone, a cgroup already
+  /// empty) is reported too. The watch lasts until forget_members(key). False when the layer
+  /// cannot watch (no pidfd or inotify, out of descriptors): the caller must poll instead.
+  /// Inside a scan, the members are found from the scan's snapshot.
+  virtual bool watch_members(int key, const Membership& m, const std::vector<std::string>& more_cgroups,
+                             std::function<void()> on_change) = 0;
+  /// Ends the watch of key (its descriptors are closed); no-op for an unknown key.
+  virtual void forget_members(int key) = 0;
+
   /// Opens a scan: the members() and usage() questions asked until end_scan() may share one
   /// look at the system (one /proc scan for all instances in the fallback). Scans may nest.
   virtual void begin_scan() {}

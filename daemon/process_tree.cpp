@@ -146,6 +146,12 @@ std::string own_cgroup() {
 
 }  // namespace
 
+bool cgroup_populated(const std::string& dir) {
+  std::string text;
+  if (!read_small(dir + "/cgroup.events", text)) return false;
+  return text.find("populated 1") != std::string::npos;
+}
+
 ProcSnapshot ProcSnapshot::take() {
   ProcSnapshot snap;
   DIR* d = opendir("/proc");

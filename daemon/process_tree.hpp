@@ -57,6 +57,10 @@ class ProcSnapshot {
   mutable std::map<pid_t, std::string> markers_;
 };
 
+/// Whether the cgroup at dir still holds a process ("populated 1" in its cgroup.events); false
+/// when it does not or cannot be read (removed).
+bool cgroup_populated(const std::string& dir);
+
 class ProcessTree {
  public:
   /// Finds a writable cgroup v2 hierarchy and makes the daemon's folder in it, unless

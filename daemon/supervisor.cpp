@@ -37,6 +37,10 @@ namespace {
 /// A reply waiting for instances to settle is sent anyway after this long (a process stuck in
 /// the kernel must not hold a client forever); kill_timeout normally ends the wait far sooner.
 constexpr Millis kReplyDeadline{120'000};
+/// How often waiting replies are re-checked where the process layer cannot watch processes
+/// (no pidfd or inotify: a kernel before 5.3, or out of descriptors). Elsewhere the layer's
+/// events drive the checks and nothing polls.
+constexpr Millis kUnwatchedPoll{100};
 
 std::string new_unique_id() {
   std::random_device rd;
@@ -95,6 +99,10 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       waiter_poll_(io),
       fifo_dir_(options_.paths.home + "/fifos"),
       state_path_(options_.paths.home + "/state.json") {}
+
+Supervisor::~Supervisor() {
+  for (int id : watched_) processes_.forget_members(id);
+}
 
 void Supervisor::start() {
   if (processes_.cgroups()) {
@@ -472,36 +480,67 @@ void Supervisor::check_waiters() {
   const auto now = Clock::now();
   std::vector<std::function<void()>> ready;
   std::optional<ScanScope> scan(std::in_place, processes_);  // one /proc scan for the whole pass
+  std::set<int> awaited;  // stopped instances whose processes a waiter still waits for
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     bool all = true;
+    const Instance* blocking = nullptr;
     for (int id : it->ids) {
       const Instance* in = find(id);
       if (!it->done(in)) {
         all = false;
+        blocking = in;
         break;
       }
     }
     // Processes stuck in the kernel must not hold a reply forever.
-    const bool late = now - it->since > kReplyDeadline;
+    const bool late = now - it->since >= kReplyDeadline;
     if (late) spdlog::warn("gave up waiting for instances to settle after {} ms, answering anyway", kReplyDeadline.count());
     if (all || late) {
       ready.push_back(std::move(it->complete));
       it = waiters_.erase(it);
-    } else {
-      ++it;
+      continue;
     }
+    // Stopped but not quiet: only the end of its processes can change that. Other waits (a
+    // state to reach, a leader to end) are woken by the transition or the exit.
+    if (blocking && blocking->pid <= 0 && is_stopped(blocking->fsm.state())) awaited.insert(blocking->id);
+    ++it;
   }
+  // Leftover processes often end without a SIGCHLD for us (their own parent reaps them, or
+  // they belong to an adopted instance): the process layer reports their end instead. Set
+  // within the scan, the watch finds the members from the same snapshot.
+  bool polling = false;
+  for (int id : awaited) {
+    Instance& in = *find(id);
+    polling |= !processes_.watch_members(id, in.membership(), in.old_cgroups, [this, id] { wake_waiters(id); });
+  }
+  for (int id : watched_) {
+    if (!awaited.count(id)) processes_.forget_members(id);
+  }
+  watched_ = std::move(awaited);
   scan.reset();
-  for (auto& f : ready) f();
-  if (!waiters_.empty() && !waiter_poll_armed_) {
-    // Leftover processes leave without a SIGCHLD for us when their own parent reaps them.
-    waiter_poll_armed_ = true;
-    waiter_poll_.expires_after(Millis(20));
-    waiter_poll_.async_wait([this](const boost::system::error_code&) {
-      waiter_poll_armed_ = false;
-      check_waiters();
+  if (waiters_.empty()) {
+    waiter_poll_.cancel();
+  } else {
+    TimePoint next = now + kReplyDeadline;
+    for (const auto& w : waiters_) next = std::min(next, w.since + kReplyDeadline);
+    if (polling) next = std::min(next, now + kUnwatchedPoll);
+    waiter_poll_.expires_at(next);  // cancels the wait armed by an earlier pass
+    waiter_poll_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) check_waiters();
     });
   }
+  for (auto& f : ready) f();
+}
+
+void Supervisor::wake_waiters(int id) {
+  // An old cgroup emptied: its last process may have been reaped by someone else than pmxd.
+  if (Instance* in = find(id); in && !in->old_cgroups.empty()) remove_old_cgroups(*in);
+  if (waiters_woken_) return;
+  waiters_woken_ = true;
+  asio::post(io_, [this] {
+    waiters_woken_ = false;
+    check_waiters();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "config/paths.hpp"
@@ -35,6 +36,10 @@ class Supervisor {
   /// processes is the process layer (SystemProcessOps, or a fake in unit tests); it must
   /// outlive the supervisor.
   Supervisor(boost::asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes);
+  /// Ends the process layer's watches for waiting replies.
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
 
   /// Adopts what the state file records, installs the signal handlers and the verbs, and
   /// starts reaping and the sampling timer.
@@ -86,6 +91,9 @@ class Supervisor {
   // Waiting for instances to settle before answering.
   void wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done, std::function<void()> complete);
   void check_waiters();
+  /// The process layer saw a change in id's processes: clears away its emptied old cgroups and
+  /// checks the waiters once (a burst of exits makes one check).
+  void wake_waiters(int id);
   /// Creates a new cgroup for a run of the instance ("" in fallback mode or on failure).
   std::string make_cgroup(Instance& in);
   /// Removes the instance's cgroups of earlier runs that are empty; true when none is left.
@@ -121,8 +129,10 @@ class Supervisor {
   ProcessOps& processes_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer sample_timer_;
+  /// Fires at the earliest reply deadline, or polls where the process layer cannot watch.
   boost::asio::steady_timer waiter_poll_;
-  bool waiter_poll_armed_ = false;
+  std::set<int> watched_;  ///< instances whose processes the layer watches for a waiting reply
+  bool waiters_woken_ = false;  ///< a check of the waiters is posted
   std::map<int, std::unique_ptr<Instance>> instances_;
   std::map<pid_t, int> by_pid_;
   LogSinks sinks_;

@@ -1,5 +1,6 @@
 // SystemProcessOps: the real process layer. Spawns through spawn(), tracks and signals through
-// ProcessTree, reaps on SIGCHLD with waitpid, and watches adopted leaders through pidfds.
+// ProcessTree, reaps on SIGCHLD with waitpid, watches adopted leaders through pidfds, and an
+// instance's members through pidfds and its cgroups through inotify on cgroup.events.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -33,6 +34,9 @@ class SystemProcessOps final : public ProcessOps {
   std::size_t kill_rest(const Membership& m) override;
   std::vector<pid_t> members(const Membership& m) override;
   Usage usage(const Membership& m) override;
+  bool watch_members(int key, const Membership& m, const std::vector<std::string>& more_cgroups,
+                     std::function<void()> on_change) override;
+  void forget_members(int key) override;
   void begin_scan() override { ++scans_; }
   void end_scan() override;
 
@@ -52,8 +56,31 @@ class SystemProcessOps final : public ProcessOps {
   /// The scan's snapshot for a fallback membership (taken at first use), else nullptr.
   const ProcSnapshot* snapshot_for(const Membership& m);
 
+  /// One member watch: a pidfd per member process, an inotify watch per cgroup.
+  struct MemberWatch {
+    struct Pidfd {
+      std::unique_ptr<boost::asio::posix::stream_descriptor> fd;
+      std::uint64_t serial = 0;  ///< tells a stale completion from one of a later pidfd
+    };
+    std::function<void()> on_change;
+    std::map<pid_t, Pidfd> pidfds;
+    std::map<std::string, int> cgroups;  ///< cgroup dir -> inotify watch descriptor
+  };
+  /// Watches the members of m through pidfds; false when pidfds cannot be had.
+  bool watch_pids(int key, MemberWatch& w, const Membership& m, bool& changed);
+  /// Watches each cgroup's cgroup.events; false when inotify cannot be had.
+  bool watch_cgroups(int key, MemberWatch& w, const std::vector<std::string>& dirs, bool& changed);
+  /// Reads the pending inotify events, tells the watches concerned, and waits for more.
+  void read_inotify();
+  /// Closes the inotify fd once no cgroup is watched.
+  void close_idle_inotify();
+
   boost::asio::io_context& io_;
   ProcessTree tree_;
+  std::map<int, MemberWatch> member_watches_;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;  ///< while a cgroup is watched
+  std::map<int, int> inotify_keys_;  ///< inotify watch descriptor -> member watch key
+  std::uint64_t next_serial_ = 0;
   boost::asio::signal_set child_signal_;
   ExitHandler on_exit_;
   std::function<void()> after_batch_;

@@ -1,6 +1,8 @@
 // FakeProcessOps: a process layer without processes, for the supervisor's unit tests. Spawns
 // hand out pids and report exec success from the loop; signals are recorded and end a process
-// unless it ignores them; the test ends processes and sets their memory.
+// unless it ignores them; the test ends processes and sets their memory. Descendants of a leader
+// are members of its instance (they carry its unique_id) that pmxd never reaps: their end
+// reaches the supervisor only through watch_members.
 #pragma once
 
 #include <signal.h>
@@ -8,8 +10,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -42,6 +47,25 @@ class FakeProcessOps final : public ProcessOps {
   std::vector<pid_t> spawned;  ///< pids in spawn order
   std::map<pid_t, bool> leaders;
 
+  /// Calls of members(): each is a look at the system (a /proc scan in the fallback).
+  std::size_t member_queries = 0;
+
+  /// A live process started by leader's process (same unique_id, so a member of its instance)
+  /// that its own parent reaps, not pmxd; it outlives the leader and, with ignores_signals, any
+  /// signal but SIGKILL. Returns its pid.
+  pid_t add_descendant(pid_t leader, bool ignores_signals = false) {
+    const pid_t pid = next_pid_++;
+    Proc p;
+    p.request = procs.at(leader).request;
+    p.start = next_start_++;
+    p.child = false;
+    p.ignores_signals = ignores_signals;
+    procs[pid] = p;
+    return pid;
+  }
+  /// How many member watches are set (watch_members not yet forgotten).
+  std::size_t member_watches() const { return member_watches_.size(); }
+
   /// A live process pid that is not our child, as a crashed pmxd leaves its apps.
   void add_foreign(pid_t pid, std::uint64_t start) {
     Proc p;
@@ -69,6 +93,12 @@ class FakeProcessOps final : public ProcessOps {
         unknown.unknown = true;
         h(pid, unknown);
       }
+      // The pidfd of a watched member becomes readable.
+      std::vector<std::function<void()>> calls;
+      for (auto& [key, watch] : member_watches_) {
+        if (watch.first.erase(pid)) calls.push_back(watch.second);
+      }
+      for (auto& call : calls) call();
     });
   }
   void exit_code(pid_t pid, int code) {
@@ -114,9 +144,16 @@ class FakeProcessOps final : public ProcessOps {
   bool signal_leader(pid_t pid, int sig) override { return send(pid, sig); }
   std::size_t kill_rest(const Membership&) override { return 0; }
   std::vector<pid_t> members(const Membership& m) override {
-    if (m.leader > 0 && alive(m.leader)) return {m.leader};
-    return {};
+    ++member_queries;
+    return find_members(m);
   }
+  bool watch_members(int key, const Membership& m, const std::vector<std::string>&,
+                     std::function<void()> on_change) override {
+    const std::vector<pid_t> now = find_members(m);
+    member_watches_[key] = {std::set<pid_t>(now.begin(), now.end()), std::move(on_change)};
+    return true;
+  }
+  void forget_members(int key) override { member_watches_.erase(key); }
   Usage usage(const Membership& m) override {
     Usage u;
     if (m.leader > 0 && alive(m.leader)) {
@@ -142,6 +179,23 @@ class FakeProcessOps final : public ProcessOps {
   void forget_watch(pid_t pid) override { watches_.erase(pid); }
 
  private:
+  /// The leader while alive, and every live process that carries m's unique_id.
+  std::vector<pid_t> find_members(const Membership& m) const {
+    std::vector<pid_t> out;
+    for (const auto& [pid, p] : procs) {
+      if (!p.alive) continue;
+      if ((m.leader > 0 && pid == m.leader) || (!m.unique_id.empty() && marker(p) == m.unique_id)) out.push_back(pid);
+    }
+    return out;
+  }
+  static std::string marker(const Proc& p) {
+    static const std::string key = "unique_id=";
+    for (const auto& e : p.request.env) {
+      if (e.compare(0, key.size(), key) == 0) return e.substr(key.size());
+    }
+    return "";
+  }
+
   bool send(pid_t pid, int sig) {
     auto it = procs.find(pid);
     if (pid <= 0 || it == procs.end() || !it->second.alive) return false;
@@ -158,6 +212,7 @@ class FakeProcessOps final : public ProcessOps {
   ExitHandler on_exit_;
   std::function<void()> after_batch_;
   std::map<pid_t, ExitHandler> watches_;
+  std::map<int, std::pair<std::set<pid_t>, std::function<void()>>> member_watches_;
   static inline pid_t next_pid_ = 1000;  ///< shared: two fakes in a row never hand out the same pid
   std::uint64_t next_start_ = 5000;
 };

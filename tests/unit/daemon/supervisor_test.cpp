@@ -261,6 +261,58 @@ TEST_CASE("stop of an app that obeys sends one signal and no SIGKILL", "[supervi
   CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGINT});
 }
 
+TEST_CASE("a delete waiting on descendants looks at the processes once per exit, not on a timer",
+          "[supervisor]") {
+  TempHome home;
+  Rig rig(home.path);
+  rig.supervisor->start();
+  rig.start_app({{"name", "tree"}, {"kill_timeout", 60000}});
+  REQUIRE(rig.online_again(0));
+  const pid_t leader = rig.in().pid;
+  // Two descendants that outlive the leader and ignore its stop signal, reaped by their own
+  // parent: pmxd gets no SIGCHLD for them.
+  const pid_t first = rig.ops.add_descendant(leader, true);
+  const pid_t second = rig.ops.add_descendant(leader, true);
+  rig.call("delete", {{"targets", {"tree"}}});
+  REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped && rig.in().pid == 0; }));
+  rig.settle();
+  REQUIRE(rig.ops.member_watches() == 1);
+  const std::size_t before = rig.ops.member_queries;
+
+  // While the descendants live on, nothing looks at the processes again (a 20 ms poll would
+  // have looked about ten times).
+  auto past = Clock::now() + Millis(200);
+  REQUIRE(rig.run_until([&] { return Clock::now() > past; }));
+  CHECK(rig.ops.member_queries == before);
+  REQUIRE(rig.supervisor->instance(0) != nullptr);  // the reply still waits
+
+  // One exit: one more look, and the other descendant is still awaited.
+  rig.ops.end(first, ExitStatus{});
+  REQUIRE(rig.run_until([&] { return rig.ops.member_queries > before; }));
+  past = Clock::now() + Millis(100);
+  REQUIRE(rig.run_until([&] { return Clock::now() > past; }));
+  CHECK(rig.ops.member_queries == before + 1);
+  REQUIRE(rig.supervisor->instance(0) != nullptr);
+
+  // The last exit answers the delete at once.
+  rig.ops.end(second, ExitStatus{});
+  REQUIRE(rig.run_until([&] { return rig.supervisor->instance(0) == nullptr; }));
+  CHECK(rig.ops.member_queries == before + 2);
+  CHECK(rig.ops.member_watches() == 0);  // the watch ended with the wait
+}
+
+TEST_CASE("a stop whose instance has no process left answers without watching", "[supervisor]") {
+  TempHome home;
+  Rig rig(home.path);
+  rig.supervisor->start();
+  rig.start_app({{"name", "lone"}, {"kill_timeout", 60000}});
+  REQUIRE(rig.online_again(0));
+  rig.call("stop", {{"targets", {"lone"}}});
+  REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
+  rig.settle();
+  CHECK(rig.ops.member_watches() == 0);
+}
+
 TEST_CASE("restart signals the running process once and starts a new one", "[supervisor]") {
   TempHome home;
   Rig rig(home.path);
