@@ -1,4 +1,4 @@
-// Supervisor: instance table, effects, routing of exits, sampling, and the control verbs.
+// Supervisor: apps and their instances, effects, routing of exits, sampling, and the control verbs.
 #include "daemon/supervisor.hpp"
 
 #include <dirent.h>
@@ -10,6 +10,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -87,6 +88,34 @@ Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
   return env;
 }
 
+/// What the state file keeps of an instance; its caller's environment is envs[env_index].
+InstanceRecord record_of(const Instance& in, std::size_t env_index) {
+  InstanceRecord r;
+  r.id = in.id;
+  r.spec = in.spec;
+  r.env_index = env_index;
+  r.unique_id = in.unique_id;
+  r.app_instance = in.app_instance;
+  r.state = to_string(in.fsm.state());
+  r.pid = in.pid;
+  r.pid_start = in.pid_start;
+  r.cgroup = in.cgroup;
+  r.old_cgroups = in.old_cgroups;
+  if (!in.spare_cgroup.empty()) r.old_cgroups.push_back(in.spare_cgroup);
+  r.cgroup_generation = in.cgroup_generation;
+  r.restart_count = in.fsm.restart_count();
+  r.unstable_restarts = in.fsm.unstable_restarts();
+  r.consecutive_unstable = in.fsm.consecutive_unstable();
+  r.prev_restart_delay_ms = in.fsm.prev_restart_delay().count();
+  r.created_at_ms = in.created_at_ms;
+  r.started_at_ms = in.started_at_ms;
+  r.out_path = in.out_path;
+  r.err_path = in.err_path;
+  r.pid_path = in.pid_path;
+  r.exec_error = in.exec_error;
+  return r;
+}
+
 }  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes)
@@ -117,7 +146,7 @@ void Supervisor::start() {
   if (processes_.cgroups()) {
     for (const auto& dir : processes_.stale_cgroups()) {
       bool known = false;
-      for (const auto& [id, in] : instances_) {
+      for (const auto& [id, in] : by_id_) {
         known = known || in->cgroup == dir ||
                 std::find(in->old_cgroups.begin(), in->old_cgroups.end(), dir) != in->old_cgroups.end();
       }
@@ -141,13 +170,25 @@ std::int64_t Supervisor::now_ms() const {
 }
 
 const Instance* Supervisor::instance(int id) const {
-  auto it = instances_.find(id);
-  return it == instances_.end() ? nullptr : it->second.get();
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+const App* Supervisor::app(const std::string& name) const {
+  auto it = apps_.find(name);
+  return it == apps_.end() ? nullptr : &it->second;
 }
 
 Instance* Supervisor::find(int id) {
-  auto it = instances_.find(id);
-  return it == instances_.end() ? nullptr : it->second.get();
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+Instance& Supervisor::insert(std::unique_ptr<Instance> in) {
+  App& app = apps_.try_emplace(in->spec.name, in->spec.name).first->second;
+  Instance& ref = app.add(std::move(in));
+  by_id_.emplace(ref.id, &ref);
+  return ref;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,7 +383,7 @@ void Supervisor::wait_signals() {
 }
 
 void Supervisor::after_reaping() {
-  for (auto& [id, in] : instances_) {
+  for (auto& [id, in] : by_id_) {
     if (!in->old_cgroups.empty()) remove_old_cgroups(*in);
   }
   check_waiters();
@@ -414,7 +455,7 @@ void Supervisor::sample() {
   {
     ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
     ++sample_tick_;
-    for (auto& [id, in] : instances_) {
+    for (auto& [id, in] : by_id_) {
       if (in->pid <= 0) {
         in->usage = ResourceSample{};
         continue;
@@ -559,20 +600,30 @@ std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector
     else if (target.is_string()) name = target.get<std::string>();
     else return make_error(ErrorCode::InvalidParams, "a target must be a string or an id");
     bool matched = false;
+    auto take = [&](const Instance& in) {
+      if (in.deleting) return;
+      found.insert(in.id);
+      matched = true;
+    };
     const bool numeric = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
-    for (const auto& [id, in] : instances_) {
-      if (in->deleting) continue;
-      bool hit = name == "all" || (numeric && std::to_string(id) == name) || in->spec.name == name;
-      if (hit) {
-        found.insert(id);
-        matched = true;
+    if (name == "all") {
+      for (const auto& [id, in] : by_id_) take(*in);
+    }
+    if (numeric) {
+      // An id as pmx writes it: "07" names no instance.
+      int id = 0;
+      auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+      if (ec == std::errc{} && end == name.data() + name.size() && std::to_string(id) == name) {
+        if (auto it = by_id_.find(id); it != by_id_.end()) take(*it->second);
       }
     }
+    if (auto named = apps_.find(name); named != apps_.end()) {
+      for (const auto& [id, in] : named->second.instances()) take(*in);
+    }
     if (!matched && !numeric) {
-      for (const auto& [id, in] : instances_) {
-        if (!in->deleting && in->spec.namespace_ == name) {
-          found.insert(id);
-          matched = true;
+      for (const auto& [app_name, app] : apps_) {
+        for (const auto& [id, in] : app.instances()) {
+          if (in->spec.namespace_ == name) take(*in);
         }
       }
     }
@@ -604,7 +655,7 @@ void Supervisor::register_verbs() {
               {"version", PMX_VERSION},
               {"home", options_.paths.home},
               {"cgroups", processes_.cgroups()},
-              {"apps", instances_.size()}});
+              {"apps", by_id_.size()}});
   });
 
   server_.on("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
@@ -680,7 +731,7 @@ void Supervisor::register_verbs() {
 
   server_.on("list", [this](const json&, const Reply& reply) {
     std::vector<int> ids;
-    for (const auto& [id, in] : instances_) ids.push_back(id);
+    for (const auto& [id, in] : by_id_) ids.push_back(id);
     reply.ok_text(describe_all(ids));
   });
 
@@ -729,7 +780,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
       }
     }
     if (!force && !spec.force) {
-      for (const auto& [id, in] : instances_) {
+      for (const auto& [id, in] : by_id_) {
         if (in->deleting) continue;
         if (in->spec.name == spec.name || (in->spec.script == spec.script && in->spec.args == spec.args)) {
           return reply.fail(make_error(ErrorCode::AlreadyExists,
@@ -763,11 +814,7 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
   in->caller_env = std::move(caller_env);
   in->unique_id = new_unique_id();
   in->created_at_ms = now_ms();
-  std::set<int> used;
-  for (const auto& [other_id, other] : instances_) {
-    if (other->spec.name == spec.name) used.insert(other->app_instance);
-  }
-  while (used.count(in->app_instance)) ++in->app_instance;
+  if (const App* same = app(spec.name)) in->app_instance = same->free_app_instance();
   const auto& paths = options_.paths;
   if (spec.disable_logs) {
     in->out_path = in->err_path = "/dev/null";
@@ -783,8 +830,7 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
     in->err_path = with_suffix(spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file);
   }
   in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : spec.pid_file;
-  Instance& ref = *in;
-  instances_.emplace(id, std::move(in));
+  Instance& ref = insert(std::move(in));
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
   open_output(ref);
   persist_soon();
@@ -795,13 +841,14 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
 void Supervisor::stop_all_then(std::function<void()> done) {
   shutting_down_ = true;
   std::vector<int> ids;
-  for (auto& [id, in] : instances_) {
-    ids.push_back(id);
-    dispatch(*in, Event::Stop);
+  for (const auto& [id, in] : by_id_) ids.push_back(id);
+  // By id: a stop may answer a pending delete, which removes its instance from by_id_.
+  for (int id : ids) {
+    if (Instance* in = find(id)) dispatch(*in, Event::Stop);
   }
   wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
            [this, done = std::move(done)] {
-             for (auto& [id, in] : instances_) retire_cgroups(*in);
+             for (auto& [id, in] : by_id_) retire_cgroups(*in);
              forget_state();
              server_.close();
              spdlog::info("every app is stopped, pmxd exits");
@@ -816,7 +863,10 @@ void Supervisor::remove(int id) {
   if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   close_output(*in);
   ::unlink(in->pid_path.c_str());
-  instances_.erase(id);
+  by_id_.erase(id);
+  auto owner = apps_.find(in->spec.name);
+  owner->second.remove(id);  // in is gone from here on
+  if (owner->second.empty()) apps_.erase(owner);
   persist_soon();
 }
 
@@ -850,7 +900,7 @@ void Supervisor::close_output(Instance& in) {
 }
 
 void Supervisor::forget_state() {
-  for (auto& [id, in] : instances_) close_output(*in);
+  for (auto& [id, in] : by_id_) close_output(*in);
   ::unlink(state_path_.c_str());
   ::rmdir(fifo_dir_.c_str());
   state_forgotten_ = true;  // nothing more is written: a clean exit leaves nothing to adopt
@@ -871,34 +921,13 @@ void Supervisor::persist_now() {
   DaemonState state;
   state.next_id = next_id_;
   std::map<const config::Env*, std::size_t> env_index;
-  for (const auto& [id, in] : instances_) {
-    const config::Env* env = in->caller_env.get();
-    auto [it, added] = env_index.emplace(env, state.envs.size());
-    if (added) state.envs.push_back(in->caller_env);
-    InstanceRecord r;
-    r.id = id;
-    r.spec = in->spec;
-    r.env_index = it->second;
-    r.unique_id = in->unique_id;
-    r.app_instance = in->app_instance;
-    r.state = to_string(in->fsm.state());
-    r.pid = in->pid;
-    r.pid_start = in->pid_start;
-    r.cgroup = in->cgroup;
-    r.old_cgroups = in->old_cgroups;
-    if (!in->spare_cgroup.empty()) r.old_cgroups.push_back(in->spare_cgroup);
-    r.cgroup_generation = in->cgroup_generation;
-    r.restart_count = in->fsm.restart_count();
-    r.unstable_restarts = in->fsm.unstable_restarts();
-    r.consecutive_unstable = in->fsm.consecutive_unstable();
-    r.prev_restart_delay_ms = in->fsm.prev_restart_delay().count();
-    r.created_at_ms = in->created_at_ms;
-    r.started_at_ms = in->started_at_ms;
-    r.out_path = in->out_path;
-    r.err_path = in->err_path;
-    r.pid_path = in->pid_path;
-    r.exec_error = in->exec_error;
-    state.instances.push_back(std::move(r));
+  // Grouped by app, each app's instances in pm_id order.
+  for (const auto& [name, app] : apps_) {
+    for (const auto& [id, in] : app.instances()) {
+      auto [it, added] = env_index.emplace(in->caller_env.get(), state.envs.size());
+      if (added) state.envs.push_back(in->caller_env);
+      state.instances.push_back(record_of(*in, it->second));
+    }
   }
   // Not durable: the file describes running processes, which a power loss ends anyway (a
   // damaged file then only means starting empty, as after any reboot). Atomic is what matters:
@@ -927,9 +956,7 @@ void Supervisor::adopt_from_state() {
   for (auto& r : decoded->instances) {
     if (find(r.id)) continue;
     next_id_ = std::max(next_id_, r.id + 1);
-    auto owned = std::make_unique<Instance>(io_, r.id, std::move(r.spec));
-    Instance& in = *owned;
-    instances_.emplace(r.id, std::move(owned));
+    Instance& in = insert(std::make_unique<Instance>(io_, r.id, std::move(r.spec)));
     in.caller_env = decoded->envs[r.env_index];
     in.unique_id = r.unique_id;
     in.app_instance = r.app_instance;
@@ -983,7 +1010,7 @@ void Supervisor::adopt_from_state() {
     }
     ::closedir(d);
   }
-  if (!instances_.empty()) spdlog::info("took over {} instance(s) from {}", instances_.size(), state_path_);
+  if (!by_id_.empty()) spdlog::info("took over {} instance(s) from {}", by_id_.size(), state_path_);
   persist_soon();
 }
 

@@ -1,4 +1,4 @@
-// Supervisor: the instance table; carries out the effects the state machine returns through
+// Supervisor: the apps and their instances; carries out the effects the state machine returns through
 // the process layer (ProcessOps), samples memory, and answers the control verbs. One thread,
 // one io_context.
 #pragma once
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/paths.hpp"
+#include "daemon/app.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/instance.hpp"
 #include "daemon/log_sink.hpp"
@@ -47,6 +48,8 @@ class Supervisor {
 
   /// The instance with pm_id id, or nullptr (for tests: the verbs are the interface).
   const Instance* instance(int id) const;
+  /// The app of this name, or nullptr (for tests).
+  const App* app(const std::string& name) const;
 
  private:
   using json = ipc::json;
@@ -118,6 +121,9 @@ class Supervisor {
   std::string describe_all(const std::vector<int>& ids);
 
   Instance* find(int id);
+  /// Puts in into the app of its name (made if new) and the id index.
+  Instance& insert(std::unique_ptr<Instance> in);
+  /// Removes the instance and its on-disk traces, and its app when it was the last one.
   void remove(int id);
   /// Forgets the on-disk traces of a clean exit: nothing is left to adopt.
   void forget_state();
@@ -133,7 +139,10 @@ class Supervisor {
   boost::asio::steady_timer waiter_poll_;
   std::set<int> watched_;  ///< instances whose processes the layer watches for a waiting reply
   bool waiters_woken_ = false;  ///< a check of the waiters is posted
-  std::map<int, std::unique_ptr<Instance>> instances_;
+  /// The apps by name; each owns its instances.
+  std::map<std::string, App> apps_;
+  /// Every instance of every app by pm_id: lookups, and walks in pm_id order (list, sampling).
+  std::map<int, Instance*> by_id_;
   std::map<pid_t, int> by_pid_;
   LogSinks sinks_;
   std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;

@@ -1,6 +1,10 @@
 // Lifecycle: start, list, stop, delete, and how targets (name, id, namespace, all) are resolved.
 #include <signal.h>
 
+#include <string>
+#include <tuple>
+#include <vector>
+
 #include "tests/integration/harness.hpp"
 
 using namespace pmx::itest;
@@ -208,4 +212,35 @@ TEST_CASE("reset zeroes the restart counter", "[integration][lifecycle]") {
   REQUIRE(wait_until([&] { return s.app("r")["pm2_env"]["restart_time"] == 1; }, 10s));
   REQUIRE_EXIT(s.pmx({"reset", "r"}), 0);
   CHECK(s.app("r")["pm2_env"]["restart_time"] == 0);
+}
+
+TEST_CASE("instances of one name are one app: listed by pm_id, a freed NODE_APP_INSTANCE reused, deleted together",
+          "[integration][lifecycle]") {
+  Session s;
+  auto start = [&](const std::string& name) {
+    REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", name, "-f", "--no-autostart"}), 0);
+  };
+  start("a");
+  start("b");
+  start("a");
+  auto ids_and_indexes = [&] {
+    std::vector<std::tuple<int, std::string, int>> out;
+    for (const auto& app : s.jlist()) {
+      out.emplace_back(app["pm_id"].get<int>(), app["name"].get<std::string>(),
+                       app["pm2_env"]["NODE_APP_INSTANCE"].get<int>());
+    }
+    return out;
+  };
+  using Row = std::tuple<int, std::string, int>;
+  CHECK(ids_and_indexes() == std::vector<Row>{{0, "a", 0}, {1, "b", 0}, {2, "a", 1}});
+
+  REQUIRE_EXIT(s.pmx({"delete", "0"}), 0);
+  start("a");  // takes the index 0 left free by pm_id 0
+  CHECK(ids_and_indexes() == std::vector<Row>{{1, "b", 0}, {2, "a", 1}, {3, "a", 0}});
+
+  REQUIRE_EXIT(s.pmx({"delete", "a"}), 0);
+  CHECK(ids_and_indexes() == std::vector<Row>{{1, "b", 0}});
+  CHECK_EXIT(s.pmx({"stop", "a"}), 1);  // nothing is left of the app
+  start("a");  // a new app of the old name numbers from 0 again
+  CHECK(ids_and_indexes() == std::vector<Row>{{1, "b", 0}, {4, "a", 0}});
 }

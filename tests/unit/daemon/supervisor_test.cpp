@@ -436,3 +436,61 @@ TEST_CASE("a recorded process that died meanwhile stays stopped with autorestart
   second.settle();
   CHECK(second.ops.spawned.empty());
 }
+
+namespace {
+
+std::vector<int> ids_of(const App* app) {
+  std::vector<int> ids;
+  if (app) {
+    for (const auto& [id, in] : app->instances()) ids.push_back(id);
+  }
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("the instances of one name make one app, which goes with its last instance", "[supervisor][app]") {
+  TempHome home;
+  Rig rig(home.path);
+  rig.supervisor->start();
+  rig.start_app({{"name", "web"}, {"instances", 3}});
+  rig.call("start", {{"app", {{"name", "api"}, {"script", "/bin/true"}}}});
+  REQUIRE(rig.run_until([&] { return rig.supervisor->instance(3) != nullptr; }));
+  CHECK(ids_of(rig.supervisor->app("web")) == std::vector<int>{0, 1, 2});
+  CHECK(ids_of(rig.supervisor->app("api")) == std::vector<int>{3});
+  for (int id = 0; id < 3; ++id) CHECK(rig.in(id).app_instance == id);
+
+  rig.call("delete", {{"targets", {1}}});
+  REQUIRE(rig.run_until([&] { return rig.supervisor->instance(1) == nullptr; }));
+  CHECK(ids_of(rig.supervisor->app("web")) == std::vector<int>{0, 2});
+
+  // A forced start of the name joins the app and takes the index 1 left free.
+  rig.call("start", {{"app", {{"name", "web"}, {"script", "/bin/sh"}}}, {"force", true}});
+  REQUIRE(rig.run_until([&] { return rig.supervisor->instance(4) != nullptr; }));
+  CHECK(ids_of(rig.supervisor->app("web")) == std::vector<int>{0, 2, 4});
+  CHECK(rig.in(4).app_instance == 1);
+
+  rig.call("delete", {{"targets", {"web"}}});
+  REQUIRE(rig.run_until([&] { return rig.supervisor->app("web") == nullptr; }));
+  for (int id : {0, 2, 4}) CHECK(rig.supervisor->instance(id) == nullptr);
+  CHECK(ids_of(rig.supervisor->app("api")) == std::vector<int>{3});
+}
+
+TEST_CASE("a new supervisor rebuilds the apps from the state file", "[supervisor][app]") {
+  TempHome home;
+  {
+    Rig first(home.path);
+    first.supervisor->start();
+    first.start_app({{"name", "web"}, {"instances", 2}, {"autostart", false}});
+    first.call("start", {{"app", {{"name", "api"}, {"script", "/bin/true"}, {"autostart", false}}}});
+    first.call("start", {{"app", {{"name", "web"}, {"script", "/bin/sh"}, {"autostart", false}}}, {"force", true}});
+    REQUIRE(first.run_until([&] { return first.supervisor->instance(3) != nullptr; }));
+    first.settle();  // the state file is written from the loop
+  }
+  Rig second(home.path);
+  second.supervisor->start();
+  CHECK(ids_of(second.supervisor->app("web")) == std::vector<int>{0, 1, 3});
+  CHECK(ids_of(second.supervisor->app("api")) == std::vector<int>{2});
+  CHECK(second.in(3).app_instance == 2);
+  CHECK(second.state(3) == State::Stopped);
+}
