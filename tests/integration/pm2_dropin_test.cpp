@@ -121,3 +121,26 @@ TEST_CASE("issue_7: an unknown verb is named, with the closest verbs or as a PM2
   // None of these needed the daemon.
   CHECK_FALSE(file_exists(home.path() + "/pmxd.pid"));
 }
+
+TEST_CASE("issue_7: jlist's pm2_env carries the app's env keys at its top level, its own fields kept",
+          "[integration][issue_7]") {
+  Session s;
+  const std::string file = s.home.scratch("eco.yaml");
+  std::ofstream(file) << "apps:\n  - name: web\n    script: " << bin::kSleeper << "\n    kill_timeout: 500\n"
+                      << "    env:\n      NODE_ENV: production\n      status: not-the-status\n"
+                      << "      QUOTED: 'a \"b\" \\\\ c'\n      env: not-the-env\n";
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  REQUIRE(s.wait_status("web", "online"));
+  const json env = s.app("web")["pm2_env"];
+  CHECK(env.value("NODE_ENV", "") == "production");
+  CHECK(env.value("QUOTED", "") == "a \"b\" \\\\ c");  // single quotes in YAML: \\ stays two
+  CHECK(env.value("QUOTED", "") == env["env"].value("QUOTED", "?"));
+  CHECK(env["env"].value("NODE_ENV", "") == "production");
+  // pm2_env's own fields win over env keys of the same name.
+  CHECK(env.value("status", "") == "online");
+  CHECK(env["env"].is_object());
+  CHECK(env["pm_id"].is_number());
+  // The raw text has no key twice: every JSON reader gets the same values.
+  const std::string raw = s.pmx({"jlist"}).out;
+  CHECK(raw.find("\"status\":\"not-the-status\"") == std::string::npos);
+}
