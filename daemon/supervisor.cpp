@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -114,6 +115,20 @@ InstanceRecord record_of(const Instance& in, std::size_t env_index) {
   r.pid_path = in.pid_path;
   r.exec_error = in.exec_error;
   return r;
+}
+
+/// The pid file of instance id of spec, whose pid_file is set: as PM2 names it, "app.pid" and
+/// "app-3.pid" become "app-<id>.pid" (each instance its own file, even a single one); a name
+/// without ".pid" is kept for one instance and gets "-<id>" when there are several.
+std::string instance_pid_file(const config::AppSpec& spec, int id) {
+  const std::string& path = spec.pid_file;
+  const std::string suffix = "-" + std::to_string(id);
+  if (!path.ends_with(".pid")) return spec.instances > 1 ? path + suffix : path;
+  std::size_t stem = path.size() - 4;
+  std::size_t digits = stem;
+  while (digits > 0 && std::isdigit(static_cast<unsigned char>(path[digits - 1]))) --digits;
+  if (digits < stem && digits > 0 && path[digits - 1] == '-') stem = digits - 1;
+  return path.substr(0, stem) + suffix + ".pid";
 }
 
 }  // namespace
@@ -757,8 +772,9 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   auto force_param = params.find("force");
   const bool force = force_param != params.end() && force_param->is_boolean() && force_param->get<bool>();
   std::vector<config::AppSpec> specs;
-  for (const auto& app : list) {
-    auto parsed = config::spec_from_json(app);
+  std::vector<int> revive;  // stopped or errored apps started again
+  for (const auto& entry : list) {
+    auto parsed = config::spec_from_json(entry);
     if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
     config::AppSpec spec = std::move(*parsed);
     if (spec.script.empty() || spec.script[0] != '/') {
@@ -779,15 +795,35 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
         return reply.fail(make_error(ErrorCode::InvalidParams, creds.error()));
       }
     }
-    if (!force && !spec.force) {
-      for (const auto& [id, in] : by_id_) {
+    // PM2's duplicate rules, unless forced: the same script under another name is a new app;
+    // the same name and script is that app: started again when it is stopped or errored,
+    // refused while it runs; the same name for another script is refused.
+    const App* same = force || spec.force ? nullptr : app(spec.name);
+    if (same) {
+      std::vector<int> live;
+      bool running = false;
+      const Instance* other = nullptr;
+      for (const auto& [id, in] : same->instances()) {
         if (in->deleting) continue;
-        if (in->spec.name == spec.name || (in->spec.script == spec.script && in->spec.args == spec.args)) {
-          return reply.fail(make_error(ErrorCode::AlreadyExists,
-                                       "script already launched as '" + in->spec.name + "' (id " +
-                                           std::to_string(id) + "); use -f to start another copy",
-                                       {{"id", id}, {"name", in->spec.name}}));
-        }
+        live.push_back(id);
+        running = running || !is_stopped(in->fsm.state());
+        if (in->spec.script != spec.script && !other) other = in.get();
+      }
+      if (other) {
+        return reply.fail(make_error(ErrorCode::AlreadyExists,
+                                     "an app named '" + spec.name + "' already runs " + other->spec.script + " (id " +
+                                         std::to_string(other->id) + "); choose another --name, or use -f",
+                                     {{"id", other->id}, {"name", spec.name}}));
+      }
+      if (running) {
+        return reply.fail(make_error(ErrorCode::AlreadyExists,
+                                     "script already launched as '" + spec.name + "' (id " +
+                                         std::to_string(live.front()) + "); use -f to start another copy",
+                                     {{"id", live.front()}, {"name", spec.name}}));
+      }
+      if (!live.empty()) {
+        revive.insert(revive.end(), live.begin(), live.end());
+        continue;
       }
     }
     specs.push_back(std::move(spec));
@@ -801,6 +837,10 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   }
 
   std::vector<int> ids;
+  for (int id : revive) {
+    dispatch(*find(id), Event::Restart);
+    ids.push_back(id);
+  }
   for (const auto& spec : specs) {
     for (int n = 0; n < spec.instances; ++n) ids.push_back(add_instance(spec, caller_env));
   }
@@ -829,7 +869,7 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
     in->out_path = with_suffix(spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file);
     in->err_path = with_suffix(spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file);
   }
-  in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : spec.pid_file;
+  in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : instance_pid_file(spec, id);
   Instance& ref = insert(std::move(in));
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
   open_output(ref);

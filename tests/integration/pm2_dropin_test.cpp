@@ -144,3 +144,65 @@ TEST_CASE("issue_7: jlist's pm2_env carries the app's env keys at its top level,
   const std::string raw = s.pmx({"jlist"}).out;
   CHECK(raw.find("\"status\":\"not-the-status\"") == std::string::npos);
 }
+
+TEST_CASE("issue_7: a pid_file gives each instance its own file, named as PM2 names it",
+          "[integration][issue_7]") {
+  Session s;
+  const std::string dir = s.home.scratch("pids");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "many", "-i", "2", "--pid", dir + "/many.pid",
+                      "--kill-timeout", "500"}),
+               0);
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "bare", "-i", "2", "--pid", dir + "/bare",
+                      "--kill-timeout", "500"}),
+               0);
+  for (const json& app : s.jlist()) {
+    const int id = app["pm_id"].get<int>();
+    const std::string name = app["name"].get<std::string>();
+    const std::string expected = dir + "/" + name + (name == "many" ? "-" + std::to_string(id) + ".pid"
+                                                                     : "-" + std::to_string(id));
+    CHECK(app["pm2_env"].value("pm_pid_path", "") == expected);
+    const pid_t pid = s.wait_pid(name);
+    REQUIRE(pid > 0);
+    // Each file holds its own instance's pid.
+    CHECK(wait_until([&] {
+      const json now = s.jlist();
+      for (const json& a : now) {
+        if (a["pm_id"] == id) return std::atoi(read_file(expected).value_or("0").c_str()) == a["pid"].get<int>();
+      }
+      return false;
+    }, 5s));
+  }
+}
+
+TEST_CASE("issue_7: duplicates as PM2 decides them: another name is a new app, the same one is "
+          "refused while running and started again when stopped",
+          "[integration][issue_7]") {
+  Session s;
+  const std::vector<std::string> quick{"--kill-timeout", "500"};
+  auto start = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "start");
+    args.insert(args.end(), quick.begin(), quick.end());
+    return s.pmx(args);
+  };
+  REQUIRE_EXIT(start({bin::kSleeper, "--name", "a"}), 0);
+  REQUIRE_EXIT(start({bin::kSleeper, "--name", "b"}), 0);  // same script, another name
+  CHECK(s.jlist().size() == 2);
+  const RunResult again = start({bin::kSleeper, "--name", "a"});
+  CHECK(again.exit_code != 0);
+  CHECK(again.err.find("already launched as 'a'") != std::string::npos);
+  const RunResult other = start({bin::kExitAfter, "--name", "a"});
+  CHECK(other.exit_code != 0);
+  CHECK(other.err.find("an app named 'a' already runs") != std::string::npos);
+  CHECK(s.jlist().size() == 2);
+
+  REQUIRE_EXIT(s.pmx({"stop", "a"}), 0);
+  const int id = s.app("a")["pm_id"].get<int>();
+  REQUIRE_EXIT(start({bin::kSleeper, "--name", "a"}), 0);  // stopped: started again, not a new app
+  CHECK(s.wait_status("a", "online"));
+  CHECK(s.jlist().size() == 2);
+  CHECK(s.app("a")["pm_id"].get<int>() == id);
+  // -f still starts another copy under the same name.
+  REQUIRE_EXIT(start({bin::kSleeper, "--name", "a", "-f"}), 0);
+  CHECK(s.jlist().size() == 3);
+}
