@@ -259,6 +259,18 @@ int report_errored(const json& started) {
   return code;
 }
 
+int cmd_targets(Session& s, const std::string& method, const std::vector<std::string>& targets, json extra = {}) {
+  json params = extra.is_object() ? extra : json::object();
+  params["targets"] = targets_of(targets);
+  json result = s.call(method, params);
+  if (method == "delete") {
+    for (const auto& id : result.value("deleted", json::array())) std::cout << "deleted id " << id << "\n";
+  }
+  s.show_list();
+  // A restarted app that could not run (exec failed, crashed at once) makes a failed restart.
+  return method == "restart" ? report_errored(result) : kOk;
+}
+
 // A command line given as one string ("python3 -m http.server 8099"): its words, split at
 // blanks, with '...' and "..." kept whole.
 std::vector<std::string> split_command(const std::string& line) {
@@ -318,10 +330,7 @@ int cmd_start(Session& s, const StartOptions& o) {
               app["pm2_env"].value("namespace", "") == script;
     }
     if (known || script == "all") {
-      json params{{"targets", json::array({script})}};
-      s.call("restart", params);
-      s.show_list();
-      return kOk;
+      return cmd_targets(s, "restart", {script});
     }
     throw Failure(kUsage, "script not found: " + config::absolute_path(script, base) + " (nor an app of that name or id)");
   }
@@ -329,17 +338,6 @@ int cmd_start(Session& s, const StartOptions& o) {
   json started = s.call("start", params);
   s.show_list();
   return report_errored(started);
-}
-
-int cmd_targets(Session& s, const std::string& method, const std::vector<std::string>& targets, json extra = {}) {
-  json params = extra.is_object() ? extra : json::object();
-  params["targets"] = targets_of(targets);
-  json result = s.call(method, params);
-  if (method == "delete") {
-    for (const auto& id : result.value("deleted", json::array())) std::cout << "deleted id " << id << "\n";
-  }
-  s.show_list();
-  return kOk;
 }
 
 int cmd_describe(Session& s, const std::vector<std::string>& targets) {
@@ -434,11 +432,10 @@ int cmd_file(Session& s, const std::string& verb, const std::string& arg, const 
   for (const auto& app : eco.apps) {
     all_names.push_back(app.name);
     const bool known = registered.count(app.name) > 0;
-    if (verb == "start") {
-      if (known && !fo.force) std::cerr << "pmx: app '" << app.name << "' is already registered, skipping it\n";
-      else to_start.push_back(config::to_json(app));
-    } else if (verb == "startOrRestart" || verb == "startOrReload") {
-      if (known) restart_names.push_back(app.name);
+    if (verb == "start" || verb == "startOrRestart" || verb == "startOrReload") {
+      // As PM2: starting a file again restarts its apps that pmx has (the usual deploy is
+      // `git pull && pmx start ecosystem.config.js`); -f starts new copies instead.
+      if (known && !(verb == "start" && fo.force)) restart_names.push_back(app.name);
       else to_start.push_back(config::to_json(app));
     } else if (verb == "restart" || verb == "reload") {
       restart_names.push_back(app.name);
@@ -447,21 +444,24 @@ int cmd_file(Session& s, const std::string& verb, const std::string& arg, const 
   if (verb == "stop" || verb == "delete") {
     s.call(verb, {{"targets", all_names}});
   }
+  json settled = json::array();  // the entries of every app restarted or started
+  auto add = [&](const json& entries) {
+    for (const auto& e : entries) settled.push_back(e);
+  };
   if (!restart_names.empty()) {
     if (fo.update_env) {
       // Each app gets the caller's environment and its env from the file again.
       for (const auto& app : eco.apps) {
         if (std::find(restart_names.begin(), restart_names.end(), app.name) == restart_names.end()) continue;
-        s.call("restart", {{"targets", json::array({app.name})}, {"env", caller_env()}, {"app_env", app.env}});
+        add(s.call("restart", {{"targets", json::array({app.name})}, {"env", caller_env()}, {"app_env", app.env}}));
       }
     } else {
-      s.call("restart", {{"targets", restart_names}});
+      add(s.call("restart", {{"targets", restart_names}}));
     }
   }
-  json started = json::array();
-  if (!to_start.empty()) started = s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}});
+  if (!to_start.empty()) add(s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}}));
   s.show_list();
-  return report_errored(started);
+  return report_errored(settled);
 }
 
 int cmd_ecosystem() {

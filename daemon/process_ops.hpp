@@ -38,8 +38,10 @@ class ProcessOps {
   virtual void start_reaping(ExitHandler on_exit, std::function<void()> after_batch) = 0;
 
   /// Starts request's program in cgroup ("" for none) and returns its pid at once; report is
-  /// called later from the loop with the exec's outcome (err 0: it ran). A child whose exec
-  /// failed is reaped like any other. Error: no process was made.
+  /// called with the exec's outcome (err 0: it ran): later from the loop, or before spawn
+  /// returns when a failure is already known, so that exec_error is set before the child's
+  /// exit is handled. A child whose exec failed is reaped like any other. Error: no process
+  /// was made.
   virtual Result<pid_t> spawn(const SpawnRequest& request, const std::string& cgroup, ExecReport report) = 0;
 
   /// Sends sig once to every process of the instance.

@@ -36,6 +36,11 @@ struct ChildError {
   int err;
 };
 
+ExecFailure failure_of(const ChildError& e) {
+  static const char* const kSteps[] = {"exec", "chdir", "cgroup", "setuid/setgid"};
+  return ExecFailure{e.err, e.step >= 0 && e.step < 4 ? kSteps[e.step] : "exec"};
+}
+
 // clone3(2)'s argument, as in <linux/sched.h> (declared here: that header clashes with <sched.h>).
 struct CloneArgs {
   std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
@@ -281,7 +286,7 @@ SpawnResult spawn(const SpawnRequest& req) {
   const std::vector<gid_t> groups = !drop ? std::vector<gid_t>{} : req.groups ? *req.groups : supplementary_groups(req.uid, gid);
 
   int err_pipe[2];
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+  if (pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     result.fork_error = {errno, std::generic_category()};
     return result;
   }
@@ -320,6 +325,14 @@ SpawnResult spawn(const SpawnRequest& req) {
     return result;
   }
   result.pid = pid;
+  // After a vfork the child has exec'd or exited: a failure is in the pipe already. Known now,
+  // it is reported before the child's exit can be reaped (else exec_error could come late).
+  ChildError report{};
+  if (read(err_pipe[0], &report, sizeof report) == static_cast<ssize_t>(sizeof report)) {
+    result.failed = failure_of(report);
+    close(err_pipe[0]);
+    return result;
+  }
   result.exec_report_fd = err_pipe[0];
   return result;
 }
@@ -373,8 +386,8 @@ void watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
   boost::asio::async_read(w->pipe, boost::asio::buffer(&w->report, sizeof w->report),
                           [w](const boost::system::error_code&, std::size_t n) {
                             if (n == sizeof w->report) {
-                              const int step = w->report.step;
-                              w->done(w->report.err, step == 1 ? "chdir" : step == 2 ? "cgroup" : step == 3 ? "setuid/setgid" : "exec");
+                              const ExecFailure f = failure_of(w->report);
+                              w->done(f.err, f.step);
                             } else {
                               w->done(0, "");  // closed by exec: success
                             }

@@ -45,10 +45,20 @@ struct Credentials {
 /// Call before fork: these lookups are not async-signal-safe.
 Result<Credentials> resolve_credentials(const std::string& user, const std::string& group);
 
+/// A step of the child that failed before its exec: the errno and the step ("exec", "chdir",
+/// "cgroup" or "setuid/setgid").
+struct ExecFailure {
+  int err = 0;
+  std::string step;
+};
+
 struct SpawnResult {
   pid_t pid = -1;             ///< > 0 when fork succeeded (exec may still fail)
   std::error_code fork_error; ///< fork itself failed: no child exists
   int exec_report_fd = -1;    ///< read end of the close-on-exec pipe: see watch_exec
+  /// Already known when spawn returns: pmxd waited for the child (vfork) until its exec or its
+  /// exit, and it failed. Then the report fd is closed (-1); the child exits 127/126.
+  std::optional<ExecFailure> failed;
 };
 
 /// How the child's exec went: err 0 when it succeeded, else the errno and the step that

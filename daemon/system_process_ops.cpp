@@ -52,7 +52,8 @@ Result<pid_t> SystemProcessOps::spawn(const SpawnRequest& request, const std::st
   SpawnResult r = daemon::spawn(req);
   if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
   if (r.pid <= 0) return Error{"fork failed: " + r.fork_error.message()};
-  watch_exec(io_, r.exec_report_fd, std::move(report));
+  if (r.failed) report(r.failed->err, r.failed->step);
+  else watch_exec(io_, r.exec_report_fd, std::move(report));
   return r.pid;
 }
 

@@ -206,3 +206,44 @@ TEST_CASE("issue_7: duplicates as PM2 decides them: another name is a new app, t
   REQUIRE_EXIT(start({bin::kSleeper, "--name", "a", "-f"}), 0);
   CHECK(s.jlist().size() == 3);
 }
+
+TEST_CASE("issue_7: pmx start <ecosystem file> again restarts the apps already running",
+          "[integration][issue_7]") {
+  Session s;
+  const std::string file = s.home.scratch("eco.yaml");
+  std::ofstream(file) << "apps:\n  - name: api\n    script: " << bin::kSleeper << "\n    kill_timeout: 500\n"
+                      << "  - name: worker\n    script: " << bin::kSleeper << "\n    kill_timeout: 500\n";
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  const pid_t api = s.wait_pid("api");
+  const pid_t worker = s.wait_pid("worker");
+  REQUIRE(api > 0);
+  REQUIRE(worker > 0);
+  // The deploy: git pull && pmx start ecosystem file.
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  CHECK(s.jlist().size() == 2);
+  for (const auto& [name, old_pid] : {std::pair{"api", api}, std::pair{"worker", worker}}) {
+    const json app = s.app(name);
+    CHECK(app["pm2_env"]["restart_time"] == 1);
+    CHECK(app["pid"].get<int>() != old_pid);
+    CHECK(app["pm2_env"]["status"] == "online");
+  }
+}
+
+TEST_CASE("issue_7: restart of an app that ends errored exits non-zero with the reason",
+          "[integration][issue_7]") {
+  Session s;
+  const std::string dir = s.home.scratch("gone");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "mover", "--cwd", dir, "--kill-timeout", "500",
+                      "--max-restarts", "2", "--restart-delay", "0"}),
+               0);
+  REQUIRE(s.wait_pid("mover") > 0);
+  REQUIRE(::rmdir(dir.c_str()) == 0);  // its cwd is gone: every exec now fails
+  const RunResult r = s.pmx({"restart", "mover"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("mover") != std::string::npos);
+  CHECK(r.err.find("errored") != std::string::npos);
+  INFO(r);
+  CHECK(r.err.find(dir) != std::string::npos);
+  CHECK(s.status("mover") == "errored");
+}
