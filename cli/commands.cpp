@@ -544,7 +544,7 @@ struct Verb {
 /// Every verb, in the order `pmx --help` lists them.
 const Verb kVerbs[] = {
     {"start", "start a script or binary, or restart an app by name or id", {},
-     [](CLI::App& c, CommandLine& cl) { define_start(c, cl), define_file_flags(c, cl); }},
+     [](CLI::App& c, CommandLine& cl) { define_start(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
     {"stop", "stop apps", {},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_file_flags(c, cl); }},
     {"restart", "restart apps (start them if stopped)", {},

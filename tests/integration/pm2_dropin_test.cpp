@@ -227,6 +227,13 @@ TEST_CASE("issue_7: pmx start <ecosystem file> again restarts the apps already r
     CHECK(app["pid"].get<int>() != old_pid);
     CHECK(app["pm2_env"]["status"] == "online");
   }
+  // With --update-env the file's env is read again.
+  std::ofstream(file) << "apps:\n  - name: api\n    script: " << bin::kSleeper << "\n    kill_timeout: 500\n"
+                      << "    env:\n      RELEASE: v2\n";
+  REQUIRE_EXIT(s.pmx({"start", file, "--only", "api"}), 0);
+  CHECK_FALSE(s.app("api")["pm2_env"]["env"].contains("RELEASE"));
+  REQUIRE_EXIT(s.pmx({"start", file, "--only", "api", "--update-env"}), 0);
+  CHECK(s.app("api")["pm2_env"]["env"].value("RELEASE", "") == "v2");
 }
 
 TEST_CASE("issue_7: restart of an app that ends errored exits non-zero with the reason",
