@@ -262,6 +262,7 @@ int report_errored(const json& started) {
 int cmd_targets(Session& s, const std::string& method, const std::vector<std::string>& targets, json extra = {}) {
   json params = extra.is_object() ? extra : json::object();
   params["targets"] = targets_of(targets);
+  params["cwd"] = config::current_directory();  // a target may be a script path: relative to here
   json result = s.call(method, params);
   if (method == "delete") {
     for (const auto& id : result.value("deleted", json::array())) std::cout << "deleted id " << id << "\n";
@@ -341,13 +342,13 @@ int cmd_start(Session& s, const StartOptions& o) {
 }
 
 int cmd_describe(Session& s, const std::vector<std::string>& targets) {
-  json apps = s.call("describe", {{"targets", targets_of(targets)}});
+  json apps = s.call("describe", {{"targets", targets_of(targets)}, {"cwd", config::current_directory()}});
   for (const auto& app : apps) std::cout << render_describe(app, s.style()) << "\n";
   return kOk;
 }
 
 int cmd_env(Session& s, const std::string& target) {
-  json apps = s.call("describe", {{"targets", json::array({target})}});
+  json apps = s.call("describe", {{"targets", json::array({target})}, {"cwd", config::current_directory()}});
   for (const auto& app : apps) {
     const json env = app["pm2_env"].value("env", json::object());
     for (const auto& [k, v] : env.items()) {
@@ -358,7 +359,8 @@ int cmd_env(Session& s, const std::string& target) {
 }
 
 int cmd_pid(Session& s, const std::string& target) {
-  json apps = target.empty() ? s.call("list") : s.call("describe", {{"targets", json::array({target})}});
+  json apps = target.empty() ? s.call("list")
+                             : s.call("describe", {{"targets", json::array({target})}, {"cwd", config::current_directory()}});
   for (const auto& app : apps) {
     if (app.value("pid", 0) > 0) std::cout << app.value("pid", 0) << "\n";
   }
@@ -516,7 +518,7 @@ void define_start(CLI::App& c, CommandLine& cl) {
 }
 
 void define_targets(CLI::App& c, CommandLine& cl) {
-  c.add_option("targets", cl.targets, "names, ids, namespaces or all")->required();
+  c.add_option("targets", cl.targets, "names, ids, namespaces, scripts or all")->required();
 }
 
 void define_file_flags(CLI::App& c, CommandLine& cl) {
@@ -743,7 +745,7 @@ int run(int argc, char** argv) {
     if (verb == "ping") return std::cout << s.call("ping").dump() << "\n", kOk;
     if (verb == "kill") return cmd_kill(s);
     if (verb == "signal") {
-      json r = s.call("signal", {{"signal", cl.signal_name}, {"targets", targets_of(targets)}});
+      json r = s.call("signal", {{"signal", cl.signal_name}, {"targets", targets_of(targets)}, {"cwd", config::current_directory()}});
       std::cout << "sent " << r.value("signal", "") << " to " << r["ids"].size() << " app(s)\n";
       return kOk;
     }

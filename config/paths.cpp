@@ -1,6 +1,8 @@
 // The pmx home layout.
 #include "config/paths.hpp"
 
+#include <filesystem>
+
 #include <limits.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -99,8 +101,10 @@ bool is_regular_file(const std::string& path) {
 }
 
 std::string absolute_path(const std::string& path, const std::string& base) {
-  if (path.empty() || path[0] == '/') return path;
-  return base + "/" + path;
+  if (path.empty()) return path;
+  // Lexically, as Node's path.resolve (which PM2 uses): "./app.js" and "app.js" are one script.
+  const std::filesystem::path p = path[0] == '/' ? std::filesystem::path(path) : std::filesystem::path(base) / path;
+  return p.lexically_normal().string();
 }
 
 std::string current_directory() {

@@ -605,7 +605,7 @@ void Supervisor::wake_waiters(int id) {
 std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector<int>& ids) const {
   auto t = params.find("targets");
   if (t == params.end() || !t->is_array() || t->empty()) {
-    return make_error(ErrorCode::InvalidParams, "params.targets must be a non-empty list of names, ids or namespaces");
+    return make_error(ErrorCode::InvalidParams, "params.targets must be a non-empty list of names, ids, namespaces or scripts");
   }
   std::set<int> found;
   std::vector<std::string> unknown;
@@ -640,6 +640,16 @@ std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector
         for (const auto& [id, in] : app.instances()) {
           if (in->spec.namespace_ == name) take(*in);
         }
+      }
+    }
+    if (!matched && !name.empty() && !numeric) {
+      // A script path, as PM2 takes it (`pmx restart app.js`): the apps running that script.
+      // Relative paths resolve against the caller's directory (params.cwd).
+      const auto cwd = params.find("cwd");
+      const std::string base = cwd != params.end() && cwd->is_string() ? cwd->get<std::string>() : "/";
+      const std::string script = config::absolute_path(name, base);
+      for (const auto& [id, in] : by_id_) {
+        if (in->spec.script == script) take(*in);
       }
     }
     if (!matched) unknown.push_back(name);

@@ -254,3 +254,34 @@ TEST_CASE("issue_7: restart of an app that ends errored exits non-zero with the 
   CHECK(r.err.find(dir) != std::string::npos);
   CHECK(s.status("mover") == "errored");
 }
+
+TEST_CASE("issue_7: a script path is a target: stop, restart and delete act on the apps running it",
+          "[integration][issue_7]") {
+  Session s;
+  const std::string dir = s.home.scratch("proj");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  const std::string script = dir + "/worker";
+  REQUIRE(::symlink(bin::kSleeper.c_str(), script.c_str()) == 0);
+  REQUIRE_EXIT(s.pmx({"start", script, "--name", "w1", "--kill-timeout", "500"}), 0);
+  REQUIRE_EXIT(s.pmx({"start", dir + "/./worker", "--name", "w2", "--kill-timeout", "500"}), 0);
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "other", "--kill-timeout", "500"}), 0);
+  // Relative to the caller's directory, as typed in the project folder.
+  const RunResult stop = run_process({"/bin/sh", "-c", "cd '" + dir + "' && exec \"$0\" stop worker", bin::kPmx},
+                                     [&] {
+                                       RunOptions o;
+                                       o.env = {{"PMX_HOME", s.home.path()}, {"PMXD", bin::kPmxd}};
+                                       return o;
+                                     }());
+  CHECK_EXIT(stop, 0);
+  CHECK(s.status("w1") == "stopped");
+  CHECK(s.status("w2") == "stopped");
+  CHECK(s.status("other") == "online");
+  REQUIRE_EXIT(s.pmx({"restart", script}), 0);
+  CHECK(s.wait_status("w1", "online"));
+  CHECK(s.wait_status("w2", "online"));
+  REQUIRE_EXIT(s.pmx({"delete", script}), 0);
+  CHECK(s.jlist().size() == 1);
+  const RunResult none = s.pmx({"stop", dir + "/nothing.js"});
+  CHECK_EXIT(none, 1);
+  CHECK(none.err.find("no app matches") != std::string::npos);
+}
