@@ -245,11 +245,17 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   return app;
 }
 
-// An app that could not even run (exec failed, crashed at once) makes a failed start.
+// An app that could not even run (exec failed, crashed at once) makes a failed start; a log
+// file that cannot be written is warned about (the app runs).
 int report_errored(const json& started) {
   int code = kOk;
   for (const auto& app : started) {
     const json& env = app["pm2_env"];
+    if (const json log = env.value("log_error", json()); log.is_string()) {
+      std::cerr << "pmx: warning: " << app.value("name", "?") << " (id " << app.value("pm_id", -1)
+                << "): cannot write its log file " << log.get<std::string>()
+                << "; its output is dropped (and counted) until it can be written\n";
+    }
     if (env.value("status", "") != "errored") continue;
     const json why = env.value("exec_error", json());
     std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") errored: "

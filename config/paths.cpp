@@ -1,6 +1,7 @@
 // The pmx home layout.
 #include "config/paths.hpp"
 
+#include <cerrno>
 #include <filesystem>
 
 #include <limits.h>
@@ -105,6 +106,15 @@ std::string absolute_path(const std::string& path, const std::string& base) {
   // Lexically, as Node's path.resolve (which PM2 uses): "./app.js" and "app.js" are one script.
   const std::filesystem::path p = path[0] == '/' ? std::filesystem::path(path) : std::filesystem::path(base) / path;
   return p.lexically_normal().string();
+}
+
+bool make_parent_directories(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return true;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) errno = ec.value();
+  return !ec;
 }
 
 std::string current_directory() {

@@ -59,6 +59,16 @@ void append_env_entries(std::string& out, std::string_view env_json, const nlohm
   }
 }
 
+/// "<file>: <what is wrong>" for each log file of the instance that cannot be written now.
+nlohmann::json log_error(const Instance& in) {
+  std::string text;
+  for (const auto* sink : {in.out_sink.get(), in.err_sink.get()}) {
+    if (!sink || sink->error().empty() || (sink == in.err_sink.get() && in.err_sink == in.out_sink)) continue;
+    text += (text.empty() ? "" : "; ") + sink->path() + ": " + sink->error();
+  }
+  return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+}
+
 }  // namespace
 
 std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home) {
@@ -114,6 +124,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
       {"log_dropped_bytes", (in.out_sink ? in.out_sink->dropped_bytes() : 0) +
                                 (in.err_sink && in.err_sink != in.out_sink ? in.err_sink->dropped_bytes() : 0)},
+      {"log_error", log_error(in)},
   };
   // The environment is spliced in as text: encoding it again for every jlist would be most
   // of the daemon's work.

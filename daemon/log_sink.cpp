@@ -1,6 +1,8 @@
 // LogSink: appends to one file; logs an episode of trouble once, counts what it drops.
 #include "daemon/log_sink.hpp"
 
+#include "config/paths.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -27,6 +29,9 @@ bool LogSink::ensure_open() {
   if (now < next_open_try_) return false;
   next_open_try_ = now + kReopenEvery;
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0 && errno == ENOENT && config::make_parent_directories(path_)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  }
   if (fd_ < 0) {
     fail(errno, 0);
     return false;
@@ -39,6 +44,7 @@ void LogSink::fail(int err, std::size_t lost) {
   dropped_in_episode_ += lost;
   if (failing_) return;
   failing_ = true;
+  error_ = std::strerror(err);
   spdlog::error("log file {}: {}; dropping its output until it can be written (counted in describe)",
                 path_, std::strerror(err));
 }
@@ -63,6 +69,7 @@ void LogSink::write(const char* data, std::size_t len) {
     failing_ = false;
     spdlog::info("log file {}: writing again, {} bytes were dropped", path_, dropped_in_episode_);
     dropped_in_episode_ = 0;
+    error_.clear();
   }
 }
 

@@ -14,7 +14,8 @@ namespace pmx::daemon {
 
 class LogSink {
  public:
-  /// Opens (creating 0640) path for appending; a failure is reported and retried on writes.
+  /// Opens (creating 0640, and its missing folders) path for appending; a failure is reported
+  /// and retried on writes.
   explicit LogSink(std::string path);
   ~LogSink();
   LogSink(const LogSink&) = delete;
@@ -27,6 +28,8 @@ class LogSink {
   const std::string& path() const { return path_; }
   /// Bytes that could not be written since the sink was made.
   std::uint64_t dropped_bytes() const { return dropped_; }
+  /// What is wrong with the file now ("Permission denied"), empty while it is written.
+  const std::string& error() const { return error_; }
 
  private:
   bool ensure_open();
@@ -37,6 +40,7 @@ class LogSink {
   std::uint64_t dropped_ = 0;
   std::uint64_t dropped_in_episode_ = 0;
   bool failing_ = false;
+  std::string error_;
   std::chrono::steady_clock::time_point next_open_try_{};
 };
 

@@ -285,3 +285,36 @@ TEST_CASE("issue_7: a script path is a target: stop, restart and delete act on t
   CHECK_EXIT(none, 1);
   CHECK(none.err.find("no app matches") != std::string::npos);
 }
+
+TEST_CASE("issue_7: missing folders of log and pid files are created; a log file that cannot be "
+          "opened is reported at start",
+          "[integration][issue_7]") {
+  Session s;
+  const std::string dir = s.home.scratch("app");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  const std::string file = dir + "/ecosystem.json";
+  std::ofstream(file) << "{\"apps\": [{\"name\": \"web\", \"script\": \"" << bin::kLinegen
+                      << "\", \"args\": [\"3\", \"0\"], \"autorestart\": false,"
+                         " \"out_file\": \"./logs/out.log\", \"error_file\": \"./logs/deep/err.log\","
+                         " \"pid_file\": \"./run/web.pid\"}]}";
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  CHECK(wait_until([&] { return read_lines(dir + "/logs/out.log").size() >= 3; }, 10s));
+  CHECK(file_exists(dir + "/logs/deep/err.log"));
+  CHECK(wait_until([&] { return file_exists(dir + "/run/web-0.pid"); }, 5s));
+
+  // A path under a regular file can never be opened: the start says so, the app still runs.
+  const std::string blocker = s.home.scratch("not-a-dir");
+  std::ofstream(blocker) << "x";
+  const RunResult r = s.pmx({"start", bin::kSleeper, "--name", "blind", "-o", blocker + "/out.log",
+                             "--kill-timeout", "500"});
+  CHECK_EXIT(r, 0);
+  CHECK(r.err.find("cannot write its log file " + blocker + "/out.log") != std::string::npos);
+  CHECK(s.wait_status("blind", "online"));
+  CHECK(s.app("blind")["pm2_env"]["log_error"].is_string());
+  CHECK(wait_until([&] {
+    for (const auto& line : read_lines(s.home.path() + "/pmx.log")) {
+      if (line.find("log file " + blocker + "/out.log") != std::string::npos) return true;
+    }
+    return false;
+  }, 5s));
+}
