@@ -87,7 +87,7 @@ struct OptionFlag {
   const char* help;
 };
 constexpr OptionFlag kValueFlags[] = {
-    {"--cron-restart,--cron", "cron_restart", "restart on a cron schedule (not yet supported)"},
+    {"--cron-restart,--cron", "cron_restart", "restart on a cron schedule (5 or 6 fields, or @hourly, @daily...)"},
     {"--ignore-watch", "ignore_watch", "paths the watch ignores (not yet supported)"},
     {"--watch-delay", "watch_delay", "delay after a change (not yet supported)"},
     {"-l,--log", "log_file", "combined log file (not yet supported)"},

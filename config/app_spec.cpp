@@ -1,5 +1,6 @@
 // AppSpec <-> JSON with PM2's option names, aliases and validation.
 #include "config/app_spec.hpp"
+#include "config/cron.hpp"
 
 #include <csignal>
 #include <cstring>
@@ -292,20 +293,6 @@ class Reader {
   std::string option_;
 };
 
-// The five or six fields of a cron expression, each made of digits, * , - / and names.
-bool plausible_cron(const std::string& text) {
-  auto words = split_shell_words(text);
-  if (!words || (words->size() != 5 && words->size() != 6)) return false;
-  for (const auto& w : *words) {
-    for (char c : w) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '*' && c != ',' && c != '-' && c != '/' && c != '?') {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 Result<std::vector<std::string>> split_shell_words(const std::string& text) {
@@ -521,7 +508,6 @@ std::vector<std::string> unsupported_options(const AppSpec& s) {
   std::vector<std::string> out;
   if (s.exec_mode == "cluster") out.push_back("exec_mode: cluster (the instances run in fork mode)");
   if (s.watch) out.push_back("watch");
-  if (!s.cron_restart.empty()) out.push_back("cron_restart");
   if (s.wait_ready) out.push_back("wait_ready");
   if (s.shutdown_with_message) out.push_back("shutdown_with_message");
   if (!s.log_file.empty()) out.push_back("log_file");
@@ -550,8 +536,8 @@ Result<bool> validate(const AppSpec& s) {
     if (code < 0 || code > 255) return Error{"option 'stop_exit_codes': exit codes are 0..255"};
   }
   if (s.port < 0 || s.port > 65535) return Error{"option 'port': expected a TCP port, 1..65535"};
-  if (!s.cron_restart.empty() && !plausible_cron(s.cron_restart)) {
-    return Error{"option 'cron_restart': expected a cron expression of 5 or 6 fields, got '" + s.cron_restart + "'"};
+  if (!s.cron_restart.empty()) {
+    if (auto cron = CronSchedule::parse(s.cron_restart); !cron) return Error{"option 'cron_restart': " + cron.error()};
   }
   if (s.instance_var.empty() || s.instance_var.find_first_of(std::string("=\0", 2)) != std::string::npos) {
     return Error{"option 'instance_var': expected an environment variable name"};

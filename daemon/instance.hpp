@@ -20,7 +20,7 @@ namespace pmx::daemon {
 
 struct Instance {
   Instance(boost::asio::io_context& io, int pm_id, config::AppSpec app)
-      : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)), kill_timer(io), restart_timer(io) {}
+      : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)), kill_timer(io), restart_timer(io), cron_timer(io) {}
 
   int id;
   config::AppSpec spec;
@@ -48,6 +48,7 @@ struct Instance {
 
   boost::asio::steady_timer kill_timer;
   boost::asio::steady_timer restart_timer;
+  boost::asio::steady_timer cron_timer;  ///< the next cron_restart, when the spec has one
   std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
 
   /// Memory and CPU of the current run, as the last sampling tick read them.

@@ -21,6 +21,7 @@
 #include <utility>
 #include <spdlog/spdlog.h>
 
+#include "config/cron.hpp"
 #include "config/units.hpp"
 #include "daemon/describe.hpp"
 #include "daemon/log_pipe.hpp"
@@ -206,7 +207,32 @@ Instance& Supervisor::insert(std::unique_ptr<Instance> in) {
   App& app = apps_.try_emplace(in->spec.name, in->spec.name).first->second;
   Instance& ref = app.add(std::move(in));
   by_id_.emplace(ref.id, &ref);
+  arm_cron(ref);
   return ref;
+}
+
+void Supervisor::arm_cron(Instance& in) {
+  if (in.spec.cron_restart.empty()) return;
+  auto schedule = config::CronSchedule::parse(in.spec.cron_restart);  // checked at start already
+  const auto now = std::chrono::system_clock::now();
+  const auto next = schedule ? schedule->next(now) : std::nullopt;
+  if (!next) {
+    spdlog::warn("{} cron_restart '{}' matches no date, ignoring it", label(in), in.spec.cron_restart);
+    return;
+  }
+  in.cron_timer.expires_after(std::chrono::ceil<Millis>(*next - now));
+  in.cron_timer.async_wait([this, id = in.id, at = *next](const boost::system::error_code& ec) {
+    Instance* in = ec ? nullptr : find(id);
+    if (!in) return;
+    // The timer counts steady time; the schedule is the wall clock's. Early (the clock was set
+    // back): wait for the rest.
+    if (std::chrono::system_clock::now() + std::chrono::milliseconds(500) < at) return arm_cron(*in);
+    if (in->fsm.state() == State::Online) {
+      spdlog::info("{} cron_restart '{}': restarting", label(*in), in->spec.cron_restart);
+      dispatch(*in, Event::Restart);
+    }
+    arm_cron(*in);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

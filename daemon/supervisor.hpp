@@ -66,6 +66,8 @@ class Supervisor {
   void apply(Instance& in, const Effects& fx);
   void do_spawn(Instance& in);
   void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
+  /// Arms the instance's next cron_restart (none without the option).
+  void arm_cron(Instance& in);
   void wait_signals();
   /// A child was reaped: routes it to its instance.
   void on_exit(pid_t pid, ExitStatus exit);

@@ -318,3 +318,29 @@ TEST_CASE("issue_7: missing folders of log and pid files are created; a log file
     return false;
   }, 5s));
 }
+
+TEST_CASE("issue_7: cron_restart restarts on its schedule; a bad pattern starts nothing",
+          "[integration][issue_7]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "cronned", "--cron-restart", "*/2 * * * * *",
+                      "--kill-timeout", "500"}),
+               0);
+  // Every 2 s: three restarts take about 6 s.
+  CHECK(wait_until([&] { return s.app("cronned")["pm2_env"]["restart_time"].get<int>() >= 3; }, 15s));
+  CHECK(s.wait_status("cronned", "online"));
+  CHECK(wait_until([&] {
+    for (const auto& line : read_lines(s.home.path() + "/pmx.log")) {
+      if (line.find("cron_restart '*/2 * * * * *': restarting") != std::string::npos) return true;
+    }
+    return false;
+  }, 5s));
+
+  const std::string file = s.home.scratch("eco.yaml");
+  std::ofstream(file) << "apps:\n  - name: ok\n    script: " << bin::kSleeper << "\n"
+                      << "  - name: nightly\n    script: " << bin::kSleeper << "\n    cron_restart: '0 25 * * *'\n";
+  const RunResult bad = s.pmx({"start", file});
+  CHECK_EXIT(bad, 2);
+  CHECK(bad.err.find("eco.yaml:6:") != std::string::npos);
+  CHECK(bad.err.find("hours field '25'") != std::string::npos);
+  CHECK_FALSE(s.find_app("ok").has_value());
+}
