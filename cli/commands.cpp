@@ -88,8 +88,8 @@ struct OptionFlag {
 };
 constexpr OptionFlag kValueFlags[] = {
     {"--cron-restart,--cron", "cron_restart", "restart on a cron schedule (5 or 6 fields, or @hourly, @daily...)"},
-    {"--ignore-watch", "ignore_watch", "paths the watch ignores (not yet supported)"},
-    {"--watch-delay", "watch_delay", "delay after a change (not yet supported)"},
+    {"--ignore-watch", "ignore_watch", "paths the watch ignores (names, globs, regular expressions)"},
+    {"--watch-delay", "watch_delay", "quiet time after a burst of changes before the restart (1000 ms)"},
     {"-l,--log", "log_file", "combined log file (not yet supported)"},
     {"--log-date-format", "log_date_format", "time stamp format (not yet supported)"},
     {"--log-type", "log_type", "json (not yet supported)"},
@@ -106,7 +106,7 @@ constexpr OptionFlag kValueFlags[] = {
     {"--log-rotate-interval", "log_rotate_interval", "rotate logs this often (not yet supported)"},
 };
 constexpr OptionFlag kSwitchFlags[] = {
-    {"--watch", "watch", "restart on file changes (not yet supported)"},
+    {"--watch", "watch", "restart on file changes in the cwd (or watch paths)"},
     {"--merge-logs,--combine-logs", "merge_logs", "one log file for every instance"},
     {"--time", "time", "time stamps in logs (not yet supported)"},
     {"--disable-logs", "disable_logs", "send the output to /dev/null"},
@@ -490,6 +490,7 @@ struct CommandLine {
   FileOptions file;
   std::vector<std::string> targets;
   bool update_env = false;
+  bool watch = false;  ///< stop/restart --watch
   std::string one;  ///< the single name or id of env, pid and id
   std::string signal_name;
 };
@@ -554,9 +555,15 @@ const Verb kVerbs[] = {
     {"start", "start a script or binary, or restart an app by name or id", {},
      [](CLI::App& c, CommandLine& cl) { define_start(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
     {"stop", "stop apps", {},
-     [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_file_flags(c, cl); }},
+     [](CLI::App& c, CommandLine& cl) {
+       define_targets(c, cl), define_file_flags(c, cl);
+       c.add_flag("--watch", cl.watch, "also stop watching their files");
+     }},
     {"restart", "restart apps (start them if stopped)", {},
-     [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
+     [](CLI::App& c, CommandLine& cl) {
+       define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl);
+       c.add_flag("--watch", cl.watch, "turn watching their files on or off");
+     }},
     {"reload", "restart apps (graceful reload comes with cluster mode)", {},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
     {"startOrRestart", "start an ecosystem file's missing apps, restart the others", {},
@@ -733,10 +740,11 @@ int run(int argc, char** argv) {
       return cmd_targets(s, "restart", targets, extra);
     }
     if (!app_args.empty()) throw Failure(kUsage, "arguments after -- are only for start");
-    if (verb == "stop") return cmd_targets(s, "stop", targets);
+    if (verb == "stop") return cmd_targets(s, "stop", targets, cl.watch ? json{{"watch", false}} : json::object());
     if (verb == "restart") {
       json extra = json::object();
       if (cl.update_env) extra["env"] = caller_env();
+      if (cl.watch) extra["watch"] = "toggle";  // as PM2: restart --watch turns watching on or off
       return cmd_targets(s, "restart", targets, extra);
     }
     if (verb == "delete") return cmd_targets(s, "delete", targets);

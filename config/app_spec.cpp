@@ -507,7 +507,6 @@ const std::vector<std::string>& option_names() {
 std::vector<std::string> unsupported_options(const AppSpec& s) {
   std::vector<std::string> out;
   if (s.exec_mode == "cluster") out.push_back("exec_mode: cluster (the instances run in fork mode)");
-  if (s.watch) out.push_back("watch");
   if (s.wait_ready) out.push_back("wait_ready");
   if (s.shutdown_with_message) out.push_back("shutdown_with_message");
   if (!s.log_file.empty()) out.push_back("log_file");

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "daemon/file_watcher.hpp"
 #include "daemon/instance.hpp"
 
 namespace pmx::daemon {
@@ -42,6 +43,9 @@ class App {
 
   /// NODE_APP_INSTANCE for a new instance: the smallest index no instance of the app holds.
   int free_app_instance() const;
+
+  /// The app's file watcher while `watch` is on: one per app, however many instances.
+  std::unique_ptr<FileWatcher> watcher;
 
  private:
   std::string name_;

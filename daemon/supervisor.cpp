@@ -208,7 +208,58 @@ Instance& Supervisor::insert(std::unique_ptr<Instance> in) {
   Instance& ref = app.add(std::move(in));
   by_id_.emplace(ref.id, &ref);
   arm_cron(ref);
+  update_watch(app);
   return ref;
+}
+
+void Supervisor::update_watch(App& app) {
+  const Instance* first = app.instances().empty() ? nullptr : app.instances().begin()->second.get();
+  const bool wanted = first && first->spec.watch;
+  if (!wanted) {
+    app.watcher.reset();
+    return;
+  }
+  if (app.watcher) return;
+  FileWatcher::Rules rules;
+  for (const auto& p : first->spec.watch_paths) rules.roots.push_back(config::absolute_path(p, first->spec.cwd));
+  if (rules.roots.empty()) rules.roots.push_back(first->spec.cwd);
+  rules.ignore = first->spec.ignore_watch;
+  rules.ours = [this](const std::string& path) { return written_by_pmx(path); };
+  const Millis delay{first->spec.watch_delay_ms ? first->spec.watch_delay_ms : 1000};
+  app.watcher = std::make_unique<FileWatcher>(io_, std::move(rules), delay,
+                                              [this, name = app.name()](const std::string& path, std::size_t changes) {
+    auto it = apps_.find(name);
+    if (it == apps_.end()) return;
+    spdlog::info("{}: watch: {} changed ({} change{}), restarting", name, path, changes, changes == 1 ? "" : "s");
+    for (const auto& [id, in] : it->second.instances()) {
+      if (!in->deleting && !is_stopped(in->fsm.state())) dispatch(*in, Event::Restart);
+    }
+  });
+  spdlog::info("{}: watching {} for changes", app.name(), first->spec.watch_paths.empty() ? first->spec.cwd : "its watch paths");
+}
+
+void Supervisor::set_watch(const std::vector<int>& ids, std::optional<bool> on) {
+  std::set<std::string> names;
+  for (int id : ids) names.insert(find(id)->spec.name);
+  for (const auto& name : names) {
+    App& app = apps_.at(name);
+    const bool watch = on ? *on : !app.watcher;  // a toggle flips what the app does now
+    for (const auto& [id, in] : app.instances()) in->spec.watch = watch;
+    update_watch(app);
+    if (!watch) spdlog::info("{}: no longer watching its files", name);
+  }
+  persist_soon();
+}
+
+bool Supervisor::written_by_pmx(const std::string& path) const {
+  const std::string& home = options_.paths.home;
+  for (const char* own : {"/logs/", "/pids/", "/fifos/", "/pmx.log", "/state.json", "/pmx.sock", "/pmxd.pid"}) {
+    if (path.rfind(home + own, 0) == 0) return true;
+  }
+  for (const auto& [id, in] : by_id_) {
+    if (path == in->out_path || path == in->err_path || path == in->pid_path) return true;
+  }
+  return false;
 }
 
 void Supervisor::arm_cron(Instance& in) {
@@ -714,7 +765,8 @@ void Supervisor::register_verbs() {
 
   server_.on("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
 
-  server_.on("stop", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
+  server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+    if (params.value("watch", json()) == false) set_watch(ids, false);
     for (int id : ids) dispatch(*find(id), Event::Stop);
     wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
@@ -734,6 +786,7 @@ void Supervisor::register_verbs() {
       if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
       app_env = std::move(*parsed);
     }
+    if (params.value("watch", json()) == "toggle") set_watch(ids, std::nullopt);
     for (int id : ids) {
       Instance& in = *find(id);
       if (caller_env) in.caller_env = caller_env;

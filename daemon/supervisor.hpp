@@ -68,6 +68,12 @@ class Supervisor {
   void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
   /// Arms the instance's next cron_restart (none without the option).
   void arm_cron(Instance& in);
+  /// Starts or stops the app's file watcher to match its instances' `watch` option.
+  void update_watch(App& app);
+  /// Turns watching on or off (nullopt: flips it) for the apps of ids.
+  void set_watch(const std::vector<int>& ids, std::optional<bool> on);
+  /// Whether pmx itself writes path (an app's log or pid file, its own files in its home).
+  bool written_by_pmx(const std::string& path) const;
   void wait_signals();
   /// A child was reaped: routes it to its instance.
   void on_exit(pid_t pid, ExitStatus exit);

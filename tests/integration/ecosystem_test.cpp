@@ -1,5 +1,6 @@
 // Ecosystem files end to end: each format starts its apps, --only, --env, broken files start
 // nothing, startOrRestart, start - from stdin.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -126,11 +127,13 @@ TEST_CASE("option flags on the command line: --port, --merge-logs, --filter-env,
   Session s;
   RunOptions opts;
   opts.env = {{"PMXTEST_SECRET", "x"}, {"PMXTEST_KEEP", "y"}};
+  const std::string quiet_dir = s.home.scratch("quiet");  // nothing changes here: no watch restart
+  REQUIRE(::mkdir(quiet_dir.c_str(), 0755) == 0);
   auto r = s.pmx({"start", bin::kSleeper, "--name", "flags", "-i", "2", "--port", "4000", "--merge-logs",
-                  "--filter-env", "PMXTEST_S", "--watch", "--kill-timeout", "500"},
+                  "--filter-env", "PMXTEST_S", "--watch", "--cwd", quiet_dir, "--kill-timeout", "500"},
                  opts);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.err.find("watch is not yet supported") != std::string::npos);
+  CHECK(r.err.find("not yet supported") == std::string::npos);  // watch works (issue 7)
   REQUIRE(s.wait_status("flags", "online"));
   for (const auto& app : s.jlist()) {
     const auto& env = app["pm2_env"]["env"];

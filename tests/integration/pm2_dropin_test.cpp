@@ -344,3 +344,37 @@ TEST_CASE("issue_7: cron_restart restarts on its schedule; a bad pattern starts 
   CHECK(bad.err.find("hours field '25'") != std::string::npos);
   CHECK_FALSE(s.find_app("ok").has_value());
 }
+
+TEST_CASE("issue_7: watch restarts once per burst of changes, never for pmx's own files, and "
+          "restart --watch turns it off",
+          "[integration][issue_7]") {
+  Session s;
+  const std::string dir = s.home.scratch("watched");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  REQUIRE(::mkdir((dir + "/src").c_str(), 0755) == 0);
+  REQUIRE(::mkdir((dir + "/node_modules").c_str(), 0755) == 0);
+  // The app writes a line every 20 ms into a log file inside the watched folder.
+  REQUIRE_EXIT(s.pmx({"start", bin::kTicker, "--name", "w", "--cwd", dir, "--watch", "--watch-delay", "200",
+                      "-o", "./out.log", "--kill-timeout", "500", "--", "20"}),
+               0);
+  REQUIRE(s.wait_status("w", "online"));
+  auto restarts = [&] { return s.app("w")["pm2_env"]["restart_time"].get<int>(); };
+  REQUIRE(wait_until([&] { return read_lines(dir + "/out.log").size() > 20; }, 10s));
+  CHECK_FALSE(wait_until([&] { return restarts() > 0; }, 1500ms));  // its own log: no restart
+
+  std::ofstream(dir + "/src/app.js") << "changed\n";
+  CHECK(wait_until([&] { return restarts() == 1; }, 10s));
+  CHECK_FALSE(wait_until([&] { return restarts() > 1; }, 1s));
+
+  for (int i = 0; i < 50; ++i) std::ofstream(dir + "/src/burst.txt", std::ios::app) << i << "\n";
+  CHECK(wait_until([&] { return restarts() == 2; }, 10s));
+  CHECK_FALSE(wait_until([&] { return restarts() > 2; }, 1s));
+
+  std::ofstream(dir + "/node_modules/dep.js") << "ignored\n";
+  CHECK_FALSE(wait_until([&] { return restarts() > 2; }, 1s));
+
+  REQUIRE_EXIT(s.pmx({"restart", "w", "--watch"}), 0);  // restarts, and stops watching
+  CHECK(restarts() == 3);
+  std::ofstream(dir + "/src/app.js") << "changed again\n";
+  CHECK_FALSE(wait_until([&] { return restarts() > 3; }, 1s));
+}

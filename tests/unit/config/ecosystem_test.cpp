@@ -168,7 +168,7 @@ TEST_CASE("ecosystem: options of later work are stored and reported as unsupport
   CHECK(a.cron_restart == "0 3 * * *");
   CHECK(a.exec_mode == "cluster");
   auto unsupported = unsupported_options(a);
-  CHECK(unsupported.size() == 2);  // cron_restart works now (issue 7)
+  CHECK(unsupported.size() == 1);  // cron_restart and watch work now (issue 7)
   CHECK_FALSE(yaml("apps:\n  - {name: a, script: sh, cron_restart: 'every day'}\n").ok());
 }
 
