@@ -378,3 +378,51 @@ TEST_CASE("issue_7: watch restarts once per burst of changes, never for pmx's ow
   std::ofstream(dir + "/src/app.js") << "changed again\n";
   CHECK_FALSE(wait_until([&] { return restarts() > 3; }, 1s));
 }
+
+TEST_CASE("issue_7: ecosystem files shaped like committed ones: a .config.js with env_* blocks and "
+          "./logs paths, a YAML file with cluster and env_production",
+          "[integration][issue_7]") {
+  REQUIRE(have_node());
+  Session s;
+  const std::string dir = s.home.scratch("svc");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  std::ofstream(dir + "/ecosystem.config.js")
+      << "const base = { kill_timeout: 500, out_file: './logs/api-out.log', error_file: './logs/api-err.log' };\n"
+         "module.exports = {\n"
+         "  apps: [{\n"
+         "    ...base,\n"
+         "    name: 'api',\n"
+         "    script: '" << bin::kEnvDump << "',\n"
+         "    args: ['" << dir << "/api.env'],\n"
+         "    env: { NODE_ENV: 'development', PORT: 3000 },\n"
+         "    env_staging: { NODE_ENV: 'staging' },\n"
+         "    env_production: { NODE_ENV: 'production', PORT: 80 },\n"
+         "  }],\n"
+         "};\n";
+  REQUIRE_EXIT(s.pmx({"start", dir + "/ecosystem.config.js", "--env", "production"}), 0);
+  REQUIRE(wait_until([&] { return read_env_dump(dir + "/api.env").count("NODE_ENV") == 1; }, 10s));
+  const auto env = read_env_dump(dir + "/api.env");
+  CHECK(env.at("NODE_ENV") == "production");
+  CHECK(env.at("PORT") == "80");
+  CHECK(s.app("api")["pm2_env"].value("pm_out_log_path", "") == dir + "/logs/api-out.log");
+  CHECK(file_exists(dir + "/logs/api-out.log"));
+
+  std::ofstream(dir + "/process.yml") << "apps:\n"
+                                         "  - name: web\n"
+                                         "    script: " << bin::kSleeper << "\n"
+                                         "    exec_mode: cluster\n"
+                                         "    instances: 2\n"
+                                         "    kill_timeout: 500\n"
+                                         "    env:\n      NODE_ENV: development\n"
+                                         "    env_production:\n      NODE_ENV: production\n";
+  const RunResult yml = s.pmx({"start", dir + "/process.yml", "--env", "production"});
+  CHECK_EXIT(yml, 0);
+  CHECK(yml.err.find("cluster") != std::string::npos);  // said: the instances run in fork mode for now
+  int web = 0;
+  for (const json& app : s.jlist()) {
+    if (app["name"] != "web") continue;
+    ++web;
+    CHECK(app["pm2_env"].value("NODE_ENV", "") == "production");
+  }
+  CHECK(web == 2);
+}
