@@ -278,33 +278,6 @@ int cmd_targets(Session& s, const std::string& method, const std::vector<std::st
   return method == "restart" ? report_errored(result) : kOk;
 }
 
-// A command line given as one string ("python3 -m http.server 8099"): its words, split at
-// blanks, with '...' and "..." kept whole.
-std::vector<std::string> split_command(const std::string& line) {
-  std::vector<std::string> words;
-  std::string word;
-  bool in_word = false;
-  char quote = 0;
-  for (char c : line) {
-    if (quote) {
-      if (c == quote) quote = 0;
-      else word += c;
-    } else if (c == '\'' || c == '"') {
-      quote = c;
-      in_word = true;
-    } else if (c == ' ' || c == '\t') {
-      if (in_word) words.push_back(std::move(word));
-      word.clear();
-      in_word = false;
-    } else {
-      word += c;
-      in_word = true;
-    }
-  }
-  if (in_word) words.push_back(std::move(word));
-  return words;
-}
-
 int cmd_start(Session& s, const StartOptions& o) {
   const std::string& script = o.positional.front();
   const std::string base = o.cwd.empty() ? config::current_directory() : config::absolute_path(o.cwd, config::current_directory());
@@ -315,7 +288,9 @@ int cmd_start(Session& s, const StartOptions& o) {
     // signals reach the program itself; one that needs a shell (pipes, $VARS, NAME=value
     // prefixes, globs) runs with /bin/sh -c, as PM2 runs every command string.
     StartOptions command = o;
-    std::vector<std::string> words = split_command(script);
+    auto split = config::split_shell_words(script);
+    if (!split) throw Failure(kUsage, "start: " + split.error());
+    const std::vector<std::string>& words = *split;
     auto assignment = [](const std::string& w) {
       const auto eq = w.find('=');
       return eq != std::string::npos && eq > 0 && w.find('/') > eq;
