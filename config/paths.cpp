@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <filesystem>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -108,13 +109,16 @@ std::string absolute_path(const std::string& path, const std::string& base) {
   return p.lexically_normal().string();
 }
 
-bool make_parent_directories(const std::string& path) {
+int open_creating_folders(const std::string& path, int flags, unsigned mode) {
+  int fd = ::open(path.c_str(), flags, mode);
+  if (fd >= 0 || errno != ENOENT) return fd;
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (parent.empty()) return true;
   std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  if (ec) errno = ec.value();
-  return !ec;
+  if (parent.empty() || !std::filesystem::create_directories(parent, ec)) {
+    errno = ec ? ec.value() : ENOENT;  // nothing was missing above it: the file's own ENOENT
+    return -1;
+  }
+  return ::open(path.c_str(), flags, mode);
 }
 
 std::string current_directory() {

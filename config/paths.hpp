@@ -38,9 +38,9 @@ bool is_regular_file(const std::string& path);
 /// empty stays empty), as Node's path.resolve does.
 std::string absolute_path(const std::string& path, const std::string& base);
 
-/// Creates the folder that holds path, and its missing parents (mode 0755), as PM2 does for
-/// log and pid files ("./logs/out.log"); false with errno set when that fails.
-bool make_parent_directories(const std::string& path);
+/// open(2) of path with O_CREAT in flags, making its missing folders (mode 0755) first when
+/// they are what is missing, as PM2 does for log and pid files ("./logs/out.log").
+int open_creating_folders(const std::string& path, int flags, unsigned mode);
 
 /// The current working directory ("." if it cannot be read).
 std::string current_directory();

@@ -28,10 +28,7 @@ bool LogSink::ensure_open() {
   const auto now = std::chrono::steady_clock::now();
   if (now < next_open_try_) return false;
   next_open_try_ = now + kReopenEvery;
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd_ < 0 && errno == ENOENT && config::make_parent_directories(path_)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  }
+  fd_ = config::open_creating_folders(path_, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (fd_ < 0) {
     fail(errno, 0);
     return false;
@@ -45,8 +42,7 @@ void LogSink::fail(int err, std::size_t lost) {
   if (failing_) return;
   failing_ = true;
   error_ = std::strerror(err);
-  spdlog::error("log file {}: {}; dropping its output until it can be written (counted in describe)",
-                path_, std::strerror(err));
+  spdlog::error("log file {}: {}; dropping its output until it can be written (counted in describe)", path_, error_);
 }
 
 void LogSink::write(const char* data, std::size_t len) {

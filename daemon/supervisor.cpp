@@ -62,10 +62,7 @@ std::string new_unique_id() {
 std::string label(const Instance& in) { return in.spec.name + ":" + std::to_string(in.id); }
 
 void write_file(const std::string& path, const std::string& text) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 && errno == ENOENT && config::make_parent_directories(path)) {
-    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  }
+  int fd = config::open_creating_folders(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     spdlog::warn("cannot write {}: {}, ignoring", path, std::strerror(errno));
     return;
