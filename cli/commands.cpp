@@ -278,6 +278,18 @@ int cmd_targets(Session& s, const std::string& method, const std::vector<std::st
   return method == "restart" ? report_errored(result) : kOk;
 }
 
+/// Empties the targets' log files and names them; a file that could not be emptied fails it.
+int cmd_flush(Session& s, const std::vector<std::string>& targets) {
+  json r = s.call("flush", {{"targets", targets_of(targets)}, {"cwd", config::current_directory()}});
+  for (const auto& path : r.value("flushed", json::array())) std::cout << "flushed " << path.get<std::string>() << "\n";
+  int status = kOk;
+  for (const auto& f : r.value("failed", json::array())) {
+    std::cerr << "pmx: cannot flush " << f.value("path", "") << ": " << f.value("error", "") << "\n";
+    status = kFailed;
+  }
+  return status;
+}
+
 int cmd_start(Session& s, const StartOptions& o) {
   const std::string& script = o.positional.front();
   const std::string base = o.cwd.empty() ? config::current_directory() : config::absolute_path(o.cwd, config::current_directory());
@@ -559,6 +571,9 @@ const Verb kVerbs[] = {
      [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "name", "app name or id", false); }},
     {"id", "print the ids of an app name", {},
      [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "name", "app name", true); }},
+    {"flush", "empty the log files of apps (all when no target)", {},
+     [](CLI::App& c, CommandLine& cl) { c.add_option("targets", cl.targets, "names, ids, namespaces or all"); }},
+    {"reloadLogs", "reopen every log file (after an external logrotate moved them)", {}, [](CLI::App&, CommandLine&) {}},
     {"ping", "check that pmxd answers (starting it if needed)", {}, [](CLI::App&, CommandLine&) {}},
     {"kill", "stop every app and the daemon", {}, [](CLI::App&, CommandLine&) {}},
     {"signal", "send a signal to apps", {"sendSignal"},
@@ -597,7 +612,7 @@ const Verb* named_verb(const std::vector<std::string>& words) {
 
 /// PM2's verbs that pmx does not have yet: named as such rather than as typos.
 constexpr const char* kPm2VerbsToCome[] = {
-    "logs", "flush", "reloadLogs", "save", "dump", "resurrect", "startup", "unstartup", "update",
+    "logs", "save", "dump", "resurrect", "startup", "unstartup", "update",
     "monit", "dash", "dashboard", "scale", "install", "uninstall", "set", "get", "conf", "config",
     "link", "unlink", "plus", "report", "deploy", "serve", "trigger", "attach", "inspect", "module:install",
     "pull", "forward", "backward", "cleardump", "sendLineToStdin", "completion", "examples"};
@@ -733,6 +748,12 @@ int run(int argc, char** argv) {
     if (verb == "id") return cmd_id(s, cl.one);
     if (verb == "ping") return std::cout << s.call("ping").dump() << "\n", kOk;
     if (verb == "kill") return cmd_kill(s);
+    if (verb == "flush") return cmd_flush(s, targets.empty() ? std::vector<std::string>{"all"} : targets);
+    if (verb == "reloadLogs") {
+      json r = s.call("reloadLogs");
+      std::cout << "reopened " << r.value("reopened", 0) << " log file(s)\n";
+      return kOk;
+    }
     if (verb == "signal") {
       json r = s.call("signal", {{"signal", cl.signal_name}, {"targets", targets_of(targets)}, {"cwd", config::current_directory()}});
       std::cout << "sent " << r.value("signal", "") << " to " << r["ids"].size() << " app(s)\n";

@@ -2,7 +2,9 @@
 #include "daemon/describe.hpp"
 
 #include <pwd.h>
+#include <algorithm>
 #include <map>
+#include <vector>
 #include <unistd.h>
 
 namespace pmx::daemon {
@@ -59,12 +61,26 @@ void append_env_entries(std::string& out, std::string_view env_json, const nlohm
   }
 }
 
+/// The instance's log sinks, each once (out and err may share a file).
+std::vector<const LogSink*> distinct_sinks(const Instance& in) {
+  std::vector<const LogSink*> sinks;
+  for (const LogSink* sink : {in.out_sink.get(), in.err_sink.get(), in.log_sink.get()}) {
+    if (sink && std::find(sinks.begin(), sinks.end(), sink) == sinks.end()) sinks.push_back(sink);
+  }
+  return sinks;
+}
+
+std::uint64_t dropped_bytes(const Instance& in) {
+  std::uint64_t total = 0;
+  for (const LogSink* sink : distinct_sinks(in)) total += sink->dropped_bytes();
+  return total;
+}
+
 /// "<file>: <what is wrong>" for each log file of the instance that cannot be written now.
 nlohmann::json log_error(const Instance& in) {
   std::string text;
-  for (const auto* sink : {in.out_sink.get(), in.err_sink.get()}) {
-    if (!sink || sink->error().empty() || (sink == in.err_sink.get() && in.err_sink == in.out_sink)) continue;
-    text += (text.empty() ? "" : "; ") + sink->path() + ": " + sink->error();
+  for (const LogSink* sink : distinct_sinks(in)) {
+    if (!sink->error().empty()) text += (text.empty() ? "" : "; ") + sink->path() + ": " + sink->error();
   }
   return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
 }
@@ -97,6 +113,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"args", s.args},
       {"pm_out_log_path", in.out_path},
       {"pm_err_log_path", in.err_path},
+      {"pm_log_path", in.log_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.log_path)},
       {"pm_pid_path", in.pid_path},
       {"unique_id", in.unique_id},
       {"NODE_APP_INSTANCE", in.app_instance},
@@ -122,8 +139,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"status_reason", in.fsm.reason()},
       {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
       {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
-      {"log_dropped_bytes", (in.out_sink ? in.out_sink->dropped_bytes() : 0) +
-                                (in.err_sink && in.err_sink != in.out_sink ? in.err_sink->dropped_bytes() : 0)},
+      {"log_dropped_bytes", dropped_bytes(in)},
       {"log_error", log_error(in)},
   };
   // The environment is spliced in as text: encoding it again for every jlist would be most

@@ -66,10 +66,12 @@ struct Instance {
   std::string pid_path;
   std::string out_path;
   std::string err_path;
+  std::string log_path;          ///< the combined log (log_file), empty for none
   std::string out_fifo;          ///< the FIFOs that carry its stdout and stderr
   std::string err_fifo;
   std::shared_ptr<LogSink> out_sink;  ///< the writers of out_path and err_path
   std::shared_ptr<LogSink> err_sink;
+  std::shared_ptr<LogSink> log_sink;  ///< the writer of log_path, or null
   std::shared_ptr<LogPipe> out_pipe;  ///< the readers of the FIFOs, for the instance's life
   std::shared_ptr<LogPipe> err_pipe;
 };

@@ -1,4 +1,5 @@
-// LogPipe: line splitting with a carried partial line; EOF flushes what is left.
+// LogPipe: line splitting with a carried partial line, written out when the app goes quiet;
+// EOF ends what is left.
 #include "daemon/log_pipe.hpp"
 
 #include <fcntl.h>
@@ -8,12 +9,12 @@
 
 namespace pmx::daemon {
 
-std::shared_ptr<LogPipe> LogPipe::open(boost::asio::io_context& io, int read_fd, std::shared_ptr<LogSink> sink) {
-  return std::make_shared<LogPipe>(io, read_fd, std::move(sink));
+std::shared_ptr<LogPipe> LogPipe::open(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer) {
+  return std::make_shared<LogPipe>(io, read_fd, std::move(writer));
 }
 
-LogPipe::LogPipe(boost::asio::io_context& io, int read_fd, std::shared_ptr<LogSink> sink)
-    : pipe_(io, read_fd), sink_(std::move(sink)) {}
+LogPipe::LogPipe(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer)
+    : pipe_(io, read_fd), idle_(io), writer_(std::move(writer)) {}
 
 void LogPipe::start() {
   pipe_.non_blocking(true);
@@ -23,21 +24,23 @@ void LogPipe::start() {
 void LogPipe::settle() {
   if (!pipe_.is_open()) return;
   drain();
-  if (!partial_.empty()) {
-    partial_ += '\n';
-    write_out(partial_.data(), partial_.size());
-    partial_.clear();
-  }
+  write_partial();
+  writer_->end_line();
 }
 
 void LogPipe::close() {
   if (!pipe_.is_open()) return;
   settle();
+  idle_.cancel();
   boost::system::error_code ignored;
   pipe_.close(ignored);
 }
 
-void LogPipe::write_out(const char* data, std::size_t len) { sink_->write(data, len); }
+void LogPipe::write_partial() {
+  if (partial_.empty()) return;
+  writer_->write_partial(partial_);
+  partial_.clear();
+}
 
 void LogPipe::take(const char* data, std::size_t n) {
   // Everything up to the last newline goes out in one write, after the carried part.
@@ -46,19 +49,15 @@ void LogPipe::take(const char* data, std::size_t n) {
     partial_.append(data, n);
   } else {
     if (partial_.empty()) {
-      write_out(data, last_nl + 1);
+      writer_->write_lines(std::string_view(data, last_nl + 1));
     } else {
       partial_.append(data, last_nl + 1);
-      write_out(partial_.data(), partial_.size());
+      writer_->write_lines(partial_);
       partial_.clear();
     }
     partial_.append(data + last_nl + 1, n - last_nl - 1);
   }
-  if (partial_.size() >= kMaxLine) {
-    partial_ += '\n';
-    write_out(partial_.data(), partial_.size());
-    partial_.clear();
-  }
+  if (partial_.size() >= kMaxLine) write_partial();
 }
 
 bool LogPipe::drain() {
@@ -73,22 +72,32 @@ bool LogPipe::drain() {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-    // End of file (every writer is gone) or an error: flush the unterminated last line.
-    if (!partial_.empty()) {
-      partial_ += '\n';
-      write_out(partial_.data(), partial_.size());
-      partial_.clear();
-    }
+    // End of file (every writer is gone) or an error: end the unterminated last line.
+    write_partial();
+    writer_->end_line();
     return false;
   }
   return true;
+}
+
+void LogPipe::arm_idle() {
+  if (partial_.empty() || idle_armed_) return;
+  idle_armed_ = true;
+  idle_.expires_after(kPartialIdle);
+  idle_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->idle_armed_ = false;
+    if (ec == boost::asio::error::operation_aborted) return;
+    self->write_partial();
+  });
 }
 
 void LogPipe::wait_readable() {
   pipe_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                    [self = shared_from_this()](const boost::system::error_code& ec) {
                      if (ec == boost::asio::error::operation_aborted) return;
-                     if (self->drain()) self->wait_readable();
+                     if (!self->drain()) return;
+                     self->arm_idle();
+                     self->wait_readable();
                    });
 }
 

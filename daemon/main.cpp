@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <string>
@@ -19,6 +18,7 @@
 #include "config/units.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/daemon_lock.hpp"
+#include "daemon/daemon_log.hpp"
 #include "daemon/supervisor.hpp"
 #include "daemon/system_process_ops.hpp"
 
@@ -132,9 +132,11 @@ int main(int argc, char** argv) {
   lock->write_pid(::getpid());
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+  std::shared_ptr<daemon::DaemonLog> daemon_log;
   try {
-    auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(paths.daemon_log());
-    auto logger = std::make_shared<spdlog::logger>("pmxd", file);
+    daemon_log = std::make_shared<daemon::DaemonLog>(paths.daemon_log());
+    options.daemon_log = daemon_log->sink();
+    auto logger = std::make_shared<spdlog::logger>("pmxd", daemon_log);
     if (foreground) logger->sinks().push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
     logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
     logger->flush_on(spdlog::level::warn);  // info lines are flushed once a sampling tick
@@ -162,5 +164,6 @@ int main(int argc, char** argv) {
   }
   lock->clear();
   spdlog::info("pmxd exited");
+  spdlog::default_logger()->flush();
   return 0;
 }

@@ -37,6 +37,9 @@ using ipc::make_error;
 
 namespace {
 
+/// A log path that means "no file".
+constexpr std::string_view kNoLog = "/dev/null";
+
 /// A reply waiting for instances to settle is sent anyway after this long (a process stuck in
 /// the kernel must not hold a client forever); kill_timeout normally ends the wait far sooner.
 constexpr Millis kReplyDeadline{120'000};
@@ -143,7 +146,9 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       sample_timer_(io),
       waiter_poll_(io),
       fifo_dir_(options_.paths.home + "/fifos"),
-      state_path_(options_.paths.home + "/state.json") {}
+      state_path_(options_.paths.home + "/state.json") {
+  if (options_.daemon_log) sinks_.add(options_.daemon_log);
+}
 
 Supervisor::~Supervisor() {
   for (int id : watched_) processes_.forget_members(id);
@@ -173,6 +178,7 @@ void Supervisor::start() {
   ::signal(SIGHUP, SIG_IGN);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
+  signals_.add(SIGUSR2);  // reopen the log files, as `pmx reloadLogs` does
   wait_signals();
   processes_.start_reaping([this](pid_t pid, ExitStatus exit) { on_exit(pid, exit); },
                            [this] { after_reaping(); });
@@ -254,7 +260,7 @@ bool Supervisor::written_by_pmx(const std::string& path) const {
     if (path.rfind(home + own, 0) == 0) return true;
   }
   for (const auto& [id, in] : by_id_) {
-    if (path == in->out_path || path == in->err_path || path == in->pid_path) return true;
+    if (path == in->out_path || path == in->err_path || path == in->log_path || path == in->pid_path) return true;
   }
   return false;
 }
@@ -468,10 +474,24 @@ Result<Credentials> Supervisor::credentials(const std::string& user, const std::
 void Supervisor::wait_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
-    spdlog::info("received {}, stopping every app", config::signal_name(signo));
-    stop_all_then([this] { io_.stop(); });
+    if (signo == SIGUSR2) {
+      spdlog::info("received SIGUSR2, reopening the log files");
+      reopen_logs();
+    } else {
+      spdlog::info("received {}, stopping every app", config::signal_name(signo));
+      stop_all_then([this] { io_.stop(); });
+    }
     wait_signals();
   });
+}
+
+std::size_t Supervisor::reopen_logs() {
+  std::size_t reopened = 0;
+  sinks_.for_each([&](LogSink& sink) {
+    sink.reopen();
+    ++reopened;
+  });
+  return reopened;
 }
 
 void Supervisor::after_reaping() {
@@ -843,6 +863,24 @@ void Supervisor::register_verbs() {
     reply.ok_text(describe_all(ids));
   }));
 
+  server_.on("flush", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
+    json flushed = json::array();
+    json failed = json::array();
+    std::set<LogSink*> seen;
+    for (int id : ids) {
+      Instance& in = *find(id);
+      for (LogSink* sink : {in.out_sink.get(), in.err_sink.get(), in.log_sink.get()}) {
+        if (!sink || !seen.insert(sink).second) continue;
+        if (sink->truncate()) flushed.push_back(sink->path());
+        else failed.push_back({{"path", sink->path()}, {"error", std::strerror(errno)}});
+      }
+    }
+    spdlog::info("flushed {} log file(s)", flushed.size());
+    reply.ok({{"flushed", flushed}, {"failed", failed}});
+  }));
+
+  server_.on("reloadLogs", [this](const json&, const Reply& reply) { reply.ok({{"reopened", reopen_logs()}}); });
+
   server_.on("kill", [this](const json&, const Reply& reply) {
     spdlog::info("kill requested, stopping every app");
     stop_all_then([this, reply] { reply.ok_then({{"stopped", true}}, [this] { io_.stop(); }); });
@@ -944,20 +982,8 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
   in->unique_id = new_unique_id();
   in->created_at_ms = now_ms();
   if (const App* same = app(spec.name)) in->app_instance = same->free_app_instance();
+  set_log_paths(*in);
   const auto& paths = options_.paths;
-  if (spec.disable_logs) {
-    in->out_path = in->err_path = "/dev/null";
-  } else {
-    // Several instances of one app get a file each, unless merge_logs (PM2's naming).
-    const std::string suffix = spec.instances > 1 && !spec.merge_logs ? "-" + std::to_string(id) : "";
-    auto with_suffix = [&](std::string path) {
-      if (suffix.empty() || path == "/dev/null") return path;
-      auto dot = path.rfind(".log");
-      return dot == std::string::npos ? path + suffix : path.insert(dot, suffix);
-    };
-    in->out_path = with_suffix(spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file);
-    in->err_path = with_suffix(spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file);
-  }
   in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : instance_pid_file(spec, id);
   Instance& ref = insert(std::move(in));
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
@@ -999,11 +1025,38 @@ void Supervisor::remove(int id) {
   persist_soon();
 }
 
+void Supervisor::set_log_paths(Instance& in) const {
+  const config::AppSpec& spec = in.spec;
+  if (spec.disable_logs) {
+    in.out_path = in.err_path = "/dev/null";
+    in.log_path.clear();
+    return;
+  }
+  // Several instances of one app get a file each, unless merge_logs (PM2's naming).
+  const std::string suffix = spec.instances > 1 && !spec.merge_logs ? "-" + std::to_string(in.id) : "";
+  auto with_suffix = [&](std::string path) {
+    if (suffix.empty() || path == kNoLog) return path;
+    auto dot = path.rfind(".log");
+    return dot == std::string::npos ? path + suffix : path.insert(dot, suffix);
+  };
+  const auto& paths = options_.paths;
+  in.out_path = with_suffix(spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file);
+  in.err_path = with_suffix(spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file);
+  // log_file: true names <logs>/<name>.log, as PM2 does.
+  if (spec.log_file.empty() || spec.log_file == "false") in.log_path.clear();
+  else in.log_path = with_suffix(spec.log_file == "true" ? paths.logs_dir() + "/" + spec.name + ".log" : spec.log_file);
+}
+
 void Supervisor::open_output(Instance& in) {
   in.out_fifo = fifo_path(fifo_dir_, in.id, Stream::Out);
   in.err_fifo = fifo_path(fifo_dir_, in.id, Stream::Err);
-  if (!in.out_sink) in.out_sink = sinks_.get(in.out_path);
-  if (!in.err_sink) in.err_sink = sinks_.get(in.err_path);
+  // /dev/null needs no sink: its writes would be system calls for nothing.
+  auto sink_of = [this](const std::string& path) {
+    return path.empty() || path == kNoLog ? nullptr : sinks_.get(path);
+  };
+  if (!in.out_sink) in.out_sink = sink_of(in.out_path);
+  if (!in.err_sink) in.err_sink = sink_of(in.err_path);
+  if (!in.log_sink) in.log_sink = sink_of(in.log_path);
   for (auto [fifo, pipe, sink] : {std::tuple{&in.out_fifo, &in.out_pipe, &in.out_sink},
                                   std::tuple{&in.err_fifo, &in.err_pipe, &in.err_sink}}) {
     if (*pipe) continue;
@@ -1016,7 +1069,7 @@ void Supervisor::open_output(Instance& in) {
       spdlog::error("{} cannot open {}: {}", label(in), *fifo, std::strerror(errno));
       continue;
     }
-    *pipe = LogPipe::open(io_, fd, *sink);
+    *pipe = LogPipe::open(io_, fd, std::make_shared<LineWriter>(*sink, in.log_sink));
     (*pipe)->start();
   }
 }
@@ -1094,6 +1147,7 @@ void Supervisor::adopt_from_state() {
     in.cgroup_generation = r.cgroup_generation;
     in.created_at_ms = r.created_at_ms;
     in.started_at_ms = r.started_at_ms;
+    set_log_paths(in);
     in.out_path = r.out_path;
     in.err_path = r.err_path;
     in.pid_path = r.pid_path;

@@ -30,6 +30,8 @@ struct DaemonOptions {
   Millis sample_interval{1000};  ///< how often memory limits are checked
   /// The time the state machine is told (uptimes, backoff); unit tests move it by hand.
   std::function<TimePoint()> clock = [] { return Clock::now(); };
+  /// The writer of pmx.log (main makes it), reopened and rotated with the apps' logs.
+  std::shared_ptr<LogSink> daemon_log;
 };
 
 class Supervisor {
@@ -75,6 +77,8 @@ class Supervisor {
   /// Whether pmx itself writes path (an app's log or pid file, its own files in its home).
   bool written_by_pmx(const std::string& path) const;
   void wait_signals();
+  /// Closes and opens again every log file (reloadLogs, SIGUSR2); returns how many.
+  std::size_t reopen_logs();
   /// A child was reaped: routes it to its instance.
   void on_exit(pid_t pid, ExitStatus exit);
   /// After a batch of reaped children: clears away emptied cgroups, answers settled waiters.
@@ -92,6 +96,8 @@ class Supervisor {
   void adopt_from_state();
   /// The uid/gid options resolved, from a cache kept a minute (lookups may block).
   Result<Credentials> credentials(const std::string& user, const std::string& group);
+  /// The instance's log files from its options: out, err and the combined log_file.
+  void set_log_paths(Instance& in) const;
   /// Makes the instance's FIFOs and opens its output readers and log sinks.
   void open_output(Instance& in);
   /// Drains and closes the instance's output readers and removes its FIFOs.

@@ -1,0 +1,45 @@
+// LineWriter: where one output stream of an instance goes once it is cut into lines: its log
+// file, the app's combined log file (log_file), and the followers of `pmx logs`.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "daemon/log_sink.hpp"
+
+namespace pmx::daemon {
+
+class LineWriter {
+ public:
+  /// Called with what was written (unformatted), for live followers; `whole` is false for an
+  /// unterminated line written out because the app went quiet.
+  using Tap = std::function<void(std::string_view data, bool whole)>;
+
+  /// file: the stream's own file (null: none, as for /dev/null); combined: log_file or null.
+  LineWriter(std::shared_ptr<LogSink> file, std::shared_ptr<LogSink> combined);
+
+  /// Writes complete lines (data ends with '\n').
+  void write_lines(std::string_view data);
+  /// Writes the start of a line the app has not finished: the rest follows in a later call
+  /// without being cut into a separate line, unless another writer of the same file comes
+  /// between (LogSink then ends the dangling line first).
+  void write_partial(std::string_view data);
+  /// The stream ended inside a line: ends it.
+  void end_line();
+
+  void set_tap(Tap tap) { tap_ = std::move(tap); }
+  LogSink* file() const { return file_.get(); }
+  LogSink* combined() const { return combined_.get(); }
+
+ private:
+  void put(std::string_view data);
+
+  std::shared_ptr<LogSink> file_;
+  std::shared_ptr<LogSink> combined_;
+  Tap tap_;
+  bool mid_line_ = false;  ///< the last write ended inside a line
+};
+
+}  // namespace pmx::daemon
