@@ -228,6 +228,9 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   if (!o.out_file.empty()) app["out_file"] = config::absolute_path(o.out_file, cwd);
   if (!o.error_file.empty()) app["error_file"] = config::absolute_path(o.error_file, cwd);
   if (!o.pid_file.empty()) app["pid_file"] = config::absolute_path(o.pid_file, cwd);
+  if (auto log = o.values.find("log_file"); log != o.values.end() && !log->second.empty() && log->second != "true") {
+    app["log_file"] = config::absolute_path(log->second, cwd);
+  }
   if (!o.stop_exit_codes.empty()) {
     json codes = json::array();
     for (const auto& c : o.stop_exit_codes) {

@@ -2,7 +2,6 @@
 #include "config/log_format.hpp"
 
 #include <array>
-#include <cstdio>
 
 namespace pmx::config {
 namespace {
@@ -13,11 +12,19 @@ constexpr std::array<const char*, 12> kMonthNames = {"January", "February", "Mar
 constexpr std::array<const char*, 7> kWeekdayNames = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                                       "Thursday", "Friday", "Saturday"};
 
-// n as at least `width` digits, zero-padded (n >= 0 here: fields of struct tm).
+// n as at least `width` digits, zero-padded (n >= 0 here: fields of struct tm). By hand, not
+// snprintf: it runs for every field of every line stamped.
 void append_number(std::string& out, long n, int width) {
   char buf[24];
-  const int len = std::snprintf(buf, sizeof buf, "%0*ld", width, n);
-  out.append(buf, static_cast<std::size_t>(len));
+  char* end = buf + sizeof buf;
+  char* p = end;
+  unsigned long u = n < 0 ? 0 : static_cast<unsigned long>(n);
+  do {
+    *--p = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u != 0 && p > buf);
+  while (end - p < width && p > buf) *--p = '0';
+  out.append(p, static_cast<std::size_t>(end - p));
 }
 
 // "+01:00" (colon) or "+0100"; tm_gmtoff is seconds east of UTC.
