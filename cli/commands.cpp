@@ -90,9 +90,9 @@ constexpr OptionFlag kValueFlags[] = {
     {"--cron-restart,--cron", "cron_restart", "restart on a cron schedule (5 or 6 fields, or @hourly, @daily...)"},
     {"--ignore-watch", "ignore_watch", "paths the watch ignores (names, globs, regular expressions)"},
     {"--watch-delay", "watch_delay", "quiet time after a burst of changes before the restart (1000 ms)"},
-    {"-l,--log", "log_file", "combined log file (not yet supported)"},
-    {"--log-date-format", "log_date_format", "time stamp format (not yet supported)"},
-    {"--log-type", "log_type", "json (not yet supported)"},
+    {"-l,--log", "log_file", "combined log file: stdout and stderr of every instance"},
+    {"--log-date-format", "log_date_format", "prefix each log line with a time stamp in this format (YYYY-MM-DD HH:mm:ss Z)"},
+    {"--log-type", "log_type", "json: one JSON object per log line (message, timestamp, type, process_id, app_name)"},
     {"--port", "port", "sets PORT"},
     {"--filter-env", "filter_env", "drop caller variables with these prefixes"},
     {"--instance-var", "instance_var", "variable of the instance index (NODE_APP_INSTANCE)"},
@@ -101,18 +101,18 @@ constexpr OptionFlag kValueFlags[] = {
     {"--gid", "gid", "run with this group (pmxd as root)"},
     {"--listen-timeout", "listen_timeout", "readiness timeout (not yet supported)"},
     {"--exec-mode", "exec_mode", "fork or cluster (cluster: not yet supported)"},
-    {"--log-max-size", "log_max_size", "rotate logs above this size (not yet supported)"},
-    {"--log-retain", "log_retain", "rotated logs kept (not yet supported)"},
-    {"--log-rotate-interval", "log_rotate_interval", "rotate logs this often (not yet supported)"},
+    {"--log-max-size", "log_max_size", "rotate a log file above this size (10M; 0: never; default from pmx.yaml)"},
+    {"--log-retain", "log_retain", "rotated files kept per log file (30; 0: all)"},
+    {"--log-rotate-interval", "log_rotate_interval", "also rotate logs on this cron schedule ('0 0 * * *': daily)"},
 };
 constexpr OptionFlag kSwitchFlags[] = {
     {"--watch", "watch", "restart on file changes in the cwd (or watch paths)"},
     {"--merge-logs,--combine-logs", "merge_logs", "one log file for every instance"},
-    {"--time", "time", "time stamps in logs (not yet supported)"},
+    {"--time", "time", "prefix each log line with an ISO 8601 time stamp"},
     {"--disable-logs", "disable_logs", "send the output to /dev/null"},
     {"--wait-ready", "wait_ready", "wait for the app's ready signal (not yet supported)"},
     {"--shutdown-with-message", "shutdown_with_message", "not yet supported"},
-    {"--log-compress", "log_compress", "gzip rotated logs (not yet supported)"},
+    {"--log-compress", "log_compress", "gzip rotated log files"},
 };
 
 json caller_env() {
@@ -228,6 +228,9 @@ json build_spec(const StartOptions& o, const std::string& script_path) {
   if (!o.out_file.empty()) app["out_file"] = config::absolute_path(o.out_file, cwd);
   if (!o.error_file.empty()) app["error_file"] = config::absolute_path(o.error_file, cwd);
   if (!o.pid_file.empty()) app["pid_file"] = config::absolute_path(o.pid_file, cwd);
+  if (auto log = o.values.find("log_file"); log != o.values.end() && !log->second.empty() && log->second != "true") {
+    app["log_file"] = config::absolute_path(log->second, cwd);
+  }
   if (!o.stop_exit_codes.empty()) {
     json codes = json::array();
     for (const auto& c : o.stop_exit_codes) {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/log_format.hpp"
 #include "config/units.hpp"
 
 namespace pmx::config {
@@ -287,6 +288,15 @@ class Reader {
     }
   }
 
+  // The same readers into an option left unset when it is absent.
+  template <typename T, typename Read>
+  void optional(const char* key, std::optional<T>& out, Read read) {
+    if (!find(key)) return;
+    T value{};
+    read(value);
+    if (error_.empty()) out = std::move(value);
+  }
+
  private:
   const json& j_;
   std::string error_;
@@ -373,12 +383,13 @@ json to_json(const AppSpec& s) {
       {"gid", s.gid},
       {"force", s.force},
       {"append_env_to_name", s.append_env_to_name},
-      {"log_max_size", s.log_max_size},
-      {"log_retain", s.log_retain},
-      {"log_compress", s.log_compress},
-      {"log_rotate_interval", s.log_rotate_interval_ms},
   };
   if (s.port) j["port"] = s.port;
+  // Unset rotation options stay out: the daemon's defaults (pmx.yaml) apply to them.
+  if (s.log_max_size) j["log_max_size"] = *s.log_max_size;
+  if (s.log_retain) j["log_retain"] = *s.log_retain;
+  if (s.log_compress) j["log_compress"] = *s.log_compress;
+  if (s.log_rotate_interval) j["log_rotate_interval"] = *s.log_rotate_interval;
   return j;
 }
 
@@ -460,10 +471,19 @@ Result<AppSpec> spec_from_json(const json& j, SpecError& error) {
   r.id_or_name("gid", s.gid);
   r.boolean("force", s.force);
   r.boolean("append_env_to_name", s.append_env_to_name);
-  r.size("log_max_size", s.log_max_size);
-  r.integer("log_retain", s.log_retain, 0);
-  r.boolean("log_compress", s.log_compress);
-  r.duration("log_rotate_interval", s.log_rotate_interval_ms);
+  r.optional("log_max_size", s.log_max_size, [&](std::uint64_t& v) { r.size("log_max_size", v); });
+  r.optional("log_retain", s.log_retain, [&](int& v) { r.integer("log_retain", v, 0); });
+  r.optional("log_compress", s.log_compress, [&](bool& v) { r.boolean("log_compress", v); });
+  if (const json* interval = r.find("log_rotate_interval")) {
+    // 0 or "0" is no interval, as for cron_restart; "" too.
+    if ((interval->is_number_integer() && interval->get<long long>() == 0) || *interval == "0") {
+      s.log_rotate_interval = "";
+    } else if (interval->is_string()) {
+      s.log_rotate_interval = interval->get<std::string>();
+    } else {
+      r.fail("log_rotate_interval", "a cron expression (\"0 0 * * *\", @daily)");
+    }
+  }
   if (!r.error().empty()) {
     error = SpecError{r.option(), r.error()};
     return Error{r.error()};
@@ -509,10 +529,6 @@ std::vector<std::string> unsupported_options(const AppSpec& s) {
   if (s.exec_mode == "cluster") out.push_back("exec_mode: cluster (the instances run in fork mode)");
   if (s.wait_ready) out.push_back("wait_ready");
   if (s.shutdown_with_message) out.push_back("shutdown_with_message");
-  if (!s.log_file.empty()) out.push_back("log_file");
-  if (!s.log_date_format.empty() || s.time) out.push_back("log_date_format/time");
-  if (!s.log_type.empty()) out.push_back("log_type");
-  if (s.log_max_size || s.log_retain || s.log_compress || s.log_rotate_interval_ms) out.push_back("log rotation");
   return out;
 }
 
@@ -537,6 +553,20 @@ Result<bool> validate(const AppSpec& s) {
   if (s.port < 0 || s.port > 65535) return Error{"option 'port': expected a TCP port, 1..65535"};
   if (!s.cron_restart.empty()) {
     if (auto cron = CronSchedule::parse(s.cron_restart); !cron) return Error{"option 'cron_restart': " + cron.error()};
+  }
+  if (s.log_rotate_interval && !s.log_rotate_interval->empty()) {
+    if (auto cron = CronSchedule::parse(*s.log_rotate_interval); !cron) {
+      return Error{"option 'log_rotate_interval': " + cron.error()};
+    }
+  }
+  if (!s.log_date_format.empty()) {
+    if (auto format = DateFormat::compile(s.log_date_format); !format) {
+      return Error{"option 'log_date_format': " + format.error()};
+    }
+  }
+  if (s.log_retain && *s.log_retain < 0) return Error{"option 'log_retain': expected a whole number >= 0"};
+  if (s.log_max_size && *s.log_max_size > kMaxSizeBytes) {
+    return Error{std::string("option 'log_max_size': expected a size of at most ") + kMaxSizeText};
   }
   if (s.instance_var.empty() || s.instance_var.find_first_of(std::string("=\0", 2)) != std::string::npos) {
     return Error{"option 'instance_var': expected an environment variable name"};

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,13 +57,14 @@ struct AppSpec {
   std::string log_file;                   ///< combined log; empty: none
   bool merge_logs = false;                ///< one file for every instance (no -<id>)
   bool disable_logs = false;              ///< output goes to /dev/null
-  std::string log_date_format;
-  bool time = false;
-  std::string log_type;                   ///< "" or "json"
-  std::uint64_t log_max_size = 0;         ///< rotation (bytes); 0: off
-  int log_retain = 0;
-  bool log_compress = false;
-  std::uint64_t log_rotate_interval_ms = 0;
+  std::string log_date_format;            ///< dayjs tokens (config/log_format.hpp); empty: none
+  bool time = false;                      ///< stamp lines with kTimeFormat (ISO 8601)
+  std::string log_type;                   ///< "", "raw" or "json" (one JSON object per line)
+  // Rotation: unset options take pmx.yaml's defaults (config/daemon_settings.hpp: rotation_for).
+  std::optional<std::uint64_t> log_max_size;        ///< bytes; 0: no size rotation
+  std::optional<int> log_retain;                    ///< rotated files kept; 0: all
+  std::optional<bool> log_compress;                 ///< gzip rotated files
+  std::optional<std::string> log_rotate_interval;   ///< cron expression; "": none
   // Behaviour of later work, parsed and stored now.
   std::string cron_restart;
   bool watch = false;

@@ -15,6 +15,7 @@ struct Paths {
   std::string socket() const { return home + "/pmx.sock"; }
   std::string daemon_pid() const { return home + "/pmxd.pid"; }
   std::string daemon_log() const { return home + "/pmx.log"; }
+  std::string settings() const { return home + "/pmx.yaml"; }  ///< config/daemon_settings.hpp
   std::string logs_dir() const { return home + "/logs"; }
   std::string pids_dir() const { return home + "/pids"; }
   std::string cgroup_name() const;  ///< a name unique to this home, for the cgroup folder

@@ -5,6 +5,8 @@
 
 #include <fstream>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "tests/integration/harness.hpp"
 
@@ -120,6 +122,34 @@ TEST_CASE("uid runs the app as that user, with its HOME", "[integration][ecosyst
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("no-such-user-here") != std::string::npos);
   CHECK_FALSE(s.find_app("ghost").has_value());
+}
+
+TEST_CASE("log option flags: accepted without an 'unsupported' warning, bad values refused by the CLI",
+          "[integration][ecosystem]") {
+  Session s;
+  auto r = s.pmx({"start", bin::kSleeper, "--name", "logopts", "--time", "--log-type", "json", "--log-date-format",
+                  "YYYY-MM-DD HH:mm:ss.SSS Z", "--log-max-size", "1M", "--log-retain", "3", "--log-compress",
+                  "--log-rotate-interval", "0 0 * * *"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("not yet supported") == std::string::npos);
+  CHECK(s.wait_status("logopts", "online"));
+  const std::pair<std::vector<std::string>, std::string> bad[] = {
+      {{"--log-rotate-interval", "1h"}, "log_rotate_interval"},   // a cron expression now, not a duration
+      {{"--log-date-format", "[at HH:mm"}, "log_date_format"},    // unterminated '['
+      {{"--log-retain", "-1"}, "log_retain"},
+      {{"--log-max-size", "huge"}, "log_max_size"},
+      {{"--log-type", "xml"}, "log_type"},
+  };
+  for (const auto& [flags, option] : bad) {
+    std::vector<std::string> args = {"start", bin::kSleeper, "--name", "badlog"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto refused = s.pmx(args);
+    INFO(flags.front() << ": " << refused.err);
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.err.find(option) != std::string::npos);
+  }
+  CHECK_FALSE(s.find_app("badlog").has_value());
 }
 
 TEST_CASE("option flags on the command line: --port, --merge-logs, --filter-env, --no-autostart, --watch",

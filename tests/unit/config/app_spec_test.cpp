@@ -408,6 +408,89 @@ TEST_CASE("to_json -> spec_from_json round trip", "[app_spec]") {
   }
 }
 
+TEST_CASE("spec_from_json: rotation options are unset unless given, and to_json leaves them out", "[app_spec]") {
+  AppSpec s = read_ok(app());
+  CHECK_FALSE(s.log_max_size.has_value());
+  CHECK_FALSE(s.log_retain.has_value());
+  CHECK_FALSE(s.log_compress.has_value());
+  CHECK_FALSE(s.log_rotate_interval.has_value());
+  const json j = to_json(s);
+  for (const char* key : {"log_max_size", "log_retain", "log_compress", "log_rotate_interval"}) {
+    INFO(key);
+    CHECK_FALSE(j.contains(key));
+  }
+}
+
+TEST_CASE("spec_from_json: rotation options, set (zero and false too) and round-tripped", "[app_spec]") {
+  AppSpec s = read_ok(app({{"log_max_size", "10M"}, {"log_retain", "5"}, {"log_compress", true},
+                           {"log_rotate_interval", "0 0 * * *"}}));
+  CHECK(s.log_max_size == std::uint64_t{10} << 20);
+  CHECK(s.log_retain == 5);
+  CHECK(s.log_compress == true);
+  CHECK(s.log_rotate_interval == "0 0 * * *");
+  // camelCase aliases and numbers.
+  AppSpec camel = read_ok(app({{"logMaxSize", 4096}, {"logRetain", 0}, {"logCompress", false},
+                               {"logRotateInterval", "@hourly"}}));
+  CHECK(camel.log_max_size == 4096u);
+  CHECK(camel.log_retain == 0);
+  CHECK(camel.log_compress == false);
+  CHECK(camel.log_rotate_interval == "@hourly");
+  // An explicit 0, false or "" overrides the daemon's default: it is kept, not dropped.
+  AppSpec off = read_ok(app({{"log_max_size", 0}, {"log_retain", 0}, {"log_compress", "false"}, {"log_rotate_interval", 0}}));
+  CHECK(off.log_max_size == 0u);
+  CHECK(off.log_retain == 0);
+  CHECK(off.log_compress == false);
+  CHECK(off.log_rotate_interval == "");
+  CHECK(read_ok(app({{"log_rotate_interval", ""}})).log_rotate_interval == "");
+  CHECK(read_ok(app({{"log_rotate_interval", "0"}})).log_rotate_interval == "");
+  for (const AppSpec& spec : {s, camel, off}) {
+    const json j = to_json(spec);
+    for (const json& wire : {j, json::parse(j.dump())}) {
+      AppSpec back = read_ok(wire);
+      CHECK(back.log_max_size == spec.log_max_size);
+      CHECK(back.log_retain == spec.log_retain);
+      CHECK(back.log_compress == spec.log_compress);
+      CHECK(back.log_rotate_interval == spec.log_rotate_interval);
+    }
+  }
+}
+
+TEST_CASE("spec_from_json: log_rotate_interval is a cron expression", "[app_spec]") {
+  for (const json& bad : {json("1h"), json("every day"), json("61 * * * *"), json(3600000), json(true), json::array()}) {
+    INFO(bad.dump());
+    read_fails(app({{"log_rotate_interval", bad}}), "log_rotate_interval");
+  }
+  auto r = spec_from_json(app({{"log_rotate_interval", "0 25 * * *"}}));
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Matchers::StartsWith("option 'log_rotate_interval': "));
+  // Set directly, validate catches it too.
+  AppSpec s = read_ok(app());
+  s.log_rotate_interval = "not cron";
+  CHECK_FALSE(validate(s).ok());
+  s.log_rotate_interval = "*/5 * * * *";
+  CHECK(validate(s).ok());
+}
+
+TEST_CASE("spec_from_json: log_date_format is compiled, time and log_type are read", "[app_spec]") {
+  AppSpec s = read_ok(app({{"log_date_format", "YYYY-MM-DD HH:mm:ss Z"}, {"time", true}, {"log_type", "json"}}));
+  CHECK(s.log_date_format == "YYYY-MM-DD HH:mm:ss Z");
+  CHECK(s.time);
+  CHECK(s.log_type == "json");
+  CHECK(read_ok(app({{"logDateFormat", "[at] HH:mm"}})).log_date_format == "[at] HH:mm");
+  CHECK(read_ok(app({{"log_type", "raw"}})).log_type == "raw");
+  auto r = spec_from_json(app({{"log_date_format", "YYYY [at HH:mm"}}));
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error(), Catch::Matchers::StartsWith("option 'log_date_format': "));
+  CHECK_THAT(r.error(), Catch::Matchers::Contains("unterminated '['"));
+  read_fails(app({{"log_type", "xml"}}), "log_type");
+  read_fails(app({{"log_date_format", 12}}), "log_date_format");
+  // They work now: nothing about logs is reported as unsupported.
+  AppSpec all = read_ok(app({{"log_date_format", "HH:mm"}, {"time", true}, {"log_type", "json"}, {"log_file", "/l/all.log"},
+                             {"log_max_size", "1M"}, {"log_retain", 3}, {"log_compress", true},
+                             {"log_rotate_interval", "@daily"}}));
+  CHECK(unsupported_options(all).empty());
+}
+
 TEST_CASE("split_shell_words: whitespace separates, runs of it collapse", "[app_spec]") {
   auto r = split_shell_words("  --port   80\t-v\n x ");
   REQUIRE(r.ok());
@@ -503,7 +586,7 @@ TEST_CASE("default_name: basename without the extension", "[app_spec]") {
 
 TEST_CASE("issue_6: durations above 2^31-1 ms are refused, never wrapped", "[app_spec][issue_6]") {
   const char* durations[] = {"min_uptime", "restart_delay", "exp_backoff_restart_delay", "exp_backoff_restart_delay_max",
-                             "kill_timeout", "listen_timeout", "watch_delay", "log_rotate_interval"};
+                             "kill_timeout", "listen_timeout", "watch_delay"};
   for (const char* option : durations) {
     INFO(option);
     // The largest accepted value, as a number and as text.

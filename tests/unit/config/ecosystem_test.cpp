@@ -229,7 +229,7 @@ const std::vector<OptionCase>& option_cases() {
       {"log_file", "true", [](const AppSpec& s) { return s.log_file == "true"; }, "7"},
       {"pid_file", "\"/tmp/a.pid\"", [](const AppSpec& s) { return s.pid_file == "/tmp/a.pid"; }, "[]"},
       {"merge_logs", "true", [](const AppSpec& s) { return s.merge_logs; }, "\"sometimes\""},
-      {"log_date_format", "\"YYYY-MM-DD\"", [](const AppSpec& s) { return s.log_date_format == "YYYY-MM-DD"; }, "1"},
+      {"log_date_format", "\"YYYY-MM-DD\"", [](const AppSpec& s) { return s.log_date_format == "YYYY-MM-DD"; }, "\"[at HH\""},
       {"time", "true", [](const AppSpec& s) { return s.time; }, "\"always\""},
       {"log_type", "\"json\"", [](const AppSpec& s) { return s.log_type == "json"; }, "\"xml\""},
       {"disable_logs", "true", [](const AppSpec& s) { return s.disable_logs; }, "\"yes please\""},
@@ -242,8 +242,12 @@ const std::vector<OptionCase>& option_cases() {
       {"append_env_to_name", "true", [](const AppSpec& s) { return s.append_env_to_name; }, "1"},
       {"log_max_size", "\"10M\"", [](const AppSpec& s) { return s.log_max_size == 10ull << 20; }, "\"big\""},
       {"log_retain", "5", [](const AppSpec& s) { return s.log_retain == 5; }, "-5"},
-      {"log_compress", "true", [](const AppSpec& s) { return s.log_compress; }, "\"gz\""},
-      {"log_rotate_interval", "\"1h\"", [](const AppSpec& s) { return s.log_rotate_interval_ms == 3600000; }, "\"hourly\""},
+      {"log_retain", "0", [](const AppSpec& s) { return s.log_retain == 0; }, "\"many\""},
+      {"log_compress", "true", [](const AppSpec& s) { return s.log_compress == true; }, "\"gz\""},
+      {"log_compress", "false", [](const AppSpec& s) { return s.log_compress == false; }, "1"},
+      {"log_rotate_interval", "\"0 0 * * *\"", [](const AppSpec& s) { return s.log_rotate_interval == "0 0 * * *"; }, "\"1h\""},
+      {"log_rotate_interval", "\"@daily\"", [](const AppSpec& s) { return s.log_rotate_interval == "@daily"; }, "true"},
+      {"log_rotate_interval", "0", [](const AppSpec& s) { return s.log_rotate_interval == ""; }, "[]"},
   };
   return cases;
 }

@@ -38,6 +38,7 @@ TEST_CASE("Paths: files and folders directly under the home", "[paths]") {
   CHECK(p.socket() == "/tmp/pmx-test-home/pmx.sock");
   CHECK(p.daemon_pid() == "/tmp/pmx-test-home/pmxd.pid");
   CHECK(p.daemon_log() == "/tmp/pmx-test-home/pmx.log");
+  CHECK(p.settings() == "/tmp/pmx-test-home/pmx.yaml");
   CHECK(p.logs_dir() == "/tmp/pmx-test-home/logs");
   CHECK(p.pids_dir() == "/tmp/pmx-test-home/pids");
 }
