@@ -576,7 +576,8 @@ const Verb kVerbs[] = {
      [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "name", "app name", true); }},
     {"flush", "empty the log files of apps (all when no target)", {},
      [](CLI::App& c, CommandLine& cl) { c.add_option("targets", cl.targets, "names, ids, namespaces or all"); }},
-    {"reloadLogs", "reopen every log file (after an external logrotate moved them)", {}, [](CLI::App&, CommandLine&) {}},
+    {"reloadLogs", "reopen every log file (after an external logrotate moved them) and read pmx.yaml again", {},
+     [](CLI::App&, CommandLine&) {}},
     {"ping", "check that pmxd answers (starting it if needed)", {}, [](CLI::App&, CommandLine&) {}},
     {"kill", "stop every app and the daemon", {}, [](CLI::App&, CommandLine&) {}},
     {"signal", "send a signal to apps", {"sendSignal"},
@@ -755,6 +756,11 @@ int run(int argc, char** argv) {
     if (verb == "reloadLogs") {
       json r = s.call("reloadLogs");
       std::cout << "reopened " << r.value("reopened", 0) << " log file(s)\n";
+      // pmx.yaml is read again too: a mistake in it is named, and the settings in use stay.
+      if (const auto& error = r.value("settings_error", json()); error.is_string()) {
+        std::cerr << "pmx: " << error.get<std::string>() << "\n";
+        return kFailed;
+      }
       return kOk;
     }
     if (verb == "signal") {

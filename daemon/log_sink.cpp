@@ -2,12 +2,15 @@
 // when the file was removed or replaced.
 #include "daemon/log_sink.hpp"
 
+#include "config/cron.hpp"
 #include "config/paths.hpp"
+#include "config/rotated_logs.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <spdlog/spdlog.h>
@@ -102,25 +105,49 @@ void LogSink::write(const char* data, std::size_t len, const void* writer) {
     dangling_ = nullptr;
     write("\n", 1, nullptr);
   }
-  const bool ends_line = len > 0 && data[len - 1] == '\n';
+  // Rotation happens between lines only: the lines that fit go to this file, the rest to the
+  // next. A line longer than log_max_size fills a file of its own.
+  const std::uint64_t max = rotation_.max_size;
+  while (max && !dangling_ && size_ + len > max) {
+    const std::string_view chunk(data, len);
+    const std::size_t room = size_ < max ? static_cast<std::size_t>(max - size_) : 0;
+    std::size_t cut = room ? chunk.substr(0, room).rfind('\n') : std::string_view::npos;
+    if (cut == std::string_view::npos && size_ == 0) cut = std::min(chunk.find('\n'), len - 1);
+    if (cut != std::string_view::npos) {
+      if (!write_all(data, cut + 1)) return;
+      data += cut + 1;
+      len -= cut + 1;
+    }
+    if (len == 0 || !rotate()) break;  // a file that cannot be renamed keeps growing
+    if (!ensure_open()) {
+      dropped_ += len;
+      dropped_in_episode_ += len;
+      return;
+    }
+  }
+  if (len == 0 || !write_all(data, len)) return;
+  dangling_ = data[len - 1] == '\n' ? nullptr : writer;
+}
+
+bool LogSink::write_all(const char* data, std::size_t len) {
   while (len > 0) {
     ssize_t n = ::write(fd_, data, len);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       fail(n < 0 ? errno : ENOSPC, len);
-      return;
+      return false;
     }
     data += n;
     len -= static_cast<std::size_t>(n);
     size_ += static_cast<std::uint64_t>(n);
   }
-  dangling_ = ends_line ? nullptr : writer;
   if (failing_) {
     failing_ = false;
     report_(false, "log file " + path_ + ": writing again, " + std::to_string(dropped_in_episode_) + " bytes were dropped");
     dropped_in_episode_ = 0;
     error_.clear();
   }
+  return true;
 }
 
 void LogSink::reopen() {
@@ -137,14 +164,77 @@ bool LogSink::truncate() {
   return true;
 }
 
-std::shared_ptr<LogSink> LogSinks::get(const std::string& path) {
+void LogSink::set_rotation(const config::LogRotation& rotation, LogHousekeeper* housekeeper) {
+  rotation_ = rotation;
+  housekeeper_ = housekeeper;
+  if (!housekeeper) interval_timer.reset();
+}
+
+bool LogSink::rotate() {
+  if (fd_ < 0 || size_ == 0) return false;
+  const std::string rotated = config::free_rotated_name(path_, std::chrono::system_clock::now());
+  if (::rename(path_.c_str(), rotated.c_str()) != 0) {
+    // The file is gone (someone removed it): a new one is made; nothing to keep.
+    if (errno != ENOENT) report_(true, "log file " + path_ + ": cannot rotate it to " + rotated + ": " + std::strerror(errno));
+    close_file();
+    next_open_try_ = {};
+    return false;
+  }
+  close_file();
+  next_open_try_ = {};
+  ensure_open();
+  if (housekeeper_) housekeeper_->after_rotation(path_, rotated, rotation_.compress, rotation_.retain);
+  return true;
+}
+
+LogSinks::LogSinks(boost::asio::io_context& io) : io_(io), housekeeper_(io) {}
+
+LogSinks::~LogSinks() {
+  for_each([](LogSink& sink) { sink.set_rotation(sink.rotation(), nullptr); });
+}
+
+void LogSinks::configure(const std::shared_ptr<LogSink>& sink, const config::LogRotation& rotation) {
+  sink->interval_timer.reset();
+  sink->set_rotation(rotation, &housekeeper_);
+  if (!rotation.interval.empty()) arm_interval(sink);
+}
+
+void LogSinks::arm_interval(const std::shared_ptr<LogSink>& sink) {
+  auto schedule = config::CronSchedule::parse(sink->rotation().interval);  // validated with the options
+  const auto now = std::chrono::system_clock::now();
+  const auto next = schedule ? schedule->next(now) : std::nullopt;
+  if (!next) {
+    spdlog::warn("log file {}: rotate_interval '{}' matches no date, ignoring it", sink->path(), sink->rotation().interval);
+    return;
+  }
+  if (!sink->interval_timer) sink->interval_timer = std::make_unique<boost::asio::steady_timer>(io_);
+  sink->interval_timer->expires_after(std::chrono::ceil<std::chrono::milliseconds>(*next - now));
+  sink->interval_timer->async_wait([this, weak = std::weak_ptr<LogSink>(sink), at = *next](const boost::system::error_code& ec) {
+    auto sink = weak.lock();
+    if (ec || !sink) return;
+    // The timer counts steady time, the schedule the wall clock's: early (the clock was set
+    // back), wait for the rest.
+    if (std::chrono::system_clock::now() + std::chrono::milliseconds(500) >= at && sink->rotate()) {
+      spdlog::info("log file {}: rotated (rotate_interval '{}')", sink->path(), sink->rotation().interval);
+    }
+    arm_interval(sink);
+  });
+}
+
+std::shared_ptr<LogSink> LogSinks::get(const std::string& path, const config::LogRotation& rotation) {
   std::erase_if(sinks_, [](const auto& entry) { return entry.second.expired(); });
   if (auto it = sinks_.find(path); it != sinks_.end()) {
     if (auto sink = it->second.lock()) return sink;
   }
   auto sink = std::make_shared<LogSink>(path);
+  configure(sink, rotation);
   sinks_[path] = sink;
   return sink;
+}
+
+void LogSinks::add(const std::shared_ptr<LogSink>& sink, const config::LogRotation& rotation) {
+  configure(sink, rotation);
+  sinks_[sink->path()] = sink;
 }
 
 void LogSinks::for_each(const std::function<void(LogSink&)>& f) {

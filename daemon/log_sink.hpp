@@ -3,6 +3,10 @@
 // file (it cannot be opened, the disk is full) is logged once per episode and the bytes dropped
 // are counted, while the app runs on undisturbed. A file deleted or moved away by someone else
 // is noticed (at the first write after a pause, or within a second) and made anew.
+//
+// Rotation is done by this one writer, between two lines: rename the file to its rotated name,
+// open a new one. Nothing is copied or truncated, so no line is lost, split or written twice.
+// Compression and retention follow off the event loop (LogHousekeeper).
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +17,12 @@
 #include <map>
 #include <memory>
 #include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "config/daemon_settings.hpp"
+#include "daemon/log_housekeeper.hpp"
 
 namespace pmx::daemon {
 
@@ -38,6 +48,16 @@ class LogSink {
   /// Empties the file (flush); false with errno when it could not be truncated.
   bool truncate();
 
+  /// How the file rotates (a default-made sink does not); housekeeper compresses and prunes
+  /// after a rotation and must outlive the sink or be unset first.
+  void set_rotation(const config::LogRotation& rotation, LogHousekeeper* housekeeper);
+  const config::LogRotation& rotation() const { return rotation_; }
+  /// Renames the file to its rotated name and starts a new one; false when the file is empty
+  /// or cannot be renamed (reported).
+  bool rotate();
+  /// The timer of rotate_interval (made by LogSinks).
+  std::unique_ptr<boost::asio::steady_timer> interval_timer;
+
   const std::string& path() const { return path_; }
   /// Bytes in the file as the sink knows it (what it opened plus what it wrote).
   std::uint64_t size() const { return size_; }
@@ -51,6 +71,8 @@ class LogSink {
   /// Whether path still names the open file (checked at most once a second).
   bool still_ours(std::chrono::steady_clock::time_point now);
   void close_file();
+  /// Writes len bytes to the open file; false (counted, reported) when it cannot.
+  bool write_all(const char* data, std::size_t len);
   void fail(int err, std::size_t lost);
 
   std::string path_;
@@ -67,19 +89,37 @@ class LogSink {
   std::chrono::steady_clock::time_point next_open_try_{};
   std::chrono::steady_clock::time_point next_identity_check_{};
   std::chrono::steady_clock::time_point last_write_{};
+  config::LogRotation rotation_{.max_size = 0, .retain = 0, .compress = false, .interval = {}};
+  LogHousekeeper* housekeeper_ = nullptr;
 };
 
-/// The sinks by path: one writer per file however many pipes feed it.
+/// The sinks by path: one writer per file however many pipes feed it; they rotate by size
+/// when written, and by rotate_interval on a timer of their own.
 class LogSinks {
  public:
-  /// The sink of path, made on first use and shared while anything writes to it.
-  std::shared_ptr<LogSink> get(const std::string& path);
-  /// Makes a sink made elsewhere (the daemon's own log) one of them.
-  void add(const std::shared_ptr<LogSink>& sink) { sinks_[sink->path()] = sink; }
+  explicit LogSinks(boost::asio::io_context& io);
+  /// Stops every sink's rotation (their housekeeper goes with this).
+  ~LogSinks();
+  LogSinks(const LogSinks&) = delete;
+  LogSinks& operator=(const LogSinks&) = delete;
+
+  /// The sink of path, made on first use (rotating as rotation says) and shared while anything
+  /// writes to it; a file already open keeps the rotation it was made with.
+  std::shared_ptr<LogSink> get(const std::string& path, const config::LogRotation& rotation);
+  /// Gives a sink (made elsewhere: the daemon's own log) its rotation and makes it one of them.
+  void add(const std::shared_ptr<LogSink>& sink, const config::LogRotation& rotation);
   /// Calls f on every live sink.
   void for_each(const std::function<void(LogSink&)>& f);
+  /// Gives the sink a new rotation (pmx.yaml changed).
+  void configure(const std::shared_ptr<LogSink>& sink, const config::LogRotation& rotation);
+  LogHousekeeper& housekeeper() { return housekeeper_; }
 
  private:
+  /// Arms the sink's rotate_interval timer for the next date of its schedule.
+  void arm_interval(const std::shared_ptr<LogSink>& sink);
+
+  boost::asio::io_context& io_;
+  LogHousekeeper housekeeper_;
   std::map<std::string, std::weak_ptr<LogSink>> sinks_;
 };
 

@@ -37,6 +37,22 @@ using ipc::make_error;
 
 namespace {
 
+/// How an app's options ask its lines to be written (time, log_date_format, log_type).
+LineStyle line_style(const config::AppSpec& spec, int id, const char* type) {
+  LineStyle style;
+  const bool json = spec.log_type == "json";
+  if (!json && !spec.time && spec.log_date_format.empty()) return style;
+  style.kind = json ? LineStyle::Kind::Json : LineStyle::Kind::Stamped;
+  // The format was checked when the app was started; the ISO one is always valid.
+  const std::string_view format = spec.log_date_format.empty() ? config::kTimeFormat : std::string_view(spec.log_date_format);
+  if (auto compiled = config::DateFormat::compile(format)) style.date = std::move(*compiled);
+  else style.date = std::move(*config::DateFormat::compile(config::kTimeFormat));
+  style.app_name = spec.name;
+  style.process_id = id;
+  style.type = type;
+  return style;
+}
+
 /// A log path that means "no file".
 constexpr std::string_view kNoLog = "/dev/null";
 
@@ -145,9 +161,10 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       signals_(io),
       sample_timer_(io),
       waiter_poll_(io),
+      sinks_(io),
       fifo_dir_(options_.paths.home + "/fifos"),
       state_path_(options_.paths.home + "/state.json") {
-  if (options_.daemon_log) sinks_.add(options_.daemon_log);
+  if (options_.daemon_log) sinks_.add(options_.daemon_log, settings_.daemon_log);
 }
 
 Supervisor::~Supervisor() {
@@ -155,6 +172,7 @@ Supervisor::~Supervisor() {
 }
 
 void Supervisor::start() {
+  load_settings();
   if (processes_.cgroups()) {
     spdlog::info("tracking instances with cgroup v2 under {}", processes_.cgroup_root());
   } else {
@@ -483,6 +501,22 @@ void Supervisor::wait_signals() {
     }
     wait_signals();
   });
+}
+
+std::string Supervisor::load_settings() {
+  auto loaded = config::load_daemon_settings(options_.paths.settings());
+  if (!loaded) {
+    spdlog::error("{}; keeping the log rotation settings in use", loaded.error());
+    return loaded.error();
+  }
+  settings_ = *loaded;
+  if (options_.daemon_log) sinks_.configure(options_.daemon_log, settings_.daemon_log);
+  for (auto& [id, in] : by_id_) {
+    for (const auto& sink : {in->out_sink, in->err_sink, in->log_sink}) {
+      if (sink) sinks_.configure(sink, config::rotation_for(in->spec, settings_.app_logs));
+    }
+  }
+  return "";
 }
 
 std::size_t Supervisor::reopen_logs() {
@@ -879,7 +913,11 @@ void Supervisor::register_verbs() {
     reply.ok({{"flushed", flushed}, {"failed", failed}});
   }));
 
-  server_.on("reloadLogs", [this](const json&, const Reply& reply) { reply.ok({{"reopened", reopen_logs()}}); });
+  // reloadLogs also reads pmx.yaml again: edit it, then reloadLogs.
+  server_.on("reloadLogs", [this](const json&, const Reply& reply) {
+    const std::string error = load_settings();
+    reply.ok({{"reopened", reopen_logs()}, {"settings_error", error.empty() ? json(nullptr) : json(error)}});
+  });
 
   server_.on("kill", [this](const json&, const Reply& reply) {
     spdlog::info("kill requested, stopping every app");
@@ -1051,8 +1089,8 @@ void Supervisor::open_output(Instance& in) {
   in.out_fifo = fifo_path(fifo_dir_, in.id, Stream::Out);
   in.err_fifo = fifo_path(fifo_dir_, in.id, Stream::Err);
   // /dev/null needs no sink: its writes would be system calls for nothing.
-  auto sink_of = [this](const std::string& path) {
-    return path.empty() || path == kNoLog ? nullptr : sinks_.get(path);
+  auto sink_of = [this, &in](const std::string& path) {
+    return path.empty() || path == kNoLog ? nullptr : sinks_.get(path, config::rotation_for(in.spec, settings_.app_logs));
   };
   if (!in.out_sink) in.out_sink = sink_of(in.out_path);
   if (!in.err_sink) in.err_sink = sink_of(in.err_path);
@@ -1069,7 +1107,8 @@ void Supervisor::open_output(Instance& in) {
       spdlog::error("{} cannot open {}: {}", label(in), *fifo, std::strerror(errno));
       continue;
     }
-    *pipe = LogPipe::open(io_, fd, std::make_shared<LineWriter>(*sink, in.log_sink));
+    LineStyle style = line_style(in.spec, in.id, pipe == &in.out_pipe ? "out" : "err");
+    *pipe = LogPipe::open(io_, fd, std::make_shared<LineWriter>(*sink, in.log_sink, std::move(style)));
     (*pipe)->start();
   }
 }

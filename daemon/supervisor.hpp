@@ -13,6 +13,7 @@
 #include <set>
 #include <vector>
 
+#include "config/daemon_settings.hpp"
 #include "config/paths.hpp"
 #include "daemon/app.hpp"
 #include "daemon/control_server.hpp"
@@ -79,6 +80,8 @@ class Supervisor {
   void wait_signals();
   /// Closes and opens again every log file (reloadLogs, SIGUSR2); returns how many.
   std::size_t reopen_logs();
+  /// Reads pmx.yaml and gives every log file its rotation; the error (file:line) or "".
+  std::string load_settings();
   /// A child was reaped: routes it to its instance.
   void on_exit(pid_t pid, ExitStatus exit);
   /// After a batch of reaped children: clears away emptied cgroups, answers settled waiters.
@@ -158,6 +161,7 @@ class Supervisor {
   /// Every instance of every app by pm_id: lookups, and walks in pm_id order (list, sampling).
   std::map<int, Instance*> by_id_;
   std::map<pid_t, int> by_pid_;
+  config::DaemonSettings settings_;  ///< pmx.yaml
   LogSinks sinks_;
   std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;
   std::string fifo_dir_;

@@ -1,0 +1,58 @@
+// LogHousekeeper: the work a log rotation leaves behind, done off the event loop: compressing
+// the rotated file (gzip, through zlib) and deleting the oldest rotated files past retention.
+// One worker thread, started at the first job, at low CPU priority; the daemon never waits for
+// it, and it never touches the daemon's state: what it has to say is posted to the loop.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace pmx::daemon {
+
+class LogHousekeeper {
+ public:
+  explicit LogHousekeeper(boost::asio::io_context& io);
+  /// Finishes the jobs queued, then stops the worker.
+  ~LogHousekeeper();
+  LogHousekeeper(const LogHousekeeper&) = delete;
+  LogHousekeeper& operator=(const LogHousekeeper&) = delete;
+
+  /// path was just rotated to rotated: gzip it to rotated.gz when compress, then keep the
+  /// newest `retain` rotated files of path (0: keep all).
+  void after_rotation(std::string path, std::string rotated, bool compress, int retain);
+
+  /// Blocks until every queued job is done (tests, shutdown).
+  void wait_idle();
+
+ private:
+  struct Job {
+    std::string path;
+    std::string rotated;
+    bool compress;
+    int retain;
+  };
+  void run();
+  void work(const Job& job);
+  /// Posts a line for the daemon's log to the loop.
+  void report(bool error, std::string text);
+
+  boost::asio::io_context& io_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<Job> jobs_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+/// gzips from into to (written to to + ".tmp" and renamed, so a half-written .gz never shows);
+/// empty on success, else what went wrong.
+std::string gzip_file(const std::string& from, const std::string& to);
+
+}  // namespace pmx::daemon
