@@ -145,9 +145,14 @@ Result<DaemonSettings> load_daemon_settings(const std::string& path) {
   if (!in) return Error{path + ": cannot read the file: " + std::strerror(errno)};
   std::stringstream text;
   text << in.rdbuf();
-  SettingsReader reader(path);
+  return parse_daemon_settings(text.str(), path);
+}
+
+Result<DaemonSettings> parse_daemon_settings(std::string_view text, const std::string& file) {
+  DaemonSettings settings;
+  SettingsReader reader(file);
   try {
-    reader.document(YAML::Load(text.str()), settings);
+    reader.document(YAML::Load(std::string(text)), settings);
   } catch (const YAML::Exception& e) {
     reader.fail(e.mark, e.msg);
   }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "config/app_spec.hpp"
 #include "config/result.hpp"
@@ -37,6 +38,9 @@ struct DaemonSettings {
 ///   daemon_log:           # pmx.log, same keys
 ///     max_size: 10M
 Result<DaemonSettings> load_daemon_settings(const std::string& path);
+
+/// The same from the file's text; file names it in messages.
+Result<DaemonSettings> parse_daemon_settings(std::string_view text, const std::string& file);
 
 /// Applies an app's own options (log_max_size, log_retain, log_compress, log_rotate_interval)
 /// over the defaults.
