@@ -509,7 +509,11 @@ void define_start(CLI::App& c, CommandLine& cl) {
   c.add_option("-o,--output", so.out_file, "stdout log file");
   c.add_option("-e,--error", so.error_file, "stderr log file");
   c.add_option("-p,--pid", so.pid_file, "pid file");
-  for (const auto& f : kValueFlags) c.add_option(f.flags, so.values[f.option], f.help);
+  for (const auto& f : kValueFlags) {
+    auto* option = c.add_option(f.flags, so.values[f.option], f.help);
+    // `-l` alone, as in PM2: the combined log in the logs folder (<name>.log).
+    if (std::string_view(f.option) == "log_file") option->expected(0, 1)->default_str("true");
+  }
   for (const auto& f : kSwitchFlags) c.add_flag(f.flags, so.switches[f.option], f.help);
   c.add_flag("--no-autostart", so.no_autostart, "register the app stopped");
 }

@@ -166,3 +166,45 @@ TEST_CASE("issue_8: a full disk drops and counts output, logs it once, and writi
   CHECK(episodes == 1);
   (void)filler;
 }
+
+TEST_CASE("issue_8: a 1 MiB line arrives whole, binary bytes as they are", "[integration][issue_8]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "wide", "--", "-c",
+                      "head -c 1048576 /dev/zero | tr '\\000' x; echo; printf 'a\\001\\377\\000b\\n'; exec sleep 1000"}), 0);
+  const std::string out = s.home.path() + "/logs/wide-out.log";
+  const std::string expected = std::string(1048576, 'x') + "\n" + std::string("a\x01\xff\0b\n", 6);
+  CHECK(wait_until([&] { return file_is(out, expected); }, 10s));
+}
+
+TEST_CASE("issue_8: an app that closes stdout keeps running and its stderr is still logged; -l without a path",
+          "[integration][issue_8]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "closer", "-l", "--", "-c",
+                      "echo before; exec 1>&-; echo after >&2; exec sleep 1000"}), 0);
+  const std::string err = s.home.path() + "/logs/closer-error.log";
+  CHECK(wait_until([&] { return file_is(err, "after\n"); }, 5s));
+  CHECK(file_is(s.home.path() + "/logs/closer-out.log", "before\n"));
+  CHECK(s.status("closer") == "online");
+  const std::string combined = s.home.path() + "/logs/closer.log";
+  CHECK(s.app("closer")["pm2_env"].value("pm_log_path", "") == combined);
+  CHECK(wait_until([&] { return read_lines(combined).size() == 2; }, 5s));
+}
+
+TEST_CASE("issue_8: stdout and stderr interleaved line by line stay whole in the combined log",
+          "[integration][issue_8]") {
+  Session s;
+  const std::string combined = s.home.scratch("mixed.log");
+  REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "mixed", "-l", combined, "--", "-c",
+                      "i=0; while [ $i -lt 2000 ]; do echo \"out $i\"; echo \"err $i\" >&2; i=$((i+1)); done; exec sleep 1000"}), 0);
+  CHECK(wait_until([&] { return read_lines(combined).size() == 4000; }, 20s));
+  std::size_t next_out = 0, next_err = 0;
+  bool in_order = true;
+  for (const auto& line : read_lines(combined)) {
+    if (line == "out " + std::to_string(next_out)) ++next_out;
+    else if (line == "err " + std::to_string(next_err)) ++next_err;
+    else in_order = false;
+  }
+  CHECK(in_order);
+  CHECK(next_out == 2000);
+  CHECK(next_err == 2000);
+}
