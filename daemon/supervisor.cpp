@@ -145,6 +145,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       signals_(io),
       sample_timer_(io),
       waiter_poll_(io),
+      feed_(server),
       fifo_dir_(options_.paths.home + "/fifos"),
       state_path_(options_.paths.home + "/state.json") {
   if (options_.daemon_log) sinks_.add(options_.daemon_log);
@@ -781,6 +782,7 @@ void Supervisor::register_verbs() {
   });
 
   server_.on("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
+  server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb(params, reply); });
 
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     if (params.value("watch", json()) == false) set_watch(ids, false);
@@ -1017,6 +1019,7 @@ void Supervisor::remove(int id) {
   spdlog::info("{} deleted", label(*in));
   if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   close_output(*in);
+  feed_.untrack(id);
   ::unlink(in->pid_path.c_str());
   by_id_.erase(id);
   auto owner = apps_.find(in->spec.name);
@@ -1069,9 +1072,12 @@ void Supervisor::open_output(Instance& in) {
       spdlog::error("{} cannot open {}: {}", label(in), *fifo, std::strerror(errno));
       continue;
     }
-    *pipe = LogPipe::open(io_, fd, std::make_shared<LineWriter>(*sink, in.log_sink));
+    auto writer = std::make_shared<LineWriter>(*sink, in.log_sink);
+    writer->set_tap(feed_.tap(in.id, in.spec.name, pipe == &in.out_pipe ? Stream::Out : Stream::Err));
+    *pipe = LogPipe::open(io_, fd, std::move(writer));
     (*pipe)->start();
   }
+  feed_.track(in.id, in.spec.name, in.spec.namespace_);
 }
 
 void Supervisor::close_output(Instance& in) {
