@@ -324,3 +324,32 @@ TEST_CASE("a follower that never reads does not grow pmxd; it is told how many l
 }
 
 }  // namespace pmx::itest
+
+namespace pmx::itest {
+
+TEST_CASE("logs shows an unterminated line once the app is quiet, and its end after it", "[logs]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kTicker, "--name", "tick", "--namespace", "ns", "--", "50"}), 0);
+  LiveLogs live(s.home, {"logs", "ns", "--lines", "0", "--raw"});
+  // Following once a tick shows; a namespace also picks the app started next.
+  REQUIRE(live.wait_for([](const std::string& o) { return o.find("tick ") != std::string::npos; }, 10s));
+  const std::string flag = s.home.scratch("go");
+  REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "progress", "--namespace", "ns", "--", "-c",
+                      "printf 'progress 10%%'; while [ ! -e " + flag + " ]; do sleep 0.05; done; echo ' done'; exec sleep 100"}),
+               0);
+  auto progress = [](const std::string& o) {
+    std::vector<std::string> kept;
+    for (const auto& line : lines_of(o)) {
+      if (!line.starts_with("tick ")) kept.push_back(line);
+    }
+    return kept;
+  };
+  REQUIRE(live.wait_for([&](const std::string& o) { return progress(o) == std::vector<std::string>{"progress 10%"}; }, 10s));
+  { std::ofstream(flag.c_str()) << "go"; }
+  REQUIRE(live.wait_for([&](const std::string& o) {
+    return progress(o) == std::vector<std::string>{"progress 10%", " done"};
+  }, 10s));
+  CHECK(live.interrupt() == 0);
+}
+
+}  // namespace pmx::itest
