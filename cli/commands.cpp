@@ -20,9 +20,11 @@
 
 #include "cli/autostart.hpp"
 #include "cli/ecosystem_file.hpp"
+#include "cli/logs.hpp"
 #include "cli/render.hpp"
 #include "config/app_spec.hpp"
 #include "config/interpreter.hpp"
+#include "config/log_format.hpp"
 #include "config/paths.hpp"
 #include "config/suggest.hpp"
 #include "config/units.hpp"
@@ -483,7 +485,26 @@ struct CommandLine {
   bool watch = false;  ///< stop/restart --watch
   std::string one;  ///< the single name or id of env, pid and id
   std::string signal_name;
+  LogsOptions logs;
+  CLI::Option* logs_timestamp = nullptr;  ///< --timestamp, given with or without a format
+  std::string logs_stamp_format;
 };
+
+void define_logs(CLI::App& c, CommandLine& cl) {
+  LogsOptions& lo = cl.logs;
+  c.add_option("target", lo.target, "name, id, namespace or all (default all)");
+  c.add_option("--lines", lo.lines, "lines of each file to show first (15; 0: only what comes next)")
+      ->check(CLI::NonNegativeNumber);
+  auto* err = c.add_flag("--err", lo.err_only, "only stderr");
+  c.add_flag("--out", lo.out_only, "only stdout")->excludes(err);
+  c.add_flag("--raw", lo.raw, "the bare lines, without the id|name prefix");
+  c.add_flag("--json", lo.json, "one JSON object per line (message, timestamp, type, process_id, app_name)");
+  c.add_flag("--nostream", lo.nostream, "print the last lines and exit");
+  cl.logs_timestamp = c.add_option("--timestamp", cl.logs_stamp_format,
+                                   "prefix each line with the time it was read (format: YYYY-MM-DDTHH:mm:ss)")
+                          ->expected(0, 1);
+  c.add_option("--highlight", lo.highlight, "show this word in inverse video (on a terminal)");
+}
 
 void define_start(CLI::App& c, CommandLine& cl) {
   StartOptions& so = cl.start;
@@ -582,6 +603,7 @@ const Verb kVerbs[] = {
      [](CLI::App& c, CommandLine& cl) { c.add_option("targets", cl.targets, "names, ids, namespaces or all"); }},
     {"reloadLogs", "reopen every log file (after an external logrotate moved them) and read pmx.yaml again", {},
      [](CLI::App&, CommandLine&) {}},
+    {"logs", "show the apps' last log lines, then their output as it comes", {}, define_logs},
     {"ping", "check that pmxd answers (starting it if needed)", {}, [](CLI::App&, CommandLine&) {}},
     {"kill", "stop every app and the daemon", {}, [](CLI::App&, CommandLine&) {}},
     {"signal", "send a signal to apps", {"sendSignal"},
@@ -620,7 +642,7 @@ const Verb* named_verb(const std::vector<std::string>& words) {
 
 /// PM2's verbs that pmx does not have yet: named as such rather than as typos.
 constexpr const char* kPm2VerbsToCome[] = {
-    "logs", "save", "dump", "resurrect", "startup", "unstartup", "update",
+    "save", "dump", "resurrect", "startup", "unstartup", "update",
     "monit", "dash", "dashboard", "scale", "install", "uninstall", "set", "get", "conf", "config",
     "link", "unlink", "plus", "report", "deploy", "serve", "trigger", "attach", "inspect", "module:install",
     "pull", "forward", "backward", "cleardump", "sendLineToStdin", "completion", "examples"};
@@ -754,6 +776,18 @@ int run(int argc, char** argv) {
     if (verb == "env") return cmd_env(s, cl.one);
     if (verb == "pid") return cmd_pid(s, cl.one);
     if (verb == "id") return cmd_id(s, cl.one);
+    if (verb == "logs") {
+      if (cl.logs_timestamp->count() > 0) {
+        cl.logs.timestamp = cl.logs_stamp_format;
+        if (!cl.logs_stamp_format.empty()) {
+          if (auto checked = config::DateFormat::compile(cl.logs_stamp_format); !checked) {
+            throw Failure(kUsage, "logs --timestamp: " + checked.error());
+          }
+        }
+      }
+      cl.logs.color = s.style().color;
+      return run_logs(s.paths(), cl.logs, cl.globals.timeout);
+    }
     if (verb == "ping") return std::cout << s.call("ping").dump() << "\n", kOk;
     if (verb == "kill") return cmd_kill(s);
     if (verb == "flush") return cmd_flush(s, targets.empty() ? std::vector<std::string>{"all"} : targets);

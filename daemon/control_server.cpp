@@ -175,6 +175,7 @@ void ControlServer::refuse(local::socket socket, const ipc::RpcError& error) {
 
 void ControlServer::forget(SessionId id) {
   if (sessions_.erase(id) == 0) return;
+  if (on_closed_) on_closed_(id);
   publish_sessions("disconnected", id);
   if (accept_paused_) {
     // A descriptor was just freed: try now rather than at the end of the backoff.

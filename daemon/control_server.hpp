@@ -72,6 +72,9 @@ class ControlServer {
   ControlServer& operator=(const ControlServer&) = delete;
 
   void on(const std::string& method, Handler handler) { handlers_[method] = std::move(handler); }
+  /// Runs after a session has closed and left the registry (one listener: the log feed);
+  /// nullptr removes it.
+  void on_session_closed(std::function<void(SessionId)> listener) { on_closed_ = std::move(listener); }
   /// Declares a topic clients may subscribe to (`subscribe` refuses unknown ones).
   void add_topic(std::string topic) { topics_.insert(std::move(topic)); }
   void start();
@@ -114,6 +117,7 @@ class ControlServer {
   std::map<std::string, Handler> handlers_;
   std::set<std::string, std::less<>> topics_;
   std::map<SessionId, std::shared_ptr<Session>> sessions_;
+  std::function<void(SessionId)> on_closed_;
   SessionId next_id_ = 1;
   std::uint64_t requests_ = 0;
   std::size_t partial_charged_ = 0;

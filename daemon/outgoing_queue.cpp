@@ -15,13 +15,16 @@ OutgoingQueue::Push OutgoingQueue::push_reply(std::shared_ptr<const std::string>
   return Push::queued;
 }
 
-OutgoingQueue::Push OutgoingQueue::push_notification(std::shared_ptr<const std::string> bytes) {
+OutgoingQueue::Push OutgoingQueue::push_notification(std::shared_ptr<const std::string> bytes,
+                                                     std::uint64_t lines) {
   // A drop not yet reported keeps later notifications out too, so that the client sees the
   // gap where it is, reported before anything that came after it.
   if (!messages_.empty() &&
       (dropped_unreported_ > 0 || bytes_ + bytes->size() > limits_.notifications)) {
     ++dropped_unreported_;
     ++dropped_total_;
+    dropped_lines_unreported_ += lines;
+    dropped_lines_total_ += lines;
     return Push::dropped;
   }
   push(std::move(bytes), nullptr);
@@ -47,6 +50,8 @@ std::optional<std::uint64_t> OutgoingQueue::take_drop_report() {
   if (dropped_unreported_ == 0 || bytes_ > limits_.notifications / 2) return std::nullopt;
   auto n = dropped_unreported_;
   dropped_unreported_ = 0;
+  reported_lines_ = dropped_lines_unreported_;
+  dropped_lines_unreported_ = 0;
   return n;
 }
 

@@ -36,7 +36,9 @@ class OutgoingQueue {
   /// queued and `after` is left to the caller, who closes the client.
   Push push_reply(std::shared_ptr<const std::string> bytes, std::function<void()>&& after);
   /// Queues a notification, or drops and counts it when it would pass limits.notifications.
-  Push push_notification(std::shared_ptr<const std::string> bytes);
+  /// lines is what it carries in log lines (a `log` notification's line count, 0 for others):
+  /// dropped ones are reported as lines skipped too.
+  Push push_notification(std::shared_ptr<const std::string> bytes, std::uint64_t lines = 0);
 
   bool empty() const { return messages_.empty(); }
   const Message& front() const { return messages_.front(); }
@@ -55,6 +57,9 @@ class OutgoingQueue {
   /// (the count is then reset); nullopt otherwise.
   std::optional<std::uint64_t> take_drop_report();
   std::uint64_t dropped_total() const { return dropped_total_; }
+  /// Log lines in the notifications of the last report taken (see push_notification).
+  std::uint64_t reported_lines() const { return reported_lines_; }
+  std::uint64_t dropped_lines_total() const { return dropped_lines_total_; }
 
  private:
   void push(std::shared_ptr<const std::string> bytes, std::function<void()> after);
@@ -64,6 +69,9 @@ class OutgoingQueue {
   std::size_t bytes_ = 0;
   std::uint64_t dropped_unreported_ = 0;
   std::uint64_t dropped_total_ = 0;
+  std::uint64_t dropped_lines_unreported_ = 0;
+  std::uint64_t dropped_lines_total_ = 0;
+  std::uint64_t reported_lines_ = 0;
 };
 
 }  // namespace pmx::daemon

@@ -49,16 +49,19 @@ void Session::send_reply(std::string line, std::function<void()> after) {
   if (!writing_) write_next();
 }
 
-void Session::send_notification(std::shared_ptr<const std::string> line) {
+void Session::send_notification(std::shared_ptr<const std::string> line, std::uint64_t lines) {
   if (closed_ || closing_) return;
   queue_drop_report();
-  queue_.push_notification(std::move(line));
+  queue_.push_notification(std::move(line), lines);
   if (!writing_ && !queue_.empty()) write_next();
 }
 
 void Session::queue_drop_report() {
   if (auto n = queue_.take_drop_report()) {
-    ipc::json params = {{"count", *n}, {"total", queue_.dropped_total()}};
+    ipc::json params = {{"count", *n},
+                        {"total", queue_.dropped_total()},
+                        {"lines", queue_.reported_lines()},
+                        {"lines_total", queue_.dropped_lines_total()}};
     ipc::json note = {{"jsonrpc", "2.0"}, {"method", "dropped"}, {"params", params}};
     queue_.push_notification(std::make_shared<const std::string>(note.dump() + "\n"));
   }

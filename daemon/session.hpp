@@ -37,8 +37,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// Queues a reply line (no newline); `after` runs once it is written or the client is gone.
   void send_reply(std::string line, std::function<void()> after);
-  /// Queues a notification line (newline included), or drops and counts it (see OutgoingQueue).
-  void send_notification(std::shared_ptr<const std::string> line);
+  /// Queues a notification line (newline included), or drops and counts it (see OutgoingQueue;
+  /// lines: the log lines it carries).
+  void send_notification(std::shared_ptr<const std::string> line, std::uint64_t lines = 0);
   /// Sends a last error and closes once it is written.
   void fail_and_close(const ipc::RpcError& error);
   /// Closes now: unread requests and unwritten lines are dropped, pending `after`s run.

@@ -162,6 +162,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       sample_timer_(io),
       waiter_poll_(io),
       sinks_(io),
+      feed_(server),
       fifo_dir_(options_.paths.home + "/fifos"),
       state_path_(options_.paths.home + "/state.json") {
   if (options_.daemon_log) sinks_.add(options_.daemon_log, settings_.daemon_log);
@@ -815,6 +816,7 @@ void Supervisor::register_verbs() {
   });
 
   server_.on("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
+  server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb(params, reply); });
 
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     if (params.value("watch", json()) == false) set_watch(ids, false);
@@ -1055,6 +1057,7 @@ void Supervisor::remove(int id) {
   spdlog::info("{} deleted", label(*in));
   if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   close_output(*in);
+  feed_.untrack(id);
   ::unlink(in->pid_path.c_str());
   by_id_.erase(id);
   auto owner = apps_.find(in->spec.name);
@@ -1108,9 +1111,12 @@ void Supervisor::open_output(Instance& in) {
       continue;
     }
     LineStyle style = line_style(in.spec, in.id, pipe == &in.out_pipe ? "out" : "err");
-    *pipe = LogPipe::open(io_, fd, std::make_shared<LineWriter>(*sink, in.log_sink, std::move(style)));
+    auto writer = std::make_shared<LineWriter>(*sink, in.log_sink, std::move(style));
+    writer->set_tap(feed_.tap(in.id, in.spec.name, pipe == &in.out_pipe ? Stream::Out : Stream::Err));
+    *pipe = LogPipe::open(io_, fd, std::move(writer));
     (*pipe)->start();
   }
+  feed_.track(in.id, in.spec.name, in.spec.namespace_);
 }
 
 void Supervisor::close_output(Instance& in) {

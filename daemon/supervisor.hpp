@@ -18,6 +18,7 @@
 #include "daemon/app.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/instance.hpp"
+#include "daemon/log_feed.hpp"
 #include "daemon/log_sink.hpp"
 #include "daemon/process_ops.hpp"
 #include "daemon/spawn.hpp"
@@ -131,6 +132,9 @@ class Supervisor {
   /// The ids that targets name, or the error naming the targets that match nothing.
   std::optional<ipc::RpcError> resolve(const json& params, std::vector<int>& ids) const;
   void start_app(const json& params, const Reply& reply);
+  /// `logs`: the last lines of the targets' files and, with follow, the session follows them
+  /// (daemon/logs_verb.cpp).
+  void logs_verb(const json& params, const Reply& reply);
   /// Registers one instance of spec (and starts it unless autostart is off); returns its id.
   int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env);
   void stop_all_then(std::function<void()> done);
@@ -163,6 +167,7 @@ class Supervisor {
   std::map<pid_t, int> by_pid_;
   config::DaemonSettings settings_;  ///< pmx.yaml
   LogSinks sinks_;
+  LogFeed feed_;  ///< who follows which instance's output
   std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;
   std::string fifo_dir_;
   std::string state_path_;

@@ -53,6 +53,7 @@ std::error_code Client::connect(const std::string& path) {
   }
   fd_ = fd;
   lines_ = LineBuffer{kMaxMessageBytes * 64};
+  notifications_.clear();
   return {};
 }
 
@@ -117,7 +118,10 @@ std::optional<std::string> Client::exchange(const std::string& method, const jso
       const int err = errno;
       // pmxd may have answered before closing (an error about the request): report that.
       drain_now();
-      if (auto reply = lines_.next_line()) return reply;
+      while (auto reply = lines_.next_line()) {
+        if (auto note = as_notification(*reply)) keep(std::move(*note));
+        else return reply;
+      }
       close();
       error = transport_error(std::string("lost the connection to pmxd: ") + std::strerror(err));
       return std::nullopt;
@@ -126,7 +130,13 @@ std::optional<std::string> Client::exchange(const std::string& method, const jso
   }
   char buf[65536];
   for (;;) {
-    if (auto reply = lines_.next_line()) return reply;
+    if (auto reply = lines_.next_line()) {
+      if (auto note = as_notification(*reply)) {
+        keep(std::move(*note));
+        continue;
+      }
+      return reply;
+    }
     if (lines_.overflowed()) {
       close();
       error = transport_error("pmxd sent a reply larger than the client accepts");
@@ -138,6 +148,48 @@ std::optional<std::string> Client::exchange(const std::string& method, const jso
     if (n <= 0) {
       close();
       error = transport_error("pmxd closed the connection before answering");
+      return std::nullopt;
+    }
+    lines_.append(std::string_view(buf, static_cast<std::size_t>(n)));
+  }
+}
+
+std::optional<json> Client::as_notification(const std::string& line) {
+  // pmxd's replies start with their id (encode_result); anything else is parsed to tell.
+  if (line.starts_with(R"({"id":)")) return std::nullopt;
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.contains("id") || !j.contains("method")) return std::nullopt;
+  return j;
+}
+
+void Client::keep(json note) {
+  if (notifications_.size() >= kMaxKeptNotifications) notifications_.pop_front();
+  notifications_.push_back(std::move(note));
+}
+
+std::optional<json> Client::next_notification(std::optional<std::chrono::milliseconds> timeout) {
+  std::optional<Clock::time_point> deadline;
+  if (timeout) deadline = Clock::now() + *timeout;
+  char buf[65536];
+  for (;;) {
+    if (!notifications_.empty()) {
+      json note = std::move(notifications_.front());
+      notifications_.pop_front();
+      return note;
+    }
+    if (fd_ < 0) return std::nullopt;
+    while (auto line = lines_.next_line()) {
+      if (auto note = as_notification(*line)) return note;  // a stray reply is skipped
+    }
+    if (lines_.overflowed()) {
+      close();
+      return std::nullopt;
+    }
+    if (!wait_ready(POLLIN, deadline)) return std::nullopt;
+    ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n <= 0) {
+      close();
       return std::nullopt;
     }
     lines_.append(std::string_view(buf, static_cast<std::size_t>(n)));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -36,6 +37,12 @@ class Client {
   /// default) waits without limit.
   void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
 
+  /// The next notification the daemon sent (after a `subscribe`, or a `logs` that follows),
+  /// oldest first: those that arrived while a call waited for its reply are kept for this.
+  /// Waits up to timeout (nullopt: without limit); nullopt at the timeout, or when the
+  /// connection is lost (then connected() is false).
+  std::optional<json> next_notification(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
   bool connected() const { return fd_ >= 0; }
   void close();
 
@@ -49,6 +56,13 @@ class Client {
   /// Reads what the daemon already sent without waiting (its reply to a refused request).
   void drain_now();
 
+  /// The notification in line, or nullopt when it is a reply.
+  static std::optional<json> as_notification(const std::string& line);
+  /// Keeps a notification that arrived during a call (the oldest go past kMaxKeptNotifications).
+  void keep(json note);
+
+  static constexpr std::size_t kMaxKeptNotifications = 4096;
+  std::deque<json> notifications_;
   int fd_ = -1;
   long next_id_ = 1;
   std::chrono::milliseconds timeout_{0};

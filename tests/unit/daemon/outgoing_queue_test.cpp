@@ -93,3 +93,22 @@ TEST_CASE("issue_6: clear hands back every message for its callback", "[issue_6]
 }
 
 }  // namespace pmx::daemon
+
+namespace pmx::daemon {
+
+TEST_CASE("dropped log notifications are reported as the lines they carried", "[logs][queue]") {
+  OutgoingQueue q(kLimits);
+  CHECK(q.push_notification(bytes(40), 3) == Push::queued);
+  CHECK(q.push_notification(bytes(40), 7) == Push::dropped);
+  CHECK(q.push_notification(bytes(1), 2) == Push::dropped);
+  CHECK(q.push_notification(bytes(1)) == Push::dropped);  // not a log line
+  CHECK_FALSE(q.take_drop_report());  // the queue is still over half its notification limit
+  q.pop_front();
+  auto report = q.take_drop_report();
+  REQUIRE(report);
+  CHECK(*report == 3);
+  CHECK(q.reported_lines() == 9);
+  CHECK(q.dropped_lines_total() == 9);
+}
+
+}  // namespace pmx::daemon
