@@ -89,6 +89,7 @@ class LogSink {
   std::chrono::steady_clock::time_point next_open_try_{};
   std::chrono::steady_clock::time_point next_identity_check_{};
   std::chrono::steady_clock::time_point last_write_{};
+  std::chrono::steady_clock::time_point last_removed_check_{};
   config::LogRotation rotation_{.max_size = 0, .retain = 0, .compress = false, .interval = {}};
   LogHousekeeper* housekeeper_ = nullptr;
 };
