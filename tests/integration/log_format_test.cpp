@@ -219,3 +219,22 @@ TEST_CASE("issue_8: pmx.yaml sets the defaults, pmx.log rotates, reloadLogs read
   CHECK(reload.err.find("pmx.yaml:2") != std::string::npos);
   CHECK(reload.err.find("retain") != std::string::npos);
 }
+
+TEST_CASE("issue_8: log_rotate_interval rotates on its cron schedule, between lines", "[integration][issue_8]") {
+  Session s;
+  const std::string logs = s.home.path() + "/logs";
+  // Every second (six fields: seconds first); the app writes a numbered line every 20 ms.
+  REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "tick", "--log-rotate-interval", "* * * * * *", "--", "-c",
+                      "i=1; while [ $i -le 150 ]; do echo \"n $i\"; i=$((i+1)); sleep 0.02; done; exec sleep 1000"}), 0);
+  auto rotations = [&] {
+    std::size_t n = 0;
+    for (const auto& name : list_dir(logs)) n += name.rfind("tick-out__", 0) == 0;
+    return n;
+  };
+  CHECK(wait_until([&] { return rotations() >= 2; }, 15s));
+  REQUIRE(wait_until([&] {
+    const auto current = all_lines(logs, "tick-out");
+    return !current.empty() && current.back() == "n 150";
+  }, 20s));
+  CHECK(numbered(all_lines(logs, "tick-out"), "n ", 150));
+}
