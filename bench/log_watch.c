@@ -13,7 +13,8 @@
  *     log_writer tick starts its timed lines). For each line "tick=<i> t=<ns>" it takes
  *     CLOCK_REALTIME on receipt; after N of them (or EOF, or TIMEOUT_S) it prints
  *       <median ms> <p99 ms> <max ms> <lines received>
- *     p99 is nearest-rank. */
+ *     p99 is nearest-rank. With BENCH_LAT_DUMP set, each line's latency (ms, in arrival order)
+ *     is also written to that file. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -184,6 +185,12 @@ static int cmd_latency(char **argv) {
   if (got == 0) {
     printf("nan nan nan 0\n");
     return 1;
+  }
+  const char *dump = getenv("BENCH_LAT_DUMP");
+  FILE *df = dump && *dump ? fopen(dump, "w") : NULL;
+  if (df) {
+    for (long i = 0; i < got; ++i) fprintf(df, "%.3f\n", lat[i] / 1e6);
+    fclose(df);
   }
   qsort(lat, (size_t)got, sizeof *lat, cmp_ll);
   double med = (got % 2) ? lat[got / 2] : (lat[got / 2 - 1] + lat[got / 2]) / 2.0;

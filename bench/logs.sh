@@ -5,7 +5,8 @@
 # Figures only: nothing here asserts, the exit status is 0 whenever the run completes.
 #
 #   --quick   200,000 lines per capture case instead of 2,000,000
-#   --keep    keep the work dir (fixtures, PMX_HOME, PM2_HOME, the last log of each case)
+#   --keep    keep the work dir (fixtures, PMX_HOME, PM2_HOME, each case's log, and
+#             <manager>-lat.ms: each latency of case 4 in ms, in arrival order)
 #   --no-pm2  measure pmx and cat only (the PM2 column shows n/a)
 #   --latency-only  only case 4, `logs` latency (say, with PMX= a build that has `pmx logs`)
 #
@@ -27,7 +28,7 @@ for a in "$@"; do
     --keep) KEEP=1 ;;
     --no-pm2) WITH_PM2=0 ;;
     --latency-only) CASES=() ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "logs.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -218,7 +219,7 @@ bench_manager() {
     "$cli" logs lat --raw --lines 0 >"$WORK/logs.fifo" 2>/dev/null &
     local lpid=$!
     BG_PIDS=("$lpid")
-    "$WATCH" latency "$TICKS" "$go" 90 <"$WORK/logs.fifo" >"$WORK/$m-lat.out"
+    BENCH_LAT_DUMP=$WORK/$m-lat.ms "$WATCH" latency "$TICKS" "$go" 90 <"$WORK/logs.fifo" >"$WORK/$m-lat.out"
     kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null
     BG_PIDS=()
     read -r R[lat_med:$m] R[lat_p99:$m] R[lat_max:$m] R[lat_n:$m] <"$WORK/$m-lat.out"
