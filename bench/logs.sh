@@ -137,6 +137,8 @@ record() {
   local lines numbered bad
   read -r lines numbered bad < <(check_lines "$4")
   R[lines_$c:$col]=$lines
+  # --time: a stamp starts every line; a line that still starts with seq= went unstamped
+  [[ $c == time ]] && R[stamped_$c:$col]=$(( lines - $(grep -c '^seq=' "$4") ))
   if ((numbered == LINES && bad == 0)); then R[order_$c:$col]=ok; else R[order_$c:$col]="$numbered numbered, $bad out of place"; fi
   log "$col" "$c: $ms ms, ${R[mbs_$c:$col]} MB/s, cpu $cpu ms, peak $(awk -v k="$hwm" 'BEGIN {printf "%.1f", k / 1024}') MiB, $lines lines, order ${R[order_$c:$col]}"
 }
@@ -287,6 +289,7 @@ for c in "${CASES[@]}"; do
   row "   lines in the file" "$(v lines_$c pmx)" "$(v lines_$c pm2)" "${catv:-}" "$LINES"
   if [[ $c == time ]]; then catv="" ; else catv=$(v order_$c cat); fi
   row "   each line once, in order" "$(v order_$c pmx)" "$(v order_$c pm2)" "${catv:-}" "ok"
+  [[ $c == time ]] && row "   lines that start with a time stamp" "$(v stamped_$c pmx)" "$(v stamped_$c pm2)" "" "$LINES"
   if [[ $c == time ]]; then catv="" ; else catv=$(v wms_$c cat ms); fi
   row "   the writer's own time to write it all" "$(v wms_$c pmx ms)" "$(v wms_$c pm2 ms)" "${catv:-}" ""
 done
