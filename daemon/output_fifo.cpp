@@ -24,12 +24,7 @@ std::error_code make_fifo(const std::string& path) {
 }
 
 int open_fifo_reader(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  // A larger pipe lets a busy app write 256 KiB before it waits for the daemon, and the daemon
-  // drain that much per wake-up (64 KiB is the default). The pages are only taken while full;
-  // where the user's pipe quota says no, the default stays.
-  if (fd >= 0) ::fcntl(fd, F_SETPIPE_SZ, kFifoCapacity);
-  return fd;
+  return ::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
 }
 
 int open_fifo_child_end(const std::string& path) {

@@ -23,11 +23,7 @@ std::string fifo_path(const std::string& dir, int id, Stream stream);
 /// Creates the FIFO (mode 0600) unless it exists as one already.
 std::error_code make_fifo(const std::string& path);
 
-/// What the daemon asks of each FIFO's capacity (F_SETPIPE_SZ).
-constexpr int kFifoCapacity = 256 * 1024;
-
-/// The daemon's end: read+write, non-blocking, close-on-exec, kFifoCapacity when the system
-/// allows it. -1 with errno on failure.
+/// The daemon's end: read+write, non-blocking, close-on-exec. -1 with errno on failure.
 int open_fifo_reader(const std::string& path);
 
 /// The child's end (for dup2 onto 1 or 2): read+write, close-on-exec. -1 with errno on failure.
