@@ -699,6 +699,12 @@ void Supervisor::check_waiters() {
   bool polling = false;
   for (int id : awaited) {
     Instance& in = *find(id);
+    // A stopped instance keeps no process: what is left was meant to die with the SIGKILL that
+    // followed its leader's exit, which a scan in the fallback can miss (a child caught between
+    // its exit and the reparenting of its own children). Kill it now.
+    if (std::size_t left = processes_.kill_rest(in.membership()); left > 0) {
+      spdlog::info("{} left {} process(es) behind, killed them", label(in), left);
+    }
     polling |= !processes_.watch_members(id, in.membership(), in.old_cgroups, [this, id] { wake_waiters(id); });
   }
   for (int id : watched_) {

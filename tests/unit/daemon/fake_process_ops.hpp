@@ -47,6 +47,9 @@ class FakeProcessOps final : public ProcessOps {
   std::vector<pid_t> spawned;  ///< pids in spawn order
   std::map<pid_t, bool> leaders;
 
+  bool kill_rest_kills = false;
+  int kill_rest_misses = 0;
+  std::size_t kill_rest_calls = 0;
   /// Calls of members(): each is a look at the system (a /proc scan in the fallback).
   std::size_t member_queries = 0;
 
@@ -142,7 +145,26 @@ class FakeProcessOps final : public ProcessOps {
 
   void signal_all(const Membership& m, int sig) override { send(m.leader, sig); }
   bool signal_leader(pid_t pid, int sig) override { return send(pid, sig); }
-  std::size_t kill_rest(const Membership&) override { return 0; }
+  /// With kill_rest_kills, kill_rest SIGKILLs the members other than the leader, except for
+  /// its first kill_rest_misses calls, which find none (the kernel had not yet reparented
+  /// them where a /proc scan looks).
+  std::size_t kill_rest(const Membership& m) override {
+    ++kill_rest_calls;
+    if (!kill_rest_kills) return 0;
+    if (kill_rest_misses > 0) {
+      --kill_rest_misses;
+      return 0;
+    }
+    std::size_t killed = 0;
+    for (pid_t pid : find_members(m)) {
+      if (pid == m.leader || procs.at(pid).ending) continue;
+      ExitStatus e;
+      e.signal = SIGKILL;
+      end(pid, e);
+      ++killed;
+    }
+    return killed;
+  }
   std::vector<pid_t> members(const Membership& m) override {
     ++member_queries;
     return find_members(m);

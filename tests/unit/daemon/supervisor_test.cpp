@@ -301,6 +301,23 @@ TEST_CASE("a delete waiting on descendants looks at the processes once per exit,
   CHECK(rig.ops.member_watches() == 0);  // the watch ended with the wait
 }
 
+TEST_CASE("leftover processes a scan missed at the leader's exit are killed when the stop waits on them",
+          "[supervisor]") {
+  TempHome home;
+  Rig rig(home.path);
+  rig.ops.kill_rest_kills = true;
+  rig.ops.kill_rest_misses = 1;  // the kill that follows the leader's exit finds nothing
+  rig.supervisor->start();
+  rig.start_app({{"name", "tree"}, {"kill_timeout", 60000}});
+  REQUIRE(rig.online_again(0));
+  const pid_t stubborn = rig.ops.add_descendant(rig.in().pid, true);
+  rig.call("stop", {{"targets", {"tree"}}});
+  // The stop is answered once the descendant is gone, killed by the waiting stop itself.
+  REQUIRE(rig.run_until([&] { return !rig.ops.alive(stubborn); }));
+  CHECK(rig.ops.kill_rest_calls >= 2);
+  CHECK(rig.state() == State::Stopped);
+}
+
 TEST_CASE("a stop whose instance has no process left answers without watching", "[supervisor]") {
   TempHome home;
   Rig rig(home.path);
