@@ -55,7 +55,7 @@ TEST_CASE("issue_8: a line left unterminated when the app stops is ended", "[int
   CHECK(wait_until([&] { return file_is(out, "no newline\n"); }, 5s));
 }
 
-TEST_CASE("issue_8: log_file (-l) combines stdout and stderr; out and err keep their own files",
+TEST_CASE("issue_8: log_file (-l) combines stdout and stderr, out and err keep their own files",
           "[integration][issue_8]") {
   Session s;
   const std::string combined = s.home.scratch("all.log");
@@ -176,7 +176,7 @@ TEST_CASE("issue_8: a 1 MiB line arrives whole, binary bytes as they are", "[int
   CHECK(wait_until([&] { return file_is(out, expected); }, 10s));
 }
 
-TEST_CASE("issue_8: an app that closes stdout keeps running and its stderr is still logged; -l without a path",
+TEST_CASE("issue_8: an app that closes stdout keeps running and its stderr is still logged, -l without a path",
           "[integration][issue_8]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "closer", "-l", "--", "-c",

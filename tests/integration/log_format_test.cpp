@@ -115,7 +115,7 @@ TEST_CASE("issue_8: log_type json writes one object per line, whatever the bytes
   CHECK(json::parse(read_lines(err)[0])["type"] == "err");
 }
 
-TEST_CASE("issue_8: merge_logs gives instances one file; /dev/null turns a stream off", "[integration][issue_8]") {
+TEST_CASE("issue_8: merge_logs gives instances one file, /dev/null turns a stream off", "[integration][issue_8]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kLinegen, "--name", "merged", "-i", "2", "--merge-logs", "--", "3"}), 0);
   REQUIRE_EXIT(s.pmx({"start", bin::kLinegen, "--name", "apart", "-i", "2", "--", "3"}), 0);

@@ -14,7 +14,7 @@ bool have_node() { return run_process({"/bin/sh", "-c", "command -v node"}).exit
 
 }  // namespace
 
-TEST_CASE("issue_7: pmx start app.js starts the script as an app; its code never runs in the CLI",
+TEST_CASE("issue_7: pmx start app.js starts the script as an app, its code never runs in the CLI",
           "[integration][issue_7]") {
   REQUIRE(have_node());
   Session s;
@@ -286,7 +286,7 @@ TEST_CASE("issue_7: a script path is a target: stop, restart and delete act on t
   CHECK(none.err.find("no app matches") != std::string::npos);
 }
 
-TEST_CASE("issue_7: missing folders of log and pid files are created; a log file that cannot be "
+TEST_CASE("issue_7: missing folders of log and pid files are created, a log file that cannot be "
           "opened is reported at start",
           "[integration][issue_7]") {
   Session s;
@@ -319,7 +319,7 @@ TEST_CASE("issue_7: missing folders of log and pid files are created; a log file
   }, 5s));
 }
 
-TEST_CASE("issue_7: cron_restart restarts on its schedule; a bad pattern starts nothing",
+TEST_CASE("issue_7: cron_restart restarts on its schedule, a bad pattern starts nothing",
           "[integration][issue_7]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "cronned", "--cron-restart", "*/2 * * * * *",

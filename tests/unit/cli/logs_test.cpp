@@ -77,7 +77,7 @@ TEST_CASE("logs: format_stamp translates the dayjs tokens it knows", "[logs]") {
   CHECK(format_stamp(1'700'000'000'045, "YY hh A") == local(1'700'000'000'045, "%y %I %p"));
 }
 
-TEST_CASE("logs: state changes print as PMX lines; same-state events print nothing", "[logs]") {
+TEST_CASE("logs: state changes print as PMX lines, same-state events print nothing", "[logs]") {
   LogsOptions o;
   json online = {{"pm_id", 0}, {"name", "api"}, {"from", "launching"}, {"to", "online"},
                  {"status", "online"}, {"pid", 42}, {"reason", "spawned"}};

@@ -62,7 +62,7 @@ TEST_CASE("cron: aliases", "[cron]") {
   CHECK(next_of("@yearly", t) == local(2027, 1, 1, 0, 0, 0));
 }
 
-TEST_CASE("cron: bad expressions name what is wrong; a date that never comes has no next", "[cron]") {
+TEST_CASE("cron: bad expressions name what is wrong, a date that never comes has no next", "[cron]") {
   for (const char* bad : {"", "* * * *", "* * * * * * *", "61 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *",
                           "* * * * 8", "*/0 * * * *", "5-1 * * * *", "x * * * *", "* * * foo *", "@often"}) {
     INFO(bad);

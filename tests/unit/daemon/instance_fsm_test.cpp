@@ -224,7 +224,7 @@ TEST_CASE("an adopted instance's exit with an unknown code restarts it like a cr
   }
 }
 
-TEST_CASE("restore takes negative counts as 0; reset_counters still zeroes", "[fsm][issue_6]") {
+TEST_CASE("restore takes negative counts as 0, reset_counters still zeroes", "[fsm][issue_6]") {
   InstanceFsm fsm(defaults());
   fsm.restore(-1, -5, -2, at(3), Millis(-10));
   CHECK(fsm.restart_count() == 0);

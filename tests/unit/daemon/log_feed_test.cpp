@@ -39,7 +39,7 @@ TEST_CASE("tail_lines: the last n lines, oldest first", "[logs]") {
   CHECK(tail_lines(f.fd(), 0).empty());
 }
 
-TEST_CASE("tail_lines: an unterminated last line counts; empty lines are kept", "[logs]") {
+TEST_CASE("tail_lines: an unterminated last line counts, empty lines are kept", "[logs]") {
   MemFile f("a\n\nb\nlast");
   CHECK(tail_lines(f.fd(), 1) == Lines{"last"});
   CHECK(tail_lines(f.fd(), 3) == Lines{"", "b", "last"});

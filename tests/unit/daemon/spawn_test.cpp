@@ -50,7 +50,7 @@ Outcome spawn_and_wait(SpawnRequest req) {
 
 }  // namespace
 
-TEST_CASE("spawn: a failed step is known when spawn returns; a successful exec closes the pipe",
+TEST_CASE("spawn: a failed step is known when spawn returns, a successful exec closes the pipe",
           "[spawn]") {
   SpawnRequest bad;
   bad.program = "/nonexistent/program";

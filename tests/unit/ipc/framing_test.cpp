@@ -71,7 +71,7 @@ TEST_CASE("LineBuffer: byte-by-byte feeding gives the same lines", "[framing]") 
   CHECK(b.pending() == 0);
 }
 
-TEST_CASE("LineBuffer: \\r\\n endings lose the \\r, even when split", "[framing]") {
+TEST_CASE("LineBuffer: CRLF endings lose the CR, even when split", "[framing]") {
   LineBuffer b(64);
   b.append("a\r\nb\r");
   CHECK(drain(b) == Lines{"a"});
