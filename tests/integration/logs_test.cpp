@@ -306,10 +306,12 @@ TEST_CASE("a follower that never reads does not grow pmxd, it is told how many l
     return file_size(logs + "flood-out.log") == expected && file_size(logs + "flood-error.log") == expected;
   }, 120s));
   INFO("pmxd rss before " << rss_before << ", peak " << peak);
-#ifndef __SANITIZE_ADDRESS__
-  CHECK(peak < 30L * 1024 * 1024);
-#endif
-  CHECK(peak < rss_before + 30L * 1024 * 1024 * (1 + 3 * kAsan));
+  // Under ASan freed memory waits in its quarantine (up to 256 MiB) before it is reused, so
+  // the daemon's size says nothing there: the bound is checked in the normal build.
+  if (!kAsan) {
+    CHECK(peak < 30L * 1024 * 1024);
+    CHECK(peak < rss_before + 30L * 1024 * 1024);
+  }
   CHECK_EXIT(s.pmx({"ping"}), 0);
 
   // Reading at last: what was queued, then the count of what was skipped.
