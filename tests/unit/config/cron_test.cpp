@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "time_points.hpp"
+
 #include <cstdlib>
 #include <ctime>
 #include <string>
@@ -11,19 +13,7 @@ namespace pmx::config {
 namespace {
 
 using Clock = std::chrono::system_clock;
-
-/// Local time of year-month-day hh:mm:ss as a time point (the schedule is local time).
-Clock::time_point local(int year, int month, int day, int hour, int minute, int second) {
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  tm.tm_isdst = -1;
-  return Clock::from_time_t(std::mktime(&tm));
-}
+using pmx::test::local;
 
 Clock::time_point next_of(const std::string& text, Clock::time_point after) {
   auto c = CronSchedule::parse(text);

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "time_points.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,17 +17,7 @@ namespace pmx::config {
 namespace {
 
 using Clock = std::chrono::system_clock;
-
-Clock::time_point utc(int year, int month, int day, int hour, int minute, int second, int millis) {
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  return Clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
-}
+using pmx::test::utc;
 
 /// A fresh folder under TMPDIR, removed at the end.
 struct TempDir {
