@@ -11,8 +11,12 @@ LineWriter::LineWriter(std::shared_ptr<LogSink> file, std::shared_ptr<LogSink> c
 void LineWriter::put(std::string_view data) {
   if (!file_ && !combined_) return;
   if (style_.kind != LineStyle::Kind::Raw) return put_styled(data);
-  if (file_) file_->write(data.data(), data.size(), this);
-  if (combined_) combined_->write(data.data(), data.size(), this);
+  to_files(data);
+}
+
+void LineWriter::to_files(std::string_view bytes) {
+  if (file_) file_->write(bytes.data(), bytes.size(), this);
+  if (combined_) combined_->write(bytes.data(), bytes.size(), this);
 }
 
 void LineWriter::put_styled(std::string_view data) {
@@ -54,8 +58,7 @@ void LineWriter::put_styled(std::string_view data) {
     line_start = true;
     at = terminated ? nl + 1 : data.size();
   }
-  if (file_) file_->write(styled.data(), styled.size(), this);
-  if (combined_) combined_->write(styled.data(), styled.size(), this);
+  to_files(styled);
 }
 
 void LineWriter::write_lines(std::string_view data) {
@@ -76,8 +79,7 @@ void LineWriter::write_partial(std::string_view data) {
 void LineWriter::end_line() {
   if (mid_line_) {
     // Only the newline: no stamp for the end of a line already stamped.
-    if (file_) file_->write("\n", 1, this);
-    if (combined_) combined_->write("\n", 1, this);
+    to_files("\n");
     mid_line_ = false;
     if (tap_) tap_("\n", true);
   }

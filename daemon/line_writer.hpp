@@ -52,6 +52,8 @@ class LineWriter {
   /// Writes data (from the start of a line unless mid_line_) in the style.
   void put(std::string_view data);
   void put_styled(std::string_view data);
+  /// Appends bytes as they are to the stream's file and the combined one.
+  void to_files(std::string_view bytes);
 
   std::shared_ptr<LogSink> file_;
   std::shared_ptr<LogSink> combined_;
