@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace pmx::daemon {
 
@@ -42,31 +43,36 @@ void LogPipe::write_partial() {
   partial_.clear();
 }
 
-void LogPipe::take(const char* data, std::size_t n) {
-  // Everything up to the last newline goes out in one write, after the carried part.
-  std::size_t last_nl = std::string_view(data, n).rfind('\n');
+void LogPipe::take(const char* data, std::size_t carried, std::size_t n) {
+  // data holds the carried partial line (no newline in it) and then what was just read.
+  // Everything up to the last newline goes out in one write; the rest is carried.
+  const std::size_t total = carried + n;
+  std::size_t last_nl = std::string_view(data + carried, n).rfind('\n');
   if (last_nl == std::string_view::npos) {
-    partial_.append(data, n);
+    partial_.append(data + carried, n);
   } else {
-    if (partial_.empty()) {
-      writer_->write_lines(std::string_view(data, last_nl + 1));
-    } else {
-      partial_.append(data, last_nl + 1);
-      writer_->write_lines(partial_);
-      partial_.clear();
-    }
-    partial_.append(data + last_nl + 1, n - last_nl - 1);
+    last_nl += carried;
+    writer_->write_lines(std::string_view(data, last_nl + 1));
+    partial_.assign(data + last_nl + 1, total - last_nl - 1);
   }
   if (partial_.size() >= kMaxLine) write_partial();
 }
 
 bool LogPipe::drain() {
-  static char buffer[65536];  // shared: reads complete before the next handler runs
+  // Shared by every pipe: reads complete before the next handler runs. The carried partial
+  // line (short, as a rule) is put in front of what is read, so the complete lines are one
+  // contiguous run without copying the read bytes again.
+  static char buffer[kMaxLine + kReadSize];
   // A bounded number of reads per wake-up, so one chatty app cannot starve the loop.
   for (int reads = 0; reads < 16;) {
-    ssize_t n = ::read(pipe_.native_handle(), buffer, sizeof buffer);
+    const std::size_t carried = partial_.size();  // < kMaxLine: take() writes longer ones out
+    std::memcpy(buffer, partial_.data(), carried);
+    ssize_t n = ::read(pipe_.native_handle(), buffer + carried, kReadSize);
     if (n > 0) {
-      take(buffer, static_cast<std::size_t>(n));
+      take(buffer, carried, static_cast<std::size_t>(n));
+      // A short read emptied the pipe. Asking again would mostly meet EAGAIN, or spin on the
+      // pipe's lock while the app fills it: wait for the wake-up its next write brings instead.
+      if (static_cast<std::size_t>(n) < kReadSize) return true;
       ++reads;
       continue;
     }

@@ -25,6 +25,8 @@ class LogPipe : public std::enable_shared_from_this<LogPipe> {
  public:
   /// Longest partial line held before it is written out (the line goes on in the file).
   static constexpr std::size_t kMaxLine = 64 * 1024;
+  /// Bytes asked for per read(2): a default pipe's whole capacity.
+  static constexpr std::size_t kReadSize = 64 * 1024;
   /// How long an unterminated line waits for its end before it is written out.
   static constexpr std::chrono::milliseconds kPartialIdle{25};
 
@@ -48,7 +50,8 @@ class LogPipe : public std::enable_shared_from_this<LogPipe> {
   /// Reads what the pipe holds into the shared buffer and writes out the complete lines.
   /// Returns false at end of file or on error.
   bool drain();
-  void take(const char* data, std::size_t n);
+  /// data: `carried` bytes of the partial line, then `n` bytes just read.
+  void take(const char* data, std::size_t carried, std::size_t n);
   /// Writes the carried partial line out as it is.
   void write_partial();
   void arm_idle();
