@@ -95,14 +95,16 @@ constexpr OptionFlag kValueFlags[] = {
     {"-l,--log", "log_file", "combined log file: stdout and stderr of every instance"},
     {"--log-date-format", "log_date_format", "prefix each log line with a time stamp in this format (YYYY-MM-DD HH:mm:ss Z)"},
     {"--log-type", "log_type", "json: one JSON object per log line (message, timestamp, type, process_id, app_name)"},
-    {"--port", "port", "sets PORT"},
+    {"--port", "port", "sets PORT; in cluster mode pmx binds it once and hands it to every instance"},
+    {"--listen", "listen", "cluster mode: sockets pmx binds and hands to every instance as fds 3.. (3000, "
+                           "127.0.0.1:3000, [::1]:3000, unix:/run/app.sock; several: space-separated)"},
     {"--filter-env", "filter_env", "drop caller variables with these prefixes"},
     {"--instance-var", "instance_var", "variable of the instance index (NODE_APP_INSTANCE)"},
     {"--increment-var", "increment_var", "variable incremented per instance"},
     {"--uid,--user", "uid", "run as this user (pmxd as root)"},
     {"--gid", "gid", "run with this group (pmxd as root)"},
     {"--listen-timeout", "listen_timeout", "readiness timeout (not yet supported)"},
-    {"--exec-mode", "exec_mode", "fork or cluster (cluster: not yet supported)"},
+    {"--exec-mode", "exec_mode", "fork or cluster (default: cluster with -i for a Node app, or with --port/--listen)"},
     {"--log-max-size", "log_max_size", "rotate a log file above this size (10M; 0: never; default from pmx.yaml)"},
     {"--log-retain", "log_retain", "rotated files kept per log file (30; 0: all)"},
     {"--log-rotate-interval", "log_rotate_interval", "also rotate logs on this cron schedule ('0 0 * * *': daily)"},
@@ -115,6 +117,7 @@ constexpr OptionFlag kSwitchFlags[] = {
     {"--wait-ready", "wait_ready", "wait for the app's ready signal (not yet supported)"},
     {"--shutdown-with-message", "shutdown_with_message", "not yet supported"},
     {"--log-compress", "log_compress", "gzip rotated log files"},
+    {"--reuse-port", "reuse_port", "cluster mode: each instance binds its port itself with SO_REUSEPORT"},
 };
 
 json caller_env() {

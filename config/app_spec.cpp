@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/listen_address.hpp"
 #include "config/log_format.hpp"
 #include "config/units.hpp"
 
@@ -61,7 +62,7 @@ const std::vector<std::vector<std::string>>& option_table() {
       {"increment_var", "incrementVar"}, {"uid", "user"}, {"gid"}, {"force"},
       {"append_env_to_name", "appendEnvToName"}, {"log_max_size", "logMaxSize"},
       {"log_retain", "logRetain"}, {"log_compress", "logCompress"},
-      {"log_rotate_interval", "logRotateInterval"},
+      {"log_rotate_interval", "logRotateInterval"}, {"listen"}, {"reuse_port", "reusePort"},
   };
   return table;
 }
@@ -385,6 +386,8 @@ json to_json(const AppSpec& s) {
       {"append_env_to_name", s.append_env_to_name},
   };
   if (s.port) j["port"] = s.port;
+  if (!s.listen.empty()) j["listen"] = s.listen;
+  if (s.reuse_port) j["reuse_port"] = true;
   // Unset rotation options stay out: the daemon's defaults (pmx.yaml) apply to them.
   if (s.log_max_size) j["log_max_size"] = *s.log_max_size;
   if (s.log_retain) j["log_retain"] = *s.log_retain;
@@ -465,6 +468,13 @@ Result<AppSpec> spec_from_json(const json& j, SpecError& error) {
   r.choice("log_type", s.log_type, {"json", "raw"});
   r.boolean("disable_logs", s.disable_logs);
   r.integer("port", s.port, 1);
+  r.words("listen", s.listen);
+  r.boolean("reuse_port", s.reuse_port);
+  // PM2's rule: `instances` without an exec_mode means cluster mode for a Node app; pmx adds
+  // any app that names its sockets. Written back by to_json, so the daemon reads it as decided.
+  if (!r.find("exec_mode") && r.find("instances") && (is_node_app(s) || s.port > 0 || !s.listen.empty())) {
+    s.exec_mode = "cluster";
+  }
   r.string("instance_var", s.instance_var);
   r.string("increment_var", s.increment_var);
   r.id_or_name("uid", s.uid);
@@ -526,7 +536,10 @@ const std::vector<std::string>& option_names() {
 
 std::vector<std::string> unsupported_options(const AppSpec& s) {
   std::vector<std::string> out;
-  if (s.exec_mode == "cluster") out.push_back("exec_mode: cluster (the instances run in fork mode)");
+  if (s.exec_mode == "cluster" && !runs_in_cluster_mode(s)) {
+    out.push_back("exec_mode: cluster without 'port' or 'listen' for an app that is not Node's (the instances run "
+                  "in fork mode; pmx hands a non-Node app the sockets it names)");
+  }
   if (s.wait_ready) out.push_back("wait_ready");
   if (s.shutdown_with_message) out.push_back("shutdown_with_message");
   return out;
@@ -551,6 +564,7 @@ Result<bool> validate(const AppSpec& s) {
     if (code < 0 || code > 255) return Error{"option 'stop_exit_codes': exit codes are 0..255"};
   }
   if (s.port < 0 || s.port > 65535) return Error{"option 'port': expected a TCP port, 1..65535"};
+  if (auto listen = listen_addresses(s); !listen) return Error{listen.error()};
   if (!s.cron_restart.empty()) {
     if (auto cron = CronSchedule::parse(s.cron_restart); !cron) return Error{"option 'cron_restart': " + cron.error()};
   }

@@ -42,11 +42,16 @@ struct AppSpec {
   std::string pid_file;                   ///< empty: <home>/pids/<name>-<id>.pid
 
   // Options of the ecosystem files (PM2's schema).
-  std::string exec_mode = "fork";         ///< fork | cluster
+  /// fork | cluster. Unset, PM2's rule: cluster when `instances` is given for a Node app (and,
+  /// beyond PM2, for any app with `port` or `listen`); see runs_in_cluster_mode.
+  std::string exec_mode = "fork";
   bool autostart = true;                  ///< false: registered stopped
   bool filter_env_all = false;            ///< filter_env: true drops the caller's environment
   std::vector<std::string> filter_env;    ///< prefixes of caller variables to drop
-  int port = 0;                           ///< sets PORT; 0: none
+  int port = 0;                           ///< sets PORT; in cluster mode also the port pmx binds; 0: none
+  /// Cluster mode: the sockets pmx binds once and hands to every instance (config/listen_address.hpp).
+  std::vector<std::string> listen;
+  bool reuse_port = false;                ///< cluster mode: instances bind with SO_REUSEPORT themselves
   std::string instance_var = "NODE_APP_INSTANCE";
   std::string increment_var;              ///< a variable incremented per instance (from its env value)
   std::string uid;                        ///< user to run as (needs root); empty: pmxd's

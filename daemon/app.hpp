@@ -7,6 +7,7 @@
 
 #include "daemon/file_watcher.hpp"
 #include "daemon/instance.hpp"
+#include "daemon/listeners.hpp"
 
 namespace pmx::daemon {
 
@@ -19,9 +20,9 @@ namespace pmx::daemon {
 /// may be started from specs with different namespaces (two entries of an ecosystem file, or
 /// -f), and `pmx stop <namespace>` picks instances, as it always has.
 ///
-/// Listeners: the sockets cluster mode binds once per app will live here, beside the
-/// instances, so that they outlive each instance's restarts and reloads and close with the
-/// app. Nothing binds yet.
+/// Listeners: the sockets of a cluster-mode app live here, beside the instances, so that they
+/// outlive each instance's restarts and reloads; the supervisor closes them when no instance is
+/// left that is not stopped, and with the app.
 class App {
  public:
   /// Instances by pm_id: iteration is in pm_id order.
@@ -46,6 +47,8 @@ class App {
 
   /// The app's file watcher while `watch` is on: one per app, however many instances.
   std::unique_ptr<FileWatcher> watcher;
+  /// The sockets handed to every instance in cluster mode (none in fork mode).
+  Listeners listeners;
 
  private:
   std::string name_;

@@ -1,6 +1,8 @@
 // describe: jlist's shape, kept to PM2's field names so PM2 scripts keep working.
 #include "daemon/describe.hpp"
 
+#include "config/listen_address.hpp"
+
 #include <pwd.h>
 #include <algorithm>
 #include <map>
@@ -103,7 +105,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"unstable_restarts", in.fsm.unstable_restarts()},
       {"pm_uptime", in.started_at_ms},
       {"created_at", in.created_at_ms},
-      {"exec_mode", "fork_mode"},
+      {"exec_mode", config::runs_in_cluster_mode(s) ? "cluster_mode" : "fork_mode"},
       {"instances", s.instances},
       {"pm_exec_path", s.script},
       {"pm_cwd", s.cwd},

@@ -1,6 +1,8 @@
 // Instance: what an instance derives from its spec and state.
 #include "daemon/instance.hpp"
 
+#include "config/listen_address.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -47,7 +49,7 @@ config::Env Instance::environment(const std::string& home) const {
   env["pm_out_log_path"] = out_path;
   env["pm_err_log_path"] = err_path;
   env["pm_pid_path"] = pid_path;
-  env["exec_mode"] = "fork_mode";
+  env["exec_mode"] = config::runs_in_cluster_mode(s) ? "cluster_mode" : "fork_mode";
   env["instances"] = std::to_string(s.instances);
   env["restart_time"] = std::to_string(fsm.restart_count());
   env["status"] = "online";

@@ -32,14 +32,17 @@ namespace {
 #define PMX_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
 
 struct ChildError {
-  int step;  // 0 exec, 1 chdir, 2 cgroup, 3 setuid/setgid
+  int step;  // 0 exec, 1 chdir, 2 cgroup, 3 setuid/setgid, 4 listen fds
   int err;
 };
 
 ExecFailure failure_of(const ChildError& e) {
-  static const char* const kSteps[] = {"exec", "chdir", "cgroup", "setuid/setgid"};
-  return ExecFailure{e.err, e.step >= 0 && e.step < 4 ? kSteps[e.step] : "exec"};
+  static const char* const kSteps[] = {"exec", "chdir", "cgroup", "setuid/setgid", "listen fds"};
+  return ExecFailure{e.err, e.step >= 0 && e.step < 5 ? kSteps[e.step] : "exec"};
 }
+
+/// The most listening sockets one app is given (systemd has no limit; fds 3..3+N-1).
+constexpr int kMaxListenFds = 64;
 
 // clone3(2)'s argument, as in <linux/sched.h> (declared here: that header clashes with <sched.h>).
 struct CloneArgs {
@@ -57,6 +60,9 @@ struct ChildPlan {
   char* const* envp;
   const char* cwd;           ///< nullptr: stay in pmxd's
   int stdout_fd, stderr_fd;
+  const int* listen_fds;     ///< to become fds 3..
+  int listen_count;
+  char* listen_pid;          ///< the digits of the LISTEN_PID=... entry of envp, or nullptr
   int devnull;               ///< stdin (-1: none)
   int err_pipe;              ///< write end of the exec-report pipe
   int report_fd;             ///< where that pipe is kept across the fd plan
@@ -74,6 +80,18 @@ struct ChildPlan {
   (void)ignored;
   syscall(SYS_exit_group, err == EACCES ? 126 : 127);
   __builtin_unreachable();
+}
+
+/// Writes n in decimal at out, NUL-terminated (out has room for 20 digits).
+PMX_CHILD_CODE void write_decimal(char* out, long n) {
+  char digits[24];
+  int len = 0;
+  do {
+    digits[len++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n > 0);
+  while (len > 0) *out++ = digits[--len];
+  *out = '\0';
 }
 
 /// Closes fds lowest..highest.
@@ -102,9 +120,24 @@ PMX_CHILD_CODE int child_main(void* arg) {
   if (p.devnull >= 0) dup2(p.devnull, 0);
   dup2(p.stdout_fd, 1);
   dup2(p.stderr_fd, 2);
-  // The fd plan: 0-2 stdio, nothing else but the exec-error pipe at its high fd (close-on-exec).
+  // The fd plan: 0-2 stdio, the listening sockets at 3.., nothing else but the exec-error
+  // pipe at its high fd (close-on-exec).
   if (p.err_pipe != p.report_fd && dup3(p.err_pipe, p.report_fd, O_CLOEXEC) < 0) syscall(SYS_exit_group, 127);
-  close_range_of(3, static_cast<unsigned>(p.report_fd) - 1);
+  const int first_free = 3 + p.listen_count;
+  if (p.listen_count > 0) {
+    // Each socket goes out of the way first (one may sit where another must go), then down
+    // into place; dup2 clears close-on-exec. The copies above are closed below.
+    int moved[kMaxListenFds];
+    for (int i = 0; i < p.listen_count; ++i) {
+      moved[i] = fcntl(p.listen_fds[i], F_DUPFD_CLOEXEC, first_free);
+      if (moved[i] < 0) child_fail(p.report_fd, 4, errno);
+    }
+    for (int i = 0; i < p.listen_count; ++i) {
+      if (dup2(moved[i], 3 + i) < 0) child_fail(p.report_fd, 4, errno);
+    }
+    write_decimal(p.listen_pid, static_cast<long>(syscall(SYS_getpid)));
+  }
+  close_range_of(static_cast<unsigned>(first_free), static_cast<unsigned>(p.report_fd) - 1);
   close_range_of(static_cast<unsigned>(p.report_fd) + 1, ~0U);
   // Drop privileges last: the group list, then the group, then the user.
   if (p.drop && (syscall(SYS_setgroups, p.group_count, p.groups) != 0 || syscall(SYS_setgid, p.gid) != 0)) {
@@ -279,7 +312,14 @@ SpawnResult spawn(const SpawnRequest& req) {
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
+  // LISTEN_PID is the child's own pid: the child writes it into this entry before its exec.
+  char listen_pid[sizeof "LISTEN_PID=" + 24] = "LISTEN_PID=";
+  if (!req.listen_fds.empty()) envp.push_back(listen_pid);
   envp.push_back(nullptr);
+  if (req.listen_fds.size() > static_cast<std::size_t>(kMaxListenFds)) {
+    result.fork_error = std::make_error_code(std::errc::argument_list_too_long);
+    return result;
+  }
   // A uid without a group of its own gets its own number as gid: never root's group.
   const bool drop = req.uid || req.gid;
   const gid_t gid = req.gid ? *req.gid : req.uid ? static_cast<gid_t>(*req.uid) : getgid();
@@ -297,6 +337,9 @@ SpawnResult spawn(const SpawnRequest& req) {
   plan.cwd = req.cwd.empty() ? nullptr : req.cwd.c_str();
   plan.stdout_fd = req.stdout_fd;
   plan.stderr_fd = req.stderr_fd;
+  plan.listen_fds = req.listen_fds.data();
+  plan.listen_count = static_cast<int>(req.listen_fds.size());
+  plan.listen_pid = listen_pid + sizeof "LISTEN_PID=" - 1;
   plan.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   plan.err_pipe = err_pipe[1];
   plan.report_fd = exec_report_fd();
@@ -369,6 +412,7 @@ std::string describe_exec_failure(int err, const std::string& step, const std::s
   if (step == "chdir") return "cannot change to the app's cwd " + cwd + " (for " + program + "): " + why;
   if (step == "cgroup") return "cannot join the instance's cgroup (for " + program + "): " + why;
   if (step == "setuid/setgid") return "cannot switch user or group (for " + program + "): " + why;
+  if (step == "listen fds") return "cannot give the app its listening sockets (for " + program + "): " + why;
   return "cannot execute " + program + ": " + why;
 }
 

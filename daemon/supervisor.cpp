@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -22,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/cron.hpp"
+#include "config/listen_address.hpp"
 #include "config/units.hpp"
 #include "daemon/describe.hpp"
 #include "daemon/log_pipe.hpp"
@@ -79,6 +81,12 @@ std::string new_unique_id() {
 }
 
 std::string label(const Instance& in) { return in.spec.name + ":" + std::to_string(in.id); }
+
+/// An app's name as LISTEN_FDNAMES carries it: ':' separates the names there.
+std::string fd_name(std::string name) {
+  std::replace(name.begin(), name.end(), ':', '_');
+  return name;
+}
 
 void write_file(const std::string& path, const std::string& text) {
   int fd = config::open_creating_folders(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -320,6 +328,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     if (!(before == State::Launching && in.fsm.state() == State::Online)) persist_soon();
   }
   apply(in, fx);
+  if (fx.changed && is_stopped(in.fsm.state())) release_listeners_if_idle(apps_.at(in.spec.name));
   if (fx.transition) {
     // Every transition goes to the subscribers of the events topic (`pmx` dashboards, tools).
     server_.publish(ControlServer::kEventsTopic, "instance.state",
@@ -367,6 +376,28 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
     if (!in || in->timer_generation != generation) return;  // cancelled after it fired
     dispatch(*in, event);
   });
+}
+
+Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
+  if (app.listeners.bound()) return true;
+  auto addresses = config::listen_addresses(spec);
+  if (!addresses) return Error{addresses.error()};
+  if (addresses->empty()) return true;
+  auto bound = app.listeners.bind(*addresses);
+  if (!bound) return bound;
+  std::string list;
+  for (const auto& t : app.listeners.texts()) list += (list.empty() ? "" : ", ") + t;
+  spdlog::info("{}: listening on {}", app.name(), list);
+  return true;
+}
+
+void Supervisor::release_listeners_if_idle(App& app) {
+  if (!app.listeners.bound()) return;
+  for (const auto& [id, in] : app.instances()) {
+    if (!is_stopped(in->fsm.state())) return;
+  }
+  app.listeners.close();
+  spdlog::info("{}: every instance is stopped, its sockets are closed", app.name());
 }
 
 void Supervisor::do_spawn(Instance& in) {
@@ -418,6 +449,30 @@ void Supervisor::do_spawn(Instance& in) {
   }
   req.stdout_fd = out_end;
   req.stderr_fd = err_end;
+  if (App& owner = apps_.at(s.name); config::runs_in_cluster_mode(s) && !s.reuse_port) {
+    if (auto bound = bind_listeners(owner, s); !bound) {
+      in.exec_error = "cannot listen on " + bound.error();
+      spdlog::error("{} {}", label(in), in.exec_error);
+      ::close(out_end);
+      ::close(err_end);
+      asio::post(io_, [this, id = in.id] {
+        if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
+      });
+      return;
+    }
+    if (owner.listeners.bound()) {
+      // systemd's socket activation: fds 3.., their count and names; LISTEN_PID is written by
+      // the child. PORT, unless the app's env or `port` set it, is the first TCP port.
+      req.listen_fds = owner.listeners.fds();
+      req.env.push_back("LISTEN_FDS=" + std::to_string(req.listen_fds.size()));
+      std::string names;
+      for (std::size_t i = 0; i < req.listen_fds.size(); ++i) names += (i ? ":" : "") + fd_name(s.name);
+      req.env.push_back("LISTEN_FDNAMES=" + names);
+      if (!env.count("PORT") && owner.listeners.first_port() > 0) {
+        req.env.push_back("PORT=" + std::to_string(owner.listeners.first_port()));
+      }
+    }
+  }
   if (processes_.cgroups()) {
     if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
     in.cgroup = in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
@@ -1007,6 +1062,24 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     auto parsed = env_from_json(*env_param, "params.env");
     if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
     caller_env = std::make_shared<const config::Env>(std::move(*parsed));
+  }
+
+  // The sockets of new cluster-mode apps are bound before anything starts: a port in use fails
+  // the whole start, naming the address, and nothing runs.
+  std::vector<std::string> bound_now;
+  for (const auto& spec : specs) {
+    if (!spec.autostart || !config::runs_in_cluster_mode(spec) || spec.reuse_port) continue;
+    App& owner = apps_.try_emplace(spec.name, spec.name).first->second;
+    if (owner.listeners.bound()) continue;
+    if (auto bound = bind_listeners(owner, spec); !bound) {
+      for (const auto& name : bound_now) apps_.at(name).listeners.close();
+      for (const auto& s : specs) {
+        if (auto it = apps_.find(s.name); it != apps_.end() && it->second.empty()) apps_.erase(it);
+      }
+      return reply.fail(make_error(ErrorCode::Failed, "app '" + spec.name + "': cannot listen on " + bound.error(),
+                                   {{"name", spec.name}}));
+    }
+    bound_now.push_back(spec.name);
   }
 
   std::vector<int> ids;

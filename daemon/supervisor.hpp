@@ -69,6 +69,12 @@ class Supervisor {
   void dispatch(Instance& in, Event event, ExitStatus exit = {});
   void apply(Instance& in, const Effects& fx);
   void do_spawn(Instance& in);
+  /// Binds the sockets of a cluster-mode app that has none bound (at its start, or when it
+  /// starts again after a stop released them). An error names the address.
+  Result<bool> bind_listeners(App& app, const config::AppSpec& spec);
+  /// Closes a cluster-mode app's sockets once none of its instances is left that is not
+  /// stopped: a stopped app frees its port.
+  void release_listeners_if_idle(App& app);
   void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
   /// Arms the instance's next cron_restart (none without the option).
   void arm_cron(Instance& in);

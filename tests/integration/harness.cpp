@@ -8,6 +8,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -662,5 +664,82 @@ std::map<std::string, std::string> read_env_dump(const std::string& path) {
   }
   return env;
 }
+
+namespace {
+
+std::optional<std::string> http_exchange(int fd, const sockaddr* addr, socklen_t len, const std::string& path,
+                                         milliseconds timeout) {
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (fd < 0) return std::nullopt;
+  const timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (::connect(fd, addr, len) != 0) return std::nullopt;
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return std::nullopt;
+  std::string response;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0) break;
+    if (n < 0) return std::nullopt;  // reset, or the deadline
+    response.append(buf, static_cast<std::size_t>(n));
+  }
+  auto body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) return std::nullopt;
+  return response.substr(body + 4);
+}
+
+}  // namespace
+
+std::optional<std::string> http_get(int port, const std::string& path, milliseconds timeout) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return http_exchange(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), reinterpret_cast<sockaddr*>(&a), sizeof a,
+                       path, timeout);
+}
+
+std::optional<std::string> http_get_unix(const std::string& socket_path, const std::string& path, milliseconds timeout) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof a.sun_path) return std::nullopt;
+  std::memcpy(a.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  return http_exchange(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), reinterpret_cast<sockaddr*>(&a), sizeof a,
+                       path, timeout);
+}
+
+namespace {
+
+/// Binds 127.0.0.1:port (0: any) with SO_REUSEADDR and returns the port bound, or 0.
+int try_bind(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  // As servers do: connections of the last run in TIME_WAIT do not keep the port, a listener does.
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int bound = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    bound = ntohs(a.sin_port);
+  }
+  close(fd);
+  return bound;
+}
+
+}  // namespace
+
+int free_port() { return try_bind(0); }
+
+bool port_is_free(int port) { return try_bind(port) == port; }
 
 }  // namespace pmx::itest

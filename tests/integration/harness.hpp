@@ -215,6 +215,18 @@ class Session {
   std::vector<std::pair<pid_t, unsigned long long>> tracked_;
 };
 
+/// One HTTP/1.0 GET of path from 127.0.0.1:port: the response body, or nullopt when the
+/// connection is refused or reset, or the deadline passes.
+std::optional<std::string> http_get(int port, const std::string& path = "/", milliseconds timeout = 5s);
+/// The same over a Unix socket.
+std::optional<std::string> http_get_unix(const std::string& socket_path, const std::string& path = "/",
+                                         milliseconds timeout = 5s);
+/// A TCP port of 127.0.0.1 that was free a moment ago (bound to 0, then closed).
+int free_port();
+/// Whether a server could bind 127.0.0.1:port now (SO_REUSEADDR, as servers set it): no one
+/// listens on it.
+bool port_is_free(int port);
+
 /// Reads the pids a spawn_tree fixture wrote (parent, child, grandchild).
 std::vector<pid_t> read_pids(const std::string& path);
 

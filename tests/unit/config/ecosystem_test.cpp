@@ -234,6 +234,8 @@ const std::vector<OptionCase>& option_cases() {
       {"log_type", "\"json\"", [](const AppSpec& s) { return s.log_type == "json"; }, "\"xml\""},
       {"disable_logs", "true", [](const AppSpec& s) { return s.disable_logs; }, "\"yes please\""},
       {"port", "8080", [](const AppSpec& s) { return s.port == 8080; }, "70000"},
+      {"listen", "[\"127.0.0.1:3000\", \"unix:/run/app.sock\"]", [](const AppSpec& s) { return s.listen.size() == 2; }, "[\"example.com:80\"]"},
+      {"reuse_port", "true", [](const AppSpec& s) { return s.reuse_port; }, "\"often\""},
       {"instance_var", "\"INSTANCE_ID\"", [](const AppSpec& s) { return s.instance_var == "INSTANCE_ID"; }, "\"\""},
       {"increment_var", "\"PORT\"", [](const AppSpec& s) { return s.increment_var == "PORT"; }, "[]"},
       {"uid", "\"www-data\"", [](const AppSpec& s) { return s.uid == "www-data"; }, "[]"},
