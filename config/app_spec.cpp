@@ -470,11 +470,9 @@ Result<AppSpec> spec_from_json(const json& j, SpecError& error) {
   r.integer("port", s.port, 1);
   r.words("listen", s.listen);
   r.boolean("reuse_port", s.reuse_port);
-  // PM2's rule: `instances` without an exec_mode means cluster mode for a Node app; pmx adds
-  // any app that names its sockets. Written back by to_json, so the daemon reads it as decided.
-  if (!r.find("exec_mode") && r.find("instances") && (is_node_app(s) || s.port > 0 || !s.listen.empty())) {
-    s.exec_mode = "cluster";
-  }
+  // `instances` without an exec_mode: decided here when the interpreter is given (the
+  // ecosystem loader decides again once it has chosen one). to_json writes the decision down.
+  if (!r.find("exec_mode") && r.find("instances")) apply_cluster_rule(s);
   r.string("instance_var", s.instance_var);
   r.string("increment_var", s.increment_var);
   r.id_or_name("uid", s.uid);

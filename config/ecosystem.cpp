@@ -18,6 +18,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "config/interpreter.hpp"
+#include "config/listen_address.hpp"
 #include "config/json_depth.hpp"
 #include "config/paths.hpp"
 
@@ -365,6 +366,13 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     if (!app.contains("interpreter") && !app.contains("exec_interpreter") && !app.contains("execInterpreter")) {
       s.interpreter = choose_interpreter(s.script);
       if (s.interpreter == "none") s.interpreter.clear();
+      const auto given = [&](const char* option) {
+        for (const auto& [key, value] : app.items()) {
+          if (canonical_option(key) == option && !value.is_null()) return true;
+        }
+        return false;
+      };
+      if (!given("exec_mode") && given("instances")) apply_cluster_rule(s);
     }
     if (s.append_env_to_name && !options.env_name.empty()) s.name += "-" + options.env_name;
     for (std::string* path : {&s.out_file, &s.error_file, &s.pid_file}) *path = absolute_path(*path, s.cwd);

@@ -100,6 +100,10 @@ bool is_node_app(const AppSpec& spec) {
   return base == "node" || base == "nodejs";
 }
 
+void apply_cluster_rule(AppSpec& spec) {
+  if (is_node_app(spec) || spec.port > 0 || !spec.listen.empty()) spec.exec_mode = "cluster";
+}
+
 bool runs_in_cluster_mode(const AppSpec& spec) {
   return spec.exec_mode == "cluster" && (is_node_app(spec) || spec.port > 0 || !spec.listen.empty());
 }

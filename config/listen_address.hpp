@@ -40,6 +40,10 @@ Result<std::vector<ListenAddress>> listen_addresses(const AppSpec& spec);
 /// A Node app: its interpreter is node (or nodejs).
 bool is_node_app(const AppSpec& spec);
 
+/// PM2's rule for an app that gives `instances` but no `exec_mode`: cluster mode for a Node app
+/// and, beyond PM2, for any app with `port` or `listen`. Call once the interpreter is known.
+void apply_cluster_rule(AppSpec& spec);
+
 /// Whether the app's instances run in cluster mode: exec_mode cluster for a Node app (the
 /// preload hands each `listen()` the shared socket), or for any app with sockets to hand over
 /// (`port` or `listen`). A non-Node app in exec_mode cluster without either runs in fork mode.

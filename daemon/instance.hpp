@@ -13,6 +13,7 @@
 #include "config/app_spec.hpp"
 #include "daemon/instance_fsm.hpp"
 #include "daemon/log_pipe.hpp"
+#include "daemon/node_channel.hpp"
 #include "daemon/process_tree.hpp"
 #include "daemon/sampler.hpp"
 
@@ -74,6 +75,8 @@ struct Instance {
   std::shared_ptr<LogSink> log_sink;  ///< the writer of log_path, or null
   std::shared_ptr<LogPipe> out_pipe;  ///< the readers of the FIFOs, for the instance's life
   std::shared_ptr<LogPipe> err_pipe;
+  /// A Node instance's IPC channel (NODE_CHANNEL_FD) for its current run; null otherwise.
+  std::shared_ptr<NodeChannel> channel;
 };
 
 }  // namespace pmx::daemon

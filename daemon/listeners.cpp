@@ -98,7 +98,7 @@ int open_listener(const config::ListenAddress& address, const char*& step) {
 
 Result<bool> Listeners::bind(const std::vector<config::ListenAddress>& addresses) {
   if (bound()) {
-    bool same = sockets_.size() == addresses.size();
+    bool same = configured_ == addresses.size();
     for (std::size_t i = 0; same && i < addresses.size(); ++i) same = sockets_[i].address == addresses[i];
     if (same) return true;
     close();
@@ -122,7 +122,19 @@ Result<bool> Listeners::bind(const std::vector<config::ListenAddress>& addresses
     opened.push_back(Socket{a, fd});
   }
   sockets_ = std::move(opened);
+  configured_ = sockets_.size();
   return true;
+}
+
+int Listeners::socket_for(const config::ListenAddress& address, int index) {
+  const bool ephemeral = address.kind == config::ListenAddress::Kind::Tcp && address.port == 0;
+  for (const auto& s : sockets_) {
+    if (s.address == address && (!ephemeral || s.index == index)) return s.fd;
+  }
+  const char* step = "";
+  const int fd = open_listener(address, step);
+  if (fd >= 0) sockets_.push_back(Socket{address, fd, ephemeral ? index : 0});
+  return fd;
 }
 
 void Listeners::close() {
@@ -131,23 +143,24 @@ void Listeners::close() {
     if (s.address.kind == config::ListenAddress::Kind::Unix) ::unlink(s.address.path.c_str());
   }
   sockets_.clear();
+  configured_ = 0;
 }
 
 std::vector<int> Listeners::fds() const {
   std::vector<int> out;
-  for (const auto& s : sockets_) out.push_back(s.fd);
+  for (std::size_t i = 0; i < configured_; ++i) out.push_back(sockets_[i].fd);
   return out;
 }
 
 std::vector<std::string> Listeners::texts() const {
   std::vector<std::string> out;
-  for (const auto& s : sockets_) out.push_back(s.address.text());
+  for (std::size_t i = 0; i < configured_; ++i) out.push_back(sockets_[i].address.text());
   return out;
 }
 
 int Listeners::first_port() const {
-  for (const auto& s : sockets_) {
-    if (s.address.kind == config::ListenAddress::Kind::Tcp) return s.address.port;
+  for (std::size_t i = 0; i < configured_; ++i) {
+    if (sockets_[i].address.kind == config::ListenAddress::Kind::Tcp) return sockets_[i].address.port;
   }
   return 0;
 }

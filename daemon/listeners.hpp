@@ -27,23 +27,31 @@ class Listeners {
   /// are closed and the error names the address ("127.0.0.1:3000: Address already in use").
   /// Already bound to the same addresses: nothing to do.
   Result<bool> bind(const std::vector<config::ListenAddress>& addresses);
+  /// The socket for a listen() an instance asks for (Node's preload): the one bound already for
+  /// this address, else a new one kept with the others. Port 0 is a port the kernel picks once
+  /// per app: the index-th listen(0) of every instance shares it, as in Node's cluster.
+  /// -1 and errno on failure.
+  int socket_for(const config::ListenAddress& address, int index);
   /// Closes every socket and removes the Unix socket files it made.
   void close();
 
   bool bound() const { return !sockets_.empty(); }
-  /// The fds, in the order of the addresses (fd 3 is the first).
+  /// The fds of the addresses bind() was given, in their order (fd 3 is the first); not the
+  /// sockets socket_for() added.
   std::vector<int> fds() const;
-  /// The addresses as bound ("*:3000").
+  /// Those addresses ("*:3000").
   std::vector<std::string> texts() const;
   /// The first TCP port, for PORT; 0 when there is none.
   int first_port() const;
 
  private:
   struct Socket {
-    config::ListenAddress address;
+    config::ListenAddress address;  ///< as asked for (port 0 stays 0)
     int fd = -1;
+    int index = 0;                  ///< which listen(0) of an instance, for port 0
   };
-  std::vector<Socket> sockets_;
+  std::vector<Socket> sockets_;  ///< bind()'s first, then socket_for()'s
+  std::size_t configured_ = 0;   ///< how many of sockets_ bind() made
 };
 
 /// Opens one listening socket, close-on-exec: TCP with SO_REUSEADDR (a port comes back at

@@ -61,6 +61,21 @@ void redirect_stdio_to_null() {
   ::close(fd);
 }
 
+/// Where the Node preload is: $PMX_NODE_PRELOAD, else next to pmxd (the build tree), else in
+/// ../lib/pmx (the package's /usr/lib/pmx for /usr/bin/pmxd). Empty when there is none.
+std::string find_node_preload() {
+  if (const char* p = std::getenv("PMX_NODE_PRELOAD"); p && *p) return p;
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return "";
+  std::string dir(exe, static_cast<std::size_t>(n));
+  dir.resize(dir.rfind('/'));
+  for (const std::string& candidate : {dir + "/pmx-node-preload.js", dir + "/../lib/pmx/pmx-node-preload.js"}) {
+    if (::access(candidate.c_str(), R_OK) == 0) return candidate;
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +111,7 @@ int main(int argc, char** argv) {
     }
   }
   if (std::getenv("PMX_NO_CGROUP")) options.use_cgroups = false;
+  options.node_preload = find_node_preload();
 
   const config::Paths& paths = options.paths;
   boost::asio::io_context io{1};

@@ -32,17 +32,17 @@ namespace {
 #define PMX_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
 
 struct ChildError {
-  int step;  // 0 exec, 1 chdir, 2 cgroup, 3 setuid/setgid, 4 listen fds
+  int step;  // 0 exec, 1 chdir, 2 cgroup, 3 setuid/setgid, 4 fds from 3 on
   int err;
 };
 
 ExecFailure failure_of(const ChildError& e) {
-  static const char* const kSteps[] = {"exec", "chdir", "cgroup", "setuid/setgid", "listen fds"};
+  static const char* const kSteps[] = {"exec", "chdir", "cgroup", "setuid/setgid", "inherited fds"};
   return ExecFailure{e.err, e.step >= 0 && e.step < 5 ? kSteps[e.step] : "exec"};
 }
 
-/// The most listening sockets one app is given (systemd has no limit; fds 3..3+N-1).
-constexpr int kMaxListenFds = 64;
+/// The most fds one app is given from 3 on (its listening sockets and Node's channel).
+constexpr int kMaxInheritedFds = 64;
 
 // clone3(2)'s argument, as in <linux/sched.h> (declared here: that header clashes with <sched.h>).
 struct CloneArgs {
@@ -60,8 +60,8 @@ struct ChildPlan {
   char* const* envp;
   const char* cwd;           ///< nullptr: stay in pmxd's
   int stdout_fd, stderr_fd;
-  const int* listen_fds;     ///< to become fds 3..
-  int listen_count;
+  const int* inherited_fds;  ///< to become fds 3..
+  int inherited_count;
   char* listen_pid;          ///< the digits of the LISTEN_PID=... entry of envp, or nullptr
   int devnull;               ///< stdin (-1: none)
   int err_pipe;              ///< write end of the exec-report pipe
@@ -120,23 +120,23 @@ PMX_CHILD_CODE int child_main(void* arg) {
   if (p.devnull >= 0) dup2(p.devnull, 0);
   dup2(p.stdout_fd, 1);
   dup2(p.stderr_fd, 2);
-  // The fd plan: 0-2 stdio, the listening sockets at 3.., nothing else but the exec-error
-  // pipe at its high fd (close-on-exec).
+  // The fd plan: 0-2 stdio, the listening sockets and Node's channel at 3.., nothing else but
+  // the exec-error pipe at its high fd (close-on-exec).
   if (p.err_pipe != p.report_fd && dup3(p.err_pipe, p.report_fd, O_CLOEXEC) < 0) syscall(SYS_exit_group, 127);
-  const int first_free = 3 + p.listen_count;
-  if (p.listen_count > 0) {
-    // Each socket goes out of the way first (one may sit where another must go), then down
-    // into place; dup2 clears close-on-exec. The copies above are closed below.
-    int moved[kMaxListenFds];
-    for (int i = 0; i < p.listen_count; ++i) {
-      moved[i] = fcntl(p.listen_fds[i], F_DUPFD_CLOEXEC, first_free);
+  const int first_free = 3 + p.inherited_count;
+  if (p.inherited_count > 0) {
+    // Each fd goes out of the way first (one may sit where another must go), then down into
+    // place; dup2 clears close-on-exec. The copies above are closed below.
+    int moved[kMaxInheritedFds];
+    for (int i = 0; i < p.inherited_count; ++i) {
+      moved[i] = fcntl(p.inherited_fds[i], F_DUPFD_CLOEXEC, first_free);
       if (moved[i] < 0) child_fail(p.report_fd, 4, errno);
     }
-    for (int i = 0; i < p.listen_count; ++i) {
+    for (int i = 0; i < p.inherited_count; ++i) {
       if (dup2(moved[i], 3 + i) < 0) child_fail(p.report_fd, 4, errno);
     }
-    write_decimal(p.listen_pid, static_cast<long>(syscall(SYS_getpid)));
   }
+  if (p.listen_pid) write_decimal(p.listen_pid, static_cast<long>(syscall(SYS_getpid)));
   close_range_of(static_cast<unsigned>(first_free), static_cast<unsigned>(p.report_fd) - 1);
   close_range_of(static_cast<unsigned>(p.report_fd) + 1, ~0U);
   // Drop privileges last: the group list, then the group, then the user.
@@ -314,9 +314,9 @@ SpawnResult spawn(const SpawnRequest& req) {
   for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
   // LISTEN_PID is the child's own pid: the child writes it into this entry before its exec.
   char listen_pid[sizeof "LISTEN_PID=" + 24] = "LISTEN_PID=";
-  if (!req.listen_fds.empty()) envp.push_back(listen_pid);
+  if (req.listen_pid) envp.push_back(listen_pid);
   envp.push_back(nullptr);
-  if (req.listen_fds.size() > static_cast<std::size_t>(kMaxListenFds)) {
+  if (req.inherited_fds.size() > static_cast<std::size_t>(kMaxInheritedFds)) {
     result.fork_error = std::make_error_code(std::errc::argument_list_too_long);
     return result;
   }
@@ -337,9 +337,9 @@ SpawnResult spawn(const SpawnRequest& req) {
   plan.cwd = req.cwd.empty() ? nullptr : req.cwd.c_str();
   plan.stdout_fd = req.stdout_fd;
   plan.stderr_fd = req.stderr_fd;
-  plan.listen_fds = req.listen_fds.data();
-  plan.listen_count = static_cast<int>(req.listen_fds.size());
-  plan.listen_pid = listen_pid + sizeof "LISTEN_PID=" - 1;
+  plan.inherited_fds = req.inherited_fds.data();
+  plan.inherited_count = static_cast<int>(req.inherited_fds.size());
+  plan.listen_pid = req.listen_pid ? listen_pid + sizeof "LISTEN_PID=" - 1 : nullptr;
   plan.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   plan.err_pipe = err_pipe[1];
   plan.report_fd = exec_report_fd();
@@ -412,7 +412,7 @@ std::string describe_exec_failure(int err, const std::string& step, const std::s
   if (step == "chdir") return "cannot change to the app's cwd " + cwd + " (for " + program + "): " + why;
   if (step == "cgroup") return "cannot join the instance's cgroup (for " + program + "): " + why;
   if (step == "setuid/setgid") return "cannot switch user or group (for " + program + "): " + why;
-  if (step == "listen fds") return "cannot give the app its listening sockets (for " + program + "): " + why;
+  if (step == "inherited fds") return "cannot give the app its sockets (for " + program + "): " + why;
   return "cannot execute " + program + ": " + why;
 }
 

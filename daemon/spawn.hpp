@@ -24,9 +24,11 @@ struct SpawnRequest {
   std::string cwd;
   int stdout_fd = -1;               ///< write ends the child gets as fd 1 and 2
   int stderr_fd = -1;
-  /// Listening sockets the child gets as fds 3.. (socket activation). With any, the child
-  /// also gets LISTEN_PID=<its own pid>, written in by the child itself.
-  std::vector<int> listen_fds;
+  /// Fds the child gets as 3, 4, ...: listening sockets (socket activation), then Node's IPC
+  /// channel.
+  std::vector<int> inherited_fds;
+  /// Adds LISTEN_PID=<the child's own pid> to the environment, written in by the child itself.
+  bool listen_pid = false;
   int cgroup_dir_fd = -1;           ///< the run's cgroup directory: the child is created in it
   std::optional<uid_t> uid;         ///< run as this user (pmxd must be root)
   std::optional<gid_t> gid;         ///< the group; with uid alone, the uid's number

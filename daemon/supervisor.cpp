@@ -378,6 +378,50 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
   });
 }
 
+void Supervisor::on_node_message(Instance& in, const json& msg) {
+  if (msg == "ready") {
+    spdlog::debug("{} sent ready", label(in));
+    return;
+  }
+  if (!msg.is_object() || msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
+  const std::string what = msg.value("pmx", "");
+  if (what == "listen") return node_listen(in, msg);
+  if (what == "listening") spdlog::info("{} listening on {}", label(in), msg.value("address", json()).dump());
+}
+
+void Supervisor::node_listen(Instance& in, const json& request) {
+  // A listen() of the app, as Node normalised it: address null (every address), an IP, or a
+  // Unix path with port -1.
+  json reply{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", request.value("id", json())}};
+  config::ListenAddress address;
+  const json host = request.value("address", json());
+  const int port = request.value("port", -2);
+  if (port == -1 && host.is_string()) {
+    address.kind = config::ListenAddress::Kind::Unix;
+    address.path = host.get<std::string>();
+  } else if (port >= 0 && port <= 65535 && (host.is_null() || host.is_string())) {
+    address.port = port;
+    if (host.is_string()) address.host = host.get<std::string>();
+  } else {
+    reply["errno"] = -EINVAL;
+    return in.channel->send(reply);
+  }
+  const bool unix_path = address.kind == config::ListenAddress::Kind::Unix;
+  if (unix_path && (address.path.empty() || address.path[0] != '/' || address.path.size() >= 108)) {
+    reply["errno"] = -EINVAL;
+    return in.channel->send(reply);
+  }
+  App& app = apps_.at(in.spec.name);
+  const int fd = app.listeners.socket_for(address, request.value("index", 0));
+  if (fd < 0) {
+    const int err = errno;
+    spdlog::warn("{} cannot listen on {}: {}", label(in), address.text(), std::strerror(err));
+    reply["errno"] = -err;
+    return in.channel->send(reply);
+  }
+  in.channel->send_handle(reply, fd);
+}
+
 Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
   if (app.listeners.bound()) return true;
   auto addresses = config::listen_addresses(spec);
@@ -460,17 +504,46 @@ void Supervisor::do_spawn(Instance& in) {
       });
       return;
     }
-    if (owner.listeners.bound()) {
+    if (!owner.listeners.fds().empty()) {
       // systemd's socket activation: fds 3.., their count and names; LISTEN_PID is written by
       // the child. PORT, unless the app's env or `port` set it, is the first TCP port.
-      req.listen_fds = owner.listeners.fds();
-      req.env.push_back("LISTEN_FDS=" + std::to_string(req.listen_fds.size()));
+      req.inherited_fds = owner.listeners.fds();
+      req.listen_pid = true;
+      req.env.push_back("LISTEN_FDS=" + std::to_string(req.inherited_fds.size()));
       std::string names;
-      for (std::size_t i = 0; i < req.listen_fds.size(); ++i) names += (i ? ":" : "") + fd_name(s.name);
+      for (std::size_t i = 0; i < req.inherited_fds.size(); ++i) names += (i ? ":" : "") + fd_name(s.name);
       req.env.push_back("LISTEN_FDNAMES=" + names);
       if (!env.count("PORT") && owner.listeners.first_port() > 0) {
         req.env.push_back("PORT=" + std::to_string(owner.listeners.first_port()));
       }
+    }
+  }
+  // Node apps get Node's IPC channel after the sockets, as under PM2: process.send() reaches
+  // pmxd ('ready'), and in cluster mode the preload asks it for the sockets its listen()s need.
+  int channel_end = -1;
+  if (in.channel) in.channel->close();
+  in.channel.reset();
+  if (config::is_node_app(s)) {
+    auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const json& msg) {
+      Instance* in = find(id);
+      if (in && in->channel.get() == &channel) on_node_message(*in, msg);
+    });
+    if (opened) {
+      in.channel = opened->first;
+      channel_end = opened->second;
+      req.env.push_back("NODE_CHANNEL_FD=" + std::to_string(3 + req.inherited_fds.size()));
+      req.env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
+      req.inherited_fds.push_back(channel_end);
+      if (config::runs_in_cluster_mode(s) && !options_.node_preload.empty()) {
+        req.argv.insert(req.argv.begin() + 1 + static_cast<long>(s.interpreter_args.size()),
+                        {"--require", options_.node_preload});
+        req.env.push_back("PMX_CLUSTER=1");
+        // The preload's drain ends before kill_timeout's SIGKILL would.
+        const std::uint64_t drain = s.kill_timeout_ms > 200 ? s.kill_timeout_ms - 100 : s.kill_timeout_ms;
+        req.env.push_back("PMX_DRAIN_TIMEOUT=" + std::to_string(drain));
+      }
+    } else {
+      spdlog::warn("{} {}", label(in), opened.error());
     }
   }
   if (processes_.cgroups()) {
@@ -497,6 +570,11 @@ void Supervisor::do_spawn(Instance& in) {
   Result<pid_t> spawned = processes_.spawn(req, in.cgroup, std::move(report));
   ::close(out_end);
   ::close(err_end);
+  if (channel_end >= 0) ::close(channel_end);
+  if (in.channel) {
+    if (spawned) in.channel->start();
+    else in.channel.reset();
+  }
 
   if (!spawned) {
     in.exec_error = spawned.error();
@@ -618,6 +696,9 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   // What the leader printed last goes out before its exit is logged and acted upon.
   if (in.out_pipe) in.out_pipe->settle();
   if (in.err_pipe) in.err_pipe->settle();
+  // The run's channel ends with its leader (a grandchild may still hold the other end).
+  if (in.channel) in.channel->close();
+  in.channel.reset();
   if (exit.unknown) spdlog::info("{} pid {} exited (not pmxd's child: code unknown)", label(in), pid);
   else if (exit.signal) spdlog::info("{} pid {} killed by {}", label(in), pid, config::signal_name(exit.signal));
   else spdlog::info("{} pid {} exited with code {}", label(in), pid, exit.code);
@@ -1136,6 +1217,7 @@ void Supervisor::remove(int id) {
   spdlog::info("{} deleted", label(*in));
   if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   close_output(*in);
+  if (in->channel) in->channel->close();
   feed_.untrack(id);
   ::unlink(in->pid_path.c_str());
   by_id_.erase(id);

@@ -34,6 +34,9 @@ struct DaemonOptions {
   std::function<TimePoint()> clock = [] { return Clock::now(); };
   /// The writer of pmx.log (main makes it), reopened and rotated with the apps' logs.
   std::shared_ptr<LogSink> daemon_log;
+  /// node/preload.js as installed: cluster-mode Node instances run with --require it. Empty:
+  /// none was found, and they run without it (each listen() binds on its own).
+  std::string node_preload;
 };
 
 class Supervisor {
@@ -69,6 +72,11 @@ class Supervisor {
   void dispatch(Instance& in, Event event, ExitStatus exit = {});
   void apply(Instance& in, const Effects& fx);
   void do_spawn(Instance& in);
+  /// A message from a Node instance's IPC channel.
+  void on_node_message(Instance& in, const json& msg);
+  /// The preload's request for a listening socket: the app's socket for that address (bound
+  /// now if it is the first), or an errno.
+  void node_listen(Instance& in, const json& request);
   /// Binds the sockets of a cluster-mode app that has none bound (at its start, or when it
   /// starts again after a stop released them). An error names the address.
   Result<bool> bind_listeners(App& app, const config::AppSpec& spec);

@@ -223,3 +223,71 @@ TEST_CASE("issue_9: exec_mode follows PM2's rule: -i for a Node app, or any app 
   }
   CHECK_FALSE(port_is_free(port));
 }
+
+namespace {
+
+bool have_node() { return run_process({"/bin/sh", "-c", "command -v node"}).exit_code == 0; }
+
+/// A stock Node HTTP server: listen(process.env.PORT), nothing of pmx in it. Answers
+/// "<pid> <NODE_APP_INSTANCE>".
+std::string write_node_server(const TempHome& home) {
+  const std::string path = home.scratch("server.js");
+  std::ofstream(path) << "require('http').createServer((req, res) => "
+                         "res.end(process.pid + ' ' + process.env.NODE_APP_INSTANCE))\n"
+                         "  .listen(process.env.PORT, () => console.log('listening'));\n";
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("issue_9: two instances of a stock Node HTTP server answer on one port, with no pmx option",
+          "[integration][issue_9][cluster][node]") {
+  REQUIRE(have_node());
+  Session s;
+  const int port = free_port();
+  const std::string server = write_node_server(s.home);
+  RunOptions opts;
+  opts.env = {{"PORT", std::to_string(port)}};
+  REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--kill-timeout", "1000"}, opts), 0);
+  REQUIRE(s.wait_status("server", "online"));
+  for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("exec_mode", "") == "cluster_mode");
+  const auto pids = pids_of(s, "server");
+  REQUIRE(pids.size() == 2);
+  const auto seen = answers_from([&] { return http_get(port); }, pids);
+  REQUIRE(seen.size() == 2);
+  std::set<std::string> instances;
+  for (const auto& [pid, w] : seen) instances.insert(w.size() > 1 ? w[1] : "");
+  CHECK(instances == std::set<std::string>{"0", "1"});
+  // The socket is pmxd's: both instances killed, connections wait in its queue and the
+  // replacements answer them.
+  for (const auto& pid : pids) ::kill(std::stoi(pid), SIGKILL);
+  REQUIRE(wait_until([&] {
+    for (const auto& pid : pids) {
+      if (process_alive(std::stoi(pid))) return false;
+    }
+    return true;
+  }, 10s));
+  CHECK(http_get(port, "/", 10s).has_value());
+  REQUIRE_EXIT(s.pmx({"delete", "all"}), 0);
+  CHECK(port_is_free(port));
+}
+
+TEST_CASE("issue_9: an ecosystem file with instances: 2 and no exec_mode runs a Node app in cluster mode",
+          "[integration][issue_9][cluster][node]") {
+  REQUIRE(have_node());
+  Session s;
+  const int port = free_port();
+  write_node_server(s.home);
+  const std::string file = s.home.scratch("ecosystem.config.js");
+  std::ofstream(file) << "module.exports = { apps: [{ name: 'api', script: './server.js', instances: 2,\n"
+                         "  kill_timeout: 1000, env: { PORT: " << port << " } }] };\n";
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  REQUIRE(s.wait_status("api", "online"));
+  const auto pids = pids_of(s, "api");
+  REQUIRE(pids.size() == 2);
+  CHECK(answers_from([&] { return http_get(port); }, pids).size() == 2);
+  for (const auto& app : s.jlist()) {
+    CHECK(app["pm2_env"].value("exec_mode", "") == "cluster_mode");
+    CHECK(app["pm2_env"].value("restart_time", -1) == 0);  // no instance crashed on the port
+  }
+}

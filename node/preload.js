@@ -1,0 +1,328 @@
+'use strict';
+/*
+ * pmx's Node preload  --  pmxd starts a cluster-mode Node instance as
+ * `node [node_args] --require <pmx-node-preload.js> app.js [args]`
+ *
+ * Makes N unmodified instances of a Node app share ONE listening socket that
+ * is bound by the pmx daemon (pmxd) and handed to every instance over the Node
+ * IPC channel (NODE_CHANNEL_FD, JSON serialization, SCM_RIGHTS).
+ *
+ * Does nothing at all unless PMX_CLUSTER=1 AND Node set up an IPC channel
+ * (process.send exists). Node 18-22, no dependencies.
+ *
+ * Protocol (all pmx messages carry cmd:'NODE_PMX'; the 'NODE_' prefix makes
+ * Node route them to process 'internalMessage' instead of 'message', so the
+ * app never sees them and they do not ref the channel):
+ *
+ *   child -> daemon {"cmd":"NODE_PMX","pmx":"listen","id":1,"address":"127.0.0.1",
+ *                    "port":3000,"addressType":4,"index":0,"backlog":511,...}
+ *   daemon -> child {"cmd":"NODE_HANDLE","type":"net.Native",
+ *                    "msg":{"cmd":"NODE_PMX","pmx":"listen","id":1}}   + fd (SCM_RIGHTS)
+ *      or (error)   {"cmd":"NODE_PMX","pmx":"listen","id":1,"errno":-98}  (no fd)
+ *   child -> daemon {"cmd":"NODE_HANDLE_ACK"}           (sent by Node core itself)
+ *   child -> daemon {"cmd":"NODE_PMX","pmx":"listening","id":1,"address":{...}}
+ *   daemon -> child {"cmd":"NODE_PMX","pmx":"shutdown"}  (optional, = PM2 'shutdown')
+ *   child -> daemon {"cmd":"NODE_PMX","pmx":"draining"} / {"pmx":"drained"}
+ *
+ * Env:
+ *   PMX_CLUSTER=1            enable (deleted at startup, so the app's own children
+ *                            - e.g. child_process.fork() inheriting execArgv -
+ *                            do not act on it)
+ *   PMX_DRAIN_SIGNALS        default "SIGINT,SIGTERM"
+ *   PMX_DRAIN_TIMEOUT        ms, exit at this deadline even if not drained (pmxd sets
+ *                            it below the app's kill_timeout; default 8000)
+ *   PMX_DRAIN_IDLE_GRACE     ms, how long idle keep-alive connections get to send one more
+ *                            request (answered with Connection: close) before being
+ *                            closed (default 1000, capped at 1/2 of the timeout)
+ *   PMX_DEBUG=1              log to stderr
+ */
+(function pmxPreload() {
+  if (process.env.PMX_CLUSTER !== '1') return;
+  delete process.env.PMX_CLUSTER;
+  if (typeof process.send !== 'function' || !process.channel) return;
+
+  const net = require('net');
+  const util = require('util');
+
+  const debug = process.env.PMX_DEBUG === '1' ?
+    (...a) => process._rawDebug('[pmx ' + process.pid + '] ' + util.format(...a)) :
+    () => {};
+
+  const origListen = net.Server.prototype.listen;
+  const origListen2 = net.Server.prototype._listen2; // = setupListenHandle
+  const origNetClose = net.Server.prototype.close;
+  if (typeof origListen2 !== 'function') return; // unknown Node internals: stay out
+
+  const kOpts = Symbol('pmx.listenOptions');
+  const kTracked = Symbol('pmx.tracked');
+  const kInflight = Symbol('pmx.inflight');
+
+  let seq = 0;
+  const pending = new Map();      // id -> {server, args, listeningId, key, index}
+  const indexes = new Map();      // "address:port:addressType" -> {next, live:Set}
+  const servers = new Set();      // listening servers (for drain)
+  let keepAlive = null;           // timer that keeps the loop alive while a request is pending
+  let draining = false;
+
+  // ---- channel helpers -----------------------------------------------------
+  function connected() { return process.connected === true; }
+
+  // Always pass a callback: without one, a send on a closed channel emits
+  // 'error' on `process`, which is fatal when nobody listens for it.
+  function send(msg, cb) {
+    if (!connected()) { if (cb) process.nextTick(cb, new Error('channel closed')); return; }
+    try {
+      process.send({ cmd: 'NODE_PMX', ...msg }, null, {}, (err) => { if (cb) cb(err || null); });
+    } catch (err) {
+      if (cb) process.nextTick(cb, err);
+    }
+  }
+
+  function holdLoop() {
+    if (!keepAlive) keepAlive = setInterval(() => {}, 1 << 30);
+  }
+  function releaseLoop() {
+    if (keepAlive && pending.size === 0) { clearInterval(keepAlive); keepAlive = null; }
+  }
+
+  // ---- errors that look like Node's own listen errors ------------------------
+  function listenError(errno, address, port) {
+    let code = 'UNKNOWN', desc = 'unknown error';
+    try {
+      const e = util.getSystemErrorMap().get(errno);
+      if (e) { code = e[0]; desc = e[1]; }
+    } catch { /* Node < 16 */ }
+    if (address == null) address = '::';   // what Node prints for "no host"
+    const where = port >= 0 ? `${address}:${port}` : `${address}`;
+    const err = new Error(`listen ${code}: ${desc} ${where}`);
+    err.code = code; err.errno = errno; err.syscall = 'listen';
+    err.address = address;
+    if (port > 0) err.port = port;
+    return err;
+  }
+
+  // ---- listen() ------------------------------------------------------------
+  // listen() itself is only wrapped to remember an options object (exclusive,
+  // readableAll, writableAll are not passed down to _listen2) and to start
+  // tracking the server. All argument shapes (port, host, backlog, cb, options,
+  // path, handle, fd, port 0, dns lookup of host) are normalised by Node, which
+  // then calls server._listen2(address, port, addressType, backlog, fd, flags)
+  // - the hook point Node keeps "to avoid breaking code that wraps this method".
+  net.Server.prototype.listen = function pmxListen(...args) {
+    const a0 = args[0];
+    this[kOpts] = (a0 !== null && typeof a0 === 'object' && !a0._handle &&
+                   !a0.handle && typeof a0.fd !== 'number') ? a0 : null;
+    return origListen.apply(this, args);
+  };
+
+  net.Server.prototype._listen2 = function pmxListen2(address, port, addressType,
+                                                         backlog, fd, flags) {
+    const opts = this[kOpts] || {};
+    // Pass through: already has a handle (listen(handle), or our reply), an
+    // explicit fd, exclusive:true, or no daemon to ask.
+    if (this._handle || (typeof fd === 'number' && fd >= 0) || opts.exclusive ||
+        !connected() || draining) {
+      const r = origListen2.apply(this, arguments);
+      if (this._handle) track(this);
+      return r;
+    }
+    const server = this;
+    const args = [address, port, addressType, backlog, fd, flags];
+    // Same keying as Node's cluster: address:port:addressType plus a per-process
+    // index, so that the k-th listen(0) of every instance maps to the same socket.
+    const base = `${address}:${port}:${addressType}`;
+    let ix = indexes.get(base);
+    if (!ix) { ix = { next: 0, live: new Set() }; indexes.set(base, ix); }
+    const index = ix.next++;
+    ix.live.add(index);
+    const id = ++seq;
+    pending.set(id, { server, args, listeningId: server._listeningId, base, index });
+    holdLoop();
+    const req = {
+      pmx: 'listen', id, address, port, addressType, index,
+      backlog: backlog || 511, flags: flags || 0,
+    };
+    if (port === -1 && typeof address === 'string') {        // unix socket
+      if (address[0] !== '\0' && !require('path').isAbsolute(address)) {
+        req.address = require('path').resolve(address);          // daemon cwd differs
+      }
+      if (opts.readableAll) req.readableAll = true;
+      if (opts.writableAll) req.writableAll = true;
+    }
+    if (opts.ipv6Only) req.ipv6Only = true;
+    debug('listen request', req);
+    send(req, (err) => { if (err) settle(id, null, null, err); });
+    return undefined;
+  };
+
+  function releaseIndex(base, index) {
+    const ix = indexes.get(base);
+    if (!ix) return;
+    ix.live.delete(index);
+    if (ix.live.size === 0) indexes.delete(base);
+  }
+
+  // reply: {cmd:'NODE_PMX', pmx:'listen', id, errno?} (+ handle)
+  function settle(id, reply, handle, sendErr) {
+    const p = pending.get(id);
+    if (!p) { if (handle) handle.close(); return; }
+    pending.delete(id);
+    releaseLoop();
+    const { server, args, listeningId } = p;
+    const [address, port] = args;
+    if (listeningId !== server._listeningId || server._handle) {
+      // listen() was called again / server closed meanwhile: drop this handle.
+      if (handle) handle.close();
+      releaseIndex(p.base, p.index);
+      return;
+    }
+    if (sendErr || (!handle && !(reply && reply.errno))) {
+      // Daemon unreachable: behave like plain Node and bind locally.
+      debug('no handle from daemon, binding locally', sendErr && sendErr.message);
+      releaseIndex(p.base, p.index);
+      origListen2.apply(server, args);
+      if (server._handle) track(server);
+      return;
+    }
+    if (reply && reply.errno) {
+      if (handle) handle.close();
+      releaseIndex(p.base, p.index);
+      server.emit('error', listenError(reply.errno, address, port));
+      return;
+    }
+    server._handle = handle;
+    // setupListenHandle with a handle present: calls handle.listen(backlog)
+    // (harmless on an already-listening socket), sets onconnection, connection
+    // key, and emits 'listening' on next tick -> app callback runs.
+    origListen2.apply(server, args);
+    if (!server._handle) return; // listen failed; Node already emits 'error'
+    track(server);
+    const h = server._handle;
+    const close = h.close;
+    h.close = function() { releaseIndex(p.base, p.index); return close.apply(this, arguments); };
+    server.once('listening', () => {
+      let addr = null;
+      try { addr = server.address(); } catch { /* ignore */ }
+      send({ pmx: 'listening', id, key: `${p.base}:${p.index}`, address: addr });
+    });
+  }
+
+  process.on('internalMessage', (msg, handle) => {
+    if (!msg || msg.cmd !== 'NODE_PMX') return;
+    if (msg.pmx === 'listen') settle(msg.id, msg, handle || null, null);
+    else if (msg.pmx === 'shutdown') onShutdownMessage();
+  });
+
+  // Daemon gone (crash-only daemon): keep serving with the sockets we have.
+  // A plain (non-cluster-worker) Node process keeps running after
+  // 'disconnect'; pending listen requests fall back to a local bind.
+  process.once('disconnect', () => {
+    debug('channel disconnected');
+    for (const id of [...pending.keys()]) settle(id, null, null, new Error('disconnected'));
+  });
+  // _forkChild refs the channel for every 'message'/'disconnect' listener
+  // (newListener -> control.refCounted()). Undo the ref our listener just
+  // took, so an app that would exit on its own still exits.
+  {
+    const ch = process.channel;
+    if (ch && typeof ch.unrefCounted === 'function') ch.unrefCounted(); // Node >= 20.x/22
+    else if (ch && typeof ch.unref === 'function') ch.unref();           // Node 18: counted unref
+  }
+
+  // ---- tracking for graceful drain ------------------------------------------
+  function track(server) {
+    if (server[kTracked]) return;
+    server[kTracked] = true;
+    servers.add(server);
+    server.once('close', () => servers.delete(server));
+    const inflight = server[kInflight] = new Set();
+    // Runs before the app's handler: during drain, every response says
+    // Connection: close, so keep-alive clients reconnect (to another instance).
+    server.prependListener('request', (req, res) => {
+      if (draining && !res.headersSent) res.setHeader('Connection', 'close');
+      inflight.add(res);
+      const done = () => inflight.delete(res);
+      res.once('finish', done);
+      res.once('close', done);
+    });
+  }
+
+  // ---- graceful drain --------------------------------------------------------
+  const signals = (process.env.PMX_DRAIN_SIGNALS || 'SIGINT,SIGTERM')
+    .split(',').map((s) => s.trim()).filter(Boolean);
+  const drainTimeout = Number(process.env.PMX_DRAIN_TIMEOUT) || 8000;
+  const idleGrace = Math.min(Number(process.env.PMX_DRAIN_IDLE_GRACE) || 1000,
+                             drainTimeout / 2);
+
+  function onSignal(sig) {
+    // The app installed its own handler: it owns shutdown. Do nothing.
+    if (process.listenerCount(sig) > 1) return;
+    if (draining) return reraise(sig);           // second signal: die now
+    drain(() => reraise(sig));
+  }
+  for (const sig of signals) {
+    try { process.on(sig, onSignal); } catch { /* unsupported signal */ }
+  }
+
+  function reraise(sig) {
+    // Exit exactly like an unhandled signal would (status = killed by sig).
+    for (const s of signals) process.removeAllListeners(s);
+    process.kill(process.pid, sig);
+    setTimeout(() => process.exit(128 + (require('os').constants.signals[sig] || 0)), 1000).unref();
+  }
+
+  function onShutdownMessage() {
+    // PM2 semantics: 'shutdown' is a message for the app. If the app listens
+    // for messages, hand it over and stay out; otherwise drain ourselves.
+    if (process.listenerCount('message') > 0) {
+      process.emit('message', 'shutdown');
+      return;
+    }
+    if (!draining) drain(() => process.exit(0));
+  }
+
+  function drain(finish) {
+    draining = true;
+    debug('draining', servers.size, 'server(s)');
+    send({ pmx: 'draining' });
+    let left = servers.size;
+    let done = false;
+    const end = () => {
+      if (done) return;
+      done = true;
+      clearInterval(idleTimer);
+      send({ pmx: 'drained' }, () => finish());
+      setTimeout(finish, 200).unref();            // channel already gone / slow
+    };
+    const deadline = setTimeout(() => { debug('drain deadline'); end(); }, drainTimeout);
+    deadline.unref();
+    if (left === 0) return end();
+    for (const server of servers) {
+      // In-flight requests whose headers are not out yet: close after them.
+      for (const res of server[kInflight] || []) {
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
+      // net.Server.prototype.close, NOT http.Server.prototype.close: the http
+      // one (Node >= 19) also destroys idle keep-alive sockets immediately,
+      // which races with clients that are just sending their next request.
+      // This only closes *our* copy of the listening fd; the daemon and the
+      // other instances keep theirs, so no connection is refused.
+      origNetClose.call(server, () => { if (--left === 0) end(); });
+    }
+    // After a grace period, idle keep-alive connections that did not come back
+    // are closed (the residual race is the same as keepAliveTimeout's).
+    let idleTimer = null;
+    setTimeout(() => {
+      const sweep = () => {
+        for (const server of servers) {
+          if (typeof server.closeIdleConnections === 'function') server.closeIdleConnections();
+        }
+      };
+      sweep();
+      idleTimer = setInterval(sweep, 100);
+      idleTimer.unref();
+    }, idleGrace).unref();
+  }
+
+  debug('preload active');
+})();
