@@ -21,7 +21,7 @@ namespace pmx::daemon {
 
 struct Instance {
   Instance(boost::asio::io_context& io, int pm_id, config::AppSpec app)
-      : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)), kill_timer(io), restart_timer(io), cron_timer(io) {}
+      : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)), kill_timer(io), restart_timer(io), cron_timer(io), ready_timer(io) {}
 
   int id;
   config::AppSpec spec;
@@ -50,6 +50,13 @@ struct Instance {
   boost::asio::steady_timer kill_timer;
   boost::asio::steady_timer restart_timer;
   boost::asio::steady_timer cron_timer;  ///< the next cron_restart, when the spec has one
+  /// Readiness: the run's exec succeeded and the instance waits (launching) for the app to say
+  /// it is ready, until listen_timeout. ready_failed: that time passed under wait_ready, the
+  /// run is being killed, and its end counts as a failed start.
+  boost::asio::steady_timer ready_timer;
+  bool awaiting_ready = false;
+  bool ready_failed = false;
+  std::string notify_status;     ///< the app's last sd_notify STATUS=, shown by describe
   std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
 
   /// Memory and CPU of the current run, as the last sampling tick read them.

@@ -386,7 +386,8 @@ Effects InstanceFsm::handle(Event event, TimePoint now, ExitStatus exit) {
   f.exit = exit;
   f.policy = &policy_;
   f.spawn_failed = event == Event::SpawnFailed;
-  f.unstable = uptime < policy_.min_uptime;
+  // A failed start is unstable however long it took (wait_ready's listen_timeout may pass min_uptime).
+  f.unstable = uptime < policy_.min_uptime || f.spawn_failed;
   f.consecutive_after = consecutive_unstable_;
   if (f.unstable) bump(f.consecutive_after);
   else f.consecutive_after = 0;

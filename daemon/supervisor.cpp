@@ -328,6 +328,10 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     if (!(before == State::Launching && in.fsm.state() == State::Online)) persist_soon();
   }
   apply(in, fx);
+  if (fx.changed && in.awaiting_ready && in.fsm.state() != State::Launching) {
+    in.awaiting_ready = false;  // stopped or restarted before it was ready
+    in.ready_timer.cancel();
+  }
   if (fx.changed && is_stopped(in.fsm.state())) release_listeners_if_idle(apps_.at(in.spec.name));
   if (fx.transition) {
     // Every transition goes to the subscribers of the events topic (`pmx` dashboards, tools).
@@ -378,15 +382,48 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
   });
 }
 
+bool Supervisor::needs_ready(const Instance& in) const {
+  const auto& s = in.spec;
+  return s.wait_ready || (config::runs_in_cluster_mode(s) && config::is_node_app(s) && !options_.node_preload.empty());
+}
+
+void Supervisor::spawned(Instance& in) {
+  if (!needs_ready(in)) return dispatch(in, Event::Spawned);
+  in.awaiting_ready = true;
+  in.ready_failed = false;
+  in.ready_timer.expires_after(Millis(in.spec.listen_timeout_ms));
+  in.ready_timer.async_wait([this, id = in.id, pid = in.pid](const boost::system::error_code& ec) {
+    Instance* in = find(id);
+    if (ec || !in || !in->awaiting_ready || in->pid != pid) return;
+    in->awaiting_ready = false;
+    if (!in->spec.wait_ready) {
+      // A cluster instance that never listens (a worker without a server): online, as in PM2.
+      spdlog::info("{} did not listen within listen_timeout {} ms, online anyway", label(*in), in->spec.listen_timeout_ms);
+      return dispatch(*in, Event::Spawned);
+    }
+    // wait_ready: no readiness, no start. The run is killed and its end is a failed start.
+    in->ready_failed = true;
+    in->exec_error = "not ready within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
+                     " ms (wait_ready: the app signals readiness with process.send('ready') or sd_notify READY=1)";
+    spdlog::error("{} {}", label(*in), in->exec_error);
+    processes_.signal_all(in->membership(), SIGKILL);
+  });
+}
+
+void Supervisor::ready(Instance& in, const char* how) {
+  if (!in.awaiting_ready || in.fsm.state() != State::Launching) return;
+  in.awaiting_ready = false;
+  in.ready_timer.cancel();
+  spdlog::info("{} ready ({})", label(in), how);
+  dispatch(in, Event::Spawned);
+}
+
 void Supervisor::on_node_message(Instance& in, const json& msg) {
-  if (msg == "ready") {
-    spdlog::debug("{} sent ready", label(in));
-    return;
-  }
+  if (msg == "ready") return ready(in, "process.send('ready')");
   if (!msg.is_object() || msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
   const std::string what = msg.value("pmx", "");
   if (what == "listen") return node_listen(in, msg);
-  if (what == "listening") spdlog::info("{} listening on {}", label(in), msg.value("address", json()).dump());
+  if (what == "listening" && !in.spec.wait_ready) ready(in, "listening");
 }
 
 void Supervisor::node_listen(Instance& in, const json& request) {
@@ -565,7 +602,7 @@ void Supervisor::do_spawn(Instance& in) {
     }
     if (in->pid != *pid_holder) return;  // that process is already gone
     in->exec_error.clear();
-    dispatch(*in, Event::Spawned);
+    spawned(*in);
   };
   Result<pid_t> spawned = processes_.spawn(req, in.cgroup, std::move(report));
   ::close(out_end);
@@ -702,7 +739,11 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   if (exit.unknown) spdlog::info("{} pid {} exited (not pmxd's child: code unknown)", label(in), pid);
   else if (exit.signal) spdlog::info("{} pid {} killed by {}", label(in), pid, config::signal_name(exit.signal));
   else spdlog::info("{} pid {} exited with code {}", label(in), pid, exit.code);
-  dispatch(in, Event::Exited, exit);
+  // A run that never became ready (wait_ready) failed to start, however long it lasted.
+  const bool failed_start = std::exchange(in.ready_failed, false);
+  in.awaiting_ready = false;
+  in.ready_timer.cancel();
+  dispatch(in, failed_start ? Event::SpawnFailed : Event::Exited, exit);
   persist_soon();
   // A replacement spawned at once has already rewritten the pid file.
   if (Instance* still = find(id); still && still->pid == 0) ::unlink(still->pid_path.c_str());

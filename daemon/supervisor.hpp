@@ -72,6 +72,13 @@ class Supervisor {
   void dispatch(Instance& in, Event event, ExitStatus exit = {});
   void apply(Instance& in, const Effects& fx);
   void do_spawn(Instance& in);
+  /// Whether a run of the instance is online only once the app says so: wait_ready, or a
+  /// cluster-mode Node app run with the preload (ready when it listens).
+  bool needs_ready(const Instance& in) const;
+  /// The exec succeeded: online now, or once the app is ready (listen_timeout armed).
+  void spawned(Instance& in);
+  /// The app said it is ready (how: for the log).
+  void ready(Instance& in, const char* how);
   /// A message from a Node instance's IPC channel.
   void on_node_message(Instance& in, const json& msg);
   /// The preload's request for a listening socket: the app's socket for that address (bound

@@ -291,3 +291,45 @@ TEST_CASE("issue_9: an ecosystem file with instances: 2 and no exec_mode runs a 
     CHECK(app["pm2_env"].value("restart_time", -1) == 0);  // no instance crashed on the port
   }
 }
+
+TEST_CASE("issue_9: wait_ready - online only after process.send('ready'), and a start that never gets it fails",
+          "[integration][issue_9][ready][node]") {
+  REQUIRE(have_node());
+  Session s;
+  // Ready after a while: the marker is written just before process.send('ready'), so when
+  // `pmx start` returns (it waits for the app to be online) the marker must be there.
+  const std::string marker = s.home.scratch("ready-sent");
+  const std::string slow = s.home.scratch("slow.js");
+  std::ofstream(slow) << "setTimeout(() => { require('fs').writeFileSync('" << marker
+                      << "', 'x'); process.send('ready'); }, 700);\nsetInterval(() => {}, 1000);\n";
+  REQUIRE_EXIT(s.pmx({"start", slow, "--wait-ready", "--kill-timeout", "500"}), 0);
+  CHECK(file_exists(marker));
+  CHECK(s.status("slow") == "online");
+
+  // Never ready: after listen_timeout the start has failed, with the reason, and nothing runs.
+  const std::string never = s.home.scratch("never.js");
+  std::ofstream(never) << "setInterval(() => {}, 1000);\n";
+  const RunResult r = s.pmx({"start", never, "--wait-ready", "--listen-timeout", "800", "--max-restarts", "0",
+                             "--kill-timeout", "500"});
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("not ready within listen_timeout 800 ms") != std::string::npos);
+  CHECK(s.status("never") == "errored");
+  CHECK(s.app("never").value("pid", -1) == 0);
+}
+
+TEST_CASE("issue_9: a cluster-mode Node instance is online once it listens: the start returns with the port served",
+          "[integration][issue_9][ready][node]") {
+  REQUIRE(have_node());
+  Session s;
+  const int port = free_port();
+  // The server listens only after a delay: an instance online before that would let the
+  // request below be refused (nothing binds the port until the first listen()).
+  const std::string server = s.home.scratch("late.js");
+  std::ofstream(server) << "setTimeout(() => require('http').createServer((q, r) => r.end('ok'))"
+                           ".listen(process.env.PORT), 600);\n";
+  RunOptions opts;
+  opts.env = {{"PORT", std::to_string(port)}};
+  REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--kill-timeout", "1000"}, opts), 0);
+  CHECK(http_get(port, "/", 2s) == std::optional<std::string>("ok"));
+  for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("status", "") == "online");
+}

@@ -367,6 +367,17 @@ TEST_CASE("launching + spawn_failed(count = max_restarts) -> errored", "[fsm]") 
   CHECK_FALSE(second.spawn);
 }
 
+TEST_CASE("launching + spawn_failed after min_uptime still counts as unstable (a wait_ready timeout)", "[fsm][issue_9]") {
+  Policy p = defaults();
+  p.max_restarts = 1;
+  InstanceFsm fsm(p);
+  fsm.handle(Event::Start, at(0));
+  // listen_timeout (3 s) is longer than min_uptime (1 s): the run was long, the start failed.
+  fsm.handle(Event::SpawnFailed, at(3000));
+  CHECK(fsm.state() == State::Errored);
+  CHECK_THAT(fsm.reason(), Catch::Matchers::Contains("max_restarts"));
+}
+
 // ---- Row: launching, online + exited [delay = 0] -> launching ----------------------------------
 
 TEST_CASE("online + exited(delay = 0) -> launching", "[fsm]") {
