@@ -283,7 +283,7 @@ int cmd_targets(Session& s, const std::string& method, const std::vector<std::st
   }
   s.show_list();
   // A restarted app that could not run (exec failed, crashed at once) makes a failed restart.
-  return method == "restart" ? report_errored(result) : kOk;
+  return method == "restart" || method == "reload" ? report_errored(result) : kOk;
 }
 
 /// Empties the targets' log files and names them; a file that could not be emptied fails it.
@@ -452,14 +452,15 @@ int cmd_file(Session& s, const std::string& verb, const std::string& arg, const 
     for (const auto& e : entries) settled.push_back(e);
   };
   if (!restart_names.empty()) {
+    const char* restart_verb = verb == "reload" || verb == "startOrReload" ? "reload" : "restart";
     if (fo.update_env) {
       // Each app gets the caller's environment and its env from the file again.
       for (const auto& app : eco.apps) {
         if (std::find(restart_names.begin(), restart_names.end(), app.name) == restart_names.end()) continue;
-        add(s.call("restart", {{"targets", json::array({app.name})}, {"env", caller_env()}, {"app_env", app.env}}));
+        add(s.call(restart_verb, {{"targets", json::array({app.name})}, {"env", caller_env()}, {"app_env", app.env}}));
       }
     } else {
-      add(s.call("restart", {{"targets", restart_names}}));
+      add(s.call(restart_verb, {{"targets", restart_names}}));
     }
   }
   if (!to_start.empty()) add(s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}}));
@@ -582,7 +583,7 @@ const Verb kVerbs[] = {
        define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl);
        c.add_flag("--watch", cl.watch, "turn watching their files on or off");
      }},
-    {"reload", "restart apps (graceful reload comes with cluster mode)", {},
+    {"reload", "restart apps; cluster-mode instances one at a time, each ready before the next", {},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
     {"startOrRestart", "start an ecosystem file's missing apps, restart the others", {},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
@@ -760,7 +761,7 @@ int run(int argc, char** argv) {
     if (verb == "reload") {
       json extra = json::object();
       if (cl.update_env) extra["env"] = caller_env();
-      return cmd_targets(s, "restart", targets, extra);
+      return cmd_targets(s, "reload", targets, extra);
     }
     if (!app_args.empty()) throw Failure(kUsage, "arguments after -- are only for start");
     if (verb == "stop") return cmd_targets(s, "stop", targets, cl.watch ? json{{"watch", false}} : json::object());

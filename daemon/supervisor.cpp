@@ -418,6 +418,52 @@ void Supervisor::ready(Instance& in, const char* how) {
   dispatch(in, Event::Spawned);
 }
 
+std::optional<ipc::RpcError> Supervisor::update_env(const json& params, const std::vector<int>& ids) {
+  // Both environments are checked before any instance changes.
+  std::shared_ptr<const config::Env> caller_env;
+  std::optional<config::Env> app_env;
+  if (auto env = params.find("env"); env != params.end()) {
+    auto parsed = env_from_json(*env, "params.env");
+    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error());
+    caller_env = std::make_shared<const config::Env>(std::move(*parsed));
+  }
+  if (auto env = params.find("app_env"); env != params.end()) {
+    auto parsed = env_from_json(*env, "params.app_env");
+    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error());
+    app_env = std::move(*parsed);
+  }
+  for (int id : ids) {
+    Instance& in = *find(id);
+    if (caller_env) in.caller_env = caller_env;
+    if (app_env) in.spec.env = *app_env;
+  }
+  return std::nullopt;
+}
+
+void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
+  if (plan->next == plan->rolling.size()) {
+    return wait_for(plan->ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
+                    [this, plan] { plan->reply.ok_text(describe_all(plan->ids)); });
+  }
+  const int id = plan->rolling[plan->next++];
+  Instance* in = find(id);
+  if (!in || in->fsm.state() != State::Online) return reload_next(plan);  // stopped meanwhile
+  dispatch(*in, Event::Restart);
+  wait_for({id}, [](const Instance* in) { return !in || is_settled(in->fsm.state()); }, [this, plan, id] {
+    Instance* in = find(id);
+    if (!in || in->fsm.state() == State::Online) return reload_next(plan);
+    // The new run did not come up: the reload stops here; the rest keep their old runs.
+    const std::size_t left = plan->rolling.size() - plan->next;
+    std::string why = in->exec_error.empty() ? in->fsm.reason() : in->exec_error;
+    spdlog::error("reload of {} failed ({}), {} instance(s) not reloaded", label(*in), why, left);
+    plan->reply.fail(make_error(ErrorCode::Failed,
+                                "reload of " + in->spec.name + " (id " + std::to_string(id) + ") failed: " +
+                                    status_name(in->fsm.state()) + ", " + why + "; the reload stopped there, " +
+                                    std::to_string(left) + " instance(s) not reloaded",
+                                {{"id", id}, {"name", in->spec.name}}));
+  });
+}
+
 void Supervisor::on_node_message(Instance& in, const json& msg) {
   if (msg == "ready") return ready(in, "process.send('ready')");
   if (!msg.is_object() || msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
@@ -1009,28 +1055,24 @@ void Supervisor::register_verbs() {
   }));
 
   server_.on("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    // Both environments are checked before any instance changes.
-    std::shared_ptr<const config::Env> caller_env;
-    std::optional<config::Env> app_env;
-    if (auto env = params.find("env"); env != params.end()) {
-      auto parsed = env_from_json(*env, "params.env");
-      if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
-      caller_env = std::make_shared<const config::Env>(std::move(*parsed));
-    }
-    if (auto env = params.find("app_env"); env != params.end()) {
-      auto parsed = env_from_json(*env, "params.app_env");
-      if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
-      app_env = std::move(*parsed);
-    }
+    if (auto err = update_env(params, ids)) return reply.fail(*err);
     if (params.value("watch", json()) == "toggle") set_watch(ids, std::nullopt);
-    for (int id : ids) {
-      Instance& in = *find(id);
-      if (caller_env) in.caller_env = caller_env;
-      if (app_env) in.spec.env = *app_env;
-      dispatch(in, Event::Restart);
-    }
+    for (int id : ids) dispatch(*find(id), Event::Restart);
     wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
+  }));
+
+  server_.on("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+    if (auto err = update_env(params, ids)) return reply.fail(*err);
+    // Fork-mode instances are restarted together; online cluster-mode ones one at a time, each
+    // ready before the next goes, so the others keep serving from the shared sockets.
+    auto plan = std::make_shared<ReloadPlan>(ReloadPlan{ids, {}, 0, reply});
+    for (int id : ids) {
+      Instance& in = *find(id);
+      if (config::runs_in_cluster_mode(in.spec) && in.fsm.state() == State::Online) plan->rolling.push_back(id);
+      else dispatch(in, Event::Restart);
+    }
+    reload_next(plan);
   }));
 
   server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {

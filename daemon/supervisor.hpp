@@ -79,6 +79,18 @@ class Supervisor {
   void spawned(Instance& in);
   /// The app said it is ready (how: for the log).
   void ready(Instance& in, const char* how);
+  /// restart/reload's env and app_env params, applied to ids (both checked first).
+  std::optional<ipc::RpcError> update_env(const json& params, const std::vector<int>& ids);
+  /// A reload in progress: the cluster-mode instances restarted one at a time.
+  struct ReloadPlan {
+    std::vector<int> ids;      ///< every target, answered together at the end
+    std::vector<int> rolling;  ///< the online cluster-mode ones, in pm_id order
+    std::size_t next = 0;
+    Reply reply;
+  };
+  /// Restarts the plan's next instance once the previous one is online again; a run that does
+  /// not come up ends the reload with an error naming it.
+  void reload_next(std::shared_ptr<ReloadPlan> plan);
   /// A message from a Node instance's IPC channel.
   void on_node_message(Instance& in, const json& msg);
   /// The preload's request for a listening socket: the app's socket for that address (bound

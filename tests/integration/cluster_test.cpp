@@ -8,7 +8,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <thread>
 #include <set>
 #include <sstream>
 
@@ -332,4 +335,101 @@ TEST_CASE("issue_9: a cluster-mode Node instance is online once it listens: the 
   REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--kill-timeout", "1000"}, opts), 0);
   CHECK(http_get(port, "/", 2s) == std::optional<std::string>("ok"));
   for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("status", "") == "online");
+}
+
+namespace {
+
+/// Requests in a loop on another thread (HTTP/1.0, a connection each) until stopped: what a
+/// client sees while instances are replaced.
+class LoadLoop {
+ public:
+  explicit LoadLoop(int port) : thread_([this, port] {
+      while (!stop_) {
+        if (auto body = http_get(port, "/", 5s)) {
+          ++ok_;
+          std::lock_guard lock(mutex_);
+          pids_.insert(words(*body).empty() ? "" : words(*body)[0]);
+        } else {
+          ++failed_;
+        }
+      }
+    }) {}
+  ~LoadLoop() { finish(); }
+  void finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int ok() const { return ok_; }
+  int failed() const { return failed_; }
+  std::set<std::string> pids() {
+    std::lock_guard lock(mutex_);
+    return pids_;
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> ok_{0}, failed_{0};
+  std::mutex mutex_;
+  std::set<std::string> pids_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("issue_9: 3 reloads of a cluster app under load fail no request and replace every pid",
+          "[integration][issue_9][reload][node]") {
+  REQUIRE(have_node());
+  Session s;
+  const int port = free_port();
+  // The naive server (no signal handler: the preload drains it), and one that closes its
+  // server itself on SIGINT.
+  const bool graceful = GENERATE(false, true);
+  INFO((graceful ? "graceful" : "naive"));
+  const std::string server = s.home.scratch("srv.js");
+  std::ofstream(server) << "const server = require('http').createServer((q, r) => r.end(process.pid + ' ok'))"
+                           ".listen(process.env.PORT);\n"
+                        << (graceful ? "process.on('SIGINT', () => server.close(() => process.exit(0)));\n" : "");
+  RunOptions opts;
+  opts.env = {{"PORT", std::to_string(port)}};
+  REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--kill-timeout", "3000"}, opts), 0);
+  const auto before = pids_of(s, "srv");
+  REQUIRE(before.size() == 2);
+  LoadLoop load(port);
+  REQUIRE(wait_until([&] { return load.ok() > 20; }, 10s));
+  for (int i = 0; i < 3; ++i) REQUIRE_EXIT(s.pmx({"reload", "srv"}), 0);
+  const int ok_before_end = load.ok();
+  REQUIRE(wait_until([&] { return load.ok() > ok_before_end + 20; }, 10s));
+  load.finish();
+  CHECK(load.failed() == 0);
+  const auto after = pids_of(s, "srv");
+  REQUIRE(after.size() == 2);
+  for (const auto& pid : after) CHECK(before.count(pid) == 0);
+  for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("restart_time", -1) == 3);
+}
+
+TEST_CASE("issue_9: a reload whose new run crashes stops there, fails, and the rest keep serving",
+          "[integration][issue_9][reload][node]") {
+  REQUIRE(have_node());
+  Session s;
+  const int port = free_port();
+  const std::string flag = s.home.scratch("broken");
+  const std::string server = s.home.scratch("srv.js");
+  std::ofstream(server) << "if (require('fs').existsSync('" << flag << "')) process.exit(3);\n"
+                        << "require('http').createServer((q, r) => r.end(process.pid + ' ok')).listen(process.env.PORT);\n";
+  RunOptions opts;
+  opts.env = {{"PORT", std::to_string(port)}};
+  REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--kill-timeout", "1000", "--max-restarts", "1"}, opts), 0);
+  const json list = s.jlist();
+  REQUIRE(list.size() == 2);
+  const std::string second = std::to_string(list[1].value("pid", 0));
+  std::ofstream(flag) << "x";  // the next runs exit at once: a broken deploy
+  const RunResult r = s.pmx({"reload", "srv"});
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("reload of srv (id 0) failed") != std::string::npos);
+  CHECK(r.err.find("1 instance(s) not reloaded") != std::string::npos);
+  // The second instance was not touched and still answers on the port.
+  CHECK(s.jlist()[1].value("pid", 0) == std::stoi(second));
+  auto body = http_get(port);
+  REQUIRE(body.has_value());
+  CHECK(words(*body)[0] == second);
 }
