@@ -56,6 +56,10 @@ int open_tcp(const config::ListenAddress& a, const char*& step) {
   if (fd < 0) return fail(fd, step, "socket");
   const int on = 1, off = 0;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  // A pmxd that crashed leaves its apps serving from its sockets; SO_REUSEPORT lets the next
+  // pmxd bind the same address beside them (same user only) for the runs it starts. A
+  // server of another kind on the port (without SO_REUSEPORT) still makes the bind fail.
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
   if (family == AF_INET6 && a.host.empty()) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return fail(fd, step, "bind");
   if (::listen(fd, SOMAXCONN) != 0) return fail(fd, step, "listen");
@@ -135,6 +139,13 @@ int Listeners::socket_for(const config::ListenAddress& address, int index) {
   const int fd = open_listener(address, step);
   if (fd >= 0) sockets_.push_back(Socket{address, fd, ephemeral ? index : 0});
   return fd;
+}
+
+bool Listeners::has(const config::ListenAddress& address) const {
+  for (const auto& s : sockets_) {
+    if (s.address == address) return true;
+  }
+  return false;
 }
 
 void Listeners::close() {

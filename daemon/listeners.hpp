@@ -36,6 +36,9 @@ class Listeners {
   void close();
 
   bool bound() const { return !sockets_.empty(); }
+  /// Whether one of the sockets is for this address (SO_REUSEPORT would let a second app of
+  /// the same pmxd bind it too: the supervisor asks first).
+  bool has(const config::ListenAddress& address) const;
   /// The fds of the addresses bind() was given, in their order (fd 3 is the first); not the
   /// sockets socket_for() added.
   std::vector<int> fds() const;
@@ -55,7 +58,8 @@ class Listeners {
 };
 
 /// Opens one listening socket, close-on-exec: TCP with SO_REUSEADDR (a port comes back at
-/// once after the app stopped), "every address" as IPv6 with v6only off where the system has
+/// once after the app stopped) and SO_REUSEPORT (a pmxd after a crash binds beside the
+/// sockets its predecessor's apps still serve from), "every address" as IPv6 with v6only off where the system has
 /// IPv6 (else 0.0.0.0); a Unix socket replaces a stale socket file but not one a live server
 /// answers on, and gets the address's mode. Backlog SOMAXCONN. -1 and errno on failure;
 /// `step` names the failing call for the message.

@@ -495,6 +495,13 @@ void Supervisor::node_listen(Instance& in, const json& request) {
     return in.channel->send(reply);
   }
   App& app = apps_.at(in.spec.name);
+  for (const auto& [name, other] : apps_) {
+    if (&other != &app && other.listeners.has(address)) {
+      spdlog::warn("{} cannot listen on {}: app '{}' listens there", label(in), address.text(), name);
+      reply["errno"] = -EADDRINUSE;
+      return in.channel->send(reply);
+    }
+  }
   const int fd = app.listeners.socket_for(address, request.value("index", 0));
   if (fd < 0) {
     const int err = errno;
@@ -510,6 +517,11 @@ Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
   auto addresses = config::listen_addresses(spec);
   if (!addresses) return Error{addresses.error()};
   if (addresses->empty()) return true;
+  for (const auto& [name, other] : apps_) {
+    for (const auto& a : *addresses) {
+      if (&other != &app && other.listeners.has(a)) return Error{a.text() + ": app '" + name + "' listens there"};
+    }
+  }
   auto bound = app.listeners.bind(*addresses);
   if (!bound) return bound;
   std::string list;

@@ -178,6 +178,18 @@ TEST_CASE("issue_9: a port in use fails the start, naming the address, and nothi
   CHECK(r.err.find("Address already in use") != std::string::npos);
   CHECK(s.jlist().empty());
 
+  // Another app of this pmxd on the same address (pmxd's sockets allow SO_REUSEPORT, so the
+  // kernel would not say it): refused too.
+  const int port = free_port();
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "first", "-i", "2", "--port", std::to_string(port),
+                      "--kill-timeout", "500"}),
+               0);
+  const RunResult second = s.pmx({"start", bin::kSleeper, "--name", "second", "-i", "2", "--port", std::to_string(port)});
+  CHECK(second.exit_code != 0);
+  CHECK(second.err.find("*:" + std::to_string(port) + ": app 'first' listens there") != std::string::npos);
+  CHECK(s.jlist().size() == 2);
+  REQUIRE_EXIT(s.pmx({"delete", "all"}), 0);
+
   // A listen entry that cannot be read is refused before anything is sent.
   const RunResult bad = s.pmx({"start", bin::kSleeper, "--name", "bad", "-i", "2", "--listen", "127.0.0.1:99999"});
   CHECK(bad.exit_code != 0);
