@@ -51,7 +51,8 @@ Notification parse_notify(std::string_view datagram);
 ///
 /// Dropped, never delivered, and counted: datagrams over kMaxDatagram bytes (truncated by
 /// the kernel), datagrams without credentials (SO_PASSCRED makes the kernel attach them, so
-/// this should not happen) and datagrams without an assignment (empty, garbage, a NUL byte).
+/// this should not happen) or with pid 0 (a sender in a pid namespace pmxd cannot see), and
+/// datagrams without an assignment (empty, garbage, a NUL byte).
 /// File descriptors sent along (sd_notify's FDSTORE=1) are closed at once: pmx keeps no fd
 /// store.
 ///
@@ -69,7 +70,7 @@ class NotifySocket {
   struct Counters {
     std::uint64_t delivered = 0;     ///< datagrams handed to the callback
     std::uint64_t truncated = 0;     ///< over kMaxDatagram bytes
-    std::uint64_t uncredited = 0;    ///< no SCM_CREDENTIALS
+    std::uint64_t uncredited = 0;    ///< no SCM_CREDENTIALS, or pid 0
     std::uint64_t empty = 0;         ///< no assignment in them
     std::uint64_t fds_closed = 0;    ///< descriptors sent along, closed
   };

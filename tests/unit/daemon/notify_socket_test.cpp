@@ -135,7 +135,7 @@ TEST_CASE("notify parse: several lines and a trailing newline", "[notify]") {
   CHECK(parse_notify("RELOADING=1\nMONOTONIC_USEC=123\n").reloading);
 }
 
-TEST_CASE("notify parse: unknown keys are kept; the first assignment of a key counts", "[notify]") {
+TEST_CASE("notify parse: unknown keys are kept, the first assignment of a key counts", "[notify]") {
   const Notification n =
       parse_notify("WATCHDOG=1\nERRNO=2\nEXTEND_TIMEOUT_USEC=5000000\nX_APP=hello\nSTATUS=a\nSTATUS=b");
   CHECK(n.fields.at("WATCHDOG") == "1");
@@ -368,7 +368,7 @@ TEST_CASE("notify socket: close and the destructor remove the file only while it
   CHECK(::access(path.c_str(), F_OK) == 0);
 }
 
-TEST_CASE("notify socket: a stale socket file is replaced; anything else is an error naming the path", "[notify]") {
+TEST_CASE("notify socket: a stale socket file is replaced, anything else is an error naming the path", "[notify]") {
   boost::asio::io_context io;
   TempDir dir;
   const std::string path = dir.path + "/notify.sock";
