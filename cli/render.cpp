@@ -184,6 +184,7 @@ std::string render_describe(const json& app, const Style& style) {
   rows.emplace_back("interpreter args", text(env.value("interpreter_args", json::array())));
   rows.emplace_back("exec cwd", env.value("pm_cwd", ""));
   rows.emplace_back("exec mode", env.value("exec_mode", "fork_mode"));
+  if (!env.value("notify_status", "").empty()) rows.emplace_back("app status", env.value("notify_status", ""));
   rows.emplace_back("out log path", env.value("pm_out_log_path", ""));
   rows.emplace_back("error log path", env.value("pm_err_log_path", ""));
   rows.emplace_back("pid path", env.value("pm_pid_path", ""));

@@ -142,6 +142,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
       {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
       {"log_dropped_bytes", dropped_bytes(in)},
+      {"notify_status", in.notify_status},
       {"log_error", log_error(in)},
   };
   // The environment is spliced in as text: encoding it again for every jlist would be most

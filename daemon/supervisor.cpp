@@ -82,6 +82,19 @@ std::string new_unique_id() {
 
 std::string label(const Instance& in) { return in.spec.name + ":" + std::to_string(in.id); }
 
+/// The parent of pid (from /proc/<pid>/stat), 0 when it cannot be read.
+pid_t parent_of(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');  // the command name may hold spaces and parentheses
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close + 1));
+  char state = 0;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
 /// An app's name as LISTEN_FDNAMES carries it: ':' separates the names there.
 std::string fd_name(std::string name) {
   std::replace(name.begin(), name.end(), ':', '_');
@@ -171,6 +184,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       waiter_poll_(io),
       sinks_(io),
       feed_(server),
+      notify_(io, [this](const Notification& n) { on_notify(n); }),
       fifo_dir_(options_.paths.home + "/fifos"),
       state_path_(options_.paths.home + "/state.json") {
   if (options_.daemon_log) sinks_.add(options_.daemon_log, settings_.daemon_log);
@@ -189,6 +203,9 @@ void Supervisor::start() {
   }
   if (::mkdir(fifo_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     spdlog::error("cannot create {}: {}", fifo_dir_, std::strerror(errno));
+  }
+  if (auto opened = notify_.open(options_.paths.home + "/notify.sock"); !opened) {
+    spdlog::warn("no sd_notify socket, apps cannot signal readiness with it: {}", opened.error());
   }
   adopt_from_state();
   if (processes_.cgroups()) {
@@ -464,6 +481,21 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
   });
 }
 
+void Supervisor::on_notify(const Notification& n) {
+  // The sender is an instance's leader, or a process below it (a shell script's
+  // systemd-notify): up the parent links from the pid the kernel wrote.
+  Instance* in = nullptr;
+  pid_t pid = n.pid;
+  for (int depth = 0; depth < 8 && pid > 1 && !in; ++depth) {
+    if (auto it = by_pid_.find(pid); it != by_pid_.end()) in = find(it->second);
+    if (!in) pid = parent_of(pid);
+  }
+  if (!in || in->pid != pid) return;  // not an app of this pmxd: ignored
+  if (n.status) in->notify_status = *n.status;
+  if (n.stopping) spdlog::info("{} is stopping (sd_notify STOPPING=1)", label(*in));
+  if (n.ready) ready(*in, "sd_notify READY=1");
+}
+
 void Supervisor::on_node_message(Instance& in, const json& msg) {
   if (msg == "ready") return ready(in, "process.send('ready')");
   if (!msg.is_object() || msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
@@ -588,6 +620,7 @@ void Supervisor::do_spawn(Instance& in) {
   }
   req.stdout_fd = out_end;
   req.stderr_fd = err_end;
+  if (notify_.is_open()) req.env.push_back("NOTIFY_SOCKET=" + notify_.path());
   if (App& owner = apps_.at(s.name); config::runs_in_cluster_mode(s) && !s.reuse_port) {
     if (auto bound = bind_listeners(owner, s); !bound) {
       in.exec_error = "cannot listen on " + bound.error();

@@ -19,6 +19,7 @@
 #include "daemon/control_server.hpp"
 #include "daemon/instance.hpp"
 #include "daemon/log_feed.hpp"
+#include "daemon/notify_socket.hpp"
 #include "daemon/log_sink.hpp"
 #include "daemon/process_ops.hpp"
 #include "daemon/spawn.hpp"
@@ -91,6 +92,8 @@ class Supervisor {
   /// Restarts the plan's next instance once the previous one is online again; a run that does
   /// not come up ends the reload with an error naming it.
   void reload_next(std::shared_ptr<ReloadPlan> plan);
+  /// An sd_notify datagram: from an instance's leader or one of its descendants.
+  void on_notify(const Notification& n);
   /// A message from a Node instance's IPC channel.
   void on_node_message(Instance& in, const json& msg);
   /// The preload's request for a listening socket: the app's socket for that address (bound
@@ -201,6 +204,8 @@ class Supervisor {
   config::DaemonSettings settings_;  ///< pmx.yaml
   LogSinks sinks_;
   LogFeed feed_;  ///< who follows which instance's output
+  /// The sd_notify socket every instance finds in NOTIFY_SOCKET ($PMX_HOME/notify.sock).
+  NotifySocket notify_;
   std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;
   std::string fifo_dir_;
   std::string state_path_;

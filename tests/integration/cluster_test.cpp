@@ -445,3 +445,33 @@ TEST_CASE("issue_9: a reload whose new run crashes stops there, fails, and the r
   REQUIRE(body.has_value());
   CHECK(words(*body)[0] == second);
 }
+
+TEST_CASE("issue_9: any language signals readiness and status through NOTIFY_SOCKET (sd_notify)",
+          "[integration][issue_9][ready][notify]") {
+  REQUIRE(have_python());
+  Session s;
+  const std::string marker = s.home.scratch("ready-sent");
+  const std::string app = s.home.scratch("notifier.py");
+  std::ofstream(app) << "import os, socket, time\n"
+                        "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                        "s.sendto(b'STATUS=warming up', os.environ['NOTIFY_SOCKET'])\n"
+                        "time.sleep(0.5)\n"
+                        "open('" << marker << "', 'w').write('x')\n"
+                        "s.sendto(b'READY=1\\nSTATUS=serving 3 workers', os.environ['NOTIFY_SOCKET'])\n"
+                        "while True: time.sleep(1)\n";
+  REQUIRE_EXIT(s.pmx({"start", app, "--wait-ready", "--kill-timeout", "500"}), 0);
+  CHECK(file_exists(marker));
+  CHECK(s.status("notifier") == "online");
+  CHECK(s.app("notifier")["pm2_env"].value("notify_status", "") == "serving 3 workers");
+  const RunResult describe = s.pmx({"describe", "notifier"});
+  CHECK(describe.out.find("serving 3 workers") != std::string::npos);
+
+  // A shell script's systemd-notify (a child of the app's leader) counts for the app too.
+  if (run_process({"/bin/sh", "-c", "command -v systemd-notify"}).exit_code == 0) {
+    const std::string script = s.home.scratch("notify.sh");
+    std::ofstream(script) << "#!/bin/sh\nsleep 0.3\nsystemd-notify --ready --status='from sh'\nexec sleep 600\n";
+    ::chmod(script.c_str(), 0755);
+    REQUIRE_EXIT(s.pmx({"start", script, "--wait-ready", "--kill-timeout", "500"}), 0);
+    CHECK(s.status("notify") == "online");
+  }
+}
