@@ -508,7 +508,7 @@ struct CommandLine {
   std::vector<std::string> targets;
   bool update_env = false;
   bool watch = false;  ///< stop/restart --watch
-  std::string one;  ///< the single name or id of env, pid and id
+  std::string one;  ///< the single name or id of env, pid and id; the app of scale
   std::string signal_name;
   std::string count;  ///< scale's N, +N or -N
   LogsOptions logs;
