@@ -26,6 +26,7 @@
 #include "config/interpreter.hpp"
 #include "config/log_format.hpp"
 #include "config/paths.hpp"
+#include "config/scale_count.hpp"
 #include "config/suggest.hpp"
 #include "config/units.hpp"
 #include "ipc/client.hpp"
@@ -43,14 +44,14 @@ constexpr const char* kExitCodes =
     "or did not answer within --timeout.";
 
 /// How long a verb that only reads or signals waits for pmxd's answer unless --timeout says
-/// otherwise. Verbs that wait for apps (start, stop, restart, reload, delete, kill) wait
+/// otherwise. Verbs that wait for apps (start, stop, restart, reload, delete, scale, kill) wait
 /// without limit by default: pmxd answers them once the apps are stopped or started, which
 /// can take each app's kill_timeout.
 constexpr std::chrono::milliseconds kQuickVerbTimeout{10'000};
 
 /// The methods whose answer waits for apps to stop or start.
 bool waits_for_apps(const std::string& method) {
-  for (const char* m : {"start", "stop", "restart", "reload", "delete", "kill"}) {
+  for (const char* m : {"start", "stop", "restart", "reload", "delete", "scale", "kill"}) {
     if (method == m) return true;
   }
   return false;
@@ -342,6 +343,27 @@ int cmd_start(Session& s, const StartOptions& o) {
   return report_errored(started);
 }
 
+/// `scale <app> <N|+N|-N>`: the table afterwards, or the daemon's "nothing to do"; an added
+/// instance that could not run fails it, as at start.
+int cmd_scale(Session& s, const std::string& name, const std::string& count) {
+  // A count that can never work is a usage error, said without asking (or starting) pmxd.
+  if (auto parsed = config::parse_scale_count(count); !parsed) {
+    throw Failure(kUsage, "scale " + name + " " + count + ": " + parsed.error());
+  }
+  json result = s.call("scale", {{"name", name}, {"count", count}});
+  if (const json message = result.value("message", json()); message.is_string()) {
+    std::cout << message.get<std::string>() << "\n";
+    return kOk;
+  }
+  s.show_list();
+  const json added = result.value("added", json::array());
+  json entries = json::array();
+  for (const auto& app : result.value("apps", json::array())) {
+    if (std::find(added.begin(), added.end(), app.value("pm_id", json())) != added.end()) entries.push_back(app);
+  }
+  return report_errored(entries);
+}
+
 int cmd_describe(Session& s, const std::vector<std::string>& targets) {
   json apps = s.call("describe", {{"targets", targets_of(targets)}, {"cwd", config::current_directory()}});
   for (const auto& app : apps) std::cout << render_describe(app, s.style()) << "\n";
@@ -487,8 +509,9 @@ struct CommandLine {
   std::vector<std::string> targets;
   bool update_env = false;
   bool watch = false;  ///< stop/restart --watch
-  std::string one;  ///< the single name or id of env, pid and id
+  std::string one;  ///< the single name or id of env, pid and id; the app of scale
   std::string signal_name;
+  std::string count;  ///< scale's N, +N or -N
   LogsOptions logs;
   CLI::Option* logs_timestamp = nullptr;  ///< --timestamp, given with or without a format
   std::string logs_stamp_format;
@@ -591,6 +614,11 @@ const Verb kVerbs[] = {
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); }},
     {"delete", "stop and forget apps", {"del"},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_file_flags(c, cl); }},
+    {"scale", "set (N), add (+N) or remove (-N) instances of an app", {},
+     [](CLI::App& c, CommandLine& cl) {
+       define_one(c, cl, "app", "app name", true);
+       c.add_option("count", cl.count, "N: the total, +N: instances to add, -N: instances to remove")->required();
+     }},
     {"ecosystem", "write a commented ecosystem.yaml example here", {"init"}, [](CLI::App&, CommandLine&) {}},
     {"reset", "zero the restart counters", {}, define_targets},
     {"describe", "show everything about apps", {"desc", "info", "show"}, define_targets},
@@ -647,7 +675,7 @@ const Verb* named_verb(const std::vector<std::string>& words) {
 /// PM2's verbs that pmx does not have yet: named as such rather than as typos.
 constexpr const char* kPm2VerbsToCome[] = {
     "save", "dump", "resurrect", "startup", "unstartup", "update",
-    "monit", "dash", "dashboard", "scale", "install", "uninstall", "set", "get", "conf", "config",
+    "monit", "dash", "dashboard", "install", "uninstall", "set", "get", "conf", "config",
     "link", "unlink", "plus", "report", "deploy", "serve", "trigger", "attach", "inspect", "module:install",
     "pull", "forward", "backward", "cleardump", "sendLineToStdin", "completion", "examples"};
 
@@ -685,7 +713,7 @@ int run(int argc, char** argv) {
   app.add_flag("--no-color", cl.globals.no_color, "no ANSI colours (also NO_COLOR)");
   app.add_option("--timeout", cl.timeout_text,
                  "longest wait for pmxd's answer (5s, 500ms, 0 for none; default 10s, and no limit for "
-                 "verbs that wait for apps: start, stop, restart, reload, delete, kill); exit 3 when it passes");
+                 "verbs that wait for apps: start, stop, restart, reload, delete, scale, kill); exit 3 when it passes");
   app.set_version_flag("-v,--version", PMX_VERSION);
 
   // Everything after "--" belongs to the app: split it off before CLI11 sees it.
@@ -780,6 +808,7 @@ int run(int argc, char** argv) {
     if (verb == "env") return cmd_env(s, cl.one);
     if (verb == "pid") return cmd_pid(s, cl.one);
     if (verb == "id") return cmd_id(s, cl.one);
+    if (verb == "scale") return cmd_scale(s, cl.one, cl.count);
     if (verb == "logs") {
       if (cl.logs_timestamp->count() > 0) {
         cl.logs.timestamp = cl.logs_stamp_format;

@@ -259,7 +259,10 @@ class Reader {
     } else {
       return fail(key, "a number of instances, \"max\", 0 or -N");
     }
-    if (n > 4096 || n < -4096) return fail(key, "a number of instances between -4096 and 4096");
+    if (n > kMaxInstances || n < -kMaxInstances) {
+      return fail(key, "a number of instances between -" + std::to_string(kMaxInstances) + " and " +
+                           std::to_string(kMaxInstances));
+    }
     const unsigned cpus = std::thread::hardware_concurrency();
     out = resolve_instances(n, cpus == 0 ? 1 : static_cast<int>(cpus));
   }

@@ -109,6 +109,9 @@ Result<AppSpec> spec_from_json(const nlohmann::json& j);
 /// Same, telling which option failed (for file:line messages).
 Result<AppSpec> spec_from_json(const nlohmann::json& j, SpecError& error);
 
+/// The most instances an app may have (`instances`, `pmx scale`).
+constexpr int kMaxInstances = 4096;
+
 /// Instances for "max" / 0 / -N: CPUs, CPUs - N, at least 1.
 int resolve_instances(long long requested, int cpus);
 
@@ -120,8 +123,8 @@ Result<bool> validate(const AppSpec& spec);
 Result<bool> validate_env(const Env& env);
 
 /// Largest base value of increment_var (its value in the app's env): the daemon adds the
-/// instance index (< 4096) to it.
-constexpr long long kMaxIncrementBase = 2147483647LL - 4096;
+/// instance index (< kMaxInstances) to it.
+constexpr long long kMaxIncrementBase = 2147483647LL - kMaxInstances;
 
 /// The signal number for "SIGINT", "INT", "2"; 0 when the name is unknown.
 int signal_from_name(const std::string& name);

@@ -17,7 +17,8 @@ struct Field {
 
 constexpr const char* kMonths[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                    "jul", "aug", "sep", "oct", "nov", "dec"};
-constexpr const char* kWeekdays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+// 7 is Sunday too, by number only: the null entry ends the lookup there instead of past the end.
+constexpr const char* kWeekdays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", nullptr};
 
 /// One value of a field: a number, or a name of the field's names.
 std::optional<int> value_of(const std::string& text, const Field& f) {

@@ -282,6 +282,10 @@ const char* status_name(State s) {
   return "?";
 }
 
+bool is_settled(State s) {
+  return s != State::Stopping && s != State::Restarting && s != State::Launching;
+}
+
 const char* to_string(Event e) {
   switch (e) {
     case Event::Start: return "start";

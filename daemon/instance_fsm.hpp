@@ -88,6 +88,9 @@ std::optional<State> state_from_string(const std::string& name);
 const char* status_name(State s);
 /// Name of an event ("kill_timeout").
 const char* to_string(Event e);
+/// Not on its way to another state (launching, stopping, restarting): what a reply to start,
+/// restart or scale waits for.
+bool is_settled(State s);
 
 /// How the leader process ended, as waitpid reported it.
 struct ExitStatus {

@@ -112,10 +112,6 @@ void write_file(const std::string& path, const std::string& text) {
   ::close(fd);
 }
 
-bool is_settled(State s) {
-  return s != State::Stopping && s != State::Restarting && s != State::Launching;
-}
-
 bool is_stopped(State s) { return s == State::Stopped || s == State::Errored; }
 
 /// An environment sent by a client (the caller's, or an app's), checked as config checks one.
@@ -1091,6 +1087,7 @@ void Supervisor::register_verbs() {
 
   server_.on("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
   server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb(params, reply); });
+  server_.on("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
 
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     if (params.value("watch", json()) == false) set_watch(ids, false);

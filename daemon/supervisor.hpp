@@ -171,6 +171,8 @@ class Supervisor {
   /// `logs`: the last lines of the targets' files and, with follow, the session follows them
   /// (daemon/logs_verb.cpp).
   void logs_verb(const json& params, const Reply& reply);
+  /// `scale`: adds or removes instances of one app (daemon/scale_verb.cpp).
+  void scale_verb(const json& params, const Reply& reply);
   /// Registers one instance of spec (and starts it unless autostart is off); returns its id.
   int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env);
   void stop_all_then(std::function<void()> done);

@@ -11,9 +11,9 @@
 #include <atomic>
 #include <fstream>
 #include <mutex>
-#include <thread>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/harness.hpp"
 
@@ -21,67 +21,12 @@ using namespace pmx::itest;
 
 namespace {
 
-/// A Python HTTP server that serves from the socket at fd 3 (LISTEN_FDS), as a socket-activated
-/// server does; it answers "<pid> <LISTEN_FDS> <LISTEN_PID> <LISTEN_FDNAMES> <PORT>".
-std::string write_fd3_server(const TempHome& home) {
-  const std::string path = home.scratch("fd3_server.py");
-  std::ofstream(path) << R"(import http.server, os, socket, socketserver
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        e = os.environ
-        body = " ".join([str(os.getpid()), e.get("LISTEN_FDS", "-"), e.get("LISTEN_PID", "-"),
-                         e.get("LISTEN_FDNAMES", "-"), e.get("PORT", "-")]).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-sock = socket.socket(fileno=3)
-class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
-    def __init__(self):
-        socketserver.BaseServer.__init__(self, sock.getsockname(), Handler)
-        self.socket = sock
-Server().serve_forever()
-)";
-  return path;
-}
-
-bool have_python() { return run_process({"/bin/sh", "-c", "command -v python3"}).exit_code == 0; }
-
-std::vector<std::string> words(const std::string& text) {
-  std::vector<std::string> out;
+/// The first word of an answer (the pid, for every server here).
+std::string first_word(const std::string& text) {
   std::istringstream in(text);
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
-/// Asks until every pid in pids has answered (a shared socket gives no order); the answers by pid.
-std::map<std::string, std::vector<std::string>> answers_from(
-    const std::function<std::optional<std::string>()>& get, const std::set<std::string>& pids) {
-  std::map<std::string, std::vector<std::string>> seen;
-  wait_until(
-      [&] {
-        if (auto body = get()) {
-          auto w = words(*body);
-          if (!w.empty()) seen[w[0]] = w;
-        }
-        for (const auto& p : pids) {
-          if (!seen.count(p)) return false;
-        }
-        return true;
-      },
-      15s);
-  return seen;
-}
-
-std::set<std::string> pids_of(Session& s, const std::string& name) {
-  std::set<std::string> out;
-  for (const auto& app : s.jlist()) {
-    if (app.value("name", "") == name && app.value("pid", 0) > 0) out.insert(std::to_string(app.value("pid", 0)));
-  }
-  return out;
+  std::string w;
+  in >> w;
+  return w;
 }
 
 }  // namespace
@@ -360,7 +305,7 @@ class LoadLoop {
         if (auto body = http_get(port, "/", 5s)) {
           ++ok_;
           std::lock_guard lock(mutex_);
-          pids_.insert(words(*body).empty() ? "" : words(*body)[0]);
+          pids_.insert(first_word(*body));
         } else {
           ++failed_;
         }
@@ -443,7 +388,7 @@ TEST_CASE("issue_9: a reload whose new run crashes stops there, fails, and the r
   CHECK(s.jlist()[1].value("pid", 0) == std::stoi(second));
   auto body = http_get(port);
   REQUIRE(body.has_value());
-  CHECK(words(*body)[0] == second);
+  CHECK(first_word(*body) == second);
 }
 
 TEST_CASE("issue_9: any language signals readiness and status through NOTIFY_SOCKET (sd_notify)",

@@ -742,4 +742,68 @@ int free_port() { return try_bind(0); }
 
 bool port_is_free(int port) { return try_bind(port) == port; }
 
+std::string write_fd3_server(const TempHome& home) {
+  const std::string path = home.scratch("fd3_server.py");
+  std::ofstream(path) << R"(import http.server, os, socket, socketserver
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        e = os.environ
+        body = " ".join([str(os.getpid()), e.get("LISTEN_FDS", "-"), e.get("LISTEN_PID", "-"),
+                         e.get("LISTEN_FDNAMES", "-"), e.get("PORT", "-")]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+sock = socket.socket(fileno=3)
+class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    def __init__(self):
+        socketserver.BaseServer.__init__(self, sock.getsockname(), Handler)
+        self.socket = sock
+Server().serve_forever()
+)";
+  return path;
+}
+
+bool have_python() { return run_process({"/bin/sh", "-c", "command -v python3"}).exit_code == 0; }
+
+namespace {
+
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::vector<std::string>> answers_from(
+    const std::function<std::optional<std::string>()>& get, const std::set<std::string>& pids) {
+  std::map<std::string, std::vector<std::string>> seen;
+  wait_until(
+      [&] {
+        if (auto body = get()) {
+          auto w = words(*body);
+          if (!w.empty()) seen[w[0]] = w;
+        }
+        for (const auto& p : pids) {
+          if (!seen.count(p)) return false;
+        }
+        return true;
+      },
+      15s);
+  return seen;
+}
+
+std::set<std::string> pids_of(Session& s, const std::string& name) {
+  std::set<std::string> out;
+  for (const auto& app : s.jlist()) {
+    if (app.value("name", "") == name && app.value("pid", 0) > 0) out.insert(std::to_string(app.value("pid", 0)));
+  }
+  return out;
+}
+
 }  // namespace pmx::itest

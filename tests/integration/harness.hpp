@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -226,6 +227,22 @@ int free_port();
 /// Whether a server could bind 127.0.0.1:port now (SO_REUSEADDR, as servers set it): no one
 /// listens on it.
 bool port_is_free(int port);
+
+/// Whether python3 is on PATH (the Python fixtures need it).
+bool have_python();
+
+/// Writes a Python HTTP server that serves from the socket at fd 3 (LISTEN_FDS), as a
+/// socket-activated server does, into home's scratch folder; returns its path. It answers
+/// "<pid> <LISTEN_FDS> <LISTEN_PID> <LISTEN_FDNAMES> <PORT>".
+std::string write_fd3_server(const TempHome& home);
+
+/// Asks get() until every pid in pids has answered (a shared socket gives no order), within
+/// 15 s; the answers of an fd-3 server, split into words, by the pid that gave them.
+std::map<std::string, std::vector<std::string>> answers_from(
+    const std::function<std::optional<std::string>()>& get, const std::set<std::string>& pids);
+
+/// The pids (as text) of name's running instances, from jlist.
+std::set<std::string> pids_of(Session& s, const std::string& name);
 
 /// Reads the pids a spawn_tree fixture wrote (parent, child, grandchild).
 std::vector<pid_t> read_pids(const std::string& path);
