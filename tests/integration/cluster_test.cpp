@@ -420,3 +420,39 @@ TEST_CASE("issue_9: any language signals readiness and status through NOTIFY_SOC
     CHECK(s.status("notify") == "online");
   }
 }
+
+TEST_CASE("issue_9: after pmxd crashes, a cluster app serves on, and a run started by the next pmxd gets the port",
+          "[integration][issue_9][cluster]") {
+  REQUIRE(have_python());
+  TempHome home;
+  const int port = free_port();
+  const std::string server = write_fd3_server(home);
+  auto first = std::make_unique<DaemonProcess>(home);
+  REQUIRE_EXIT(run_pmx(home.path(), {"start", server, "--name", "web", "-i", "2", "--port", std::to_string(port),
+                                     "--kill-timeout", "1000"}),
+               0);
+  const auto jlist = [&] { return json::parse(run_pmx(home.path(), {"jlist"}).out); };
+  std::set<std::string> before;
+  for (const auto& app : jlist()) before.insert(std::to_string(app.value("pid", 0)));
+  REQUIRE(before.size() == 2);
+  first->crash();
+  // No pmxd: the instances still serve from the socket they were given.
+  CHECK(http_get(port).has_value());
+  DaemonProcess second(home);
+  // One instance dies: the run the new pmxd starts needs the port, which the old runs hold.
+  const pid_t victim = std::stoi(*before.begin());
+  ::kill(victim, SIGKILL);
+  REQUIRE(wait_until([&] {
+    const json list = jlist();
+    if (list.size() != 2) return false;
+    for (const auto& app : list) {
+      if (app.value("pid", 0) == victim || app.value("pid", 0) == 0) return false;
+      if (app["pm2_env"].value("status", "") != "online") return false;
+    }
+    return true;
+  }, 15s));
+  std::set<std::string> now;
+  for (const auto& app : jlist()) now.insert(std::to_string(app.value("pid", 0)));
+  CHECK(answers_from([&] { return http_get(port); }, now).size() == 2);
+  REQUIRE_EXIT(run_pmx(home.path(), {"delete", "all"}), 0);
+}
