@@ -83,7 +83,7 @@ wrk_summary() {
     /Socket errors/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
     /Non-2xx/ { non2xx = $5 }
     /requests in/ { reqs = $1 }
-    END { printf "%s %s %d %d %s\n", rps, p99, errs, non2xx, reqs }' "$1"
+    END { printf "%s %s %d %d %s\n", rps == "" ? "-" : rps, p99 == "" ? "-" : p99, errs, non2xx, reqs == "" ? "-" : reqs }' "$1"
 }
 
 declare -A R
