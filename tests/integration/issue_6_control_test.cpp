@@ -115,7 +115,8 @@ bool raw_ping(const TempHome& home) {
 /// client is connected (earlier clients' sessions may still be closing); -1 at the deadline.
 int idle_fd_count(const TempHome& home, pid_t pid) {
   if (!wait_until([&] { return raw_ping(home); }, 10s)) return -1;
-  if (!wait_until([&] { return socket_count(pid) == 1; }, 10s)) return -1;
+  // No client left: pmxd's own sockets only, the control listener and the sd_notify socket.
+  if (!wait_until([&] { return socket_count(pid) == 2; }, 10s)) return -1;
   return fd_count(pid);
 }
 
