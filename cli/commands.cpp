@@ -116,7 +116,7 @@ constexpr OptionFlag kSwitchFlags[] = {
     {"--time", "time", "prefix each log line with an ISO 8601 time stamp"},
     {"--disable-logs", "disable_logs", "send the output to /dev/null"},
     {"--wait-ready", "wait_ready", "online only once the app says ready: process.send('ready') or sd_notify READY=1"},
-    {"--shutdown-with-message", "shutdown_with_message", "not yet supported"},
+    {"--shutdown-with-message", "shutdown_with_message", "Node apps: stop with process.send('shutdown'), not kill_signal"},
     {"--log-compress", "log_compress", "gzip rotated log files"},
     {"--reuse-port", "reuse_port", "cluster mode: each instance binds its port itself with SO_REUSEPORT"},
 };

@@ -541,7 +541,6 @@ std::vector<std::string> unsupported_options(const AppSpec& s) {
     out.push_back("exec_mode: cluster without 'port' or 'listen' for an app that is not Node's (the instances run "
                   "in fork mode; pmx hands a non-Node app the sockets it names)");
   }
-  if (s.shutdown_with_message) out.push_back("shutdown_with_message");
   return out;
 }
 

@@ -58,4 +58,12 @@ config::Env Instance::environment(const std::string& home) const {
   return env;
 }
 
+std::string label(const Instance& in) { return in.spec.name + ":" + std::to_string(in.id); }
+
+std::string how_it_ended(const ExitStatus& exit) {
+  if (exit.unknown) return "exited (not pmxd's child: code unknown)";
+  if (exit.signal) return "killed by " + config::signal_name(exit.signal);
+  return "exited with code " + std::to_string(exit.code);
+}
+
 }  // namespace pmx::daemon

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,38 @@
 #include "daemon/sampler.hpp"
 
 namespace pmx::daemon {
+
+/// A run as it was started: what becomes an instance's current run.
+struct Launched {
+  pid_t pid = 0;
+  std::uint64_t pid_start = 0;
+  std::shared_ptr<NodeChannel> channel;  ///< Node apps: pmxd's end, reading
+  std::string env_json;                  ///< the environment it got, as jlist shows it
+};
+
+/// A run that reload started beside the instance's running one. It takes over once it is ready,
+/// and the old run is then stopped; if it ends or never becomes ready, it is killed and the old
+/// run goes on serving.
+struct Candidate {
+  explicit Candidate(boost::asio::io_context& io) : ready_timer(io) {}
+  Launched run;
+  std::string cgroup;
+  std::string error;  ///< why its exec failed, empty when it did not
+  /// listen_timeout while it is awaited to say it is ready; min_uptime for an app that has no
+  /// way to say so (it takes over if it is still running then).
+  boost::asio::steady_timer ready_timer;
+  std::function<void(const std::string& error)> done;  ///< "" once it took over
+};
+
+/// A run that a reload replaced, on its way out: stopped gracefully, SIGKILLed after kill_timeout.
+/// Its cgroup is among the instance's old_cgroups; its end changes nothing in the state machine.
+struct RetiringRun {
+  pid_t pid = 0;
+  std::string cgroup;
+  std::shared_ptr<NodeChannel> channel;  ///< kept open: 'shutdown' goes through it, and Node
+                                         ///< apps expect the channel until they exit
+  std::unique_ptr<boost::asio::steady_timer> kill_timer;
+};
 
 struct Instance {
   Instance(boost::asio::io_context& io, int pm_id, config::AppSpec app)
@@ -84,6 +117,15 @@ struct Instance {
   std::shared_ptr<LogPipe> err_pipe;
   /// A Node instance's IPC channel (NODE_CHANNEL_FD) for its current run; null otherwise.
   std::shared_ptr<NodeChannel> channel;
+  /// Reload's replacement run while it starts beside the current one; null otherwise.
+  std::unique_ptr<Candidate> candidate;
+  /// Runs a reload replaced that have not ended yet.
+  std::vector<RetiringRun> retiring;
 };
+
+/// "name:id", how the daemon's log names an instance.
+std::string label(const Instance& in);
+/// How a leader ended, for the log: "exited with code 1", "killed by SIGKILL".
+std::string how_it_ended(const ExitStatus& exit);
 
 }  // namespace pmx::daemon

@@ -100,6 +100,7 @@ std::string by_event(const Facts& f) {
     case Event::MemoryExceeded: return "memory limit exceeded";
     case Event::RestartTimer: return "restart delay elapsed";
     case Event::KillTimeout: return "kill_timeout elapsed, SIGKILL";
+    case Event::Replaced: return "reloaded";
     default: return to_string(f.event);
   }
 }
@@ -124,7 +125,9 @@ std::string user_restart(const Facts&) { return "restart"; }
 // ---- Rows ---------------------------------------------------------------------------------------
 
 enum class Signal : std::uint8_t { None, Stop, Kill };
-enum class Spawn : std::uint8_t { None, Start, Restart };  // Restart counts one restart
+// Restart counts one restart. TookOver: no spawn (reload started the run beside the old one),
+// but the new run counts one restart and its uptime starts now.
+enum class Spawn : std::uint8_t { None, Start, Restart, TookOver };
 enum class Arm : std::uint8_t { None, KillTimer, RestartTimer };
 // Exit: unstable accounting and backoff reset. ExitBackoff: the same, and the delay is recorded.
 enum class Count : std::uint8_t { None, ResetUnstable, Exit, ExitBackoff };
@@ -192,6 +195,10 @@ constexpr Row kRows[] = {
      S::Launching,            Signal::None,  true,     Spawn::Restart, Arm::None,         Count::ResetUnstable, user_restart},
     {of(S::WaitingRestart, S::Errored), of(E::Stop), nullptr,
      S::Stopped,              Signal::None,  false,    Spawn::None,    Arm::None,         Count::None,          by_event},
+    // Reload: the replacement was started beside the running run and is ready; the supervisor
+    // stops the old run itself. Online throughout.
+    {of(S::Online), of(E::Replaced), nullptr,
+     S::Online,               Signal::None,  false,    Spawn::TookOver, Arm::None,        Count::ResetUnstable, by_event},
 };
 
 // The timers a state owns; set_state() cancels those of the old state the new one does not own.
@@ -246,6 +253,7 @@ std::string effects_of(const Row& row) {
   if (row.kill_rest) parts.emplace_back("kill rest");
   if (row.spawn == Spawn::Start) parts.emplace_back("spawn");
   if (row.spawn == Spawn::Restart) parts.emplace_back("spawn (restart + 1)");
+  if (row.spawn == Spawn::TookOver) parts.emplace_back("new run (restart + 1)");
   if (row.arm == Arm::KillTimer) parts.emplace_back("arm kill timer");
   if (row.arm == Arm::RestartTimer) parts.emplace_back("arm restart timer");
   if (row.count == Count::ResetUnstable) parts.emplace_back("reset unstable count");
@@ -298,6 +306,7 @@ const char* to_string(Event e) {
     case Event::RestartTimer: return "restart_timer";
     case Event::MemoryExceeded: return "memory_exceeded";
     case Event::Adopted: return "adopted";
+    case Event::Replaced: return "replaced";
   }
   return "?";
 }
@@ -427,13 +436,13 @@ Effects InstanceFsm::handle(Event event, TimePoint now, ExitStatus exit) {
       if (row->count == Count::ExitBackoff) prev_restart_delay_ = f.delay;
       break;
   }
-  if (row->spawn == Spawn::Restart) bump(restart_count_);
+  if (row->spawn == Spawn::Restart || row->spawn == Spawn::TookOver) bump(restart_count_);
   if (row->spawn != Spawn::None) started_at_ = now;
 
   if (row->signal == Signal::Stop) fx.signal = policy_.kill_signal;
   if (row->signal == Signal::Kill) fx.signal = SIGKILL;
   fx.kill_rest = row->kill_rest && !f.spawn_failed;
-  fx.spawn = row->spawn != Spawn::None;
+  fx.spawn = row->spawn == Spawn::Start || row->spawn == Spawn::Restart;
   if (row->arm == Arm::KillTimer) fx.arm_kill_timer = clamp_timer(policy_.kill_timeout);
   if (row->arm == Arm::RestartTimer) fx.arm_restart_timer = f.delay;
   if (row->to) set_state(*row->to, event, row->reason(f), fx);

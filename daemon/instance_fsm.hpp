@@ -25,6 +25,7 @@
 // | stopping                          | spawn_failed, exited                               | stopped         | cancel timers, kill rest                                            |
 // | restarting                        | spawn_failed, exited                               | launching       | cancel timers, kill rest, spawn (restart + 1), reset unstable count |
 // | waiting_restart, errored          | stop                                               | stopped         | cancel timers (waiting_restart)                                     |
+// | online                            | replaced                                           | online          | new run (restart + 1), reset unstable count                         |
 // </transition-table>
 //
 // Guards: no_autorestart_or_stop_code: autorestart is off, or the code is a stop_exit_code
@@ -68,6 +69,7 @@ enum class Event {
   RestartTimer,
   MemoryExceeded,
   Adopted,  ///< a new pmxd found the instance's process still running after a daemon crash
+  Replaced,  ///< reload: a replacement run became ready and took over from the running one
 };
 
 /// Every state, in declaration order (for exhaustive tests).
@@ -78,7 +80,7 @@ inline constexpr State kAllStates[] = {State::Stopped,    State::Launching,     
 inline constexpr Event kAllEvents[] = {Event::Start,       Event::Stop,         Event::Restart,
                                        Event::Spawned,     Event::SpawnFailed,  Event::Exited,
                                        Event::KillTimeout, Event::RestartTimer, Event::MemoryExceeded,
-                                       Event::Adopted};
+                                       Event::Adopted,     Event::Replaced};
 
 /// Internal name of a state ("waiting_restart").
 const char* to_string(State s);

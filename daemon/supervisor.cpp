@@ -80,7 +80,6 @@ std::string new_unique_id() {
   return out;
 }
 
-std::string label(const Instance& in) { return in.spec.name + ":" + std::to_string(in.id); }
 
 /// The parent of pid (from /proc/<pid>/stat), 0 when it cannot be read.
 pid_t parent_of(pid_t pid) {
@@ -341,6 +340,8 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     if (!(before == State::Launching && in.fsm.state() == State::Online)) persist_soon();
   }
   apply(in, fx);
+  // A reload's replacement does not outlive a change of the run it was to replace.
+  if (fx.changed && in.candidate) abort_candidate(in, std::string("the instance went ") + status_name(in.fsm.state()) + " meanwhile (" + in.fsm.reason() + ")");
   if (fx.changed && in.awaiting_ready && in.fsm.state() != State::Launching) {
     in.awaiting_ready = false;  // stopped or restarted before it was ready
     in.ready_timer.cancel();
@@ -367,11 +368,11 @@ void Supervisor::apply(Instance& in, const Effects& fx) {
     in.kill_timer.cancel();
     in.restart_timer.cancel();
   }
-  if (fx.signal != 0) {
-    if (fx.signal == SIGKILL) {
-      spdlog::warn("{} did not stop within kill_timeout {} ms, sending SIGKILL", label(in), in.spec.kill_timeout_ms);
-    }
-    processes_.signal_all(in.membership(), fx.signal);
+  if (fx.signal == SIGKILL) {
+    spdlog::warn("{} did not stop within kill_timeout {} ms, sending SIGKILL", label(in), in.spec.kill_timeout_ms);
+    processes_.signal_all(in.membership(), SIGKILL);
+  } else if (fx.signal != 0) {
+    stop_run(in, in.membership(), in.channel.get());
   }
   if (fx.kill_rest) {
     if (std::size_t left = processes_.kill_rest(in.membership()); left > 0) {
@@ -397,7 +398,11 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
 
 bool Supervisor::needs_ready(const Instance& in) const {
   const auto& s = in.spec;
-  return s.wait_ready || (config::runs_in_cluster_mode(s) && config::is_node_app(s) && !options_.node_preload.empty());
+  return s.wait_ready || with_preload(s);
+}
+
+bool Supervisor::with_preload(const config::AppSpec& s) const {
+  return config::runs_in_cluster_mode(s) && config::is_node_app(s) && !options_.node_preload.empty();
 }
 
 void Supervisor::spawned(Instance& in) {
@@ -423,8 +428,9 @@ void Supervisor::spawned(Instance& in) {
   });
 }
 
-void Supervisor::ready(Instance& in, const char* how) {
-  if (!in.awaiting_ready || in.fsm.state() != State::Launching) return;
+void Supervisor::ready(Instance& in, pid_t pid, const char* how) {
+  if (in.candidate && in.candidate->run.pid == pid) return take_over(in, how);
+  if (pid != in.pid || !in.awaiting_ready || in.fsm.state() != State::Launching) return;
   in.awaiting_ready = false;
   in.ready_timer.cancel();
   spdlog::info("{} ready ({})", label(in), how);
@@ -453,30 +459,6 @@ std::optional<ipc::RpcError> Supervisor::update_env(const json& params, const st
   return std::nullopt;
 }
 
-void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
-  if (plan->next == plan->rolling.size()) {
-    return wait_for(plan->ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
-                    [this, plan] { plan->reply.ok_text(describe_all(plan->ids)); });
-  }
-  const int id = plan->rolling[plan->next++];
-  Instance* in = find(id);
-  if (!in || in->fsm.state() != State::Online) return reload_next(plan);  // stopped meanwhile
-  dispatch(*in, Event::Restart);
-  wait_for({id}, [](const Instance* in) { return !in || is_settled(in->fsm.state()); }, [this, plan, id] {
-    Instance* in = find(id);
-    if (!in || in->fsm.state() == State::Online) return reload_next(plan);
-    // The new run did not come up: the reload stops here; the rest keep their old runs.
-    const std::size_t left = plan->rolling.size() - plan->next;
-    std::string why = in->exec_error.empty() ? in->fsm.reason() : in->exec_error;
-    spdlog::error("reload of {} failed ({}), {} instance(s) not reloaded", label(*in), why, left);
-    plan->reply.fail(make_error(ErrorCode::Failed,
-                                "reload of " + in->spec.name + " (id " + std::to_string(id) + ") failed: " +
-                                    status_name(in->fsm.state()) + ", " + why + "; the reload stopped there, " +
-                                    std::to_string(left) + " instance(s) not reloaded",
-                                {{"id", id}, {"name", in->spec.name}}));
-  });
-}
-
 void Supervisor::on_notify(const Notification& n) {
   // The sender is an instance's leader, or a process below it (a shell script's
   // systemd-notify): up the parent links from the pid the kernel wrote.
@@ -486,21 +468,27 @@ void Supervisor::on_notify(const Notification& n) {
     if (auto it = by_pid_.find(pid); it != by_pid_.end()) in = find(it->second);
     if (!in) pid = parent_of(pid);
   }
-  if (!in || in->pid != pid) return;  // not an app of this pmxd: ignored
+  // Not an app of this pmxd, or a run a reload replaced: ignored.
+  if (!in || (in->pid != pid && !(in->candidate && in->candidate->run.pid == pid))) return;
   if (n.status) in->notify_status = *n.status;
   if (n.stopping) spdlog::info("{} is stopping (sd_notify STOPPING=1)", label(*in));
-  if (n.ready) ready(*in, "sd_notify READY=1");
+  if (n.ready) ready(*in, pid, "sd_notify READY=1");
 }
 
-void Supervisor::on_node_message(Instance& in, const json& msg) {
-  if (msg == "ready") return ready(in, "process.send('ready')");
+void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const json& msg) {
+  // From the current run, or from reload's replacement; a replaced run on its way out is not heard.
+  pid_t pid = 0;
+  if (in.channel.get() == &channel) pid = in.pid;
+  else if (in.candidate && in.candidate->run.channel.get() == &channel) pid = in.candidate->run.pid;
+  else return;
+  if (msg == "ready") return ready(in, pid, "process.send('ready')");
   if (!msg.is_object() || msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
   const std::string what = msg.value("pmx", "");
-  if (what == "listen") return node_listen(in, msg);
-  if (what == "listening" && !in.spec.wait_ready) ready(in, "listening");
+  if (what == "listen") return node_listen(in, channel, msg);
+  if (what == "listening" && !in.spec.wait_ready) ready(in, pid, "listening");
 }
 
-void Supervisor::node_listen(Instance& in, const json& request) {
+void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& request) {
   // A listen() of the app, as Node normalised it: address null (every address), an IP, or a
   // Unix path with port -1.
   json reply{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", request.value("id", json())}};
@@ -515,19 +503,19 @@ void Supervisor::node_listen(Instance& in, const json& request) {
     if (host.is_string()) address.host = host.get<std::string>();
   } else {
     reply["errno"] = -EINVAL;
-    return in.channel->send(reply);
+    return channel.send(reply);
   }
   const bool unix_path = address.kind == config::ListenAddress::Kind::Unix;
   if (unix_path && (address.path.empty() || address.path[0] != '/' || address.path.size() >= 108)) {
     reply["errno"] = -EINVAL;
-    return in.channel->send(reply);
+    return channel.send(reply);
   }
   App& app = apps_.at(in.spec.name);
   for (const auto& [name, other] : apps_) {
     if (&other != &app && other.listeners.has(address)) {
       spdlog::warn("{} cannot listen on {}: app '{}' listens there", label(in), address.text(), name);
       reply["errno"] = -EADDRINUSE;
-      return in.channel->send(reply);
+      return channel.send(reply);
     }
   }
   const int fd = app.listeners.socket_for(address, request.value("index", 0));
@@ -535,9 +523,9 @@ void Supervisor::node_listen(Instance& in, const json& request) {
     const int err = errno;
     spdlog::warn("{} cannot listen on {}: {}", label(in), address.text(), std::strerror(err));
     reply["errno"] = -err;
-    return in.channel->send(reply);
+    return channel.send(reply);
   }
-  in.channel->send_handle(reply, fd);
+  channel.send_handle(reply, fd);
 }
 
 Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
@@ -567,21 +555,19 @@ void Supervisor::release_listeners_if_idle(App& app) {
   spdlog::info("{}: every instance is stopped, its sockets are closed", app.name());
 }
 
-void Supervisor::do_spawn(Instance& in) {
+Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, ExecDone exec_done) {
   const auto& s = in.spec;
   config::Env env = in.environment(options_.paths.home);
   std::optional<Credentials> creds;
   if (!s.uid.empty() || !s.gid.empty()) {
+    // Checked at start; the user may have gone since. Never run as pmxd's own user instead.
     auto resolved = credentials(s.uid, s.gid);
-    if (resolved) {
-      creds = *resolved;
-      if (!creds->home.empty()) env["HOME"] = creds->home;
-    } else {
-      in.exec_error = resolved.error();  // checked at start; the user may have gone since
-      spdlog::error("{} {}", label(in), in.exec_error);
-    }
+    if (!resolved) return Error{resolved.error()};
+    creds = *resolved;
+    if (!creds->home.empty()) env["HOME"] = creds->home;
   }
-  in.env_json = json(env).dump(-1, ' ', false, json::error_handler_t::replace);
+  Launched run;
+  run.env_json = json(env).dump(-1, ' ', false, json::error_handler_t::replace);
 
   SpawnRequest req;
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
@@ -606,27 +592,22 @@ void Supervisor::do_spawn(Instance& in) {
   const int out_end = in.out_pipe ? open_fifo_child_end(in.out_fifo) : -1;
   const int err_end = in.err_pipe && out_end >= 0 ? open_fifo_child_end(in.err_fifo) : -1;
   if (out_end < 0 || err_end < 0) {
-    in.exec_error = std::string("cannot open the output FIFOs in ") + fifo_dir_ + ": " + std::strerror(errno);
-    spdlog::error("{} {}", label(in), in.exec_error);
+    const int err = errno;
     if (out_end >= 0) ::close(out_end);
-    asio::post(io_, [this, id = in.id] {
-      if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
-    });
-    return;
+    return Error{std::string("cannot open the output FIFOs in ") + fifo_dir_ + ": " + std::strerror(err)};
   }
   req.stdout_fd = out_end;
   req.stderr_fd = err_end;
+  auto close_ends = [&] {
+    ::close(out_end);
+    ::close(err_end);
+  };
   if (notify_.is_open()) req.env.push_back("NOTIFY_SOCKET=" + notify_.path());
-  if (App& owner = apps_.at(s.name); config::runs_in_cluster_mode(s) && !s.reuse_port) {
+  const bool cluster = config::runs_in_cluster_mode(s);
+  if (App& owner = apps_.at(s.name); cluster && !s.reuse_port) {
     if (auto bound = bind_listeners(owner, s); !bound) {
-      in.exec_error = "cannot listen on " + bound.error();
-      spdlog::error("{} {}", label(in), in.exec_error);
-      ::close(out_end);
-      ::close(err_end);
-      asio::post(io_, [this, id = in.id] {
-        if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
-      });
-      return;
+      close_ends();
+      return Error{"cannot listen on " + bound.error()};
     }
     if (!owner.listeners.fds().empty()) {
       // systemd's socket activation: fds 3.., their count and names; LISTEN_PID is written by
@@ -645,20 +626,17 @@ void Supervisor::do_spawn(Instance& in) {
   // Node apps get Node's IPC channel after the sockets, as under PM2: process.send() reaches
   // pmxd ('ready'), and in cluster mode the preload asks it for the sockets its listen()s need.
   int channel_end = -1;
-  if (in.channel) in.channel->close();
-  in.channel.reset();
   if (config::is_node_app(s)) {
     auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const json& msg) {
-      Instance* in = find(id);
-      if (in && in->channel.get() == &channel) on_node_message(*in, msg);
+      if (Instance* in = find(id)) on_node_message(*in, channel, msg);
     });
     if (opened) {
-      in.channel = opened->first;
+      run.channel = opened->first;
       channel_end = opened->second;
       req.env.push_back("NODE_CHANNEL_FD=" + std::to_string(3 + req.inherited_fds.size()));
       req.env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
       req.inherited_fds.push_back(channel_end);
-      if (config::runs_in_cluster_mode(s) && !options_.node_preload.empty()) {
+      if (with_preload(s)) {
         req.argv.insert(req.argv.begin() + 1 + static_cast<long>(s.interpreter_args.size()),
                         {"--require", options_.node_preload});
         req.env.push_back("PMX_CLUSTER=1");
@@ -670,64 +648,92 @@ void Supervisor::do_spawn(Instance& in) {
       spdlog::warn("{} {}", label(in), opened.error());
     }
   }
+
+  // The report comes from the loop, after spawn() returned: by then the holder has the pid.
+  auto pid_holder = std::make_shared<pid_t>(0);
+  auto report = [this, id = in.id, pid_holder, program = req.program, cwd = req.cwd,
+                 exec_done = std::move(exec_done)](int err, const std::string& step) {
+    Instance* in = find(id);
+    if (!in) return;
+    // On failure the child exits 127/126 and is reaped as usual.
+    exec_done(*in, *pid_holder, err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string());
+  };
+  Result<pid_t> spawned = processes_.spawn(req, cgroup, std::move(report));
+  close_ends();
+  if (channel_end >= 0) ::close(channel_end);
+  if (!spawned) return Error{spawned.error()};
+  const pid_t pid = *spawned;
+  *pid_holder = pid;
+  if (run.channel) run.channel->start();
+  run.pid = pid;
+  run.pid_start = processes_.start_ticks(pid);
+  by_pid_[pid] = in.id;
+  processes_.set_leader(pid, true);
+  spdlog::info("{} forked pid {}: {}", label(in), pid, req.program);
+  return run;
+}
+
+void Supervisor::prepare_spare_cgroup(Instance& in) {
+  if (!processes_.cgroups()) return;
+  asio::post(io_, [this, id = in.id] {
+    Instance* in = find(id);
+    if (!in) return;
+    remove_old_cgroups(*in);
+    if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(*in);
+  });
+}
+
+void Supervisor::do_spawn(Instance& in) {
+  if (in.channel) in.channel->close();
+  in.channel.reset();
   if (processes_.cgroups()) {
     if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
     in.cgroup = in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
   }
-
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
-  // The report comes from the loop, after spawn() returned: by then the holder has the pid.
-  auto pid_holder = std::make_shared<pid_t>(0);
-  auto report = [this, id = in.id, pid_holder, program = req.program, cwd = req.cwd](int err, const std::string& step) {
-    Instance* in = find(id);
-    if (!in) return;
-    if (err != 0) {
-      // The child exits 127/126 and is reaped as usual.
-      in->exec_error = describe_exec_failure(err, step, program, cwd);
-      spdlog::error("{} {}", label(*in), in->exec_error);
+  auto run = launch(in, in.cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
+    if (!error.empty()) {
+      in.exec_error = error;
+      spdlog::error("{} {}", label(in), in.exec_error);
       return;
     }
-    if (in->pid != *pid_holder) return;  // that process is already gone
-    in->exec_error.clear();
-    spawned(*in);
-  };
-  Result<pid_t> spawned = processes_.spawn(req, in.cgroup, std::move(report));
-  ::close(out_end);
-  ::close(err_end);
-  if (channel_end >= 0) ::close(channel_end);
-  if (in.channel) {
-    if (spawned) in.channel->start();
-    else in.channel.reset();
-  }
-
-  if (!spawned) {
-    in.exec_error = spawned.error();
+    if (in.pid != pid) return;  // that process is already gone
+    in.exec_error.clear();
+    spawned(in);
+  });
+  if (!run) {
+    in.exec_error = run.error();
     spdlog::error("{} {}", label(in), in.exec_error);
     asio::post(io_, [this, id = in.id] {
       if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
     });
     return;
   }
-  const pid_t pid = *spawned;
-  *pid_holder = pid;
-  in.pid = pid;
-  in.pid_start = processes_.start_ticks(pid);
-  by_pid_[pid] = in.id;
-  processes_.set_leader(pid, true);
+  become_current(in, std::move(*run));
+  prepare_spare_cgroup(in);
+}
+
+void Supervisor::become_current(Instance& in, Launched run) {
+  in.pid = run.pid;
+  in.pid_start = run.pid_start;
+  in.channel = std::move(run.channel);
+  in.env_json = std::move(run.env_json);
   in.started_at_ms = now_ms();
   in.usage = ResourceSample{};
-  write_file(in.pid_path, std::to_string(pid) + "\n");
-  spdlog::info("{} forked pid {}: {}", label(in), pid, req.program);
+  write_file(in.pid_path, std::to_string(in.pid) + "\n");
   persist_soon();
-  if (processes_.cgroups()) {
-    // Off the restart path: clear away the last run's cgroup and make the next run's.
-    asio::post(io_, [this, id = in.id] {
-      Instance* in = find(id);
-      if (!in) return;
-      remove_old_cgroups(*in);
-      if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(*in);
-    });
+}
+
+void Supervisor::stop_run(const Instance& in, const Membership& run, NodeChannel* channel) {
+  if (in.spec.shutdown_with_message && channel && channel->is_open()) {
+    // PM2's shutdown_with_message: process.on('message') gets 'shutdown' instead of a signal;
+    // kill_timeout's SIGKILL still follows if the app does not end. Under the preload the
+    // message goes to the preload, which hands it to the app if it listens, or drains it.
+    spdlog::info("{} sending 'shutdown' to pid {} (shutdown_with_message)", label(in), run.leader);
+    if (with_preload(in.spec)) return channel->send(json{{"cmd", "NODE_PMX"}, {"pmx", "shutdown"}});
+    return channel->send("shutdown");
   }
+  processes_.signal_all(run, in.fsm.policy().kill_signal);
 }
 
 Result<Credentials> Supervisor::credentials(const std::string& user, const std::string& group) {
@@ -813,6 +819,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   const int id = in.id;
   processes_.set_leader(pid, false);
   processes_.forget_watch(pid);
+  if (pid != in.pid) return other_run_exited(in, pid, exit);
   in.pid = 0;
   in.pid_start = 0;
   in.last_exit = exit;
@@ -823,9 +830,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   // The run's channel ends with its leader (a grandchild may still hold the other end).
   if (in.channel) in.channel->close();
   in.channel.reset();
-  if (exit.unknown) spdlog::info("{} pid {} exited (not pmxd's child: code unknown)", label(in), pid);
-  else if (exit.signal) spdlog::info("{} pid {} killed by {}", label(in), pid, config::signal_name(exit.signal));
-  else spdlog::info("{} pid {} exited with code {}", label(in), pid, exit.code);
+  spdlog::info("{} pid {} {}", label(in), pid, how_it_ended(exit));
   // A run that never became ready (wait_ready) failed to start, however long it lasted.
   const bool failed_start = std::exchange(in.ready_failed, false);
   in.awaiting_ready = false;
@@ -838,9 +843,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
 
 bool Supervisor::watch_adopted(Instance& in) {
   return processes_.watch_exit(in.pid, in.pid_start, [this, id = in.id](pid_t pid, ExitStatus exit) {
-    Instance* in = find(id);
-    if (!in || in->pid != pid) return;
-    leader_exited(*in, pid, exit);
+    if (Instance* in = find(id)) leader_exited(*in, pid, exit);  // the current run or a replaced one
   });
 }
 
@@ -916,7 +919,7 @@ bool Supervisor::retire_cgroups(Instance& in) {
 bool Supervisor::stopped_and_quiet(const Instance& in) { return is_stopped(in.fsm.state()) && quiet(in); }
 
 bool Supervisor::quiet(const Instance& in) {
-  if (in.pid > 0) return false;
+  if (in.pid > 0 || in.candidate || !in.retiring.empty()) return false;
   if (!in.old_cgroups.empty()) return false;
   return processes_.members(in.membership()).empty();
 }
@@ -1105,16 +1108,7 @@ void Supervisor::register_verbs() {
   }));
 
   server_.on("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    if (auto err = update_env(params, ids)) return reply.fail(*err);
-    // Fork-mode instances are restarted together; online cluster-mode ones one at a time, each
-    // ready before the next goes, so the others keep serving from the shared sockets.
-    auto plan = std::make_shared<ReloadPlan>(ReloadPlan{ids, {}, 0, reply});
-    for (int id : ids) {
-      Instance& in = *find(id);
-      if (config::runs_in_cluster_mode(in.spec) && in.fsm.state() == State::Online) plan->rolling.push_back(id);
-      else dispatch(in, Event::Restart);
-    }
-    reload_next(plan);
+    reload_verb(params, ids, reply);
   }));
 
   server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {

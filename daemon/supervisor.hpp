@@ -76,29 +76,63 @@ class Supervisor {
   /// Whether a run of the instance is online only once the app says so: wait_ready, or a
   /// cluster-mode Node app run with the preload (ready when it listens).
   bool needs_ready(const Instance& in) const;
+  /// Whether runs of spec get node/preload.js: a cluster-mode Node app, the preload installed.
+  bool with_preload(const config::AppSpec& spec) const;
   /// The exec succeeded: online now, or once the app is ready (listen_timeout armed).
   void spawned(Instance& in);
-  /// The app said it is ready (how: for the log).
-  void ready(Instance& in, const char* how);
+  /// The run with this pid (current or reload's replacement) said it is ready (how: for the log).
+  void ready(Instance& in, pid_t pid, const char* how);
   /// restart/reload's env and app_env params, applied to ids (both checked first).
   std::optional<ipc::RpcError> update_env(const json& params, const std::vector<int>& ids);
-  /// A reload in progress: the cluster-mode instances restarted one at a time.
+
+  /// Called from the loop once the exec of the run with this pid is confirmed (error "") or
+  /// failed (error says why; its exit follows).
+  using ExecDone = std::function<void(Instance& in, pid_t pid, const std::string& error)>;
+  /// Builds the request for a run of in (environment, argv, output FIFOs, listening sockets,
+  /// Node channel) and forks it into cgroup ("" for none). The error says why nothing ran.
+  Result<Launched> launch(Instance& in, const std::string& cgroup, ExecDone exec_done);
+  /// Makes run the instance's current run (its pid file written, the state file soon).
+  void become_current(Instance& in, Launched run);
+  /// Clears away the last run's cgroup and makes the next run's, off the restart path.
+  void prepare_spare_cgroup(Instance& in);
+  /// Stops one run gracefully: kill_signal to its processes, or 'shutdown' on its Node channel
+  /// (shutdown_with_message).
+  void stop_run(const Instance& in, const Membership& run, NodeChannel* channel);
+
+  // Reload (daemon/reload.cpp).
+  void reload_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
+  /// A reload in progress: the cluster-mode instances replaced one at a time.
   struct ReloadPlan {
     std::vector<int> ids;      ///< every target, answered together at the end
     std::vector<int> rolling;  ///< the online cluster-mode ones, in pm_id order
     std::size_t next = 0;
     Reply reply;
   };
-  /// Restarts the plan's next instance once the previous one is online again; a run that does
-  /// not come up ends the reload with an error naming it.
+  /// Replaces the plan's next instance once the previous one has taken over; a replacement
+  /// that fails ends the reload with an error naming it.
   void reload_next(std::shared_ptr<ReloadPlan> plan);
+  /// Starts a replacement run beside in's online run; done("") once it took over, or done(why)
+  /// when it failed and was killed, the old run still serving.
+  void replace_run(Instance& in, std::function<void(const std::string& error)> done);
+  /// The replacement's exec is confirmed: it is awaited until ready (listen_timeout), or for
+  /// min_uptime when the app has no way to say it is ready.
+  void candidate_spawned(Instance& in);
+  /// The replacement is ready: it becomes the current run, the old one is stopped gracefully.
+  void take_over(Instance& in, const std::string& how);
+  /// Kills the replacement (the reload step failed, or the instance changed state meanwhile).
+  void abort_candidate(Instance& in, const std::string& why);
+  /// A leader that is not the instance's current run ended: the replacement (the reload step
+  /// failed) or a replaced run.
+  void other_run_exited(Instance& in, pid_t pid, ExitStatus exit);
+
   /// An sd_notify datagram: from an instance's leader or one of its descendants.
   void on_notify(const Notification& n);
-  /// A message from a Node instance's IPC channel.
-  void on_node_message(Instance& in, const json& msg);
+  /// A message from one of a Node instance's IPC channels (its current run's or reload's
+  /// replacement's).
+  void on_node_message(Instance& in, NodeChannel& channel, const json& msg);
   /// The preload's request for a listening socket: the app's socket for that address (bound
-  /// now if it is the first), or an errno.
-  void node_listen(Instance& in, const json& request);
+  /// now if it is the first), or an errno; answered on channel.
+  void node_listen(Instance& in, NodeChannel& channel, const json& request);
   /// Binds the sockets of a cluster-mode app that has none bound (at its start, or when it
   /// starts again after a stop released them). An error names the address.
   Result<bool> bind_listeners(App& app, const config::AppSpec& spec);

@@ -364,31 +364,93 @@ TEST_CASE("issue_9: 3 reloads of a cluster app under load fail no request and re
   for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("restart_time", -1) == 3);
 }
 
-TEST_CASE("issue_9: a reload whose new run crashes stops there, fails, and the rest keep serving",
+TEST_CASE("issue_9: a reload whose new run crashes or never gets ready stops there, fails, and the old runs serve on",
           "[integration][issue_9][reload][node]") {
   REQUIRE(have_node());
   Session s;
   const int port = free_port();
+  // The deploy breaks in one of two ways: the new code exits at start, or (wait_ready) it
+  // never says it is ready.
+  const bool never_ready = GENERATE(false, true);
+  INFO((never_ready ? "never ready" : "crashes at start"));
   const std::string flag = s.home.scratch("broken");
   const std::string server = s.home.scratch("srv.js");
-  std::ofstream(server) << "if (require('fs').existsSync('" << flag << "')) process.exit(3);\n"
-                        << "require('http').createServer((q, r) => r.end(process.pid + ' ok')).listen(process.env.PORT);\n";
+  std::ofstream(server) << "const broken = require('fs').existsSync('" << flag << "');\n"
+                        << (never_ready ? "" : "if (broken) process.exit(3);\n")
+                        << "require('http').createServer((q, r) => r.end(process.pid + ' ok')).listen(process.env.PORT,\n"
+                        << "  () => { if (!broken) process.send('ready'); });\n";
   RunOptions opts;
   opts.env = {{"PORT", std::to_string(port)}};
-  REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--kill-timeout", "1000", "--max-restarts", "1"}, opts), 0);
-  const json list = s.jlist();
-  REQUIRE(list.size() == 2);
-  const std::string second = std::to_string(list[1].value("pid", 0));
-  std::ofstream(flag) << "x";  // the next runs exit at once: a broken deploy
+  std::vector<std::string> start = {"start", server, "-i", "2", "--kill-timeout", "1000", "--max-restarts", "1"};
+  if (never_ready) start.insert(start.end(), {"--wait-ready", "--listen-timeout", "1500"});
+  REQUIRE_EXIT(s.pmx(start, opts), 0);
+  const auto before = pids_of(s, "srv");
+  REQUIRE(before.size() == 2);
+  const std::string first = std::to_string(s.jlist()[0].value("pid", 0));
+  std::ofstream(flag) << "x";  // a broken deploy
   const RunResult r = s.pmx({"reload", "srv"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("reload of srv (id 0) failed") != std::string::npos);
+  CHECK(r.err.find(never_ready ? "not ready within listen_timeout" : "exited with code 3") != std::string::npos);
+  CHECK(r.err.find("pid " + first + " goes on serving") != std::string::npos);
   CHECK(r.err.find("1 instance(s) not reloaded") != std::string::npos);
-  // The second instance was not touched and still answers on the port.
-  CHECK(s.jlist()[1].value("pid", 0) == std::stoi(second));
-  auto body = http_get(port);
-  REQUIRE(body.has_value());
-  CHECK(first_word(*body) == second);
+  // Neither instance lost its run: same pids, online, no restart counted; both answer.
+  CHECK(pids_of(s, "srv") == before);
+  for (const auto& app : s.jlist()) {
+    CHECK(app["pm2_env"].value("status", "") == "online");
+    CHECK(app["pm2_env"].value("restart_time", -1) == 0);
+  }
+  std::set<std::string> answered;
+  REQUIRE(wait_until([&] {
+    if (auto body = http_get(port)) answered.insert(first_word(*body));
+    return answered.size() == 2;
+  }, 10s));
+  CHECK(answered == before);
+  // Mended, the reload goes through.
+  ::unlink(flag.c_str());
+  REQUIRE_EXIT(s.pmx({"reload", "srv"}), 0);
+  for (const auto& pid : pids_of(s, "srv")) CHECK(before.count(pid) == 0);
+}
+
+TEST_CASE("issue_9: shutdown_with_message stops a Node app with the message 'shutdown', in fork and cluster mode",
+          "[integration][issue_9][node]") {
+  REQUIRE(have_node());
+  Session s;
+  // Fork mode: the app ignores SIGINT, so only the message can end it before kill_timeout.
+  const std::string marker = s.home.scratch("got-shutdown");
+  const std::string worker = s.home.scratch("worker.js");
+  std::ofstream(worker) << "process.on('SIGINT', () => {});\n"
+                           "process.on('message', (m) => {\n"
+                           "  if (m !== 'shutdown') return;\n"
+                           "  require('fs').writeFileSync('" << marker << "', 'shutdown');\n"
+                           "  process.exit(0);\n"
+                           "});\n"
+                           "setInterval(() => {}, 1000);\n";
+  REQUIRE_EXIT(s.pmx({"start", worker, "--shutdown-with-message", "--kill-timeout", "20000"}), 0);
+  REQUIRE(s.wait_status("worker", "online"));
+  REQUIRE_EXIT(s.pmx({"stop", "worker"}), 0);
+  CHECK(s.status("worker") == "stopped");
+  CHECK(read_file(marker).value_or("") == "shutdown");
+  CHECK(s.app("worker")["pm2_env"].value("exit_code", json(-1)) == 0);
+
+  // Cluster mode, a naive server with no handler of its own: the preload takes the message and
+  // drains the server, which ends with code 0 instead of dying of a signal.
+  const int port = free_port();
+  const std::string server = write_node_server(s.home);
+  RunOptions opts;
+  opts.env = {{"PORT", std::to_string(port)}};
+  REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--shutdown-with-message", "--kill-timeout", "20000"}, opts), 0);
+  REQUIRE(http_get(port).has_value());
+  REQUIRE_EXIT(s.pmx({"stop", "server"}), 0);
+  int servers = 0;
+  for (const auto& app : s.jlist()) {
+    if (app.value("name", "") != "server") continue;
+    ++servers;
+    CHECK(app["pm2_env"].value("status", "") == "stopped");
+    CHECK(app["pm2_env"].value("exit_code", json(-1)) == 0);  // not killed by SIGINT
+  }
+  CHECK(servers == 2);
+  CHECK(port_is_free(port));
 }
 
 TEST_CASE("issue_9: any language signals readiness and status through NOTIFY_SOCKET (sd_notify)",

@@ -506,6 +506,42 @@ TEST_CASE("online + restart, memory_exceeded -> restarting", "[fsm]") {
   CHECK_THAT(mem.reason(), Catch::Matchers::Contains("memory"));
 }
 
+// ---- Row: online + replaced -> online -----------------------------------------------------------
+
+TEST_CASE("online + replaced -> online: one restart counted, no spawn, no signal, uptime from now", "[fsm][issue_9]") {
+  InstanceFsm fsm = online();
+  fsm.handle(Event::Exited, at(100), code(1));  // an unstable exit...
+  fsm.handle(Event::Spawned, at(100));
+  REQUIRE(fsm.state() == State::Online);
+  REQUIRE(fsm.consecutive_unstable() == 1);
+  const int before = fsm.restart_count();
+  Effects fx = fsm.handle(Event::Replaced, at(5000));
+  CHECK(fx.changed);
+  CHECK(fsm.state() == State::Online);
+  CHECK(fsm.previous() == State::Online);
+  CHECK(fsm.restart_count() == before + 1);
+  CHECK(fsm.consecutive_unstable() == 0);  // ...forgotten: the new run started well
+  CHECK(fsm.started_at() == at(5000));
+  CHECK_FALSE(fx.spawn);
+  CHECK(fx.signal == 0);
+  CHECK_FALSE(fx.kill_rest);
+  CHECK_FALSE(fx.arm_kill_timer);
+  CHECK_FALSE(fx.arm_restart_timer);
+  REQUIRE(fx.transition);
+  CHECK(fx.transition->event == Event::Replaced);
+  CHECK(fsm.reason() == "reloaded");
+  // Anywhere else, replaced changes nothing (the supervisor only sends it to an online instance).
+  for (State s : {State::Launching, State::Stopping, State::Restarting}) {
+    InstanceFsm other = online();
+    if (s == State::Stopping) other.handle(Event::Stop, at(10));
+    if (s == State::Restarting) other.handle(Event::Restart, at(10));
+    if (s == State::Launching) other = InstanceFsm(defaults()), other.handle(Event::Start, at(0));
+    INFO(to_string(s));
+    REQUIRE(other.state() == s);
+    CHECK_FALSE(other.handle(Event::Replaced, at(20)).changed);
+  }
+}
+
 // ---- Row: restarting + stop -> stopping --------------------------------------------------------
 
 TEST_CASE("restarting + stop -> stopping", "[fsm]") {
