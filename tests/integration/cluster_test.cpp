@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -410,6 +411,69 @@ TEST_CASE("issue_9: a reload whose new run crashes or never gets ready stops the
   ::unlink(flag.c_str());
   REQUIRE_EXIT(s.pmx({"reload", "srv"}), 0);
   for (const auto& pid : pids_of(s, "srv")) CHECK(before.count(pid) == 0);
+}
+
+TEST_CASE("issue_9: a socket-activated app that cannot say it is ready is reloaded once each new run outlived min_uptime",
+          "[integration][issue_9][reload]") {
+  REQUIRE(have_python());
+  Session s;
+  const int port = free_port();
+  const std::string server = write_fd3_server(s.home);
+  REQUIRE_EXIT(s.pmx({"start", server, "--name", "web", "-i", "2", "--port", std::to_string(port), "--min-uptime",
+                      "300", "--kill-timeout", "1000"}),
+               0);
+  const auto before = pids_of(s, "web");
+  REQUIRE(before.size() == 2);
+  REQUIRE_EXIT(s.pmx({"reload", "web"}), 0);
+  const auto after = pids_of(s, "web");
+  REQUIRE(after.size() == 2);
+  for (const auto& pid : after) CHECK(before.count(pid) == 0);
+  for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("restart_time", -1) == 1);
+  // The new runs serve, each told its own pid in LISTEN_PID; the old ones are gone.
+  const auto seen = answers_from([&] { return http_get(port); }, after);
+  REQUIRE(seen.size() == 2);
+  for (const auto& [pid, w] : seen) CHECK((w.size() > 2 && w[2] == pid));
+  REQUIRE(wait_until([&] {
+    for (const auto& pid : before) {
+      if (process_alive(std::stoi(pid))) return false;
+    }
+    return true;
+  }, 10s));
+}
+
+TEST_CASE("issue_9: a stop during a reload kills the replacement, stops the app and fails the reload",
+          "[integration][issue_9][reload][node]") {
+  REQUIRE(have_node());
+  Session s;
+  const int port = free_port();
+  const std::string flag = s.home.scratch("broken");
+  const std::string started = s.home.scratch("replacement-pid");
+  const std::string server = s.home.scratch("srv.js");
+  // Once the flag is there, a new run records its pid and never says it is ready.
+  std::ofstream(server) << "const fs = require('fs');\n"
+                        << "const broken = fs.existsSync('" << flag << "');\n"
+                        << "if (broken) fs.writeFileSync('" << started << "', String(process.pid));\n"
+                        << "require('http').createServer((q, r) => r.end(process.pid + ' ok')).listen(process.env.PORT,\n"
+                        << "  () => { if (!broken) process.send('ready'); });\n";
+  RunOptions opts;
+  opts.env = {{"PORT", std::to_string(port)}};
+  REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--wait-ready", "--listen-timeout", "60000", "--kill-timeout", "1000"},
+                     opts),
+               0);
+  const auto before = pids_of(s, "srv");
+  std::ofstream(flag) << "x";
+  auto reload = std::async(std::launch::async, [&] { return s.pmx({"reload", "srv"}); });
+  REQUIRE(wait_until([&] { return read_file(started).has_value() && !read_file(started)->empty(); }, 10s));
+  const int replacement = std::stoi(*read_file(started));
+  CHECK(process_alive(replacement));
+  REQUIRE_EXIT(s.pmx({"stop", "srv"}), 0);
+  const RunResult r = reload.get();
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("went stopping meanwhile") != std::string::npos);
+  CHECK_FALSE(process_alive(replacement));
+  for (const auto& pid : before) CHECK_FALSE(process_alive(std::stoi(pid)));
+  for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("status", "") == "stopped");
+  CHECK(port_is_free(port));
 }
 
 TEST_CASE("issue_9: shutdown_with_message stops a Node app with the message 'shutdown', in fork and cluster mode",
