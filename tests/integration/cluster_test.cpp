@@ -38,10 +38,7 @@ TEST_CASE("issue_9: a Python server serving from fd 3 with -i 2 --port: both ins
   Session s;
   const int port = free_port();
   REQUIRE(port > 0);
-  const std::string server = write_fd3_server(s.home);
-  REQUIRE_EXIT(s.pmx({"start", server, "--name", "web", "-i", "2", "--port", std::to_string(port),
-                      "--kill-timeout", "1000"}),
-               0);
+  REQUIRE_EXIT(s.pmx(fd3_web_start(s.home, {"--port", std::to_string(port)})), 0);
   REQUIRE(s.wait_status("web", "online"));
   const json list = s.jlist();
   REQUIRE(list.size() == 2);
@@ -64,10 +61,7 @@ TEST_CASE("issue_9: the port stays bound across a crash and a restart, and is fr
   REQUIRE(have_python());
   Session s;
   const int port = free_port();
-  const std::string server = write_fd3_server(s.home);
-  REQUIRE_EXIT(s.pmx({"start", server, "--name", "web", "-i", "2", "--listen", "127.0.0.1:" + std::to_string(port),
-                      "--kill-timeout", "1000"}),
-               0);
+  REQUIRE_EXIT(s.pmx(fd3_web_start(s.home, {"--listen", "127.0.0.1:" + std::to_string(port)})), 0);
   REQUIRE(s.wait_status("web", "online"));
   REQUIRE(http_get(port).has_value());
   CHECK_FALSE(port_is_free(port));
@@ -147,11 +141,8 @@ TEST_CASE("issue_9: a Unix socket listener gets its mode, serves every instance 
           "[integration][issue_9][cluster]") {
   REQUIRE(have_python());
   Session s;
-  const std::string server = write_fd3_server(s.home);
   const std::string sock = s.home.scratch("web.sock");
-  REQUIRE_EXIT(s.pmx({"start", server, "--name", "web", "-i", "2", "--listen", "unix:" + sock + ",mode=0660",
-                      "--kill-timeout", "1000"}),
-               0);
+  REQUIRE_EXIT(s.pmx(fd3_web_start(s.home, {"--listen", "unix:" + sock + ",mode=0660"})), 0);
   REQUIRE(s.wait_status("web", "online"));
   struct stat st{};
   REQUIRE(::stat(sock.c_str(), &st) == 0);
@@ -418,10 +409,7 @@ TEST_CASE("issue_9: a socket-activated app that cannot say it is ready is reload
   REQUIRE(have_python());
   Session s;
   const int port = free_port();
-  const std::string server = write_fd3_server(s.home);
-  REQUIRE_EXIT(s.pmx({"start", server, "--name", "web", "-i", "2", "--port", std::to_string(port), "--min-uptime",
-                      "300", "--kill-timeout", "1000"}),
-               0);
+  REQUIRE_EXIT(s.pmx(fd3_web_start(s.home, {"--port", std::to_string(port), "--min-uptime", "300"})), 0);
   const auto before = pids_of(s, "web");
   REQUIRE(before.size() == 2);
   REQUIRE_EXIT(s.pmx({"reload", "web"}), 0);
@@ -552,11 +540,8 @@ TEST_CASE("issue_9: after pmxd crashes, a cluster app serves on, and a run start
   REQUIRE(have_python());
   TempHome home;
   const int port = free_port();
-  const std::string server = write_fd3_server(home);
   auto first = std::make_unique<DaemonProcess>(home);
-  REQUIRE_EXIT(run_pmx(home.path(), {"start", server, "--name", "web", "-i", "2", "--port", std::to_string(port),
-                                     "--kill-timeout", "1000"}),
-               0);
+  REQUIRE_EXIT(run_pmx(home.path(), fd3_web_start(home, {"--port", std::to_string(port)})), 0);
   const auto jlist = [&] { return json::parse(run_pmx(home.path(), {"jlist"}).out); };
   std::set<std::string> before;
   for (const auto& app : jlist()) before.insert(std::to_string(app.value("pid", 0)));

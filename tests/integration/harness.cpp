@@ -767,6 +767,12 @@ Server().serve_forever()
   return path;
 }
 
+std::vector<std::string> fd3_web_start(const TempHome& home, const std::vector<std::string>& options) {
+  std::vector<std::string> args = {"start", write_fd3_server(home), "--name", "web", "-i", "2", "--kill-timeout", "1000"};
+  args.insert(args.end(), options.begin(), options.end());
+  return args;
+}
+
 bool have_python() { return run_process({"/bin/sh", "-c", "command -v python3"}).exit_code == 0; }
 
 namespace {

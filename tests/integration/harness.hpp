@@ -235,6 +235,9 @@ bool have_python();
 /// socket-activated server does, into home's scratch folder; returns its path. It answers
 /// "<pid> <LISTEN_FDS> <LISTEN_PID> <LISTEN_FDNAMES> <PORT>".
 std::string write_fd3_server(const TempHome& home);
+/// The arguments of `pmx start` for write_fd3_server's server as app "web", 2 instances,
+/// kill_timeout 1 s, with options (its sockets: --port or --listen, and any other).
+std::vector<std::string> fd3_web_start(const TempHome& home, const std::vector<std::string>& options);
 
 /// Asks get() until every pid in pids has answered (a shared socket gives no order), within
 /// 15 s; the answers of an fd-3 server, split into words, by the pid that gave them.

@@ -263,10 +263,7 @@ TEST_CASE("issue_9: a cluster app scaled 2 to 4 to 1 serves from every instance 
   Session s;
   const int port = free_port();
   REQUIRE(port > 0);
-  const std::string server = write_fd3_server(s.home);
-  REQUIRE_EXIT(s.pmx({"start", server, "--name", "web", "-i", "2", "--port", std::to_string(port),
-                      "--kill-timeout", "1000"}),
-               0);
+  REQUIRE_EXIT(s.pmx(fd3_web_start(s.home, {"--port", std::to_string(port)})), 0);
   REQUIRE(wait_until([&] { return pids_of(s, "web").size() == 2; }, 10s));
   REQUIRE(answers_from([&] { return http_get(port); }, pids_of(s, "web")).size() == 2);
 
