@@ -121,8 +121,10 @@ stop_daemon() {
 print_header() {
   local cpu_model git_rev pm2_version
   cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-  git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
-  [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && git_rev+=" (+ uncommitted changes)"
+  # the checkout pmx was built in, which is not this one with PMX=/elsewhere/build/cli/pmx
+  local tree; tree=$(dirname "$(readlink -f "$PMX")")
+  git_rev=$(git -C "$tree" rev-parse --short HEAD 2>/dev/null || echo "?")
+  [[ -n $(git -C "$tree" status --porcelain --untracked-files=no 2>/dev/null) ]] && git_rev+=" (+ uncommitted changes)"
   echo "$1"
   echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "machine:  $(nproc) CPUs, ${cpu_model:-unknown CPU}, kernel $(uname -r), $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}")"
