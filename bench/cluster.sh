@@ -37,10 +37,11 @@
 # CPUs: wrk and the servers share this machine's CPUs (2 here). wrk runs with one thread,
 # pinned to the last CPU this script may use, and the script pins itself, and so both daemons,
 # their apps and the baseline app, to the others; the same for pmx and PM2. Measured before
-# choosing (2026-11-28, load average 6-9 from other work, 8 alternating 4 s slices a variant,
-# pmx/PM2 ratio of req/s per pair): wrk -t2 unpinned, the old setting, 0.61-1.43; wrk -t1
-# unpinned 0.30-1.42; wrk -t1 pinned alone 0.83-4.2; wrk -t1 pinned and the servers pinned
-# to the other CPU 1.02-1.38, and each manager's own slices within +-10 %. Unpinned, wrk and
+# choosing (2026-11-28, load average 6-9 from other work, 8 alternating pmx/PM2 pairs of 4 s
+# slices a variant, the pmx/PM2 ratio of req/s per pair): wrk -t2 unpinned, the old setting,
+# 0.61-1.43; wrk -t1 unpinned 0.30-1.42; wrk -t1 pinned alone 0.83-4.2; wrk -t1 pinned and the
+# servers pinned to the other CPU 1.02-1.38, each manager's slices within about +-12 % of
+# their mean in a pass. Unpinned, wrk and
 # the servers trade CPUs with each other and with the other load, so a slice measures the
 # scheduler as much as the manager. The price: both apps' 2 instances share one CPU, so the
 # req/s are lower than with both CPUs, and say nothing of how the instances scale. The
