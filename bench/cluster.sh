@@ -41,9 +41,8 @@
 # slices a variant, the pmx/PM2 ratio of req/s per pair): wrk -t2 unpinned, the old setting,
 # 0.61-1.43; wrk -t1 unpinned 0.30-1.42; wrk -t1 pinned alone 0.83-4.2; wrk -t1 pinned and the
 # servers pinned to the other CPU 1.02-1.38, each manager's slices within about +-12 % of
-# their mean in a pass. Unpinned, wrk and
-# the servers trade CPUs with each other and with the other load, so a slice measures the
-# scheduler as much as the manager. The price: both apps' 2 instances share one CPU, so the
+# their mean in a pass. Unpinned, wrk and the servers trade CPUs with each other and with
+# the other load, so a slice measures the scheduler as much as the manager. The price: both apps' 2 instances share one CPU, so the
 # req/s are lower than with both CPUs, and say nothing of how the instances scale. The
 # placement holds for every case, so reloads and restarts also run with the servers on one CPU.
 #
