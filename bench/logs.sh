@@ -19,17 +19,15 @@
 # Both daemons run with a home in a fresh temp dir (PMX_HOME, PM2_HOME); the real ~/.pmx and
 # ~/.pm2 are never touched. Both daemons are killed on exit, also on failure or Ctrl-C.
 set -uo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-QUICK=0 KEEP=0 WITH_PM2=1 CASES=(bulk line time)
+CASES=(bulk line time)
 for a in "$@"; do
+  bench_option "$a" && continue
   case "$a" in
-    --quick) QUICK=1 ;;
-    --keep) KEEP=1 ;;
-    --no-pm2) WITH_PM2=0 ;;
     --latency-only) CASES=() ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "logs.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
+    *) bad_option "$a" ;;
   esac
 done
 
@@ -38,60 +36,14 @@ LINE_BYTES=100     # log_writer's line, newline included
 TICKS=500          # latency case: lines 10 ms apart
 WAIT_S=180         # longest wait for one capture case
 
-PMX=${PMX:-$ROOT/build/cli/pmx}
-PMXD=${PMXD:-$(cd "$(dirname "$PMX")/.." 2>/dev/null && pwd)/daemon/pmxd}
-PM2=${PM2:-$(command -v pm2 || true)}
-CC=${CC:-cc}
-
-die() { echo "logs.sh: $*" >&2; exit 1; }
-[[ -x $PMX ]] || die "no pmx at $PMX (build with: cmake --build $ROOT/build, or set PMX=)"
-[[ -x $PMXD ]] || die "no pmxd at $PMXD (set PMXD=)"
-command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
-command -v "$CC" >/dev/null || die "no C compiler '$CC'"
-if ((WITH_PM2)) && [[ -z $PM2 || ! -x $PM2 ]]; then
-  die "pm2 not found: npm install -g pm2 (or run with --no-pm2)"
-fi
-
-WORK=$(mktemp -d /tmp/pmx-bench-logs.XXXXXX)
-export PMX_HOME=$WORK/pmx-home PM2_HOME=$WORK/pm2-home PMXD
-mkdir -p "$PMX_HOME" "$PM2_HOME"
-STARTED_PMX=0 STARTED_PM2=0 BG_PIDS=()
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local p
-  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  [[ -e $PMX_HOME/pmxd.pid ]] && STARTED_PMX=1
-  [[ -e $PM2_HOME/pm2.pid ]] && STARTED_PM2=1
-  if ((STARTED_PMX)); then
-    p=$(cat "$PMX_HOME/pmxd.pid" 2>/dev/null || true)
-    timeout 20 "$PMX" kill >/dev/null 2>&1
-    if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null; fi
-  fi
-  if ((STARTED_PM2)); then
-    p=$(cat "$PM2_HOME/pm2.pid" 2>/dev/null || true)
-    timeout 30 "$PM2" kill >/dev/null 2>&1
-    if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null; fi
-  fi
-  if ((KEEP)); then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+check_tools
+check_cc
+make_work pmx-bench-logs
 
 # ---------------------------------------------------------------- helpers
-mgr() { local m=$1; shift; if [[ $m == pmx ]]; then "$PMX" "$@"; else "$PM2" "$@"; fi; }
-daemon_pid() {
-  if [[ $1 == pmx ]]; then "$PMX" ping 2>/dev/null | jq -r .pid; else cat "$PM2_HOME/pm2.pid"; fi
-}
 # VmHWM is the peak since the process started; writing 5 to clear_refs resets it to the
 # current RSS (Linux >= 4.0, owner or root), so each case gets its own peak.
 reset_peak() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null; }
-
-declare -A R   # R[metric:column] = figure; columns cat, pmx, pm2
-log() { printf '  [%s] %s\n' "$1" "$2" >&2; }
 
 # check_lines FILE -> "<lines> <numbered lines> <out of place>": lines is `wc -l`; a numbered line
 # carries seq=N; out of place counts numbered lines whose N is not the one after the previous.
@@ -109,17 +61,7 @@ check_lines() {
 WRITER=$WORK/log_writer WATCH=$WORK/log_watch
 
 # ---------------------------------------------------------------- header
-cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
-[[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && git_rev+=" (+ uncommitted changes)"
-echo "pmx log benchmarks, side by side with PM2 and cat"
-echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "machine:  $(nproc) CPUs, ${cpu_model:-unknown CPU}, kernel $(uname -r), $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}")"
-echo "pmx:      $("$PMX" --version 2>/dev/null | head -n1) at $PMX, pmxd $PMXD, repo $git_rev"
-if ((WITH_PM2)); then  # not `pm2 --version`: that spawns a daemon
-  pm2_version=$(node -p "require('$(dirname "$(readlink -f "$PM2")")/../package.json').version" 2>/dev/null || echo "?")
-  echo "PM2:      $pm2_version at $PM2, node $(node --version 2>/dev/null)"
-fi
+print_header "pmx log benchmarks, side by side with PM2 and cat"
 echo "size:     $LINES lines x $LINE_BYTES bytes = $((LINES * LINE_BYTES / 1000000)) MB per capture case; mode: $( ((QUICK)) && echo quick || echo full)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the start; other work on the machine skews every figure"
 echo
@@ -172,11 +114,8 @@ bench_cat() {
 # One manager: bulk, one write per line, one write per line with --time, then logs latency.
 bench_manager() {
   local m=$1 dpid
-  log "$m" "starting the daemon"
-  if [[ $m == pmx ]]; then STARTED_PMX=1; else STARTED_PM2=1; fi
-  mgr "$m" ping >/dev/null 2>&1 || { echo "logs.sh: $m ping failed" >&2; return 1; }
-  dpid=$(daemon_pid "$m")
-  [[ $dpid =~ ^[0-9]+$ ]] && [[ -r /proc/$dpid/status ]] || { echo "logs.sh: no daemon pid for $m" >&2; return 1; }
+  start_daemon "$m" || return 1
+  dpid=$DPID
   log "$m" "daemon pid $dpid, RSS at rest $(awk '/^VmRSS:/ {printf "%.1f MiB", $2 / 1024}' "/proc/$dpid/status")"
 
   local c mode out stamp flags
@@ -224,19 +163,13 @@ bench_manager() {
     BENCH_LAT_DUMP=$WORK/$m-lat.ms "$WATCH" latency "$TICKS" "$go" 90 <"$WORK/logs.fifo" >"$WORK/$m-lat.out"
     kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null
     BG_PIDS=()
-    read -r R[lat_med:$m] R[lat_p99:$m] R[lat_max:$m] R[lat_n:$m] <"$WORK/$m-lat.out"
+    read -r "R[lat_med:$m]" "R[lat_p99:$m]" "R[lat_max:$m]" "R[lat_n:$m]" <"$WORK/$m-lat.out"
     log "$m" "logs latency: median ${R[lat_med:$m]} ms, p99 ${R[lat_p99:$m]} ms, ${R[lat_n:$m]} lines"
     mgr "$m" delete lat >/dev/null 2>&1
   fi
 
   log "$m" "stopping the daemon"
-  if [[ $m == pmx ]]; then
-    timeout 20 "$PMX" kill >/dev/null 2>&1; STARTED_PMX=0
-  else
-    timeout 30 "$PM2" kill >/dev/null 2>&1; STARTED_PM2=0
-  fi
-  kill -0 "$dpid" 2>/dev/null && { sleep 1; kill -9 "$dpid" 2>/dev/null; }
-  return 0
+  stop_daemon "$m" "$dpid"
 }
 
 if ((${#CASES[@]})); then
@@ -262,7 +195,6 @@ for col in pmx cat; do
 done
 
 # ---------------------------------------------------------------- table
-v() { local x=${R[$1:$2]:-}; [[ -n $x ]] && echo "$x${3:+ $3}" || echo "n/a"; }
 row() { printf '| %-58s | %-11s | %-11s | %-11s | %-12s |\n' "$1" "$2" "$3" "$4" "$5"; }
 ML=$((LINES / 1000000)); [[ $ML == 0 ]] && ML="0.$((LINES / 100000))"
 echo
@@ -274,24 +206,24 @@ for c in "${CASES[@]}"; do
     line) label="2. one write per line" ;;
     time) label="3. one write per line, --time" ;;
   esac
-  if [[ $c == time ]]; then catv="" ; else catv=$(v ms_$c cat ms); fi
+  if [[ $c == time ]]; then catv="" ; else catv=$(v "ms_$c" cat ms); fi
   tgt=""; [[ $c == bulk ]] && tgt=">= cat"
-  row "$label: start -> last line in file" "$(v ms_$c pmx ms)" "$(v ms_$c pm2 ms)" "${catv:-}" "$tgt"
-  if [[ $c == time ]]; then catv="" ; else catv=$(v mbs_$c cat MB/s); fi
+  row "$label: start -> last line in file" "$(v "ms_$c" pmx ms)" "$(v "ms_$c" pm2 ms)" "${catv:-}" "$tgt"
+  if [[ $c == time ]]; then catv="" ; else catv=$(v "mbs_$c" cat MB/s); fi
   tgt=""; [[ $c == bulk ]] && tgt=">= 4x PM2"
-  row "   rate" "$(v mbs_$c pmx MB/s)" "$(v mbs_$c pm2 MB/s)" "${catv:-}" "$tgt"
-  if [[ $c == time ]]; then catv="" ; else catv=$(v cpu_$c cat ms); fi
-  row "   CPU of the daemon (cat) in the window" "$(v cpu_$c pmx ms)" "$(v cpu_$c pm2 ms)" "${catv:-}" ""
-  if [[ $c == time ]]; then catv="" ; else catv=$(v hwm_$c cat MiB); fi
+  row "   rate" "$(v "mbs_$c" pmx MB/s)" "$(v "mbs_$c" pm2 MB/s)" "${catv:-}" "$tgt"
+  if [[ $c == time ]]; then catv="" ; else catv=$(v "cpu_$c" cat ms); fi
+  row "   CPU of the daemon (cat) in the window" "$(v "cpu_$c" pmx ms)" "$(v "cpu_$c" pm2 ms)" "${catv:-}" ""
+  if [[ $c == time ]]; then catv="" ; else catv=$(v "hwm_$c" cat MiB); fi
   tgt=""; [[ $c == bulk ]] && tgt="< 10 MiB"
-  row "   peak RSS of the daemon (cat)" "$(v hwm_$c pmx MiB)" "$(v hwm_$c pm2 MiB)" "${catv:-}" "$tgt"
-  if [[ $c == time ]]; then catv="" ; else catv=$(v lines_$c cat); fi
-  row "   lines in the file" "$(v lines_$c pmx)" "$(v lines_$c pm2)" "${catv:-}" "$LINES"
-  if [[ $c == time ]]; then catv="" ; else catv=$(v order_$c cat); fi
-  row "   each line once, in order" "$(v order_$c pmx)" "$(v order_$c pm2)" "${catv:-}" "ok"
-  [[ $c == time ]] && row "   lines that start with a time stamp" "$(v stamped_$c pmx)" "$(v stamped_$c pm2)" "" "$LINES"
-  if [[ $c == time ]]; then catv="" ; else catv=$(v wms_$c cat ms); fi
-  row "   the writer's own time to write it all" "$(v wms_$c pmx ms)" "$(v wms_$c pm2 ms)" "${catv:-}" ""
+  row "   peak RSS of the daemon (cat)" "$(v "hwm_$c" pmx MiB)" "$(v "hwm_$c" pm2 MiB)" "${catv:-}" "$tgt"
+  if [[ $c == time ]]; then catv="" ; else catv=$(v "lines_$c" cat); fi
+  row "   lines in the file" "$(v "lines_$c" pmx)" "$(v "lines_$c" pm2)" "${catv:-}" "$LINES"
+  if [[ $c == time ]]; then catv="" ; else catv=$(v "order_$c" cat); fi
+  row "   each line once, in order" "$(v "order_$c" pmx)" "$(v "order_$c" pm2)" "${catv:-}" "ok"
+  [[ $c == time ]] && row "   lines that start with a time stamp" "$(v "stamped_$c" pmx)" "$(v "stamped_$c" pm2)" "" "$LINES"
+  if [[ $c == time ]]; then catv="" ; else catv=$(v "wms_$c" cat ms); fi
+  row "   the writer's own time to write it all" "$(v "wms_$c" pmx ms)" "$(v "wms_$c" pm2 ms)" "${catv:-}" ""
 done
 ((${#CASES[@]})) && {
 row "3. stamping cost, case 3 against 2: time" "$(v stamp pmx %)" "$(v stamp pm2 %)" "" "< 30 %"

@@ -17,78 +17,25 @@
 # Both daemons run with a home in a fresh temp dir (PMX_HOME, PM2_HOME); the real ~/.pmx and
 # ~/.pm2 are never touched. Both daemons are killed on exit, also on failure or Ctrl-C.
 set -uo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-QUICK=0 KEEP=0 WITH_PM2=1
-for a in "$@"; do
-  case "$a" in
-    --quick) QUICK=1 ;;
-    --keep) KEEP=1 ;;
-    --no-pm2) WITH_PM2=0 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
-  esac
-done
+for a in "$@"; do bench_option "$a" || bad_option "$a"; done
 
 if ((QUICK)); then CPU_WINDOW=10 KILLS=10 JLIST_RUNS=20; else CPU_WINDOW=60 KILLS=30 JLIST_RUNS=50; fi
 APPS_SMALL=10     # apps running while jlist is timed
 APPS_BIG=100      # apps for RSS, start-all and idle CPU
 KILL_GAP=1.1      # s between kills: longer than min_uptime (1 s), so no restart counts as unstable
 
-PMX=${PMX:-$ROOT/build/cli/pmx}
-PMXD=${PMXD:-$(cd "$(dirname "$PMX")/.." 2>/dev/null && pwd)/daemon/pmxd}
-PM2=${PM2:-$(command -v pm2 || true)}
-CC=${CC:-cc}
-
-die() { echo "run.sh: $*" >&2; exit 1; }
-[[ -x $PMX ]] || die "no pmx at $PMX (build with: cmake --build $ROOT/build, or set PMX=)"
-[[ -x $PMXD ]] || die "no pmxd at $PMXD (set PMXD=)"
-command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
-command -v "$CC" >/dev/null || die "no C compiler '$CC'"
-if ((WITH_PM2)) && [[ -z $PM2 || ! -x $PM2 ]]; then
-  die "pm2 not found: npm install -g pm2 (or run with --no-pm2)"
-fi
+check_tools
+check_cc
 HYPERFINE=$(command -v hyperfine || true)
 ((BASH_VERSINFO[0] >= 5)) || die "bash 5 is needed (EPOCHREALTIME)"
-
-WORK=$(mktemp -d /tmp/pmx-bench.XXXXXX)
-export PMX_HOME=$WORK/pmx-home PM2_HOME=$WORK/pm2-home PMXD
-mkdir -p "$PMX_HOME" "$PM2_HOME"
-STARTED_PMX=0 STARTED_PM2=0
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  # A daemon may have been spawned by any CLI call: look at the pid files, not only the flags.
-  [[ -e $PMX_HOME/pmxd.pid ]] && STARTED_PMX=1
-  [[ -e $PM2_HOME/pm2.pid ]] && STARTED_PM2=1
-  if ((STARTED_PMX)); then
-    local p; p=$(cat "$PMX_HOME/pmxd.pid" 2>/dev/null || true)
-    timeout 20 "$PMX" kill >/dev/null 2>&1
-    if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null; fi
-  fi
-  if ((STARTED_PM2)); then
-    local p; p=$(cat "$PM2_HOME/pm2.pid" 2>/dev/null || true)
-    timeout 30 "$PM2" kill >/dev/null 2>&1
-    if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null; fi
-  fi
-  if ((KEEP)); then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+make_work pmx-bench
 
 # ---------------------------------------------------------------- helpers
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }      # CLOCK_REALTIME in µs, no fork
 ms_since() { echo "$(( $(now_us) - $1 ))" | awk '{printf "%.1f", $1/1000}'; }
-
-# The manager's CLI: mgr pmx|pm2 ARGS...
-mgr() { local m=$1; shift; if [[ $m == pmx ]]; then "$PMX" "$@"; else "$PM2" "$@"; fi; }
-
-daemon_pid() {
-  if [[ $1 == pmx ]]; then "$PMX" ping 2>/dev/null | jq -r .pid; else cat "$PM2_HOME/pm2.pid"; fi
-}
 
 # Number of apps listed (all, or with status online).
 count_all() { mgr "$1" jlist 2>/dev/null | jq 'length' 2>/dev/null || echo -1; }
@@ -117,29 +64,16 @@ stats() {
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() {  # utime+stime of one process (not its children), in clock ticks
   local s; s=$(<"/proc/$1/stat"); s=${s##*) }   # comm may hold spaces: cut after the last ')'
-  local f=($s); echo $(( f[11] + f[12] ))
+  local f; read -ra f <<<"$s"; echo $(( f[11] + f[12] ))
 }
 CLK_TCK=$(getconf CLK_TCK)
-
-declare -A R   # R[metric:manager] = figure
-log() { printf '  [%s] %s\n' "$1" "$2" >&2; }
 
 # ---------------------------------------------------------------- fixture
 "$CC" -O2 -o "$WORK/idle_app" "$ROOT/bench/idle_app.c" || die "cannot build the fixture"
 APP=$WORK/idle_app
 
 # ---------------------------------------------------------------- header
-cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-git_rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
-[[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] && git_rev+=" (+ uncommitted changes)"
-echo "pmx benchmarks, side by side with PM2"
-echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "machine:  $(nproc) CPUs, ${cpu_model:-unknown CPU}, kernel $(uname -r), $(. /etc/os-release 2>/dev/null; echo "${PRETTY_NAME:-?}")"
-echo "pmx:      $("$PMX" --version 2>/dev/null | head -n1) at $PMX, pmxd $PMXD, repo $git_rev"
-if ((WITH_PM2)); then  # not `pm2 --version`: that spawns a daemon
-  pm2_version=$(node -p "require('$(dirname "$(readlink -f "$PM2")")/../package.json').version" 2>/dev/null || echo "?")
-  echo "PM2:      $pm2_version at $PM2, node $(node --version 2>/dev/null)"
-fi
+print_header "pmx benchmarks, side by side with PM2"
 if [[ -n $HYPERFINE ]]; then timer="hyperfine $("$HYPERFINE" --version | awk '{print $2}')"; else timer="a bash EPOCHREALTIME loop"; fi
 echo "timing:   $timer for jlist; mode: $( ((QUICK)) && echo quick || echo full)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the start; other work on the machine skews every figure"
@@ -148,11 +82,8 @@ echo
 # ---------------------------------------------------------------- one manager
 bench_manager() {
   local m=$1 dpid
-  log "$m" "starting the daemon"
-  if [[ $m == pmx ]]; then STARTED_PMX=1; else STARTED_PM2=1; fi
-  mgr "$m" ping >/dev/null 2>&1 || { echo "run.sh: $m ping failed" >&2; return 1; }
-  dpid=$(daemon_pid "$m")
-  [[ $dpid =~ ^[0-9]+$ ]] && [[ -r /proc/$dpid/status ]] || { echo "run.sh: no daemon pid for $m" >&2; return 1; }
+  start_daemon "$m" || return 1
+  dpid=$DPID
   log "$m" "daemon pid $dpid"
 
   # a. jlist with 10 apps --------------------------------------------------
@@ -174,7 +105,7 @@ bench_manager() {
       t0=$(now_us); "$cli" jlist >/dev/null 2>&1; echo "$(( $(now_us) - t0 ))" | awk '{print $1/1000}' >>"$times"
     done
   fi
-  read -r R[jl_med:$m] R[jl_p90:$m] _ _ _ < <(stats "$times")
+  read -r "R[jl_med:$m]" "R[jl_p90:$m]" _ _ _ < <(stats "$times")
   # the floor under any CLI call: process start + one round trip that does no work
   if [[ -n $HYPERFINE ]]; then
     "$HYPERFINE" -N --warmup 3 --runs 20 --style none --export-json "$WORK/$m-ping.json" "$cli ping" >/dev/null 2>&1 \
@@ -187,7 +118,7 @@ bench_manager() {
   : >"$stamps"; : >"$lat"
   BENCH_STAMP_FILE=$stamps mgr "$m" start "$APP" --name stamp -f --max-restarts 1000 --restart-delay 0 >/dev/null 2>&1 \
     || { echo "run.sh: $m start stamp failed" >&2; return 1; }
-  local k pid newpid lines t0 ns deadline listed timeouts=0
+  local k pid lines t0 ns deadline listed timeouts=0
   for ((k = 0; k <= KILLS; k++)); do
     # the current instance: last stamp line, and listed by the manager
     deadline=$(( $(now_us) + 10000000 ))
@@ -212,10 +143,10 @@ bench_manager() {
       sleep 0.02
     done
     if (( $(wc -l <"$stamps") <= lines )); then ((timeouts++)); log "$m" "kill $k: no replacement within 5 s"; continue; fi
-    read -r ns newpid < <(tail -n1 "$stamps")
+    read -r ns _ < <(tail -n1 "$stamps")
     echo $(( ns / 1000 - t0 )) $(( ns % 1000 )) | awk '{printf "%.3f\n", ($1 * 1000 + $2) / 1e6}' >>"$lat"
   done
-  read -r R[kill_med:$m] R[kill_p90:$m] R[kill_min:$m] R[kill_max:$m] R[kill_n:$m] < <(stats "$lat")
+  read -r "R[kill_med:$m]" "R[kill_p90:$m]" "R[kill_min:$m]" "R[kill_max:$m]" "R[kill_n:$m]" < <(stats "$lat")
   R[kill_to:$m]=$timeouts
   R[kill_state:$m]=$(mgr "$m" jlist 2>/dev/null | jq -r '[.[] | select(.name == "stamp")][0] | "\(.pm2_env.status), restart_time \(.pm2_env.restart_time)"')
 
@@ -247,13 +178,7 @@ bench_manager() {
   R[online_after:$m]=$(count_online "$m")
 
   log "$m" "stopping the daemon"
-  if [[ $m == pmx ]]; then
-    timeout 20 "$PMX" kill >/dev/null 2>&1; STARTED_PMX=0
-  else
-    timeout 30 "$PM2" kill >/dev/null 2>&1; STARTED_PM2=0
-  fi
-  kill -0 "$dpid" 2>/dev/null && { sleep 1; kill -9 "$dpid" 2>/dev/null; }
-  return 0
+  stop_daemon "$m" "$dpid"
 }
 
 MANAGERS=(pmx); ((WITH_PM2)) && MANAGERS+=(pm2)
@@ -262,7 +187,6 @@ for m in "${MANAGERS[@]}"; do
 done
 
 # ---------------------------------------------------------------- table
-v() { local x=${R[$1:$2]:-}; [[ -n $x ]] && echo "$x${3:+ $3}" || echo "n/a"; }
 row() { printf '| %-50s | %-12s | %-12s | %-9s |\n' "$1" "$2" "$3" "$4"; }
 echo
 row "metric" "pmx" "PM2" "target"
