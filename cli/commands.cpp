@@ -364,6 +364,29 @@ int cmd_scale(Session& s, const std::string& name, const std::string& count) {
   return report_errored(entries);
 }
 
+int cmd_trigger(Session& s, const std::string& target, const std::string& action,
+                const std::optional<std::string>& action_params) {
+  json params = {{"targets", targets_of({target})}, {"cwd", config::current_directory()}, {"action", action}};
+  if (action_params) params["params"] = *action_params;
+  const json r = s.call("trigger", params);
+  // One line per instance, name:id: what its action returned, or that it did not answer in time.
+  auto instance = [](const json& e) { return e.value("name", "") + ":" + e.value("pm_id", json()).dump(); };
+  for (const auto& e : r.value("replies", json::array())) std::cout << instance(e) << " " << e["return"].dump() << "\n";
+  const json missing = r.value("no_reply", json::array());
+  for (const auto& e : missing) std::cerr << "pmx: " << instance(e) << " did not reply within 5 s\n";
+  return missing.empty() ? kOk : kFailed;
+}
+
+int cmd_send_data(Session& s, const std::string& target, const std::string& text, const std::string& topic) {
+  json data = json::parse(text, nullptr, false);
+  if (data.is_discarded()) throw Failure(kUsage, "sendData: '" + text + "' is not JSON (quote a string: '\"text\"')");
+  json params = {{"targets", targets_of({target})}, {"cwd", config::current_directory()}, {"data", data}};
+  if (!topic.empty()) params["topic"] = topic;
+  const json r = s.call("sendData", params);
+  std::cout << "sent to " << r.value("ids", json::array()).size() << " instance(s)\n";
+  return kOk;
+}
+
 int cmd_describe(Session& s, const std::vector<std::string>& targets) {
   json apps = s.call("describe", {{"targets", targets_of(targets)}, {"cwd", config::current_directory()}});
   for (const auto& app : apps) std::cout << render_describe(app, s.style()) << "\n";
@@ -512,6 +535,10 @@ struct CommandLine {
   std::string one;  ///< the single name or id of env, pid and id; the app of scale
   std::string signal_name;
   std::string count;  ///< scale's N, +N or -N
+  std::string action;  ///< trigger's action name
+  std::optional<std::string> action_params;  ///< trigger's parameters
+  std::string data;   ///< sendData's JSON
+  std::string topic;  ///< sendData's topic
   LogsOptions logs;
   CLI::Option* logs_timestamp = nullptr;  ///< --timestamp, given with or without a format
   std::string logs_stamp_format;
@@ -638,6 +665,18 @@ const Verb kVerbs[] = {
     {"logs", "show the apps' last log lines, then their output as it comes", {}, define_logs},
     {"ping", "check that pmxd answers (starting it if needed)", {}, [](CLI::App&, CommandLine&) {}},
     {"kill", "stop every app and the daemon", {}, [](CLI::App&, CommandLine&) {}},
+    {"trigger", "run an action the app registered (@pm2/io io.action) and print its replies", {},
+     [](CLI::App& c, CommandLine& cl) {
+       define_one(c, cl, "target", "name, id, namespace or all", true);
+       c.add_option("action", cl.action, "the action's name")->required();
+       c.add_option("params", cl.action_params, "given to the action");
+     }},
+    {"sendData", "send a JSON value to Node apps as a process:msg packet (process.on('message'))", {"send-data"},
+     [](CLI::App& c, CommandLine& cl) {
+       define_one(c, cl, "target", "name, id, namespace or all", true);
+       c.add_option("data", cl.data, "a JSON value ('{\"a\":1}', '\"text\"', 42)")->required();
+       c.add_option("--topic", cl.topic, "the packet's topic (default: true)");
+     }},
     {"signal", "send a signal to apps", {"sendSignal"},
      [](CLI::App& c, CommandLine& cl) {
        c.add_option("signal", cl.signal_name, "signal name or number (SIGUSR2, 12)")->required();
@@ -676,7 +715,7 @@ const Verb* named_verb(const std::vector<std::string>& words) {
 constexpr const char* kPm2VerbsToCome[] = {
     "save", "dump", "resurrect", "startup", "unstartup", "update",
     "monit", "dash", "dashboard", "install", "uninstall", "set", "get", "conf", "config",
-    "link", "unlink", "plus", "report", "deploy", "serve", "trigger", "attach", "inspect", "module:install",
+    "link", "unlink", "plus", "report", "deploy", "serve", "attach", "inspect", "module:install",
     "pull", "forward", "backward", "cleardump", "sendLineToStdin", "completion", "examples"};
 
 /// "unknown command 'x'", with the verbs it may have meant or what PM2 verb it is.
@@ -834,6 +873,8 @@ int run(int argc, char** argv) {
       }
       return kOk;
     }
+    if (verb == "trigger") return cmd_trigger(s, cl.one, cl.action, cl.action_params);
+    if (verb == "sendData") return cmd_send_data(s, cl.one, cl.data, cl.topic);
     if (verb == "signal") {
       json r = s.call("signal", {{"signal", cl.signal_name}, {"targets", targets_of(targets)}, {"cwd", config::current_directory()}});
       std::cout << "sent " << r.value("signal", "") << " to " << r["ids"].size() << " app(s)\n";

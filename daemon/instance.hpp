@@ -26,6 +26,7 @@ struct Launched {
   std::uint64_t pid_start = 0;
   std::shared_ptr<NodeChannel> channel;  ///< Node apps: pmxd's end, reading
   std::string env_json;                  ///< the environment it got, as jlist shows it
+  std::vector<std::string> actions;      ///< the actions it registered (trigger), in order
 };
 
 /// A run that reload started beside the instance's running one. It takes over once it is ready,
@@ -117,6 +118,8 @@ struct Instance {
   std::shared_ptr<LogPipe> err_pipe;
   /// A Node instance's IPC channel (NODE_CHANNEL_FD) for its current run; null otherwise.
   std::shared_ptr<NodeChannel> channel;
+  /// The actions the current run registered ({type:'axm:action'}), which `trigger` runs.
+  std::vector<std::string> actions;
   /// Reload's replacement run while it starts beside the current one; null otherwise.
   std::unique_ptr<Candidate> candidate;
   /// Runs a reload replaced that have not ended yet.

@@ -478,11 +478,20 @@ void Supervisor::on_notify(const Notification& n) {
 void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const json& msg) {
   // From the current run, or from reload's replacement; a replaced run on its way out is not heard.
   pid_t pid = 0;
-  if (in.channel.get() == &channel) pid = in.pid;
-  else if (in.candidate && in.candidate->run.channel.get() == &channel) pid = in.candidate->run.pid;
-  else return;
+  std::vector<std::string>* actions = nullptr;
+  if (in.channel.get() == &channel) {
+    pid = in.pid;
+    actions = &in.actions;
+  } else if (in.candidate && in.candidate->run.channel.get() == &channel) {
+    pid = in.candidate->run.pid;
+    actions = &in.candidate->run.actions;
+  } else {
+    return;
+  }
   if (msg == "ready") return ready(in, pid, "process.send('ready')");
-  if (!msg.is_object() || msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
+  if (!msg.is_object()) return;
+  if (msg.contains("type")) return on_app_message(in, *actions, actions == &in.actions, msg);
+  if (msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
   const std::string what = msg.value("pmx", "");
   if (what == "listen") return node_listen(in, channel, msg);
   if (what == "listening" && !in.spec.wait_ready) ready(in, pid, "listening");
@@ -718,6 +727,7 @@ void Supervisor::become_current(Instance& in, Launched run) {
   in.pid_start = run.pid_start;
   in.channel = std::move(run.channel);
   in.env_json = std::move(run.env_json);
+  in.actions = std::move(run.actions);
   in.started_at_ms = now_ms();
   in.usage = ResourceSample{};
   write_file(in.pid_path, std::to_string(in.pid) + "\n");
@@ -1109,6 +1119,13 @@ void Supervisor::register_verbs() {
 
   server_.on("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     reload_verb(params, ids, reply);
+  }));
+
+  server_.on("trigger", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+    trigger_verb(params, ids, reply);
+  }));
+  server_.on("sendData", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+    send_data_verb(params, ids, reply);
   }));
 
   server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {

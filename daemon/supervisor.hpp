@@ -99,6 +99,25 @@ class Supervisor {
   /// (shutdown_with_message).
   void stop_run(const Instance& in, const Membership& run, NodeChannel* channel);
 
+  // Messages of PM2's protocol on the Node channel (daemon/app_messages.cpp).
+  /// A {type: ...} message from a run (actions: the run's registered actions; current: the
+  /// instance's current run, not reload's replacement).
+  void on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const json& msg);
+  /// `trigger`: runs a registered action on the targets and answers with their replies.
+  void trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
+  /// `sendData`: a process:msg packet to the targets.
+  void send_data_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
+  /// A trigger waiting for the replies of the instances it reached.
+  struct Trigger {
+    Trigger(boost::asio::io_context& io, Reply to) : reply(std::move(to)), timer(io) {}
+    Reply reply;
+    std::string action;
+    std::vector<int> sent;
+    std::set<int> waiting;
+    std::map<int, json> replies;  ///< by pm_id: what each instance's action returned
+    boost::asio::steady_timer timer;  ///< the wait's end; cancelled when every reply is in
+  };
+
   // Reload (daemon/reload.cpp).
   void reload_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
   /// A reload in progress: the cluster-mode instances replaced one at a time.
@@ -248,6 +267,7 @@ class Supervisor {
   bool persist_pending_ = false;
   bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
   std::vector<Waiter> waiters_;
+  std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
   int next_id_ = 0;
   std::uint64_t requests_at_trim_ = 0;
   std::uint64_t sample_tick_ = 0;

@@ -178,7 +178,6 @@ TEST_CASE("issue_9: exec_mode follows PM2's rule: -i for a Node app, or any app 
 
 namespace {
 
-bool have_node() { return run_process({"/bin/sh", "-c", "command -v node"}).exit_code == 0; }
 
 /// A stock Node HTTP server: listen(process.env.PORT), nothing of pmx in it. Answers
 /// "<pid> <NODE_APP_INSTANCE>".

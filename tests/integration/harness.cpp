@@ -774,6 +774,7 @@ std::vector<std::string> fd3_web_start(const TempHome& home, const std::vector<s
 }
 
 bool have_python() { return run_process({"/bin/sh", "-c", "command -v python3"}).exit_code == 0; }
+bool have_node() { return run_process({"/bin/sh", "-c", "command -v node"}).exit_code == 0; }
 
 namespace {
 

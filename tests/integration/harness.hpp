@@ -230,6 +230,8 @@ bool port_is_free(int port);
 
 /// Whether python3 is on PATH (the Python fixtures need it).
 bool have_python();
+/// Whether node is on PATH.
+bool have_node();
 
 /// Writes a Python HTTP server that serves from the socket at fd 3 (LISTEN_FDS), as a
 /// socket-activated server does, into home's scratch folder; returns its path. It answers

@@ -10,7 +10,6 @@ using namespace pmx::itest;
 
 namespace {
 
-bool have_node() { return run_process({"/bin/sh", "-c", "command -v node"}).exit_code == 0; }
 
 }  // namespace
 
