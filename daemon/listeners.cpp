@@ -41,7 +41,11 @@ int open_tcp(const config::ListenAddress& a, const char*& step) {
     inet_pton(AF_INET, a.host.c_str(), &v4->sin_addr);
     len = sizeof *v4;
   }
-  int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking: every instance accepts from this one socket, and the open file (with its
+  // O_NONBLOCK) is shared. A blocking accept() in an instance that lost the race for a
+  // connection would stall it until the next one came: Node's loop stops there, signals
+  // included (libuv takes a received socket as it is).
+  int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0 && family == AF_INET6 && a.host.empty() && errno == EAFNOSUPPORT) {
     // No IPv6 on this system: every address is 0.0.0.0.
     auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
@@ -51,7 +55,7 @@ int open_tcp(const config::ListenAddress& a, const char*& step) {
     v4->sin_addr.s_addr = htonl(INADDR_ANY);
     len = sizeof *v4;
     family = AF_INET;
-    fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   }
   if (fd < 0) return fail(fd, step, "socket");
   const int on = 1, off = 0;
@@ -70,7 +74,7 @@ int open_unix(const config::ListenAddress& a, const char*& step) {
   sockaddr_un sa{};
   sa.sun_family = AF_UNIX;
   std::memcpy(sa.sun_path, a.path.c_str(), a.path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);  // as open_tcp's
   if (fd < 0) return fail(fd, step, "socket");
   struct stat st{};
   if (::lstat(a.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {

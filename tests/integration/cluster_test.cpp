@@ -403,6 +403,45 @@ TEST_CASE("issue_9: a reload whose new run crashes or never gets ready stops the
   for (const auto& pid : pids_of(s, "srv")) CHECK(before.count(pid) == 0);
 }
 
+TEST_CASE("issue_9: the shared listening socket is non-blocking, so an instance that loses a connection to another never stalls in accept",
+          "[integration][issue_9][cluster][node]") {
+  REQUIRE(have_node());
+  REQUIRE(have_python());
+  Session s;
+  // The socket-activated app: fd 3 is the socket pmxd bound, O_NONBLOCK (04000) set.
+  const int port = free_port();
+  REQUIRE_EXIT(s.pmx(fd3_web_start(s.home, {"--port", std::to_string(port)})), 0);
+  for (const auto& pid : pids_of(s, "web")) {
+    const auto info = read_file("/proc/" + pid + "/fdinfo/3");
+    REQUIRE(info.has_value());
+    const auto at = info->find("flags:");
+    REQUIRE(at != std::string::npos);
+    const unsigned long flags = std::stoul(info->substr(at + 6), nullptr, 8);
+    CHECK((flags & 04000) != 0);
+  }
+  // What a blocking socket did: both Node instances woken for one connection, the one that
+  // lost the race blocked in accept() and its loop stopped, so its own SIGINT handler never
+  // ran and `stop` ended it with SIGKILL after kill_timeout (9 rounds in 20 here).
+  const int node_port = free_port();
+  const std::string server = s.home.scratch("graceful.js");
+  std::ofstream(server) << "require('http').createServer((q, r) => r.end('ok')).listen(process.env.PORT);\n"
+                           "process.on('SIGINT', () => process.exit(0));\n";
+  RunOptions opts;
+  opts.env = {{"PORT", std::to_string(node_port)}};
+  REQUIRE_EXIT(s.pmx({"start", server, "-i", "2", "--kill-timeout", "3000"}, opts), 0);
+  for (int round = 0; round < 5; ++round) {
+    INFO("round " << round);
+    REQUIRE_EXIT(s.pmx({"restart", "graceful"}), 0);
+    for (int i = 0; i < 4; ++i) REQUIRE(http_get(node_port).has_value());
+    REQUIRE_EXIT(s.pmx({"stop", "graceful"}), 0);
+    for (const auto& app : s.jlist()) {
+      if (app.value("name", "") != "graceful") continue;
+      CHECK(app["pm2_env"].value("exit_code", json(-1)) == 0);
+      CHECK(app["pm2_env"].value("exit_signal", json()).is_null());
+    }
+  }
+}
+
 TEST_CASE("issue_9: a socket-activated app that cannot say it is ready is reloaded once each new run outlived min_uptime",
           "[integration][issue_9][reload]") {
   REQUIRE(have_python());
