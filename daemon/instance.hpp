@@ -47,6 +47,7 @@ struct Candidate {
 /// Its cgroup is among the instance's old_cgroups; its end changes nothing in the state machine.
 struct RetiringRun {
   pid_t pid = 0;
+  std::uint64_t pid_start = 0;
   std::string cgroup;
   std::shared_ptr<NodeChannel> channel;  ///< kept open: 'shutdown' goes through it, and Node
                                          ///< apps expect the channel until they exit

@@ -76,6 +76,7 @@ void Supervisor::replace_run(Instance& in, std::function<void(const std::string&
   spdlog::info("{} reload: pid {} started beside pid {}", label(in), c->run.pid, in.pid);
   in.candidate = std::move(c);
   prepare_spare_cgroup(in);
+  persist_soon();  // a pmxd that takes over after a crash kills it
 }
 
 void Supervisor::candidate_spawned(Instance& in) {
@@ -100,7 +101,8 @@ void Supervisor::candidate_spawned(Instance& in) {
 void Supervisor::take_over(Instance& in, const std::string& how) {
   std::unique_ptr<Candidate> c = std::move(in.candidate);
   c->ready_timer.cancel();
-  RetiringRun old{in.pid, std::move(in.cgroup), std::move(in.channel), std::make_unique<asio::steady_timer>(io_)};
+  RetiringRun old{in.pid, in.pid_start, std::move(in.cgroup), std::move(in.channel),
+                  std::make_unique<asio::steady_timer>(io_)};
   if (!old.cgroup.empty()) in.old_cgroups.push_back(old.cgroup);
   in.cgroup = std::move(c->cgroup);
   in.exec_error.clear();
@@ -131,7 +133,8 @@ void Supervisor::abort_candidate(Instance& in, const std::string& why) {
   spdlog::error("{} reload: killing the new run pid {}: {}", label(in), c->run.pid, why);
   processes_.signal_all(Membership{c->run.pid, "", c->cgroup}, SIGKILL);
   if (!c->cgroup.empty()) in.old_cgroups.push_back(c->cgroup);
-  in.retiring.push_back(RetiringRun{c->run.pid, std::move(c->cgroup), std::move(c->run.channel), nullptr});
+  in.retiring.push_back(RetiringRun{c->run.pid, c->run.pid_start, std::move(c->cgroup), std::move(c->run.channel), nullptr});
+  persist_soon();
   asio::post(io_, [done = std::move(c->done), why] { done(why); });
 }
 
@@ -148,6 +151,7 @@ void Supervisor::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
                                              : c->error;
     spdlog::error("{} reload: {}", label(in), why);
     asio::post(io_, [done = std::move(c->done), why] { done(why); });
+    persist_soon();
     return check_waiters();
   }
   auto it = std::find_if(in.retiring.begin(), in.retiring.end(), [pid](const RetiringRun& r) { return r.pid == pid; });
@@ -157,6 +161,7 @@ void Supervisor::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
   if (it->channel) it->channel->close();
   in.retiring.erase(it);
   remove_old_cgroups(in);
+  persist_soon();
   check_waiters();
 }
 

@@ -32,6 +32,9 @@ bool read_field(const json& j, const char* key, T& out) {
       if (!e.is_string()) return false;
       out.push_back(e.template get<std::string>());
     }
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) return false;
+    out = it->template get<bool>();
   } else {
     if (!it->is_number_integer()) return false;
     out = it->template get<T>();
@@ -46,6 +49,10 @@ std::string encode_state(const DaemonState& state) {
   for (const auto& env : state.envs) envs.push_back(env ? json(*env) : json::object());
   json instances = json::array();
   for (const auto& r : state.instances) {
+    json side = json::array();
+    for (const auto& run : r.side_runs) {
+      side.push_back({{"pid", run.pid}, {"pid_start", run.pid_start}, {"cgroup", run.cgroup}, {"replacement", run.replacement}});
+    }
     instances.push_back({
         {"id", r.id},
         {"spec", config::to_json(r.spec)},
@@ -68,6 +75,7 @@ std::string encode_state(const DaemonState& state) {
         {"err_path", r.err_path},
         {"pid_path", r.pid_path},
         {"exec_error", r.exec_error},
+        {"side_runs", side},
     });
   }
   json doc{{"version", kVersion}, {"next_id", state.next_id}, {"envs", envs}, {"instances", instances}};
@@ -115,6 +123,15 @@ Result<DaemonState> decode_state(const std::string& text) {
               read_field(j, "started_at_ms", r.started_at_ms) && read_field(j, "out_path", r.out_path) &&
               read_field(j, "err_path", r.err_path) && read_field(j, "pid_path", r.pid_path) &&
               read_field(j, "exec_error", r.exec_error);
+    if (auto side = j.find("side_runs"); ok && side != j.end()) {
+      ok = side->is_array();
+      for (const auto& s : ok ? *side : json::array()) {
+        SideRun run;
+        ok = ok && s.is_object() && read_field(s, "pid", run.pid) && read_field(s, "pid_start", run.pid_start) &&
+             read_field(s, "cgroup", run.cgroup) && read_field(s, "replacement", run.replacement) && run.pid >= 0;
+        if (ok) r.side_runs.push_back(std::move(run));
+      }
+    }
     if (!ok) return Error{"instance " + std::to_string(r.id) + ": a field has the wrong type"};
     if (r.id < 0 || r.pid < 0 || r.env_index >= state.envs.size()) {
       return Error{"instance " + std::to_string(r.id) + ": a field is out of range"};

@@ -17,6 +17,15 @@
 namespace pmx::daemon {
 
 /// One instance as the state file keeps it.
+/// A run beside an instance's current one: reload's replacement that had not taken over, or a
+/// replaced run on its way out. A pmxd that takes over kills it (nothing else would).
+struct SideRun {
+  pid_t pid = 0;
+  std::uint64_t pid_start = 0;
+  std::string cgroup;
+  bool replacement = false;  ///< reload's replacement (else a replaced run)
+};
+
 struct InstanceRecord {
   int id = 0;
   config::AppSpec spec;
@@ -37,6 +46,7 @@ struct InstanceRecord {
   std::int64_t started_at_ms = 0;  ///< wall clock of the leader's spawn
   std::string out_path, err_path, pid_path;
   std::string exec_error;
+  std::vector<SideRun> side_runs;
 };
 
 /// Everything a new pmxd needs to take over from a dead one.

@@ -150,6 +150,8 @@ InstanceRecord record_of(const Instance& in, std::size_t env_index) {
   r.err_path = in.err_path;
   r.pid_path = in.pid_path;
   r.exec_error = in.exec_error;
+  if (in.candidate) r.side_runs.push_back({in.candidate->run.pid, in.candidate->run.pid_start, in.candidate->cgroup, true});
+  for (const auto& old : in.retiring) r.side_runs.push_back({old.pid, old.pid_start, old.cgroup, false});
   return r;
 }
 
@@ -1501,6 +1503,14 @@ void Supervisor::adopt_from_state() {
     in.env_json = json(in.environment(options_.paths.home)).dump(-1, ' ', false, json::error_handler_t::replace);
     open_output(in);
 
+    // Runs beside the current one when the last pmxd died (a reload in progress): the
+    // replacement never took over and a replaced run was on its way out; nothing else ends them.
+    for (const auto& side : r.side_runs) {
+      if (side.pid <= 0 || side.pid_start == 0 || processes_.start_ticks(side.pid) != side.pid_start) continue;
+      spdlog::warn("{} {} pid {} was left by the last pmxd during a reload: killing it", label(in),
+                   side.replacement ? "replacement" : "replaced run", side.pid);
+      processes_.signal_all(Membership{side.pid, "", side.cgroup}, SIGKILL);
+    }
     const bool resting = recorded == State::Stopped || recorded == State::Errored;
     in.pid = r.pid;
     in.pid_start = r.pid_start;

@@ -573,6 +573,53 @@ TEST_CASE("issue_9: any language signals readiness and status through NOTIFY_SOC
   }
 }
 
+TEST_CASE("issue_9: a pmxd that crashes during a reload leaves no replacement behind: the next one kills it and keeps the old runs",
+          "[integration][issue_9][reload][node][adopt]") {
+  REQUIRE(have_node());
+  TempHome home;
+  const int port = free_port();
+  const std::string flag = home.scratch("broken");
+  const std::string started = home.scratch("replacement-pid");
+  const std::string server = home.scratch("srv.js");
+  // Once the flag is there, a new run records its pid and never says it is ready.
+  std::ofstream(server) << "const fs = require('fs');\n"
+                        << "const broken = fs.existsSync('" << flag << "');\n"
+                        << "if (broken) fs.writeFileSync('" << started << "', String(process.pid));\n"
+                        << "require('http').createServer((q, r) => r.end(process.pid + ' ok')).listen(" << port
+                        << ",\n  () => { if (!broken) process.send('ready'); });\n";
+  auto first = std::make_unique<DaemonProcess>(home);
+  REQUIRE_EXIT(run_pmx(home.path(), {"start", server, "-i", "2", "--wait-ready", "--listen-timeout", "60000"}), 0);
+  const auto jlist = [&] { return json::parse(run_pmx(home.path(), {"jlist"}).out); };
+  std::set<int> before;
+  for (const auto& app : jlist()) before.insert(app.value("pid", 0));
+  REQUIRE(before.size() == 2);
+  std::ofstream(flag) << "x";
+  auto reload = std::async(std::launch::async, [&] { return run_pmx(home.path(), {"reload", "srv"}); });
+  REQUIRE(wait_until([&] { return !read_file(started).value_or("").empty(); }, 10s));
+  const int replacement = std::stoi(*read_file(started));
+  // The state file records the replacement before pmxd dies.
+  REQUIRE(wait_until([&] {
+    return read_file(home.path() + "/state.json").value_or("").find("\"pid\":" + std::to_string(replacement)) !=
+           std::string::npos;
+  }, 10s));
+  first->crash();
+  CHECK(reload.get().exit_code != 0);
+  CHECK(process_alive(replacement));  // nothing has touched it yet
+  DaemonProcess second(home);
+  REQUIRE(wait_until([&] { return !process_alive(replacement); }, 10s));
+  // The old runs were adopted and serve on, with no restart counted.
+  std::set<int> after;
+  for (const auto& app : jlist()) {
+    after.insert(app.value("pid", 0));
+    CHECK(app["pm2_env"].value("status", "") == "online");
+    CHECK(app["pm2_env"].value("restart_time", -1) == 0);
+  }
+  CHECK(after == before);
+  CHECK(http_get(port).has_value());
+  ::unlink(flag.c_str());
+  REQUIRE_EXIT(run_pmx(home.path(), {"delete", "all"}), 0);
+}
+
 TEST_CASE("issue_9: after pmxd crashes, a cluster app serves on, and a run started by the next pmxd gets the port",
           "[integration][issue_9][cluster]") {
   REQUIRE(have_python());

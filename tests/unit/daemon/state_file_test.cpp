@@ -38,6 +38,7 @@ DaemonState sample_state() {
   r.created_at_ms = 1700000000000;
   r.started_at_ms = 1700000001000;
   r.out_path = "/home/u/.pmx/logs/api-out.log";
+  r.side_runs = {{4300, 123999, "/sys/fs/cgroup/pmx/3-0f0e-2", true}, {4100, 120000, "", false}};
   st.instances.push_back(r);
   return st;
 }
@@ -65,6 +66,25 @@ TEST_CASE("state: encode then decode gives the same state back", "[state_file]")
   CHECK(r.prev_restart_delay_ms == 150);
   CHECK(r.started_at_ms == 1700000001000);
   CHECK(r.out_path == st.instances[0].out_path);
+  REQUIRE(r.side_runs.size() == 2);
+  CHECK(r.side_runs[0].pid == 4300);
+  CHECK(r.side_runs[0].pid_start == 123999);
+  CHECK(r.side_runs[0].cgroup == "/sys/fs/cgroup/pmx/3-0f0e-2");
+  CHECK(r.side_runs[0].replacement);
+  CHECK(r.side_runs[1].pid == 4100);
+  CHECK_FALSE(r.side_runs[1].replacement);
+}
+
+TEST_CASE("state: side runs are optional, and a malformed one is an error", "[state_file][issue_9]") {
+  const std::string head = R"({"version":1,"next_id":1,"envs":[{}],"instances":[{"id":0,"spec":{"name":"a","script":"/bin/true"},"env_index":0)";
+  auto none = decode_state(head + "}]}");
+  REQUIRE(none);
+  CHECK(none->instances.at(0).side_runs.empty());
+  CHECK(!decode_state(head + R"(,"side_runs":{}}]})"));
+  CHECK(!decode_state(head + R"(,"side_runs":[{"pid":"x"}]}]})"));
+  CHECK(!decode_state(head + R"(,"side_runs":[{"pid":1,"replacement":1}]}]})"));
+  CHECK(!decode_state(head + R"(,"side_runs":[{"pid":-4}]}]})"));
+  CHECK(!decode_state(head + R"(,"side_runs":[3]}]})"));
 }
 
 TEST_CASE("state: damaged text is an error naming the problem", "[state_file]") {
