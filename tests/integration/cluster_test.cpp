@@ -581,12 +581,14 @@ TEST_CASE("issue_9: a pmxd that crashes during a reload leaves no replacement be
   const std::string flag = home.scratch("broken");
   const std::string started = home.scratch("replacement-pid");
   const std::string server = home.scratch("srv.js");
-  // Once the flag is there, a new run records its pid and never says it is ready.
+  // Once the flag is there, a new run listens, records its pid and never says it is ready.
   std::ofstream(server) << "const fs = require('fs');\n"
                         << "const broken = fs.existsSync('" << flag << "');\n"
-                        << "if (broken) fs.writeFileSync('" << started << "', String(process.pid));\n"
                         << "require('http').createServer((q, r) => r.end(process.pid + ' ok')).listen(" << port
-                        << ",\n  () => { if (!broken) process.send('ready'); });\n";
+                        << ", () => {\n"
+                        << "  if (broken) fs.writeFileSync('" << started << "', String(process.pid));\n"
+                        << "  else process.send('ready');\n"
+                        << "});\n";
   auto first = std::make_unique<DaemonProcess>(home);
   REQUIRE_EXIT(run_pmx(home.path(), {"start", server, "-i", "2", "--wait-ready", "--listen-timeout", "60000"}), 0);
   const auto jlist = [&] { return json::parse(run_pmx(home.path(), {"jlist"}).out); };
