@@ -404,7 +404,8 @@ bool Supervisor::needs_ready(const Instance& in) const {
 }
 
 bool Supervisor::with_preload(const config::AppSpec& s) const {
-  return config::runs_in_cluster_mode(s) && config::is_node_app(s) && !options_.node_preload.empty();
+  // reuse_port: the instances bind their port themselves, so their listen() is left alone.
+  return config::runs_in_cluster_mode(s) && config::is_node_app(s) && !s.reuse_port && !options_.node_preload.empty();
 }
 
 void Supervisor::spawned(Instance& in) {

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <future>
@@ -500,6 +501,31 @@ TEST_CASE("issue_9: a stop during a reload kills the replacement, stops the app 
   for (const auto& pid : before) CHECK_FALSE(process_alive(std::stoi(pid)));
   for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("status", "") == "stopped");
   CHECK(port_is_free(port));
+}
+
+TEST_CASE("issue_9: reuse_port leaves a Node app's listen() to itself: no preload, no socket from pmxd",
+          "[integration][issue_9][cluster][node]") {
+  REQUIRE(have_node());
+  Session s;
+  const std::string worker = s.home.scratch("rp.js");
+  std::ofstream(worker) << "setInterval(() => {}, 1000);\n";
+  REQUIRE_EXIT(s.pmx({"start", worker, "-i", "2", "--reuse-port"}), 0);
+  REQUIRE(s.wait_status("rp", "online"));
+  const auto pids = pids_of(s, "rp");
+  REQUIRE(pids.size() == 2);
+  for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("exec_mode", "") == "cluster_mode");
+  for (const auto& pid : pids) {
+    std::string cmdline = read_file("/proc/" + pid + "/cmdline").value_or("");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    CHECK(cmdline.find("--require") == std::string::npos);
+    CHECK(cmdline.find("rp.js") != std::string::npos);
+  }
+  // Without reuse_port the same app gets the preload.
+  REQUIRE_EXIT(s.pmx({"start", worker, "--name", "shared", "-i", "2"}), 0);
+  REQUIRE(s.wait_status("shared", "online"));
+  for (const auto& pid : pids_of(s, "shared")) {
+    CHECK(read_file("/proc/" + pid + "/cmdline").value_or("").find("--require") != std::string::npos);
+  }
 }
 
 TEST_CASE("issue_9: shutdown_with_message stops a Node app with the message 'shutdown', in fork and cluster mode",
