@@ -622,19 +622,29 @@ TEST_CASE("issue_9: a pmxd that crashes during a reload leaves no replacement be
   for (const auto& app : jlist()) before.insert(app.value("pid", 0));
   REQUIRE(before.size() == 2);
   std::ofstream(flag) << "x";
+  // What pmxd logged, for a failure's message (spdlog flushes it once a second).
+  const auto daemon_log = [&] { return read_file(home.daemon_log()).value_or("(none)"); };
   auto reload = std::async(std::launch::async, [&] { return run_pmx(home.path(), {"reload", "srv"}); });
-  REQUIRE(wait_until([&] { return !read_file(started).value_or("").empty(); }, 10s));
+  if (!wait_until([&] { return !read_file(started).value_or("").empty(); }, 20s)) {
+    FAIL("the replacement never listened; pmx.log:\n" << daemon_log());
+  }
   const int replacement = std::stoi(*read_file(started));
   // The state file records the replacement before pmxd dies.
-  REQUIRE(wait_until([&] {
-    return read_file(home.path() + "/state.json").value_or("").find("\"pid\":" + std::to_string(replacement)) !=
-           std::string::npos;
-  }, 10s));
+  if (!wait_until([&] {
+        return read_file(home.path() + "/state.json").value_or("").find("\"pid\":" + std::to_string(replacement)) !=
+               std::string::npos;
+      }, 20s)) {
+    FAIL("state.json never recorded the replacement: " << read_file(home.path() + "/state.json").value_or(""));
+  }
   first->crash();
-  CHECK(reload.get().exit_code != 0);
+  const RunResult lost = reload.get();
+  INFO("reload: " << lost.out << lost.err);
+  CHECK(lost.exit_code != 0);
   CHECK(process_alive(replacement));  // nothing has touched it yet
   DaemonProcess second(home);
-  REQUIRE(wait_until([&] { return !process_alive(replacement); }, 10s));
+  if (!wait_until([&] { return !process_alive(replacement); }, 20s)) {
+    FAIL("the next pmxd left replacement pid " << replacement << " running; pmx.log:\n" << daemon_log());
+  }
   // The old runs were adopted and serve on, with no restart counted.
   std::set<int> after;
   for (const auto& app : jlist()) {
