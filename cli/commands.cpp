@@ -373,7 +373,8 @@ int cmd_trigger(Session& s, const std::string& target, const std::string& action
   auto instance = [](const json& e) { return e.value("name", "") + ":" + e.value("pm_id", json()).dump(); };
   for (const auto& e : r.value("replies", json::array())) std::cout << instance(e) << " " << e["return"].dump() << "\n";
   const json missing = r.value("no_reply", json::array());
-  for (const auto& e : missing) std::cerr << "pmx: " << instance(e) << " did not reply within 5 s\n";
+  const std::string wait = r.value("wait_ms", json()).dump();
+  for (const auto& e : missing) std::cerr << "pmx: " << instance(e) << " did not reply within " << wait << " ms\n";
   return missing.empty() ? kOk : kFailed;
 }
 

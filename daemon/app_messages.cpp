@@ -96,7 +96,7 @@ void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, c
   }
   triggers_.push_back(t);
   t->timer.expires_after(wait);
-  t->timer.async_wait([this, t](const boost::system::error_code&) {
+  t->timer.async_wait([this, t, wait](const boost::system::error_code&) {
     std::erase(triggers_, t);
     // In pm_id order: {pm_id, name, return} for each reply, {pm_id, name} for each silence.
     json replies = json::array();
@@ -111,7 +111,7 @@ void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, c
         no_reply.push_back(std::move(entry));
       }
     }
-    t->reply.ok({{"action", t->action}, {"replies", replies}, {"no_reply", no_reply}});
+    t->reply.ok({{"action", t->action}, {"replies", replies}, {"no_reply", no_reply}, {"wait_ms", wait.count()}});
   });
 }
 

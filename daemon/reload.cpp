@@ -55,8 +55,7 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
 }
 
 void Supervisor::replace_run(Instance& in, std::function<void(const std::string& error)> done) {
-  std::string cgroup;
-  if (processes_.cgroups()) cgroup = in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
+  std::string cgroup = take_spare_cgroup(in);
   auto run = launch(in, cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
     if (!in.candidate || in.candidate->run.pid != pid) return;
     if (error.empty()) return candidate_spawned(in);
@@ -127,31 +126,33 @@ void Supervisor::take_over(Instance& in, const std::string& how) {
   asio::post(io_, [done = std::move(c->done)] { done(""); });
 }
 
-void Supervisor::abort_candidate(Instance& in, const std::string& why) {
+std::unique_ptr<Candidate> Supervisor::fail_candidate(Instance& in, const std::string& why) {
   std::unique_ptr<Candidate> c = std::move(in.candidate);
   c->ready_timer.cancel();
-  spdlog::error("{} reload: killing the new run pid {}: {}", label(in), c->run.pid, why);
-  processes_.signal_all(Membership{c->run.pid, "", c->cgroup}, SIGKILL);
   if (!c->cgroup.empty()) in.old_cgroups.push_back(c->cgroup);
-  in.retiring.push_back(RetiringRun{c->run.pid, c->run.pid_start, std::move(c->cgroup), std::move(c->run.channel), nullptr});
   persist_soon();
   asio::post(io_, [done = std::move(c->done), why] { done(why); });
+  return c;
+}
+
+void Supervisor::abort_candidate(Instance& in, const std::string& why) {
+  spdlog::error("{} reload: killing the new run pid {}: {}", label(in), in.candidate->run.pid, why);
+  std::unique_ptr<Candidate> c = fail_candidate(in, why);
+  processes_.signal_all(Membership{c->run.pid, "", c->cgroup}, SIGKILL);
+  in.retiring.push_back(RetiringRun{c->run.pid, c->run.pid_start, std::move(c->cgroup), std::move(c->run.channel), nullptr});
 }
 
 void Supervisor::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
   if (in.candidate && in.candidate->run.pid == pid) {
     // The replacement ended before it was ready: the reload step failed, the old run serves on.
-    std::unique_ptr<Candidate> c = std::move(in.candidate);
-    c->ready_timer.cancel();
+    const Candidate& ended = *in.candidate;
+    const std::string why = ended.error.empty() ? "the new run (pid " + std::to_string(pid) + ") " +
+                                                      how_it_ended(exit) + " before it was ready"
+                                                : ended.error;
+    spdlog::error("{} reload: {}", label(in), why);
+    std::unique_ptr<Candidate> c = fail_candidate(in, why);
     if (c->run.channel) c->run.channel->close();
     processes_.kill_rest(Membership{pid, "", c->cgroup});
-    if (!c->cgroup.empty()) in.old_cgroups.push_back(c->cgroup);
-    const std::string why = c->error.empty() ? "the new run (pid " + std::to_string(pid) + ") " + how_it_ended(exit) +
-                                                   " before it was ready"
-                                             : c->error;
-    spdlog::error("{} reload: {}", label(in), why);
-    asio::post(io_, [done = std::move(c->done), why] { done(why); });
-    persist_soon();
     return check_waiters();
   }
   auto it = std::find_if(in.retiring.begin(), in.retiring.end(), [pid](const RetiringRun& r) { return r.pid == pid; });

@@ -685,6 +685,11 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   return run;
 }
 
+std::string Supervisor::take_spare_cgroup(Instance& in) {
+  if (!processes_.cgroups()) return "";
+  return in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
+}
+
 void Supervisor::prepare_spare_cgroup(Instance& in) {
   if (!processes_.cgroups()) return;
   asio::post(io_, [this, id = in.id] {
@@ -698,10 +703,8 @@ void Supervisor::prepare_spare_cgroup(Instance& in) {
 void Supervisor::do_spawn(Instance& in) {
   if (in.channel) in.channel->close();
   in.channel.reset();
-  if (processes_.cgroups()) {
-    if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
-    in.cgroup = in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
-  }
+  if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
+  in.cgroup = take_spare_cgroup(in);
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
   auto run = launch(in, in.cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
     if (!error.empty()) {

@@ -93,6 +93,8 @@ class Supervisor {
   Result<Launched> launch(Instance& in, const std::string& cgroup, ExecDone exec_done);
   /// Makes run the instance's current run (its pid file written, the state file soon).
   void become_current(Instance& in, Launched run);
+  /// The cgroup for a new run of in: the spare one made ahead, or a new one ("" without cgroups).
+  std::string take_spare_cgroup(Instance& in);
   /// Clears away the last run's cgroup and makes the next run's, off the restart path.
   void prepare_spare_cgroup(Instance& in);
   /// Stops one run gracefully: kill_signal to its processes, or 'shutdown' on its Node channel
@@ -138,6 +140,9 @@ class Supervisor {
   void candidate_spawned(Instance& in);
   /// The replacement is ready: it becomes the current run, the old one is stopped gracefully.
   void take_over(Instance& in, const std::string& how);
+  /// Ends the replacement's reload step as failed: takes it from in (its cgroup among the old
+  /// ones, its done(why) posted) and returns it for the caller to end its processes.
+  std::unique_ptr<Candidate> fail_candidate(Instance& in, const std::string& why);
   /// Kills the replacement (the reload step failed, or the instance changed state meanwhile).
   void abort_candidate(Instance& in, const std::string& why);
   /// A leader that is not the instance's current run ended: the replacement (the reload step
