@@ -22,6 +22,8 @@
 #include "cli/ecosystem_file.hpp"
 #include "cli/logs.hpp"
 #include "cli/render.hpp"
+#include "cli/startup.hpp"
+#include "config/dump.hpp"
 #include "config/app_spec.hpp"
 #include "config/interpreter.hpp"
 #include "config/log_format.hpp"
@@ -51,7 +53,7 @@ constexpr std::chrono::milliseconds kQuickVerbTimeout{10'000};
 
 /// The methods whose answer waits for apps to stop or start.
 bool waits_for_apps(const std::string& method) {
-  for (const char* m : {"start", "stop", "restart", "reload", "delete", "scale", "kill"}) {
+  for (const char* m : {"start", "stop", "restart", "reload", "delete", "scale", "kill", "resurrect"}) {
     if (method == m) return true;
   }
   return false;
@@ -443,6 +445,79 @@ int cmd_kill(Session& s) {
   return kOk;
 }
 
+int cmd_save(Session& s, bool force) {
+  json r = s.call("save", {{"force", force}});
+  std::cout << "saved " << r.value("saved", 0) << " instance(s) to " << r.value("path", "") << "\n";
+  if (r["backup"].is_string()) std::cout << "the previous dump is kept as " << r["backup"].get<std::string>() << "\n";
+  return kOk;
+}
+
+/// The dump.pm2 that `pm2 save` wrote, in pmx's dump format. path: given, or $PM2_HOME's, or ~/.pm2's.
+json read_pm2_dump(std::string path) {
+  if (path.empty()) {
+    const char* pm2_home = std::getenv("PM2_HOME");
+    const char* home = std::getenv("HOME");
+    path = pm2_home && *pm2_home ? std::string(pm2_home) + "/dump.pm2" : std::string(home ? home : "") + "/.pm2/dump.pm2";
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Failure(kUsage, "resurrect --from-pm2: cannot read " + path + ": " + std::strerror(errno));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto saved = config::from_pm2_dump(text);
+  if (!saved) throw Failure(kUsage, "resurrect --from-pm2: " + path + ": " + saved.error());
+  return json{{"dump", json::parse(config::encode_dump(*saved, ""))}, {"source", path}};
+}
+
+int cmd_resurrect(Session& s, const std::optional<std::string>& from_pm2) {
+  json params = from_pm2 ? read_pm2_dump(*from_pm2) : json::object();
+  json r = s.call("resurrect", params);
+  if (r["warning"].is_string()) std::cerr << "pmx: warning: " << r["warning"].get<std::string>() << "\n";
+  std::cout << "restored " << r["apps"].size() << " instance(s) from " << r.value("source", "") << "\n";
+  for (const auto& name : r["skipped"]) std::cout << "'" << name.get<std::string>() << "' is here already, left as it is\n";
+  for (const auto& f : r["failed"]) {
+    std::cerr << "pmx: app '" << f.value("name", "") << "' not restored: " << f.value("error", "") << "\n";
+  }
+  s.show_list();
+  return r["failed"].empty() ? report_errored(r["apps"]) : kFailed;
+}
+
+/// pmx update: pmxd execs the pmxd pmx would start now (the one installed), keeping its pid
+/// and its apps; done once the same pid answers from the new binary.
+int cmd_update(Session& s, const Globals& globals) {
+  json before;
+  try {
+    before = s.call("ping", json::object(), false);
+  } catch (const Unreachable&) {
+    std::cout << "pmxd is not running: the next pmx command starts the installed one\n";
+    return kOk;
+  }
+  std::string binary = daemon_binary();
+  if (char* real = ::realpath(binary.c_str(), nullptr)) {
+    binary = real;
+    std::free(real);
+  }
+  const int pid = before.value("pid", 0);
+  s.call("update", {{"binary", binary}});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (;;) {
+    try {
+      Session fresh(globals);
+      json after = fresh.call("ping", json::object(), false);
+      if (after.value("pid", 0) == pid && after.value("exe", "") == binary) {
+        std::cout << "pmxd " << pid << " now runs " << binary << " (" << after.value("version", "") << "), "
+                  << after.value("apps", 0) << " app instance(s) kept\n";
+        return kOk;
+      }
+      if (after.value("pid", 0) != pid) throw Failure(kFailed, "another pmxd answers (pid " + std::to_string(after.value("pid", 0)) + ")");
+    } catch (const Unreachable&) {
+      // Between the exec and the new binary's socket.
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw Failure(kFailed, "pmxd " + std::to_string(pid) + " did not come back from " + binary + " within 15 s (see pmx.log)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 /// Options of the verbs that take an ecosystem file.
 struct FileOptions {
   std::string only;  ///< --only a,b
@@ -540,6 +615,9 @@ struct CommandLine {
   std::optional<std::string> action_params;  ///< trigger's parameters
   std::string data;   ///< sendData's JSON
   std::string topic;  ///< sendData's topic
+  bool force = false;  ///< save --force
+  std::optional<std::string> from_pm2;  ///< resurrect --from-pm2 [path]
+  StartupOptions startup;
   LogsOptions logs;
   CLI::Option* logs_timestamp = nullptr;  ///< --timestamp, given with or without a format
   std::string logs_stamp_format;
@@ -612,6 +690,16 @@ void define_one(CLI::App& c, CommandLine& cl, const char* name, const char* help
   if (required) o->required();
 }
 
+void define_startup(CLI::App& c, CommandLine& cl) {
+  StartupOptions& o = cl.startup;
+  c.add_option("platform", o.init_system, "the init system: systemd (the default and only one)");
+  c.add_option("-u,--user", o.user, "the user pmxd runs as (default: you)");
+  c.add_option("--hp", o.home_dir, "that user's home folder: PMX_HOME is <it>/.pmx");
+  c.add_option("-n,--service-name", o.service_name, "the unit's name (default pmx-<user>)");
+  c.add_option("--unit-dir", o.unit_dir, "where the unit goes (default /etc/systemd/system)");
+  c.add_flag("--dry-run", o.dry_run, "print the unit and the commands, change nothing");
+}
+
 /// One verb of the command line; `define` adds its options and arguments.
 struct Verb {
   const char* name;
@@ -678,6 +766,18 @@ const Verb kVerbs[] = {
        c.add_option("data", cl.data, "a JSON value ('{\"a\":1}', '\"text\"', 42)")->required();
        c.add_option("--topic", cl.topic, "the packet's topic (default: true)");
      }},
+    {"save", "save the app list to $PMX_HOME/dump.pmx, for resurrect and the startup unit", {"dump"},
+     [](CLI::App& c, CommandLine& cl) { c.add_flag("-f,--force", cl.force, "save even an empty list over a non-empty dump"); }},
+    {"resurrect", "start the apps of the last save (those not running)", {},
+     [](CLI::App& c, CommandLine& cl) {
+       c.add_option("--from-pm2", cl.from_pm2, "import the dump of `pm2 save` (default $PM2_HOME/dump.pm2 or ~/.pm2/dump.pm2)")
+           ->expected(0, 1);
+     }},
+    {"cleardump", "empty the saved app list (the old one is kept as dump.pmx.bak)", {}, [](CLI::App&, CommandLine&) {}},
+    {"startup", "start pmxd at boot with the saved apps: write and enable a systemd unit", {},
+     [](CLI::App& c, CommandLine& cl) { define_startup(c, cl); }},
+    {"unstartup", "disable and remove the unit of pmx startup", {}, [](CLI::App& c, CommandLine& cl) { define_startup(c, cl); }},
+    {"update", "replace the running pmxd with the installed one: same pid, apps untouched", {}, [](CLI::App&, CommandLine&) {}},
     {"signal", "send a signal to apps", {"sendSignal"},
      [](CLI::App& c, CommandLine& cl) {
        c.add_option("signal", cl.signal_name, "signal name or number (SIGUSR2, 12)")->required();
@@ -714,10 +814,9 @@ const Verb* named_verb(const std::vector<std::string>& words) {
 
 /// PM2's verbs that pmx does not have yet: named as such rather than as typos.
 constexpr const char* kPm2VerbsToCome[] = {
-    "save", "dump", "resurrect", "startup", "unstartup", "update",
     "monit", "dash", "dashboard", "install", "uninstall", "set", "get", "conf", "config",
     "link", "unlink", "plus", "report", "deploy", "serve", "attach", "inspect", "module:install",
-    "pull", "forward", "backward", "cleardump", "sendLineToStdin", "completion", "examples"};
+    "pull", "forward", "backward", "sendLineToStdin", "completion", "examples"};
 
 /// "unknown command 'x'", with the verbs it may have meant or what PM2 verb it is.
 std::string unknown_verb_message(const std::string& word) {
@@ -863,6 +962,16 @@ int run(int argc, char** argv) {
     }
     if (verb == "ping") return std::cout << s.call("ping").dump() << "\n", kOk;
     if (verb == "kill") return cmd_kill(s);
+    if (verb == "save") return cmd_save(s, cl.force);
+    if (verb == "resurrect") return cmd_resurrect(s, cl.from_pm2);
+    if (verb == "cleardump") {
+      json r = s.call("cleardump");
+      std::cout << "emptied " << r.value("path", "") << "\n";
+      return kOk;
+    }
+    if (verb == "update") return cmd_update(s, cl.globals);
+    if (verb == "startup") return run_startup(cl.startup);
+    if (verb == "unstartup") return run_unstartup(cl.startup);
     if (verb == "flush") return cmd_flush(s, targets.empty() ? std::vector<std::string>{"all"} : targets);
     if (verb == "reloadLogs") {
       json r = s.call("reloadLogs");

@@ -18,6 +18,8 @@ struct Paths {
   std::string settings() const { return home + "/pmx.yaml"; }  ///< config/daemon_settings.hpp
   std::string logs_dir() const { return home + "/logs"; }
   std::string pids_dir() const { return home + "/pids"; }
+  std::string dump() const { return home + "/dump.pmx"; }  ///< pmx save's app list
+  std::string dump_backup() const { return home + "/dump.pmx.bak"; }  ///< the one before it
   std::string cgroup_name() const;  ///< a name unique to this home, for the cgroup folder
 
   std::string out_log(const std::string& app_name) const;

@@ -19,17 +19,20 @@
 #include "daemon/control_server.hpp"
 #include "daemon/daemon_lock.hpp"
 #include "daemon/daemon_log.hpp"
+#include "daemon/service_notifier.hpp"
 #include "daemon/supervisor.hpp"
 #include "daemon/system_process_ops.hpp"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: pmxd [--foreground] [--no-cgroup] [--sample-interval MS]\n"
+    "usage: pmxd [--foreground] [--resurrect] [--no-cgroup] [--sample-interval MS]\n"
     "\n"
     "The pmx daemon. It serves $PMX_HOME/pmx.sock (PMX_HOME defaults to ~/.pmx); the pmx CLI\n"
     "starts it when needed.\n"
     "  --foreground          stay attached to the terminal and also log to stderr\n"
+    "  --resurrect           start the apps saved in $PMX_HOME/dump.pmx (pmx save) that are\n"
+    "                        not running; under systemd (Type=notify), READY=1 follows\n"
     "  --no-cgroup           track instances without cgroup v2 (process group and /proc)\n"
     "  --sample-interval MS  how often memory limits are checked (default 1000, or\n"
     "                        PMX_SAMPLE_INTERVAL_MS)\n";
@@ -90,6 +93,8 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--foreground" || a == "-f") {
       foreground = true;
+    } else if (a == "--resurrect") {
+      options.resurrect = true;
     } else if (a == "--no-cgroup") {
       options.use_cgroups = false;
     } else if (a == "--sample-interval" && i + 1 < argc) {
@@ -165,6 +170,11 @@ int main(int argc, char** argv) {
   set_cloexec_everywhere();
   spdlog::info("pmxd {} started, pid {}, home {}", PMX_VERSION, ::getpid(), paths.home);
 
+  daemon::ServiceNotifier service(io);
+  if (service.active()) {
+    options.on_ready = [&service] { service.ready("every app adopted and resurrected"); };
+    options.on_stopping = [&service] { service.stopping(); };
+  }
   daemon::SystemProcessOps processes(io, options.use_cgroups, paths.cgroup_name());
   daemon::Supervisor supervisor(io, options, *server, processes);
   supervisor.start();

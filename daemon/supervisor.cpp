@@ -225,6 +225,12 @@ void Supervisor::start() {
                            [this] { after_reaping(); });
   register_verbs();
   schedule_sample();
+  auto ready = [this] {
+    spdlog::info("pmxd is ready: {} app instance(s)", by_id_.size());
+    if (options_.on_ready) options_.on_ready();
+  };
+  if (options_.resurrect) resurrect_at_start(ready);
+  else ready();
 }
 
 std::int64_t Supervisor::now_ms() const {
@@ -1097,8 +1103,11 @@ void Supervisor::register_verbs() {
   };
 
   server_.on("ping", [this](const json&, const Reply& reply) {
+    char exe[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
     reply.ok({{"pid", ::getpid()},
               {"version", PMX_VERSION},
+              {"exe", n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string()},
               {"home", options_.paths.home},
               {"cgroups", processes_.cgroups()},
               {"apps", by_id_.size()}});
@@ -1205,6 +1214,10 @@ void Supervisor::register_verbs() {
     reply.ok({{"reopened", reopen_logs()}, {"settings_error", error.empty() ? json(nullptr) : json(error)}});
   });
 
+  server_.on("save", [this](const json& params, const Reply& reply) { save_verb(params, reply); });
+  server_.on("resurrect", [this](const json& params, const Reply& reply) { resurrect_verb(params, reply); });
+  server_.on("cleardump", [this](const json&, const Reply& reply) { cleardump_verb(reply); });
+  server_.on("update", [this](const json& params, const Reply& reply) { update_verb(params, reply); });
   server_.on("kill", [this](const json&, const Reply& reply) {
     spdlog::info("kill requested, stopping every app");
     stop_all_then([this, reply] { reply.ok_then({{"stopped", true}}, [this] { io_.stop(); }); });
@@ -1317,8 +1330,10 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
            [this, ids, reply] { reply.ok_text(describe_all(ids)); });
 }
 
-int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env) {
-  const int id = next_id_++;
+int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id,
+                             std::optional<bool> start) {
+  if (id < 0) id = next_id_;
+  next_id_ = std::max(next_id_, id + 1);
   auto in = std::make_unique<Instance>(io_, id, spec);
   in->caller_env = std::move(caller_env);
   in->unique_id = new_unique_id();
@@ -1331,11 +1346,12 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
   open_output(ref);
   persist_soon();
-  if (spec.autostart) dispatch(ref, Event::Start);
+  if (start.value_or(spec.autostart)) dispatch(ref, Event::Start);
   return id;
 }
 
 void Supervisor::stop_all_then(std::function<void()> done) {
+  if (!shutting_down_ && options_.on_stopping) options_.on_stopping();
   shutting_down_ = true;
   std::vector<int> ids;
   for (const auto& [id, in] : by_id_) ids.push_back(id);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/daemon_settings.hpp"
+#include "config/dump.hpp"
 #include "config/paths.hpp"
 #include "daemon/app.hpp"
 #include "daemon/control_server.hpp"
@@ -38,6 +39,22 @@ struct DaemonOptions {
   /// node/preload.js as installed: cluster-mode Node instances run with --require it. Empty:
   /// none was found, and they run without it (each listen() binds on its own).
   std::string node_preload;
+  /// Starts the apps of $PMX_HOME/dump.pmx once the state file's are adopted (pmxd --resurrect,
+  /// as the systemd unit runs it).
+  bool resurrect = false;
+  /// Called once, when pmxd is ready: the apps adopted and resurrected have settled (main
+  /// tells systemd READY=1).
+  std::function<void()> on_ready;
+  /// Called when pmxd begins stopping every app to exit (kill, SIGTERM): STOPPING=1.
+  std::function<void()> on_stopping;
+};
+
+/// A dump as read: its instances, the file they came from ("" when there is no dump) and why
+/// it is the backup, if it is.
+struct SavedDump {
+  std::vector<config::SavedInstance> instances;
+  std::string source;
+  std::string warning;
 };
 
 class Supervisor {
@@ -119,6 +136,31 @@ class Supervisor {
     std::map<int, json> replies;  ///< by pm_id: what each instance's action returned
     boost::asio::steady_timer timer;  ///< the wait's end; cancelled when every reply is in
   };
+
+  // The dump (daemon/dump_verbs.cpp).
+  void save_verb(const json& params, const Reply& reply);
+  void resurrect_verb(const json& params, const Reply& reply);
+  void cleardump_verb(const Reply& reply);
+  /// dump.pmx, or dump.pmx.bak when it does not read (warning says why); an error when
+  /// neither reads; source "" when there is neither.
+  Result<SavedDump> read_dump() const;
+  /// Writes list as the dump, the old one (if it reads) kept as the backup. An empty list does
+  /// not replace a non-empty dump unless forced. The error says what failed.
+  std::optional<std::string> write_dump(const std::vector<config::SavedInstance>& list, bool force, bool& backed_up);
+  struct Resurrected {
+    std::vector<int> ids;          ///< the instances added
+    std::set<std::string> started_apps;
+    json skipped = json::array();  ///< names of apps already here
+    json failed = json::array();   ///< [{name, error}]
+  };
+  /// Adds the saved instances of the apps not here yet (with their ids when free), started
+  /// unless saved stopped.
+  Resurrected resurrect(const std::vector<config::SavedInstance>& saved);
+  /// pmxd --resurrect: the dump's apps, then settled() once they have settled.
+  void resurrect_at_start(std::function<void()> settled);
+
+  /// `update`: execs the binary given, same pid, once answered (daemon/upgrade.cpp).
+  void update_verb(const json& params, const Reply& reply);
 
   // Reload (daemon/reload.cpp).
   void reload_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
@@ -231,8 +273,10 @@ class Supervisor {
   void logs_verb(const json& params, const Reply& reply);
   /// `scale`: adds or removes instances of one app (daemon/scale_verb.cpp).
   void scale_verb(const json& params, const Reply& reply);
-  /// Registers one instance of spec (and starts it unless autostart is off); returns its id.
-  int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env);
+  /// Registers one instance of spec as pm_id id (-1: the next free one) and starts it if
+  /// start (default: unless autostart is off); returns its id.
+  int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id = -1,
+                   std::optional<bool> start = std::nullopt);
   void stop_all_then(std::function<void()> done);
   /// The jlist entries of ids, as JSON text.
   std::string describe_all(const std::vector<int>& ids);

@@ -38,6 +38,14 @@ void SystemProcessOps::reap() {
     ExitStatus exit;
     if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
     else exit.code = WEXITSTATUS(status);
+    // An adopted leader that is our child (after `pmx update`, exec kept the pid) is reported
+    // to its watch, once: the pidfd's wait ends as cancelled.
+    if (auto w = watches_.find(pid); w != watches_.end()) {
+      ExitHandler report = std::move(w->second.on_exit);
+      watches_.erase(w);
+      report(pid, exit);
+      continue;
+    }
     on_exit_(pid, exit);
   }
   after_batch_();
@@ -93,15 +101,25 @@ bool SystemProcessOps::watch_exit(pid_t pid, std::uint64_t start, ExitHandler on
     return false;
   }
   auto watch = std::make_unique<asio::posix::stream_descriptor>(io_, fd);
-  watch->async_wait(asio::posix::stream_descriptor::wait_read,
-                    [this, pid, on_exit = std::move(on_exit)](const boost::system::error_code& ec) {
-                      if (ec) return;  // forgotten
-                      watches_.erase(pid);
-                      ExitStatus exit;
-                      exit.unknown = true;
-                      on_exit(pid, exit);
-                    });
-  watches_[pid] = std::move(watch);
+  watch->async_wait(asio::posix::stream_descriptor::wait_read, [this, pid](const boost::system::error_code& ec) {
+    if (ec) return;  // forgotten, or reaped by reap()
+    auto w = watches_.find(pid);
+    if (w == watches_.end()) return;
+    ExitHandler report = std::move(w->second.on_exit);
+    watches_.erase(w);
+    ExitStatus exit;
+    // An adopted leader is our child after `pmx update` (exec keeps the pid): then its status
+    // is ours to read.
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
+      else exit.code = WEXITSTATUS(status);
+    } else {
+      exit.unknown = true;
+    }
+    report(pid, exit);
+  });
+  watches_[pid] = ExitWatch{std::move(watch), std::move(on_exit)};
   return true;
 }
 

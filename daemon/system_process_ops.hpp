@@ -86,7 +86,12 @@ class SystemProcessOps final : public ProcessOps {
   std::function<void()> after_batch_;
   int scans_ = 0;  ///< open scans (nested ones share the outer one's snapshot)
   std::optional<ProcSnapshot> snapshot_;
-  std::map<pid_t, std::unique_ptr<boost::asio::posix::stream_descriptor>> watches_;
+  /// An adopted leader's exit watch: its pidfd and who is told.
+  struct ExitWatch {
+    std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd;
+    ExitHandler on_exit;
+  };
+  std::map<pid_t, ExitWatch> watches_;
 };
 
 }  // namespace pmx::daemon

@@ -111,9 +111,9 @@ TEST_CASE("issue_7: an unknown verb is named, with the closest verbs or as a PM2
   CHECK_EXIT(typo, 2);
   CHECK(typo.err.find("unknown command 'restat'") != std::string::npos);
   CHECK(typo.err.find("'restart'") != std::string::npos);
-  const RunResult pm2_verb = run_pmx(home.path(), {"--timeout", "2s", "save", "api"});
+  const RunResult pm2_verb = run_pmx(home.path(), {"--timeout", "2s", "monit", "api"});
   CHECK_EXIT(pm2_verb, 2);
-  CHECK(pm2_verb.err.find("unknown command 'save': PM2 has it") != std::string::npos);
+  CHECK(pm2_verb.err.find("unknown command 'monit': PM2 has it") != std::string::npos);
   const RunResult help = run_pmx(home.path(), {"help"});
   CHECK_EXIT(help, 0);
   CHECK(help.out.find("restart") != std::string::npos);
