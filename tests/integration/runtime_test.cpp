@@ -391,19 +391,23 @@ void check_zombies_reaped(bool cgroups) {
   // nobody in the app waits for.
   const std::string forker = write_script(home, "forker.sh",
                                           "trap 'exit 0' INT TERM\n"
-                                          "echo forking\n"
-                                          "while :; do (sleep 0.01 &); sleep 0.02; done\n");
+                                          "i=0\n"
+                                          "while :; do\n"
+                                          "  (sleep 0.01 &)\n"
+                                          "  i=$((i + 1)); [ $i = 20 ] && echo 'made 20 orphans'\n"
+                                          "  sleep 0.02\n"
+                                          "done\n");
   std::vector<std::string> env;
   if (!cgroups) env.push_back("PMX_NO_CGROUP=1");
   LiveRuntime rt(home, {forker}, true, env);
-  REQUIRE(rt.wait_out("forker| forking\n"));
+  REQUIRE(rt.wait_out("forker| made 20 orphans\n", 30s));
   // Orphans are made all the time; each lives as a zombie only until its reaper sees SIGCHLD.
-  // Without a reaper they would pile up and the count would never come back to 0.
+  // Without a reaper the 20 already made would stay, and the count would never come back to 0.
+  CHECK(wait_until([&] { return zombies_under(rt.runtime_pid()) == 0; }, 10s));
   int most = 0;
   const auto watch_until = Clock::now() + 1s;
   while (Clock::now() < watch_until) most = std::max(most, zombies_under(rt.runtime_pid()));
   CHECK(most <= 3);
-  CHECK(wait_until([&] { return zombies_under(rt.runtime_pid()) == 0; }, 10s));
   rt.signal(SIGTERM);
   REQUIRE(rt.wait_exit() == 0);
 }
