@@ -301,7 +301,10 @@ void Runtime::on_child(pid_t pid, int status) {
     daemon_status_ = status;
   } else if (pid == starter_pid_) {
     start_code_ = code_of(status);
-    // A usage or configuration error, or no pmxd: nothing runs that could be waited for.
+    // Stopping already (a SIGTERM during the start): the starter was ended too, its code says
+    // nothing. Otherwise a usage or configuration error, or no pmxd: nothing runs that could
+    // be waited for.
+    if (stopping_) return;
     if (*start_code_ != kOk && *start_code_ != kFailed) {
       ended_code_ = *start_code_;
       stop_daemon();

@@ -171,7 +171,21 @@ class LiveRuntime {
                     timeout);
   }
 
-  void signal(int sig) const { ::kill(runtime_pid_, sig); }
+  /// Sends sig once pmx-runtime blocks it (it takes signals through a signalfd): before, a
+  /// SIGTERM would end it (or, as PID 1 of a namespace, be dropped), as for any process just
+  /// started.
+  void signal(int sig) const {
+    wait_until(
+        [&] {
+          const auto status = read_file("/proc/" + std::to_string(runtime_pid_) + "/status").value_or("");
+          const auto at = status.find("SigBlk:\t");
+          if (at == std::string::npos) return false;
+          const unsigned long long blocked = std::stoull(status.substr(at + 8, 16), nullptr, 16);
+          return ((blocked >> (sig - 1)) & 1) != 0;
+        },
+        10s);
+    ::kill(runtime_pid_, sig);
+  }
 
   /// Waits for the exit code (the namespace's PID 1's, which unshare passes on); -1 at the deadline.
   int wait_exit(milliseconds timeout = 20s) {
@@ -351,6 +365,19 @@ TEST_CASE("pmx-runtime exits 137 when an app ignoring its stop signal had to be 
   REQUIRE(rt.wait_exit() == 137);
   INFO(rt);
   CHECK(rt.err().find("killed") != std::string::npos);
+}
+
+TEST_CASE("pmx-runtime stopped by SIGTERM while it starts the apps exits 0, its pmxd gone", "[integration][runtime]") {
+  const bool pid_namespace = GENERATE(false, true);
+  if (!namespace_or_skip(pid_namespace)) return;
+  CAPTURE(pid_namespace);
+  TempHome home;
+  const std::string talker = write_talker(home);
+  LiveRuntime rt(home, {talker, "--", "early", home.scratch("early.stopped")}, pid_namespace);
+  rt.signal(SIGTERM);  // whatever it is doing: starting pmxd, the apps, or already following
+  REQUIRE(rt.wait_exit() == 0);
+  INFO(rt);
+  CHECK_FALSE(file_exists(home.socket()));
 }
 
 TEST_CASE("pmx-runtime exits with the code of an app that ended for good (autorestart off)", "[integration][runtime]") {
