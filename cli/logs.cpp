@@ -134,6 +134,25 @@ std::string format_state_event(const json& params, const LogsOptions& o) {
   return (o.color ? std::string(kBlue) + prefix + kColorOff : prefix) + text + "\n";
 }
 
+std::vector<LogLine> log_lines(const json& params) {
+  LogLine line;
+  line.id = params.value("id", -1);
+  line.name = params.value("name", "");
+  line.err = params.value("type", "") == "err";
+  line.at_ms = params.value("at", std::int64_t{0});
+  std::vector<LogLine> lines;
+  const std::string data = params.value("data", "");
+  std::size_t from = 0;
+  while (from < data.size()) {
+    auto nl = data.find('\n', from);
+    if (nl == std::string::npos) nl = data.size();
+    line.text.assign(data, from, nl - from);
+    lines.push_back(line);
+    from = nl + 1;
+  }
+  return lines;
+}
+
 int run_logs(const config::Paths& paths, const LogsOptions& o, std::optional<std::chrono::milliseconds> timeout) {
   // A closed stdout (`| head`) is seen as EPIPE, and Ctrl-C ends quietly: nothing is buffered.
   ::signal(SIGPIPE, SIG_IGN);
@@ -210,21 +229,8 @@ int run_logs(const config::Paths& paths, const LogsOptions& o, std::optional<std
     const json& params = (*note)["params"];
     std::string out;
     if (method == "log") {
-      LogLine line;
-      line.id = params.value("id", -1);
-      line.name = params.value("name", "");
-      line.err = params.value("type", "") == "err";
-      line.at_ms = params.value("at", std::int64_t{0});
-      ids.insert(line.id);
-      const std::string data = params.value("data", "");
-      std::size_t from = 0;
-      while (from < data.size()) {
-        auto nl = data.find('\n', from);
-        if (nl == std::string::npos) nl = data.size();
-        line.text.assign(data, from, nl - from);
-        out += format_log_line(line, o);
-        from = nl + 1;
-      }
+      ids.insert(params.value("id", -1));
+      for (const LogLine& line : log_lines(params)) out += format_log_line(line, o);
     } else if (method == "dropped") {
       // pmxd skips what this reader could not take in time (its queue is bounded).
       const auto lines = params.value("lines", std::uint64_t{0});

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,9 @@ std::string format_log_line(const LogLine& line, const LogsOptions& o);
 /// How a state change of a followed app prints (`PMX        | 0|api: online (pid 42)`), or ""
 /// for a notification that prints nothing.
 std::string format_state_event(const nlohmann::json& params, const LogsOptions& o);
+
+/// The lines of one `log` notification of a follow (its data split at each '\n').
+std::vector<LogLine> log_lines(const nlohmann::json& params);
 
 /// Runs `pmx logs`; returns the exit code. Starts pmxd when none answers. Ends with 0 when
 /// stdout is closed (`| head`) or on Ctrl-C.

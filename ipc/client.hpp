@@ -44,6 +44,10 @@ class Client {
   std::optional<json> next_notification(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   bool connected() const { return fd_ >= 0; }
+  /// The socket, for a caller that polls it beside other descriptors (-1 when not connected).
+  /// Readable means next_notification() has something to read; notifications kept during a
+  /// call are not on the socket any more, so drain next_notification() before polling.
+  int native_handle() const { return fd_; }
   void close();
 
  private:
