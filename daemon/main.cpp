@@ -21,6 +21,7 @@
 #include "daemon/daemon_log.hpp"
 #include "daemon/supervisor.hpp"
 #include "daemon/system_process_ops.hpp"
+#include "ipc/version.hpp"
 
 namespace {
 
@@ -103,7 +104,7 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     } else if (a == "--version") {
-      std::cout << "pmxd " << PMX_VERSION << "\n";
+      std::cout << "pmxd " << ipc::version_line() << "\n";
       return 0;
     } else {
       std::cerr << "pmxd: unknown argument '" << a << "'\n" << kUsage;
