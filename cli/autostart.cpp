@@ -86,7 +86,8 @@ std::string daemon_binary() {
   if (n > 0) {
     std::string dir(self, static_cast<std::size_t>(n));
     dir = dir.substr(0, dir.rfind('/'));
-    for (const std::string& candidate : {dir + "/pmxd", dir + "/../daemon/pmxd"}) {
+    // Next to pmx (a plain copy), the package's /usr/lib/pmx for /usr/bin/pmx, the build tree.
+    for (const std::string& candidate : {dir + "/pmxd", dir + "/../lib/pmx/pmxd", dir + "/../daemon/pmxd"}) {
       if (executable(candidate)) return candidate;
     }
   }

@@ -17,7 +17,8 @@ struct Unreachable : std::runtime_error {
 /// answer and waits (with a deadline) until it does. Throws Unreachable with the reason.
 void connect(ipc::Client& client, const config::Paths& paths, bool autostart);
 
-/// The pmxd binary: $PMXD, else next to this pmx, else ../daemon/pmxd (build tree), else PATH.
+/// The pmxd binary: $PMXD, else next to this pmx, else ../lib/pmx/pmxd (the package: /usr/bin/pmx
+/// runs /usr/lib/pmx/pmxd), else ../daemon/pmxd (build tree), else PATH.
 std::string daemon_binary();
 
 }  // namespace pmx::cli

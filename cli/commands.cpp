@@ -32,6 +32,7 @@
 #include "config/suggest.hpp"
 #include "config/units.hpp"
 #include "ipc/client.hpp"
+#include "ipc/version.hpp"
 
 extern char** environ;
 
@@ -853,7 +854,7 @@ int run(int argc, char** argv) {
   app.add_option("--timeout", cl.timeout_text,
                  "longest wait for pmxd's answer (5s, 500ms, 0 for none; default 10s, and no limit for "
                  "verbs that wait for apps: start, stop, restart, reload, delete, scale, kill); exit 3 when it passes");
-  app.set_version_flag("-v,--version", PMX_VERSION);
+  app.set_version_flag("-v,--version", "pmx " + ipc::version_line());
 
   // Everything after "--" belongs to the app: split it off before CLI11 sees it.
   std::vector<std::string> words(argv + 1, argv + argc);

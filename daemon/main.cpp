@@ -22,6 +22,7 @@
 #include "daemon/service_notifier.hpp"
 #include "daemon/supervisor.hpp"
 #include "daemon/system_process_ops.hpp"
+#include "ipc/version.hpp"
 
 namespace {
 
@@ -108,7 +109,7 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     } else if (a == "--version") {
-      std::cout << "pmxd " << PMX_VERSION << "\n";
+      std::cout << "pmxd " << ipc::version_line() << "\n";
       return 0;
     } else {
       std::cerr << "pmxd: unknown argument '" << a << "'\n" << kUsage;
