@@ -16,7 +16,8 @@ _pmx() {
 
     local verbs="start stop restart reload startOrRestart startOrReload delete del scale
         ecosystem init reset describe desc info show list ls l ps status jlist prettylist env
-        pid id flush reloadLogs logs ping kill trigger sendData send-data signal sendSignal help"
+        pid id flush reloadLogs logs ping kill trigger sendData send-data signal sendSignal help
+        save dump resurrect cleardump startup unstartup update"
     local globals="--no-color --timeout --help --version"
     local file_flags="--only --env"
     local start_flags="--name --namespace --cwd --interpreter --interpreter-args --node-args
@@ -94,6 +95,11 @@ _pmx() {
         reset | describe | desc | info | show | flush | env | pid | id | trigger | sendData | send-data) ;;
         scale) ((cword - verb_at > 1)) && targets=none ;;
         logs) flags=$logs_flags ;;
+        save | dump) flags="--force" targets=none ;;
+        resurrect) flags="--from-pm2" targets=none files=yes ;;
+        startup | unstartup)
+            flags="--user --hp --service-name --unit-dir --dry-run" targets=none
+            ((cword - verb_at == 1)) && [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "systemd" -- "$cur")); return; } ;;
         signal | sendSignal)
             if ((cword - verb_at == 1)); then
                 COMPREPLY=($(compgen -W "$(kill -l | grep -o 'SIG[A-Z0-9+-]*')" -- "$cur"))

@@ -56,7 +56,7 @@ dpkg-deb -x "$deb" "$root"
 for file in usr/bin/pmx usr/lib/pmx/pmxd; do
   [[ -x $root/$file ]] || fail "$file is not in the package, or not executable"
 done
-for file in usr/lib/pmx/pmx-node-preload.js usr/lib/pmx/systemd/pmx.service.in \
+for file in usr/lib/pmx/pmx-node-preload.js usr/lib/systemd/system/pmx@.service usr/share/doc/pmx/systemd.md \
   usr/share/bash-completion/completions/pmx usr/share/zsh/vendor-completions/_pmx \
   usr/share/man/man1/pmx.1.gz usr/share/man/man8/pmxd.8.gz \
   usr/share/doc/pmx/copyright usr/share/doc/pmx/README.md usr/share/doc/pmx/cli.md; do
