@@ -25,15 +25,6 @@ int fifo_pending(const std::string& path) {
   return n;
 }
 
-/// The numbers of the "tick <n>" lines of a log, in file order.
-std::vector<long> ticks(const std::string& path) {
-  std::vector<long> out;
-  for (const auto& line : read_lines(path)) {
-    if (line.rfind("tick ", 0) == 0) out.push_back(std::strtol(line.c_str() + 5, nullptr, 10));
-  }
-  return out;
-}
-
 json app_in(const json& list, const std::string& name) {
   for (const auto& e : list)
     if (e.value("name", "") == name) return e;

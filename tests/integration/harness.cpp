@@ -188,6 +188,14 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
+std::vector<long> ticks(const std::string& path) {
+  std::vector<long> out;
+  for (const auto& line : read_lines(path)) {
+    if (line.rfind("tick ", 0) == 0) out.push_back(std::strtol(line.c_str() + 5, nullptr, 10));
+  }
+  return out;
+}
+
 bool file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;

@@ -13,14 +13,6 @@ using namespace pmx::itest;
 
 namespace {
 
-std::vector<long> ticks(const std::string& path) {
-  std::vector<long> out;
-  for (const auto& line : read_lines(path)) {
-    if (line.rfind("tick ", 0) == 0) out.push_back(std::strtol(line.c_str() + 5, nullptr, 10));
-  }
-  return out;
-}
-
 json ping(const TempHome& home) {
   auto r = run_pmx(home.path(), {"ping"});
   INFO(r);
