@@ -81,11 +81,8 @@ void start_daemon(const config::Paths& paths) {
 
 std::string daemon_binary() {
   if (const char* p = std::getenv("PMXD"); p && *p) return p;
-  char self[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    std::string dir(self, static_cast<std::size_t>(n));
-    dir = dir.substr(0, dir.rfind('/'));
+  if (const std::string self = config::own_executable(); !self.empty()) {
+    const std::string dir = self.substr(0, self.rfind('/'));
     // Next to pmx (a plain copy), the package's /usr/lib/pmx for /usr/bin/pmx, the build tree.
     for (const std::string& candidate : {dir + "/pmxd", dir + "/../lib/pmx/pmxd", dir + "/../daemon/pmxd"}) {
       if (executable(candidate)) return candidate;

@@ -491,11 +491,7 @@ int cmd_update(Session& s, const Globals& globals) {
     std::cout << "pmxd is not running: the next pmx command starts the installed one\n";
     return kOk;
   }
-  std::string binary = daemon_binary();
-  if (char* real = ::realpath(binary.c_str(), nullptr)) {
-    binary = real;
-    std::free(real);
-  }
+  const std::string binary = config::real_path(daemon_binary());
   const int pid = before.value("pid", 0);
   s.call("update", {{"binary", binary}});
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);

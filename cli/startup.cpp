@@ -33,19 +33,10 @@ bool find_account(const std::string& name, Account& out) {
   return true;
 }
 
-/// path with its symlinks and ".." resolved (as it is when it cannot be).
-std::string canonical(const std::string& path) {
-  char* real = ::realpath(path.c_str(), nullptr);
-  if (!real) return path;
-  std::string out = real;
-  std::free(real);
-  return out;
-}
-
-std::string own_executable() {
-  char buf[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "pmx";
+/// This pmx, as the unit's ExecReload names it.
+std::string pmx_path() {
+  const std::string self = config::own_executable();
+  return self.empty() ? "pmx" : self;
 }
 
 /// Runs systemctl with args; prints what failed. True on success.
@@ -141,7 +132,7 @@ int run_startup(const StartupOptions& o) {
   Plan plan;
   if (!plan_for(o, plan)) return kUsage;
   const char* path = std::getenv("PATH");
-  const std::string unit = startup_unit(plan.account.name, plan.pmx_home, canonical(daemon_binary()), own_executable(),
+  const std::string unit = startup_unit(plan.account.name, plan.pmx_home, config::real_path(daemon_binary()), pmx_path(),
                                         path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
   const std::vector<std::vector<std::string>> commands = {{"daemon-reload"}, {"enable", plan.service}};
   if (o.dry_run || ::geteuid() != 0) {

@@ -126,6 +126,20 @@ std::string current_directory() {
   return ::getcwd(buf, sizeof buf) ? buf : ".";
 }
 
+std::string real_path(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (!real) return path;
+  std::string out = real;
+  std::free(real);
+  return out;
+}
+
+std::string own_executable() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+}
+
 std::string find_in_path(const std::string& name, const std::string& path_list) {
   if (name.empty() || name.find('/') != std::string::npos) return "";
   std::string dirs = path_list;

@@ -48,6 +48,13 @@ int open_creating_folders(const std::string& path, int flags, unsigned mode);
 /// The current working directory ("." if it cannot be read).
 std::string current_directory();
 
+/// path with its symbolic links and ".." resolved, as realpath(3) does; as given when it cannot
+/// be resolved (it does not exist).
+std::string real_path(const std::string& path);
+
+/// The running program's own executable (/proc/self/exe), "" when it cannot be read.
+std::string own_executable();
+
 /// The executable called name in the ':'-separated directories of path_list (PATH's value;
 /// the process's PATH when empty), or "" when there is none. A name with a '/' is not searched.
 std::string find_in_path(const std::string& name, const std::string& path_list = "");

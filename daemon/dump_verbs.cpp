@@ -152,7 +152,7 @@ void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
               {"skipped", outcome.skipped},
               {"failed", outcome.failed}};
   const auto ids = outcome.ids;
-  wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
+  wait_for(ids, settled_or_gone,
            [this, ids, result, reply]() mutable {
              result["apps"] = json::parse(describe_all(ids));
              reply.ok(result);
@@ -214,7 +214,7 @@ void Supervisor::resurrect_at_start(std::function<void()> settled) {
     if (!dump->warning.empty()) spdlog::warn("resurrect: {}", dump->warning);
     ids = resurrect(dump->instances).ids;
   }
-  wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); }, std::move(settled));
+  wait_for(ids, settled_or_gone, std::move(settled));
 }
 
 }  // namespace pmx::daemon

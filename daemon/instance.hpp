@@ -131,5 +131,8 @@ struct Instance {
 std::string label(const Instance& in);
 /// How a leader ended, for the log: "exited with code 1", "killed by SIGKILL".
 std::string how_it_ended(const ExitStatus& exit);
+/// What a reply to start, restart, reload, scale or resurrect waits for: the instance is
+/// settled (not on its way to another state), or gone.
+inline bool settled_or_gone(const Instance* in) { return !in || is_settled(in->fsm.state()); }
 
 }  // namespace pmx::daemon

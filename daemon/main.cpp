@@ -69,10 +69,8 @@ void redirect_stdio_to_null() {
 /// ../lib/pmx (the package's /usr/lib/pmx for /usr/bin/pmxd). Empty when there is none.
 std::string find_node_preload() {
   if (const char* p = std::getenv("PMX_NODE_PRELOAD"); p && *p) return p;
-  char exe[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return "";
-  std::string dir(exe, static_cast<std::size_t>(n));
+  std::string dir = pmx::config::own_executable();
+  if (dir.empty()) return "";
   dir.resize(dir.rfind('/'));
   for (const std::string& candidate : {dir + "/pmx-node-preload.js", dir + "/../lib/pmx/pmx-node-preload.js"}) {
     if (::access(candidate.c_str(), R_OK) == 0) return candidate;

@@ -32,7 +32,7 @@ void Supervisor::reload_verb(const json& params, const std::vector<int>& ids, co
 
 void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
   if (plan->next == plan->rolling.size()) {
-    return wait_for(plan->ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
+    return wait_for(plan->ids, settled_or_gone,
                     [this, plan] { plan->reply.ok_text(describe_all(plan->ids)); });
   }
   const int id = plan->rolling[plan->next++];

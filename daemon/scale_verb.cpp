@@ -91,7 +91,7 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
     std::vector<int> added;
     for (int n = current; n < total; ++n) added.push_back(add_instance(spec, caller_env));
     all.insert(all.end(), added.begin(), added.end());
-    wait_for(added, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
+    wait_for(added, settled_or_gone,
              [this, name, total, all, added, reply] {
                reply.ok_text(result_text(
                    {{"name", name}, {"instances", total}, {"added", added}, {"removed", json::array()}},

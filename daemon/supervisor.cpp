@@ -1103,11 +1103,9 @@ void Supervisor::register_verbs() {
   };
 
   server_.on("ping", [this](const json&, const Reply& reply) {
-    char exe[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
     reply.ok({{"pid", ::getpid()},
               {"version", PMX_VERSION},
-              {"exe", n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string()},
+              {"exe", config::own_executable()},
               {"home", options_.paths.home},
               {"cgroups", processes_.cgroups()},
               {"apps", by_id_.size()}});
@@ -1128,7 +1126,7 @@ void Supervisor::register_verbs() {
     if (auto err = update_env(params, ids)) return reply.fail(*err);
     if (params.value("watch", json()) == "toggle") set_watch(ids, std::nullopt);
     for (int id : ids) dispatch(*find(id), Event::Restart);
-    wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
+    wait_for(ids, settled_or_gone,
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
@@ -1326,7 +1324,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   for (const auto& spec : specs) {
     for (int n = 0; n < spec.instances; ++n) ids.push_back(add_instance(spec, caller_env));
   }
-  wait_for(ids, [](const Instance* in) { return !in || is_settled(in->fsm.state()); },
+  wait_for(ids, settled_or_gone,
            [this, ids, reply] { reply.ok_text(describe_all(ids)); });
 }
 

@@ -20,6 +20,18 @@ namespace pmx::daemon {
 
 namespace asio = boost::asio;
 
+namespace {
+
+/// A waitpid status as the supervisor reads it.
+ExitStatus exit_status_of(int status) {
+  ExitStatus exit;
+  if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
+  else exit.code = WEXITSTATUS(status);
+  return exit;
+}
+
+}  // namespace
+
 SystemProcessOps::SystemProcessOps(asio::io_context& io, bool use_cgroups, const std::string& cgroup_name)
     : io_(io), tree_(use_cgroups, cgroup_name), child_signal_(io) {}
 
@@ -35,9 +47,7 @@ void SystemProcessOps::reap() {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
-    ExitStatus exit;
-    if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
-    else exit.code = WEXITSTATUS(status);
+    const ExitStatus exit = exit_status_of(status);
     // An adopted leader that is our child (after `pmx update`, exec kept the pid) is reported
     // to its watch, once: the pidfd's wait ends as cancelled.
     if (auto w = watches_.find(pid); w != watches_.end()) {
@@ -107,16 +117,11 @@ bool SystemProcessOps::watch_exit(pid_t pid, std::uint64_t start, ExitHandler on
     if (w == watches_.end()) return;
     ExitHandler report = std::move(w->second.on_exit);
     watches_.erase(w);
-    ExitStatus exit;
     // An adopted leader is our child after `pmx update` (exec keeps the pid): then its status
     // is ours to read.
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      if (WIFSIGNALED(status)) exit.signal = WTERMSIG(status);
-      else exit.code = WEXITSTATUS(status);
-    } else {
-      exit.unknown = true;
-    }
+    ExitStatus exit{.unknown = true};
+    if (::waitpid(pid, &status, WNOHANG) == pid) exit = exit_status_of(status);
     report(pid, exit);
   });
   watches_[pid] = ExitWatch{std::move(watch), std::move(on_exit)};

@@ -31,13 +31,6 @@ json app_in(const json& list, const std::string& name) {
   return json();
 }
 
-json jlist_of(const TempHome& home) {
-  auto r = run_pmx(home.path(), {"jlist"});
-  INFO(r);
-  REQUIRE(r.exit_code == 0);
-  return json::parse(r.out);
-}
-
 }  // namespace
 
 TEST_CASE("issue_6: a pmxd killed with SIGKILL is replaced by one that adopts every app, output intact",

@@ -602,6 +602,13 @@ RunResult Session::pmx(const std::vector<std::string>& args, const RunOptions& o
   return run_pmx(home.path(), args, with_reaping);
 }
 
+json jlist_of(const TempHome& home) {
+  auto r = run_pmx(home.path(), {"jlist"});
+  INFO(r);
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+
 json Session::jlist() {
   auto r = pmx({"jlist"});
   if (r.exit_code != 0) {

@@ -100,6 +100,10 @@ RunResult run_process(const std::vector<std::string>& argv, const RunOptions& op
 RunResult run_pmx(const std::string& home, const std::vector<std::string>& args,
                   const RunOptions& opts = {});
 
+class TempHome;
+/// `pmx jlist` of home's daemon, parsed; REQUIREs that pmx succeeds (for tests without a Session).
+json jlist_of(const TempHome& home);
+
 /// A fresh mkdtemp directory used as PMX_HOME. Removed at destruction when the test passed; kept
 /// and printed (with the tail of pmx.log) when it failed.
 class TempHome {

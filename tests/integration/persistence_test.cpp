@@ -20,13 +20,6 @@ using namespace pmx::itest;
 
 namespace {
 
-json jlist_of(const TempHome& home) {
-  auto r = run_pmx(home.path(), {"jlist"});
-  INFO(r);
-  REQUIRE(r.exit_code == 0);
-  return json::parse(r.out);
-}
-
 json by_id(const json& list, int id) {
   for (const auto& e : list)
     if (e.value("pm_id", -1) == id) return e;
