@@ -14,6 +14,8 @@
 #include <cstring>
 #include <thread>
 
+#include "cli/close_fds.hpp"
+
 namespace pmx::cli {
 namespace {
 
@@ -31,15 +33,6 @@ bool daemon_lock_held(const config::Paths& paths) {
   return held;
 }
 
-// The daemon lives long: it must not keep the caller's descriptors (a terminal, a pipe some
-// script waits on to close, a deleted file's space) open for all that time.
-void close_from(int lowest) {
-#ifdef SYS_close_range
-  if (::syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
-#endif
-  for (int fd = lowest; fd < 65536; ++fd) ::close(fd);
-}
-
 // Runs pmxd and waits for its first process to exit: 0 means the socket is bound.
 void start_daemon(const config::Paths& paths) {
   const std::string bin = daemon_binary();
@@ -54,7 +47,7 @@ void start_daemon(const config::Paths& paths) {
       ::dup2(null_fd, 0);
       ::dup2(null_fd, 1);
     }
-    close_from(3);
+    close_fds_from(3);
     ::setenv("PMX_HOME", paths.home.c_str(), 1);
     ::execl(bin.c_str(), bin.c_str(), static_cast<char*>(nullptr));
     std::string msg = "cannot run " + bin + ": " + std::strerror(errno) + "\n";

@@ -3,6 +3,7 @@
 // with write(2): nothing is buffered, and a closed reader (EPIPE) ends the command quietly.
 #include "cli/logs.hpp"
 
+#include "cli/ansi.hpp"
 #include "config/log_format.hpp"
 
 #include <poll.h>
@@ -24,16 +25,10 @@ namespace pmx::cli {
 
 namespace {
 
+using namespace ansi;
+
 using json = nlohmann::json;
 
-constexpr const char* kGreen = "\x1b[32m";
-constexpr const char* kRed = "\x1b[31m";
-constexpr const char* kBlue = "\x1b[34m";
-constexpr const char* kGrey = "\x1b[90m";
-constexpr const char* kBold = "\x1b[1m";
-constexpr const char* kInverse = "\x1b[7m";
-constexpr const char* kInverseOff = "\x1b[27m";
-constexpr const char* kColorOff = "\x1b[39m";
 constexpr const char* kBoldOff = "\x1b[22m";
 
 /// PM2 pads `<id>|<name>` to this width before ` | `.

@@ -7,20 +7,16 @@
 #include <cstdlib>
 #include <cstdio>
 
+#include "cli/ansi.hpp"
 #include "config/units.hpp"
 
 namespace pmx::cli {
 namespace {
 
+using namespace ansi;
+
 using json = nlohmann::json;
 
-constexpr const char* kReset = "\x1b[0m";
-constexpr const char* kBold = "\x1b[1m";
-constexpr const char* kGreen = "\x1b[32m";
-constexpr const char* kRed = "\x1b[31m";
-constexpr const char* kYellow = "\x1b[33m";
-constexpr const char* kCyan = "\x1b[36m";
-constexpr const char* kGrey = "\x1b[90m";
 
 // Display width of UTF-8 text (every code point counts one column; enough for our cells).
 std::size_t display_width(const std::string& s) {

@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/autostart.hpp"
+#include "cli/close_fds.hpp"
 #include "cli/commands.hpp"
 #include "cli/logs.hpp"
 #include "config/app_spec.hpp"
@@ -81,13 +82,6 @@ void write_all(int fd, std::string_view text) {
 }
 
 void say(const std::string& text) { write_all(STDERR_FILENO, "pmx-runtime: " + text + "\n"); }
-
-void close_from(int lowest) {
-#ifdef SYS_close_range
-  if (::syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
-#endif
-  for (int fd = lowest; fd < 65536; ++fd) ::close(fd);
-}
 
 /// In a forked child: the signals this process blocks (for its signalfd) unblocked again.
 void restore_signals() {
@@ -182,7 +176,7 @@ void Runtime::start_daemon() {
       ::dup2(null_fd, 1);
     }
     ::dup2(err[1], 2);
-    close_from(3);
+    close_fds_from(3);
     ::execl(bin.c_str(), bin.c_str(), "--foreground", static_cast<char*>(nullptr));
     const std::string msg = "cannot run " + bin + ": " + std::strerror(errno) + "\n";
     write_all(2, msg);

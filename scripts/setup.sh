@@ -7,7 +7,7 @@ build="${1:-$root/build}"
 shift || true
 
 packages=(g++ cmake make libboost-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev
-          catch2 libcli11-dev zlib1g-dev clang libclang-rt-14-dev
+          catch2 libcli11-dev zlib1g-dev clang libclang-rt-14-dev ninja-build
           dpkg-dev)  # dpkg-dev: dpkg-shlibdeps, for the .deb (tests/package)
 missing=()
 for p in "${packages[@]}"; do
@@ -21,5 +21,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"
 fi
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+# Ninja for a new build folder (it schedules both cores better than make); an existing folder
+# keeps the generator it was made with.
+generator=()
+[ -f "$build/CMakeCache.txt" ] || generator=(-G Ninja)
+cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 cmake --build "$build" -j"$(nproc)"

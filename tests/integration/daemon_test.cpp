@@ -13,11 +13,6 @@ using namespace pmx::itest;
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
 /// Starts spawn_tree (orphan mode) plus a sleeper; returns every pid they are made of.
 std::vector<pid_t> start_apps(Session& s) {
   std::string file = s.home.scratch("tree.pids");

@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -194,6 +196,11 @@ std::vector<long> ticks(const std::string& path) {
     if (line.rfind("tick ", 0) == 0) out.push_back(std::strtol(line.c_str() + 5, nullptr, 10));
   }
   return out;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
 }
 
 bool file_exists(const std::string& path) {

@@ -62,6 +62,8 @@ std::optional<std::string> read_file(const std::string& path);
 std::vector<std::string> read_lines(const std::string& path);
 
 bool file_exists(const std::string& path);
+/// s in lower case (ASCII), for matching messages whatever their capitals.
+std::string lower(std::string s);
 /// The numbers of the "tick <n>" lines (the ticker fixture's) of a log, in file order: a gap or a
 /// repeat shows a lost or doubled line.
 std::vector<long> ticks(const std::string& path);

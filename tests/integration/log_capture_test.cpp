@@ -172,7 +172,9 @@ TEST_CASE("issue_8: a 1 MiB line arrives whole, binary bytes as they are", "[int
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "wide", "--", "-c",
                       "head -c 1048576 /dev/zero | tr '\\000' x; echo; printf 'a\\001\\377\\000b\\n'; exec sleep 1000"}), 0);
   const std::string out = s.home.path() + "/logs/wide-out.log";
-  const std::string expected = std::string(1048576, 'x') + "\n" + std::string("a\x01\xff\0b\n", 6);
+  std::string expected(1048576, 'x');
+  expected += '\n';
+  expected.append("a\x01\xff\0b\n", 6);
   CHECK(wait_until([&] { return file_is(out, expected); }, 10s));
 }
 

@@ -7,15 +7,6 @@
 
 using namespace pmx::itest;
 
-namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-}  // namespace
-
 TEST_CASE("monit.memory reports the app's resident memory", "[integration][memory]") {
   Session s({"--sample-interval", "200"});
   REQUIRE_EXIT(s.pmx({"start", bin::kMemhog, "--name", "hog", "--kill-timeout", "500", "--",

@@ -53,7 +53,7 @@ std::string between(const std::string& text, const std::string& begin, const std
 }
 
 TEST_CASE("docs/architecture.md holds the transition table of the code", "[fsm]") {
-  const std::string doc = read_file(std::string(PMX_SOURCE_DIR) + "/docs/architecture.md");
+  const std::string doc = read_file(PMX_SOURCE_DIR "/docs/architecture.md");
   const std::string copy =
       between(doc, "<!-- transition-table:begin -->", "<!-- transition-table:end -->", "");
   INFO("describe_table() says:\n" << describe_table());
@@ -62,7 +62,7 @@ TEST_CASE("docs/architecture.md holds the transition table of the code", "[fsm]"
 
 TEST_CASE("the header comment of instance_fsm.hpp holds the transition table of the code",
           "[fsm]") {
-  const std::string header = read_file(std::string(PMX_SOURCE_DIR) + "/daemon/instance_fsm.hpp");
+  const std::string header = read_file(PMX_SOURCE_DIR "/daemon/instance_fsm.hpp");
   const std::string copy = between(header, "// <transition-table>", "// </transition-table>", "// ");
   INFO("describe_table() says:\n" << describe_table());
   CHECK(copy == describe_table());
