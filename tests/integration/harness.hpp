@@ -64,6 +64,8 @@ std::vector<std::string> read_lines(const std::string& path);
 bool file_exists(const std::string& path);
 /// s in lower case (ASCII), for matching messages whatever their capitals.
 std::string lower(std::string s);
+/// Whether text contains part.
+inline bool mentions(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 /// The numbers of the "tick <n>" lines (the ticker fixture's) of a log, in file order: a gap or a
 /// repeat shows a lost or doubled line.
 std::vector<long> ticks(const std::string& path);

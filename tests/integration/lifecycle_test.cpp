@@ -9,14 +9,6 @@
 
 using namespace pmx::itest;
 
-namespace {
-
-bool mentions(const std::string& text, const std::string& word) {
-  return text.find(word) != std::string::npos;
-}
-
-}  // namespace
-
 TEST_CASE("start, list, stop and delete an app", "[integration][lifecycle]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "sl", "--kill-timeout", "500"}), 0);

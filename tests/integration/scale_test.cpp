@@ -67,7 +67,6 @@ std::map<int, Seen> start_sleepers(Session& s, const std::string& name, int n) {
   return seen;
 }
 
-bool mentions(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

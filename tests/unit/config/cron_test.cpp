@@ -12,10 +12,10 @@
 namespace pmx::config {
 namespace {
 
-using Clock = std::chrono::system_clock;
+using SystemClock = std::chrono::system_clock;
 using pmx::test::local;
 
-Clock::time_point next_of(const std::string& text, Clock::time_point after) {
+SystemClock::time_point next_of(const std::string& text, SystemClock::time_point after) {
   auto c = CronSchedule::parse(text);
   INFO(text << ": " << (c ? "" : c.error()));
   REQUIRE(c.ok());
@@ -63,7 +63,7 @@ TEST_CASE("cron: bad expressions name what is wrong, a date that never comes has
   CHECK(minutes.error().find("minutes field '61'") != std::string::npos);
   auto feb31 = CronSchedule::parse("0 0 31 2 *");
   REQUIRE(feb31.ok());
-  CHECK_FALSE(feb31->next(Clock::now()).has_value());
+  CHECK_FALSE(feb31->next(SystemClock::now()).has_value());
 }
 
 }  // namespace

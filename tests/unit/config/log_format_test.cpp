@@ -15,7 +15,7 @@
 namespace pmx::config {
 namespace {
 
-using Clock = std::chrono::system_clock;
+using SystemClock = std::chrono::system_clock;
 using pmx::test::utc;
 
 /// Sets TZ (a POSIX rule, so no zoneinfo file is needed) for the test's lifetime.
@@ -38,7 +38,7 @@ class TzGuard {
   std::optional<std::string> old_;
 };
 
-std::string fmt(std::string_view pattern, Clock::time_point t) {
+std::string fmt(std::string_view pattern, SystemClock::time_point t) {
   auto f = DateFormat::compile(pattern);
   INFO(pattern << ": " << (f ? "" : f.error()));
   REQUIRE(f.ok());

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "time_points.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -16,27 +17,10 @@
 namespace pmx::config {
 namespace {
 
-using Clock = std::chrono::system_clock;
 using pmx::test::utc;
 
 /// A fresh folder under TMPDIR, removed at the end.
-struct TempDir {
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "pmx-rotated-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  void touch(const std::string& name) const {
-    const int fd = ::open((path + "/" + name).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-    REQUIRE(fd >= 0);
-    ::close(fd);
-  }
-  std::string path;
-};
+using pmx::test::TempDir;
 
 const auto kT = utc(2026, 11, 27, 10, 0, 0, 123);
 

@@ -1,5 +1,6 @@
 // Tests of daemon/file_watcher.hpp: what the watch ignores, and one call per burst of changes.
 #include "daemon/file_watcher.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -16,14 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/pmx-watch-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string path;
-};
+using pmx::test::TempDir;
 
 TEST_CASE("watch: node_modules, .git, pmx's files and ignore_watch rules are ignored", "[watch]") {
   boost::asio::io_context io;

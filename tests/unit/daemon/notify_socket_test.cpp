@@ -1,6 +1,7 @@
 // Tests of daemon/notify_socket.hpp: the sd_notify format, and a real socket (credentials from
 // the kernel, descriptors sent along closed, bad datagrams dropped and counted, the file's life).
 #include "daemon/notify_socket.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -27,14 +28,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/pmx-notify-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string path;
-};
+using pmx::test::TempDir;
 
 sockaddr_un address_of(const std::string& path) {
   sockaddr_un sa{};
