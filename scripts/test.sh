@@ -7,7 +7,9 @@
 # the first pass built with their own sanitizers already.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-jobs="$(nproc)"
+# One test more than there are cores: the integration tests spend much of their time waiting
+# on the processes they drive.
+jobs="$(( $(nproc) + 1 ))"
 
 "$root/scripts/setup.sh" "$root/build" -DCMAKE_UNITY_BUILD=ON
 (cd "$root/build" && ctest --output-on-failure -j"$jobs" --timeout 300)
