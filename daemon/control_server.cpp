@@ -35,7 +35,9 @@ void Reply::ok(const ipc::json& result) const { ok_then(result, nullptr); }
 
 void Reply::ok_text(const std::string& result_json) const {
   auto s = session_.lock();
-  if (s && id_) s->send_reply(ipc::encode_result_text(*id_, result_json), nullptr);
+  if (!s || !id_) return;
+  s->answered();
+  s->send_reply(ipc::encode_result_text(*id_, result_json), nullptr);
 }
 
 void Reply::ok_then(const ipc::json& result, std::function<void()> after) const {
@@ -44,12 +46,14 @@ void Reply::ok_then(const ipc::json& result, std::function<void()> after) const 
     if (after) after();
     return;
   }
+  s->answered();
   s->send_reply(ipc::encode_result(*id_, result), std::move(after));
 }
 
 void Reply::fail(const ipc::RpcError& error) const {
   auto s = session_.lock();
   if (!s || !id_) return;
+  s->answered();
   s->send_reply(ipc::encode_error(*id_, error), nullptr);
 }
 
@@ -140,10 +144,10 @@ void ControlServer::admit(local::socket socket) {
                  cred.uid, cred.pid, ::geteuid());
     return;
   }
-  if (sessions_.size() >= limits_.max_sessions) {
+  if (sessions_.size() >= limits_.max_sessions && !evict_idle()) {
     if (!full_episode_) {
       full_episode_ = true;
-      spdlog::warn("{} clients connected, the most allowed: refusing new connections",
+      spdlog::warn("{} clients connected, the most allowed, and none idle: refusing new connections",
                    limits_.max_sessions);
     }
     refuse(std::move(socket),
@@ -152,9 +156,9 @@ void ControlServer::admit(local::socket socket) {
                            {{"reason", "too_many_connections"}, {"limit", limits_.max_sessions}}));
     return;
   }
-  if (full_episode_) {
-    full_episode_ = false;
-    spdlog::info("below {} clients again, accepting new connections", limits_.max_sessions);
+  if ((full_episode_ || evict_episode_) && sessions_.size() + limits_.reserved_sessions < limits_.max_sessions) {
+    full_episode_ = evict_episode_ = false;
+    spdlog::info("{} clients connected, below the most allowed ({}) again", sessions_.size(), limits_.max_sessions);
   }
   const SessionId id = next_id_++;
   auto session = std::make_shared<Session>(id, std::move(socket), *this);
@@ -163,11 +167,50 @@ void ControlServer::admit(local::socket socket) {
   publish_sessions("connected", id);
 }
 
+bool ControlServer::evict_idle() {
+  // The session that costs its client least to lose: one that never sent a request before one
+  // that did, then the one quiet longest. Followers and sessions owed a reply are never evicted.
+  Session* victim = nullptr;
+  for (auto& [id, session] : sessions_) {
+    if (!session->idle()) continue;
+    if (!victim || std::make_pair(session->ever_requested(), session->last_active()) <
+                       std::make_pair(victim->ever_requested(), victim->last_active()))
+      victim = session.get();
+  }
+  if (!victim) return false;
+  if (!evict_episode_) {
+    evict_episode_ = true;
+    spdlog::warn("{} clients connected, the most allowed: closing the idle ones longest quiet to let new ones in",
+                 limits_.max_sessions);
+  }
+  ++evicted_;
+  victim->close_now_with(ipc::make_error(
+      ipc::ErrorCode::Failed, "connection closed: idle while every connection slot was taken",
+      {{"reason", "evicted_idle"}, {"limit", limits_.max_sessions}}));
+  return true;
+}
+
+bool ControlServer::may_follow(Session& session) {
+  if (session.follows()) return true;
+  std::size_t following = 0;
+  for (const auto& [id, s] : sessions_)
+    if (s->follows()) ++following;
+  if (following + limits_.reserved_sessions >= limits_.max_sessions) return false;
+  session.set_follows();
+  return true;
+}
+
+ipc::RpcError ControlServer::too_many_followers() const {
+  return ipc::make_error(ipc::ErrorCode::Failed,
+                         "too many clients follow already (" +
+                             std::to_string(limits_.max_sessions - limits_.reserved_sessions) +
+                             "): the remaining connections are kept for requests",
+                         {{"reason", "too_many_followers"},
+                          {"limit", limits_.max_sessions - limits_.reserved_sessions}});
+}
+
 void ControlServer::refuse(local::socket socket, const ipc::RpcError& error) {
-  // One short line into an empty socket buffer: it fits, and if not the close alone says no.
-  const std::string line = ipc::encode_error(nullptr, error) + "\n";
-  [[maybe_unused]] auto n =
-      ::send(socket.native_handle(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  send_last_words(socket, error);
   boost::system::error_code ignored;
   socket.shutdown(local::socket::shutdown_both, ignored);
   socket.close(ignored);
@@ -248,6 +291,7 @@ void ControlServer::subscribe(const ipc::json& params, const Reply& reply, bool 
   }
   auto session = reply.session();
   if (!session) return;
+  if (on && !may_follow(*session)) return reply.fail(too_many_followers());
   for (const auto& t : *topics) {
     if (on)
       session->topics().insert(t.get<std::string>());

@@ -26,7 +26,12 @@ namespace pmx::daemon {
 /// Every bound of the control server; docs/protocol.md ("Connections and limits") describes
 /// what happens at each.
 struct ControlLimits {
-  std::size_t max_sessions = 256;  ///< connections beyond it get an error and are closed
+  /// At this many connections, a new one closes the idle session quiet longest, or is refused
+  /// with an error when every session is owed a reply or follows something.
+  std::size_t max_sessions = 256;
+  /// Slots that following sessions (subscribed, or following logs) may not take, so that a
+  /// request (`pmx kill` among them) always finds one.
+  std::size_t reserved_sessions = 16;
   QueueLimits queue;               ///< per session
   /// Each session may hold this much of an unfinished request without counting against...
   std::size_t partial_free_bytes = 16 * 1024;
@@ -90,6 +95,14 @@ class ControlServer {
   /// Sends a notification to every session subscribed to topic; returns how many there are.
   std::size_t publish(std::string_view topic, std::string_view method, const ipc::json& params);
 
+  /// Whether session may follow (subscribe, follow logs): it already does, or fewer than
+  /// max_sessions - reserved_sessions sessions follow. Marks it as following when it may.
+  bool may_follow(Session& session);
+  /// The error a follow request gets when may_follow() says no.
+  ipc::RpcError too_many_followers() const;
+  /// Idle sessions closed to make room for new connections, since start.
+  std::uint64_t evicted() const { return evicted_; }
+
   /// How many requests were dispatched so far (the supervisor trims memory after activity).
   std::uint64_t requests() const { return requests_; }
   std::size_t session_count() const { return sessions_.size(); }
@@ -102,6 +115,9 @@ class ControlServer {
   void pause_accept();
   void admit(boost::asio::local::stream_protocol::socket socket);
   void refuse(boost::asio::local::stream_protocol::socket socket, const ipc::RpcError& error);
+  /// At the connection cap: closes the idle session that costs its client least (never sent a
+  /// request, then quiet longest); false when no session is idle.
+  bool evict_idle();
   /// Called by a session when it closes.
   void forget(SessionId id);
   /// Moves a session's charge of partial-request bytes from `from` to `to`; false when the
@@ -125,7 +141,9 @@ class ControlServer {
   bool accepting_ = false;
   bool accept_paused_ = false;  ///< out of descriptors: waiting for the timer or a session to close
   bool accept_episode_ = false; ///< accept failing (out of descriptors): logged once
-  bool full_episode_ = false;   ///< refusing connections: max_sessions reached
+  bool full_episode_ = false;   ///< refusing connections: max_sessions reached, none idle
+  bool evict_episode_ = false;  ///< evicting idle sessions (logged once per daemon)
+  std::uint64_t evicted_ = 0;
   bool budget_episode_ = false; ///< closing clients: partial-request budget exhausted
 };
 

@@ -47,6 +47,10 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
     }
   }
   const bool follow = request.value("follow", false);
+  if (follow) {
+    auto session = reply.session();
+    if (session && !server_.may_follow(*session)) return reply.fail(server_.too_many_followers());
+  }
 
   // `all` with no app yet is no error: the follower sees the apps started later.
   std::vector<int> ids;

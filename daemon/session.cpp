@@ -1,6 +1,8 @@
 // Session: read lines, dispatch, write replies and notifications in order, within the limits.
 #include "daemon/session.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +22,12 @@ namespace {
 constexpr std::size_t kShrinkAbove = 64 * 1024;
 
 }  // namespace
+
+void send_last_words(local::socket& socket, const ipc::RpcError& error) {
+  const std::string line = ipc::encode_error(nullptr, error) + "\n";
+  [[maybe_unused]] auto n =
+      ::send(socket.native_handle(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
 
 Session::Session(SessionId id, local::socket socket, ControlServer& server)
     : id_(id),
@@ -89,6 +97,12 @@ void Session::close() {
   }
   for (auto& m : unwritten)
     if (m.after) m.after();
+}
+
+void Session::close_now_with(const ipc::RpcError& error) {
+  if (closed_) return;
+  send_last_words(socket_, error);
+  close();
 }
 
 void Session::read() {
@@ -161,6 +175,9 @@ void Session::handle(const std::string& line) {
     return;
   }
   const auto& request = std::get<ipc::Request>(decoded);
+  ever_requested_ = true;
+  last_active_ = std::chrono::steady_clock::now();
+  if (request.id) ++in_flight_;
   if (server_) server_->dispatch(request, Reply(weak_from_this(), request.id));
 }
 
@@ -171,6 +188,7 @@ void Session::write_next() {
                                                        const boost::system::error_code& ec, std::size_t) {
     self->writing_ = false;
     if (self->closed_) return;
+    self->last_active_ = std::chrono::steady_clock::now();
     auto done = self->queue_.pop_front();
     if (done.after) done.after();
     if (ec) {

@@ -11,6 +11,7 @@
 #include <deque>
 #include <dirent.h>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -264,51 +265,112 @@ TEST_CASE("issue_6: many clients holding unfinished requests do not grow pmxd",
   CHECK(raw_ping(s.home));
 }
 
-TEST_CASE("issue_6: connections beyond the cap are refused, and none leaks",
-          "[integration][issue_6]") {
+/// The error line a closed or refused connection got, or nullopt when it got none (yet).
+std::optional<std::string> error_reason(RawClient& c) {
+  auto line = c.read_line(0ms);
+  if (!line) return std::nullopt;
+  auto reply = json::parse(*line, nullptr, false);
+  if (reply.is_discarded() || !reply.contains("error")) return std::string("not an error: ") + *line;
+  return reply["error"].value("data", json::object()).value("reason", std::string("no reason"));
+}
+
+TEST_CASE("at the connection cap, the idle connections quiet longest make room, and none leaks",
+          "[integration][control]") {
   Session s;
   const pid_t pmxd = s.daemon.pid();
   const int fds_before = idle_fd_count(s.home, pmxd);
   REQUIRE(fds_before > 0);
   const std::string fds_listed = fd_listing(pmxd);
 
+  // The first ten send a request (and so are evicted after those that never did), the rest
+  // connect and stay silent.
   constexpr std::size_t kExtra = 20;
-  std::deque<RawClient> clients(kMaxSessions + kExtra);
-  for (auto& c : clients) REQUIRE(c.connect(s.home.socket()));
-
-  std::size_t refused = 0;
-  std::vector<bool> seen(clients.size(), false);
-  REQUIRE(wait_until(
-      [&] {
-        for (std::size_t i = 0; i < clients.size(); ++i) {
-          if (seen[i]) continue;
-          auto line = clients[i].read_line(0ms);
-          if (!line && !clients[i].eof()) continue;
-          seen[i] = true;
-          if (line) {
-            auto reply = json::parse(*line, nullptr, false);
-            if (!reply.is_discarded() && reply.contains("error")) ++refused;
-          }
-        }
-        return refused >= kExtra;
-      },
-      20s));
-  CHECK(refused == kExtra);
-  // Every admitted client is still served.
-  CHECK(clients.front().call(1, "ping").value_or(json()).contains("result"));
-  CHECK(clients[kMaxSessions - 1].call(1, "ping").value_or(json()).contains("result"));
-
-  // Once some leave, newcomers are served again.
-  for (int i = 0; i < 10; ++i) clients.pop_front();
-  CHECK(wait_until([&] { return raw_ping(s.home); }, 10s));
+  std::deque<RawClient> clients(kMaxSessions);
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    REQUIRE(clients[i].connect(s.home.socket()));
+    if (i < 10) REQUIRE(clients[i].call(1, "ping").value_or(json()).contains("result"));
+  }
+  REQUIRE(wait_until([&] { return socket_count(pmxd) == static_cast<int>(kMaxSessions) + 2; }, 20s));
+  std::deque<RawClient> newcomers(kExtra);
+  for (auto& c : newcomers) {
+    REQUIRE(c.connect(s.home.socket()));
+    // Served at once: each newcomer took the slot of an idle session.
+    CHECK(c.call(1, "ping").value_or(json()).contains("result"));
+  }
+  // The evicted are the silent ones connected first, each told why; the others are untouched.
+  std::map<std::string, int> reasons;
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    std::optional<std::string> reason;
+    wait_until([&] { return (reason = error_reason(clients[i])) || clients[i].eof(); }, i >= 10 && i < 10 + kExtra ? 5s : 0s);
+    if (reason) ++reasons[*reason];
+    CHECK(reason.has_value() == (i >= 10 && i < 10 + kExtra));
+  }
+  CHECK(reasons["evicted_idle"] == static_cast<int>(kExtra));
+  CHECK(clients.front().call(2, "ping").value_or(json()).contains("result"));
+  CHECK(clients.back().call(2, "ping").value_or(json()).contains("result"));
   CHECK_EXIT(s.pmx({"ping"}), 0);
-  CHECK(count_in_log(s.home, "refusing new connections") == 1);
+  CHECK(count_in_log(s.home, "closing the idle ones longest quiet") == 1);
 
   clients.clear();
+  newcomers.clear();
   INFO("fds before:\n" << fds_listed);
   CHECK(wait_until([&] { return fd_count(pmxd) == fds_before; }, 10s));
   INFO("fds after:\n" << fd_listing(pmxd));
   CHECK(fd_count(pmxd) == fds_before);
+}
+
+TEST_CASE("256 idle connections do not lock out pmx list and pmx kill", "[integration][control][regression]") {
+  Session s;
+  std::vector<RawClient> idle(kMaxSessions);
+  for (auto& c : idle) REQUIRE(c.connect(s.home.socket()));
+  REQUIRE(wait_until([&] { return socket_count(s.daemon.pid()) == static_cast<int>(kMaxSessions) + 2; }, 20s));
+  CHECK_EXIT(s.pmx({"list"}), 0);
+  CHECK_EXIT(s.pmx({"kill"}), 0);
+  CHECK(wait_until([&] { return !process_alive(s.daemon.pid()); }, 10s));
+}
+
+TEST_CASE("followers cannot take the slots kept for requests, and at the cap with none idle new connections are refused",
+          "[integration][control][regression]") {
+  Session s;
+  const pid_t pmxd = s.daemon.pid();
+  constexpr std::size_t kReserved = 16;  // docs/protocol.md, "Connections and limits"
+  std::deque<RawClient> followers(kMaxSessions);
+  std::size_t subscribed = 0, refused = 0;
+  for (auto& c : followers) {
+    REQUIRE(c.connect(s.home.socket()));
+    auto r = c.call(1, "subscribe", {{"topics", {"events"}}}).value_or(json());
+    if (r.contains("result")) ++subscribed;
+    if (r.contains("error") && r["error"]["data"].value("reason", "") == "too_many_followers") ++refused;
+  }
+  CHECK(subscribed == kMaxSessions - kReserved);
+  CHECK(refused == kReserved);
+  // `pmx logs --follow` is a follower too: it is refused with a message, not left hanging.
+  auto logs = s.pmx({"logs", "--raw"});
+  CHECK(logs.exit_code == 1);
+  CHECK(lower(logs.out + logs.err).find("too many clients follow") != std::string::npos);
+  // Those refused hold no subscription: they are idle and make room for requests.
+  CHECK_EXIT(s.pmx({"list"}), 0);
+
+  // The slots that are left, taken by clients owed replies they do not read: none is idle.
+  std::string requests;
+  for (int i = 0; i < 3000; ++i) requests += request_line(i, "list");
+  std::vector<RawClient> stuck(kReserved);
+  for (auto& c : stuck) {
+    REQUIRE(c.connect(s.home.socket()));
+    const int sndbuf = 8192;
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    send_until_stalled(c.fd(), requests, 300ms);
+  }
+  REQUIRE(wait_until([&] { return socket_count(pmxd) == static_cast<int>(kMaxSessions) + 2; }, 20s));
+  RawClient late;
+  REQUIRE(late.connect(s.home.socket()));
+  std::optional<std::string> reason;
+  REQUIRE(wait_until([&] { return (reason = error_reason(late)) || late.eof(); }, 10s));
+  CHECK(reason.value_or("") == "too_many_connections");
+  CHECK(count_in_log(s.home, "none idle: refusing new connections") == 1);
+  stuck.clear();
+  followers.clear();
+  CHECK(wait_until([&] { return raw_ping(s.home); }, 20s));
 }
 
 TEST_CASE("issue_6: out of descriptors, pmxd pauses accept instead of spinning",
