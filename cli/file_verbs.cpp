@@ -1,0 +1,96 @@
+// The verbs given an ecosystem file, and `pmx ecosystem`.
+#include "cli/file_verbs.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "cli/commands.hpp"
+#include "cli/daemon_connection.hpp"
+#include "cli/ecosystem_file.hpp"
+#include "cli/start_verb.hpp"
+#include "config/ecosystem.hpp"
+#include "config/paths.hpp"
+
+namespace pmx::cli {
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+config::Ecosystem load_file(const std::string& arg, const FileOptions& fo) {
+  auto eco = read_ecosystem(arg, config::LoadOptions{fo.env, split_commas(fo.only)});
+  if (!eco) throw Failure(kUsage, eco.error());
+  for (const auto& w : eco->warnings) std::cerr << "pmx: warning: " << w << "\n";
+  for (const auto& app : eco->apps) warn_unsupported(app);
+  return std::move(*eco);
+}
+
+}  // namespace
+
+// start | restart | reload | stop | delete | startOrRestart | startOrReload <file>
+int run_on_file(DaemonConnection& s, const std::string& verb, const std::string& arg, const FileOptions& fo) {
+  const config::Ecosystem eco = load_file(arg, fo);
+  std::set<std::string> registered;
+  for (const auto& app : s.call("list")) registered.insert(app.value("name", ""));
+
+  json to_start = json::array();
+  json restart_names = json::array();
+  json all_names = json::array();
+  for (const auto& app : eco.apps) {
+    all_names.push_back(app.name);
+    const bool known = registered.count(app.name) > 0;
+    if (verb == "start" || verb == "startOrRestart" || verb == "startOrReload") {
+      // As PM2: starting a file again restarts its apps that pmx has (the usual deploy is
+      // `git pull && pmx start ecosystem.config.js`); -f starts new copies instead.
+      if (known && !(verb == "start" && fo.force)) restart_names.push_back(app.name);
+      else to_start.push_back(config::to_json(app));
+    } else if (verb == "restart" || verb == "reload") {
+      restart_names.push_back(app.name);
+    }
+  }
+  if (verb == "stop" || verb == "delete") {
+    s.call(verb, {{"targets", all_names}});
+  }
+  json settled = json::array();  // the entries of every app restarted or started
+  auto add = [&](const json& entries) {
+    for (const auto& e : entries) settled.push_back(e);
+  };
+  if (!restart_names.empty()) {
+    const char* restart_verb = verb == "reload" || verb == "startOrReload" ? "reload" : "restart";
+    if (fo.update_env) {
+      // Each app gets the caller's environment and its env from the file again.
+      for (const auto& app : eco.apps) {
+        if (std::find(restart_names.begin(), restart_names.end(), app.name) == restart_names.end()) continue;
+        add(s.call(restart_verb, {{"targets", json::array({app.name})}, {"env", caller_env()}, {"app_env", app.env}}));
+      }
+    } else {
+      add(s.call(restart_verb, {{"targets", restart_names}}));
+    }
+  }
+  if (!to_start.empty()) add(s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}}));
+  s.show_list();
+  return report_errored(settled);
+}
+
+int run_ecosystem(Invocation&) {
+  const std::string path = "ecosystem.yaml";
+  if (config::is_regular_file(path)) throw Failure(kFailed, path + " already exists; not overwriting it");
+  std::ofstream out(path);
+  out << config::example_ecosystem_yaml();
+  if (!out) throw Failure(kFailed, "cannot write " + path);
+  std::cout << "wrote " << path << ": edit it, then `pmx start " << path << "`\n";
+  return kOk;
+}
+
+}  // namespace pmx::cli
