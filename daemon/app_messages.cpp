@@ -32,31 +32,28 @@ bool reachable(const Instance& in) {
 
 }  // namespace
 
-void Supervisor::on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const json& msg) {
-  const std::string type = msg.value("type", "");
-  const json data = msg.value("data", json::object());
-  if (type == "axm:action" && data.is_object()) {
-    const std::string name = data.value("action_name", "");
-    if (!name.empty() && std::find(actions.begin(), actions.end(), name) == actions.end() &&
-        actions.size() < kMaxActions) {
+void Supervisor::on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg) {
+  // decode_node_message checked the shapes: an action's name is a non-empty string.
+  const std::string& name = msg.action_name;
+  if (msg.kind == NodeMessage::Kind::Action) {
+    if (std::find(actions.begin(), actions.end(), name) == actions.end() && actions.size() < kMaxActions) {
       actions.push_back(name);
       spdlog::debug("{} registered action '{}'", label(in), name);
     }
     return;
   }
-  if (type == "axm:reply" && current && data.is_object()) {
-    const std::string name = data.value("action_name", "");
+  if (msg.kind == NodeMessage::Kind::ActionReply && current) {
     for (const auto& t : triggers_) {
       if (t->action == name && t->waiting.erase(in.id) == 1) {
-        t->replies[in.id] = data.value("return", json());
+        t->replies[in.id] = msg.value;
         if (t->waiting.empty()) t->timer.cancel();  // answers now
       }
     }
     return;
   }
-  if (type == "process:msg" && current) {
+  if (msg.kind == NodeMessage::Kind::ProcessMsg && current) {
     server_.publish(ControlServer::kEventsTopic, "process:msg",
-                    {{"pm_id", in.id}, {"name", in.spec.name}, {"data", data}, {"raw", msg}});
+                    {{"pm_id", in.id}, {"name", in.spec.name}, {"data", msg.value}, {"raw", msg.raw}});
   }
 }
 

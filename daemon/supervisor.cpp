@@ -484,7 +484,7 @@ void Supervisor::on_notify(const Notification& n) {
   if (n.ready) ready(*in, pid, "sd_notify READY=1");
 }
 
-void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const json& msg) {
+void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg) {
   // From the current run, or from reload's replacement; a replaced run on its way out is not heard.
   pid_t pid = 0;
   std::vector<std::string>* actions = nullptr;
@@ -497,13 +497,22 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const json&
   } else {
     return;
   }
-  if (msg == "ready") return ready(in, pid, "process.send('ready')");
-  if (!msg.is_object()) return;
-  if (msg.contains("type")) return on_app_message(in, *actions, actions == &in.actions, msg);
-  if (msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
-  const std::string what = msg.value("pmx", "");
-  if (what == "listen") return node_listen(in, channel, msg);
-  if (what == "listening" && !in.spec.wait_ready) ready(in, pid, "listening");
+  // The message was typed by decode_node_message: its fields are what their kind says.
+  using Kind = NodeMessage::Kind;
+  switch (msg.kind) {
+    case Kind::Ready: return ready(in, pid, "process.send('ready')");
+    case Kind::Listen: return node_listen(in, channel, msg.raw);
+    case Kind::BadListen:
+      spdlog::warn("{} asked to listen with a port or index that is not an integer of its range, refusing", label(in));
+      return channel.send(json{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", msg.id}, {"errno", -EINVAL}});
+    case Kind::Listening:
+      if (!in.spec.wait_ready) ready(in, pid, "listening");
+      return;
+    case Kind::Action:
+    case Kind::ActionReply:
+    case Kind::ProcessMsg: return on_app_message(in, *actions, actions == &in.actions, msg);
+    default: return;  // the app's own messages
+  }
 }
 
 void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& request) {
@@ -645,7 +654,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   // pmxd ('ready'), and in cluster mode the preload asks it for the sockets its listen()s need.
   int channel_end = -1;
   if (config::is_node_app(s)) {
-    auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const json& msg) {
+    auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const NodeMessage& msg) {
       if (Instance* in = find(id)) on_node_message(*in, channel, msg);
     });
     if (opened) {

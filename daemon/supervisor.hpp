@@ -119,9 +119,9 @@ class Supervisor {
   void stop_run(const Instance& in, const Membership& run, NodeChannel* channel);
 
   // Messages of PM2's protocol on the Node channel (daemon/app_messages.cpp).
-  /// A {type: ...} message from a run (actions: the run's registered actions; current: the
-  /// instance's current run, not reload's replacement).
-  void on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const json& msg);
+  /// A PM2 message ({type: ...}) from a run (actions: the run's registered actions; current:
+  /// the instance's current run, not reload's replacement).
+  void on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg);
   /// `trigger`: runs a registered action on the targets and answers with their replies.
   void trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
   /// `sendData`: a process:msg packet to the targets.
@@ -195,7 +195,7 @@ class Supervisor {
   void on_notify(const Notification& n);
   /// A message from one of a Node instance's IPC channels (its current run's or reload's
   /// replacement's).
-  void on_node_message(Instance& in, NodeChannel& channel, const json& msg);
+  void on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg);
   /// The preload's request for a listening socket: the app's socket for that address (bound
   /// now if it is the first), or an errno; answered on channel.
   void node_listen(Instance& in, NodeChannel& channel, const json& request);
