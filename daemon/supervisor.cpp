@@ -15,6 +15,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -92,6 +93,16 @@ pid_t parent_of(pid_t pid) {
   pid_t ppid = 0;
   rest >> state >> ppid;
   return ppid;
+}
+
+/// The time now in UTC as 20240131-235959, for the names of files set aside.
+std::string compact_utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
 }
 
 /// An app's name as LISTEN_FDNAMES carries it: ':' separates the names there.
@@ -1498,8 +1509,14 @@ void Supervisor::adopt_from_state() {
   text << file.rdbuf();
   auto decoded = decode_state(text.str());
   if (!decoded) {
-    const std::string kept = state_path_ + ".corrupt";
-    ::rename(state_path_.c_str(), kept.c_str());
+    // Set aside, never read again (a pmxd that aborted on it at every start would leave every
+    // app unmanaged); each damaged file is kept under its own time for a human to look at.
+    const std::string kept = state_path_ + ".corrupt-" + compact_utc_now();
+    if (::rename(state_path_.c_str(), kept.c_str()) != 0) {
+      spdlog::error("{} cannot be read ({}) nor moved aside ({}); starting with no app", state_path_,
+                    decoded.error(), std::strerror(errno));
+      return;
+    }
     spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_path_, decoded.error(), kept);
     return;
   }
