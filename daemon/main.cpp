@@ -19,6 +19,7 @@
 #include "daemon/control_server.hpp"
 #include "daemon/daemon_lock.hpp"
 #include "daemon/daemon_log.hpp"
+#include "daemon/event_loop.hpp"
 #include "daemon/service_notifier.hpp"
 #include "daemon/supervisor.hpp"
 #include "daemon/system_process_ops.hpp"
@@ -178,14 +179,11 @@ int main(int argc, char** argv) {
   daemon::Supervisor supervisor(io, options, *server, processes);
   supervisor.start();
   server->start();
-  for (;;) {
-    try {
-      io.run();
-      break;
-    } catch (const std::exception& e) {
-      // A handler must never throw; if one does, the apps must not be orphaned.
-      spdlog::critical("uncaught exception in the event loop: {}; continuing", e.what());
-    }
+  if (const int failed = daemon::run_event_loop(io); failed != 0) {
+    // Crash-only, as after a SIGKILL: no clean-up that a half-alive daemon could get wrong; the
+    // apps run on and the state file names them for the next pmxd, which adopts them.
+    spdlog::default_logger()->flush();
+    std::_Exit(failed);
   }
   lock->clear();
   spdlog::info("pmxd exited");

@@ -8,7 +8,11 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <exception>
+
+#include <spdlog/spdlog.h>
 
 namespace pmx::daemon {
 namespace {
@@ -206,7 +210,13 @@ void NotifySocket::read_burst() {
     note.uid = cred->uid;
     note.gid = cred->gid;
     ++counters_.delivered;
-    on_notify_(note);
+    // The read loop's boundary: a datagram whose handling fails is dropped, reading goes on.
+    try {
+      on_notify_(note);
+    } catch (const std::exception& e) {
+      ++counters_.failed;
+      spdlog::error("handling an sd_notify datagram of pid {} failed: {}; ignoring it", note.pid, e.what());
+    }
   }
 }
 

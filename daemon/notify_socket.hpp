@@ -73,10 +73,12 @@ class NotifySocket {
     std::uint64_t uncredited = 0;    ///< no SCM_CREDENTIALS, or pid 0
     std::uint64_t empty = 0;         ///< no assignment in them
     std::uint64_t fds_closed = 0;    ///< descriptors sent along, closed
+    std::uint64_t failed = 0;        ///< the handler threw
   };
 
   /// The handler runs on the io_context; it may call close() but must not destroy the
-  /// NotifySocket, and must not throw.
+  /// NotifySocket. The read loop is the boundary: an exception from the handler is logged and
+  /// that datagram dropped (counted in failed), and reading goes on.
   NotifySocket(boost::asio::io_context& io, Handler on_notify);
   ~NotifySocket();
   NotifySocket(const NotifySocket&) = delete;
