@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/cron.hpp"
+#include "config/json_access.hpp"
 #include "config/listen_address.hpp"
 #include "config/units.hpp"
 #include "daemon/describe.hpp"
@@ -461,14 +462,14 @@ std::optional<ipc::RpcError> Supervisor::update_env(const json& params, const st
   // Both environments are checked before any instance changes.
   std::shared_ptr<const config::Env> caller_env;
   std::optional<config::Env> app_env;
-  if (auto env = params.find("env"); env != params.end()) {
+  if (const json* env = config::member(params, "env"); env && !env->is_null()) {
     auto parsed = env_from_json(*env, "params.env");
-    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error());
+    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "env"}});
     caller_env = std::make_shared<const config::Env>(std::move(*parsed));
   }
-  if (auto env = params.find("app_env"); env != params.end()) {
+  if (const json* env = config::member(params, "app_env"); env && !env->is_null()) {
     auto parsed = env_from_json(*env, "params.app_env");
-    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error());
+    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "app_env"}});
     app_env = std::move(*parsed);
   }
   for (int id : ids) {
@@ -1050,17 +1051,19 @@ void Supervisor::wake_waiters(int id) {
 // Verbs
 
 std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector<int>& ids) const {
-  auto t = params.find("targets");
-  if (t == params.end() || !t->is_array() || t->empty()) {
-    return make_error(ErrorCode::InvalidParams, "params.targets must be a non-empty list of names, ids, namespaces or scripts");
+  const json* t = config::array_at(params, "targets");
+  if (!t || t->empty()) {
+    return ipc::invalid_param("targets", "must be a non-empty list of names, ids, namespaces or scripts");
   }
+  const auto cwd = config::string_field(params, "cwd");
+  if (!cwd) return ipc::invalid_param("cwd", cwd.error());
   std::set<int> found;
   std::vector<std::string> unknown;
   for (const auto& target : *t) {
     std::string name;
     if (target.is_number_integer()) name = std::to_string(target.get<long long>());
     else if (target.is_string()) name = target.get<std::string>();
-    else return make_error(ErrorCode::InvalidParams, "a target must be a string or an id");
+    else return ipc::invalid_param("targets", "must hold strings or ids only");
     bool matched = false;
     auto take = [&](const Instance& in) {
       if (in.deleting) return;
@@ -1092,9 +1095,7 @@ std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector
     if (!matched && !name.empty() && !numeric) {
       // A script path, as PM2 takes it (`pmx restart app.js`): the apps running that script.
       // Relative paths resolve against the caller's directory (params.cwd).
-      const auto cwd = params.find("cwd");
-      const std::string base = cwd != params.end() && cwd->is_string() ? cwd->get<std::string>() : "/";
-      const std::string script = config::absolute_path(name, base);
+      const std::string script = config::absolute_path(name, std::string(cwd->value_or("/")));
       for (const auto& [id, in] : by_id_) {
         if (in->spec.script == script) take(*in);
       }
@@ -1136,15 +1137,23 @@ void Supervisor::register_verbs() {
   server_.on("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
 
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    if (params.value("watch", json()) == false) set_watch(ids, false);
+    const auto watch = config::bool_field(params, "watch");
+    if (!watch) return reply.fail(ipc::invalid_param("watch", watch.error()));
+    if (*watch == false) set_watch(ids, false);  // `pmx stop --watch`: stop watching too
     for (int id : ids) dispatch(*find(id), Event::Stop);
     wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
   server_.on("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+    // watch: "toggle" (`pmx restart --watch`, as PM2) flips it, true or false sets it.
+    const json* watch = config::member(params, "watch");
+    if (watch && !watch->is_null() && !watch->is_boolean() && *watch != "toggle") {
+      return reply.fail(ipc::invalid_param("watch", "must be true, false or \"toggle\""));
+    }
     if (auto err = update_env(params, ids)) return reply.fail(*err);
-    if (params.value("watch", json()) == "toggle") set_watch(ids, std::nullopt);
+    if (watch && watch->is_boolean()) set_watch(ids, watch->get<bool>());
+    else if (watch && *watch == "toggle") set_watch(ids, std::nullopt);
     for (int id : ids) dispatch(*find(id), Event::Restart);
     wait_for(ids, settled_or_gone,
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
@@ -1182,12 +1191,11 @@ void Supervisor::register_verbs() {
 
   server_.on("signal", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     std::string name;
-    if (auto s = params.find("signal"); s != params.end()) {
-      if (s->is_string()) name = s->get<std::string>();
-      else if (s->is_number_unsigned()) name = std::to_string(s->get<std::uint64_t>());
-    }
+    if (auto text = config::string_at(params, "signal")) name = std::string(*text);
+    else if (auto number = config::int_at(params, "signal", 1, 64)) name = std::to_string(*number);
+    else return reply.fail(ipc::invalid_param("signal", "must be a signal's name (\"SIGUSR2\") or number (12)"));
     int signo = config::signal_from_name(name);
-    if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'"));
+    if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'", {{"param", "signal"}}));
     std::vector<int> sent;
     for (int id : ids) {
       Instance& in = *find(id);
@@ -1244,15 +1252,20 @@ void Supervisor::register_verbs() {
 
 void Supervisor::start_app(const json& params, const Reply& reply) {
   // One app ("app") or several ("apps", from an ecosystem file): all are checked before any starts.
+  const auto app_param = config::object_field(params, "app");
+  if (!app_param) return reply.fail(ipc::invalid_param("app", app_param.error() + " of options"));
+  const auto apps_param = config::array_field(params, "apps");
+  if (!apps_param) return reply.fail(ipc::invalid_param("apps", apps_param.error() + " of apps"));
+  const auto force_param = config::bool_field(params, "force");
+  if (!force_param) return reply.fail(ipc::invalid_param("force", force_param.error()));
   json list = json::array();
-  if (auto app = params.find("app"); app != params.end()) list.push_back(*app);
-  if (auto apps = params.find("apps"); apps != params.end() && apps->is_array()) {
-    for (const auto& a : *apps) list.push_back(a);
+  if (*app_param) list.push_back(**app_param);
+  if (*apps_param) {
+    for (const auto& a : **apps_param) list.push_back(a);
   }
   if (list.empty()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app or params.apps is required"));
   if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
-  auto force_param = params.find("force");
-  const bool force = force_param != params.end() && force_param->is_boolean() && force_param->get<bool>();
+  const bool force = force_param->value_or(false);
   std::vector<config::AppSpec> specs;
   std::vector<int> revive;  // stopped or errored apps started again
   for (const auto& entry : list) {
@@ -1312,9 +1325,9 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   }
   auto env_param = params.find("env");
   std::shared_ptr<const config::Env> caller_env = std::make_shared<const config::Env>();
-  if (env_param != params.end()) {
+  if (env_param != params.end() && !env_param->is_null()) {
     auto parsed = env_from_json(*env_param, "params.env");
-    if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
+    if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "env"}}));
     caller_env = std::make_shared<const config::Env>(std::move(*parsed));
   }
 
