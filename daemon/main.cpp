@@ -37,7 +37,12 @@ constexpr const char* kUsage =
     "                        not running; under systemd (Type=notify), READY=1 follows\n"
     "  --no-cgroup           track instances without cgroup v2 (process group and /proc)\n"
     "  --sample-interval MS  how often memory limits are checked (default 1000, or\n"
-    "                        PMX_SAMPLE_INTERVAL_MS)\n";
+    "                        PMX_SAMPLE_INTERVAL_MS)\n"
+    "\n"
+    "Signals: SIGTERM, SIGINT stop every app, then pmxd exits 0; SIGUSR1, SIGUSR2 reopen\n"
+    "every log file (pmx reloadLogs), for logrotate.\n"
+    "Exit codes: 0 stopped, 1 cannot start (home, lock, socket), 2 usage, 70 internal error\n"
+    "(logged at critical in pmx.log; the apps keep running, the next pmxd adopts them).\n";
 
 void make_dir(const std::string& path, mode_t mode) {
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {

@@ -231,7 +231,10 @@ void Supervisor::start() {
   ::signal(SIGHUP, SIG_IGN);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
-  signals_.add(SIGUSR2);  // reopen the log files, as `pmx reloadLogs` does
+  // Reopen the log files, as `pmx reloadLogs` does: SIGUSR2 (PM2's), and SIGUSR1, which
+  // logrotate configurations commonly send and whose default action would end pmxd.
+  signals_.add(SIGUSR1);
+  signals_.add(SIGUSR2);
   wait_signals();
   processes_.start_reaping([this](pid_t pid, ExitStatus exit) { on_exit(pid, exit); },
                            [this] { after_reaping(); });
@@ -799,8 +802,8 @@ Result<Credentials> Supervisor::credentials(const std::string& user, const std::
 void Supervisor::wait_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
-    if (signo == SIGUSR2) {
-      spdlog::info("received SIGUSR2, reopening the log files");
+    if (signo == SIGUSR1 || signo == SIGUSR2) {
+      spdlog::info("received {}, reopening the log files", config::signal_name(signo));
       reopen_logs();
     } else {
       spdlog::info("received {}, stopping every app", config::signal_name(signo));
