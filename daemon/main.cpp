@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   }
   if (std::getenv("PMX_NO_CGROUP")) options.use_cgroups = false;
   options.node_preload = find_node_preload();
+  options.runtime_dir = "/run/pmx";  // root pmxd's sd_notify socket (docs/security.md)
 
   const config::Paths& paths = options.paths;
   boost::asio::io_context io{1};

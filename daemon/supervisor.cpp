@@ -213,7 +213,10 @@ void Supervisor::start() {
   if (::mkdir(fifo_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     spdlog::error("cannot create {}: {}", fifo_dir_, std::strerror(errno));
   }
-  if (auto opened = notify_.open(options_.paths.home + "/notify.sock"); !opened) {
+  std::string note;
+  const std::string notify_path = notify_socket_path(options_.paths.home, options_.runtime_dir, note);
+  if (!note.empty()) spdlog::warn("{}: apps run as another user (uid) cannot reach the sd_notify socket", note);
+  if (auto opened = notify_.open(notify_path); !opened) {
     spdlog::warn("no sd_notify socket, apps cannot signal readiness with it: {}", opened.error());
   }
   adopt_from_state();

@@ -39,6 +39,9 @@ struct DaemonOptions {
   /// node/preload.js as installed: cluster-mode Node instances run with --require it. Empty:
   /// none was found, and they run without it (each listen() binds on its own).
   std::string node_preload;
+  /// Where root pmxd binds the sd_notify socket, outside the 0700 home so that apps run as other
+  /// users reach it (main: /run/pmx); empty: $PMX_HOME/notify.sock (see notify_socket_path).
+  std::string runtime_dir;
   /// Starts the apps of $PMX_HOME/dump.pmx once the state file's are adopted (pmxd --resurrect,
   /// as the systemd unit runs it).
   bool resurrect = false;
@@ -308,7 +311,7 @@ class Supervisor {
   config::DaemonSettings settings_;  ///< pmx.yaml
   LogSinks sinks_;
   LogFeed feed_;  ///< who follows which instance's output
-  /// The sd_notify socket every instance finds in NOTIFY_SOCKET ($PMX_HOME/notify.sock).
+  /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
   NotifySocket notify_;
   std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;
   std::string fifo_dir_;
