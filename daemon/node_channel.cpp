@@ -105,7 +105,9 @@ void NodeChannel::handle_line(std::string_view line) {
     case NodeMessage::Kind::HandleAck: return handle_ack(true);
     case NodeMessage::Kind::HandleNack: return handle_ack(false);
     case NodeMessage::Kind::Invalid:
-      if (ignored_++ == 0) spdlog::warn("a Node channel sent {}, ignoring it (and counting the next ones)", msg.error);
+      if (ignored_++ == 0) {
+        spdlog::warn("{} a line on its Node channel {}, ignoring it (later ones are counted, not logged)", label_, msg.error);
+      }
       return;
     default: break;
   }
@@ -114,7 +116,7 @@ void NodeChannel::handle_line(std::string_view line) {
     on_message_(*this, msg);
   } catch (const std::exception& e) {
     ++ignored_;
-    spdlog::error("handling a {} message of a Node channel failed: {}; ignoring it", to_string(msg.kind), e.what());
+    spdlog::error("{} handling a {} message of its Node channel failed: {}; ignoring it", label_, to_string(msg.kind), e.what());
   }
 }
 

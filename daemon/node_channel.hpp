@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -68,6 +69,8 @@ class NodeChannel : public std::enable_shared_from_this<NodeChannel> {
   /// Stops reading and writing and closes pmxd's end.
   void close();
   bool is_open() const { return socket_.is_open(); }
+  /// Names the channel's instance in pmx.log ("api:0"); "" until set.
+  void set_label(std::string label) { label_ = std::move(label); }
   /// Messages dropped because the queue was full.
   std::size_t dropped() const { return dropped_; }
   /// Lines read that were not JSON or were nested too deep, and messages whose handler failed.
@@ -97,6 +100,7 @@ class NodeChannel : public std::enable_shared_from_this<NodeChannel> {
   bool writing_ = false;
   std::size_t dropped_ = 0;
   std::size_t ignored_ = 0;
+  std::string label_;
 };
 
 }  // namespace pmx::daemon

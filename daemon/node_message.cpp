@@ -63,18 +63,18 @@ NodeMessage decode_node_message(std::string_view line) {
   NodeMessage m;
   if (line.size() > kMaxNodeLine) {
     m.kind = Kind::Invalid;
-    m.error = "a line of " + std::to_string(line.size()) + " bytes (at most " + std::to_string(kMaxNodeLine) + ")";
+    m.error = "is " + std::to_string(line.size()) + " bytes long (at most " + std::to_string(kMaxNodeLine) + ")";
     return m;
   }
   if (auto depth = config::check_json_depth(line); !depth) {
     m.kind = Kind::Invalid;
-    m.error = depth.error();
+    m.error = "is " + depth.error();
     return m;
   }
   json parsed = json::parse(line, nullptr, false);
   if (parsed.is_discarded()) {
     m.kind = Kind::Invalid;
-    m.error = "not JSON";
+    m.error = "is not JSON";
     return m;
   }
   m.raw = std::move(parsed);

@@ -29,7 +29,7 @@ struct NodeMessage {
   };
 
   Kind kind = Kind::Other;
-  std::string error;  ///< Invalid: why
+  std::string error;  ///< Invalid: why, as a predicate ("is not JSON")
   /// The message as the app sent it (Listen: the request, whose port, index and address have
   /// been checked; ProcessMsg: what is published as `raw`). Null for Invalid.
   nlohmann::json raw;

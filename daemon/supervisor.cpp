@@ -677,6 +677,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
     });
     if (opened) {
       run.channel = opened->first;
+      run.channel->set_label(label(in));
       channel_end = opened->second;
       req.env.push_back("NODE_CHANNEL_FD=" + std::to_string(3 + req.inherited_fds.size()));
       req.env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
