@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <utility>
 
+#include "config/json_access.hpp"
 #include "config/json_depth.hpp"
 
 namespace pmx::config {
@@ -35,11 +37,8 @@ bool pm2_variable(const std::string& key, const std::string& app_name) {
   return std::find(std::begin(kOwn), std::end(kOwn), key) != std::end(kOwn);
 }
 
-/// j[key] when it is a string, else "" (value() would throw on another type).
-std::string text_of(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
+/// j[key] when it is a string, else "".
+std::string text_of(const json& j, const char* key) { return std::string(string_at(j, key).value_or("")); }
 
 }  // namespace
 
@@ -61,7 +60,9 @@ Result<std::vector<SavedInstance>> decode_dump(const std::string& text) {
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded()) return Error{"not valid JSON (truncated or corrupt)"};
   if (!doc.is_object() || !doc.contains("pmx_dump")) return Error{"not a pmx dump (no 'pmx_dump' field)"};
-  if (doc["pmx_dump"] != kDumpVersion) return Error{"dump format " + doc["pmx_dump"].dump() + " is not one this pmx reads"};
+  if (const json& format = *member(doc, "pmx_dump"); as_int(format, kDumpVersion, kDumpVersion) != kDumpVersion) {
+    return Error{"dump format " + format.dump() + " is not one this pmx reads"};
+  }
   auto apps = doc.find("apps");
   if (apps == doc.end() || !apps->is_array()) return Error{"'apps' must be a list"};
   std::vector<SavedInstance> out;
@@ -69,15 +70,18 @@ Result<std::vector<SavedInstance>> decode_dump(const std::string& text) {
     const std::string at = "apps[" + std::to_string(out.size()) + "]";
     if (!a.is_object()) return Error{at + " must be an object"};
     SavedInstance in;
-    auto spec = spec_from_json(a.contains("spec") ? a["spec"] : json());
+    const json* spec_json = member(a, "spec");
+    auto spec = spec_from_json(spec_json ? *spec_json : json());
     if (!spec) return Error{at + ": " + spec.error()};
     in.spec = std::move(*spec);
-    auto env = env_of(a.contains("env") ? a["env"] : json(), at + ".env");
+    const json* env_json = member(a, "env");
+    auto env = env_of(env_json ? *env_json : json(), at + ".env");
     if (!env) return Error{env.error()};
     in.env = std::move(*env);
-    const json id = a.value("pm_id", json(-1));
-    if (!id.is_number_integer()) return Error{at + ".pm_id must be an integer"};
-    in.pm_id = id.get<int>();
+    const json* id = member(a, "pm_id");
+    const auto pm_id = id ? as_int(*id, -1, kMaxPmId) : std::optional<std::int64_t>(-1);
+    if (!pm_id) return Error{at + ".pm_id must be an integer between -1 and " + std::to_string(kMaxPmId)};
+    in.pm_id = static_cast<int>(*pm_id);
     in.stopped = text_of(a, "status") == "stopped";
     out.push_back(std::move(in));
   }
@@ -102,12 +106,11 @@ Result<std::vector<SavedInstance>> from_pm2_dump(const std::string& text) {
     }
     const std::string name = text_of(p, "name");
     options["name"] = name;
-    if (p.contains("pm_exec_path")) options["script"] = p["pm_exec_path"];
-    if (p.contains("pm_cwd")) options["cwd"] = p["pm_cwd"];
-    if (p.contains("exec_interpreter")) options["interpreter"] = p["exec_interpreter"];
-    if (p.contains("node_args")) options["interpreter_args"] = p["node_args"];
-    if (p.contains("pm_out_log_path")) options["out_file"] = p["pm_out_log_path"];
-    if (p.contains("pm_err_log_path")) options["error_file"] = p["pm_err_log_path"];
+    for (const auto& [theirs, ours] : {std::pair{"pm_exec_path", "script"}, std::pair{"pm_cwd", "cwd"},
+                                       std::pair{"exec_interpreter", "interpreter"}, std::pair{"node_args", "interpreter_args"},
+                                       std::pair{"pm_out_log_path", "out_file"}, std::pair{"pm_err_log_path", "error_file"}}) {
+      if (const json* v = member(p, theirs)) options[ours] = *v;  // its type is checked by spec_from_json
+    }
     // One entry per process: PM2 saves every instance of a cluster on its own.
     options["instances"] = 1;
     options.erase("pid_file");  // PM2's pid paths live in ~/.pm2
@@ -125,12 +128,13 @@ Result<std::vector<SavedInstance>> from_pm2_dump(const std::string& text) {
     in.spec = std::move(*spec);
     in.spec.instances = 1;
     Env env;
-    if (auto e = env_of(p.contains("env") ? p["env"] : json::object(), at + " ('" + name + "') env"); e) env = std::move(*e);
+    const json* env_json = member(p, "env");
+    if (auto e = env_of(env_json ? *env_json : json::object(), at + " ('" + name + "') env"); e) env = std::move(*e);
     else return Error{e.error()};
     std::erase_if(env, [&](const auto& kv) { return pm2_variable(kv.first, name); });
     in.env = std::move(env);
-    const json id = p.value("pm_id", json(-1));
-    in.pm_id = id.is_number_integer() ? id.get<int>() : -1;
+    // PM2's id when it is one pmx can give again, else any.
+    in.pm_id = static_cast<int>(int_at(p, "pm_id", -1, kMaxPmId).value_or(-1));
     in.stopped = text_of(p, "status") == "stopped";
     out.push_back(std::move(in));
   }

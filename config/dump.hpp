@@ -10,6 +10,10 @@
 
 namespace pmx::config {
 
+/// The highest pm_id a dump or a state file may give an instance: ids come back from files and
+/// requests, and the next id is one more, which must not overflow an int.
+constexpr int kMaxPmId = 1'000'000'000;
+
 /// One instance as saved: enough to start it again as it was.
 struct SavedInstance {
   int pm_id = -1;  ///< the id it had; -1: any

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/json_access.hpp"
 #include "daemon/supervisor.hpp"
 
 namespace pmx::daemon {
@@ -32,41 +33,39 @@ bool reachable(const Instance& in) {
 
 }  // namespace
 
-void Supervisor::on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const json& msg) {
-  const std::string type = msg.value("type", "");
-  const json data = msg.value("data", json::object());
-  if (type == "axm:action" && data.is_object()) {
-    const std::string name = data.value("action_name", "");
-    if (!name.empty() && std::find(actions.begin(), actions.end(), name) == actions.end() &&
-        actions.size() < kMaxActions) {
+void Supervisor::on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg) {
+  // decode_node_message checked the shapes: an action's name is a non-empty string.
+  const std::string& name = msg.action_name;
+  if (msg.kind == NodeMessage::Kind::Action) {
+    if (std::find(actions.begin(), actions.end(), name) == actions.end() && actions.size() < kMaxActions) {
       actions.push_back(name);
       spdlog::debug("{} registered action '{}'", label(in), name);
     }
     return;
   }
-  if (type == "axm:reply" && current && data.is_object()) {
-    const std::string name = data.value("action_name", "");
+  if (msg.kind == NodeMessage::Kind::ActionReply && current) {
     for (const auto& t : triggers_) {
       if (t->action == name && t->waiting.erase(in.id) == 1) {
-        t->replies[in.id] = data.value("return", json());
+        t->replies[in.id] = msg.value;
         if (t->waiting.empty()) t->timer.cancel();  // answers now
       }
     }
     return;
   }
-  if (type == "process:msg" && current) {
+  if (msg.kind == NodeMessage::Kind::ProcessMsg && current) {
     server_.publish(ControlServer::kEventsTopic, "process:msg",
-                    {{"pm_id", in.id}, {"name", in.spec.name}, {"data", data}, {"raw", msg}});
+                    {{"pm_id", in.id}, {"name", in.spec.name}, {"data", msg.value}, {"raw", msg.raw}});
   }
 }
 
 void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply) {
-  const json action = params.value("action", json());
-  if (!action.is_string() || action.get<std::string>().empty()) {
-    return reply.fail(make_error(ErrorCode::InvalidParams, "params.action: the action's name is required"));
-  }
-  const std::string name = action.get<std::string>();
-  const json action_params = params.value("params", json());
+  const auto action = config::string_at(params, "action");
+  if (!action || action->empty()) return reply.fail(ipc::invalid_param("action", "must be the action's name (a string)"));
+  const std::string name(*action);
+  const auto wait_param = config::int_field(params, "wait_ms", 0);
+  if (!wait_param) return reply.fail(ipc::invalid_param("wait_ms", wait_param.error()));
+  const json* given = config::member(params, "params");
+  const json action_params = given ? *given : json();
   auto t = std::make_shared<Trigger>(io_, reply);
   t->action = name;
   std::vector<std::string> known;
@@ -91,9 +90,7 @@ void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, c
   }
   spdlog::info("action '{}' triggered on {} instance(s)", name, t->sent.size());
   Millis wait = kTriggerWait;
-  if (const json w = params.value("wait_ms", json()); w.is_number_unsigned()) {
-    wait = Millis(std::min<std::uint64_t>(w.get<std::uint64_t>(), kMaxTimer.count()));
-  }
+  if (*wait_param) wait = Millis(std::min<std::int64_t>(**wait_param, kMaxTimer.count()));
   triggers_.push_back(t);
   t->timer.expires_after(wait);
   t->timer.async_wait([this, t, wait](const boost::system::error_code&) {
@@ -116,16 +113,20 @@ void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, c
 }
 
 void Supervisor::send_data_verb(const json& params, const std::vector<int>& ids, const Reply& reply) {
-  if (!params.contains("data")) {
-    return reply.fail(make_error(ErrorCode::InvalidParams, "params.data: the data to send is required"));
+  const json* data = config::member(params, "data");
+  if (!data) return reply.fail(ipc::invalid_param("data", "is required: the data to send"));
+  // PM2's topic is a string; true (the default) when none is given.
+  const json* topic_param = config::member(params, "topic");
+  if (topic_param && !topic_param->is_string() && !topic_param->is_boolean() && !topic_param->is_null()) {
+    return reply.fail(ipc::invalid_param("topic", "must be a string or a boolean"));
   }
-  const json topic = params.value("topic", json(true));
+  const json topic = topic_param && !topic_param->is_null() ? *topic_param : json(true);
   std::vector<int> sent;
   for (int id : ids) {
     Instance& in = *find(id);
     if (!reachable(in)) continue;
     // PM2's sendDataToProcessId packet, which the app gets as it is in process.on('message').
-    in.channel->send({{"type", "process:msg"}, {"topic", topic}, {"data", params["data"]}, {"id", id}});
+    in.channel->send({{"type", "process:msg"}, {"topic", topic}, {"data", *data}, {"id", id}});
     sent.push_back(id);
   }
   if (sent.empty()) {

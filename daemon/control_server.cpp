@@ -274,18 +274,18 @@ void ControlServer::dispatch(const ipc::Request& req, const Reply& reply) {
 void ControlServer::subscribe(const ipc::json& params, const Reply& reply, bool on) {
   auto topics = params.find("topics");
   if (topics == params.end() || !topics->is_array() || topics->empty()) {
-    reply.fail(ipc::make_error(ipc::ErrorCode::InvalidParams, "topics must be a non-empty list of strings"));
+    reply.fail(ipc::invalid_param("topics", "must be a non-empty list of strings"));
     return;
   }
   for (const auto& t : *topics) {
     if (!t.is_string()) {
-      reply.fail(ipc::make_error(ipc::ErrorCode::InvalidParams, "topics must be a non-empty list of strings"));
+      reply.fail(ipc::invalid_param("topics", "must be a non-empty list of strings"));
       return;
     }
     if (!topics_.count(t.get_ref<const std::string&>())) {
       reply.fail(ipc::make_error(ipc::ErrorCode::InvalidParams,
                                  "unknown topic '" + t.get<std::string>() + "'",
-                                 {{"topics", topics_}}));
+                                 {{"topics", topics_}, {"param", "topics"}}));
       return;
     }
   }

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/dump.hpp"
+#include "config/json_access.hpp"
 #include "daemon/state_file.hpp"
 #include "daemon/supervisor.hpp"
 
@@ -100,8 +101,9 @@ std::optional<std::string> Supervisor::write_dump(const std::vector<config::Save
 }
 
 void Supervisor::save_verb(const json& params, const Reply& reply) {
-  auto force_param = params.find("force");
-  const bool force = force_param != params.end() && *force_param == true;
+  const auto force_param = config::bool_field(params, "force");
+  if (!force_param) return reply.fail(ipc::invalid_param("force", force_param.error()));
+  const bool force = force_param->value_or(false);
   std::vector<config::SavedInstance> list;
   for (const auto& [id, in] : by_id_) {
     if (in->deleting) continue;
@@ -131,13 +133,16 @@ void Supervisor::cleardump_verb(const Reply& reply) {
 
 void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
   if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
+  const auto given = config::object_field(params, "dump");
+  if (!given) return reply.fail(ipc::invalid_param("dump", given.error() + " (a pmx dump)"));
+  const auto source = config::string_field(params, "source");
+  if (!source) return reply.fail(ipc::invalid_param("source", source.error()));
   SavedDump dump;
-  if (auto given = params.find("dump"); given != params.end()) {
+  if (*given) {
     // An imported dump (pmx resurrect --from-pm2): the CLI has read it into pmx's format.
-    auto decoded = config::decode_dump(given->dump());
-    if (!decoded) return reply.fail(make_error(ErrorCode::InvalidParams, "params.dump: " + decoded.error()));
-    auto source = params.find("source");
-    dump = {std::move(*decoded), source != params.end() && source->is_string() ? source->get<std::string>() : "params.dump", ""};
+    auto decoded = config::decode_dump((*given)->dump());
+    if (!decoded) return reply.fail(make_error(ErrorCode::InvalidParams, "params.dump: " + decoded.error(), {{"param", "dump"}}));
+    dump = {std::move(*decoded), std::string(source->value_or("params.dump")), ""};
   } else {
     auto read = read_dump();
     if (!read) return reply.fail(make_error(ErrorCode::Failed, "cannot resurrect: " + read.error()));

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 
+#include "config/json_access.hpp"
 #include "daemon/log_feed.hpp"
 #include "daemon/supervisor.hpp"
 
@@ -26,27 +27,26 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
   using ipc::ErrorCode;
   using ipc::make_error;
   json request = params;
-  if (!request.contains("targets")) request["targets"] = json::array({"all"});
+  if (!config::member(request, "targets")) request["targets"] = json::array({"all"});
   std::size_t lines = kDefaultLines;
-  if (auto n = request.find("lines"); n != request.end()) {
-    if (!n->is_number_integer() || n->get<long long>() < 0) {
-      return reply.fail(make_error(ErrorCode::InvalidParams, "params.lines must be a number of lines (0 or more)"));
-    }
-    lines = n->get<std::size_t>();
-  }
+  const auto n = config::int_field(request, "lines", 0);
+  if (!n) return reply.fail(ipc::invalid_param("lines", "must be a number of lines (0 or more)"));
+  if (*n) lines = static_cast<std::size_t>(**n);
+  const auto follow_param = config::bool_field(request, "follow");
+  if (!follow_param) return reply.fail(ipc::invalid_param("follow", follow_param.error()));
+  const bool follow = follow_param->value_or(false);
   LogSelection selection;
-  if (auto streams = request.find("streams"); streams != request.end()) {
+  if (const json* streams = config::member(request, "streams"); streams && !streams->is_null()) {
     if (!streams->is_array() || streams->empty()) {
-      return reply.fail(make_error(ErrorCode::InvalidParams, "params.streams must be a list of \"out\" and \"err\""));
+      return reply.fail(ipc::invalid_param("streams", "must be a list of \"out\" and \"err\""));
     }
     selection.out = selection.err = false;
     for (const auto& s : *streams) {
       if (s == "out") selection.out = true;
       else if (s == "err") selection.err = true;
-      else return reply.fail(make_error(ErrorCode::InvalidParams, "params.streams must be a list of \"out\" and \"err\""));
+      else return reply.fail(ipc::invalid_param("streams", "must be a list of \"out\" and \"err\""));
     }
   }
-  const bool follow = request.value("follow", false);
   if (follow) {
     auto session = reply.session();
     if (session && !server_.may_follow(*session)) return reply.fail(server_.too_many_followers());

@@ -19,6 +19,7 @@
 #include "daemon/control_server.hpp"
 #include "daemon/daemon_lock.hpp"
 #include "daemon/daemon_log.hpp"
+#include "daemon/event_loop.hpp"
 #include "daemon/service_notifier.hpp"
 #include "daemon/supervisor.hpp"
 #include "daemon/system_process_ops.hpp"
@@ -36,7 +37,12 @@ constexpr const char* kUsage =
     "                        not running; under systemd (Type=notify), READY=1 follows\n"
     "  --no-cgroup           track instances without cgroup v2 (process group and /proc)\n"
     "  --sample-interval MS  how often memory limits are checked (default 1000, or\n"
-    "                        PMX_SAMPLE_INTERVAL_MS)\n";
+    "                        PMX_SAMPLE_INTERVAL_MS)\n"
+    "\n"
+    "Signals: SIGTERM, SIGINT stop every app, then pmxd exits 0; SIGUSR1, SIGUSR2 reopen\n"
+    "every log file (pmx reloadLogs), for logrotate.\n"
+    "Exit codes: 0 stopped, 1 cannot start (home, lock, socket), 2 usage, 70 internal error\n"
+    "(logged at critical in pmx.log; the apps keep running, the next pmxd adopts them).\n";
 
 void make_dir(const std::string& path, mode_t mode) {
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
@@ -116,6 +122,7 @@ int main(int argc, char** argv) {
   }
   if (std::getenv("PMX_NO_CGROUP")) options.use_cgroups = false;
   options.node_preload = find_node_preload();
+  options.runtime_dir = "/run/pmx";  // root pmxd's sd_notify socket (docs/security.md)
 
   const config::Paths& paths = options.paths;
   boost::asio::io_context io{1};
@@ -178,14 +185,11 @@ int main(int argc, char** argv) {
   daemon::Supervisor supervisor(io, options, *server, processes);
   supervisor.start();
   server->start();
-  for (;;) {
-    try {
-      io.run();
-      break;
-    } catch (const std::exception& e) {
-      // A handler must never throw; if one does, the apps must not be orphaned.
-      spdlog::critical("uncaught exception in the event loop: {}; continuing", e.what());
-    }
+  if (const int failed = daemon::run_event_loop(io); failed != 0) {
+    // Crash-only, as after a SIGKILL: no clean-up that a half-alive daemon could get wrong; the
+    // apps run on and the state file names them for the next pmxd, which adopts them.
+    spdlog::default_logger()->flush();
+    std::_Exit(failed);
   }
   lock->clear();
   spdlog::info("pmxd exited");

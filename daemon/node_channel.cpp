@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <exception>
+
+#include <spdlog/spdlog.h>
 
 namespace pmx::daemon {
 namespace {
@@ -97,14 +100,24 @@ bool NodeChannel::read_some() {
 
 void NodeChannel::handle_line(std::string_view line) {
   if (line.empty()) return;
-  Json msg = Json::parse(line, nullptr, false);
-  if (msg.is_discarded()) return;
-  if (msg.is_object()) {
-    auto cmd = msg.find("cmd");
-    if (cmd != msg.end() && *cmd == "NODE_HANDLE_ACK") return handle_ack(true);
-    if (cmd != msg.end() && *cmd == "NODE_HANDLE_NACK") return handle_ack(false);
+  const NodeMessage msg = decode_node_message(line);
+  switch (msg.kind) {
+    case NodeMessage::Kind::HandleAck: return handle_ack(true);
+    case NodeMessage::Kind::HandleNack: return handle_ack(false);
+    case NodeMessage::Kind::Invalid:
+      if (ignored_++ == 0) {
+        spdlog::warn("{} a line on its Node channel {}, ignoring it (later ones are counted, not logged)", label_, msg.error);
+      }
+      return;
+    default: break;
   }
-  on_message_(*this, msg);
+  // The read loop's boundary: whatever one message does to its handler, the channel goes on.
+  try {
+    on_message_(*this, msg);
+  } catch (const std::exception& e) {
+    ++ignored_;
+    spdlog::error("{} handling a {} message of its Node channel failed: {}; ignoring it", label_, to_string(msg.kind), e.what());
+  }
 }
 
 void NodeChannel::send(const Json& msg) {

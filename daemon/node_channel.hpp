@@ -10,10 +10,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "config/result.hpp"
+#include "daemon/node_message.hpp"
 
 namespace pmx::daemon {
 
@@ -30,6 +32,12 @@ namespace pmx::daemon {
 /// handle waits for that handle's ACK, so a line and its fd never part; a NACK resends the
 /// handle, three times at most, then the request gets an error reply.
 ///
+/// Untrusted: every line is decoded by decode_node_message (node_message.hpp), which checks
+/// the nesting depth before parsing and every field's type before reading it; the handler gets
+/// typed messages only. A line that is not JSON or is nested too deep is ignored and counted.
+/// The read loop is the boundary: an exception from the handler is logged, that message is
+/// dropped, and the channel goes on reading.
+///
 /// Bounded: a line longer than kMaxLine closes the channel (the app keeps running: Node
 /// treats a closed channel as 'disconnect'); the outgoing queue holds at most kMaxQueued
 /// messages, beyond which new ones are dropped and counted. Fds that arrive from the app are
@@ -37,13 +45,14 @@ namespace pmx::daemon {
 /// supervisor closes it when the leader exits.
 class NodeChannel : public std::enable_shared_from_this<NodeChannel> {
  public:
-  static constexpr std::size_t kMaxLine = 1 << 20;
+  static constexpr std::size_t kMaxLine = kMaxNodeLine;
   static constexpr std::size_t kMaxQueued = 256;
 
   using Json = nlohmann::json;
-  /// Called for each message read, on the loop, with the channel it came on (a supervisor
-  /// checks that it is still the instance's current one).
-  using OnMessage = std::function<void(NodeChannel& channel, const Json& msg)>;
+  /// Called for each message read (handle ACKs and NACKs and invalid lines excepted), on the
+  /// loop, with the channel it came on (a supervisor checks that it is still the instance's
+  /// current one).
+  using OnMessage = std::function<void(NodeChannel& channel, const NodeMessage& msg)>;
 
   /// Makes the socketpair. The channel keeps pmxd's end; the child's end (close-on-exec in
   /// pmxd) is returned for the spawn's fd plan, and the caller closes it after the spawn.
@@ -60,8 +69,12 @@ class NodeChannel : public std::enable_shared_from_this<NodeChannel> {
   /// Stops reading and writing and closes pmxd's end.
   void close();
   bool is_open() const { return socket_.is_open(); }
+  /// Names the channel's instance in pmx.log ("api:0"); "" until set.
+  void set_label(std::string label) { label_ = std::move(label); }
   /// Messages dropped because the queue was full.
   std::size_t dropped() const { return dropped_; }
+  /// Lines read that were not JSON or were nested too deep, and messages whose handler failed.
+  std::size_t ignored() const { return ignored_; }
 
  private:
   struct Outgoing {
@@ -86,6 +99,8 @@ class NodeChannel : public std::enable_shared_from_this<NodeChannel> {
   bool awaiting_ack_ = false;  ///< the front of out_ is a handle sent and not yet ACKed
   bool writing_ = false;
   std::size_t dropped_ = 0;
+  std::size_t ignored_ = 0;
+  std::string label_;
 };
 
 }  // namespace pmx::daemon

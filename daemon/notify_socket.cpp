@@ -8,7 +8,11 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <exception>
+
+#include <spdlog/spdlog.h>
 
 namespace pmx::daemon {
 namespace {
@@ -59,6 +63,30 @@ constexpr std::size_t kMaxFds = 253;
 constexpr std::size_t kControlSize = CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int) * kMaxFds);
 
 }  // namespace
+
+std::string notify_socket_path(const std::string& home, const std::string& runtime_dir, std::string& note) {
+  note.clear();
+  const std::string in_home = home + "/notify.sock";
+  if (::geteuid() != 0 || runtime_dir.empty()) return in_home;
+  auto fallback = [&](const std::string& why) {
+    note = runtime_dir + " " + why;
+    return in_home;
+  };
+  if (::mkdir(runtime_dir.c_str(), 0711) != 0 && errno != EEXIST) return fallback(std::string("cannot be made: ") + std::strerror(errno));
+  struct stat st{};
+  if (::lstat(runtime_dir.c_str(), &st) != 0) return fallback(std::strerror(errno));
+  // Only root may have made it (runtime_dir's parent is root's), but it is checked, not assumed.
+  if (!S_ISDIR(st.st_mode)) return fallback("is not a folder");
+  if (st.st_uid != 0) return fallback("is not root's");
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) return fallback("can be written by others than root");
+  // FNV-1a: the same name from every pmxd build, so that an updated pmxd binds where the apps
+  // it adopts send.
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char c : home) h = (h ^ c) * 0x100000001b3ULL;
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(h));
+  return runtime_dir + "/notify-" + std::to_string(::geteuid()) + "-" + hash + ".sock";
+}
 
 Notification parse_notify(std::string_view datagram) {
   Notification n;
@@ -206,7 +234,13 @@ void NotifySocket::read_burst() {
     note.uid = cred->uid;
     note.gid = cred->gid;
     ++counters_.delivered;
-    on_notify_(note);
+    // The read loop's boundary: a datagram whose handling fails is dropped, reading goes on.
+    try {
+      on_notify_(note);
+    } catch (const std::exception& e) {
+      ++counters_.failed;
+      spdlog::error("handling an sd_notify datagram of pid {} failed: {}; ignoring it", note.pid, e.what());
+    }
   }
 }
 

@@ -35,6 +35,15 @@ struct Notification {
   std::map<std::string, std::string> fields;
 };
 
+/// Where pmxd binds its notify socket so that every app it runs can reach it. pmxd as root
+/// (which may run apps as other users, and they cannot pass the 0700 home) with a runtime_dir
+/// (main gives /run/pmx): runtime_dir/notify-<uid>-<64-bit hash of the home>.sock, one name per
+/// home, so that adopted apps find the socket again after a crash or an update. The folder is
+/// made (0711) if missing and used only when it is a real folder (not a link) owned by root that
+/// no one else can write; then note is "". Otherwise home/notify.sock, and for root pmxd note
+/// says why apps run as another user cannot reach it.
+std::string notify_socket_path(const std::string& home, const std::string& runtime_dir, std::string& note);
+
 /// Parses a datagram as systemd does: lines split at '\n'; a line is KEY=value, split at its
 /// first '='; lines without '=' or with an empty key are ignored, and so are lines that are not
 /// valid UTF-8 (everything kept can go into JSON as it is). When a key comes twice the first
@@ -58,8 +67,9 @@ Notification parse_notify(std::string_view datagram);
 ///
 /// Mode 0666: an app may run as another user (the `uid` option) and must be able to send.
 /// That gives nothing away: a datagram tells only about its sender, whose pid the kernel
-/// writes, and the supervisor takes it only from a pid that belongs to one of its instances.
-/// The folder the socket sits in must let that user through too (search permission).
+/// writes (only a process with CAP_SYS_ADMIN may claim another pid), and the supervisor takes
+/// it only from a pid that belongs to one of its instances. The folder the socket sits in must
+/// let that user through too (search permission): see notify_socket_path and docs/security.md.
 class NotifySocket {
  public:
   using Handler = std::function<void(const Notification&)>;
@@ -73,10 +83,12 @@ class NotifySocket {
     std::uint64_t uncredited = 0;    ///< no SCM_CREDENTIALS, or pid 0
     std::uint64_t empty = 0;         ///< no assignment in them
     std::uint64_t fds_closed = 0;    ///< descriptors sent along, closed
+    std::uint64_t failed = 0;        ///< the handler threw
   };
 
   /// The handler runs on the io_context; it may call close() but must not destroy the
-  /// NotifySocket, and must not throw.
+  /// NotifySocket. The read loop is the boundary: an exception from the handler is logged and
+  /// that datagram dropped (counted in failed), and reading goes on.
   NotifySocket(boost::asio::io_context& io, Handler on_notify);
   ~NotifySocket();
   NotifySocket(const NotifySocket&) = delete;

@@ -29,7 +29,7 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
   using ipc::make_error;
   const auto name_param = params.find("name");
   if (name_param == params.end() || !name_param->is_string() || name_param->get_ref<const std::string&>().empty()) {
-    return reply.fail(make_error(ErrorCode::InvalidParams, "params.name must be the name of an app"));
+    return reply.fail(ipc::invalid_param("name", "must be the name of an app"));
   }
   const std::string name = name_param->get<std::string>();
   std::string text;
@@ -37,8 +37,9 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
     if (c->is_string()) text = c->get<std::string>();
     else if (c->is_number_integer()) text = std::to_string(c->get<long long>());  // -1 removes one, 3 sets 3
     else if (c->is_number()) text = c->dump();                                     // 1.5: refused below
+    else return reply.fail(ipc::invalid_param("count", "must be \"N\", \"+N\" or \"-N\", or an integer"));
   } else {
-    return reply.fail(make_error(ErrorCode::InvalidParams, "params.count is required: \"N\", \"+N\" or \"-N\""));
+    return reply.fail(ipc::invalid_param("count", "is required: \"N\", \"+N\" or \"-N\""));
   }
   const std::string what = "scale " + name + " " + text;
   auto count = config::parse_scale_count(text);

@@ -9,7 +9,13 @@
 #include <cstring>
 #include <map>
 
+#include <limits>
+
 #include <nlohmann/json.hpp>
+
+#include "config/dump.hpp"
+#include "config/json_access.hpp"
+#include "config/json_depth.hpp"
 
 namespace pmx::daemon {
 
@@ -19,25 +25,47 @@ namespace {
 
 constexpr int kVersion = 1;
 
+/// Wall-clock times in ms: from the epoch to 2^53 (what JavaScript counts exactly), so that
+/// differences with the clock of now cannot overflow.
+constexpr std::int64_t kMaxWallMs = std::int64_t{1} << 53;
+
+/// The integer field key of j into out when it is a JSON integer within [min, max] (absent: the
+/// default stays); false otherwise, out unchanged.
+template <typename T>
+bool read_number(const json& j, const char* key, T& out, T min, T max) {
+  const json* v = config::member(j, key);
+  if (!v) return true;
+  // Every field fits an int64 (pid_start: clock ticks since boot).
+  const auto lo = static_cast<std::int64_t>(min);
+  const auto hi = static_cast<std::uint64_t>(max) > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+                      ? std::numeric_limits<std::int64_t>::max()
+                      : static_cast<std::int64_t>(max);
+  auto n = config::as_int(*v, lo, hi);
+  if (!n) return false;
+  out = static_cast<T>(*n);
+  return true;
+}
+
+/// The field key of j into out, when present: false when it has the wrong type or, for a
+/// number, lies outside [min, max] (defaults: out's type's range). Absent: the default stays.
 template <typename T>
 bool read_field(const json& j, const char* key, T& out) {
-  auto it = j.find(key);
-  if (it == j.end()) return true;  // optional: the default stays
+  const json* v = config::member(j, key);
+  if (!v) return true;  // optional: the default stays
   if constexpr (std::is_same_v<T, std::string>) {
-    if (!it->is_string()) return false;
-    out = it->template get<std::string>();
+    if (!v->is_string()) return false;
+    out = v->template get<std::string>();
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-    if (!it->is_array()) return false;
-    for (const auto& e : *it) {
+    if (!v->is_array()) return false;
+    for (const auto& e : *v) {
       if (!e.is_string()) return false;
       out.push_back(e.template get<std::string>());
     }
   } else if constexpr (std::is_same_v<T, bool>) {
-    if (!it->is_boolean()) return false;
-    out = it->template get<bool>();
+    if (!v->is_boolean()) return false;
+    out = v->template get<bool>();
   } else {
-    if (!it->is_number_integer()) return false;
-    out = it->template get<T>();
+    return read_number(j, key, out, std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
   }
   return true;
 }
@@ -83,11 +111,15 @@ std::string encode_state(const DaemonState& state) {
 }
 
 Result<DaemonState> decode_state(const std::string& text) {
+  // Before parsing: every later walk of the document (copy, destruction) recurses.
+  if (auto depth = config::check_json_depth(text); !depth) return Error{depth.error()};
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return Error{"not a JSON object"};
-  if (doc.value("version", 0) != kVersion) return Error{"unknown version"};
+  const json* version = config::member(doc, "version");
+  if (!version) return Error{"no version"};
+  if (config::as_int(*version, kVersion, kVersion) != kVersion) return Error{"unknown version " + version->dump()};
   DaemonState state;
-  if (!read_field(doc, "next_id", state.next_id) || state.next_id < 0) return Error{"bad next_id"};
+  if (!read_number(doc, "next_id", state.next_id, 0, config::kMaxPmId + 1)) return Error{"bad next_id"};
   auto envs = doc.find("envs");
   if (envs == doc.end() || !envs->is_array()) return Error{"envs must be a list"};
   for (const auto& e : *envs) {
@@ -109,32 +141,37 @@ Result<DaemonState> decode_state(const std::string& text) {
     auto parsed = config::spec_from_json(*spec);
     if (!parsed) return Error{"instance spec: " + parsed.error()};
     r.spec = std::move(*parsed);
-    bool ok = read_field(j, "id", r.id) && read_field(j, "env_index", r.env_index) &&
-              read_field(j, "unique_id", r.unique_id) && read_field(j, "app_instance", r.app_instance) &&
-              read_field(j, "state", r.state) && read_field(j, "pid", r.pid) &&
+    // Counters and times within what the daemon can add to without overflowing; pids and ids
+    // not negative.
+    constexpr int kMaxCount = std::numeric_limits<int>::max();
+    bool ok = read_number(j, "id", r.id, 0, config::kMaxPmId) &&
+              read_field(j, "env_index", r.env_index) &&
+              read_field(j, "unique_id", r.unique_id) && read_number(j, "app_instance", r.app_instance, 0, config::kMaxPmId) &&
+              read_field(j, "state", r.state) && read_number(j, "pid", r.pid, 0, std::numeric_limits<pid_t>::max()) &&
               read_field(j, "pid_start", r.pid_start) && read_field(j, "cgroup", r.cgroup) &&
               read_field(j, "old_cgroups", r.old_cgroups) &&
               read_field(j, "cgroup_generation", r.cgroup_generation) &&
-              read_field(j, "restart_count", r.restart_count) &&
-              read_field(j, "unstable_restarts", r.unstable_restarts) &&
-              read_field(j, "consecutive_unstable", r.consecutive_unstable) &&
-              read_field(j, "prev_restart_delay_ms", r.prev_restart_delay_ms) &&
-              read_field(j, "created_at_ms", r.created_at_ms) &&
-              read_field(j, "started_at_ms", r.started_at_ms) && read_field(j, "out_path", r.out_path) &&
-              read_field(j, "err_path", r.err_path) && read_field(j, "pid_path", r.pid_path) &&
-              read_field(j, "exec_error", r.exec_error);
-    if (auto side = j.find("side_runs"); ok && side != j.end()) {
+              read_number(j, "restart_count", r.restart_count, 0, kMaxCount) &&
+              read_number(j, "unstable_restarts", r.unstable_restarts, 0, kMaxCount) &&
+              read_number(j, "consecutive_unstable", r.consecutive_unstable, 0, kMaxCount) &&
+              read_number(j, "prev_restart_delay_ms", r.prev_restart_delay_ms, std::int64_t{0}, kMaxWallMs) &&
+              read_number(j, "created_at_ms", r.created_at_ms, std::int64_t{0}, kMaxWallMs) &&
+              read_number(j, "started_at_ms", r.started_at_ms, std::int64_t{0}, kMaxWallMs) &&
+              read_field(j, "out_path", r.out_path) && read_field(j, "err_path", r.err_path) &&
+              read_field(j, "pid_path", r.pid_path) && read_field(j, "exec_error", r.exec_error);
+    if (const json* side = config::member(j, "side_runs"); ok && side) {
       ok = side->is_array();
       for (const auto& s : ok ? *side : json::array()) {
         SideRun run;
-        ok = ok && s.is_object() && read_field(s, "pid", run.pid) && read_field(s, "pid_start", run.pid_start) &&
-             read_field(s, "cgroup", run.cgroup) && read_field(s, "replacement", run.replacement) && run.pid >= 0;
+        ok = ok && s.is_object() && read_number(s, "pid", run.pid, 0, std::numeric_limits<pid_t>::max()) &&
+             read_field(s, "pid_start", run.pid_start) && read_field(s, "cgroup", run.cgroup) &&
+             read_field(s, "replacement", run.replacement);
         if (ok) r.side_runs.push_back(std::move(run));
       }
     }
-    if (!ok) return Error{"instance " + std::to_string(r.id) + ": a field has the wrong type"};
-    if (r.id < 0 || r.pid < 0 || r.env_index >= state.envs.size()) {
-      return Error{"instance " + std::to_string(r.id) + ": a field is out of range"};
+    if (!ok) return Error{"instance " + std::to_string(state.instances.size()) + ": a field has the wrong type or is out of range"};
+    if (r.env_index >= state.envs.size()) {
+      return Error{"instance " + std::to_string(r.id) + ": env_index " + std::to_string(r.env_index) + " names no env"};
     }
     state.instances.push_back(std::move(r));
   }

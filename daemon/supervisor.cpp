@@ -15,6 +15,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -23,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/cron.hpp"
+#include "config/json_access.hpp"
 #include "config/listen_address.hpp"
 #include "config/units.hpp"
 #include "daemon/describe.hpp"
@@ -92,6 +94,16 @@ pid_t parent_of(pid_t pid) {
   pid_t ppid = 0;
   rest >> state >> ppid;
   return ppid;
+}
+
+/// The time now in UTC as 20240131-235959, for the names of files set aside.
+std::string compact_utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
 }
 
 /// An app's name as LISTEN_FDNAMES carries it: ':' separates the names there.
@@ -201,7 +213,10 @@ void Supervisor::start() {
   if (::mkdir(fifo_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     spdlog::error("cannot create {}: {}", fifo_dir_, std::strerror(errno));
   }
-  if (auto opened = notify_.open(options_.paths.home + "/notify.sock"); !opened) {
+  std::string note;
+  const std::string notify_path = notify_socket_path(options_.paths.home, options_.runtime_dir, note);
+  if (!note.empty()) spdlog::warn("{}: apps run as another user (uid) cannot reach the sd_notify socket", note);
+  if (auto opened = notify_.open(notify_path); !opened) {
     spdlog::warn("no sd_notify socket, apps cannot signal readiness with it: {}", opened.error());
   }
   adopt_from_state();
@@ -219,7 +234,10 @@ void Supervisor::start() {
   ::signal(SIGHUP, SIG_IGN);
   signals_.add(SIGTERM);
   signals_.add(SIGINT);
-  signals_.add(SIGUSR2);  // reopen the log files, as `pmx reloadLogs` does
+  // Reopen the log files, as `pmx reloadLogs` does: SIGUSR2 (PM2's), and SIGUSR1, which
+  // logrotate configurations commonly send and whose default action would end pmxd.
+  signals_.add(SIGUSR1);
+  signals_.add(SIGUSR2);
   wait_signals();
   processes_.start_reaping([this](pid_t pid, ExitStatus exit) { on_exit(pid, exit); },
                            [this] { after_reaping(); });
@@ -450,14 +468,14 @@ std::optional<ipc::RpcError> Supervisor::update_env(const json& params, const st
   // Both environments are checked before any instance changes.
   std::shared_ptr<const config::Env> caller_env;
   std::optional<config::Env> app_env;
-  if (auto env = params.find("env"); env != params.end()) {
+  if (const json* env = config::member(params, "env"); env && !env->is_null()) {
     auto parsed = env_from_json(*env, "params.env");
-    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error());
+    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "env"}});
     caller_env = std::make_shared<const config::Env>(std::move(*parsed));
   }
-  if (auto env = params.find("app_env"); env != params.end()) {
+  if (const json* env = config::member(params, "app_env"); env && !env->is_null()) {
     auto parsed = env_from_json(*env, "params.app_env");
-    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error());
+    if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "app_env"}});
     app_env = std::move(*parsed);
   }
   for (int id : ids) {
@@ -484,7 +502,7 @@ void Supervisor::on_notify(const Notification& n) {
   if (n.ready) ready(*in, pid, "sd_notify READY=1");
 }
 
-void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const json& msg) {
+void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg) {
   // From the current run, or from reload's replacement; a replaced run on its way out is not heard.
   pid_t pid = 0;
   std::vector<std::string>* actions = nullptr;
@@ -497,13 +515,22 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const json&
   } else {
     return;
   }
-  if (msg == "ready") return ready(in, pid, "process.send('ready')");
-  if (!msg.is_object()) return;
-  if (msg.contains("type")) return on_app_message(in, *actions, actions == &in.actions, msg);
-  if (msg.value("cmd", "") != "NODE_PMX") return;  // the app's own messages
-  const std::string what = msg.value("pmx", "");
-  if (what == "listen") return node_listen(in, channel, msg);
-  if (what == "listening" && !in.spec.wait_ready) ready(in, pid, "listening");
+  // The message was typed by decode_node_message: its fields are what their kind says.
+  using Kind = NodeMessage::Kind;
+  switch (msg.kind) {
+    case Kind::Ready: return ready(in, pid, "process.send('ready')");
+    case Kind::Listen: return node_listen(in, channel, msg.raw);
+    case Kind::BadListen:
+      spdlog::warn("{} asked to listen with a port or index that is not an integer of its range, refusing", label(in));
+      return channel.send(json{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", msg.id}, {"errno", -EINVAL}});
+    case Kind::Listening:
+      if (!in.spec.wait_ready) ready(in, pid, "listening");
+      return;
+    case Kind::Action:
+    case Kind::ActionReply:
+    case Kind::ProcessMsg: return on_app_message(in, *actions, actions == &in.actions, msg);
+    default: return;  // the app's own messages
+  }
 }
 
 void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& request) {
@@ -645,11 +672,12 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   // pmxd ('ready'), and in cluster mode the preload asks it for the sockets its listen()s need.
   int channel_end = -1;
   if (config::is_node_app(s)) {
-    auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const json& msg) {
+    auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const NodeMessage& msg) {
       if (Instance* in = find(id)) on_node_message(*in, channel, msg);
     });
     if (opened) {
       run.channel = opened->first;
+      run.channel->set_label(label(in));
       channel_end = opened->second;
       req.env.push_back("NODE_CHANNEL_FD=" + std::to_string(3 + req.inherited_fds.size()));
       req.env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
@@ -778,8 +806,8 @@ Result<Credentials> Supervisor::credentials(const std::string& user, const std::
 void Supervisor::wait_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
-    if (signo == SIGUSR2) {
-      spdlog::info("received SIGUSR2, reopening the log files");
+    if (signo == SIGUSR1 || signo == SIGUSR2) {
+      spdlog::info("received {}, reopening the log files", config::signal_name(signo));
       reopen_logs();
     } else {
       spdlog::info("received {}, stopping every app", config::signal_name(signo));
@@ -1030,17 +1058,19 @@ void Supervisor::wake_waiters(int id) {
 // Verbs
 
 std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector<int>& ids) const {
-  auto t = params.find("targets");
-  if (t == params.end() || !t->is_array() || t->empty()) {
-    return make_error(ErrorCode::InvalidParams, "params.targets must be a non-empty list of names, ids, namespaces or scripts");
+  const json* t = config::array_at(params, "targets");
+  if (!t || t->empty()) {
+    return ipc::invalid_param("targets", "must be a non-empty list of names, ids, namespaces or scripts");
   }
+  const auto cwd = config::string_field(params, "cwd");
+  if (!cwd) return ipc::invalid_param("cwd", cwd.error());
   std::set<int> found;
   std::vector<std::string> unknown;
   for (const auto& target : *t) {
     std::string name;
     if (target.is_number_integer()) name = std::to_string(target.get<long long>());
     else if (target.is_string()) name = target.get<std::string>();
-    else return make_error(ErrorCode::InvalidParams, "a target must be a string or an id");
+    else return ipc::invalid_param("targets", "must hold strings or ids only");
     bool matched = false;
     auto take = [&](const Instance& in) {
       if (in.deleting) return;
@@ -1072,9 +1102,7 @@ std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector
     if (!matched && !name.empty() && !numeric) {
       // A script path, as PM2 takes it (`pmx restart app.js`): the apps running that script.
       // Relative paths resolve against the caller's directory (params.cwd).
-      const auto cwd = params.find("cwd");
-      const std::string base = cwd != params.end() && cwd->is_string() ? cwd->get<std::string>() : "/";
-      const std::string script = config::absolute_path(name, base);
+      const std::string script = config::absolute_path(name, std::string(cwd->value_or("/")));
       for (const auto& [id, in] : by_id_) {
         if (in->spec.script == script) take(*in);
       }
@@ -1116,15 +1144,23 @@ void Supervisor::register_verbs() {
   server_.on("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
 
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    if (params.value("watch", json()) == false) set_watch(ids, false);
+    const auto watch = config::bool_field(params, "watch");
+    if (!watch) return reply.fail(ipc::invalid_param("watch", watch.error()));
+    if (*watch == false) set_watch(ids, false);  // `pmx stop --watch`: stop watching too
     for (int id : ids) dispatch(*find(id), Event::Stop);
     wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
   server_.on("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+    // watch: "toggle" (`pmx restart --watch`, as PM2) flips it, true or false sets it.
+    const json* watch = config::member(params, "watch");
+    if (watch && !watch->is_null() && !watch->is_boolean() && *watch != "toggle") {
+      return reply.fail(ipc::invalid_param("watch", "must be true, false or \"toggle\""));
+    }
     if (auto err = update_env(params, ids)) return reply.fail(*err);
-    if (params.value("watch", json()) == "toggle") set_watch(ids, std::nullopt);
+    if (watch && watch->is_boolean()) set_watch(ids, watch->get<bool>());
+    else if (watch && *watch == "toggle") set_watch(ids, std::nullopt);
     for (int id : ids) dispatch(*find(id), Event::Restart);
     wait_for(ids, settled_or_gone,
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
@@ -1162,12 +1198,11 @@ void Supervisor::register_verbs() {
 
   server_.on("signal", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     std::string name;
-    if (auto s = params.find("signal"); s != params.end()) {
-      if (s->is_string()) name = s->get<std::string>();
-      else if (s->is_number_unsigned()) name = std::to_string(s->get<std::uint64_t>());
-    }
+    if (auto text = config::string_at(params, "signal")) name = std::string(*text);
+    else if (auto number = config::int_at(params, "signal", 1, 64)) name = std::to_string(*number);
+    else return reply.fail(ipc::invalid_param("signal", "must be a signal's name (\"SIGUSR2\") or number (12)"));
     int signo = config::signal_from_name(name);
-    if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'"));
+    if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'", {{"param", "signal"}}));
     std::vector<int> sent;
     for (int id : ids) {
       Instance& in = *find(id);
@@ -1224,15 +1259,20 @@ void Supervisor::register_verbs() {
 
 void Supervisor::start_app(const json& params, const Reply& reply) {
   // One app ("app") or several ("apps", from an ecosystem file): all are checked before any starts.
+  const auto app_param = config::object_field(params, "app");
+  if (!app_param) return reply.fail(ipc::invalid_param("app", app_param.error() + " of options"));
+  const auto apps_param = config::array_field(params, "apps");
+  if (!apps_param) return reply.fail(ipc::invalid_param("apps", apps_param.error() + " of apps"));
+  const auto force_param = config::bool_field(params, "force");
+  if (!force_param) return reply.fail(ipc::invalid_param("force", force_param.error()));
   json list = json::array();
-  if (auto app = params.find("app"); app != params.end()) list.push_back(*app);
-  if (auto apps = params.find("apps"); apps != params.end() && apps->is_array()) {
-    for (const auto& a : *apps) list.push_back(a);
+  if (*app_param) list.push_back(**app_param);
+  if (*apps_param) {
+    for (const auto& a : **apps_param) list.push_back(a);
   }
   if (list.empty()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app or params.apps is required"));
   if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
-  auto force_param = params.find("force");
-  const bool force = force_param != params.end() && force_param->is_boolean() && force_param->get<bool>();
+  const bool force = force_param->value_or(false);
   std::vector<config::AppSpec> specs;
   std::vector<int> revive;  // stopped or errored apps started again
   for (const auto& entry : list) {
@@ -1292,9 +1332,9 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   }
   auto env_param = params.find("env");
   std::shared_ptr<const config::Env> caller_env = std::make_shared<const config::Env>();
-  if (env_param != params.end()) {
+  if (env_param != params.end() && !env_param->is_null()) {
     auto parsed = env_from_json(*env_param, "params.env");
-    if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
+    if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "env"}}));
     caller_env = std::make_shared<const config::Env>(std::move(*parsed));
   }
 
@@ -1489,8 +1529,14 @@ void Supervisor::adopt_from_state() {
   text << file.rdbuf();
   auto decoded = decode_state(text.str());
   if (!decoded) {
-    const std::string kept = state_path_ + ".corrupt";
-    ::rename(state_path_.c_str(), kept.c_str());
+    // Set aside, never read again (a pmxd that aborted on it at every start would leave every
+    // app unmanaged); each damaged file is kept under its own time for a human to look at.
+    const std::string kept = state_path_ + ".corrupt-" + compact_utc_now();
+    if (::rename(state_path_.c_str(), kept.c_str()) != 0) {
+      spdlog::error("{} cannot be read ({}) nor moved aside ({}); starting with no app", state_path_,
+                    decoded.error(), std::strerror(errno));
+      return;
+    }
     spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_path_, decoded.error(), kept);
     return;
   }

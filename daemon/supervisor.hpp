@@ -39,6 +39,9 @@ struct DaemonOptions {
   /// node/preload.js as installed: cluster-mode Node instances run with --require it. Empty:
   /// none was found, and they run without it (each listen() binds on its own).
   std::string node_preload;
+  /// Where root pmxd binds the sd_notify socket, outside the 0700 home so that apps run as other
+  /// users reach it (main: /run/pmx); empty: $PMX_HOME/notify.sock (see notify_socket_path).
+  std::string runtime_dir;
   /// Starts the apps of $PMX_HOME/dump.pmx once the state file's are adopted (pmxd --resurrect,
   /// as the systemd unit runs it).
   bool resurrect = false;
@@ -119,9 +122,9 @@ class Supervisor {
   void stop_run(const Instance& in, const Membership& run, NodeChannel* channel);
 
   // Messages of PM2's protocol on the Node channel (daemon/app_messages.cpp).
-  /// A {type: ...} message from a run (actions: the run's registered actions; current: the
-  /// instance's current run, not reload's replacement).
-  void on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const json& msg);
+  /// A PM2 message ({type: ...}) from a run (actions: the run's registered actions; current:
+  /// the instance's current run, not reload's replacement).
+  void on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg);
   /// `trigger`: runs a registered action on the targets and answers with their replies.
   void trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
   /// `sendData`: a process:msg packet to the targets.
@@ -195,7 +198,7 @@ class Supervisor {
   void on_notify(const Notification& n);
   /// A message from one of a Node instance's IPC channels (its current run's or reload's
   /// replacement's).
-  void on_node_message(Instance& in, NodeChannel& channel, const json& msg);
+  void on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg);
   /// The preload's request for a listening socket: the app's socket for that address (bound
   /// now if it is the first), or an errno; answered on channel.
   void node_listen(Instance& in, NodeChannel& channel, const json& request);
@@ -308,7 +311,7 @@ class Supervisor {
   config::DaemonSettings settings_;  ///< pmx.yaml
   LogSinks sinks_;
   LogFeed feed_;  ///< who follows which instance's output
-  /// The sd_notify socket every instance finds in NOTIFY_SOCKET ($PMX_HOME/notify.sock).
+  /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
   NotifySocket notify_;
   std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;
   std::string fifo_dir_;

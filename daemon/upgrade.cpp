@@ -23,7 +23,7 @@ void Supervisor::update_verb(const json& params, const Reply& reply) {
   auto given = params.find("binary");
   if (given == params.end() || !given->is_string() || given->get<std::string>().empty() ||
       given->get<std::string>()[0] != '/') {
-    return reply.fail(make_error(ErrorCode::InvalidParams, "params.binary must be the new pmxd's absolute path"));
+    return reply.fail(ipc::invalid_param("binary", "must be the new pmxd's absolute path"));
   }
   const std::string binary = given->get<std::string>();
   if (::access(binary.c_str(), X_OK) != 0) {

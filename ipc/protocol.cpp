@@ -29,6 +29,11 @@ RpcError make_error(ErrorCode code, std::string message, json data) {
   return RpcError{code, std::move(message), std::move(data)};
 }
 
+RpcError invalid_param(std::string_view name, std::string_view problem) {
+  return make_error(ErrorCode::InvalidParams, "params." + std::string(name) + " " + std::string(problem),
+                    json{{"param", name}});
+}
+
 std::variant<Request, RpcError> decode_request(std::string_view line) {
   // Before parsing: every later walk of the document (copy, dump, destruction) recurses.
   if (auto depth = config::check_json_depth(line); !depth) {

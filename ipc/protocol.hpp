@@ -72,6 +72,10 @@ std::string encode_error(const json& id, const RpcError& error);
 /// Builds an RpcError with data.kind filled in.
 RpcError make_error(ErrorCode code, std::string message, json data = json::object());
 
+/// The invalid_params error for one param: "params.<name> <problem>" (problem as the typed
+/// accessors of config/json_access.hpp word it: "must be true or false"), data.param = name.
+RpcError invalid_param(std::string_view name, std::string_view problem);
+
 /// A decoded response: either result or error.
 struct Response {
   json id;

@@ -7,7 +7,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
+#include <regex>
 
 #include "tests/integration/harness.hpp"
 
@@ -23,6 +25,24 @@ int fifo_pending(const std::string& path) {
   if (ioctl(fd, FIONREAD, &n) != 0) n = -1;
   close(fd);
   return n;
+}
+
+/// The state files pmxd set aside in home (state.json.corrupt-<time>).
+std::vector<std::string> set_aside_states(const TempHome& home) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator(home.path())) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("state.json.corrupt-", 0) == 0) found.push_back(entry.path().string());
+  }
+  return found;
+}
+
+/// Writes text as home's state.json (0600, as pmxd writes it).
+void write_state(const TempHome& home, const std::string& text) {
+  int fd = ::open((home.path() + "/state.json").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  ::close(fd);
 }
 
 json app_in(const json& list, const std::string& name) {
@@ -170,18 +190,37 @@ TEST_CASE("issue_6: apps that died while no pmxd watched are restarted per polic
 TEST_CASE("issue_6: a state file that cannot be read is kept aside and pmxd starts empty",
           "[integration][issue_6]") {
   TempHome home;
-  {
-    std::string junk = "{\"version\":1,\"next_id\":";
-    int fd = open((home.path() + "/state.json").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    REQUIRE(fd >= 0);
-    REQUIRE(write(fd, junk.data(), junk.size()) == static_cast<ssize_t>(junk.size()));
-    close(fd);
-  }
+  write_state(home, "{\"version\":1,\"next_id\":");
   DaemonProcess daemon(home);
   CHECK(jlist_of(home).empty());
-  CHECK(file_exists(home.path() + "/state.json.corrupt"));
+  CHECK(set_aside_states(home).size() == 1);
   REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kSleeper, "--name", "fresh"}), 0);
   CHECK(jlist_of(home).size() == 1);
+}
+
+TEST_CASE("a state file with a field of the wrong type is set aside, logged, and pmxd starts (no abort at every start)",
+          "[integration][crash_only][regression]") {
+  const std::string instance =
+      R"({"id":0,"spec":{"name":"a","script":"/bin/sleep"},"env_index":0,"state":"online","pid":PID,"pid_start":1})";
+  for (const std::string& text :
+       {std::string(R"({"version":"1","next_id":0,"envs":[],"instances":[]})"),
+        std::string(R"({"version":1,"next_id":"3","envs":[{}],"instances":[]})"),
+        R"({"version":1,"next_id":1,"envs":[{}],"instances":[)" +
+            std::regex_replace(instance, std::regex("PID"), "\"4242\"") + "]}",
+        R"({"version":1,"next_id":1,"envs":[{}],"instances":[)" +
+            std::regex_replace(instance, std::regex("PID"), "1e300") + "]}"}) {
+    INFO(text);
+    TempHome home;
+    write_state(home, text);
+    DaemonProcess daemon(home);  // throws when pmxd does not come up
+    CHECK(jlist_of(home).empty());
+    const auto kept = set_aside_states(home);
+    REQUIRE(kept.size() == 1);
+    CHECK(read_file(kept[0]) == text);
+    CHECK(mentions(read_file(home.daemon_log()).value_or(""), "cannot be read"));
+    REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kSleeper, "--name", "fresh", "--kill-timeout", "500"}), 0);
+    CHECK(jlist_of(home).size() == 1);
+  }
 }
 
 TEST_CASE("issue_6: pmx kill is a clean exit: the next pmxd adopts nothing", "[integration][issue_6]") {

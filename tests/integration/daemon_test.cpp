@@ -113,6 +113,29 @@ TEST_CASE("SIGTERM to pmxd stops every app and it exits 0", "[integration][daemo
   CHECK(gone);
 }
 
+TEST_CASE("SIGUSR1 to pmxd, as logrotate configurations send it, reopens the log files like SIGUSR2 and pmxd serves on",
+          "[integration][daemon][regression]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kTicker, "--name", "tick", "--kill-timeout", "500", "--", "20"}), 0);
+  const std::string log = s.home.path() + "/logs/tick-out.log";
+  REQUIRE(wait_until([&] { return !read_lines(log).empty(); }, 10s));
+  // logrotate's way: the file moved away, then the signal.
+  REQUIRE(::rename(log.c_str(), (log + ".1").c_str()) == 0);
+  REQUIRE(kill(s.daemon.pid(), SIGUSR1) == 0);
+  CHECK(wait_until([&] { return mentions(read_file(s.home.daemon_log()).value_or(""), "received SIGUSR1, reopening the log files"); },
+                   10s));
+  CHECK(wait_until([&] { return !read_lines(log).empty(); }, 10s));
+  s.daemon.poll_exit();
+  CHECK_FALSE(s.daemon.exited());
+  CHECK_EXIT(s.pmx({"ping"}), 0);
+  CHECK(s.status("tick") == "online");
+  // SIGUSR2, PM2's, does the same.
+  REQUIRE(kill(s.daemon.pid(), SIGUSR2) == 0);
+  CHECK(wait_until([&] { return mentions(read_file(s.home.daemon_log()).value_or(""), "received SIGUSR2, reopening the log files"); },
+                   10s));
+  CHECK_EXIT(s.pmx({"ping"}), 0);
+}
+
 TEST_CASE("pmx auto-starts pmxd when nothing answers", "[integration][daemon]") {
   TempHome home;
   AutostartedDaemonGuard guard{home};

@@ -109,7 +109,9 @@ class TempHome;
 json jlist_of(const TempHome& home);
 
 /// A fresh mkdtemp directory used as PMX_HOME. Removed at destruction when the test passed; kept
-/// and printed (with the tail of pmx.log) when it failed.
+/// and printed (with the tail of pmx.log) when it failed. At destruction, pmx.log must hold no
+/// line logged at critical (an exception escaped a pmxd's event loop), whichever pmxd served the
+/// home: a DaemonProcess or one that pmx auto-started.
 class TempHome {
  public:
   TempHome();
@@ -131,7 +133,7 @@ class TempHome {
 
 /// A pmxd process started by the test. The constructor waits (with a deadline) until its socket
 /// accepts connections. Teardown: `pmx kill`, then SIGKILL if still there, then reap; then checks
-/// that pmxd exited 0, printed no sanitizer report, and that pmx.log has no "critical" line.
+/// that pmxd exited 0 and printed no sanitizer report (the TempHome checks pmx.log).
 class DaemonProcess {
  public:
   /// Starts `pmxd --foreground <extra_args>` with PMX_HOME=home.path().

@@ -261,3 +261,74 @@ TEST_CASE("ill-typed params get an error reply, never an internal error", "[inte
   CHECK(ok->contains("result"));
   CHECK(is_ping_answer(c.call(100, "ping"), 100));
 }
+
+TEST_CASE("every verb answers a param of the wrong type with -32602 naming the param, and does nothing",
+          "[integration][protocol][regression]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "sl", "--kill-timeout", "500"}), 0);
+  RawClient c;
+  REQUIRE(c.connect(s.home.socket()));
+  const json sl = json::array({"sl"});
+  const json app = {{"name", "other"}, {"script", bin::kSleeper}};
+  struct Case {
+    const char* method;
+    json params;
+    const char* param;
+  };
+  const Case cases[] = {
+      {"logs", {{"follow", "yes"}}, "follow"},
+      {"logs", {{"follow", 1}}, "follow"},
+      {"logs", {{"lines", "10"}}, "lines"},
+      {"logs", {{"lines", -1}}, "lines"},
+      {"logs", {{"streams", "out"}}, "streams"},
+      {"logs", {{"targets", "sl"}}, "targets"},
+      {"logs", {{"targets", sl}, {"cwd", 5}}, "cwd"},
+      {"stop", {{"targets", "sl"}}, "targets"},
+      {"stop", {{"targets", json::array({json::object()})}}, "targets"},
+      {"stop", {{"targets", sl}, {"watch", "no"}}, "watch"},
+      {"stop", {{"targets", sl}, {"cwd", json::array()}}, "cwd"},
+      {"restart", {{"targets", sl}, {"watch", 1}}, "watch"},
+      {"restart", {{"targets", sl}, {"env", 3}}, "env"},
+      {"reload", {{"targets", sl}, {"app_env", {{"A", 1}}}}, "app_env"},
+      {"start", {{"app", "x"}}, "app"},
+      {"start", {{"apps", 5}}, "apps"},
+      {"start", {{"app", app}, {"force", "yes"}}, "force"},
+      {"start", {{"app", app}, {"env", 3}}, "env"},
+      {"trigger", {{"targets", sl}, {"action", 5}}, "action"},
+      {"trigger", {{"targets", sl}, {"action", "a"}, {"wait_ms", "5"}}, "wait_ms"},
+      {"trigger", {{"targets", sl}, {"action", "a"}, {"wait_ms", -1}}, "wait_ms"},
+      {"sendData", {{"targets", sl}}, "data"},
+      {"sendData", {{"targets", sl}, {"data", 1}, {"topic", json::object()}}, "topic"},
+      {"signal", {{"targets", sl}, {"signal", json::array()}}, "signal"},
+      {"signal", {{"targets", sl}, {"signal", true}}, "signal"},
+      {"signal", {{"targets", sl}, {"signal", "SIGNOPE"}}, "signal"},
+      {"scale", {{"name", 5}, {"count", 2}}, "name"},
+      {"scale", {{"name", "sl"}, {"count", true}}, "count"},
+      {"save", {{"force", "yes"}}, "force"},
+      {"resurrect", {{"dump", "x"}}, "dump"},
+      {"resurrect", {{"source", 5}}, "source"},
+      {"update", {{"binary", 5}}, "binary"},
+      {"describe", {{"targets", 5}}, "targets"},
+      {"delete", {{"targets", json::object()}}, "targets"},
+      {"reset", {{"targets", json::array()}}, "targets"},
+      {"flush", {{"targets", sl}, {"cwd", false}}, "cwd"},
+      {"subscribe", {{"topics", "events"}}, "topics"},
+  };
+  int id = 0;
+  for (const auto& k : cases) {
+    auto reply = c.call(++id, k.method, k.params);
+    INFO(k.method << " " << k.params.dump() << " -> " << (reply ? reply->dump() : "nothing"));
+    REQUIRE(reply.has_value());
+    REQUIRE(reply->contains("error"));
+    const json& error = (*reply)["error"];
+    CHECK(error.value("code", 0) == -32602);
+    CHECK(error.value("data", json::object()).value("param", "") == k.param);
+    CHECK(mentions(error.value("message", ""), k.param));
+  }
+  // Nothing was done: the app runs as it did, never restarted, stopped or deleted.
+  ++id;
+  CHECK(is_ping_answer(c.call(id, "ping"), id));
+  CHECK(s.status("sl") == "online");
+  CHECK(s.app("sl")["pm2_env"]["restart_time"] == 0);
+  CHECK(s.jlist().size() == 1);
+}

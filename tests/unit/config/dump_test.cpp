@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <string>
+
 using namespace pmx::config;
 
 namespace {
@@ -51,6 +53,26 @@ TEST_CASE("a truncated or foreign dump is refused with what is wrong", "[dump]")
   REQUIRE_FALSE(bad_spec);
   CHECK(bad_spec.error().find("apps[0]") != std::string::npos);
   CHECK_FALSE(decode_dump(std::string(100000, '[')));  // too deep: refused before parsing
+}
+
+TEST_CASE("a dump's pm_id must be -1 or an id up to kMaxPmId: the next id is one more and must not overflow",
+          "[dump][regression]") {
+  auto with_id = [](const std::string& id) {
+    return R"({"pmx_dump":1,"apps":[{"pm_id":)" + id + R"(,"status":"online","spec":{"name":"a","script":"/bin/true"}}]})";
+  };
+  CHECK((*decode_dump(with_id("7")))[0].pm_id == 7);
+  CHECK((*decode_dump(with_id("-1")))[0].pm_id == -1);
+  CHECK((*decode_dump(with_id(std::to_string(kMaxPmId))))[0].pm_id == kMaxPmId);
+  for (const char* bad : {"2147483647", "4294967296", "-2", "1.5", "1e300", "\"3\"", "true"}) {
+    INFO(bad);
+    const auto decoded = decode_dump(with_id(bad));
+    REQUIRE_FALSE(decoded);
+    CHECK(decoded.error().find("pm_id") != std::string::npos);
+  }
+  // PM2's file: an id pmx cannot give again means any id.
+  const auto pm2 = from_pm2_dump(R"([{"name":"a","pm_exec_path":"/bin/true","pm_id":2147483647}])");
+  REQUIRE(pm2);
+  CHECK((*pm2)[0].pm_id == -1);
 }
 
 TEST_CASE("PM2's dump.pm2 is read into pmx's options, without PM2's own variables", "[dump]") {

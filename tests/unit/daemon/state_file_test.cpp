@@ -5,6 +5,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include "daemon/state_file.hpp"
@@ -98,6 +103,59 @@ TEST_CASE("state: damaged text is an error naming the problem", "[state_file]") 
   CHECK(!decode_state(R"({"version":1,"next_id":0,"envs":[],"instances":[{"id":0,"spec":{"name":"a","script":"/bin/true"},"env_index":5}]})"));
   CHECK(!decode_state(R"({"version":1,"next_id":0,"envs":[],"instances":[{"id":"x"}]})"));
   CHECK(!decode_state(R"({"version":1,"next_id":0,"envs":[{"A":1}],"instances":[]})"));
+}
+
+TEST_CASE("state: every field of the wrong type or out of range is an error naming it, never an exception",
+          "[state_file][regression]") {
+  // The state as written, then one field at a time replaced by what a damaged file may hold.
+  const nlohmann::json good = nlohmann::json::parse(encode_state(sample_state()));
+  REQUIRE(decode_state(good.dump()));
+  using nlohmann::json;
+  const std::vector<std::pair<std::string, json>> changes = {
+      {"/version", "1"}, {"/version", 1.0}, {"/version", nullptr}, {"/version", json::array()}, {"/version", 2},
+      {"/next_id", "7"}, {"/next_id", -1}, {"/next_id", 1e300}, {"/next_id", 4294967296},
+      {"/envs", json::object()}, {"/envs", "x"}, {"/envs/0", 5}, {"/envs/0/PATH", 5}, {"/envs/0/PATH", json::array()},
+      {"/instances", json::object()}, {"/instances/0", "x"},
+      {"/instances/0/spec", 5}, {"/instances/0/spec/name", 5}, {"/instances/0/spec/kill_timeout", "soon"},
+      {"/instances/0/id", "3"}, {"/instances/0/id", -1}, {"/instances/0/id", 3.5}, {"/instances/0/id", 2147483648},
+      {"/instances/0/env_index", "0"}, {"/instances/0/env_index", 5}, {"/instances/0/env_index", -1},
+      {"/instances/0/unique_id", 5}, {"/instances/0/app_instance", "1"}, {"/instances/0/app_instance", -2},
+      {"/instances/0/state", 3},
+      {"/instances/0/pid", "4242"}, {"/instances/0/pid", -4}, {"/instances/0/pid", 1e300}, {"/instances/0/pid", 4294967296},
+      {"/instances/0/pid_start", -1}, {"/instances/0/pid_start", "1"}, {"/instances/0/pid_start", 18446744073709551615ULL},
+      {"/instances/0/cgroup", 1}, {"/instances/0/old_cgroups", "x"}, {"/instances/0/old_cgroups/0", 1},
+      {"/instances/0/cgroup_generation", -1}, {"/instances/0/cgroup_generation", 4294967296},
+      {"/instances/0/restart_count", -1}, {"/instances/0/restart_count", "2"}, {"/instances/0/restart_count", 2147483648},
+      {"/instances/0/unstable_restarts", true}, {"/instances/0/consecutive_unstable", 2.5},
+      {"/instances/0/prev_restart_delay_ms", -150}, {"/instances/0/created_at_ms", "x"},
+      {"/instances/0/started_at_ms", -9223372036854775807LL}, {"/instances/0/started_at_ms", 9223372036854775807LL},
+      {"/instances/0/out_path", 5}, {"/instances/0/err_path", json::object()}, {"/instances/0/pid_path", json::array()},
+      {"/instances/0/exec_error", false},
+      {"/instances/0/side_runs", json::object()}, {"/instances/0/side_runs/0", 3}, {"/instances/0/side_runs/0/pid", "x"},
+      {"/instances/0/side_runs/0/pid_start", -5}, {"/instances/0/side_runs/0/cgroup", 7},
+      {"/instances/0/side_runs/0/replacement", 1},
+  };
+  for (const auto& [pointer, value] : changes) {
+    json doc = good;
+    doc[json::json_pointer(pointer)] = value;
+    INFO(pointer << " = " << value.dump());
+    Result<DaemonState> decoded = Error{""};
+    CHECK_NOTHROW(decoded = decode_state(doc.dump()));
+    CHECK_FALSE(decoded);
+    if (!decoded) CHECK_FALSE(decoded.error().empty());
+  }
+  // Missing parts, and nesting no state file has.
+  for (const char* key : {"version", "envs", "instances"}) {
+    json doc = good;
+    doc.erase(key);
+    INFO("without " << key);
+    CHECK_FALSE(decode_state(doc.dump()));
+  }
+  json deep = good;
+  deep["extra"] = json::parse(std::string(100, '[') + std::string(100, ']'));
+  const auto refused = decode_state(deep.dump());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().find("nested deeper") != std::string::npos);
 }
 
 TEST_CASE("state: the atomic write replaces the file whole", "[state_file]") {
