@@ -27,6 +27,9 @@ struct Launched {
   std::shared_ptr<NodeChannel> channel;  ///< Node apps: pmxd's end, reading
   std::string env_json;                  ///< the environment it got, as jlist shows it
   std::vector<std::string> actions;      ///< the actions it registered (trigger), in order
+  /// Why its exec failed, when that was known before the spawn returned (pmxd waited for the
+  /// child until its exec); its exit follows. Empty otherwise: the outcome comes later.
+  std::string exec_error;
 };
 
 /// A run that reload started beside the instance's running one. It takes over once it is ready,

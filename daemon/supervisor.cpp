@@ -667,14 +667,21 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
     }
   }
 
-  // The report comes from the loop, after spawn() returned: by then the holder has the pid.
+  // The report usually comes from the loop, after spawn() returned: by then the holder has the
+  // pid. A failure known already (pmxd waited for the child until its exec) comes before spawn()
+  // returns: it is kept for the caller in Launched::exec_error, since the run it belongs to (a
+  // reload's replacement) does not exist yet.
   auto pid_holder = std::make_shared<pid_t>(0);
-  auto report = [this, id = in.id, pid_holder, program = req.program, cwd = req.cwd,
+  auto early_error = std::make_shared<std::string>();
+  auto report = [this, id = in.id, pid_holder, early_error, program = req.program, cwd = req.cwd,
                  exec_done = std::move(exec_done)](int err, const std::string& step) {
-    Instance* in = find(id);
-    if (!in) return;
     // On failure the child exits 127/126 and is reaped as usual.
-    exec_done(*in, *pid_holder, err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string());
+    const std::string error = err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string();
+    if (*pid_holder == 0) {
+      *early_error = error;
+      return;
+    }
+    if (Instance* in = find(id)) exec_done(*in, *pid_holder, error);
   };
   Result<pid_t> spawned = processes_.spawn(req, cgroup, std::move(report));
   close_ends();
@@ -682,6 +689,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   if (!spawned) return Error{spawned.error()};
   const pid_t pid = *spawned;
   *pid_holder = pid;
+  run.exec_error = *early_error;
   if (run.channel) run.channel->start();
   run.pid = pid;
   run.pid_start = processes_.start_ticks(pid);
@@ -712,25 +720,26 @@ void Supervisor::do_spawn(Instance& in) {
   if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
   in.cgroup = take_spare_cgroup(in);
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
-  auto run = launch(in, in.cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
-    if (!error.empty()) {
-      in.exec_error = error;
-      spdlog::error("{} {}", label(in), in.exec_error);
-      return;
-    }
+  auto failed = [this](Instance& in, const std::string& error) {
+    in.exec_error = error;
+    spdlog::error("{} {}", label(in), in.exec_error);
+  };
+  auto run = launch(in, in.cgroup, [this, failed](Instance& in, pid_t pid, const std::string& error) {
+    if (!error.empty()) return failed(in, error);
     if (in.pid != pid) return;  // that process is already gone
     in.exec_error.clear();
     spawned(in);
   });
   if (!run) {
-    in.exec_error = run.error();
-    spdlog::error("{} {}", label(in), in.exec_error);
+    failed(in, run.error());
     asio::post(io_, [this, id = in.id] {
       if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
     });
     return;
   }
+  const std::string exec_error = std::move(run->exec_error);
   become_current(in, std::move(*run));
+  if (!exec_error.empty()) failed(in, exec_error);  // its exit follows
   prepare_spare_cgroup(in);
 }
 
