@@ -130,7 +130,6 @@ void Supervisor::cleardump_verb(const Reply& reply) {
 }
 
 void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
-  if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
   SavedDump dump;
   if (auto given = params.find("dump"); given != params.end()) {
     // An imported dump (pmx resurrect --from-pm2): the CLI has read it into pmx's format.

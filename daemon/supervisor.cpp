@@ -280,6 +280,10 @@ void Supervisor::update_watch(App& app) {
                                               [this, name = app.name()](const std::string& path, std::size_t changes) {
     auto it = apps_.find(name);
     if (it == apps_.end()) return;
+    if (shutting_down()) {
+      spdlog::info("{}: watch: {} changed, ignored: pmxd is shutting down", name, path);
+      return;
+    }
     spdlog::info("{}: watch: {} changed ({} change{}), restarting", name, path, changes, changes == 1 ? "" : "s");
     for (const auto& [id, in] : it->second.instances()) {
       if (!in->deleting && !is_stopped(in->fsm.state())) dispatch(*in, Event::Restart);
@@ -328,6 +332,10 @@ void Supervisor::arm_cron(Instance& in) {
     // The timer counts steady time; the schedule is the wall clock's. Early (the clock was set
     // back): wait for the rest.
     if (std::chrono::system_clock::now() + std::chrono::milliseconds(500) < at) return arm_cron(*in);
+    if (shutting_down()) {
+      spdlog::info("{} cron_restart '{}' ignored: pmxd is shutting down", label(*in), in->spec.cron_restart);
+      return;
+    }
     if (in->fsm.state() == State::Online) {
       spdlog::info("{} cron_restart '{}': restarting", label(*in), in->spec.cron_restart);
       dispatch(*in, Event::Restart);
@@ -340,6 +348,10 @@ void Supervisor::arm_cron(Instance& in) {
 // Events and effects
 
 void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
+  if (shutting_down() && (event == Event::Start || event == Event::Restart || event == Event::MemoryExceeded)) {
+    spdlog::info("{} {} ignored: pmxd is shutting down", label(in), to_string(event));
+    return;
+  }
   const State before = in.fsm.state();
   Effects fx = in.fsm.handle(event, options_.clock(), exit);
   if (fx.changed) {
@@ -921,7 +933,9 @@ void Supervisor::sample() {
     }
   }
   for (int id : over) {
-    if (Instance* in = find(id)) dispatch(*in, Event::MemoryExceeded);
+    Instance* in = find(id);
+    if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
+    else if (in) dispatch(*in, Event::MemoryExceeded);
   }
 }
 
@@ -1120,9 +1134,22 @@ void Supervisor::register_verbs() {
               {"apps", by_id_.size()}});
   });
 
-  server_.on("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
+  // The verbs that start processes, refused before they look at anything while pmxd shuts down.
+  auto unless_shutting_down = [this](const std::string& verb, Handler handler) {
+    server_.on(verb, [this, verb, handler = std::move(handler)](const json& params, const Reply& reply) {
+      if (shutting_down()) {
+        spdlog::info("{} refused: pmxd is shutting down", verb);
+        return reply.fail(make_error(ErrorCode::ShuttingDown,
+                                     "pmxd is shutting down (stopping every app to exit): " + verb + " refused",
+                                     {{"verb", verb}}));
+      }
+      handler(params, reply);
+    });
+  };
+
+  unless_shutting_down("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
   server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb(params, reply); });
-  server_.on("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
+  unless_shutting_down("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
 
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     if (params.value("watch", json()) == false) set_watch(ids, false);
@@ -1131,7 +1158,7 @@ void Supervisor::register_verbs() {
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
-  server_.on("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+  unless_shutting_down("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     if (auto err = update_env(params, ids)) return reply.fail(*err);
     if (params.value("watch", json()) == "toggle") set_watch(ids, std::nullopt);
     for (int id : ids) dispatch(*find(id), Event::Restart);
@@ -1139,7 +1166,7 @@ void Supervisor::register_verbs() {
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
-  server_.on("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+  unless_shutting_down("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     reload_verb(params, ids, reply);
   }));
 
@@ -1222,9 +1249,9 @@ void Supervisor::register_verbs() {
   });
 
   server_.on("save", [this](const json& params, const Reply& reply) { save_verb(params, reply); });
-  server_.on("resurrect", [this](const json& params, const Reply& reply) { resurrect_verb(params, reply); });
+  unless_shutting_down("resurrect", [this](const json& params, const Reply& reply) { resurrect_verb(params, reply); });
   server_.on("cleardump", [this](const json&, const Reply& reply) { cleardump_verb(reply); });
-  server_.on("update", [this](const json& params, const Reply& reply) { update_verb(params, reply); });
+  unless_shutting_down("update", [this](const json& params, const Reply& reply) { update_verb(params, reply); });
   server_.on("kill", [this](const json&, const Reply& reply) {
     spdlog::info("kill requested, stopping every app");
     stop_all_then([this, reply] { reply.ok_then({{"stopped", true}}, [this] { io_.stop(); }); });
@@ -1239,7 +1266,6 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     for (const auto& a : *apps) list.push_back(a);
   }
   if (list.empty()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app or params.apps is required"));
-  if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
   auto force_param = params.find("force");
   const bool force = force_param != params.end() && force_param->is_boolean() && force_param->get<bool>();
   std::vector<config::AppSpec> specs;
@@ -1358,8 +1384,8 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
 }
 
 void Supervisor::stop_all_then(std::function<void()> done) {
-  if (!shutting_down_ && options_.on_stopping) options_.on_stopping();
-  shutting_down_ = true;
+  if (!shutting_down() && options_.on_stopping) options_.on_stopping();
+  lifecycle_ = Lifecycle::ShuttingDown;
   std::vector<int> ids;
   for (const auto& [id, in] : by_id_) ids.push_back(id);
   // By id: a stop may answer a pending delete, which removes its instance from by_id_.
