@@ -95,6 +95,9 @@ struct Instance {
   bool awaiting_ready = false;
   bool ready_failed = false;
   std::string notify_status;     ///< the app's last sd_notify STATUS=, shown by describe
+  /// Sockets the app asked for on its Node channel and was refused (pmx.log names the first
+  /// ten and every thousandth).
+  std::uint64_t listen_refusals = 0;
   std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
 
   /// Memory and CPU of the current run, as the last sampling tick read them.
