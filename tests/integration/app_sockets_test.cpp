@@ -243,3 +243,49 @@ TEST_CASE("a flood of listen requests stops at 64 sockets per app, each refusal 
   REQUIRE_EXIT(s.pmx({"delete", "flood"}), 0);
   CHECK(open_fds(s.daemon.pid()) <= fds_before + 4);
 }
+
+TEST_CASE("a stock Node server run as another user gets listen() errors for what its user could not bind, as "
+          "without pmx", "[integration][sockets][node][regression]") {
+  REQUIRE(have_node());
+  REQUIRE(::geteuid() == 0);
+  const passwd* nobody = ::getpwnam("nobody");
+  REQUIRE(nobody);
+  Session s;
+  AttackArea area;
+  const std::string app = area.folder("app", 0755);
+  const std::string out = area.folder("out", 0755, nobody->pw_uid, nobody->pw_gid);
+  const std::string decoys = area.folder("decoys", 0700);
+  const std::string script = app + "/server.js";
+  std::ofstream(script) << R"JS('use strict';
+const net = require('net');
+const fs = require('fs');
+const [results, port, path] = process.argv.slice(2);
+const seen = {};
+function record(key, what) {
+  seen[key] = what;
+  if (Object.keys(seen).length < 2) return;
+  fs.writeFileSync(results + '.tmp', JSON.stringify(seen));
+  fs.renameSync(results + '.tmp', results);
+}
+net.createServer().on('error', (e) => record('port', e.code)).listen(Number(port), () => record('port', 'listening'));
+net.createServer().on('error', (e) => record('path', e.code)).listen(path, () => record('path', 'listening'));
+setInterval(() => {}, 1 << 30);
+)JS";
+  REQUIRE(::chmod(script.c_str(), 0644) == 0);
+  const std::string results = out + "/results.json";
+  const int port = free_privileged_port(700);
+  REQUIRE_EXIT(s.pmx({"start", script, "--name", "server", "-i", "1", "--uid", "nobody", "--cwd", app,
+                      "--listen-timeout", "500", "--kill-timeout", "1000", "--", results, std::to_string(port),
+                      decoys + "/server.sock"}),
+               0);
+  json seen;
+  REQUIRE(wait_until([&] {
+    seen = json::parse(read_file(results).value_or("{}"), nullptr, false);
+    return seen.is_object() && seen.size() == 2;
+  }, 20s));
+  INFO(seen.dump());
+  CHECK(seen.value("port", "") == "EACCES");
+  CHECK(seen.value("path", "") == "EACCES");
+  CHECK(port_is_free(port));
+  CHECK_FALSE(file_exists(decoys + "/server.sock"));
+}
