@@ -132,7 +132,6 @@ void Supervisor::cleardump_verb(const Reply& reply) {
 }
 
 void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
-  if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
   const auto given = config::object_field(params, "dump");
   if (!given) return reply.fail(ipc::invalid_param("dump", given.error() + " (a pmx dump)"));
   const auto source = config::string_field(params, "source");

@@ -83,12 +83,7 @@ void FileWatcher::add_tree(const std::string& path) {
     spdlog::warn("watch: {}: {}", path, std::strerror(errno));
     return;
   }
-  if (!S_ISDIR(st.st_mode)) {
-    // A file: watch its folder; events of its siblings are matched against the roots below.
-    const int wd = ::inotify_add_watch(fd_, path.c_str(), kEvents & ~IN_ONLYDIR);
-    if (wd >= 0) dirs_[wd] = path;
-    return;
-  }
+  if (!S_ISDIR(st.st_mode)) return add_file(path);
   const int wd = ::inotify_add_watch(fd_, path.c_str(), kEvents);
   if (wd < 0) {
     if (!limit_logged_) {
@@ -98,7 +93,11 @@ void FileWatcher::add_tree(const std::string& path) {
     }
     return;
   }
-  dirs_[wd] = path;
+  // The same folder added again (a file root in it came first) gives the same descriptor.
+  Watched& w = dirs_[wd];
+  w.path = path;
+  w.whole = true;
+  w.names.clear();
   DIR* dir = ::opendir(path.c_str());
   if (!dir) return;
   while (const dirent* e = ::readdir(dir)) {
@@ -111,6 +110,23 @@ void FileWatcher::add_tree(const std::string& path) {
     }
   }
   ::closedir(dir);
+}
+
+void FileWatcher::add_file(const std::string& path) {
+  // Not the file's inode: an editor that saves by renaming a new file over it (or deleting and
+  // writing it again) would end that watch (IN_IGNORED) after the first save. Its folder is
+  // watched instead, for that name.
+  const auto slash = path.rfind('/');
+  const std::string folder = slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  const int wd = ::inotify_add_watch(fd_, folder.c_str(), kEvents);
+  if (wd < 0) {
+    spdlog::warn("watch: cannot watch {} (its folder {}): {}", path, folder, std::strerror(errno));
+    return;
+  }
+  auto [it, added] = dirs_.try_emplace(wd);
+  if (added) it->second.path = folder;
+  if (!it->second.whole) it->second.names.insert(name);
 }
 
 void FileWatcher::read_events() {
@@ -129,9 +145,12 @@ void FileWatcher::read_events() {
           dirs_.erase(dir);
           continue;
         }
-        const std::string path = ev->len > 0 ? dir->second + "/" + ev->name : dir->second;
+        const Watched& w = dir->second;
+        // A folder watched for some of its files: the others' events are not ours.
+        if (!w.whole && (ev->len == 0 || !w.names.count(ev->name))) continue;
+        const std::string path = ev->len > 0 ? w.path + "/" + ev->name : w.path;
         if (ignored(path)) continue;
-        if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) add_tree(path);
+        if (w.whole && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) add_tree(path);
         if (changes_++ == 0) first_ = path;
         // The burst is over once nothing has changed for the delay: one call for it.
         quiet_.expires_after(delay_);

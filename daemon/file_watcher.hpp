@@ -1,5 +1,6 @@
-// FileWatcher: the `watch` option. inotify over folders, recursively; one call per burst of
-// changes, after the burst has been quiet for a delay (watch_delay).
+// FileWatcher: the `watch` option. inotify over folders, recursively, and over single files
+// through their folder (an editor's save replaces the file); one call per burst of changes,
+// after the burst has been quiet for a delay (watch_delay).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,7 +19,10 @@ namespace pmx::daemon {
 class FileWatcher {
  public:
   struct Rules {
-    std::vector<std::string> roots;   ///< folders (or files) to watch, absolute
+    /// Folders (or files) to watch, absolute. A file is watched by name in its folder, not by
+    /// inode: a save that renames a new file over it, or deletes and writes it again, is a
+    /// change, and the file stays watched after it.
+    std::vector<std::string> roots;
     /// ignore_watch entries: a name that any path component equals (node_modules), a glob
     /// matched against the path relative to its root and against the file name (*.log), or,
     /// when it holds one of \ ^ $ ( ) | +, a regular expression searched in "/" + that
@@ -39,6 +44,8 @@ class FileWatcher {
 
  private:
   void add_tree(const std::string& path);
+  /// Watches path, a file, through its folder: events of that name only.
+  void add_file(const std::string& path);
   void read_events();
 
   Rules rules_;
@@ -47,7 +54,13 @@ class FileWatcher {
   int fd_ = -1;
   boost::asio::posix::stream_descriptor stream_;
   boost::asio::steady_timer quiet_;
-  std::map<int, std::string> dirs_;  ///< watch descriptor -> folder
+  /// A folder watched: all of it (a root or below one), or only some names in it (file roots).
+  struct Watched {
+    std::string path;
+    bool whole = false;
+    std::set<std::string> names;  ///< the files watched in it, when not whole
+  };
+  std::map<int, Watched> dirs_;  ///< watch descriptor -> folder
   std::string first_;                ///< the first change of the burst
   std::size_t changes_ = 0;
   bool limit_logged_ = false;

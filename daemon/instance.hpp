@@ -27,6 +27,9 @@ struct Launched {
   std::shared_ptr<NodeChannel> channel;  ///< Node apps: pmxd's end, reading
   std::string env_json;                  ///< the environment it got, as jlist shows it
   std::vector<std::string> actions;      ///< the actions it registered (trigger), in order
+  /// Why its exec failed, when that was known before the spawn returned (pmxd waited for the
+  /// child until its exec); its exit follows. Empty otherwise: the outcome comes later.
+  std::string exec_error;
 };
 
 /// A run that reload started beside the instance's running one. It takes over once it is ready,
@@ -92,6 +95,9 @@ struct Instance {
   bool awaiting_ready = false;
   bool ready_failed = false;
   std::string notify_status;     ///< the app's last sd_notify STATUS=, shown by describe
+  /// Sockets the app asked for on its Node channel and was refused (pmx.log names the first
+  /// ten and every thousandth).
+  std::uint64_t listen_refusals = 0;
   std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
 
   /// Memory and CPU of the current run, as the last sampling tick read them.

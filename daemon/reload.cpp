@@ -73,6 +73,11 @@ void Supervisor::replace_run(Instance& in, std::function<void(const std::string&
   c->cgroup = std::move(cgroup);
   c->done = std::move(done);
   spdlog::info("{} reload: pid {} started beside pid {}", label(in), c->run.pid, in.pid);
+  if (!c->run.exec_error.empty()) {
+    // Known before the candidate existed: its exit follows and ends the reload step with it.
+    c->error = std::move(c->run.exec_error);
+    spdlog::error("{} reload: {}", label(in), c->error);
+  }
   in.candidate = std::move(c);
   prepare_spare_cgroup(in);
   persist_soon();  // a pmxd that takes over after a crash kills it

@@ -44,7 +44,6 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
   const std::string what = "scale " + name + " " + text;
   auto count = config::parse_scale_count(text);
   if (!count) return reply.fail(make_error(ErrorCode::InvalidParams, what + ": " + count.error()));
-  if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
 
   // One app by its name: an id, a namespace or "all" would make "the app's count" ambiguous.
   auto owner = apps_.find(name);

@@ -239,8 +239,9 @@ int exec_report_fd() {
 
 /// Starts the child: in its cgroup from birth where the kernel can (joining a cgroup later
 /// costs an RCU grace period), sharing pmxd's memory until its exec where the architecture
-/// allows, else by fork. -1 with errno when no child was made.
-pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, ChildStack& stack) {
+/// allows, else by fork. -1 with errno when no child was made (cgroup_failed: it could not be
+/// put into its cgroup).
+pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, ChildStack& stack, bool& cgroup_failed) {
   CloneArgs args{};
   args.exit_signal = SIGCHLD;
   void* base = stack.base();
@@ -258,8 +259,13 @@ pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, ChildStack& stack) {
       if (pid == 0) child_main(&plan);
     }
     if (pid >= 0) return pid;
-    // An older kernel: born outside, the child joins by itself.
+    // An older kernel: born outside, the child joins by itself. Without cgroup.procs it could
+    // not: no child at all rather than one outside its cgroup (out of reach of a stop).
     plan.procs_fd = openat(cgroup_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (plan.procs_fd < 0) {
+      cgroup_failed = true;
+      return -1;
+    }
     args.flags = vm;
     args.cgroup = 0;
   }
@@ -356,7 +362,7 @@ SpawnResult spawn(const SpawnRequest& req) {
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &saved);
-  const pid_t pid = start_child(plan, req.cgroup_dir_fd, stack);
+  const pid_t pid = start_child(plan, req.cgroup_dir_fd, stack, result.cgroup_failed);
   const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   close(err_pipe[1]);

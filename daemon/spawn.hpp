@@ -60,6 +60,9 @@ struct ExecFailure {
 struct SpawnResult {
   pid_t pid = -1;             ///< > 0 when fork succeeded (exec may still fail)
   std::error_code fork_error; ///< fork itself failed: no child exists
+  /// With fork_error: the child could not be put into its cgroup (a kernel without
+  /// CLONE_INTO_CGROUP, and its cgroup.procs could not be opened), so none was made.
+  bool cgroup_failed = false;
   int exec_report_fd = -1;    ///< read end of the close-on-exec pipe: see watch_exec
   /// Already known when spawn returns: pmxd waited for the child (vfork) until its exec or its
   /// exit, and it failed. Then the report fd is closed (-1); the child exits 127/126.

@@ -298,6 +298,10 @@ void Supervisor::update_watch(App& app) {
                                               [this, name = app.name()](const std::string& path, std::size_t changes) {
     auto it = apps_.find(name);
     if (it == apps_.end()) return;
+    if (shutting_down()) {
+      spdlog::info("{}: watch: {} changed, ignored: pmxd is shutting down", name, path);
+      return;
+    }
     spdlog::info("{}: watch: {} changed ({} change{}), restarting", name, path, changes, changes == 1 ? "" : "s");
     for (const auto& [id, in] : it->second.instances()) {
       if (!in->deleting && !is_stopped(in->fsm.state())) dispatch(*in, Event::Restart);
@@ -346,6 +350,10 @@ void Supervisor::arm_cron(Instance& in) {
     // The timer counts steady time; the schedule is the wall clock's. Early (the clock was set
     // back): wait for the rest.
     if (std::chrono::system_clock::now() + std::chrono::milliseconds(500) < at) return arm_cron(*in);
+    if (shutting_down()) {
+      spdlog::info("{} cron_restart '{}' ignored: pmxd is shutting down", label(*in), in->spec.cron_restart);
+      return;
+    }
     if (in->fsm.state() == State::Online) {
       spdlog::info("{} cron_restart '{}': restarting", label(*in), in->spec.cron_restart);
       dispatch(*in, Event::Restart);
@@ -358,6 +366,10 @@ void Supervisor::arm_cron(Instance& in) {
 // Events and effects
 
 void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
+  if (shutting_down() && (event == Event::Start || event == Event::Restart || event == Event::MemoryExceeded)) {
+    spdlog::info("{} {} ignored: pmxd is shutting down", label(in), to_string(event));
+    return;
+  }
   const State before = in.fsm.state();
   Effects fx = in.fsm.handle(event, options_.clock(), exit);
   if (fx.changed) {
@@ -535,40 +547,81 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
 
 void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& request) {
   // A listen() of the app, as Node normalised it: address null (every address), an IP, or a
-  // Unix path with port -1.
-  json reply{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", request.value("id", json())}};
+  // Unix path with port -1. Untrusted: any line on the channel can claim to be one.
+  const auto id = request.find("id");
+  json reply{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", id != request.end() && id->is_number() ? *id : json()}};
   config::ListenAddress address;
-  const json host = request.value("address", json());
-  const int port = request.value("port", -2);
+  auto refuse = [&](int err, const std::string& why) {
+    // An app may flood the channel: the first ten refusals are logged, then every thousandth.
+    const std::uint64_t n = ++in.listen_refusals;
+    if (n <= 10 || n % 1000 == 0) {
+      spdlog::warn("{} asked pmxd to listen on {}: refused ({}), {}{}", label(in), address.text(), std::strerror(err),
+                   why, n > 10 ? fmt::format(" ({} refusals so far)", n) : "");
+    }
+    reply["errno"] = -err;
+    channel.send(reply);
+  };
+  const json host = request.contains("address") ? request["address"] : json();
+  const auto port_field = request.find("port");
+  const int port = port_field != request.end() && port_field->is_number_integer() &&
+                           port_field->get<long long>() >= -1 && port_field->get<long long>() <= 65535
+                       ? static_cast<int>(port_field->get<long long>())
+                       : -2;
+  const auto index_field = request.find("index");
+  const int index = index_field != request.end() && index_field->is_number_unsigned() &&
+                            index_field->get<std::uint64_t>() <= 65535
+                        ? static_cast<int>(index_field->get<std::uint64_t>())
+                        : 0;
+  auto flag = [&](const char* key) {
+    const auto f = request.find(key);
+    return f != request.end() && f->is_boolean() && f->get<bool>();
+  };
   if (port == -1 && host.is_string()) {
     address.kind = config::ListenAddress::Kind::Unix;
     address.path = host.get<std::string>();
-  } else if (port >= 0 && port <= 65535 && (host.is_null() || host.is_string())) {
+    // As Node's own listen(path) makes it (umask 022), widened by readableAll / writableAll.
+    address.mode = 0755 | (flag("readableAll") ? 0444 : 0) | (flag("writableAll") ? 0222 : 0);
+  } else if (port >= 0 && (host.is_null() || host.is_string())) {
     address.port = port;
     if (host.is_string()) address.host = host.get<std::string>();
   } else {
-    reply["errno"] = -EINVAL;
-    return channel.send(reply);
+    return refuse(EINVAL, "not a listen request pmxd can read");
   }
+  // Only a run that has the preload asks for sockets: any other app's channel (fork mode, a
+  // non-cluster app, reuse_port) gets nothing bound, whatever it sends.
+  if (!with_preload(in.spec)) return refuse(EPERM, "only cluster-mode Node apps run with pmx's preload ask for sockets");
   const bool unix_path = address.kind == config::ListenAddress::Kind::Unix;
   if (unix_path && (address.path.empty() || address.path[0] != '/' || address.path.size() >= 108)) {
-    reply["errno"] = -EINVAL;
-    return channel.send(reply);
+    return refuse(EINVAL, "a Unix socket needs an absolute path of at most 107 bytes");
+  }
+  // What the operator granted: the app's own port and listen entries, bound before it started.
+  bool granted = false;
+  if (auto configured = config::listen_addresses(in.spec)) {
+    for (const auto& a : *configured) granted = granted || same_socket(a, address);
+  }
+  // Anything else is made as the app's user, as it would have made it itself.
+  std::optional<Credentials> user;
+  if ((!in.spec.uid.empty() || !in.spec.gid.empty()) && ::geteuid() == 0) {
+    auto resolved = credentials(in.spec.uid, in.spec.gid);
+    if (!resolved) return refuse(EPERM, resolved.error());
+    user = *resolved;
+  }
+  const bool as_root = ::geteuid() == 0 && (!user || !user->uid || *user->uid == 0);
+  if (!granted && !unix_path && address.port > 0 && address.port < 1024 && !as_root) {
+    return refuse(EACCES, "a port below 1024 is bound for an app only when its port or listen option names it");
   }
   App& app = apps_.at(in.spec.name);
   for (const auto& [name, other] : apps_) {
-    if (&other != &app && other.listeners.has(address)) {
-      spdlog::warn("{} cannot listen on {}: app '{}' listens there", label(in), address.text(), name);
-      reply["errno"] = -EADDRINUSE;
-      return channel.send(reply);
-    }
+    if (&other != &app && other.listeners.has(address)) return refuse(EADDRINUSE, "app '" + name + "' listens there");
   }
-  const int fd = app.listeners.socket_for(address, request.value("index", 0));
+  const int fd = app.listeners.socket_for(address, index, granted || !user ? nullptr : &*user);
   if (fd < 0) {
     const int err = errno;
-    spdlog::warn("{} cannot listen on {}: {}", label(in), address.text(), std::strerror(err));
-    reply["errno"] = -err;
-    return channel.send(reply);
+    if (err == EMFILE && app.listeners.size() >= Listeners::kMaxSockets) {
+      return refuse(err, "the app holds " + std::to_string(Listeners::kMaxSockets) +
+                             " sockets already, the most pmxd binds for one app");
+    }
+    return refuse(err, granted || !user ? "binding failed" : "binding as the app's user failed");
   }
   channel.send_handle(reply, fd);
 }
@@ -583,7 +636,14 @@ Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
       if (&other != &app && other.listeners.has(a)) return Error{a.text() + ": app '" + name + "' listens there"};
     }
   }
-  auto bound = app.listeners.bind(*addresses);
+  // An app run as another user gets its socket files (the operator named their paths).
+  std::optional<Credentials> owner;
+  if ((!spec.uid.empty() || !spec.gid.empty()) && ::geteuid() == 0) {
+    auto resolved = credentials(spec.uid, spec.gid);
+    if (!resolved) return Error{resolved.error()};
+    owner = *resolved;
+  }
+  auto bound = app.listeners.bind(*addresses, owner ? &*owner : nullptr);
   if (!bound) return bound;
   std::string list;
   for (const auto& t : app.listeners.texts()) list += (list.empty() ? "" : ", ") + t;
@@ -695,14 +755,21 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
     }
   }
 
-  // The report comes from the loop, after spawn() returned: by then the holder has the pid.
+  // The report usually comes from the loop, after spawn() returned: by then the holder has the
+  // pid. A failure known already (pmxd waited for the child until its exec) comes before spawn()
+  // returns: it is kept for the caller in Launched::exec_error, since the run it belongs to (a
+  // reload's replacement) does not exist yet.
   auto pid_holder = std::make_shared<pid_t>(0);
-  auto report = [this, id = in.id, pid_holder, program = req.program, cwd = req.cwd,
+  auto early_error = std::make_shared<std::string>();
+  auto report = [this, id = in.id, pid_holder, early_error, program = req.program, cwd = req.cwd,
                  exec_done = std::move(exec_done)](int err, const std::string& step) {
-    Instance* in = find(id);
-    if (!in) return;
     // On failure the child exits 127/126 and is reaped as usual.
-    exec_done(*in, *pid_holder, err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string());
+    const std::string error = err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string();
+    if (*pid_holder == 0) {
+      *early_error = error;
+      return;
+    }
+    if (Instance* in = find(id)) exec_done(*in, *pid_holder, error);
   };
   Result<pid_t> spawned = processes_.spawn(req, cgroup, std::move(report));
   close_ends();
@@ -710,6 +777,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   if (!spawned) return Error{spawned.error()};
   const pid_t pid = *spawned;
   *pid_holder = pid;
+  run.exec_error = *early_error;
   if (run.channel) run.channel->start();
   run.pid = pid;
   run.pid_start = processes_.start_ticks(pid);
@@ -740,25 +808,26 @@ void Supervisor::do_spawn(Instance& in) {
   if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
   in.cgroup = take_spare_cgroup(in);
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
-  auto run = launch(in, in.cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
-    if (!error.empty()) {
-      in.exec_error = error;
-      spdlog::error("{} {}", label(in), in.exec_error);
-      return;
-    }
+  auto failed = [this](Instance& in, const std::string& error) {
+    in.exec_error = error;
+    spdlog::error("{} {}", label(in), in.exec_error);
+  };
+  auto run = launch(in, in.cgroup, [this, failed](Instance& in, pid_t pid, const std::string& error) {
+    if (!error.empty()) return failed(in, error);
     if (in.pid != pid) return;  // that process is already gone
     in.exec_error.clear();
     spawned(in);
   });
   if (!run) {
-    in.exec_error = run.error();
-    spdlog::error("{} {}", label(in), in.exec_error);
+    failed(in, run.error());
     asio::post(io_, [this, id = in.id] {
       if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
     });
     return;
   }
+  const std::string exec_error = std::move(run->exec_error);
   become_current(in, std::move(*run));
+  if (!exec_error.empty()) failed(in, exec_error);  // its exit follows
   prepare_spare_cgroup(in);
 }
 
@@ -940,7 +1009,9 @@ void Supervisor::sample() {
     }
   }
   for (int id : over) {
-    if (Instance* in = find(id)) dispatch(*in, Event::MemoryExceeded);
+    Instance* in = find(id);
+    if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
+    else if (in) dispatch(*in, Event::MemoryExceeded);
   }
 }
 
@@ -1139,9 +1210,22 @@ void Supervisor::register_verbs() {
               {"apps", by_id_.size()}});
   });
 
-  server_.on("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
+  // The verbs that start processes, refused before they look at anything while pmxd shuts down.
+  auto unless_shutting_down = [this](const std::string& verb, Handler handler) {
+    server_.on(verb, [this, verb, handler = std::move(handler)](const json& params, const Reply& reply) {
+      if (shutting_down()) {
+        spdlog::info("{} refused: pmxd is shutting down", verb);
+        return reply.fail(make_error(ErrorCode::ShuttingDown,
+                                     "pmxd is shutting down (stopping every app to exit): " + verb + " refused",
+                                     {{"verb", verb}}));
+      }
+      handler(params, reply);
+    });
+  };
+
+  unless_shutting_down("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
   server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb(params, reply); });
-  server_.on("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
+  unless_shutting_down("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
 
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     const auto watch = config::bool_field(params, "watch");
@@ -1152,7 +1236,7 @@ void Supervisor::register_verbs() {
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
-  server_.on("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+  unless_shutting_down("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     // watch: "toggle" (`pmx restart --watch`, as PM2) flips it, true or false sets it.
     const json* watch = config::member(params, "watch");
     if (watch && !watch->is_null() && !watch->is_boolean() && *watch != "toggle") {
@@ -1166,7 +1250,7 @@ void Supervisor::register_verbs() {
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
-  server_.on("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
+  unless_shutting_down("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     reload_verb(params, ids, reply);
   }));
 
@@ -1248,9 +1332,9 @@ void Supervisor::register_verbs() {
   });
 
   server_.on("save", [this](const json& params, const Reply& reply) { save_verb(params, reply); });
-  server_.on("resurrect", [this](const json& params, const Reply& reply) { resurrect_verb(params, reply); });
+  unless_shutting_down("resurrect", [this](const json& params, const Reply& reply) { resurrect_verb(params, reply); });
   server_.on("cleardump", [this](const json&, const Reply& reply) { cleardump_verb(reply); });
-  server_.on("update", [this](const json& params, const Reply& reply) { update_verb(params, reply); });
+  unless_shutting_down("update", [this](const json& params, const Reply& reply) { update_verb(params, reply); });
   server_.on("kill", [this](const json&, const Reply& reply) {
     spdlog::info("kill requested, stopping every app");
     stop_all_then([this, reply] { reply.ok_then({{"stopped", true}}, [this] { io_.stop(); }); });
@@ -1271,7 +1355,6 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     for (const auto& a : **apps_param) list.push_back(a);
   }
   if (list.empty()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app or params.apps is required"));
-  if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
   const bool force = force_param->value_or(false);
   std::vector<config::AppSpec> specs;
   std::vector<int> revive;  // stopped or errored apps started again
@@ -1389,8 +1472,8 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
 }
 
 void Supervisor::stop_all_then(std::function<void()> done) {
-  if (!shutting_down_ && options_.on_stopping) options_.on_stopping();
-  shutting_down_ = true;
+  if (!shutting_down() && options_.on_stopping) options_.on_stopping();
+  lifecycle_ = Lifecycle::ShuttingDown;
   std::vector<int> ids;
   for (const auto& [id, in] : by_id_) ids.push_back(id);
   // By id: a stop may answer a pending delete, which removes its instance from by_id_.

@@ -325,7 +325,13 @@ class Supervisor {
   std::uint64_t sample_tick_ = 0;
   /// Instances without a memory limit are sampled every this many ticks.
   static constexpr std::uint64_t kSampleSpread = 5;
-  bool shutting_down_ = false;
+  /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
+  /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
+  /// refused, cron, watch and memory restarts are ignored, and the state machine takes no
+  /// start or restart event. A process started then would outlive pmxd, owned by nobody.
+  enum class Lifecycle { Running, ShuttingDown };
+  Lifecycle lifecycle_ = Lifecycle::Running;
+  bool shutting_down() const { return lifecycle_ == Lifecycle::ShuttingDown; }
 };
 
 }  // namespace pmx::daemon

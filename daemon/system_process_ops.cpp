@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 
 #include <cerrno>
+#include <cstring>
 #include <set>
 #include <utility>
 
@@ -66,9 +67,17 @@ void SystemProcessOps::reap() {
 
 Result<pid_t> SystemProcessOps::spawn(const SpawnRequest& request, const std::string& cgroup, ExecReport report) {
   SpawnRequest req = request;
-  if (!cgroup.empty()) req.cgroup_dir_fd = ::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (!cgroup.empty()) {
+    // A run outside its cgroup would be out of reach of every stop (they signal the cgroup's
+    // members): no cgroup, no run. The restart policy counts it as a failed spawn.
+    req.cgroup_dir_fd = ::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (req.cgroup_dir_fd < 0) return Error{"cannot open its cgroup " + cgroup + ": " + std::strerror(errno)};
+  }
   SpawnResult r = daemon::spawn(req);
   if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
+  if (r.pid <= 0 && r.cgroup_failed) {
+    return Error{"cannot open its cgroup " + cgroup + " (cgroup.procs): " + r.fork_error.message()};
+  }
   if (r.pid <= 0) return Error{"fork failed: " + r.fork_error.message()};
   if (r.failed) report(r.failed->err, r.failed->step);
   else watch_exec(io_, r.exec_report_fd, std::move(report));

@@ -29,7 +29,6 @@ void Supervisor::update_verb(const json& params, const Reply& reply) {
   if (::access(binary.c_str(), X_OK) != 0) {
     return reply.fail(make_error(ErrorCode::InvalidParams, "cannot run " + binary + ": " + std::strerror(errno)));
   }
-  if (shutting_down_) return reply.fail(make_error(ErrorCode::InvalidState, "pmxd is shutting down"));
   // A reload's replacement or an instance on its way somewhere would be cut short: wait for them.
   for (const auto& [id, in] : by_id_) {
     if (in->candidate || !in->retiring.empty() || !is_settled(in->fsm.state())) {

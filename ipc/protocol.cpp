@@ -19,6 +19,7 @@ const char* error_kind(ErrorCode code) {
     case ErrorCode::AlreadyExists: return "already_exists";
     case ErrorCode::Failed: return "failed";
     case ErrorCode::TooLarge: return "too_large";
+    case ErrorCode::ShuttingDown: return "shutting_down";
   }
   return "unknown";
 }

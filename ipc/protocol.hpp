@@ -29,6 +29,7 @@ enum class ErrorCode : int {
   AlreadyExists = -32003, ///< the script is already launched (start without force)
   Failed = -32004,        ///< the operation was tried and failed (e.g. exec error)
   TooLarge = -32005,      ///< message above kMaxMessageBytes
+  ShuttingDown = -32006,  ///< pmxd is stopping every app to exit: nothing starts any more
 };
 
 /// The "kind" string that goes in error.data, one per code.

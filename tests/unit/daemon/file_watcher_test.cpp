@@ -61,5 +61,69 @@ TEST_CASE("watch: a burst of changes makes one call, after the quiet delay", "[w
   CHECK(first == dir.path + "/sub/burst.txt");
 }
 
+/// Runs io until the watcher has made calls (or 5 s pass), then a little longer for any extra one.
+int run_watch_until(boost::asio::io_context& io, const int& calls, int calls_wanted) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (calls < calls_wanted && std::chrono::steady_clock::now() < deadline) io.run_for(20ms);
+  io.run_for(150ms);
+  return calls;
+}
+
+TEST_CASE("watch: a single file stays watched across saves that replace it: append, rename over, vim-style, "
+          "delete and recreate", "[watch][regression]") {
+  boost::asio::io_context io;
+  TempDir dir;
+  const std::string file = dir.path + "/app.js";
+  std::ofstream(file) << "v1\n";
+  FileWatcher::Rules rules;
+  rules.roots = {file};
+  int calls = 0;
+  std::string last;
+  FileWatcher w(io, rules, 50ms, [&](const std::string& path, std::size_t) {
+    ++calls;
+    last = path;
+  });
+  auto replace = [&](const std::string& temp, const std::string& text) {
+    std::ofstream(temp) << text;
+    REQUIRE(::rename(temp.c_str(), file.c_str()) == 0);
+  };
+
+  std::ofstream(file, std::ios::app) << "appended\n";
+  CHECK(run_watch_until(io, calls, 1) == 1);
+  CHECK(last == file);
+  // An atomic save: a new file renamed over the watched one.
+  replace(dir.path + "/app.js.new", "v2\n");
+  CHECK(run_watch_until(io, calls, 2) == 2);
+  // Still watched afterwards (the watch was on the old inode, which the rename dropped).
+  std::ofstream(file, std::ios::app) << "appended again\n";
+  CHECK(run_watch_until(io, calls, 3) == 3);
+  // vim's save: the text goes to a swap file beside it, then over the file.
+  replace(dir.path + "/.app.js.swp", "v3\n");
+  CHECK(run_watch_until(io, calls, 4) == 4);
+  CHECK(last == file);
+  // Deleted, then written again (one burst).
+  REQUIRE(::unlink(file.c_str()) == 0);
+  std::ofstream(file) << "v4\n";
+  CHECK(run_watch_until(io, calls, 5) == 5);
+  std::ofstream(file, std::ios::app) << "and appended\n";
+  CHECK(run_watch_until(io, calls, 6) == 6);
+  // Its neighbours are not watched.
+  std::ofstream(dir.path + "/other.js") << "x\n";
+  CHECK(run_watch_until(io, calls, 6) == 6);  // 150 ms more: three times the quiet delay
+}
+
+TEST_CASE("watch: a file root and its folder as a root: the folder is watched whole", "[watch]") {
+  boost::asio::io_context io;
+  TempDir dir;
+  const std::string file = dir.path + "/app.js";
+  std::ofstream(file) << "v1\n";
+  FileWatcher::Rules rules;
+  rules.roots = {file, dir.path};
+  int calls = 0;
+  FileWatcher w(io, rules, 50ms, [&](const std::string&, std::size_t) { ++calls; });
+  std::ofstream(dir.path + "/other.js") << "x\n";
+  CHECK(run_watch_until(io, calls, 1) == 1);
+}
+
 }  // namespace
 }  // namespace pmx::daemon

@@ -344,6 +344,31 @@ TEST_CASE("restart signals the running process once and starts a new one", "[sup
   CHECK(rig.in().fsm.restart_count() == 1);
 }
 
+TEST_CASE("a restart or reload while pmxd shuts down starts nothing, and the shutdown goes on",
+          "[supervisor][shutdown][regression]") {
+  TempHome home;
+  Rig rig(home.path);
+  rig.supervisor->start();
+  rig.ops.ignore_signals = true;  // slow keeps the shutdown going until its kill_timeout
+  rig.start_app({{"name", "slow"}, {"kill_timeout", 300}});
+  rig.ops.ignore_signals = false;
+  rig.start_app({{"name", "quick"}});
+  REQUIRE(rig.run_until([&] { return rig.state(0) == State::Online && rig.state(1) == State::Online; }));
+  rig.call("kill", json::object());
+  REQUIRE(rig.run_until([&] { return rig.state(1) == State::Stopped; }));
+  REQUIRE(rig.state(0) == State::Stopping);
+  const std::size_t spawned = rig.ops.spawned.size();
+  rig.call("restart", {{"targets", {"quick"}}});
+  rig.call("reload", {{"targets", {"quick"}}});
+  rig.call("scale", {{"name", "quick"}, {"count", "+1"}});
+  rig.settle();
+  CHECK(rig.state(1) == State::Stopped);
+  CHECK(rig.ops.spawned.size() == spawned);
+  // slow ends at its kill_timeout; then pmxd is done (its loop stopped).
+  REQUIRE(rig.run_until([&] { return rig.state(0) == State::Stopped || rig.io.stopped(); }));
+  CHECK(rig.ops.spawned.size() == spawned);
+}
+
 TEST_CASE("memory over max_memory_restart restarts the app", "[supervisor]") {
   TempHome home;
   Rig rig(home.path, Millis(5));
