@@ -169,7 +169,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       signals_(io),
       sample_timer_(io),
       waiter_poll_(io),
-      sinks_(io),
+      sinks_(io, options_.paths.logs_dir() + "/refused"),
       feed_(server),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
       fifo_dir_(options_.paths.home + "/fifos"),
