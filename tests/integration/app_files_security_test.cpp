@@ -168,8 +168,9 @@ TEST_CASE("an app that replaces its pid file with a link cannot make pmxd overwr
   if (!stage.ready) return;
   Session s;
   // The first run plants the link where its environment says its pid file is (pm_pid_path:
-  // "app.pid" becomes "app-<id>.pid"); the runs after it only sleep.
-  const std::string script = "if [ -e planted ]; then exec sleep 1000; fi; rm -f \"$pm_pid_path\"; ln -s " +
+  // "app.pid" becomes "app-<id>.pid"), once pmxd has written it; the runs after it only sleep.
+  const std::string script = "if [ -e planted ]; then exec sleep 1000; fi; "
+                             "while [ ! -e \"$pm_pid_path\" ]; do sleep 0.02; done; rm -f \"$pm_pid_path\"; ln -s " +
                              stage.decoy + " \"$pm_pid_path\"; touch planted; exec sleep 1000";
   REQUIRE_EXIT(s.pmx(attacker(stage, "evilpid", script, {"--pid", stage.in_app_dir("app.pid")})), 0);
   const pid_t first = s.wait_pid("evilpid");
