@@ -74,8 +74,10 @@ bool LogSink::open_file(PathError& error) {
   auto open_at = [this](const std::string& path, PathError& why) {
     SafeLocation where = locate(path, true, why);
     if (!where.dir.valid()) return false;
-    // Read and write: `pmx logs` reads its tail from the file written, not by path again.
+    // Read and write: `pmx logs` reads its tail from the file written, not by path again (a
+    // file pmxd may only write is written all the same).
     UniqueFd fd = where.dir.open_file(where.name, O_RDWR | O_APPEND | O_CREAT, 0640, why);
+    if (!fd && why.code == EACCES) fd = where.dir.open_file(where.name, O_WRONLY | O_APPEND | O_CREAT, 0640, why);
     if (!fd) return false;
     fd_ = fd.release();
     dir_ = std::move(where.dir);
