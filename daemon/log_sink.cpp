@@ -116,19 +116,19 @@ bool LogSink::still_ours(std::chrono::steady_clock::time_point now) {
     if (::fstat(fd_, &st) == 0 && st.st_nlink == 0 && S_ISREG(st.st_mode)) return false;
   }
   // Moved away or replaced (an external logrotate, or an app that put a link in its place):
-  // its name in the held folder is looked at the first write after a pause, and the whole
-  // path walked again once a second while the app writes (a folder on the way replaced is
-  // noticed too). Lines written in between are in the moved file, not lost.
+  // checked at the first write after a pause, and once a second while the app writes: the
+  // name in the held folder, and whether the path's folder is still that folder (a folder
+  // moved away). Any new file is reached by a new walk. Lines written in between are in the
+  // moved file, not lost.
   const bool after_pause = now - last_write_ >= kPause;
   last_write_ = now;
   const bool due = now >= next_identity_check_;
   if (!due && !after_pause) return true;
-  if (!due) return !dir_.stat(name_, st) && st.st_dev == dev_ && st.st_ino == ino_;
-  next_identity_check_ = now + kIdentityEvery;
-  if (!refusal_.empty()) return false;  // on the fallback: time to try the path again
-  PathError error;
-  const SafeLocation where = locate(writing_to_, false, error);
-  return where.dir.valid() && !where.dir.stat(where.name, st) && st.st_dev == dev_ && st.st_ino == ino_;
+  if (due) next_identity_check_ = now + kIdentityEvery;
+  if (!refusal_.empty()) return !due;  // on the fallback: the path is tried again once a second
+  if (dir_.stat(name_, st) || st.st_dev != dev_ || st.st_ino != ino_) return false;
+  const auto slash = writing_to_.rfind('/');
+  return slash == std::string::npos || dir_.is_at(slash == 0 ? "/" : writing_to_.substr(0, slash));
 }
 
 void LogSink::fail(const std::string& why, std::size_t lost) {

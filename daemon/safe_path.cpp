@@ -146,13 +146,25 @@ std::string PathError::message() const {
   return std::strerror(code);
 }
 
-SafeDir::SafeDir(UniqueFd fd, std::string path, bool shared, uid_t owner)
-    : fd_(std::move(fd)), path_(std::move(path)), shared_(shared), owner_(owner) {}
+SafeDir::SafeDir(UniqueFd fd, std::string path, bool shared, const struct stat& st)
+    : fd_(std::move(fd)), path_(std::move(path)), shared_(shared), owner_(st.st_uid), dev_(st.st_dev), ino_(st.st_ino) {}
 
 SafeDir SafeDir::dup() const {
   UniqueFd copy(fd_ ? ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0) : -1);
   if (!copy) return {};
-  return SafeDir(std::move(copy), path_, shared_, owner_);
+  SafeDir same;
+  same.fd_ = std::move(copy);
+  same.path_ = path_;
+  same.shared_ = shared_;
+  same.owner_ = owner_;
+  same.dev_ = dev_;
+  same.ino_ = ino_;
+  return same;
+}
+
+bool SafeDir::is_at(const std::string& path) const {
+  struct stat st {};
+  return fd_ && ::stat(path.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_;
 }
 
 UniqueFd SafeDir::open_file(const std::string& name, int flags, mode_t mode, PathError& error) const {
@@ -369,8 +381,7 @@ SafeLocation locate(const std::string& given, bool create_folders, PathError& er
     return {};
   }
   const bool shared = !at.tainted_by.empty() || others_can_write(at.st);
-  const uid_t owner = at.st.st_uid;
-  return SafeLocation{SafeDir(std::move(at.fd), std::move(at.path), shared, owner), std::move(name)};
+  return SafeLocation{SafeDir(std::move(at.fd), std::move(at.path), shared, at.st), std::move(name)};
 }
 
 UniqueFd open_file(const std::string& path, int flags, mode_t mode, bool create_folders, PathError& error) {

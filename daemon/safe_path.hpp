@@ -47,7 +47,8 @@ struct PathError {
 class SafeDir {
  public:
   SafeDir() = default;
-  SafeDir(UniqueFd fd, std::string path, bool shared, uid_t owner);
+  /// fd: the folder, as st describes it.
+  SafeDir(UniqueFd fd, std::string path, bool shared, const struct stat& st);
 
   bool valid() const { return fd_.valid(); }
   int fd() const { return fd_.get(); }
@@ -57,6 +58,9 @@ class SafeDir {
   bool shared() const { return shared_; }
   /// Another handle on the same folder (for a worker thread); invalid when out of descriptors.
   SafeDir dup() const;
+  /// Whether path (followed as stat(2) follows it) names this folder still: one system call
+  /// instead of a new walk, to notice a folder moved away. Nothing is opened through path.
+  bool is_at(const std::string& path) const;
 
   /// Opens the file name (no '/') of this folder with open(2)'s flags and mode: O_NOFOLLOW,
   /// O_NONBLOCK and O_CLOEXEC are added; O_TRUNC is applied only once the file is known to be
@@ -80,6 +84,8 @@ class SafeDir {
   std::string path_;
   bool shared_ = false;
   uid_t owner_ = 0;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
 };
 
 /// A file's folder, held, and its name in it.
