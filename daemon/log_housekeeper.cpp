@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <spdlog/spdlog.h>
@@ -22,41 +23,45 @@ namespace {
 constexpr int kNice = 10;
 }  // namespace
 
-std::string gzip_file(const std::string& from, const std::string& to) {
-  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) return "cannot open " + from + ": " + std::strerror(errno);
-  const std::string tmp = to + ".tmp";
+std::string gzip_file(const SafeDir& dir, const std::string& from, const std::string& to) {
+  PathError error;
+  UniqueFd in = dir.open_file(from, O_RDONLY, 0, error);
+  if (!in) return "cannot open " + from + ": " + error.message();
+  std::string tmp;
   // Readable as the log itself was (0640), not as the umask would have it.
-  const int out_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  gzFile out = out_fd < 0 ? nullptr : ::gzdopen(out_fd, "wb6");
+  UniqueFd out_fd = dir.create_temp(to + ".tmp", 0640, tmp, error);
+  gzFile out = out_fd ? ::gzdopen(out_fd.get(), "wb6") : nullptr;
   if (!out) {
-    const std::string why = std::strerror(errno);
-    if (out_fd >= 0) ::close(out_fd);
-    ::close(in);
-    return "cannot create " + tmp + ": " + why;
+    if (out_fd) {
+      dir.remove(tmp);
+      return "cannot create " + to + ".tmp: " + std::strerror(errno);
+    }
+    return "cannot create " + to + ".tmp: " + error.message();
   }
+  out_fd.release();  // gzclose closes it
   std::vector<char> buffer(128 * 1024);
-  std::string error;
+  std::string failure;
   for (;;) {
-    const ssize_t n = ::read(in, buffer.data(), buffer.size());
+    const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      error = "cannot read " + from + ": " + std::strerror(errno);
+      failure = "cannot read " + from + ": " + std::strerror(errno);
       break;
     }
     if (n == 0) break;
     errno = 0;
     if (::gzwrite(out, buffer.data(), static_cast<unsigned>(n)) != n) {
       int zerr = 0;
-      error = "cannot write " + tmp + ": " + (errno ? std::strerror(errno) : ::gzerror(out, &zerr));
+      failure = "cannot write " + tmp + ": " + (errno ? std::strerror(errno) : ::gzerror(out, &zerr));
       break;
     }
   }
-  ::close(in);
-  if (::gzclose(out) != Z_OK && error.empty()) error = "cannot write " + tmp + ": " + std::strerror(errno);
-  if (error.empty() && ::rename(tmp.c_str(), to.c_str()) != 0) error = "cannot rename " + tmp + ": " + std::strerror(errno);
-  if (!error.empty()) ::unlink(tmp.c_str());
-  return error;
+  if (::gzclose(out) != Z_OK && failure.empty()) failure = "cannot write " + tmp + ": " + std::strerror(errno);
+  if (failure.empty()) {
+    if (auto ec = dir.rename(tmp, to, true)) failure = "cannot rename " + tmp + " to " + to + ": " + ec.message();
+  }
+  if (!failure.empty()) dir.remove(tmp);
+  return failure;
 }
 
 LogHousekeeper::LogHousekeeper(boost::asio::io_context& io) : io_(io) {}
@@ -70,11 +75,11 @@ LogHousekeeper::~LogHousekeeper() {
   if (worker_.joinable()) worker_.join();
 }
 
-void LogHousekeeper::after_rotation(std::string path, std::string rotated, bool compress, int retain) {
+void LogHousekeeper::after_rotation(SafeDir dir, std::string path, std::string rotated, bool compress, int retain) {
   if (!compress && retain <= 0) return;
   {
     std::lock_guard lock(mutex_);
-    jobs_.push_back(Job{std::move(path), std::move(rotated), compress, retain});
+    jobs_.push_back(Job{std::move(dir), std::move(path), std::move(rotated), compress, retain});
     if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
   }
   wake_.notify_one();
@@ -103,20 +108,23 @@ void LogHousekeeper::run() {
 }
 
 void LogHousekeeper::work(const Job& job) {
+  const std::string folder = job.dir.path() == "/" ? "/" : job.dir.path() + "/";
   if (job.compress) {
-    if (std::string error = gzip_file(job.rotated, job.rotated + ".gz"); !error.empty()) {
+    if (std::string error = gzip_file(job.dir, job.rotated, job.rotated + ".gz"); !error.empty()) {
       report(true, "log rotation of " + job.path + ": " + error + "; the rotated file is kept uncompressed");
     } else {
-      ::unlink(job.rotated.c_str());
+      job.dir.remove(job.rotated);
     }
   }
   if (job.retain <= 0) return;
-  const std::vector<std::string> rotated = config::rotated_files(job.path);
+  std::vector<std::string> rotated = job.dir.regular_files();
+  std::erase_if(rotated, [&](const std::string& name) { return !config::is_rotated_of(job.path, name); });
   if (rotated.size() <= static_cast<std::size_t>(job.retain)) return;
+  std::sort(rotated.begin(), rotated.end());  // the names sort in time order
   const std::size_t excess = rotated.size() - static_cast<std::size_t>(job.retain);
   for (std::size_t i = 0; i < excess; ++i) {
-    if (::unlink(rotated[i].c_str()) != 0 && errno != ENOENT) {
-      report(true, "log retention of " + job.path + ": cannot remove " + rotated[i] + ": " + std::strerror(errno));
+    if (auto ec = job.dir.remove(rotated[i]); ec && ec != std::errc::no_such_file_or_directory) {
+      report(true, "log retention of " + job.path + ": cannot remove " + folder + rotated[i] + ": " + ec.message());
     }
   }
 }

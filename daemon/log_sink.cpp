@@ -33,8 +33,11 @@ void report_with_spdlog(bool error, const std::string& text) {
 }
 }  // namespace
 
-LogSink::LogSink(std::string path, Report report)
-    : path_(std::move(path)), report_(report ? std::move(report) : Report(report_with_spdlog)) {
+LogSink::LogSink(std::string path, Report report, std::string fallback)
+    : path_(std::move(path)),
+      report_(report ? std::move(report) : Report(report_with_spdlog)),
+      fallback_(std::move(fallback)),
+      writing_to_(path_) {
   ensure_open();
 }
 
@@ -43,6 +46,7 @@ LogSink::~LogSink() { close_file(); }
 void LogSink::close_file() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  dir_ = SafeDir();
 }
 
 bool LogSink::ensure_open() {
@@ -50,9 +54,9 @@ bool LogSink::ensure_open() {
   const auto now = std::chrono::steady_clock::now();
   if (now < next_open_try_) return false;
   next_open_try_ = now + kReopenEvery;
-  fd_ = config::open_creating_folders(path_, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd_ < 0) {
-    fail(errno, 0);
+  PathError error;
+  if (!open_file(error)) {
+    fail(error.message(), 0);
     return false;
   }
   struct stat st {};
@@ -66,6 +70,43 @@ bool LogSink::ensure_open() {
   return true;
 }
 
+bool LogSink::open_file(PathError& error) {
+  auto open_at = [this](const std::string& path, PathError& why) {
+    SafeLocation where = locate(path, true, why);
+    if (!where.dir.valid()) return false;
+    // Read and write: `pmx logs` reads its tail from the file written, not by path again (a
+    // file pmxd may only write is written all the same).
+    UniqueFd fd = where.dir.open_file(where.name, O_RDWR | O_APPEND | O_CREAT, 0640, why);
+    if (!fd && why.code == EACCES) fd = where.dir.open_file(where.name, O_WRONLY | O_APPEND | O_CREAT, 0640, why);
+    if (!fd) return false;
+    fd_ = fd.release();
+    dir_ = std::move(where.dir);
+    name_ = std::move(where.name);
+    writing_to_ = path;
+    return true;
+  };
+  if (open_at(path_, error)) {
+    if (!refusal_.empty()) {
+      report_(false, "log file " + path_ + " is written again (its lines went to " + fallback_ + " meanwhile)");
+      refusal_.clear();
+    }
+    return true;
+  }
+  if (!error.refused() || fallback_.empty()) return false;
+  if (refusal_.empty()) {
+    report_(true, "log file " + path_ + ": " + error.message() + "; its lines go to " + fallback_ +
+                      " until it can be written safely");
+  }
+  refusal_ = error.refusal;
+  return open_at(fallback_, error);
+}
+
+std::string LogSink::error() const {
+  if (failing_) return error_;
+  if (!refusal_.empty()) return "refused: " + refusal_ + "; its lines go to " + fallback_;
+  return {};
+}
+
 bool LogSink::still_ours(std::chrono::steady_clock::time_point now) {
   // Removed: known from the open file itself within a millisecond (not once per write: at
   // full speed the daemon writes many times a millisecond, and every system call counts).
@@ -74,30 +115,35 @@ bool LogSink::still_ours(std::chrono::steady_clock::time_point now) {
     last_removed_check_ = now;
     if (::fstat(fd_, &st) == 0 && st.st_nlink == 0 && S_ISREG(st.st_mode)) return false;
   }
-  // Moved away or replaced (an external logrotate): checked by path once a second while the
-  // app writes, and at the first write after a pause. Lines written in between are in the
+  // Moved away or replaced (an external logrotate, or an app that put a link in its place):
+  // checked at the first write after a pause, and once a second while the app writes: the
+  // name in the held folder, and whether the path's folder is still that folder (a folder
+  // moved away). Any new file is reached by a new walk. Lines written in between are in the
   // moved file, not lost.
   const bool after_pause = now - last_write_ >= kPause;
   last_write_ = now;
-  if (now < next_identity_check_ && !after_pause) return true;
-  next_identity_check_ = now + kIdentityEvery;
-  if (::stat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_) return true;
-  return false;
+  const bool due = now >= next_identity_check_;
+  if (!due && !after_pause) return true;
+  if (due) next_identity_check_ = now + kIdentityEvery;
+  if (!refusal_.empty()) return !due;  // on the fallback: the path is tried again once a second
+  if (dir_.stat(name_, st) || st.st_dev != dev_ || st.st_ino != ino_) return false;
+  const auto slash = writing_to_.rfind('/');
+  return slash == std::string::npos || dir_.is_at(slash == 0 ? "/" : writing_to_.substr(0, slash));
 }
 
-void LogSink::fail(int err, std::size_t lost) {
+void LogSink::fail(const std::string& why, std::size_t lost) {
   dropped_ += lost;
   dropped_in_episode_ += lost;
   if (failing_) return;
   failing_ = true;
-  error_ = std::strerror(err);
+  error_ = why;
   report_(true, "log file " + path_ + ": " + error_ + "; dropping its output until it can be written (counted in describe)");
 }
 
 void LogSink::write(const char* data, std::size_t len, const void* writer) {
   const auto now = std::chrono::steady_clock::now();
   if (fd_ >= 0 && !still_ours(now)) {
-    report_(false, "log file " + path_ + " was removed or replaced, writing a new one");
+    if (refusal_.empty()) report_(false, "log file " + path_ + " was removed or replaced, writing a new one");
     close_file();
     next_open_try_ = {};
   }
@@ -140,7 +186,7 @@ bool LogSink::write_all(const char* data, std::size_t len) {
     ssize_t n = ::write(fd_, data, len);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      fail(n < 0 ? errno : ENOSPC, len);
+      fail(std::strerror(n < 0 ? errno : ENOSPC), len);
       return false;
     }
     data += n;
@@ -178,22 +224,44 @@ void LogSink::set_rotation(const config::LogRotation& rotation, LogHousekeeper* 
 
 bool LogSink::rotate() {
   if (fd_ < 0 || size_ == 0) return false;
-  const std::string rotated = config::free_rotated_name(path_, std::chrono::system_clock::now());
-  if (::rename(path_.c_str(), rotated.c_str()) != 0) {
-    // The file is gone (someone removed it): a new one is made; nothing to keep.
-    if (errno != ENOENT) report_(true, "log file " + path_ + ": cannot rotate it to " + rotated + ": " + std::strerror(errno));
+  struct stat st {};
+  if (dir_.stat(name_, st) || st.st_dev != dev_ || st.st_ino != ino_) {
+    // The name no longer holds this file (removed, moved, replaced): a new one is made; the
+    // name is not renamed, whatever it holds now.
     close_file();
     next_open_try_ = {};
     return false;
   }
+  // Renamed within the held folder, never over an existing name.
+  auto t = std::chrono::system_clock::now();
+  std::string rotated;
+  std::error_code ec;
+  for (int attempt = 0; attempt < 3; ++attempt, t += std::chrono::milliseconds(1)) {
+    const std::string full = config::free_rotated_name(writing_to_, t);
+    rotated = full.substr(full.rfind('/') + 1);
+    ec = dir_.rename(name_, rotated, true);
+    if (ec != std::errc::file_exists) break;
+  }
+  if (ec) {
+    // The file is gone (someone removed it): a new one is made; nothing to keep.
+    if (ec != std::errc::no_such_file_or_directory) {
+      report_(true, "log file " + writing_to_ + ": cannot rotate it to " + rotated + ": " + ec.message());
+    }
+    close_file();
+    next_open_try_ = {};
+    return false;
+  }
+  SafeDir folder = std::move(dir_);
+  const std::string rotated_of = writing_to_;
   close_file();
   next_open_try_ = {};
   ensure_open();
-  if (housekeeper_) housekeeper_->after_rotation(path_, rotated, rotation_.compress, rotation_.retain);
+  if (housekeeper_) housekeeper_->after_rotation(std::move(folder), rotated_of, rotated, rotation_.compress, rotation_.retain);
   return true;
 }
 
-LogSinks::LogSinks(boost::asio::io_context& io) : io_(io), housekeeper_(io) {}
+LogSinks::LogSinks(boost::asio::io_context& io, std::string fallback_dir)
+    : io_(io), fallback_dir_(std::move(fallback_dir)), housekeeper_(io) {}
 
 LogSinks::~LogSinks() {
   for_each([](LogSink& sink) { sink.set_rotation(sink.rotation(), nullptr); });
@@ -232,7 +300,9 @@ std::shared_ptr<LogSink> LogSinks::get(const std::string& path, const config::Lo
   if (auto it = sinks_.find(path); it != sinks_.end()) {
     if (auto sink = it->second.lock()) return sink;
   }
-  auto sink = std::make_shared<LogSink>(path);
+  // The fallback of a refused path: one file per path in pmx's own folder ("%2F" for '/').
+  std::string fallback = fallback_dir_.empty() ? std::string() : fallback_dir_ + "/" + config::file_safe_name(path);
+  auto sink = std::make_shared<LogSink>(path, LogSink::Report{}, std::move(fallback));
   configure(sink, rotation);
   sinks_[path] = sink;
   return sink;

@@ -7,6 +7,12 @@
 // Rotation is done by this one writer, between two lines: rename the file to its rotated name,
 // open a new one. Nothing is copied or truncated, so no line is lost, split or written twice.
 // Compression and retention follow off the event loop (LogHousekeeper).
+//
+// The file's folder may be an app's own (`--output /home/app/logs/out.log` with `--uid app`):
+// the sink reaches it through SafePath, never following a link someone other than root could
+// have planted, and writes only a regular file. A path refused so (a link, a FIFO) is reported
+// once, and while it stays refused the lines go to the sink's fallback file (in pmx's own logs
+// folder), where `pmx logs` finds them; the path is tried again once a second.
 #pragma once
 
 #include <sys/types.h>
@@ -23,6 +29,7 @@
 
 #include "config/daemon_settings.hpp"
 #include "daemon/log_housekeeper.hpp"
+#include "daemon/safe_path.hpp"
 
 namespace pmx::daemon {
 
@@ -32,8 +39,9 @@ class LogSink {
   using Report = std::function<void(bool error, const std::string& text)>;
 
   /// Opens (creating 0640, and its missing folders) path for appending; a failure is reported
-  /// and retried on writes.
-  explicit LogSink(std::string path, Report report = {});
+  /// and retried on writes. While path is refused (see above), lines go to fallback (none:
+  /// they are dropped and counted).
+  explicit LogSink(std::string path, Report report = {}, std::string fallback = {});
   ~LogSink();
   LogSink(const LogSink&) = delete;
   LogSink& operator=(const LogSink&) = delete;
@@ -59,24 +67,38 @@ class LogSink {
   std::unique_ptr<boost::asio::steady_timer> interval_timer;
 
   const std::string& path() const { return path_; }
+  /// The file written now: path, or the fallback while path is refused.
+  const std::string& writing_to() const { return writing_to_; }
+  /// The file written now, open for reading too (the tail of `pmx logs`), -1 when none is.
+  int fd() const { return fd_; }
   /// Bytes in the file as the sink knows it (what it opened plus what it wrote).
   std::uint64_t size() const { return size_; }
   /// Bytes that could not be written since the sink was made.
   std::uint64_t dropped_bytes() const { return dropped_; }
-  /// What is wrong with the file now ("Permission denied"), empty while it is written.
-  const std::string& error() const { return error_; }
+  /// What is wrong with the file now ("Permission denied", or its refusal and where its lines
+  /// go instead), empty while it is written.
+  std::string error() const;
 
  private:
   bool ensure_open();
-  /// Whether path still names the open file (checked at most once a second).
+  /// Opens path, or the fallback while path is refused; false with error set.
+  bool open_file(PathError& error);
+  /// Whether path still names the open file (checked at most once a second); while on the
+  /// fallback, false once a second (time to try path again).
   bool still_ours(std::chrono::steady_clock::time_point now);
   void close_file();
   /// Writes len bytes to the open file; false (counted, reported) when it cannot.
   bool write_all(const char* data, std::size_t len);
-  void fail(int err, std::size_t lost);
+  /// Counts lost bytes; reports the first failure of an episode (why: what went wrong).
+  void fail(const std::string& why, std::size_t lost);
 
   std::string path_;
   Report report_;
+  std::string fallback_;
+  std::string writing_to_;  ///< path_ or fallback_: the file fd_ is open on
+  SafeDir dir_;             ///< its folder, held: identity checks and rotation happen there
+  std::string name_;        ///< its name in dir_
+  std::string refusal_;     ///< why path_ is refused, empty while it is not
   int fd_ = -1;
   dev_t dev_ = 0;  ///< the open file's identity, to notice it was replaced or removed
   ino_t ino_ = 0;
@@ -98,7 +120,8 @@ class LogSink {
 /// when written, and by rotate_interval on a timer of their own.
 class LogSinks {
  public:
-  explicit LogSinks(boost::asio::io_context& io);
+  /// fallback_dir holds the fallback files of refused paths (none: their lines are dropped).
+  explicit LogSinks(boost::asio::io_context& io, std::string fallback_dir = {});
   /// Stops every sink's rotation (their housekeeper goes with this).
   ~LogSinks();
   LogSinks(const LogSinks&) = delete;
@@ -120,6 +143,7 @@ class LogSinks {
   void arm_interval(const std::shared_ptr<LogSink>& sink);
 
   boost::asio::io_context& io_;
+  std::string fallback_dir_;
   LogHousekeeper housekeeper_;
   std::map<std::string, std::weak_ptr<LogSink>> sinks_;
 };

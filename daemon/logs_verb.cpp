@@ -2,13 +2,13 @@
 // follows their output through the log feed. Tail and follow happen in one handler run: the
 // sinks write on this same thread, so every line is either in the tail or in the stream.
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <map>
 
 #include "config/json_access.hpp"
 #include "daemon/log_feed.hpp"
+#include "daemon/safe_path.hpp"
 #include "daemon/supervisor.hpp"
 
 namespace pmx::daemon {
@@ -89,17 +89,25 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
         if (std::find(listed.begin(), listed.end(), id) == listed.end()) listed.push_back(id);
         continue;
       }
+      // The tail comes from the file the sink writes (its fallback while the path is refused),
+      // or, with no sink, from the path reached as the sink would reach it: never through a
+      // link an app planted, never from a FIFO.
+      const LogSink* sink = (stream == Stream::Out ? in.out_sink : in.err_sink).get();
+      if (sink && sink->path() != path) sink = nullptr;
       std::vector<std::string> tail;
       if (lines > 0 && budget > 0) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (fd >= 0) {
-          tail = tail_lines(fd, lines, std::min(kTailBytesPerFile, budget));
-          ::close(fd);
+        UniqueFd opened;
+        int fd = sink ? sink->fd() : -1;
+        if (fd < 0) {
+          PathError error;
+          opened = open_file(path, O_RDONLY, 0, false, error);
+          fd = opened.get();
         }
+        if (fd >= 0) tail = tail_lines(fd, lines, std::min(kTailBytesPerFile, budget));
         for (const auto& l : tail) budget -= std::min(budget, l.size() + 1);
       }
       by_path.emplace(path, files.size());
-      files.push_back({{"path", path},
+      files.push_back({{"path", sink ? sink->writing_to() : path},
                        {"ids", json::array({id})},
                        {"name", in.spec.name},
                        {"type", stream == Stream::Out ? "out" : "err"},

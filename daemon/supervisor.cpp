@@ -30,6 +30,7 @@
 #include "daemon/describe.hpp"
 #include "daemon/log_pipe.hpp"
 #include "daemon/output_fifo.hpp"
+#include "daemon/pid_file.hpp"
 #include "daemon/spawn.hpp"
 #include "daemon/state_file.hpp"
 
@@ -112,17 +113,6 @@ std::string fd_name(std::string name) {
   return name;
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  int fd = config::open_creating_folders(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    spdlog::warn("cannot write {}: {}, ignoring", path, std::strerror(errno));
-    return;
-  }
-  ssize_t n = ::write(fd, text.data(), text.size());
-  (void)n;
-  ::close(fd);
-}
-
 bool is_stopped(State s) { return s == State::Stopped || s == State::Errored; }
 
 /// An environment sent by a client (the caller's, or an app's), checked as config checks one.
@@ -191,7 +181,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       signals_(io),
       sample_timer_(io),
       waiter_poll_(io),
-      sinks_(io),
+      sinks_(io, options_.paths.logs_dir() + "/refused"),
       feed_(server),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
       fifo_dir_(options_.paths.home + "/fifos"),
@@ -839,7 +829,7 @@ void Supervisor::become_current(Instance& in, Launched run) {
   in.actions = std::move(run.actions);
   in.started_at_ms = now_ms();
   in.usage = ResourceSample{};
-  write_file(in.pid_path, std::to_string(in.pid) + "\n");
+  write_pid_file(in.pid_path, in.pid);
   persist_soon();
 }
 
@@ -957,7 +947,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   dispatch(in, failed_start ? Event::SpawnFailed : Event::Exited, exit);
   persist_soon();
   // A replacement spawned at once has already rewritten the pid file.
-  if (Instance* still = find(id); still && still->pid == 0) ::unlink(still->pid_path.c_str());
+  if (Instance* still = find(id); still && still->pid == 0) remove_pid_file(still->pid_path);
 }
 
 bool Supervisor::watch_adopted(Instance& in) {
@@ -1498,7 +1488,7 @@ void Supervisor::remove(int id) {
   close_output(*in);
   if (in->channel) in->channel->close();
   feed_.untrack(id);
-  ::unlink(in->pid_path.c_str());
+  remove_pid_file(in->pid_path);
   by_id_.erase(id);
   auto owner = apps_.find(in->spec.name);
   owner->second.remove(id);  // in is gone from here on

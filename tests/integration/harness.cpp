@@ -364,6 +364,65 @@ std::string TempHome::scratch(const std::string& name) const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SharedFolder
+
+SharedFolder::~SharedFolder() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+const std::string& SharedFolder::path() {
+  if (!path_.empty()) return path_;
+  const char* base = std::getenv("PMX_TEST_SHARED_DIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/pmx-shared-XXXXXX";
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp " + tmpl + ": " + strerror(errno));
+  path_ = tmpl;
+  if (chmod(path_.c_str(), 0755) != 0) throw std::runtime_error("chmod " + path_ + ": " + strerror(errno));
+  return path_;
+}
+
+std::string SharedFolder::executable_for(const std::string& from, uid_t uid, gid_t gid) {
+  const std::string copy = path() + "/" + fs::path(from).filename().string();
+  std::error_code ec;
+  fs::copy_file(from, copy, fs::copy_options::overwrite_existing, ec);
+  if (ec || chmod(copy.c_str(), 0755) != 0) {
+    WARN("cannot copy " << from << " to " << copy << " (" << (ec ? ec.message() : strerror(errno))
+                        << "): skipped, since uid " << uid << " could not run it");
+    return "";
+  }
+  if (!accessible_by(uid, gid, copy, X_OK)) {
+    WARN("uid " << uid << " cannot execute " << copy << " (is " << path()
+                << " on a noexec mount, or a folder above it private? PMX_TEST_SHARED_DIR picks another place): skipped");
+    return "";
+  }
+  return copy;
+}
+
+std::string SharedFolder::folder_of(const std::string& name, uid_t uid, gid_t gid, mode_t mode) {
+  const std::string dir = path() + "/" + name;
+  if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) throw std::runtime_error("mkdir " + dir + ": " + strerror(errno));
+  if (chown(dir.c_str(), uid, gid) != 0 || chmod(dir.c_str(), mode) != 0) {
+    throw std::runtime_error("chown/chmod " + dir + ": " + strerror(errno));
+  }
+  return dir;
+}
+
+bool accessible_by(uid_t uid, gid_t gid, const std::string& path, int mode) {
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    // Raw system calls: they change this (single-threaded) child alone.
+    if (syscall(SYS_setgroups, 0, nullptr) != 0 || syscall(SYS_setgid, gid) != 0 || syscall(SYS_setuid, uid) != 0) _exit(2);
+    _exit(access(path.c_str(), mode) == 0 ? 0 : 1);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // DaemonProcess
 
 DaemonProcess::DaemonProcess(const TempHome& home, std::vector<std::string> extra_args)

@@ -131,6 +131,35 @@ class TempHome {
   int uncaught_at_start_;
 };
 
+/// A world-readable folder outside the test's home, for what an app started as another user
+/// (`--uid`) must reach: the home is a 0700 mkdtemp folder, and the build tree may sit in a
+/// private folder too (a clone under /root), which such a user cannot enter. It holds copies of
+/// fixtures, and folders owned by the app's user (its cwd, its log folder). Made in /tmp (or
+/// $PMX_TEST_SHARED_DIR) at the first use, removed with what it holds at destruction: declare
+/// it before the Session, so that it outlives the apps.
+class SharedFolder {
+ public:
+  SharedFolder() = default;
+  ~SharedFolder();
+  SharedFolder(const SharedFolder&) = delete;
+  SharedFolder& operator=(const SharedFolder&) = delete;
+
+  /// The folder (mode 0755, root's), made on first use.
+  const std::string& path();
+  /// A copy of the executable from in the folder (mode 0755) that uid:gid can execute, or ""
+  /// after a WARN saying why not (e.g. /tmp mounted noexec): the test should then skip.
+  std::string executable_for(const std::string& from, uid_t uid, gid_t gid);
+  /// A folder name in the folder, owned by uid:gid with mode (made, or given them).
+  std::string folder_of(const std::string& name, uid_t uid, gid_t gid, mode_t mode = 0755);
+
+ private:
+  std::string path_;
+};
+
+/// Whether uid:gid (with no supplementary group) may access path with mode (R_OK, X_OK...),
+/// asked by a child that takes those credentials.
+bool accessible_by(uid_t uid, gid_t gid, const std::string& path, int mode);
+
 /// A pmxd process started by the test. The constructor waits (with a deadline) until its socket
 /// accepts connections. Teardown: `pmx kill`, then SIGKILL if still there, then reap; then checks
 /// that pmxd exited 0 and printed no sanitizer report (the TempHome checks pmx.log).

@@ -143,8 +143,14 @@ TEST_CASE("issue_6: --uid of a uid without a passwd entry runs with its own gid 
           "[integration][issue_6]") {
   REQUIRE(geteuid() == 0);  // the suite runs as root
   REQUIRE(getpwuid(4242) == nullptr);
+  const passwd* nobody = getpwnam("nobody");
+  REQUIRE(nobody);
+  // Neither user can reach the build tree when it is in a private folder (a clone under /root).
+  SharedFolder shared;
+  const std::string sleeper = shared.executable_for(bin::kSleeper, 4242, 4242);
+  if (sleeper.empty() || !accessible_by(nobody->pw_uid, nobody->pw_gid, sleeper, X_OK)) return;
   Session s;
-  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "ghost", "--uid", "4242", "--cwd", "/",
+  REQUIRE_EXIT(s.pmx({"start", sleeper, "--name", "ghost", "--uid", "4242", "--cwd", "/",
                       "--kill-timeout", "500"}),
                0);
   pid_t pid = s.wait_pid("ghost");
@@ -154,14 +160,12 @@ TEST_CASE("issue_6: --uid of a uid without a passwd entry runs with its own gid 
   CHECK(status_field(pid, "Groups") == std::vector<long>{4242});
 
   // A known user gets its primary group and the groups the group database gives it.
-  const passwd* nobody = getpwnam("nobody");
-  REQUIRE(nobody);
   const gid_t primary = nobody->pw_gid;
   std::vector<gid_t> expected(64);
   int n = static_cast<int>(expected.size());
   REQUIRE(getgrouplist("nobody", primary, expected.data(), &n) >= 0);
   std::set<long> want(expected.begin(), expected.begin() + n);
-  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "asnobody", "--uid", "nobody", "--cwd", "/", "-f",
+  REQUIRE_EXIT(s.pmx({"start", sleeper, "--name", "asnobody", "--uid", "nobody", "--cwd", "/", "-f",
                       "--kill-timeout", "500"}),
                0);
   pid_t other = s.wait_pid("asnobody");

@@ -1,5 +1,6 @@
 // Supervisor (issue 6): every transition is published to the events topic; environments a
 // client sends are checked as config checks them, before anything changes.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -74,11 +75,18 @@ TEST_CASE("issue_6: a client's environment with a bad name is refused before any
 }
 
 TEST_CASE("issue_6: jlist's username is the user the app runs as", "[integration][issue_6]") {
-  Session s;
   REQUIRE(geteuid() == 0);  // CI runs as root
+  const passwd* nobody = getpwnam("nobody");
+  REQUIRE(nobody);
+  // Run from where those users can execute it, and in a cwd they can enter (the build tree and
+  // the test's cwd may be private).
+  SharedFolder shared;
+  const std::string sleeper = shared.executable_for(bin::kSleeper, 4243, 4243);
+  if (sleeper.empty() || !accessible_by(nobody->pw_uid, nobody->pw_gid, sleeper, X_OK)) return;
+  Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "mine"}), 0);
-  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "theirs", "--uid", "nobody", "-f"}), 0);
-  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "nameless", "--uid", "4243", "-f"}), 0);
+  REQUIRE_EXIT(s.pmx({"start", sleeper, "--name", "theirs", "--uid", "nobody", "--cwd", "/", "-f"}), 0);
+  REQUIRE_EXIT(s.pmx({"start", sleeper, "--name", "nameless", "--uid", "4243", "--cwd", "/", "-f"}), 0);
   CHECK(s.app("mine")["pm2_env"]["username"] == "root");
   CHECK(s.app("theirs")["pm2_env"]["username"] == "nobody");
   CHECK(s.app("nameless")["pm2_env"]["username"] == "4243");
