@@ -21,7 +21,7 @@ namespace {
 
 bool executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
 
-// Whether a pmxd holds the home's lock (see daemon/daemon_lock.hpp), tested without taking it.
+// Whether a pmxd holds the home's lock (see daemon/state/daemon_lock.hpp), tested without taking it.
 bool daemon_lock_held(const config::Paths& paths) {
   int fd = ::open(paths.daemon_pid().c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;

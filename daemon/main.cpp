@@ -16,13 +16,13 @@
 
 #include "config/paths.hpp"
 #include "config/units.hpp"
-#include "daemon/control_server.hpp"
-#include "daemon/daemon_lock.hpp"
-#include "daemon/daemon_log.hpp"
+#include "daemon/control/control_server.hpp"
+#include "daemon/state/daemon_lock.hpp"
+#include "daemon/logs/daemon_log.hpp"
 #include "daemon/event_loop.hpp"
-#include "daemon/service_notifier.hpp"
-#include "daemon/supervisor.hpp"
-#include "daemon/system_process_ops.hpp"
+#include "daemon/control/service_notifier.hpp"
+#include "daemon/supervisor/supervisor.hpp"
+#include "daemon/process/system_process_ops.hpp"
 #include "ipc/version.hpp"
 
 namespace {

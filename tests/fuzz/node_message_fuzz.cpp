@@ -7,15 +7,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/node_message.hpp"
+#include "daemon/listeners/node_message.hpp"
 
 namespace {
 
 using nlohmann::json;
 using pmx::daemon::NodeMessage;
 
-/// What the supervisor does with a message of each kind (daemon/supervisor.cpp, on_node_message,
-/// node_listen; daemon/app_messages.cpp): the same reads, the same copies, the same encodings.
+/// What the supervisor does with a message of each kind (daemon/supervisor/supervisor.cpp, on_node_message,
+/// node_listen; daemon/supervisor/app_messages.cpp): the same reads, the same copies, the same encodings.
 void use(const NodeMessage& m) {
   switch (m.kind) {
     case NodeMessage::Kind::Listen: {

@@ -1,0 +1,69 @@
+// Instance: what an instance derives from its spec and state.
+#include "daemon/instance/instance.hpp"
+
+#include "config/listen_address.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+namespace pmx::daemon {
+
+config::Env Instance::environment(const std::string& home) const {
+  const auto& s = spec;
+  config::Env env;
+  if (caller_env && !s.filter_env_all) {
+    for (const auto& [k, v] : *caller_env) {
+      bool dropped = std::any_of(s.filter_env.begin(), s.filter_env.end(),
+                                 [&](const std::string& prefix) { return k.rfind(prefix, 0) == 0; });
+      if (!dropped) env.emplace(k, v);
+    }
+  }
+  for (const auto& [k, v] : s.env) env[k] = v;
+  if (s.port > 0) env["PORT"] = std::to_string(s.port);
+  if (!s.increment_var.empty()) {
+    // PM2: the variable's value (from the app's env, default 0) plus the instance's index.
+    // The value may come from the caller's environment, which config never saw: anything that
+    // is not a number in range counts as 0 rather than overflowing.
+    auto base = env.find(s.increment_var);
+    long long start = 0;
+    if (base != env.end()) {
+      errno = 0;
+      char* end = nullptr;
+      start = std::strtoll(base->second.c_str(), &end, 10);
+      if (errno != 0 || end == base->second.c_str() || *end != '\0' || start < -config::kMaxIncrementBase ||
+          start > config::kMaxIncrementBase) {
+        start = 0;
+      }
+    }
+    env[s.increment_var] = std::to_string(start + app_instance);
+  }
+  env["pm_id"] = std::to_string(id);
+  env["name"] = s.name;
+  env["namespace"] = s.namespace_;
+  env[s.instance_var] = std::to_string(app_instance);
+  env["unique_id"] = unique_id;
+  env["PMX_HOME"] = home;
+  env["pm_exec_path"] = s.script;
+  env["pm_cwd"] = s.cwd;
+  env["pm_out_log_path"] = out_path;
+  env["pm_err_log_path"] = err_path;
+  env["pm_pid_path"] = pid_path;
+  env["exec_mode"] = config::runs_in_cluster_mode(s) ? "cluster_mode" : "fork_mode";
+  env["instances"] = std::to_string(s.instances);
+  env["restart_time"] = std::to_string(fsm.restart_count());
+  env["status"] = "online";
+  env["created_at"] = std::to_string(created_at_ms);
+  if (s.interpreter.find("python") != std::string::npos) env.emplace("PYTHONUNBUFFERED", "1");
+  return env;
+}
+
+std::string label(const Instance& in) { return in.spec.name + ":" + std::to_string(in.id); }
+
+std::string how_it_ended(const ExitStatus& exit) {
+  if (exit.unknown) return "exited (not pmxd's child: code unknown)";
+  if (exit.signal) return "killed by " + config::signal_name(exit.signal);
+  return "exited with code " + std::to_string(exit.code);
+}
+
+}  // namespace pmx::daemon

@@ -1,0 +1,144 @@
+// Instance: one running copy of an app, as the supervisor keeps it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/app_spec.hpp"
+#include "daemon/instance/instance_fsm.hpp"
+#include "daemon/logs/log_pipe.hpp"
+#include "daemon/listeners/node_channel.hpp"
+#include "daemon/process/process_tree.hpp"
+#include "daemon/process/sampler.hpp"
+
+namespace pmx::daemon {
+
+/// A run as it was started: what becomes an instance's current run.
+struct Launched {
+  pid_t pid = 0;
+  std::uint64_t pid_start = 0;
+  std::shared_ptr<NodeChannel> channel;  ///< Node apps: pmxd's end, reading
+  std::string env_json;                  ///< the environment it got, as jlist shows it
+  std::vector<std::string> actions;      ///< the actions it registered (trigger), in order
+  /// Why its exec failed, when that was known before the spawn returned (pmxd waited for the
+  /// child until its exec); its exit follows. Empty otherwise: the outcome comes later.
+  std::string exec_error;
+};
+
+/// A run that reload started beside the instance's running one. It takes over once it is ready,
+/// and the old run is then stopped; if it ends or never becomes ready, it is killed and the old
+/// run goes on serving.
+struct Candidate {
+  explicit Candidate(boost::asio::io_context& io) : ready_timer(io) {}
+  Launched run;
+  std::string cgroup;
+  std::string error;  ///< why its exec failed, empty when it did not
+  /// listen_timeout while it is awaited to say it is ready; min_uptime for an app that has no
+  /// way to say so (it takes over if it is still running then).
+  boost::asio::steady_timer ready_timer;
+  std::function<void(const std::string& error)> done;  ///< "" once it took over
+};
+
+/// A run that a reload replaced, on its way out: stopped gracefully, SIGKILLed after kill_timeout.
+/// Its cgroup is among the instance's old_cgroups; its end changes nothing in the state machine.
+struct RetiringRun {
+  pid_t pid = 0;
+  std::uint64_t pid_start = 0;
+  std::string cgroup;
+  std::shared_ptr<NodeChannel> channel;  ///< kept open: 'shutdown' goes through it, and Node
+                                         ///< apps expect the channel until they exit
+  std::unique_ptr<boost::asio::steady_timer> kill_timer;
+};
+
+struct Instance {
+  Instance(boost::asio::io_context& io, int pm_id, config::AppSpec app)
+      : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)), kill_timer(io), restart_timer(io), cron_timer(io), ready_timer(io) {}
+
+  int id;
+  config::AppSpec spec;
+  /// The CLI's environment at start (or restart --update-env); shared by the instances of one
+  /// command, since a hundred copies of the same environment would be most of the daemon's memory.
+  std::shared_ptr<const config::Env> caller_env;
+  std::string unique_id;         ///< kept across restarts
+  int app_instance = 0;          ///< NODE_APP_INSTANCE: smallest free index for the name
+  InstanceFsm fsm;
+  pid_t pid = 0;                 ///< the leader, 0 when none is alive
+  std::uint64_t pid_start = 0;   ///< the leader's start time in ticks: with pid, its identity
+  std::string cgroup;            ///< the current run's cgroup; empty in fallback mode
+  /// Cgroups of earlier runs not yet removed (their last processes may still be dying).
+  /// Each run gets a fresh cgroup: a cgroup once cleared with cgroup.kill kills every child
+  /// later cloned into it on some kernels, and a fresh one also keeps runs apart.
+  std::vector<std::string> old_cgroups;
+  std::string spare_cgroup;      ///< made ahead of time for the next run
+  unsigned cgroup_generation = 0;
+  std::int64_t created_at_ms = 0;  ///< wall clock, epoch ms
+  std::int64_t started_at_ms = 0;  ///< wall clock of the last spawn
+  ExitStatus last_exit;
+  bool exited_once = false;
+  std::string exec_error;        ///< why the last exec failed, empty when it did not
+  bool deleting = false;
+
+  boost::asio::steady_timer kill_timer;
+  boost::asio::steady_timer restart_timer;
+  boost::asio::steady_timer cron_timer;  ///< the next cron_restart, when the spec has one
+  /// Readiness: the run's exec succeeded and the instance waits (launching) for the app to say
+  /// it is ready, until listen_timeout. ready_failed: that time passed under wait_ready, the
+  /// run is being killed, and its end counts as a failed start.
+  boost::asio::steady_timer ready_timer;
+  bool awaiting_ready = false;
+  bool ready_failed = false;
+  std::string notify_status;     ///< the app's last sd_notify STATUS=, shown by describe
+  /// Sockets the app asked for on its Node channel and was refused (pmx.log names the first
+  /// ten and every thousandth).
+  std::uint64_t listen_refusals = 0;
+  std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
+
+  /// Memory and CPU of the current run, as the last sampling tick read them.
+  ResourceSample usage;
+
+  Membership membership() const { return Membership{pid, unique_id, cgroup}; }
+
+  /// The environment given to the current (or last) process as a JSON object, kept as text:
+  /// jlist shows it and it is most of every entry.
+  std::string env_json;
+
+  /// The environment its process gets: the caller's, then the app's, then what PM2 sets.
+  config::Env environment(const std::string& home) const;
+  /// The pid file path ($PMX_HOME/pids/<name>-<id>.pid unless the spec names one).
+  std::string pid_path;
+  std::string out_path;
+  std::string err_path;
+  std::string log_path;          ///< the combined log (log_file), empty for none
+  std::string out_fifo;          ///< the FIFOs that carry its stdout and stderr
+  std::string err_fifo;
+  std::shared_ptr<LogSink> out_sink;  ///< the writers of out_path and err_path
+  std::shared_ptr<LogSink> err_sink;
+  std::shared_ptr<LogSink> log_sink;  ///< the writer of log_path, or null
+  std::shared_ptr<LogPipe> out_pipe;  ///< the readers of the FIFOs, for the instance's life
+  std::shared_ptr<LogPipe> err_pipe;
+  /// A Node instance's IPC channel (NODE_CHANNEL_FD) for its current run; null otherwise.
+  std::shared_ptr<NodeChannel> channel;
+  /// The actions the current run registered ({type:'axm:action'}), which `trigger` runs.
+  std::vector<std::string> actions;
+  /// Reload's replacement run while it starts beside the current one; null otherwise.
+  std::unique_ptr<Candidate> candidate;
+  /// Runs a reload replaced that have not ended yet.
+  std::vector<RetiringRun> retiring;
+};
+
+/// "name:id", how the daemon's log names an instance.
+std::string label(const Instance& in);
+/// How a leader ended, for the log: "exited with code 1", "killed by SIGKILL".
+std::string how_it_ended(const ExitStatus& exit);
+/// What a reply to start, restart, reload, scale or resurrect waits for: the instance is
+/// settled (not on its way to another state), or gone.
+inline bool settled_or_gone(const Instance* in) { return !in || is_settled(in->fsm.state()); }
+
+}  // namespace pmx::daemon

@@ -1,0 +1,447 @@
+// spawn: a vfork-style clone3 + exec with a close-on-exec error pipe (posix_spawn, systemd exec_fd, tini).
+#include "daemon/process/spawn.hpp"
+
+#include "config/paths.hpp"
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
+#include <algorithm>
+#include <memory>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+namespace pmx::daemon {
+namespace {
+
+// The child's code shares pmxd's memory (see clone_vm) and runs on a stack of its own:
+// no sanitizer bookkeeping there, only system calls on data prepared before the clone.
+#define PMX_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
+
+struct ChildError {
+  int step;  // 0 exec, 1 chdir, 2 cgroup, 3 setuid/setgid, 4 fds from 3 on
+  int err;
+};
+
+ExecFailure failure_of(const ChildError& e) {
+  static const char* const kSteps[] = {"exec", "chdir", "cgroup", "setuid/setgid", "inherited fds"};
+  return ExecFailure{e.err, e.step >= 0 && e.step < 5 ? kSteps[e.step] : "exec"};
+}
+
+/// The most fds one app is given from 3 on (its listening sockets and Node's channel).
+constexpr int kMaxInheritedFds = 64;
+
+// clone3(2)'s argument, as in <linux/sched.h> (declared here: that header clashes with <sched.h>).
+struct CloneArgs {
+  std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+      set_tid_size, cgroup;
+};
+constexpr std::uint64_t kCloneVm = 0x00000100ULL;
+constexpr std::uint64_t kCloneVfork = 0x00004000ULL;
+constexpr std::uint64_t kCloneIntoCgroup = 0x200000000ULL;
+
+/// Everything the child needs, prepared before the clone: it reads this and calls the kernel.
+struct ChildPlan {
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;           ///< nullptr: stay in pmxd's
+  int stdout_fd, stderr_fd;
+  const int* inherited_fds;  ///< to become fds 3..
+  int inherited_count;
+  char* listen_pid;          ///< the digits of the LISTEN_PID=... entry of envp, or nullptr
+  int devnull;               ///< stdin (-1: none)
+  int err_pipe;              ///< write end of the exec-report pipe
+  int report_fd;             ///< where that pipe is kept across the fd plan
+  int procs_fd;              ///< cgroup.procs to join by hand (-1: born in the cgroup, or none)
+  bool drop;                 ///< switch credentials
+  std::optional<uid_t> uid;
+  gid_t gid;
+  const gid_t* groups;
+  std::size_t group_count;
+};
+
+[[noreturn]] PMX_CHILD_CODE void child_fail(int pipe_fd, int step, int err) {
+  ChildError e{step, err};
+  ssize_t ignored = write(pipe_fd, &e, sizeof e);
+  (void)ignored;
+  syscall(SYS_exit_group, err == EACCES ? 126 : 127);
+  __builtin_unreachable();
+}
+
+/// Writes n in decimal at out, NUL-terminated (out has room for 20 digits).
+PMX_CHILD_CODE void write_decimal(char* out, long n) {
+  char digits[24];
+  int len = 0;
+  do {
+    digits[len++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n > 0);
+  while (len > 0) *out++ = digits[--len];
+  *out = '\0';
+}
+
+/// Closes fds lowest..highest.
+PMX_CHILD_CODE void close_range_of(unsigned lowest, unsigned highest) {
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, lowest, highest, 0) == 0) return;
+#endif
+  for (unsigned fd = lowest; fd <= highest && fd < 65536; ++fd) close(static_cast<int>(fd));
+}
+
+/// The child, from the clone to the exec: async-signal-safe calls only, and raw system calls
+/// where libc keeps process-wide state (credentials), since the memory is pmxd's.
+PMX_CHILD_CODE int child_main(void* arg) {
+  const ChildPlan& p = *static_cast<const ChildPlan*>(arg);
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (p.procs_fd >= 0 && write(p.procs_fd, "0\n", 2) < 0) child_fail(p.err_pipe, 2, errno);
+  setsid();
+  if (p.devnull >= 0) dup2(p.devnull, 0);
+  dup2(p.stdout_fd, 1);
+  dup2(p.stderr_fd, 2);
+  // The fd plan: 0-2 stdio, the listening sockets and Node's channel at 3.., nothing else but
+  // the exec-error pipe at its high fd (close-on-exec).
+  if (p.err_pipe != p.report_fd && dup3(p.err_pipe, p.report_fd, O_CLOEXEC) < 0) syscall(SYS_exit_group, 127);
+  const int first_free = 3 + p.inherited_count;
+  if (p.inherited_count > 0) {
+    // Each fd goes out of the way first (one may sit where another must go), then down into
+    // place; dup2 clears close-on-exec. The copies above are closed below.
+    int moved[kMaxInheritedFds];
+    for (int i = 0; i < p.inherited_count; ++i) {
+      moved[i] = fcntl(p.inherited_fds[i], F_DUPFD_CLOEXEC, first_free);
+      if (moved[i] < 0) child_fail(p.report_fd, 4, errno);
+    }
+    for (int i = 0; i < p.inherited_count; ++i) {
+      if (dup2(moved[i], 3 + i) < 0) child_fail(p.report_fd, 4, errno);
+    }
+  }
+  if (p.listen_pid) write_decimal(p.listen_pid, static_cast<long>(syscall(SYS_getpid)));
+  close_range_of(static_cast<unsigned>(first_free), static_cast<unsigned>(p.report_fd) - 1);
+  close_range_of(static_cast<unsigned>(p.report_fd) + 1, ~0U);
+  // Drop privileges last: the group list, then the group, then the user.
+  if (p.drop && (syscall(SYS_setgroups, p.group_count, p.groups) != 0 || syscall(SYS_setgid, p.gid) != 0)) {
+    child_fail(p.report_fd, 3, errno);
+  }
+  if (p.uid && syscall(SYS_setuid, *p.uid) != 0) child_fail(p.report_fd, 3, errno);
+  if (p.cwd && chdir(p.cwd) != 0) child_fail(p.report_fd, 1, errno);
+  syscall(SYS_execve, p.program, p.argv, p.envp);
+  child_fail(p.report_fd, 0, errno);
+}
+
+/// The stack the child runs on until its exec. One is enough: with CLONE_VFORK pmxd waits
+/// until the child has exec'd or exited, and pmxd spawns from one thread. A guard page below.
+class ChildStack {
+ public:
+  static constexpr std::size_t kSize = 64 * 1024;
+  /// The usable range, or nullptr when it cannot be mapped.
+  void* base() {
+    if (!mapped_) {
+      const long page = sysconf(_SC_PAGESIZE);
+      void* m = mmap(nullptr, kSize + static_cast<std::size_t>(page), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+      if (m == MAP_FAILED) return nullptr;
+      mprotect(m, static_cast<std::size_t>(page), PROT_NONE);
+      mapped_ = static_cast<char*>(m) + page;
+    }
+    return mapped_;
+  }
+
+ private:
+  char* mapped_ = nullptr;  // for the daemon's life
+};
+
+/// clone3 with the child sharing pmxd's memory (CLONE_VM) until its exec, pmxd suspended
+/// meanwhile (CLONE_VFORK), the child running fn(arg) on args.stack and exiting with its
+/// result: posix_spawn's way. Unlike fork, nothing is copied: no page tables, and no
+/// copy-on-write fault on each page pmxd touches afterwards, which on a VM costs tens of
+/// microseconds a page. Returns the pid, or -1 with errno (ENOSYS on other architectures).
+/// The child's entry is written in assembly: it starts on its new stack, where no C++ frame
+/// exists to return through.
+pid_t clone_vm(CloneArgs& args, int (*fn)(void*), void* arg) {
+#if defined(__x86_64__)
+  long ret = SYS_clone3;
+  register void* r12 asm("r12") = reinterpret_cast<void*>(fn);
+  register void* r13 asm("r13") = arg;
+  asm volatile(
+      "syscall\n\t"
+      "test %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xor %%ebp, %%ebp\n\t"  // the child: outermost frame on its own stack
+      "mov %%r13, %%rdi\n\t"
+      "call *%%r12\n\t"
+      "mov %%eax, %%edi\n\t"
+      "mov %[exit_nr], %%eax\n\t"
+      "syscall\n\t"
+      "hlt\n\t"
+      "1:\n\t"
+      : "+a"(ret)
+      : "D"(&args), "S"(sizeof args), "r"(r12), "r"(r13), [exit_nr] "i"(SYS_exit)
+      : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+  register long x8 asm("x8") = SYS_clone3;
+  register long x0 asm("x0") = reinterpret_cast<long>(&args);
+  register long x1 asm("x1") = sizeof args;
+  register void* x19 asm("x19") = reinterpret_cast<void*>(fn);
+  register void* x20 asm("x20") = arg;
+  asm volatile(
+      "svc #0\n\t"
+      "cbnz x0, 1f\n\t"
+      "mov x29, #0\n\t"  // the child: outermost frame on its own stack
+      "mov x30, #0\n\t"
+      "mov x0, x20\n\t"
+      "blr x19\n\t"
+      "mov x8, %[exit_nr]\n\t"
+      "svc #0\n\t"
+      "1:\n\t"
+      : "+r"(x0)
+      : "r"(x8), "r"(x1), "r"(x19), "r"(x20), [exit_nr] "i"(SYS_exit)
+      : "memory");
+  const long ret = x0;
+#else
+  (void)args, (void)fn, (void)arg;
+  const long ret = -ENOSYS;
+#endif
+  if (ret < 0) {
+    errno = static_cast<int>(-ret);
+    return -1;
+  }
+  return static_cast<pid_t>(ret);
+}
+
+/// Where the child keeps the exec-error pipe: high, out of the way of the fds an app is given
+/// (stdio, then listening sockets from 3), and below the fd limit. exec closes it.
+int exec_report_fd() {
+  struct rlimit rl{};
+  rlim_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+  return static_cast<int>(std::min<rlim_t>(limit, 1024) - 1);
+}
+
+/// Starts the child: in its cgroup from birth where the kernel can (joining a cgroup later
+/// costs an RCU grace period), sharing pmxd's memory until its exec where the architecture
+/// allows, else by fork. -1 with errno when no child was made (cgroup_failed: it could not be
+/// put into its cgroup).
+pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, ChildStack& stack, bool& cgroup_failed) {
+  CloneArgs args{};
+  args.exit_signal = SIGCHLD;
+  void* base = stack.base();
+  args.stack = reinterpret_cast<std::uintptr_t>(base);
+  args.stack_size = ChildStack::kSize;
+  const std::uint64_t vm = base ? kCloneVm | kCloneVfork : 0;
+  pid_t pid = -1;
+  if (cgroup_dir_fd >= 0) {
+    args.flags = vm | kCloneIntoCgroup;
+    args.cgroup = static_cast<std::uint64_t>(cgroup_dir_fd);
+    pid = vm ? clone_vm(args, child_main, &plan) : -1;
+    if (pid < 0 && !vm) {  // without a stack of its own, the child is a forked copy
+      args.stack = args.stack_size = 0;
+      pid = static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+      if (pid == 0) child_main(&plan);
+    }
+    if (pid >= 0) return pid;
+    // An older kernel: born outside, the child joins by itself. Without cgroup.procs it could
+    // not: no child at all rather than one outside its cgroup (out of reach of a stop).
+    plan.procs_fd = openat(cgroup_dir_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (plan.procs_fd < 0) {
+      cgroup_failed = true;
+      return -1;
+    }
+    args.flags = vm;
+    args.cgroup = 0;
+  }
+  if (vm) {
+    args.flags = vm;
+    pid = clone_vm(args, child_main, &plan);
+    if (pid >= 0 || errno != ENOSYS) return pid;
+  }
+  pid = fork();
+  if (pid == 0) child_main(&plan);
+  return pid;
+}
+
+}  // namespace
+
+std::string find_program(const std::string& name, const std::vector<std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path;
+  for (const auto& e : env) {
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  }
+  std::string found = config::find_in_path(name, path);
+  return found.empty() ? name : found;
+}
+
+// The groups a process of uid gets (initgroups(3) computed before fork): the user's groups
+// when uid has a passwd entry, else gid alone, never root's list by inheritance.
+static std::vector<gid_t> supplementary_groups(std::optional<uid_t> uid, gid_t gid) {
+  const passwd* pw = uid ? getpwuid(*uid) : nullptr;
+  if (!pw || !pw->pw_name) return {gid};
+  int n = 16;
+  std::vector<gid_t> groups;
+  for (;;) {
+    groups.resize(static_cast<std::size_t>(n));
+    int count = n;
+    if (getgrouplist(pw->pw_name, gid, groups.data(), &count) >= 0) {
+      groups.resize(static_cast<std::size_t>(count));
+      return groups;
+    }
+    if (count <= n) return {gid};  // the lookup failed, not the size
+    n = count;
+  }
+}
+
+SpawnResult spawn(const SpawnRequest& req) {
+  static ChildStack stack;
+  SpawnResult result;
+  std::vector<char*> argv;
+  for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
+  // LISTEN_PID is the child's own pid: the child writes it into this entry before its exec.
+  char listen_pid[sizeof "LISTEN_PID=" + 24] = "LISTEN_PID=";
+  if (req.listen_pid) envp.push_back(listen_pid);
+  envp.push_back(nullptr);
+  if (req.inherited_fds.size() > static_cast<std::size_t>(kMaxInheritedFds)) {
+    result.fork_error = std::make_error_code(std::errc::argument_list_too_long);
+    return result;
+  }
+  // A uid without a group of its own gets its own number as gid: never root's group.
+  const bool drop = req.uid || req.gid;
+  const gid_t gid = req.gid ? *req.gid : req.uid ? static_cast<gid_t>(*req.uid) : getgid();
+  const std::vector<gid_t> groups = !drop ? std::vector<gid_t>{} : req.groups ? *req.groups : supplementary_groups(req.uid, gid);
+
+  int err_pipe[2];
+  if (pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    result.fork_error = {errno, std::generic_category()};
+    return result;
+  }
+  ChildPlan plan{};
+  plan.program = req.program.c_str();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.cwd = req.cwd.empty() ? nullptr : req.cwd.c_str();
+  plan.stdout_fd = req.stdout_fd;
+  plan.stderr_fd = req.stderr_fd;
+  plan.inherited_fds = req.inherited_fds.data();
+  plan.inherited_count = static_cast<int>(req.inherited_fds.size());
+  plan.listen_pid = req.listen_pid ? listen_pid + sizeof "LISTEN_PID=" - 1 : nullptr;
+  plan.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  plan.err_pipe = err_pipe[1];
+  plan.report_fd = exec_report_fd();
+  plan.procs_fd = -1;
+  plan.drop = drop;
+  plan.uid = req.uid;
+  plan.gid = gid;
+  plan.groups = groups.data();
+  plan.group_count = groups.size();
+
+  // Until the child has reset every handler, a signal sent to it would run pmxd's handler,
+  // which writes into pmxd's own signal pipe: pmxd would believe it got that signal. Blocked,
+  // such a signal waits in the child and meets the default disposition.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  const pid_t pid = start_child(plan, req.cgroup_dir_fd, stack, result.cgroup_failed);
+  const int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  close(err_pipe[1]);
+  if (plan.devnull >= 0) close(plan.devnull);
+  if (plan.procs_fd >= 0) close(plan.procs_fd);
+  if (pid < 0) {
+    result.fork_error = {fork_errno, std::generic_category()};
+    close(err_pipe[0]);
+    return result;
+  }
+  result.pid = pid;
+  // After a vfork the child has exec'd or exited: a failure is in the pipe already. Known now,
+  // it is reported before the child's exit can be reaped (else exec_error could come late).
+  ChildError report{};
+  if (read(err_pipe[0], &report, sizeof report) == static_cast<ssize_t>(sizeof report)) {
+    result.failed = failure_of(report);
+    close(err_pipe[0]);
+    return result;
+  }
+  result.exec_report_fd = err_pipe[0];
+  return result;
+}
+
+Result<Credentials> resolve_credentials(const std::string& user, const std::string& group_name) {
+  Credentials c;
+  auto numeric = [](const std::string& s) {
+    return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (!user.empty()) {
+    const passwd* pw = numeric(user) ? getpwuid(static_cast<uid_t>(std::stoul(user))) : getpwnam(user.c_str());
+    if (!pw && !numeric(user)) return Error{"option 'uid': no user named '" + user + "'"};
+    c.uid = pw ? pw->pw_uid : static_cast<uid_t>(std::stoul(user));
+    if (pw) {
+      c.gid = pw->pw_gid;  // the user's primary group unless gid says otherwise
+      c.home = pw->pw_dir ? pw->pw_dir : "";
+    } else {
+      c.gid = static_cast<gid_t>(*c.uid);  // no group known: the uid's own number, not root's
+    }
+  }
+  if (!group_name.empty()) {
+    const struct group* gr = numeric(group_name) ? getgrgid(static_cast<gid_t>(std::stoul(group_name)))
+                                                 : getgrnam(group_name.c_str());
+    if (!gr && !numeric(group_name)) return Error{"option 'gid': no group named '" + group_name + "'"};
+    c.gid = gr ? gr->gr_gid : static_cast<gid_t>(std::stoul(group_name));
+  }
+  if (c.uid || c.gid) c.groups = supplementary_groups(c.uid, *c.gid);
+  return c;
+}
+
+std::string describe_exec_failure(int err, const std::string& step, const std::string& program,
+                                  const std::string& cwd) {
+  const std::string why = std::strerror(err);
+  if (step == "chdir") return "cannot change to the app's cwd " + cwd + " (for " + program + "): " + why;
+  if (step == "cgroup") return "cannot join the instance's cgroup (for " + program + "): " + why;
+  if (step == "setuid/setgid") return "cannot switch user or group (for " + program + "): " + why;
+  if (step == "inherited fds") return "cannot give the app its sockets (for " + program + "): " + why;
+  return "cannot execute " + program + ": " + why;
+}
+
+void watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
+  struct Watch {
+    Watch(boost::asio::io_context& io, int fd, ExecReport d) : pipe(io, fd), done(std::move(d)) {}
+    boost::asio::posix::stream_descriptor pipe;
+    ChildError report{};
+    ExecReport done;
+  };
+  auto w = std::make_shared<Watch>(io, fd, std::move(done));
+  // Without O_NONBLOCK, Asio's first (speculative) read would block the loop until the exec.
+  boost::system::error_code ignored;
+  w->pipe.non_blocking(true, ignored);
+  boost::asio::async_read(w->pipe, boost::asio::buffer(&w->report, sizeof w->report),
+                          [w](const boost::system::error_code&, std::size_t n) {
+                            if (n == sizeof w->report) {
+                              const ExecFailure f = failure_of(w->report);
+                              w->done(f.err, f.step);
+                            } else {
+                              w->done(0, "");  // closed by exec: success
+                            }
+                          });
+}
+
+}  // namespace pmx::daemon

@@ -1,0 +1,139 @@
+// Messages to and from a Node app's IPC channel beyond readiness and sockets, as PM2 has them:
+// `trigger` runs an action the app registered (@pm2/io's `io.action()` sends
+// {type:'axm:action'}; its answer comes back as {type:'axm:reply'}), and `sendData` hands the
+// app a {type:'process:msg'} packet, as PM2's sendDataToProcessId does. What an app sends of
+// type process:msg is published on the events topic.
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "config/json_access.hpp"
+#include "daemon/supervisor/supervisor.hpp"
+
+namespace pmx::daemon {
+
+namespace asio = boost::asio;
+using ipc::ErrorCode;
+using ipc::make_error;
+
+namespace {
+
+/// The most actions one run may register: an app cannot grow pmxd without bound.
+constexpr std::size_t kMaxActions = 256;
+/// How long `trigger` waits for the instances' replies by default.
+constexpr Millis kTriggerWait{5000};
+
+bool reachable(const Instance& in) {
+  const State s = in.fsm.state();
+  return in.channel && in.channel->is_open() && (s == State::Online || s == State::Launching);
+}
+
+}  // namespace
+
+void Supervisor::on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg) {
+  // decode_node_message checked the shapes: an action's name is a non-empty string.
+  const std::string& name = msg.action_name;
+  if (msg.kind == NodeMessage::Kind::Action) {
+    if (std::find(actions.begin(), actions.end(), name) == actions.end() && actions.size() < kMaxActions) {
+      actions.push_back(name);
+      spdlog::debug("{} registered action '{}'", label(in), name);
+    }
+    return;
+  }
+  if (msg.kind == NodeMessage::Kind::ActionReply && current) {
+    for (const auto& t : triggers_) {
+      if (t->action == name && t->waiting.erase(in.id) == 1) {
+        t->replies[in.id] = msg.value;
+        if (t->waiting.empty()) t->timer.cancel();  // answers now
+      }
+    }
+    return;
+  }
+  if (msg.kind == NodeMessage::Kind::ProcessMsg && current) {
+    server_.publish(ControlServer::kEventsTopic, "process:msg",
+                    {{"pm_id", in.id}, {"name", in.spec.name}, {"data", msg.value}, {"raw", msg.raw}});
+  }
+}
+
+void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply) {
+  const auto action = config::string_at(params, "action");
+  if (!action || action->empty()) return reply.fail(ipc::invalid_param("action", "must be the action's name (a string)"));
+  const std::string name(*action);
+  const auto wait_param = config::int_field(params, "wait_ms", 0);
+  if (!wait_param) return reply.fail(ipc::invalid_param("wait_ms", wait_param.error()));
+  const json* given = config::member(params, "params");
+  const json action_params = given ? *given : json();
+  auto t = std::make_shared<Trigger>(io_, reply);
+  t->action = name;
+  std::vector<std::string> known;
+  for (int id : ids) {
+    Instance& in = *find(id);
+    const auto& actions = in.actions;
+    for (const auto& a : actions) {
+      if (std::find(known.begin(), known.end(), a) == known.end()) known.push_back(a);
+    }
+    if (!reachable(in) || std::find(actions.begin(), actions.end(), name) == actions.end()) continue;
+    // As PM2: the bare name, or {msg, opts} when the action is given parameters.
+    in.channel->send(action_params.is_null() ? json(name) : json{{"msg", name}, {"opts", action_params}});
+    t->waiting.insert(id);
+    t->sent.push_back(id);
+  }
+  if (t->sent.empty()) {
+    std::string list;
+    for (const auto& a : known) list += (list.empty() ? "" : ", ") + a;
+    return reply.fail(make_error(ErrorCode::InvalidState,
+                                 "no running instance of the targets has an action '" + name + "' (" +
+                                     (list.empty() ? "they registered none" : "registered: " + list) + ")"));
+  }
+  spdlog::info("action '{}' triggered on {} instance(s)", name, t->sent.size());
+  Millis wait = kTriggerWait;
+  if (*wait_param) wait = Millis(std::min<std::int64_t>(**wait_param, kMaxTimer.count()));
+  triggers_.push_back(t);
+  t->timer.expires_after(wait);
+  t->timer.async_wait([this, t, wait](const boost::system::error_code&) {
+    std::erase(triggers_, t);
+    // In pm_id order: {pm_id, name, return} for each reply, {pm_id, name} for each silence.
+    json replies = json::array();
+    json no_reply = json::array();
+    for (int id : t->sent) {
+      const Instance* in = find(id);
+      json entry = {{"pm_id", id}, {"name", in ? in->spec.name : ""}};
+      if (auto r = t->replies.find(id); r != t->replies.end()) {
+        entry["return"] = r->second;
+        replies.push_back(std::move(entry));
+      } else {
+        no_reply.push_back(std::move(entry));
+      }
+    }
+    t->reply.ok({{"action", t->action}, {"replies", replies}, {"no_reply", no_reply}, {"wait_ms", wait.count()}});
+  });
+}
+
+void Supervisor::send_data_verb(const json& params, const std::vector<int>& ids, const Reply& reply) {
+  const json* data = config::member(params, "data");
+  if (!data) return reply.fail(ipc::invalid_param("data", "is required: the data to send"));
+  // PM2's topic is a string; true (the default) when none is given.
+  const json* topic_param = config::member(params, "topic");
+  if (topic_param && !topic_param->is_string() && !topic_param->is_boolean() && !topic_param->is_null()) {
+    return reply.fail(ipc::invalid_param("topic", "must be a string or a boolean"));
+  }
+  const json topic = topic_param && !topic_param->is_null() ? *topic_param : json(true);
+  std::vector<int> sent;
+  for (int id : ids) {
+    Instance& in = *find(id);
+    if (!reachable(in)) continue;
+    // PM2's sendDataToProcessId packet, which the app gets as it is in process.on('message').
+    in.channel->send({{"type", "process:msg"}, {"topic", topic}, {"data", *data}, {"id", id}});
+    sent.push_back(id);
+  }
+  if (sent.empty()) {
+    return reply.fail(make_error(ErrorCode::InvalidState,
+                                 "no targeted instance is a running Node app (sendData goes through Node's IPC channel)"));
+  }
+  reply.ok({{"ids", sent}});
+}
+
+}  // namespace pmx::daemon

@@ -1,0 +1,171 @@
+// describe: jlist's shape, kept to PM2's field names so PM2 scripts keep working.
+#include "daemon/supervisor/describe.hpp"
+
+#include "config/listen_address.hpp"
+
+#include <pwd.h>
+#include <algorithm>
+#include <map>
+#include <vector>
+#include <unistd.h>
+
+namespace pmx::daemon {
+
+namespace {
+
+std::string user_name() {
+  static const std::string name = [] {
+    const passwd* pw = getpwuid(geteuid());
+    return std::string(pw && pw->pw_name ? pw->pw_name : std::to_string(geteuid()));
+  }();
+  return name;
+}
+
+/// The user the app runs as: its uid option (a name, or a number shown as the user's name when
+/// it has one), else pmxd's own user. Looked up once per value.
+std::string app_user(const config::AppSpec& s) {
+  if (s.uid.empty()) return user_name();
+  static std::map<std::string, std::string> names;
+  auto it = names.find(s.uid);
+  if (it != names.end()) return it->second;
+  std::string name = s.uid;
+  if (s.uid.find_first_not_of("0123456789") == std::string::npos && s.uid.size() < 10) {
+    if (const passwd* pw = getpwuid(static_cast<uid_t>(std::stoul(s.uid))); pw && pw->pw_name) name = pw->pw_name;
+  }
+  return names.emplace(s.uid, name).first->second;
+}
+
+/// The end of the JSON string starting at text[i] (a '"'): the index past its closing quote.
+std::size_t string_end(std::string_view text, std::size_t i) {
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\') ++i;
+    else if (text[i] == '"') return i + 1;
+  }
+  return text.size();
+}
+
+/// Appends ,"KEY":"value" for each entry of env_json (an object of strings, as the daemon
+/// writes it) whose key pm2_env does not already have: PM2 puts the app's env keys at the top
+/// of pm2_env too (dashboards read pm2_env.NODE_ENV), and its own fields stay as they are.
+void append_env_entries(std::string& out, std::string_view env_json, const nlohmann::json& pm2_env) {
+  std::size_t i = env_json.find('"');
+  while (i != std::string_view::npos && i < env_json.size()) {
+    const std::size_t key_end = string_end(env_json, i);
+    const std::size_t value_start = env_json.find('"', key_end);
+    if (value_start == std::string_view::npos) return;
+    const std::size_t value_end = string_end(env_json, value_start);
+    const std::string key(env_json.substr(i + 1, key_end - i - 2));
+    if (key != "env" && !pm2_env.contains(key)) {
+      out += ',';
+      out.append(env_json.substr(i, value_end - i));
+    }
+    i = env_json.find('"', value_end);
+  }
+}
+
+/// The instance's log sinks, each once (out and err may share a file).
+std::vector<const LogSink*> distinct_sinks(const Instance& in) {
+  std::vector<const LogSink*> sinks;
+  for (const LogSink* sink : {in.out_sink.get(), in.err_sink.get(), in.log_sink.get()}) {
+    if (sink && std::find(sinks.begin(), sinks.end(), sink) == sinks.end()) sinks.push_back(sink);
+  }
+  return sinks;
+}
+
+std::uint64_t dropped_bytes(const Instance& in) {
+  std::uint64_t total = 0;
+  for (const LogSink* sink : distinct_sinks(in)) total += sink->dropped_bytes();
+  return total;
+}
+
+/// "<file>: <what is wrong>" for each log file of the instance that cannot be written now.
+nlohmann::json log_error(const Instance& in) {
+  std::string text;
+  for (const LogSink* sink : distinct_sinks(in)) {
+    if (!sink->error().empty()) text += (text.empty() ? "" : "; ") + sink->path() + ": " + sink->error();
+  }
+  return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+}
+
+}  // namespace
+
+std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home) {
+  using json = nlohmann::json;
+  const auto& s = in.spec;
+  const State state = in.fsm.state();
+  const bool alive = in.pid > 0;
+
+  json pm2_env{
+      {"name", s.name},
+      {"pm_id", in.id},
+      {"namespace", s.namespace_},
+      {"status", status_name(state)},
+      {"pmx_state", to_string(state)},
+      {"restart_time", in.fsm.restart_count()},
+      {"unstable_restarts", in.fsm.unstable_restarts()},
+      {"pm_uptime", in.started_at_ms},
+      {"created_at", in.created_at_ms},
+      {"exec_mode", config::runs_in_cluster_mode(s) ? "cluster_mode" : "fork_mode"},
+      {"instances", s.instances},
+      {"pm_exec_path", s.script},
+      {"pm_cwd", s.cwd},
+      {"exec_interpreter", s.interpreter.empty() ? "none" : s.interpreter},
+      {"interpreter_args", s.interpreter_args},
+      {"node_args", s.interpreter_args},
+      {"args", s.args},
+      {"pm_out_log_path", in.out_path},
+      {"pm_err_log_path", in.err_path},
+      {"pm_log_path", in.log_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.log_path)},
+      {"pm_pid_path", in.pid_path},
+      {"unique_id", in.unique_id},
+      {"NODE_APP_INSTANCE", in.app_instance},
+      {"autorestart", s.autorestart},
+      {"max_restarts", s.max_restarts},
+      {"min_uptime", s.min_uptime_ms},
+      {"restart_delay", s.restart_delay_ms},
+      {"exp_backoff_restart_delay", s.exp_backoff_restart_delay_ms},
+      {"exp_backoff_restart_delay_max", s.exp_backoff_max_ms},
+      {"prev_restart_delay", in.fsm.prev_restart_delay().count()},
+      {"stop_exit_codes", s.stop_exit_codes},
+      {"kill_timeout", s.kill_timeout_ms},
+      {"kill_signal", s.kill_signal},
+      {"max_memory_restart", s.max_memory_restart},
+      {"username", app_user(s)},
+      {"PMX_HOME", home},
+      {"uptime_ms", alive ? now_ms - in.started_at_ms : 0},
+      {"exit_code", in.exited_once && in.last_exit.signal == 0 && !in.last_exit.unknown ? json(in.last_exit.code)
+                                                                                        : json(nullptr)},
+      {"exit_signal", in.exited_once && in.last_exit.signal != 0
+                          ? json(config::signal_name(in.last_exit.signal))
+                          : json(nullptr)},
+      {"status_reason", in.fsm.reason()},
+      {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
+      {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
+      {"log_dropped_bytes", dropped_bytes(in)},
+      {"notify_status", in.notify_status},
+      {"log_error", log_error(in)},
+  };
+  // The environment is spliced in as text: encoding it again for every jlist would be most
+  // of the daemon's work.
+  std::string env_text = in.env_json.empty() ? json(in.environment(home)).dump(-1, ' ', false, json::error_handler_t::replace)
+                                             : in.env_json;
+  std::string pm2_env_text = pm2_env.dump(-1, ' ', false, json::error_handler_t::replace);
+  pm2_env_text.pop_back();  // its closing brace
+  append_env_entries(pm2_env_text, env_text, pm2_env);
+  json entry{
+      {"pid", alive ? in.pid : 0},
+      {"name", s.name},
+      {"pm_id", in.id},
+      {"monit", {{"memory", alive ? in.usage.rss_bytes : 0}, {"cpu", alive ? in.usage.cpu_percent : 0.0}}},
+  };
+  std::string out = entry.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.pop_back();
+  out += R"(,"pm2_env":)";
+  out += pm2_env_text;
+  out += R"(,"env":)";
+  out += env_text;
+  out += "}}";
+  return out;
+}
+
+}  // namespace pmx::daemon

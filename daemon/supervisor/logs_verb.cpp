@@ -1,0 +1,123 @@
+// The `logs` verb: the last lines of the targets' log files, then (with follow) the session
+// follows their output through the log feed. Tail and follow happen in one handler run: the
+// sinks write on this same thread, so every line is either in the tail or in the stream.
+#include <fcntl.h>
+
+#include <algorithm>
+#include <map>
+
+#include "config/json_access.hpp"
+#include "daemon/logs/log_feed.hpp"
+#include "daemon/state/safe_path.hpp"
+#include "daemon/supervisor/supervisor.hpp"
+
+namespace pmx::daemon {
+
+namespace {
+
+/// Bytes read from the end of one file for a tail, and from all the files of one request (the
+/// reply must fit the client's queue; docs/protocol.md).
+constexpr std::size_t kTailBytesPerFile = 8 * 1024 * 1024;
+constexpr std::size_t kTailBytesPerRequest = 12 * 1024 * 1024;
+constexpr std::size_t kDefaultLines = 15;
+
+}  // namespace
+
+void Supervisor::logs_verb(const json& params, const Reply& reply) {
+  using ipc::ErrorCode;
+  using ipc::make_error;
+  json request = params;
+  if (!config::member(request, "targets")) request["targets"] = json::array({"all"});
+  std::size_t lines = kDefaultLines;
+  const auto n = config::int_field(request, "lines", 0);
+  if (!n) return reply.fail(ipc::invalid_param("lines", "must be a number of lines (0 or more)"));
+  if (*n) lines = static_cast<std::size_t>(**n);
+  const auto follow_param = config::bool_field(request, "follow");
+  if (!follow_param) return reply.fail(ipc::invalid_param("follow", follow_param.error()));
+  const bool follow = follow_param->value_or(false);
+  LogSelection selection;
+  if (const json* streams = config::member(request, "streams"); streams && !streams->is_null()) {
+    if (!streams->is_array() || streams->empty()) {
+      return reply.fail(ipc::invalid_param("streams", "must be a list of \"out\" and \"err\""));
+    }
+    selection.out = selection.err = false;
+    for (const auto& s : *streams) {
+      if (s == "out") selection.out = true;
+      else if (s == "err") selection.err = true;
+      else return reply.fail(ipc::invalid_param("streams", "must be a list of \"out\" and \"err\""));
+    }
+  }
+  if (follow) {
+    auto session = reply.session();
+    if (session && !server_.may_follow(*session)) return reply.fail(server_.too_many_followers());
+  }
+
+  // `all` with no app yet is no error: the follower sees the apps started later.
+  std::vector<int> ids;
+  const auto& targets = request["targets"];
+  const bool only_all = targets.is_array() && !targets.empty() &&
+                        std::all_of(targets.begin(), targets.end(), [](const json& t) { return t == "all"; });
+  if (!(only_all && by_id_.empty())) {
+    if (auto err = resolve(request, ids)) return reply.fail(*err);
+  }
+  selection.ids.insert(ids.begin(), ids.end());
+  for (const auto& t : targets) {
+    if (!t.is_string()) continue;
+    const auto& name = t.get_ref<const std::string&>();
+    if (name == "all") {
+      selection.all = true;
+    } else if (apps_.count(name)) {
+      selection.names.insert(name);
+    } else if (std::any_of(by_id_.begin(), by_id_.end(),
+                           [&](const auto& entry) { return entry.second->spec.namespace_ == name; })) {
+      selection.namespaces.insert(name);
+    }
+  }
+
+  // One entry per file: instances that share one (merge_logs) are listed together.
+  json files = json::array();
+  std::map<std::string, std::size_t> by_path;
+  std::size_t budget = kTailBytesPerRequest;
+  for (int id : ids) {
+    const Instance& in = *by_id_.at(id);
+    for (Stream stream : {Stream::Out, Stream::Err}) {
+      if (!selection.wants(stream)) continue;
+      const std::string& path = stream == Stream::Out ? in.out_path : in.err_path;
+      if (path.empty() || path == "/dev/null") continue;
+      if (auto seen = by_path.find(path); seen != by_path.end()) {
+        auto& listed = files[seen->second]["ids"];
+        if (std::find(listed.begin(), listed.end(), id) == listed.end()) listed.push_back(id);
+        continue;
+      }
+      // The tail comes from the file the sink writes (its fallback while the path is refused),
+      // or, with no sink, from the path reached as the sink would reach it: never through a
+      // link an app planted, never from a FIFO.
+      const LogSink* sink = (stream == Stream::Out ? in.out_sink : in.err_sink).get();
+      if (sink && sink->path() != path) sink = nullptr;
+      std::vector<std::string> tail;
+      if (lines > 0 && budget > 0) {
+        UniqueFd opened;
+        int fd = sink ? sink->fd() : -1;
+        if (fd < 0) {
+          PathError error;
+          opened = open_file(path, O_RDONLY, 0, false, error);
+          fd = opened.get();
+        }
+        if (fd >= 0) tail = tail_lines(fd, lines, std::min(kTailBytesPerFile, budget));
+        for (const auto& l : tail) budget -= std::min(budget, l.size() + 1);
+      }
+      by_path.emplace(path, files.size());
+      files.push_back({{"path", sink ? sink->writing_to() : path},
+                       {"ids", json::array({id})},
+                       {"name", in.spec.name},
+                       {"type", stream == Stream::Out ? "out" : "err"},
+                       {"lines", std::move(tail)}});
+    }
+  }
+  json result = {{"files", std::move(files)}, {"ids", ids}};
+  // Log lines need not be valid UTF-8: replaced, never a throw.
+  reply.ok_text(result.dump(-1, ' ', false, json::error_handler_t::replace));
+  if (follow) feed_.follow(reply.session(), std::move(selection));
+}
+
+}  // namespace pmx::daemon

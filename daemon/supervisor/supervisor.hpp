@@ -1,0 +1,337 @@
+// Supervisor: the apps and their instances; carries out the effects the state machine returns through
+// the process layer (ProcessOps), samples memory, and answers the control verbs. One thread,
+// one io_context.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "config/daemon_settings.hpp"
+#include "config/dump.hpp"
+#include "config/paths.hpp"
+#include "daemon/instance/app.hpp"
+#include "daemon/control/control_server.hpp"
+#include "daemon/instance/instance.hpp"
+#include "daemon/logs/log_feed.hpp"
+#include "daemon/listeners/notify_socket.hpp"
+#include "daemon/logs/log_sink.hpp"
+#include "daemon/process/process_ops.hpp"
+#include "daemon/process/spawn.hpp"
+#include "ipc/protocol.hpp"
+
+namespace pmx::daemon {
+
+struct DaemonOptions {
+  config::Paths paths;
+  bool use_cgroups = true;  ///< read by main, which builds the process layer
+  Millis sample_interval{1000};  ///< how often memory limits are checked
+  /// The time the state machine is told (uptimes, backoff); unit tests move it by hand.
+  std::function<TimePoint()> clock = [] { return Clock::now(); };
+  /// The writer of pmx.log (main makes it), reopened and rotated with the apps' logs.
+  std::shared_ptr<LogSink> daemon_log;
+  /// node/preload.js as installed: cluster-mode Node instances run with --require it. Empty:
+  /// none was found, and they run without it (each listen() binds on its own).
+  std::string node_preload;
+  /// Where root pmxd binds the sd_notify socket, outside the 0700 home so that apps run as other
+  /// users reach it (main: /run/pmx); empty: $PMX_HOME/notify.sock (see notify_socket_path).
+  std::string runtime_dir;
+  /// Starts the apps of $PMX_HOME/dump.pmx once the state file's are adopted (pmxd --resurrect,
+  /// as the systemd unit runs it).
+  bool resurrect = false;
+  /// Called once, when pmxd is ready: the apps adopted and resurrected have settled (main
+  /// tells systemd READY=1).
+  std::function<void()> on_ready;
+  /// Called when pmxd begins stopping every app to exit (kill, SIGTERM): STOPPING=1.
+  std::function<void()> on_stopping;
+};
+
+/// A dump as read: its instances, the file they came from ("" when there is no dump) and why
+/// it is the backup, if it is.
+struct SavedDump {
+  std::vector<config::SavedInstance> instances;
+  std::string source;
+  std::string warning;
+};
+
+class Supervisor {
+ public:
+  /// processes is the process layer (SystemProcessOps, or a fake in unit tests); it must
+  /// outlive the supervisor.
+  Supervisor(boost::asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes);
+  /// Ends the process layer's watches for waiting replies.
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  /// Adopts what the state file records, installs the signal handlers and the verbs, and
+  /// starts reaping and the sampling timer.
+  void start();
+
+  /// The instance with pm_id id, or nullptr (for tests: the verbs are the interface).
+  const Instance* instance(int id) const;
+  /// The app of this name, or nullptr (for tests).
+  const App* app(const std::string& name) const;
+
+ private:
+  using json = ipc::json;
+  /// A reply waiting until every listed instance satisfies done().
+  struct Waiter {
+    std::vector<int> ids;
+    std::function<bool(const Instance*)> done;  ///< nullptr: the instance is gone
+    std::function<void()> complete;
+    TimePoint since;  ///< when the wait began
+  };
+
+  // Effects and events.
+  void dispatch(Instance& in, Event event, ExitStatus exit = {});
+  void apply(Instance& in, const Effects& fx);
+  void do_spawn(Instance& in);
+  /// Whether a run of the instance is online only once the app says so: wait_ready, or a
+  /// cluster-mode Node app run with the preload (ready when it listens).
+  bool needs_ready(const Instance& in) const;
+  /// Whether runs of spec get node/preload.js: a cluster-mode Node app, the preload installed.
+  bool with_preload(const config::AppSpec& spec) const;
+  /// The exec succeeded: online now, or once the app is ready (listen_timeout armed).
+  void spawned(Instance& in);
+  /// The run with this pid (current or reload's replacement) said it is ready (how: for the log).
+  void ready(Instance& in, pid_t pid, const char* how);
+  /// restart/reload's env and app_env params, applied to ids (both checked first).
+  std::optional<ipc::RpcError> update_env(const json& params, const std::vector<int>& ids);
+
+  /// Called from the loop once the exec of the run with this pid is confirmed (error "") or
+  /// failed (error says why; its exit follows).
+  using ExecDone = std::function<void(Instance& in, pid_t pid, const std::string& error)>;
+  /// Builds the request for a run of in (environment, argv, output FIFOs, listening sockets,
+  /// Node channel) and forks it into cgroup ("" for none). The error says why nothing ran.
+  Result<Launched> launch(Instance& in, const std::string& cgroup, ExecDone exec_done);
+  /// Makes run the instance's current run (its pid file written, the state file soon).
+  void become_current(Instance& in, Launched run);
+  /// The cgroup for a new run of in: the spare one made ahead, or a new one ("" without cgroups).
+  std::string take_spare_cgroup(Instance& in);
+  /// Clears away the last run's cgroup and makes the next run's, off the restart path.
+  void prepare_spare_cgroup(Instance& in);
+  /// Stops one run gracefully: kill_signal to its processes, or 'shutdown' on its Node channel
+  /// (shutdown_with_message).
+  void stop_run(const Instance& in, const Membership& run, NodeChannel* channel);
+
+  // Messages of PM2's protocol on the Node channel (daemon/supervisor/app_messages.cpp).
+  /// A PM2 message ({type: ...}) from a run (actions: the run's registered actions; current:
+  /// the instance's current run, not reload's replacement).
+  void on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg);
+  /// `trigger`: runs a registered action on the targets and answers with their replies.
+  void trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
+  /// `sendData`: a process:msg packet to the targets.
+  void send_data_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
+  /// A trigger waiting for the replies of the instances it reached.
+  struct Trigger {
+    Trigger(boost::asio::io_context& io, Reply to) : reply(std::move(to)), timer(io) {}
+    Reply reply;
+    std::string action;
+    std::vector<int> sent;
+    std::set<int> waiting;
+    std::map<int, json> replies;  ///< by pm_id: what each instance's action returned
+    boost::asio::steady_timer timer;  ///< the wait's end; cancelled when every reply is in
+  };
+
+  // The dump (daemon/supervisor/dump_verbs.cpp).
+  void save_verb(const json& params, const Reply& reply);
+  void resurrect_verb(const json& params, const Reply& reply);
+  void cleardump_verb(const Reply& reply);
+  /// dump.pmx, or dump.pmx.bak when it does not read (warning says why); an error when
+  /// neither reads; source "" when there is neither.
+  Result<SavedDump> read_dump() const;
+  /// Writes list as the dump, the old one (if it reads) kept as the backup. An empty list does
+  /// not replace a non-empty dump unless forced. The error says what failed.
+  std::optional<std::string> write_dump(const std::vector<config::SavedInstance>& list, bool force, bool& backed_up);
+  struct Resurrected {
+    std::vector<int> ids;          ///< the instances added
+    std::set<std::string> started_apps;
+    json skipped = json::array();  ///< names of apps already here
+    json failed = json::array();   ///< [{name, error}]
+  };
+  /// Adds the saved instances of the apps not here yet (with their ids when free), started
+  /// unless saved stopped.
+  Resurrected resurrect(const std::vector<config::SavedInstance>& saved);
+  /// pmxd --resurrect: the dump's apps, then settled() once they have settled.
+  void resurrect_at_start(std::function<void()> settled);
+
+  /// `update`: execs the binary given, same pid, once answered (daemon/supervisor/upgrade.cpp).
+  void update_verb(const json& params, const Reply& reply);
+
+  // Reload (daemon/supervisor/reload.cpp).
+  void reload_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
+  /// A reload in progress: the cluster-mode instances replaced one at a time.
+  struct ReloadPlan {
+    std::vector<int> ids;      ///< every target, answered together at the end
+    std::vector<int> rolling;  ///< the online cluster-mode ones, in pm_id order
+    std::size_t next = 0;
+    Reply reply;
+  };
+  /// Replaces the plan's next instance once the previous one has taken over; a replacement
+  /// that fails ends the reload with an error naming it.
+  void reload_next(std::shared_ptr<ReloadPlan> plan);
+  /// Starts a replacement run beside in's online run; done("") once it took over, or done(why)
+  /// when it failed and was killed, the old run still serving.
+  void replace_run(Instance& in, std::function<void(const std::string& error)> done);
+  /// The replacement's exec is confirmed: it is awaited until ready (listen_timeout), or for
+  /// min_uptime when the app has no way to say it is ready.
+  void candidate_spawned(Instance& in);
+  /// The replacement is ready: it becomes the current run, the old one is stopped gracefully.
+  void take_over(Instance& in, const std::string& how);
+  /// Ends the replacement's reload step as failed: takes it from in (its cgroup among the old
+  /// ones, its done(why) posted) and returns it for the caller to end its processes.
+  std::unique_ptr<Candidate> fail_candidate(Instance& in, const std::string& why);
+  /// Kills the replacement (the reload step failed, or the instance changed state meanwhile).
+  void abort_candidate(Instance& in, const std::string& why);
+  /// A leader that is not the instance's current run ended: the replacement (the reload step
+  /// failed) or a replaced run.
+  void other_run_exited(Instance& in, pid_t pid, ExitStatus exit);
+
+  /// An sd_notify datagram: from an instance's leader or one of its descendants.
+  void on_notify(const Notification& n);
+  /// A message from one of a Node instance's IPC channels (its current run's or reload's
+  /// replacement's).
+  void on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg);
+  /// The preload's request for a listening socket: the app's socket for that address (bound
+  /// now if it is the first), or an errno; answered on channel.
+  void node_listen(Instance& in, NodeChannel& channel, const json& request);
+  /// Binds the sockets of a cluster-mode app that has none bound (at its start, or when it
+  /// starts again after a stop released them). An error names the address.
+  Result<bool> bind_listeners(App& app, const config::AppSpec& spec);
+  /// Closes a cluster-mode app's sockets once none of its instances is left that is not
+  /// stopped: a stopped app frees its port.
+  void release_listeners_if_idle(App& app);
+  void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
+  /// Arms the instance's next cron_restart (none without the option).
+  void arm_cron(Instance& in);
+  /// Starts or stops the app's file watcher to match its instances' `watch` option.
+  void update_watch(App& app);
+  /// Turns watching on or off (nullopt: flips it) for the apps of ids.
+  void set_watch(const std::vector<int>& ids, std::optional<bool> on);
+  /// Whether pmx itself writes path (an app's log or pid file, its own files in its home).
+  bool written_by_pmx(const std::string& path) const;
+  void wait_signals();
+  /// Closes and opens again every log file (reloadLogs, SIGUSR2); returns how many.
+  std::size_t reopen_logs();
+  /// Reads pmx.yaml and gives every log file its rotation; the error (file:line) or "".
+  std::string load_settings();
+  /// A child was reaped: routes it to its instance.
+  void on_exit(pid_t pid, ExitStatus exit);
+  /// After a batch of reaped children: clears away emptied cgroups, answers settled waiters.
+  void after_reaping();
+  /// The leader of in (pid) has ended, reaped by us or seen through its pidfd.
+  void leader_exited(Instance& in, pid_t pid, ExitStatus exit);
+  /// Watches the exit of an adopted leader (not our child); false when the process is gone or
+  /// is no longer the one recorded.
+  bool watch_adopted(Instance& in);
+
+  // The state file: written after every change that matters, read once at start.
+  void persist_soon();
+  void persist_now();
+  /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
+  void adopt_from_state();
+  /// The uid/gid options resolved, from a cache kept a minute (lookups may block).
+  Result<Credentials> credentials(const std::string& user, const std::string& group);
+  /// The instance's log files from its options: out, err and the combined log_file.
+  void set_log_paths(Instance& in) const;
+  /// Makes the instance's FIFOs and opens its output readers and log sinks.
+  void open_output(Instance& in);
+  /// Drains and closes the instance's output readers and removes its FIFOs.
+  void close_output(Instance& in);
+  void sample();
+  void schedule_sample();
+
+  // Waiting for instances to settle before answering.
+  void wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done, std::function<void()> complete);
+  void check_waiters();
+  /// The process layer saw a change in id's processes: clears away its emptied old cgroups and
+  /// checks the waiters once (a burst of exits makes one check).
+  void wake_waiters(int id);
+  /// Creates a new cgroup for a run of the instance ("" in fallback mode or on failure).
+  std::string make_cgroup(Instance& in);
+  /// Removes the instance's cgroups of earlier runs that are empty; true when none is left.
+  bool remove_old_cgroups(Instance& in);
+  /// Moves the current and spare cgroups among the old ones and removes what is empty;
+  /// true when none is left (for delete and shutdown).
+  bool retire_cgroups(Instance& in);
+  /// Stopped or errored, and no process of it left: what stop, delete and kill wait for.
+  bool stopped_and_quiet(const Instance& in);
+  /// No process of the instance is left (its leader reaped, nothing it started alive).
+  bool quiet(const Instance& in);
+
+  // Verbs.
+  void register_verbs();
+  /// The ids that targets name, or the error naming the targets that match nothing.
+  std::optional<ipc::RpcError> resolve(const json& params, std::vector<int>& ids) const;
+  void start_app(const json& params, const Reply& reply);
+  /// `logs`: the last lines of the targets' files and, with follow, the session follows them
+  /// (daemon/supervisor/logs_verb.cpp).
+  void logs_verb(const json& params, const Reply& reply);
+  /// `scale`: adds or removes instances of one app (daemon/supervisor/scale_verb.cpp).
+  void scale_verb(const json& params, const Reply& reply);
+  /// Registers one instance of spec as pm_id id (-1: the next free one) and starts it if
+  /// start (default: unless autostart is off); returns its id.
+  int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id = -1,
+                   std::optional<bool> start = std::nullopt);
+  void stop_all_then(std::function<void()> done);
+  /// The jlist entries of ids, as JSON text.
+  std::string describe_all(const std::vector<int>& ids);
+
+  Instance* find(int id);
+  /// Puts in into the app of its name (made if new) and the id index.
+  Instance& insert(std::unique_ptr<Instance> in);
+  /// Removes the instance and its on-disk traces, and its app when it was the last one.
+  void remove(int id);
+  /// Forgets the on-disk traces of a clean exit: nothing is left to adopt.
+  void forget_state();
+  std::int64_t now_ms() const;
+
+  boost::asio::io_context& io_;
+  DaemonOptions options_;
+  ControlServer& server_;
+  ProcessOps& processes_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer sample_timer_;
+  /// Fires at the earliest reply deadline, or polls where the process layer cannot watch.
+  boost::asio::steady_timer waiter_poll_;
+  std::set<int> watched_;  ///< instances whose processes the layer watches for a waiting reply
+  bool waiters_woken_ = false;  ///< a check of the waiters is posted
+  /// The apps by name; each owns its instances.
+  std::map<std::string, App> apps_;
+  /// Every instance of every app by pm_id: lookups, and walks in pm_id order (list, sampling).
+  std::map<int, Instance*> by_id_;
+  std::map<pid_t, int> by_pid_;
+  config::DaemonSettings settings_;  ///< pmx.yaml
+  LogSinks sinks_;
+  LogFeed feed_;  ///< who follows which instance's output
+  /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
+  NotifySocket notify_;
+  std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;
+  std::string fifo_dir_;
+  std::string state_path_;
+  bool persist_pending_ = false;
+  bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
+  std::vector<Waiter> waiters_;
+  std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
+  int next_id_ = 0;
+  std::uint64_t requests_at_trim_ = 0;
+  std::uint64_t sample_tick_ = 0;
+  /// Instances without a memory limit are sampled every this many ticks.
+  static constexpr std::uint64_t kSampleSpread = 5;
+  /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
+  /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
+  /// refused, cron, watch and memory restarts are ignored, and the state machine takes no
+  /// start or restart event. A process started then would outlive pmxd, owned by nobody.
+  enum class Lifecycle { Running, ShuttingDown };
+  Lifecycle lifecycle_ = Lifecycle::Running;
+  bool shutting_down() const { return lifecycle_ == Lifecycle::ShuttingDown; }
+};
+
+}  // namespace pmx::daemon
