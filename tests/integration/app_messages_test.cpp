@@ -43,8 +43,8 @@ std::set<std::string> start_actions_app(Session& s) {
 
 }  // namespace
 
-TEST_CASE("issue_9: trigger runs an action every instance registered and prints each reply",
-          "[integration][issue_9][node][trigger]") {
+TEST_CASE("trigger runs an action every instance registered and prints each reply",
+          "[integration][node][trigger]") {
   REQUIRE(have_node());
   Session s;
   const auto pids = start_actions_app(s);
@@ -73,7 +73,7 @@ TEST_CASE("issue_9: trigger runs an action every instance registered and prints 
   CHECK(silent.err.find("acts:0 did not reply within 5000 ms") != std::string::npos);
 }
 
-TEST_CASE("issue_9: sendData hands every targeted Node instance a process:msg packet", "[integration][issue_9][node][trigger]") {
+TEST_CASE("sendData hands every targeted Node instance a process:msg packet", "[integration][node][trigger]") {
   REQUIRE(have_node());
   Session s;
   const auto pids = start_actions_app(s);

@@ -1,4 +1,4 @@
-// Cluster mode (issue 9): sockets pmxd binds once per app and hands to every instance as fds
+// Cluster mode: sockets pmxd binds once per app and hands to every instance as fds
 // 3.. (systemd's socket activation), their lifetime, and bind errors.
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,8 +33,8 @@ std::string first_word(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("issue_9: a Python server serving from fd 3 with -i 2 --port: both instances answer on the one port",
-          "[integration][issue_9][cluster]") {
+TEST_CASE("a Python server serving from fd 3 with -i 2 --port: both instances answer on the one port",
+          "[integration][cluster]") {
   REQUIRE(have_python());
   Session s;
   const int port = free_port();
@@ -57,8 +57,8 @@ TEST_CASE("issue_9: a Python server serving from fd 3 with -i 2 --port: both ins
   }
 }
 
-TEST_CASE("issue_9: the port stays bound across a crash and a restart, and is free right after stop and delete",
-          "[integration][issue_9][cluster]") {
+TEST_CASE("the port stays bound across a crash and a restart, and is free right after stop and delete",
+          "[integration][cluster]") {
   REQUIRE(have_python());
   Session s;
   const int port = free_port();
@@ -97,8 +97,8 @@ TEST_CASE("issue_9: the port stays bound across a crash and a restart, and is fr
   CHECK(port_is_free(port));
 }
 
-TEST_CASE("issue_9: a port in use fails the start, naming the address, and nothing runs",
-          "[integration][issue_9][cluster]") {
+TEST_CASE("a port in use fails the start, naming the address, and nothing runs",
+          "[integration][cluster]") {
   Session s;
   // Someone else listens on the port.
   const int holder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -138,8 +138,8 @@ TEST_CASE("issue_9: a port in use fails the start, naming the address, and nothi
   CHECK(s.jlist().empty());
 }
 
-TEST_CASE("issue_9: a Unix socket listener gets its mode, serves every instance and is removed with the app",
-          "[integration][issue_9][cluster]") {
+TEST_CASE("a Unix socket listener gets its mode, serves every instance and is removed with the app",
+          "[integration][cluster]") {
   REQUIRE(have_python());
   Session s;
   const std::string sock = s.home.scratch("web.sock");
@@ -154,8 +154,8 @@ TEST_CASE("issue_9: a Unix socket listener gets its mode, serves every instance 
   CHECK(::stat(sock.c_str(), &st) != 0);
 }
 
-TEST_CASE("issue_9: exec_mode follows PM2's rule: -i for a Node app, or any app with --port, else fork",
-          "[integration][issue_9][cluster]") {
+TEST_CASE("exec_mode follows PM2's rule: -i for a Node app, or any app with --port, else fork",
+          "[integration][cluster]") {
   Session s;
   const int port = free_port();
   // A binary with -i and no socket: fork instances, as before.
@@ -192,8 +192,8 @@ std::string write_node_server(const TempHome& home) {
 
 }  // namespace
 
-TEST_CASE("issue_9: two instances of a stock Node HTTP server answer on one port, with no pmx option",
-          "[integration][issue_9][cluster][node]") {
+TEST_CASE("two instances of a stock Node HTTP server answer on one port, with no pmx option",
+          "[integration][cluster][node]") {
   REQUIRE(have_node());
   Session s;
   const int port = free_port();
@@ -224,8 +224,8 @@ TEST_CASE("issue_9: two instances of a stock Node HTTP server answer on one port
   CHECK(port_is_free(port));
 }
 
-TEST_CASE("issue_9: an ecosystem file with instances: 2 and no exec_mode runs a Node app in cluster mode",
-          "[integration][issue_9][cluster][node]") {
+TEST_CASE("an ecosystem file with instances: 2 and no exec_mode runs a Node app in cluster mode",
+          "[integration][cluster][node]") {
   REQUIRE(have_node());
   Session s;
   const int port = free_port();
@@ -244,8 +244,8 @@ TEST_CASE("issue_9: an ecosystem file with instances: 2 and no exec_mode runs a 
   }
 }
 
-TEST_CASE("issue_9: wait_ready - online only after process.send('ready'), and a start that never gets it fails",
-          "[integration][issue_9][ready][node]") {
+TEST_CASE("wait_ready - online only after process.send('ready'), and a start that never gets it fails",
+          "[integration][ready][node]") {
   REQUIRE(have_node());
   Session s;
   // Ready after a while: the marker is written just before process.send('ready'), so when
@@ -269,8 +269,8 @@ TEST_CASE("issue_9: wait_ready - online only after process.send('ready'), and a 
   CHECK(s.app("never").value("pid", -1) == 0);
 }
 
-TEST_CASE("issue_9: a cluster-mode Node instance is online once it listens: the start returns with the port served",
-          "[integration][issue_9][ready][node]") {
+TEST_CASE("a cluster-mode Node instance is online once it listens: the start returns with the port served",
+          "[integration][ready][node]") {
   REQUIRE(have_node());
   Session s;
   const int port = free_port();
@@ -325,8 +325,8 @@ class LoadLoop {
 
 }  // namespace
 
-TEST_CASE("issue_9: 3 reloads of a cluster app under load fail no request and replace every pid",
-          "[integration][issue_9][reload][node]") {
+TEST_CASE("3 reloads of a cluster app under load fail no request and replace every pid",
+          "[integration][reload][node]") {
   REQUIRE(have_node());
   Session s;
   const int port = free_port();
@@ -356,8 +356,8 @@ TEST_CASE("issue_9: 3 reloads of a cluster app under load fail no request and re
   for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("restart_time", -1) == 3);
 }
 
-TEST_CASE("issue_9: a reload whose new run crashes or never gets ready stops there, fails, and the old runs serve on",
-          "[integration][issue_9][reload][node]") {
+TEST_CASE("a reload whose new run crashes or never gets ready stops there, fails, and the old runs serve on",
+          "[integration][reload][node]") {
   REQUIRE(have_node());
   Session s;
   const int port = free_port();
@@ -404,8 +404,8 @@ TEST_CASE("issue_9: a reload whose new run crashes or never gets ready stops the
   for (const auto& pid : pids_of(s, "srv")) CHECK(before.count(pid) == 0);
 }
 
-TEST_CASE("issue_9: the shared listening socket is non-blocking, so an instance that loses a connection to another never stalls in accept",
-          "[integration][issue_9][cluster][node]") {
+TEST_CASE("the shared listening socket is non-blocking, so an instance that loses a connection to another never stalls in accept",
+          "[integration][cluster][node]") {
   REQUIRE(have_node());
   REQUIRE(have_python());
   Session s;
@@ -443,8 +443,8 @@ TEST_CASE("issue_9: the shared listening socket is non-blocking, so an instance 
   }
 }
 
-TEST_CASE("issue_9: a socket-activated app that cannot say it is ready is reloaded once each new run outlived min_uptime",
-          "[integration][issue_9][reload]") {
+TEST_CASE("a socket-activated app that cannot say it is ready is reloaded once each new run outlived min_uptime",
+          "[integration][reload]") {
   REQUIRE(have_python());
   Session s;
   const int port = free_port();
@@ -468,8 +468,8 @@ TEST_CASE("issue_9: a socket-activated app that cannot say it is ready is reload
   }, 10s));
 }
 
-TEST_CASE("issue_9: a stop during a reload kills the replacement, stops the app and fails the reload",
-          "[integration][issue_9][reload][node]") {
+TEST_CASE("a stop during a reload kills the replacement, stops the app and fails the reload",
+          "[integration][reload][node]") {
   REQUIRE(have_node());
   Session s;
   const int port = free_port();
@@ -503,8 +503,8 @@ TEST_CASE("issue_9: a stop during a reload kills the replacement, stops the app 
   CHECK(port_is_free(port));
 }
 
-TEST_CASE("issue_9: reuse_port leaves a Node app's listen() to itself: no preload, no socket from pmxd",
-          "[integration][issue_9][cluster][node]") {
+TEST_CASE("reuse_port leaves a Node app's listen() to itself: no preload, no socket from pmxd",
+          "[integration][cluster][node]") {
   REQUIRE(have_node());
   Session s;
   const std::string worker = s.home.scratch("rp.js");
@@ -528,8 +528,8 @@ TEST_CASE("issue_9: reuse_port leaves a Node app's listen() to itself: no preloa
   }
 }
 
-TEST_CASE("issue_9: shutdown_with_message stops a Node app with the message 'shutdown', in fork and cluster mode",
-          "[integration][issue_9][node]") {
+TEST_CASE("shutdown_with_message stops a Node app with the message 'shutdown', in fork and cluster mode",
+          "[integration][node]") {
   REQUIRE(have_node());
   Session s;
   // Fork mode: the app ignores SIGINT, so only the message can end it before kill_timeout.
@@ -569,8 +569,8 @@ TEST_CASE("issue_9: shutdown_with_message stops a Node app with the message 'shu
   CHECK(port_is_free(port));
 }
 
-TEST_CASE("issue_9: any language signals readiness and status through NOTIFY_SOCKET (sd_notify)",
-          "[integration][issue_9][ready][notify]") {
+TEST_CASE("any language signals readiness and status through NOTIFY_SOCKET (sd_notify)",
+          "[integration][ready][notify]") {
   REQUIRE(have_python());
   Session s;
   const std::string marker = s.home.scratch("ready-sent");
@@ -599,8 +599,8 @@ TEST_CASE("issue_9: any language signals readiness and status through NOTIFY_SOC
   }
 }
 
-TEST_CASE("issue_9: a pmxd that crashes during a reload leaves no replacement behind: the next one kills it and keeps the old runs",
-          "[integration][issue_9][reload][node][adopt]") {
+TEST_CASE("a pmxd that crashes during a reload leaves no replacement behind: the next one kills it and keeps the old runs",
+          "[integration][reload][node][adopt]") {
   REQUIRE(have_node());
   TempHome home;
   const int port = free_port();
@@ -658,8 +658,8 @@ TEST_CASE("issue_9: a pmxd that crashes during a reload leaves no replacement be
   REQUIRE_EXIT(run_pmx(home.path(), {"delete", "all"}), 0);
 }
 
-TEST_CASE("issue_9: after pmxd crashes, a cluster app serves on, and a run started by the next pmxd gets the port",
-          "[integration][issue_9][cluster]") {
+TEST_CASE("after pmxd crashes, a cluster app serves on, and a run started by the next pmxd gets the port",
+          "[integration][cluster]") {
   REQUIRE(have_python());
   TempHome home;
   const int port = free_port();

@@ -1,4 +1,4 @@
-// Crash-only pmxd (issue 6): a daemon killed with SIGKILL loses nothing. Its apps keep running
+// Crash-only pmxd: a daemon killed with SIGKILL loses nothing. Its apps keep running
 // and writing, and the next pmxd adopts them (same pids, counters and uptime), picks their
 // output up with no line lost or repeated, restarts per policy those that died meanwhile, and
 // can stop them all afterwards.
@@ -53,8 +53,8 @@ json app_in(const json& list, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("issue_6: a pmxd killed with SIGKILL is replaced by one that adopts every app, output intact",
-          "[integration][issue_6]") {
+TEST_CASE("a pmxd killed with SIGKILL is replaced by one that adopts every app, output intact",
+          "[integration]") {
   const std::vector<std::string> mode = GENERATE(std::vector<std::string>{}, std::vector<std::string>{"--no-cgroup"});
   INFO("pmxd " << (mode.empty() ? "(cgroups where available)" : mode[0]));
   TempHome home;
@@ -121,8 +121,8 @@ TEST_CASE("issue_6: a pmxd killed with SIGKILL is replaced by one that adopts ev
   CHECK(!file_exists(home.path() + "/state.json"));
 }
 
-TEST_CASE("issue_6: an adopted app's exit is noticed at once and handled by the restart policy",
-          "[integration][issue_6]") {
+TEST_CASE("an adopted app's exit is noticed at once and handled by the restart policy",
+          "[integration]") {
   TempHome home;
   auto first = std::make_unique<DaemonProcess>(home);
   REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kSleeper, "--name", "again"}), 0);
@@ -155,8 +155,8 @@ TEST_CASE("issue_6: an adopted app's exit is noticed at once and handled by the 
   CHECK(o["pm2_env"]["status_reason"].get<std::string>().find("unknown") != std::string::npos);
 }
 
-TEST_CASE("issue_6: apps that died while no pmxd watched are restarted per policy, nothing twice",
-          "[integration][issue_6]") {
+TEST_CASE("apps that died while no pmxd watched are restarted per policy, nothing twice",
+          "[integration]") {
   TempHome home;
   auto first = std::make_unique<DaemonProcess>(home);
   REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kSleeper, "--name", "dies"}), 0);
@@ -187,8 +187,8 @@ TEST_CASE("issue_6: apps that died while no pmxd watched are restarted per polic
   CHECK(now.size() == 3);
 }
 
-TEST_CASE("issue_6: a state file that cannot be read is kept aside and pmxd starts empty",
-          "[integration][issue_6]") {
+TEST_CASE("a state file that cannot be read is kept aside and pmxd starts empty",
+          "[integration]") {
   TempHome home;
   write_state(home, "{\"version\":1,\"next_id\":");
   DaemonProcess daemon(home);
@@ -223,7 +223,7 @@ TEST_CASE("a state file with a field of the wrong type is set aside, logged, and
   }
 }
 
-TEST_CASE("issue_6: pmx kill is a clean exit: the next pmxd adopts nothing", "[integration][issue_6]") {
+TEST_CASE("pmx kill is a clean exit: the next pmxd adopts nothing", "[integration]") {
   TempHome home;
   {
     DaemonProcess daemon(home);

@@ -169,7 +169,7 @@ TEST_CASE("option flags on the command line: --port, --merge-logs, --filter-env,
                   "--filter-env", "PMXTEST_S", "--watch", "--cwd", quiet_dir, "--kill-timeout", "500"},
                  opts);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.err.find("not yet supported") == std::string::npos);  // watch works (issue 7)
+  CHECK(r.err.find("not yet supported") == std::string::npos);  // watch works
   REQUIRE(s.wait_status("flags", "online"));
   for (const auto& app : s.jlist()) {
     const auto& env = app["pm2_env"]["env"];

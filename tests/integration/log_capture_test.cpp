@@ -1,4 +1,4 @@
-// Issue 8, capture: unterminated lines shown at once, the combined log_file, flush, reloadLogs
+// capture: unterminated lines shown at once, the combined log_file, flush, reloadLogs
 // and SIGUSR2, a removed log file made anew, a full disk counted and recovered from.
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -36,8 +36,8 @@ bool file_is(const std::string& path, const std::string& content) { return read_
 
 }  // namespace
 
-TEST_CASE("issue_8: an unterminated line is written at once and its end follows on the same line",
-          "[integration][issue_8]") {
+TEST_CASE("an unterminated line is written at once and its end follows on the same line",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx(shell_app(s, "progress", {"printf 'progress 10%%...'", "go", "printf ' done\\n'"})), 0);
   const std::string out = s.home.path() + "/logs/progress-out.log";
@@ -46,7 +46,7 @@ TEST_CASE("issue_8: an unterminated line is written at once and its end follows 
   CHECK(wait_until([&] { return file_is(out, "progress 10%... done\n"); }, 5s));
 }
 
-TEST_CASE("issue_8: a line left unterminated when the app stops is ended", "[integration][issue_8]") {
+TEST_CASE("a line left unterminated when the app stops is ended", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx(shell_app(s, "half", {"printf 'no newline'"})), 0);
   const std::string out = s.home.path() + "/logs/half-out.log";
@@ -55,8 +55,8 @@ TEST_CASE("issue_8: a line left unterminated when the app stops is ended", "[int
   CHECK(wait_until([&] { return file_is(out, "no newline\n"); }, 5s));
 }
 
-TEST_CASE("issue_8: log_file (-l) combines stdout and stderr, out and err keep their own files",
-          "[integration][issue_8]") {
+TEST_CASE("log_file (-l) combines stdout and stderr, out and err keep their own files",
+          "[integration]") {
   Session s;
   const std::string combined = s.home.scratch("all.log");
   auto args = shell_app(s, "both", {"echo one; echo two >&2; echo three"});
@@ -70,8 +70,8 @@ TEST_CASE("issue_8: log_file (-l) combines stdout and stderr, out and err keep t
   CHECK(s.app("both")["pm2_env"].value("pm_log_path", "") == combined);
 }
 
-TEST_CASE("issue_8: flush empties the target's files, names them, and writing goes on",
-          "[integration][issue_8]") {
+TEST_CASE("flush empties the target's files, names them, and writing goes on",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx(shell_app(s, "chatty", {"echo before; echo before-err >&2", "go", "echo after"})), 0);
   REQUIRE_EXIT(s.pmx(shell_app(s, "other", {"echo keep"})), 0);
@@ -90,7 +90,7 @@ TEST_CASE("issue_8: flush empties the target's files, names them, and writing go
   CHECK(wait_until([&] { return file_is(out, "after\n"); }, 5s));
 }
 
-TEST_CASE("issue_8: a removed log file is made anew at the next line", "[integration][issue_8]") {
+TEST_CASE("a removed log file is made anew at the next line", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx(shell_app(s, "victim", {"echo first", "go", "echo second"})), 0);
   const std::string out = s.home.path() + "/logs/victim-out.log";
@@ -100,8 +100,8 @@ TEST_CASE("issue_8: a removed log file is made anew at the next line", "[integra
   CHECK(wait_until([&] { return file_is(out, "second\n"); }, 5s));
 }
 
-TEST_CASE("issue_8: reloadLogs and SIGUSR2 reopen the files an external logrotate moved away",
-          "[integration][issue_8]") {
+TEST_CASE("reloadLogs and SIGUSR2 reopen the files an external logrotate moved away",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx(shell_app(s, "rotated", {"echo one", "go1", "echo two", "go2", "echo three"})), 0);
   const std::string out = s.home.path() + "/logs/rotated-out.log";
@@ -126,8 +126,8 @@ TEST_CASE("issue_8: reloadLogs and SIGUSR2 reopen the files an external logrotat
   CHECK_EXIT(s.pmx({"ping"}), 0);
 }
 
-TEST_CASE("issue_8: a full disk drops and counts output, logs it once, and writing resumes",
-          "[integration][issue_8]") {
+TEST_CASE("a full disk drops and counts output, logs it once, and writing resumes",
+          "[integration]") {
   if (::geteuid() != 0) {
     WARN("not root: cannot mount a small tmpfs, skipped");
     return;
@@ -167,7 +167,7 @@ TEST_CASE("issue_8: a full disk drops and counts output, logs it once, and writi
   (void)filler;
 }
 
-TEST_CASE("issue_8: a 1 MiB line arrives whole, binary bytes as they are", "[integration][issue_8]") {
+TEST_CASE("a 1 MiB line arrives whole, binary bytes as they are", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "wide", "--", "-c",
                       "head -c 1048576 /dev/zero | tr '\\000' x; echo; printf 'a\\001\\377\\000b\\n'; exec sleep 1000"}), 0);
@@ -178,8 +178,8 @@ TEST_CASE("issue_8: a 1 MiB line arrives whole, binary bytes as they are", "[int
   CHECK(wait_until([&] { return file_is(out, expected); }, 10s));
 }
 
-TEST_CASE("issue_8: an app that closes stdout keeps running and its stderr is still logged, -l without a path",
-          "[integration][issue_8]") {
+TEST_CASE("an app that closes stdout keeps running and its stderr is still logged, -l without a path",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "closer", "-l", "--", "-c",
                       "echo before; exec 1>&-; echo after >&2; exec sleep 1000"}), 0);
@@ -192,8 +192,8 @@ TEST_CASE("issue_8: an app that closes stdout keeps running and its stderr is st
   CHECK(wait_until([&] { return read_lines(combined).size() == 2; }, 5s));
 }
 
-TEST_CASE("issue_8: stdout and stderr interleaved line by line stay whole in the combined log",
-          "[integration][issue_8]") {
+TEST_CASE("stdout and stderr interleaved line by line stay whole in the combined log",
+          "[integration]") {
   Session s;
   const std::string combined = s.home.scratch("mixed.log");
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "mixed", "-l", combined, "--", "-c",

@@ -1,4 +1,4 @@
-// Issue 8: lines stamped (--time, log_date_format) or written as JSON, every line of a chunk;
+// lines stamped (--time, log_date_format) or written as JSON, every line of a chunk;
 // merge_logs and /dev/null; rotation by size that keeps every line once, in order, with and
 // without compression, and retention that keeps other apps' files; pmx.log rotates too.
 #include <dirent.h>
@@ -58,8 +58,8 @@ bool numbered(const std::vector<std::string>& lines, const std::string& prefix, 
 
 }  // namespace
 
-TEST_CASE("issue_8: --time stamps every line of a chunk, ISO 8601 with milliseconds and offset",
-          "[integration][issue_8]") {
+TEST_CASE("the --time option stamps every line of a chunk, ISO 8601 with milliseconds and offset",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "stamped", "--time", "--", "-c",
                       "printf 'a\\nb\\nc\\n'; echo e >&2; exec sleep 1000"}), 0);
@@ -79,7 +79,7 @@ TEST_CASE("issue_8: --time stamps every line of a chunk, ISO 8601 with milliseco
                          std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d: e)")));
 }
 
-TEST_CASE("issue_8: log_date_format takes PM2's tokens and [literal] text", "[integration][issue_8]") {
+TEST_CASE("log_date_format takes PM2's tokens and [literal] text", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "fmt", "--log-date-format", "[day] YY/M/D H:mm:ss.SSS A ZZ", "--",
                       "-c", "echo hello; exec sleep 1000"}), 0);
@@ -94,7 +94,7 @@ TEST_CASE("issue_8: log_date_format takes PM2's tokens and [literal] text", "[in
   CHECK_FALSE(s.find_app("badfmt"));
 }
 
-TEST_CASE("issue_8: log_type json writes one object per line, whatever the bytes", "[integration][issue_8]") {
+TEST_CASE("log_type json writes one object per line, whatever the bytes", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "js", "--log-type", "json", "--", "-c",
                       "printf 'say \"hi\"\\n\\377raw\\ttab\\n'; echo oops >&2; exec sleep 1000"}), 0);
@@ -115,7 +115,7 @@ TEST_CASE("issue_8: log_type json writes one object per line, whatever the bytes
   CHECK(json::parse(read_lines(err)[0])["type"] == "err");
 }
 
-TEST_CASE("issue_8: merge_logs gives instances one file, /dev/null turns a stream off", "[integration][issue_8]") {
+TEST_CASE("merge_logs gives instances one file, /dev/null turns a stream off", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kLinegen, "--name", "merged", "-i", "2", "--merge-logs", "--", "3"}), 0);
   REQUIRE_EXIT(s.pmx({"start", bin::kLinegen, "--name", "apart", "-i", "2", "--", "3"}), 0);
@@ -129,8 +129,8 @@ TEST_CASE("issue_8: merge_logs gives instances one file, /dev/null turns a strea
   CHECK_FALSE(file_exists(logs + "/apart-out.log"));
 }
 
-TEST_CASE("issue_8: 200,000 lines arrive once and in order, also across size rotations",
-          "[integration][issue_8]") {
+TEST_CASE("200,000 lines arrive once and in order, also across size rotations",
+          "[integration]") {
   const bool compress = GENERATE(false, true);
   Session s;
   const std::string logs = s.home.path() + "/logs";
@@ -165,7 +165,7 @@ TEST_CASE("issue_8: 200,000 lines arrive once and in order, also across size rot
   CHECK(file_exists(logs + "/big__2020-01-01_00-00-00-000.log"));
 }
 
-TEST_CASE("issue_8: retention keeps the newest rotated files of the log only", "[integration][issue_8]") {
+TEST_CASE("retention keeps the newest rotated files of the log only", "[integration]") {
   Session s;
   const std::string logs = s.home.path() + "/logs";
   REQUIRE_EXIT(s.pmx({"start", bin::kLinegen, "--name", "few", "--log-max-size", "10K", "--log-retain", "2", "--", "20000"}), 0);
@@ -191,8 +191,8 @@ TEST_CASE("issue_8: retention keeps the newest rotated files of the log only", "
   }
 }
 
-TEST_CASE("issue_8: pmx.yaml sets the defaults, pmx.log rotates, reloadLogs reads it again",
-          "[integration][issue_8]") {
+TEST_CASE("pmx.yaml sets the defaults, pmx.log rotates, reloadLogs reads it again",
+          "[integration]") {
   TempHome home;
   std::ofstream(home.path() + "/pmx.yaml") << "daemon_log:\n  max_size: 1K\n  retain: 2\nlogs:\n  max_size: 4K\n";
   AutostartedDaemonGuard guard{home};
@@ -220,7 +220,7 @@ TEST_CASE("issue_8: pmx.yaml sets the defaults, pmx.log rotates, reloadLogs read
   CHECK(reload.err.find("retain") != std::string::npos);
 }
 
-TEST_CASE("issue_8: log_rotate_interval rotates on its cron schedule, between lines", "[integration][issue_8]") {
+TEST_CASE("log_rotate_interval rotates on its cron schedule, between lines", "[integration]") {
   Session s;
   const std::string logs = s.home.path() + "/logs";
   // Every second (six fields: seconds first); the app writes a numbered line every 20 ms.

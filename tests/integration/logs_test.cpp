@@ -1,4 +1,4 @@
-// `pmx logs` (issue 8, "Reading"): the tail with its prefixes, --raw/--err/--out/--json, a live
+// `pmx logs`: the tail with its prefixes, --raw/--err/--out/--json, a live
 // stream that follows restarts, nothing printed twice between tail and stream, `| head`, and a
 // subscriber that never reads.
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// Issue 10: the app list survives `pmx kill` and a reboot. `pmx save` writes dump.pmx
+// the app list survives `pmx kill` and a reboot. `pmx save` writes dump.pmx
 // atomically (a pmxd killed mid-write or a full disk leaves the previous dump valid), `pmx
 // resurrect` restores ids, namespaces, environments and stopped apps, falls back to the backup,
 // and imports PM2's dump.pm2; pmxd --resurrect speaks systemd's notify protocol; `pmx startup`
@@ -85,8 +85,8 @@ struct FakeSystemd {
 
 }  // namespace
 
-TEST_CASE("issue_10: save, kill and resurrect bring back ids, namespaces, environments and stopped apps",
-          "[integration][issue_10]") {
+TEST_CASE("save, kill and resurrect bring back ids, namespaces, environments and stopped apps",
+          "[integration]") {
   TempHome home;
   auto daemon = std::make_unique<DaemonProcess>(home);
   RunOptions with_env;
@@ -136,8 +136,8 @@ TEST_CASE("issue_10: save, kill and resurrect bring back ids, namespaces, enviro
   CHECK(by_id(jlist_of(home), 5).value("name", "") == "late");
 }
 
-TEST_CASE("issue_10: an empty list does not replace a saved one without --force, and cleardump empties it",
-          "[integration][issue_10]") {
+TEST_CASE("an empty list does not replace a saved one without --force, and cleardump empties it",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "api"}), 0);
   REQUIRE_EXIT(s.pmx({"save"}), 0);
@@ -159,8 +159,8 @@ TEST_CASE("issue_10: an empty list does not replace a saved one without --force,
   CHECK(none.out.find("restored 0 instance(s)") != std::string::npos);
 }
 
-TEST_CASE("issue_10: a corrupt dump falls back to the backup, saying so, and with both corrupt resurrect fails",
-          "[integration][issue_10]") {
+TEST_CASE("a corrupt dump falls back to the backup, saying so, and with both corrupt resurrect fails",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "api"}), 0);
   REQUIRE_EXIT(s.pmx({"save"}), 0);
@@ -183,8 +183,8 @@ TEST_CASE("issue_10: a corrupt dump falls back to the backup, saying so, and wit
   REQUIRE_EXIT(s.pmx({"ping"}), 0);
 }
 
-TEST_CASE("issue_10: a pmxd killed with SIGKILL in the middle of a save leaves a dump that reads",
-          "[integration][issue_10]") {
+TEST_CASE("a pmxd killed with SIGKILL in the middle of a save leaves a dump that reads",
+          "[integration]") {
   TempHome home;
   auto daemon = std::make_unique<DaemonProcess>(home);
   // A large dump (each instance keeps its caller environment) makes the write take a while.
@@ -226,7 +226,7 @@ TEST_CASE("issue_10: a pmxd killed with SIGKILL in the middle of a save leaves a
   CHECK(jlist_of(home).size() == 12);
 }
 
-TEST_CASE("issue_10: on a full disk, save fails naming the error and the previous dump stays", "[integration][issue_10]") {
+TEST_CASE("on a full disk, save fails naming the error and the previous dump stays", "[integration]") {
   if (::geteuid() != 0) {
     WARN("mounting a small tmpfs needs root");
     return;
@@ -266,8 +266,8 @@ TEST_CASE("issue_10: on a full disk, save fails naming the error and the previou
   daemon.reset();
 }
 
-TEST_CASE("issue_10: pmxd --resurrect says READY=1 to systemd once the saved apps run, pings the watchdog and says STOPPING=1",
-          "[integration][issue_10]") {
+TEST_CASE("pmxd --resurrect says READY=1 to systemd once the saved apps run, pings the watchdog and says STOPPING=1",
+          "[integration]") {
   REQUIRE(have_python());
   TempHome home;
   // A saved app that is online only once it says READY=1 itself, after the test lets it.
@@ -315,8 +315,8 @@ TEST_CASE("issue_10: pmxd --resurrect says READY=1 to systemd once the saved app
   CHECK(daemon.wait_exit(15s) == 0);
 }
 
-TEST_CASE("issue_10: pmx startup writes a unit that systemd-analyze verify accepts, and unstartup removes it",
-          "[integration][issue_10]") {
+TEST_CASE("pmx startup writes a unit that systemd-analyze verify accepts, and unstartup removes it",
+          "[integration]") {
   TempHome home;
   auto dry = run_pmx(home.path(), {"startup", "systemd", "--dry-run", "-n", "pmx-test"});
   REQUIRE_EXIT(dry, 0);
@@ -364,7 +364,7 @@ TEST_CASE("issue_10: pmx startup writes a unit that systemd-analyze verify accep
   CHECK_FALSE(file_exists(unit));
 }
 
-TEST_CASE("issue_10: resurrect --from-pm2 imports a dump.pm2 as pm2 save writes it", "[integration][issue_10]") {
+TEST_CASE("resurrect --from-pm2 imports a dump.pm2 as pm2 save writes it", "[integration]") {
   Session s;
   const std::string pm2_dump = s.home.scratch("dump.pm2");
   json processes = json::array();

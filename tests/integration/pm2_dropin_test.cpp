@@ -1,4 +1,4 @@
-// PM2 drop-in (issue 7): what a PM2 user types in the first minute behaves as in PM2.
+// PM2 drop-in: what a PM2 user types in the first minute behaves as in PM2.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,8 +13,8 @@ namespace {
 
 }  // namespace
 
-TEST_CASE("issue_7: pmx start app.js starts the script as an app, its code never runs in the CLI",
-          "[integration][issue_7]") {
+TEST_CASE("pmx start app.js starts the script as an app, its code never runs in the CLI",
+          "[integration]") {
   REQUIRE(have_node());
   Session s;
   // An HTTP server that records every process that ran it: evaluated by the CLI as an ecosystem
@@ -35,8 +35,8 @@ TEST_CASE("issue_7: pmx start app.js starts the script as an app, its code never
   CHECK(s.app("app")["pm2_env"].value("exec_interpreter", "") == "node");
 }
 
-TEST_CASE("issue_7: an ecosystem.config.mjs (an ES module) loads its default export",
-          "[integration][issue_7]") {
+TEST_CASE("an ecosystem.config.mjs (an ES module) loads its default export",
+          "[integration]") {
   REQUIRE(have_node());
   Session s;
   const std::string file = s.home.scratch("ecosystem.config.mjs");
@@ -46,8 +46,8 @@ TEST_CASE("issue_7: an ecosystem.config.mjs (an ES module) loads its default exp
   CHECK(s.wait_status("esm", "online"));
 }
 
-TEST_CASE("issue_7: a command string runs as its program and arguments, or with sh when it needs a shell",
-          "[integration][issue_7]") {
+TEST_CASE("a command string runs as its program and arguments, or with sh when it needs a shell",
+          "[integration]") {
   Session s;
   const std::string dump = s.home.scratch("env");
   // No such file, and spaces: the program and its arguments, named after the program.
@@ -72,8 +72,8 @@ TEST_CASE("issue_7: a command string runs as its program and arguments, or with 
   CHECK(missing.err.find("no-such-program-xyz") != std::string::npos);
 }
 
-TEST_CASE("issue_7: an express-style bin/www (no extension, no exec bit) runs with node",
-          "[integration][issue_7]") {
+TEST_CASE("an express-style bin/www (no extension, no exec bit) runs with node",
+          "[integration]") {
   REQUIRE(have_node());
   Session s;
   const std::string dir = s.home.scratch("site");
@@ -94,7 +94,7 @@ TEST_CASE("issue_7: an express-style bin/www (no extension, no exec bit) runs wi
   CHECK(read_lines(marks) == std::vector<std::string>{std::to_string(pid)});
 }
 
-TEST_CASE("issue_7: a process.json with comments and a bare app object start", "[integration][issue_7]") {
+TEST_CASE("a process.json with comments and a bare app object start", "[integration]") {
   Session s;
   const std::string file = s.home.scratch("process.json");
   std::ofstream(file) << "// deployed by hand\n{\n  /* one app, no apps: [] around it */\n"
@@ -104,8 +104,8 @@ TEST_CASE("issue_7: a process.json with comments and a bare app object start", "
   CHECK(s.wait_status("fixture_sleeper", "online"));
 }
 
-TEST_CASE("issue_7: an unknown verb is named, with the closest verbs or as a PM2 verb to come",
-          "[integration][issue_7]") {
+TEST_CASE("an unknown verb is named, with the closest verbs or as a PM2 verb to come",
+          "[integration]") {
   TempHome home;
   const RunResult typo = run_pmx(home.path(), {"restat", "api"});
   CHECK_EXIT(typo, 2);
@@ -121,8 +121,8 @@ TEST_CASE("issue_7: an unknown verb is named, with the closest verbs or as a PM2
   CHECK_FALSE(file_exists(home.path() + "/pmxd.pid"));
 }
 
-TEST_CASE("issue_7: jlist's pm2_env carries the app's env keys at its top level, its own fields kept",
-          "[integration][issue_7]") {
+TEST_CASE("jlist's pm2_env carries the app's env keys at its top level, its own fields kept",
+          "[integration]") {
   Session s;
   const std::string file = s.home.scratch("eco.yaml");
   std::ofstream(file) << "apps:\n  - name: web\n    script: " << bin::kSleeper << "\n    kill_timeout: 500\n"
@@ -144,8 +144,8 @@ TEST_CASE("issue_7: jlist's pm2_env carries the app's env keys at its top level,
   CHECK(raw.find("\"status\":\"not-the-status\"") == std::string::npos);
 }
 
-TEST_CASE("issue_7: a pid_file gives each instance its own file, named as PM2 names it",
-          "[integration][issue_7]") {
+TEST_CASE("a pid_file gives each instance its own file, named as PM2 names it",
+          "[integration]") {
   Session s;
   const std::string dir = s.home.scratch("pids");
   REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
@@ -174,9 +174,9 @@ TEST_CASE("issue_7: a pid_file gives each instance its own file, named as PM2 na
   }
 }
 
-TEST_CASE("issue_7: duplicates as PM2 decides them: another name is a new app, the same one is "
+TEST_CASE("duplicates as PM2 decides them: another name is a new app, the same one is "
           "refused while running and started again when stopped",
-          "[integration][issue_7]") {
+          "[integration]") {
   Session s;
   const std::vector<std::string> quick{"--kill-timeout", "500"};
   auto start = [&](std::vector<std::string> args) {
@@ -206,8 +206,8 @@ TEST_CASE("issue_7: duplicates as PM2 decides them: another name is a new app, t
   CHECK(s.jlist().size() == 3);
 }
 
-TEST_CASE("issue_7: pmx start <ecosystem file> again restarts the apps already running",
-          "[integration][issue_7]") {
+TEST_CASE("pmx start <ecosystem file> again restarts the apps already running",
+          "[integration]") {
   Session s;
   const std::string file = s.home.scratch("eco.yaml");
   std::ofstream(file) << "apps:\n  - name: api\n    script: " << bin::kSleeper << "\n    kill_timeout: 500\n"
@@ -235,8 +235,8 @@ TEST_CASE("issue_7: pmx start <ecosystem file> again restarts the apps already r
   CHECK(s.app("api")["pm2_env"]["env"].value("RELEASE", "") == "v2");
 }
 
-TEST_CASE("issue_7: restart of an app that ends errored exits non-zero with the reason",
-          "[integration][issue_7]") {
+TEST_CASE("restart of an app that ends errored exits non-zero with the reason",
+          "[integration]") {
   Session s;
   const std::string dir = s.home.scratch("gone");
   REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
@@ -254,8 +254,8 @@ TEST_CASE("issue_7: restart of an app that ends errored exits non-zero with the 
   CHECK(s.status("mover") == "errored");
 }
 
-TEST_CASE("issue_7: a script path is a target: stop, restart and delete act on the apps running it",
-          "[integration][issue_7]") {
+TEST_CASE("a script path is a target: stop, restart and delete act on the apps running it",
+          "[integration]") {
   Session s;
   const std::string dir = s.home.scratch("proj");
   REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
@@ -285,9 +285,9 @@ TEST_CASE("issue_7: a script path is a target: stop, restart and delete act on t
   CHECK(none.err.find("no app matches") != std::string::npos);
 }
 
-TEST_CASE("issue_7: missing folders of log and pid files are created, a log file that cannot be "
+TEST_CASE("missing folders of log and pid files are created, a log file that cannot be "
           "opened is reported at start",
-          "[integration][issue_7]") {
+          "[integration]") {
   Session s;
   const std::string dir = s.home.scratch("app");
   REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
@@ -318,8 +318,8 @@ TEST_CASE("issue_7: missing folders of log and pid files are created, a log file
   }, 5s));
 }
 
-TEST_CASE("issue_7: cron_restart restarts on its schedule, a bad pattern starts nothing",
-          "[integration][issue_7]") {
+TEST_CASE("cron_restart restarts on its schedule, a bad pattern starts nothing",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "cronned", "--cron-restart", "*/2 * * * * *",
                       "--kill-timeout", "500"}),
@@ -344,9 +344,9 @@ TEST_CASE("issue_7: cron_restart restarts on its schedule, a bad pattern starts 
   CHECK_FALSE(s.find_app("ok").has_value());
 }
 
-TEST_CASE("issue_7: watch restarts once per burst of changes, never for pmx's own files, and "
+TEST_CASE("watch restarts once per burst of changes, never for pmx's own files, and "
           "restart --watch turns it off",
-          "[integration][issue_7]") {
+          "[integration]") {
   Session s;
   const std::string dir = s.home.scratch("watched");
   REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
@@ -378,9 +378,9 @@ TEST_CASE("issue_7: watch restarts once per burst of changes, never for pmx's ow
   CHECK_FALSE(wait_until([&] { return restarts() > 3; }, 1s));
 }
 
-TEST_CASE("issue_7: ecosystem files shaped like committed ones: a .config.js with env_* blocks and "
+TEST_CASE("ecosystem files shaped like committed ones: a .config.js with env_* blocks and "
           "./logs paths, a YAML file with cluster and env_production",
-          "[integration][issue_7]") {
+          "[integration]") {
   REQUIRE(have_node());
   Session s;
   const std::string dir = s.home.scratch("svc");

@@ -1,4 +1,4 @@
-// pmx-runtime (issue 10, container mode): the apps' output on its own stdout and stderr
+// pmx-runtime (container mode): the apps' output on its own stdout and stderr
 // (prefixed, --raw, --json), SIGTERM as a graceful stop (0, or 137 when an app had to be
 // killed), the exit code of an app that ended for good, zombies reaped, and `pmx` from another
 // shell against the same home. Run as PID 1 of a PID namespace (`unshare --pid --fork

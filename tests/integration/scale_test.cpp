@@ -1,4 +1,4 @@
-// `pmx scale <app> <N|+N|-N>` (issue 9): instances added with the first one's options and the
+// `pmx scale <app> <N|+N|-N>`: instances added with the first one's options and the
 // smallest free NODE_APP_INSTANCE, the highest ids stopped gracefully and deleted, the others
 // untouched; "nothing to do" is no error; an app keeps at least one instance.
 #include <signal.h>
@@ -70,8 +70,8 @@ std::map<int, Seen> start_sleepers(Session& s, const std::string& name, int n) {
 
 }  // namespace
 
-TEST_CASE("issue_9: scale 2 to 4 to 1: the lowest ids stay, their processes untouched, the removed ones end",
-          "[integration][issue_9][scale]") {
+TEST_CASE("scale 2 to 4 to 1: the lowest ids stay, their processes untouched, the removed ones end",
+          "[integration][scale]") {
   const std::vector<std::string> mode = GENERATE(std::vector<std::string>{}, std::vector<std::string>{"--no-cgroup"});
   INFO("pmxd " << (mode.empty() ? "with cgroups" : "--no-cgroup"));
   Session s(mode);
@@ -109,8 +109,8 @@ TEST_CASE("issue_9: scale 2 to 4 to 1: the lowest ids stay, their processes unto
   CHECK(process_alive(one.at(0).pid));
 }
 
-TEST_CASE("issue_9: scale +2 and -1, and an added instance takes the smallest free NODE_APP_INSTANCE",
-          "[integration][issue_9][scale]") {
+TEST_CASE("scale +2 and -1, and an added instance takes the smallest free NODE_APP_INSTANCE",
+          "[integration][scale]") {
   Session s;
   const auto first = start_sleepers(s, "web", 1);
 
@@ -143,7 +143,7 @@ TEST_CASE("issue_9: scale +2 and -1, and an added instance takes the smallest fr
   CHECK(again.at(3).env_instance == "2");
 }
 
-TEST_CASE("issue_9: scale to the current count is nothing to do, and no error", "[integration][issue_9][scale]") {
+TEST_CASE("scale to the current count is nothing to do, and no error", "[integration][scale]") {
   Session s;
   const auto two = start_sleepers(s, "web", 2);
   for (const char* count : {"2", "+0", "-0"}) {
@@ -158,8 +158,8 @@ TEST_CASE("issue_9: scale to the current count is nothing to do, and no error", 
   CHECK(after.at(1).pid == two.at(1).pid);
 }
 
-TEST_CASE("issue_9: scale refuses to leave no instance, unknown apps and bad counts, and changes nothing",
-          "[integration][issue_9][scale]") {
+TEST_CASE("scale refuses to leave no instance, unknown apps and bad counts, and changes nothing",
+          "[integration][scale]") {
   Session s;
   const auto two = start_sleepers(s, "web", 2);
 
@@ -236,8 +236,8 @@ TEST_CASE("issue_9: scale refuses to leave no instance, unknown apps and bad cou
   CHECK(after.at(1).pid == two.at(1).pid);
 }
 
-TEST_CASE("issue_9: scale down stops an instance that ignores its stop signal with SIGKILL after kill_timeout",
-          "[integration][issue_9][scale]") {
+TEST_CASE("scale down stops an instance that ignores its stop signal with SIGKILL after kill_timeout",
+          "[integration][scale]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kIgnoreSignals, "--name", "stubborn", "-i", "2", "--kill-timeout", "500"}), 0);
   std::map<int, Seen> two;
@@ -256,8 +256,8 @@ TEST_CASE("issue_9: scale down stops an instance that ignores its stop signal wi
   CHECK(process_alive(one.at(0).pid));
 }
 
-TEST_CASE("issue_9: a cluster app scaled 2 to 4 to 1 serves from every instance on its one port",
-          "[integration][issue_9][scale][cluster]") {
+TEST_CASE("a cluster app scaled 2 to 4 to 1 serves from every instance on its one port",
+          "[integration][scale][cluster]") {
   REQUIRE(have_python());
   Session s;
   const int port = free_port();

@@ -1,4 +1,4 @@
-// Issue 10: `pmx update` replaces a running pmxd with the binary now installed. The daemon
+// `pmx update` replaces a running pmxd with the binary now installed. The daemon
 // execs it with its own pid: the apps keep their pids and restart counters, a cluster app's
 // port never closes, no numbered log line is lost or repeated, and exits are still known.
 #include <signal.h>
@@ -22,8 +22,8 @@ json ping(const TempHome& home) {
 
 }  // namespace
 
-TEST_CASE("issue_10: pmx update execs the installed pmxd in place: same pids, port open, no log line lost",
-          "[integration][issue_10]") {
+TEST_CASE("pmx update execs the installed pmxd in place: same pids, port open, no log line lost",
+          "[integration]") {
   REQUIRE(have_python());
   Session s;
   // "The binary now installed": a copy of pmxd (and its Node preload) in another folder.
@@ -82,7 +82,7 @@ TEST_CASE("issue_10: pmx update execs the installed pmxd in place: same pids, po
   }
 }
 
-TEST_CASE("issue_10: pmx update refuses a binary that cannot run, and the daemon goes on", "[integration][issue_10]") {
+TEST_CASE("pmx update refuses a binary that cannot run, and the daemon goes on", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "quiet"}), 0);
   RunOptions missing;

@@ -30,7 +30,7 @@ TEST_CASE("ecosystem: format_of by file name", "[ecosystem]") {
   CHECK(format_of("ecosystem.config.cjs") == Format::JavaScript);
   CHECK(format_of("pm2.config.mjs") == Format::JavaScript);
   CHECK_FALSE(format_of("server.py").has_value());
-  // A script is not an ecosystem file: its code must not run in the CLI (issue 7).
+  // A script is not an ecosystem file: its code must not run in the CLI.
   CHECK_FALSE(format_of("app.js").has_value());
   CHECK_FALSE(format_of("server.cjs").has_value());
   CHECK_FALSE(format_of("bin/main.mjs").has_value());
@@ -168,7 +168,7 @@ TEST_CASE("ecosystem: options of later work are stored and reported as unsupport
   CHECK(a.cron_restart == "0 3 * * *");
   CHECK(a.exec_mode == "cluster");
   auto unsupported = unsupported_options(a);
-  CHECK(unsupported.size() == 1);  // cron_restart and watch work now (issue 7)
+  CHECK(unsupported.size() == 1);  // cron_restart and watch work now
   CHECK_FALSE(yaml("apps:\n  - {name: a, script: sh, cron_restart: 'every day'}\n").ok());
 }
 
@@ -288,7 +288,7 @@ TEST_CASE("ecosystem: every option has a test case", "[ecosystem]") {
   }
 }
 
-TEST_CASE("issue_6: deeply nested ecosystem files are refused with their position", "[ecosystem][issue_6]") {
+TEST_CASE("deeply nested ecosystem files are refused with their position", "[ecosystem]") {
   // JSON: 100,000 levels inside env.
   const std::string deep_json = R"({"apps":[{"name":"a","script":"sh","env":{"X":)" + std::string(100000, '[') +
                                 std::string(100000, ']') + "}}]}";
@@ -311,7 +311,7 @@ TEST_CASE("issue_6: deeply nested ecosystem files are refused with their positio
   CHECK(fine.ok());
 }
 
-TEST_CASE("issue_6: YAML aliases of aliases do not expand without bound", "[ecosystem][issue_6]") {
+TEST_CASE("YAML aliases of aliases do not expand without bound", "[ecosystem]") {
   std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
   for (int i = 1; i < 9; ++i) {
     std::string prev = "*a" + std::to_string(i - 1);
@@ -325,7 +325,7 @@ TEST_CASE("issue_6: YAML aliases of aliases do not expand without bound", "[ecos
   CHECK_THAT(r.error(), Contains("more than 100000 values"));
 }
 
-TEST_CASE("ecosystem: JSON with comments, as PM2 reads it (issue 7)", "[ecosystem]") {
+TEST_CASE("ecosystem: JSON with comments, as PM2 reads it", "[ecosystem]") {
   auto r = json_text("// process.json\n"
                      "{\n"
                      "  /* the API */\n"
@@ -347,7 +347,7 @@ TEST_CASE("ecosystem: JSON with comments, as PM2 reads it (issue 7)", "[ecosyste
   CHECK_THAT(bad.error(), Contains("eco.json:5:"));
 }
 
-TEST_CASE("ecosystem: a bare app object, and an app without a name, as PM2 takes them (issue 7)",
+TEST_CASE("ecosystem: a bare app object, and an app without a name, as PM2 takes them",
           "[ecosystem]") {
   auto one = json_text("{\"script\": \"sh\", \"args\": \"-c true\"}");
   INFO((one ? "" : one.error()));

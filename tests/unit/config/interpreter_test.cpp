@@ -68,7 +68,7 @@ struct TempFile {
   std::string dir, path;
 };
 
-TEST_CASE("choose_interpreter: by content when the extension says nothing, as PM2 (issue 7)",
+TEST_CASE("choose_interpreter: by content when the extension says nothing, as PM2",
           "[interpreter]") {
   // express-generator's bin/www: JavaScript without extension or exec bit runs with node.
   CHECK(choose_interpreter(TempFile("www", "var app = require('../app');\n", 0644).path) == "node");

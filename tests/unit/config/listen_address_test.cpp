@@ -1,4 +1,4 @@
-// listen entries and the cluster-mode rule (issue 9).
+// listen entries and the cluster-mode rule.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// The count of `pmx scale` (issue 9): "N" sets, "+N" adds, "-N" removes; at least 1, at most 4096.
+// The count of `pmx scale`: "N" sets, "+N" adds, "-N" removes; at least 1, at most 4096.
 #include <catch2/catch.hpp>
 
 #include "config/scale_count.hpp"

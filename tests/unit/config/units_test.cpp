@@ -160,7 +160,7 @@ TEST_CASE("format_uptime: s, m, h and D like PM2's uptime column", "[units]") {
   CHECK(format_uptime(2 * 86'400'000ull) == "2D");
 }
 
-TEST_CASE("issue_6: parse_duration_ms refuses more than 2^31-1 ms", "[units][issue_6]") {
+TEST_CASE("parse_duration_ms refuses more than 2^31-1 ms", "[units]") {
   CHECK(duration_of("2147483647") == kMaxDurationMs);
   CHECK(duration_of("596h") == 596ull * 3'600'000);
   for (const char* big : {"2147483648", "10000000000000", "597h", "35792m", "2147484s", "18446744073709551615"}) {
@@ -171,7 +171,7 @@ TEST_CASE("issue_6: parse_duration_ms refuses more than 2^31-1 ms", "[units][iss
   }
 }
 
-TEST_CASE("issue_6: parse_size refuses more than 1 PiB", "[units][issue_6]") {
+TEST_CASE("parse_size refuses more than 1 PiB", "[units]") {
   CHECK(size_of("1048576G") == kMaxSizeBytes);
   CHECK(size_of("1125899906842624") == kMaxSizeBytes);
   for (const char* big : {"1125899906842625", "1048577G", "9000000000G", "18446744073709551615"}) {

@@ -267,7 +267,7 @@ TEST_CASE("decode_response: ill-typed error fields do not throw", "[protocol]") 
   }
 }
 
-TEST_CASE("issue_6: deeply nested requests are refused before parsing, under the size cap", "[protocol][issue_6]") {
+TEST_CASE("deeply nested requests are refused before parsing, under the size cap", "[protocol]") {
   const std::string head = R"({"jsonrpc":"2.0","id":7,"method":"start","params":)";
   // 100,000 levels inside params.app.env, and 400,000 in params: both below kMaxMessageBytes.
   const std::string in_env = head + R"({"app":{"name":"a","script":"/bin/sh","env":{"X":)" +
@@ -284,7 +284,7 @@ TEST_CASE("issue_6: deeply nested requests are refused before parsing, under the
   CHECK(decode_error(head + std::string(500000, '{')).code == ErrorCode::InvalidRequest);
 }
 
-TEST_CASE("issue_6: nesting up to the limit decodes, brackets in strings do not count", "[protocol][issue_6]") {
+TEST_CASE("nesting up to the limit decodes, brackets in strings do not count", "[protocol]") {
   // params is level 2 (the request object is level 1).
   const std::string ok = R"({"jsonrpc":"2.0","id":1,"method":"x","params":)" + std::string(63, '[') +
                          std::string(63, ']') + "}";

@@ -19,7 +19,7 @@ constexpr QueueLimits kLimits{/*pause_reading=*/100, /*close=*/1000, /*notificat
 
 }  // namespace
 
-TEST_CASE("issue_6: one reply of any size is accepted by an empty queue", "[issue_6][queue]") {
+TEST_CASE("one reply of any size is accepted by an empty queue", "[queue]") {
   OutgoingQueue q(kLimits);
   CHECK(q.push_reply(bytes(5000), nullptr) == Push::queued);
   CHECK(q.bytes() == 5000);
@@ -29,8 +29,8 @@ TEST_CASE("issue_6: one reply of any size is accepted by an empty queue", "[issu
   CHECK(q.bytes() == 5000);
 }
 
-TEST_CASE("issue_6: replies pause reading above the soft limit and resume when drained",
-          "[issue_6][queue]") {
+TEST_CASE("replies pause reading above the soft limit and resume when drained",
+          "[queue]") {
   OutgoingQueue q(kLimits);
   for (int i = 0; i < 11; ++i) REQUIRE(q.push_reply(bytes(10), nullptr) == Push::queued);
   CHECK(q.over_pause_limit());
@@ -40,8 +40,8 @@ TEST_CASE("issue_6: replies pause reading above the soft limit and resume when d
   CHECK(q.drained());
 }
 
-TEST_CASE("issue_6: a reply that would pass the hard limit overflows and keeps its callback",
-          "[issue_6][queue]") {
+TEST_CASE("a reply that would pass the hard limit overflows and keeps its callback",
+          "[queue]") {
   OutgoingQueue q(kLimits);
   REQUIRE(q.push_reply(bytes(900), nullptr) == Push::queued);
   bool ran = false;
@@ -54,8 +54,8 @@ TEST_CASE("issue_6: a reply that would pass the hard limit overflows and keeps i
   CHECK(q.bytes() == 1000);
 }
 
-TEST_CASE("issue_6: notifications past their limit are dropped, counted and reported once",
-          "[issue_6][queue]") {
+TEST_CASE("notifications past their limit are dropped, counted and reported once",
+          "[queue]") {
   OutgoingQueue q(kLimits);
   CHECK(q.push_notification(bytes(30)) == Push::queued);
   CHECK(q.push_notification(bytes(30)) == Push::dropped);
@@ -72,8 +72,8 @@ TEST_CASE("issue_6: notifications past their limit are dropped, counted and repo
   CHECK(q.dropped_total() == 2);
 }
 
-TEST_CASE("issue_6: dropped notifications never close the client and replies still fit",
-          "[issue_6][queue]") {
+TEST_CASE("dropped notifications never close the client and replies still fit",
+          "[queue]") {
   OutgoingQueue q(kLimits);
   REQUIRE(q.push_reply(bytes(60), nullptr) == Push::queued);
   for (int i = 0; i < 1000; ++i) CHECK(q.push_notification(bytes(10)) == Push::dropped);
@@ -81,7 +81,7 @@ TEST_CASE("issue_6: dropped notifications never close the client and replies sti
   CHECK(q.push_reply(bytes(10), nullptr) == Push::queued);
 }
 
-TEST_CASE("issue_6: clear hands back every message for its callback", "[issue_6][queue]") {
+TEST_CASE("clear hands back every message for its callback", "[queue]") {
   OutgoingQueue q(kLimits);
   int ran = 0;
   REQUIRE(q.push_reply(bytes(1), [&] { ++ran; }) == Push::queued);

@@ -134,7 +134,7 @@ TEST_CASE("stopped, errored, waiting_restart + start, restart -> launching", "[f
 
 // ---- Row: stopped + adopted -> online ----------------------------------------------------------
 
-TEST_CASE("stopped + adopted -> online", "[fsm][issue_6]") {
+TEST_CASE("stopped + adopted -> online", "[fsm]") {
   InstanceFsm fsm(defaults());
   // A new pmxd puts back the counters the crashed one persisted, then adopts the process.
   fsm.restore(7, 3, 2, at(1000), Millis(450));
@@ -162,7 +162,7 @@ TEST_CASE("stopped + adopted -> online", "[fsm][issue_6]") {
   CHECK(fsm.started_at() == at(1000));
 }
 
-TEST_CASE("adopted is a no-op outside stopped", "[fsm][issue_6]") {
+TEST_CASE("adopted is a no-op outside stopped", "[fsm]") {
   for (State from : kAllStates) {
     if (from == State::Stopped) continue;
     InstanceFsm fsm = drive_to(from);
@@ -173,7 +173,7 @@ TEST_CASE("adopted is a no-op outside stopped", "[fsm][issue_6]") {
   }
 }
 
-TEST_CASE("an adopted instance's exit with an unknown code restarts it like a crash", "[fsm][issue_6]") {
+TEST_CASE("an adopted instance's exit with an unknown code restarts it like a crash", "[fsm]") {
   Policy p = defaults();
   p.stop_exit_codes = {0};
   SECTION("after a stable run: restarted at once, counted") {
@@ -224,7 +224,7 @@ TEST_CASE("an adopted instance's exit with an unknown code restarts it like a cr
   }
 }
 
-TEST_CASE("restore takes negative counts as 0, reset_counters still zeroes", "[fsm][issue_6]") {
+TEST_CASE("restore takes negative counts as 0, reset_counters still zeroes", "[fsm]") {
   InstanceFsm fsm(defaults());
   fsm.restore(-1, -5, -2, at(3), Millis(-10));
   CHECK(fsm.restart_count() == 0);
@@ -367,7 +367,7 @@ TEST_CASE("launching + spawn_failed(count = max_restarts) -> errored", "[fsm]") 
   CHECK_FALSE(second.spawn);
 }
 
-TEST_CASE("launching + spawn_failed after min_uptime still counts as unstable (a wait_ready timeout)", "[fsm][issue_9]") {
+TEST_CASE("launching + spawn_failed after min_uptime still counts as unstable (a wait_ready timeout)", "[fsm]") {
   Policy p = defaults();
   p.max_restarts = 1;
   InstanceFsm fsm(p);
@@ -508,7 +508,7 @@ TEST_CASE("online + restart, memory_exceeded -> restarting", "[fsm]") {
 
 // ---- Row: online + replaced -> online -----------------------------------------------------------
 
-TEST_CASE("online + replaced -> online: one restart counted, no spawn, no signal, uptime from now", "[fsm][issue_9]") {
+TEST_CASE("online + replaced -> online: one restart counted, no spawn, no signal, uptime from now", "[fsm]") {
   InstanceFsm fsm = online();
   fsm.handle(Event::Exited, at(100), code(1));  // an unstable exit...
   fsm.handle(Event::Spawned, at(100));
@@ -904,7 +904,7 @@ TEST_CASE("to_string and status_name name every state and event", "[fsm]") {
   CHECK(events.count("?") == 0);
 }
 
-// ---- Durations and counters never overflow (issue 6, defect 7) ---------------------------------
+// ---- Durations and counters never overflow ---------------------------------------------
 
 // Runs `restarts` short-lived crashes and returns every restart delay chosen.
 std::vector<Millis> crash_loop(InstanceFsm& fsm, int restarts) {
@@ -926,8 +926,8 @@ std::vector<Millis> crash_loop(InstanceFsm& fsm, int restarts) {
   return delays;
 }
 
-TEST_CASE("issue_6: exp backoff with a huge cap saturates over thousands of restarts",
-          "[fsm][issue_6]") {
+TEST_CASE("exp backoff with a huge cap saturates over thousands of restarts",
+          "[fsm]") {
   for (Millis cap : {Millis::max(), Millis::max() / 2, Millis(std::numeric_limits<int>::max()) * 1000}) {
     Policy p = defaults();
     p.exp_backoff = Millis(100);
@@ -949,7 +949,7 @@ TEST_CASE("issue_6: exp backoff with a huge cap saturates over thousands of rest
   }
 }
 
-TEST_CASE("issue_6: huge restart delays and backoffs are clamped, never negative", "[fsm][issue_6]") {
+TEST_CASE("huge restart delays and backoffs are clamped, never negative", "[fsm]") {
   SECTION("restart_delay") {
     Policy p = defaults();
     p.restart_delay = Millis::max();
@@ -981,7 +981,7 @@ TEST_CASE("issue_6: huge restart delays and backoffs are clamped, never negative
   }
 }
 
-TEST_CASE("issue_6: huge or negative kill_timeout arms a timer within [0, kMaxTimer]", "[fsm][issue_6]") {
+TEST_CASE("huge or negative kill_timeout arms a timer within [0, kMaxTimer]", "[fsm]") {
   for (auto [timeout, want] : {std::pair{Millis::max(), kMaxTimer}, std::pair{Millis::min(), Millis(0)},
                                std::pair{Millis(10'000'000'000'000), kMaxTimer}}) {
     Policy p = defaults();
@@ -993,7 +993,7 @@ TEST_CASE("issue_6: huge or negative kill_timeout arms a timer within [0, kMaxTi
   }
 }
 
-TEST_CASE("issue_6: Policy::from saturates millisecond counts beyond Millis' range", "[fsm][issue_6]") {
+TEST_CASE("Policy::from saturates millisecond counts beyond Millis' range", "[fsm]") {
   config::AppSpec spec;
   const std::uint64_t huge = std::numeric_limits<std::uint64_t>::max();
   spec.kill_timeout_ms = huge;
@@ -1014,7 +1014,7 @@ TEST_CASE("issue_6: Policy::from saturates millisecond counts beyond Millis' ran
   CHECK(*fx.arm_kill_timer == kMaxTimer);
 }
 
-TEST_CASE("issue_6: min_uptime at the ends of Millis' range", "[fsm][issue_6]") {
+TEST_CASE("min_uptime at the ends of Millis' range", "[fsm]") {
   Policy p = defaults();
   p.max_restarts = 1000;
   p.min_uptime = Millis::max();  // every run is unstable
@@ -1028,7 +1028,7 @@ TEST_CASE("issue_6: min_uptime at the ends of Millis' range", "[fsm][issue_6]") 
   CHECK(fsm.consecutive_unstable() == 0);
 }
 
-TEST_CASE("issue_6: a restored start time at the ends of the clock gives no overflow", "[fsm][issue_6]") {
+TEST_CASE("a restored start time at the ends of the clock gives no overflow", "[fsm]") {
   SECTION("started at the clock's minimum: a very long, stable run") {
     InstanceFsm fsm(defaults());
     fsm.restore(0, 0, 0, TimePoint::min());
@@ -1047,7 +1047,7 @@ TEST_CASE("issue_6: a restored start time at the ends of the clock gives no over
   }
 }
 
-TEST_CASE("issue_6: counters saturate at INT_MAX", "[fsm][issue_6]") {
+TEST_CASE("counters saturate at INT_MAX", "[fsm]") {
   Policy p = defaults();
   p.max_restarts = std::numeric_limits<int>::max();
   const int top = std::numeric_limits<int>::max();

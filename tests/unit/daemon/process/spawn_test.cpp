@@ -83,7 +83,7 @@ TEST_CASE("spawn: a failed step is known when spawn returns, a successful exec c
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("issue_6: a missing cwd is reported as the chdir step and named in the message", "[issue_6][spawn]") {
+TEST_CASE("a missing cwd is reported as the chdir step and named in the message", "[spawn]") {
   SpawnRequest req;
   req.program = "/bin/true";
   req.argv = {"/bin/true"};
@@ -97,7 +97,7 @@ TEST_CASE("issue_6: a missing cwd is reported as the chdir step and named in the
   CHECK(message == "cannot change to the app's cwd /nonexistent/pmx-test-dir (for /bin/true): No such file or directory");
 }
 
-TEST_CASE("issue_6: a program that cannot be executed is named in the message", "[issue_6][spawn]") {
+TEST_CASE("a program that cannot be executed is named in the message", "[spawn]") {
   SpawnRequest req;
   req.program = "/nonexistent/program";
   req.argv = {"program"};
@@ -109,7 +109,7 @@ TEST_CASE("issue_6: a program that cannot be executed is named in the message", 
         "cannot execute /nonexistent/program: No such file or directory");
 }
 
-TEST_CASE("issue_6: a successful exec reports no error", "[issue_6][spawn]") {
+TEST_CASE("a successful exec reports no error", "[spawn]") {
   SpawnRequest req;
   req.program = "/bin/true";
   req.argv = {"/bin/true"};

@@ -80,7 +80,7 @@ TEST_CASE("state: encode then decode gives the same state back", "[state_file]")
   CHECK_FALSE(r.side_runs[1].replacement);
 }
 
-TEST_CASE("state: side runs are optional, and a malformed one is an error", "[state_file][issue_9]") {
+TEST_CASE("state: side runs are optional, and a malformed one is an error", "[state_file]") {
   const std::string head = R"({"version":1,"next_id":1,"envs":[{}],"instances":[{"id":0,"spec":{"name":"a","script":"/bin/true"},"env_index":0)";
   auto none = decode_state(head + "}]}");
   REQUIRE(none);

@@ -1,4 +1,4 @@
-// Supervisor (issue 6): every transition is published to the events topic; environments a
+// Supervisor: every transition is published to the events topic; environments a
 // client sends are checked as config checks them, before anything changes.
 #include <pwd.h>
 #include <unistd.h>
@@ -11,8 +11,8 @@
 
 using namespace pmx::itest;
 
-TEST_CASE("issue_6: every state change of an instance is published on the events topic",
-          "[integration][issue_6]") {
+TEST_CASE("every state change of an instance is published on the events topic",
+          "[integration]") {
   Session s;
   RawClient sub;
   REQUIRE(sub.connect(s.home.socket()));
@@ -47,8 +47,8 @@ TEST_CASE("issue_6: every state change of an instance is published on the events
   CHECK(std::vector<std::string>(seen.begin(), seen.begin() + 4) == expected);
 }
 
-TEST_CASE("issue_6: a client's environment with a bad name is refused before anything changes",
-          "[integration][issue_6]") {
+TEST_CASE("a client's environment with a bad name is refused before anything changes",
+          "[integration]") {
   Session s;
   RawClient c;
   REQUIRE(c.connect(s.home.socket()));
@@ -74,7 +74,7 @@ TEST_CASE("issue_6: a client's environment with a bad name is refused before any
   CHECK(e["pm2_env"]["restart_time"] == 0);
 }
 
-TEST_CASE("issue_6: jlist's username is the user the app runs as", "[integration][issue_6]") {
+TEST_CASE("jlist's username is the user the app runs as", "[integration]") {
   REQUIRE(geteuid() == 0);  // CI runs as root
   const passwd* nobody = getpwnam("nobody");
   REQUIRE(nobody);
@@ -92,7 +92,7 @@ TEST_CASE("issue_6: jlist's username is the user the app runs as", "[integration
   CHECK(s.app("nameless")["pm2_env"]["username"] == "4243");
 }
 
-TEST_CASE("issue_6: delete removes the app's pid file", "[integration][issue_6]") {
+TEST_CASE("delete removes the app's pid file", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "pidded"}), 0);
   REQUIRE(s.wait_pid("pidded") > 0);
@@ -102,8 +102,8 @@ TEST_CASE("issue_6: delete removes the app's pid file", "[integration][issue_6]"
   CHECK_FALSE(file_exists(pid_file));
 }
 
-TEST_CASE("issue_6: a log file that cannot be written is reported once and its bytes counted",
-          "[integration][issue_6]") {
+TEST_CASE("a log file that cannot be written is reported once and its bytes counted",
+          "[integration]") {
   Session s;
   // A path below a regular file can never be opened, even by root.
   const std::string blocker = s.home.scratch("not-a-dir");

@@ -1,4 +1,4 @@
-// Issue 6, the process layer: signals around fork, one stop signal per process, the start race
+// the process layer: signals around fork, one stop signal per process, the start race
 // of concurrent CLIs, credentials of a uid without a passwd entry, and the descriptors the
 // autostarted daemon keeps.
 #include <dirent.h>
@@ -84,8 +84,8 @@ std::map<std::string, std::string> counts_after_stop(const std::vector<std::stri
 
 }  // namespace
 
-TEST_CASE("issue_6: a signal that reaches a child before its exec does not stop pmxd",
-          "[integration][issue_6]") {
+TEST_CASE("a signal that reaches a child before its exec does not stop pmxd",
+          "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", "/bin/sh", "--name", "crash", "--restart-delay", "0",
                       "--max-restarts", "1000000", "--", "-c", "exit 1"}),
@@ -107,24 +107,24 @@ TEST_CASE("issue_6: a signal that reaches a child before its exec does not stop 
   if (!s.daemon.exited()) REQUIRE_EXIT(s.pmx({"stop", "crash"}), 0);
 }
 
-TEST_CASE("issue_6: stop signals each process of an app exactly once (cgroup tracking)",
-          "[integration][issue_6]") {
+TEST_CASE("stop signals each process of an app exactly once (cgroup tracking)",
+          "[integration]") {
   auto counts = counts_after_stop({});
   CHECK(counts["parent"] == "1");
   CHECK(counts["grouped"] == "1");
   CHECK(counts["setsid"] == "1");
 }
 
-TEST_CASE("issue_6: stop signals each process of an app exactly once (--no-cgroup)",
-          "[integration][issue_6]") {
+TEST_CASE("stop signals each process of an app exactly once (--no-cgroup)",
+          "[integration]") {
   auto counts = counts_after_stop({"--no-cgroup"});
   CHECK(counts["parent"] == "1");
   CHECK(counts["grouped"] == "1");
   CHECK(counts["setsid"] == "1");
 }
 
-TEST_CASE("issue_6: concurrent first commands all reach the one daemon that starts",
-          "[integration][issue_6]") {
+TEST_CASE("concurrent first commands all reach the one daemon that starts",
+          "[integration]") {
   TempHome home;
   AutostartedDaemonGuard guard{home};
   constexpr int kClients = 20;
@@ -139,8 +139,8 @@ TEST_CASE("issue_6: concurrent first commands all reach the one daemon that star
   CHECK(daemons.size() == 1);
 }
 
-TEST_CASE("issue_6: --uid of a uid without a passwd entry runs with its own gid and no root group",
-          "[integration][issue_6]") {
+TEST_CASE("an app run with --uid of a uid without a passwd entry runs with its own gid and no root group",
+          "[integration]") {
   REQUIRE(geteuid() == 0);  // the suite runs as root
   REQUIRE(getpwuid(4242) == nullptr);
   const passwd* nobody = getpwnam("nobody");
@@ -176,8 +176,8 @@ TEST_CASE("issue_6: --uid of a uid without a passwd entry runs with its own gid 
   CHECK(std::find(groups.begin(), groups.end(), 0L) == groups.end());
 }
 
-TEST_CASE("issue_6: the autostarted pmxd keeps none of the caller's descriptors",
-          "[integration][issue_6]") {
+TEST_CASE("the autostarted pmxd keeps none of the caller's descriptors",
+          "[integration]") {
   TempHome home;
   AutostartedDaemonGuard guard{home};
   const std::string marker = home.scratch("held-by-caller");

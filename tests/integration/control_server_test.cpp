@@ -1,4 +1,4 @@
-// Issue 6, control server: clients that do not read, that hold half requests or too many
+// control server: clients that do not read, that hold half requests or too many
 // connections, a daemon out of descriptors, and notifications to subscribers. pmxd's memory,
 // descriptors and CPU time are read from /proc while it is abused; others must still be served.
 #include <poll.h>
@@ -167,8 +167,8 @@ class SmallQuarantine {
 
 }  // namespace
 
-TEST_CASE("issue_6: a client pipelining list without reading does not grow pmxd",
-          "[integration][issue_6]") {
+TEST_CASE("a client pipelining list without reading does not grow pmxd",
+          "[integration]") {
   SmallQuarantine quarantine;
   Session s;
   // Apps with some environment make each list reply several kilobytes.
@@ -218,8 +218,8 @@ TEST_CASE("issue_6: a client pipelining list without reading does not grow pmxd"
   CHECK(static_cast<long>(reply_bytes) * kRequests > 64 * kMiB);
 }
 
-TEST_CASE("issue_6: many clients holding unfinished requests do not grow pmxd",
-          "[integration][issue_6]") {
+TEST_CASE("many clients holding unfinished requests do not grow pmxd",
+          "[integration]") {
   SmallQuarantine quarantine;
   Session s;
   const pid_t pmxd = s.daemon.pid();
@@ -373,8 +373,8 @@ TEST_CASE("followers cannot take the slots kept for requests, and at the cap wit
   CHECK(wait_until([&] { return raw_ping(s.home); }, 20s));
 }
 
-TEST_CASE("issue_6: out of descriptors, pmxd pauses accept instead of spinning",
-          "[integration][issue_6]") {
+TEST_CASE("out of descriptors, pmxd pauses accept instead of spinning",
+          "[integration]") {
   Session s;
   const pid_t pmxd = s.daemon.pid();
   REQUIRE(raw_ping(s.home));
@@ -414,8 +414,8 @@ TEST_CASE("issue_6: out of descriptors, pmxd pauses accept instead of spinning",
   CHECK(wait_until([&] { return count_in_log(s.home, "accepting connections again") >= 1; }, 5s));
 }
 
-TEST_CASE("issue_6: subscribers get server.sessions events as notifications",
-          "[integration][issue_6]") {
+TEST_CASE("subscribers get server.sessions events as notifications",
+          "[integration]") {
   Session s;
   RawClient sub;
   REQUIRE(sub.connect(s.home.socket()));
@@ -469,8 +469,8 @@ TEST_CASE("issue_6: subscribers get server.sessions events as notifications",
   CHECK((*pong)["id"] == 5);
 }
 
-TEST_CASE("issue_6: a subscriber that does not read skips notifications, counted, and stays",
-          "[integration][issue_6]") {
+TEST_CASE("a subscriber that does not read skips notifications, counted, and stays",
+          "[integration]") {
   Session s;
   RawClient sub;
   REQUIRE(sub.connect(s.home.socket()));

@@ -1,4 +1,4 @@
-// Regression tests of issue 6 at the CLI and protocol edges: nesting, overflowing durations,
+// Regression tests at the CLI and protocol edges: nesting, overflowing durations,
 // env keys, the name of an RPC start, oversized requests, the CLI's timeout, log file names.
 #include <signal.h>
 
@@ -37,7 +37,7 @@ std::string write_file(const TempHome& home, const std::string& name, const std:
 
 }  // namespace
 
-TEST_CASE("issue_6: deeply nested requests get an error and pmxd still serves ping", "[integration][issue_6]") {
+TEST_CASE("deeply nested requests get an error and pmxd still serves ping", "[integration]") {
   Session s;
   RawClient c;
   REQUIRE(c.connect(s.home.socket()));
@@ -57,7 +57,7 @@ TEST_CASE("issue_6: deeply nested requests get an error and pmxd still serves pi
   CHECK_FALSE(s.find_app("deep").has_value());
 }
 
-TEST_CASE("issue_6: durations above 24.8 days are refused, from the CLI and from files", "[integration][issue_6]") {
+TEST_CASE("durations above 24.8 days are refused, from the CLI and from files", "[integration]") {
   Session s;
   auto r = s.pmx({"start", bin::kSleeper, "--name", "slow", "--kill-timeout", "10000000000000"});
   CHECK_EXIT(r, 2);
@@ -80,7 +80,7 @@ TEST_CASE("issue_6: durations above 24.8 days are refused, from the CLI and from
   CHECK(s.app("patient")["pm2_env"]["kill_timeout"] == 2147483647);
 }
 
-TEST_CASE("issue_6: env keys with '=', empty or NUL are refused (RPC and files)", "[integration][issue_6]") {
+TEST_CASE("env keys with '=', empty or NUL are refused (RPC and files)", "[integration]") {
   Session s;
   RawClient c;
   REQUIRE(c.connect(s.home.socket()));
@@ -99,7 +99,7 @@ TEST_CASE("issue_6: env keys with '=', empty or NUL are refused (RPC and files)"
   CHECK(s.jlist().empty());
 }
 
-TEST_CASE("issue_6: an RPC start without a name says the name is required", "[integration][issue_6]") {
+TEST_CASE("an RPC start without a name says the name is required", "[integration]") {
   Session s;
   RawClient c;
   REQUIRE(c.connect(s.home.socket()));
@@ -108,7 +108,7 @@ TEST_CASE("issue_6: an RPC start without a name says the name is required", "[in
   CHECK_THAT(e["message"].get<std::string>(), Contains("option 'name': required"));
 }
 
-TEST_CASE("issue_6: a request over 1 MiB is reported as too large, not as a broken pipe", "[integration][issue_6]") {
+TEST_CASE("a request over 1 MiB is reported as too large, not as a broken pipe", "[integration]") {
   Session s;
   // The caller's environment goes with `start`: 12 variables of 100 KB make it 1.2 MB.
   RunOptions big;
@@ -120,7 +120,7 @@ TEST_CASE("issue_6: a request over 1 MiB is reported as too large, not as a brok
   CHECK_EXIT(s.pmx({"ping"}), 0);
 }
 
-TEST_CASE("issue_6: pmx gives up on a stopped daemon after --timeout and exits 3", "[integration][issue_6]") {
+TEST_CASE("pmx gives up on a stopped daemon after --timeout and exits 3", "[integration]") {
   Session s;
   CHECK_EXIT(s.pmx({"ping"}), 0);
   REQUIRE(::kill(s.daemon.pid(), SIGSTOP) == 0);
@@ -138,7 +138,7 @@ TEST_CASE("issue_6: pmx gives up on a stopped daemon after --timeout and exits 3
   CHECK_EXIT(s.pmx({"ping", "--timeout", "soon"}), 2);
 }
 
-TEST_CASE("issue_6: app names that used to share a log file get their own", "[integration][issue_6]") {
+TEST_CASE("app names that used to share a log file get their own", "[integration]") {
   Session s;
   for (const char* name : {"a b", "a_b", "日本", "中国"}) {
     CHECK_EXIT(s.pmx({"start", bin::kSleeper, "--name", name, "-f"}), 0);

@@ -1,4 +1,4 @@
-// Regression tests of issue 6 for the CLI's start-up path: what the dynamic loader has to load,
+// Regression tests for the CLI's start-up path: what the dynamic loader has to load,
 // and that building only the verb given keeps every verb, alias, option and help text working.
 #include "tests/integration/harness.hpp"
 
@@ -7,7 +7,7 @@ using Catch::Matchers::Contains;
 
 #ifndef __SANITIZE_ADDRESS__
 // The sanitizer build links the C++ runtime dynamically (ASan needs it): nothing to check there.
-TEST_CASE("issue_6: pmx and pmxd load no C++ shared library at start-up", "[integration][issue_6]") {
+TEST_CASE("pmx and pmxd load no C++ shared library at start-up", "[integration]") {
   const std::string binary = GENERATE(bin::kPmx, bin::kPmxd);
   INFO(binary);
   RunOptions opts;
@@ -21,7 +21,7 @@ TEST_CASE("issue_6: pmx and pmxd load no C++ shared library at start-up", "[inte
 }
 #endif
 
-TEST_CASE("issue_6: help lists every verb and each verb's own options", "[integration][issue_6]") {
+TEST_CASE("help lists every verb and each verb's own options", "[integration]") {
   TempHome home;
   auto help = run_pmx(home.path(), {"--help"});
   REQUIRE_EXIT(help, 0);
@@ -46,7 +46,7 @@ TEST_CASE("issue_6: help lists every verb and each verb's own options", "[integr
   CHECK_THAT(signal.out, Contains("signal name or number"));
 }
 
-TEST_CASE("issue_6: usage errors still exit 2 when only the verb given is built", "[integration][issue_6]") {
+TEST_CASE("usage errors still exit 2 when only the verb given is built", "[integration]") {
   TempHome home;
   CHECK_EXIT(run_pmx(home.path(), {}), 2);
   CHECK_EXIT(run_pmx(home.path(), {"bogus"}), 2);
@@ -60,7 +60,7 @@ TEST_CASE("issue_6: usage errors still exit 2 when only the verb given is built"
   CHECK_THAT(version.out, Contains(PMX_VERSION));
 }
 
-TEST_CASE("issue_6: aliases and global options around the verb reach the daemon", "[integration][issue_6]") {
+TEST_CASE("aliases and global options around the verb reach the daemon", "[integration]") {
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "sl"}), 0);
   REQUIRE(s.wait_pid("sl") > 0);
