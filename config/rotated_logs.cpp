@@ -50,11 +50,6 @@ std::string stamp(Clock::time_point t) {
   return std::string(buf, static_cast<std::size_t>(len));
 }
 
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 }  // namespace
 
 std::string rotated_name(const std::string& path, Clock::time_point t) {
@@ -65,13 +60,34 @@ std::string rotated_name(const std::string& path, Clock::time_point t) {
   return out;
 }
 
-std::string free_rotated_name(const std::string& path, Clock::time_point t) {
-  // Ends: each name tried is a file that exists, and a folder holds finitely many.
-  t = std::chrono::floor<std::chrono::milliseconds>(t);
-  for (;; t += std::chrono::milliseconds(1)) {
-    std::string name = rotated_name(path, t);
-    if (!exists(name) && !exists(name + std::string(kGz))) return name;
+std::optional<Clock::time_point> rotated_stamp(std::string_view name) {
+  if (name.ends_with(kGz)) name.remove_suffix(kGz.size());
+  if (name.ends_with(kLog)) name.remove_suffix(kLog.size());
+  if (name.size() < kStampShape.size() + kSeparator.size()) return std::nullopt;
+  const std::string_view text = name.substr(name.size() - kStampShape.size());
+  if (name.substr(name.size() - kStampShape.size() - kSeparator.size(), kSeparator.size()) != kSeparator) return std::nullopt;
+  int field[7] = {};
+  std::size_t f = 0;
+  for (std::size_t i = 0; i < kStampShape.size(); ++i) {
+    if (kStampShape[i] == '9') {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      field[f] = field[f] * 10 + (text[i] - '0');
+    } else if (text[i] != kStampShape[i]) {
+      return std::nullopt;
+    } else {
+      ++f;
+    }
   }
+  std::tm tm{};
+  tm.tm_year = field[0] - 1900;
+  tm.tm_mon = field[1] - 1;
+  tm.tm_mday = field[2];
+  tm.tm_hour = field[3];
+  tm.tm_min = field[4];
+  tm.tm_sec = field[5];
+  const std::time_t seconds = ::timegm(&tm);
+  if (seconds == static_cast<std::time_t>(-1)) return std::nullopt;
+  return Clock::from_time_t(seconds) + std::chrono::milliseconds(field[6]);
 }
 
 bool is_rotated_of(const std::string& path, std::string_view name) {

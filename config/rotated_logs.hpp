@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,9 +15,9 @@ namespace pmx::config {
 /// extension the stamp is appended: "/d/x.txt" -> "/d/x.txt__2026-...-123".
 std::string rotated_name(const std::string& path, std::chrono::system_clock::time_point t);
 
-/// rotated_name(path, t), or, when that name or that name + ".gz" exists (a second rotation
-/// within the same millisecond), the first free one with t bumped by 1 ms at a time.
-std::string free_rotated_name(const std::string& path, std::chrono::system_clock::time_point t);
+/// The time stamped in a rotated file's name (a path or a bare name, ".gz" or not); nullopt
+/// when the name carries no stamp of that shape.
+std::optional<std::chrono::system_clock::time_point> rotated_stamp(std::string_view name);
 
 /// Whether file_name (a bare name in path's folder) is a rotated file of path: exactly
 /// the pattern above, optionally followed by ".gz". "app-out__..." is NOT a rotated file of

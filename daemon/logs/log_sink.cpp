@@ -232,16 +232,28 @@ bool LogSink::rotate() {
     next_open_try_ = {};
     return false;
   }
-  // Renamed within the held folder, never over an existing name.
-  auto t = std::chrono::system_clock::now();
+  // Renamed within the held folder, never over an existing name, and stamped after every
+  // earlier rotation: several rotations in one millisecond (a burst with a small max_size)
+  // take the next milliseconds, and a stamp freed by retention is never taken again, so the
+  // names keep the rotations' order and retention keeps the newest.
+  using std::chrono::milliseconds;
+  if (!last_rotated_) {
+    last_rotated_ = std::chrono::system_clock::time_point{};
+    for (const auto& file : config::rotated_files(writing_to_)) {
+      if (auto stamp = config::rotated_stamp(file)) last_rotated_ = std::max(*last_rotated_, *stamp);
+    }
+  }
+  std::chrono::system_clock::time_point t = std::chrono::floor<milliseconds>(std::chrono::system_clock::now());
+  t = std::max(t, *last_rotated_ + milliseconds(1));
   std::string rotated;
   std::error_code ec;
-  for (int attempt = 0; attempt < 3; ++attempt, t += std::chrono::milliseconds(1)) {
-    const std::string full = config::free_rotated_name(writing_to_, t);
+  for (int attempt = 0; attempt < 1000; ++attempt, t += milliseconds(1)) {
+    const std::string full = config::rotated_name(writing_to_, t);
     rotated = full.substr(full.rfind('/') + 1);
     ec = dir_.rename(name_, rotated, true);
     if (ec != std::errc::file_exists) break;
   }
+  if (!ec) last_rotated_ = t;
   if (ec) {
     // The file is gone (someone removed it): a new one is made; nothing to keep.
     if (ec != std::errc::no_such_file_or_directory) {

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -108,6 +109,10 @@ class LogSink {
   bool failing_ = false;
   std::string error_;
   const void* dangling_ = nullptr;  ///< the writer whose unterminated line ends the file
+  /// The stamp of this log's newest rotated file (read from its folder at the first rotation):
+  /// every rotation is stamped after it, so names sort in the order the rotations happened
+  /// even when several fall in one millisecond, and retention removes the oldest.
+  std::optional<std::chrono::system_clock::time_point> last_rotated_;
   std::chrono::steady_clock::time_point next_open_try_{};
   std::chrono::steady_clock::time_point next_identity_check_{};
   std::chrono::steady_clock::time_point last_write_{};

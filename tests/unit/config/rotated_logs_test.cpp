@@ -109,20 +109,14 @@ TEST_CASE("rotated_logs: rotated_files lists one log's rotations, oldest first",
   CHECK(rotated_files(dir.path + "/missing/app-out.log").empty());
 }
 
-TEST_CASE("rotated_logs: free_rotated_name skips names taken, compressed or not", "[rotated_logs]") {
-  TempDir dir;
-  const std::string log = dir.path + "/app-out.log";
-  CHECK(free_rotated_name(log, kT) == dir.path + "/app-out__2026-11-27_10-00-00-123.log");
-  dir.touch("app-out__2026-11-27_10-00-00-123.log");
-  dir.touch("app-out__2026-11-27_10-00-00-124.log.gz");
-  dir.touch("app-out__2026-11-27_10-00-00-126.log");
-  CHECK(free_rotated_name(log, kT) == dir.path + "/app-out__2026-11-27_10-00-00-125.log");
-  CHECK(free_rotated_name(log, kT + std::chrono::microseconds(500)) ==
-        dir.path + "/app-out__2026-11-27_10-00-00-125.log");
-  // Across a second boundary.
-  dir.touch("app-out__2026-11-27_10-00-00-999.log");
-  CHECK(free_rotated_name(log, utc(2026, 11, 27, 10, 0, 0, 999)) ==
-        dir.path + "/app-out__2026-11-27_10-00-01-000.log");
+TEST_CASE("rotated_logs: the stamp of a rotated name reads back, compressed or not", "[rotated_logs]") {
+  CHECK(rotated_stamp(rotated_name("/d/app-out.log", kT)) == kT);
+  CHECK(rotated_stamp("app-out__2026-11-27_10-00-00-123.log.gz") == kT);
+  CHECK(rotated_stamp("/d/x.txt__2026-11-27_10-00-00-123") == kT);
+  CHECK(rotated_stamp("app-out__2026-11-27_10-00-01-000.log") == utc(2026, 11, 27, 10, 0, 1, 0));
+  CHECK_FALSE(rotated_stamp("app-out.log"));
+  CHECK_FALSE(rotated_stamp("app-out__2026-11-27_10-00-00-12x.log"));
+  CHECK_FALSE(rotated_stamp("app-out_2026-11-27_10-00-00-123.log"));
 }
 
 }  // namespace

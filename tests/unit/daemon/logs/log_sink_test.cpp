@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -135,6 +137,56 @@ TEST_CASE("compression never writes through a link planted at its temporary name
   const std::string failure = gzip_file(where.dir, "out__2026-01-01_00-00-01-000.log", "out__2026-01-01_00-00-01-000.log.gz");
   CHECK(failure.find("symbolic link") != std::string::npos);
   CHECK(::access((open + "/out__2026-01-01_00-00-01-000.log.gz").c_str(), F_OK) != 0);
+}
+
+}  // namespace pmx::daemon
+
+namespace pmx::daemon {
+
+TEST_CASE("rotations within one millisecond keep their order, also after retention removed the oldest",
+          "[log_sink][regression]") {
+  test::TempDir dir;
+  const std::string log = dir.path + "/app-out.log";
+  Reports reports;
+  LogSink sink(log, reports.report());
+  // A burst: many rotations far faster than one a millisecond, each file holding its number.
+  auto rotate_with = [&](int n) {
+    const std::string line = std::to_string(n) + "\n";
+    sink.write(line.data(), line.size());
+    INFO(n << ": " << (reports.lines.empty() ? std::string() : reports.lines.back()));
+    REQUIRE(sink.rotate());
+  };
+  for (int n = 0; n < 20; ++n) rotate_with(n);
+  auto rotated_in_name_order = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("app-out__", 0) == 0) names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    std::vector<std::string> contents;
+    for (const auto& name : names) contents.push_back(sink_file_text(dir.path + "/" + name));
+    return contents;
+  };
+  std::vector<std::string> expected;
+  for (int n = 0; n < 20; ++n) expected.push_back(std::to_string(n) + "\n");
+  CHECK(rotated_in_name_order() == expected);
+  // Retention removes the oldest names; the stamps they held are never taken again.
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("app-out__", 0) == 0) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  for (int k = 0; k < 18; ++k) REQUIRE(::unlink((dir.path + "/" + names[static_cast<std::size_t>(k)]).c_str()) == 0);
+  for (int n = 20; n < 25; ++n) rotate_with(n);
+  CHECK(rotated_in_name_order() == std::vector<std::string>{"18\n", "19\n", "20\n", "21\n", "22\n", "23\n", "24\n"});
+  // A new sink of the same log (pmxd restarted) stamps after what the folder holds.
+  LogSink again(log, reports.report());
+  const std::string line = "25\n";
+  again.write(line.data(), line.size());
+  REQUIRE(again.rotate());
+  CHECK(rotated_in_name_order().back() == "25\n");
 }
 
 }  // namespace pmx::daemon
