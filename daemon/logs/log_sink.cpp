@@ -137,6 +137,9 @@ void LogSink::fail(const std::string& why, std::size_t lost) {
   if (failing_) return;
   failing_ = true;
   error_ = why;
+  // A disk at its limit fails, takes a short write, fails again: a failure within a second of
+  // the last recovery continues that episode in pmx.log (its bytes are counted all the same).
+  if (std::chrono::steady_clock::now() - recovered_at_ < std::chrono::seconds(1)) return;
   report_(true, "log file " + path_ + ": " + error_ + "; dropping its output until it can be written (counted in describe)");
 }
 
@@ -198,6 +201,7 @@ bool LogSink::write_all(const char* data, std::size_t len) {
     report_(false, "log file " + path_ + ": writing again, " + std::to_string(dropped_in_episode_) + " bytes were dropped");
     dropped_in_episode_ = 0;
     error_.clear();
+    recovered_at_ = std::chrono::steady_clock::now();
   }
   return true;
 }

@@ -113,6 +113,7 @@ class LogSink {
   /// every rotation is stamped after it, so names sort in the order the rotations happened
   /// even when several fall in one millisecond, and retention removes the oldest.
   std::optional<std::chrono::system_clock::time_point> last_rotated_;
+  std::chrono::steady_clock::time_point recovered_at_{};  ///< when writing last came back after a failure
   std::chrono::steady_clock::time_point next_open_try_{};
   std::chrono::steady_clock::time_point next_identity_check_{};
   std::chrono::steady_clock::time_point last_write_{};
