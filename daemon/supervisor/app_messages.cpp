@@ -70,7 +70,7 @@ void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, c
   t->action = name;
   std::vector<std::string> known;
   for (int id : ids) {
-    Instance& in = *find(id);
+    Instance& in = *registry_.find(id);
     const auto& actions = in.actions;
     for (const auto& a : actions) {
       if (std::find(known.begin(), known.end(), a) == known.end()) known.push_back(a);
@@ -99,7 +99,7 @@ void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, c
     json replies = json::array();
     json no_reply = json::array();
     for (int id : t->sent) {
-      const Instance* in = find(id);
+      const Instance* in = registry_.find(id);
       json entry = {{"pm_id", id}, {"name", in ? in->spec.name : ""}};
       if (auto r = t->replies.find(id); r != t->replies.end()) {
         entry["return"] = r->second;
@@ -123,7 +123,7 @@ void Supervisor::send_data_verb(const json& params, const std::vector<int>& ids,
   const json topic = topic_param && !topic_param->is_null() ? *topic_param : json(true);
   std::vector<int> sent;
   for (int id : ids) {
-    Instance& in = *find(id);
+    Instance& in = *registry_.find(id);
     if (!reachable(in)) continue;
     // PM2's sendDataToProcessId packet, which the app gets as it is in process.on('message').
     in.channel->send({{"type", "process:msg"}, {"topic", topic}, {"data", *data}, {"id", id}});

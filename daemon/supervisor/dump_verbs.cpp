@@ -105,7 +105,7 @@ void Supervisor::save_verb(const json& params, const Reply& reply) {
   if (!force_param) return reply.fail(ipc::invalid_param("force", force_param.error()));
   const bool force = force_param->value_or(false);
   std::vector<config::SavedInstance> list;
-  for (const auto& [id, in] : by_id_) {
+  for (const auto& [id, in] : registry_.by_id()) {
     if (in->deleting) continue;
     config::SavedInstance saved;
     saved.pm_id = id;
@@ -172,7 +172,7 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
     const auto& spec = entry.spec;
     if (auto r = refused.find(spec.name); r != refused.end()) continue;
     // An app of this name that is here already (adopted, or started since) is not started twice.
-    if (const App* same = app(spec.name); same && !out.started_apps.contains(spec.name)) {
+    if (const App* same = registry_.app(spec.name); same && !out.started_apps.contains(spec.name)) {
       refused[spec.name] = true;
       out.skipped.push_back(spec.name);
       continue;
@@ -184,11 +184,11 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
     else if ((!spec.uid.empty() || !spec.gid.empty()) && ::geteuid() != 0) error = "options 'uid'/'gid' need pmxd to run as root";
     else if (auto valid = config::validate(spec); !valid) error = valid.error();
     if (error.empty() && !entry.stopped && config::runs_in_cluster_mode(spec) && !spec.reuse_port) {
-      App& owner = apps_.try_emplace(spec.name, spec.name).first->second;
+      App& owner = registry_.app_for(spec.name);
       if (!owner.listeners.bound()) {
         if (auto bound = bind_listeners(owner, spec); !bound) error = "cannot listen on " + bound.error();
       }
-      if (!error.empty() && owner.empty()) apps_.erase(spec.name);
+      if (!error.empty()) registry_.drop_if_empty(spec.name);
     }
     if (!error.empty()) {
       spdlog::error("resurrect: app '{}': {}", spec.name, error);
@@ -198,11 +198,11 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
     }
     auto& env = envs[entry.env];
     if (!env) env = std::make_shared<const config::Env>(entry.env);
-    const bool free_id = entry.pm_id >= 0 && !by_id_.contains(entry.pm_id);
+    const bool free_id = entry.pm_id >= 0 && !registry_.by_id().contains(entry.pm_id);
     out.ids.push_back(add_instance(spec, env, free_id ? entry.pm_id : -1, !entry.stopped));
     out.started_apps.insert(spec.name);
   }
-  spdlog::info("resurrected {} instance(s); {} app(s) already here, {} failed", out.ids.size(), out.skipped.size(),
+  spdlog::info("resurrected {} instance(s); {} registry_.app(s) already here, {} failed", out.ids.size(), out.skipped.size(),
                out.failed.size());
   return out;
 }

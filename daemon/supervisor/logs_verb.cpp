@@ -57,8 +57,8 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
   const auto& targets = request["targets"];
   const bool only_all = targets.is_array() && !targets.empty() &&
                         std::all_of(targets.begin(), targets.end(), [](const json& t) { return t == "all"; });
-  if (!(only_all && by_id_.empty())) {
-    if (auto err = resolve(request, ids)) return reply.fail(*err);
+  if (!(only_all && registry_.by_id().empty())) {
+    if (auto err = registry_.resolve(request, ids)) return reply.fail(*err);
   }
   selection.ids.insert(ids.begin(), ids.end());
   for (const auto& t : targets) {
@@ -66,9 +66,9 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
     const auto& name = t.get_ref<const std::string&>();
     if (name == "all") {
       selection.all = true;
-    } else if (apps_.count(name)) {
+    } else if (registry_.apps().count(name)) {
       selection.names.insert(name);
-    } else if (std::any_of(by_id_.begin(), by_id_.end(),
+    } else if (std::any_of(registry_.by_id().begin(), registry_.by_id().end(),
                            [&](const auto& entry) { return entry.second->spec.namespace_ == name; })) {
       selection.namespaces.insert(name);
     }
@@ -79,7 +79,7 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
   std::map<std::string, std::size_t> by_path;
   std::size_t budget = kTailBytesPerRequest;
   for (int id : ids) {
-    const Instance& in = *by_id_.at(id);
+    const Instance& in = *registry_.by_id().at(id);
     for (Stream stream : {Stream::Out, Stream::Err}) {
       if (!selection.wants(stream)) continue;
       const std::string& path = stream == Stream::Out ? in.out_path : in.err_path;

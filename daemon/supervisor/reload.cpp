@@ -23,7 +23,7 @@ void Supervisor::reload_verb(const json& params, const std::vector<int>& ids, co
   if (auto err = update_env(params, ids)) return reply.fail(*err);
   auto plan = std::make_shared<ReloadPlan>(ReloadPlan{ids, {}, 0, reply});
   for (int id : ids) {
-    Instance& in = *find(id);
+    Instance& in = *registry_.find(id);
     if (config::runs_in_cluster_mode(in.spec) && in.fsm.state() == State::Online) plan->rolling.push_back(id);
     else dispatch(in, Event::Restart);
   }
@@ -36,12 +36,12 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
                     [this, plan] { plan->reply.ok_text(describe_all(plan->ids)); });
   }
   const int id = plan->rolling[plan->next++];
-  Instance* in = find(id);
+  Instance* in = registry_.find(id);
   // Stopped meanwhile, or already being replaced by another reload.
   if (!in || in->fsm.state() != State::Online || in->candidate) return reload_next(plan);
   replace_run(*in, [this, plan, id](const std::string& error) {
     if (error.empty()) return reload_next(plan);
-    Instance* in = find(id);
+    Instance* in = registry_.find(id);
     const std::size_t left = plan->rolling.size() - plan->next;
     const std::string name = in ? in->spec.name : "?";
     std::string serving = in && in->pid > 0 ? "; pid " + std::to_string(in->pid) + " goes on serving" : "";
@@ -90,7 +90,7 @@ void Supervisor::candidate_spawned(Instance& in) {
   const bool says_ready = needs_ready(in);
   c.ready_timer.expires_after(Millis(says_ready ? in.spec.listen_timeout_ms : in.spec.min_uptime_ms));
   c.ready_timer.async_wait([this, id = in.id, pid = c.run.pid, says_ready](const boost::system::error_code& ec) {
-    Instance* in = find(id);
+    Instance* in = registry_.find(id);
     if (ec || !in || !in->candidate || in->candidate->run.pid != pid) return;
     if (!says_ready) return take_over(*in, "running for min_uptime " + std::to_string(in->spec.min_uptime_ms) + " ms");
     if (!in->spec.wait_ready) {
@@ -118,7 +118,7 @@ void Supervisor::take_over(Instance& in, const std::string& how) {
   stop_run(in, Membership{old.pid, "", old.cgroup}, old.channel.get());
   old.kill_timer->expires_after(Millis(in.spec.kill_timeout_ms));
   old.kill_timer->async_wait([this, id = in.id, pid = old.pid](const boost::system::error_code& ec) {
-    Instance* in = find(id);
+    Instance* in = registry_.find(id);
     if (ec || !in) return;
     for (const RetiringRun& r : in->retiring) {
       if (r.pid != pid) continue;

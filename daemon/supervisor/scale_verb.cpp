@@ -46,9 +46,9 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
   if (!count) return reply.fail(make_error(ErrorCode::InvalidParams, what + ": " + count.error()));
 
   // One app by its name: an id, a namespace or "all" would make "the app's count" ambiguous.
-  auto owner = apps_.find(name);
+  auto owner = registry_.apps().find(name);
   std::vector<Instance*> live;  // in pm_id order; those being deleted do not count
-  if (owner != apps_.end()) {
+  if (owner != registry_.apps().end()) {
     for (const auto& [id, in] : owner->second.instances()) {
       if (!in->deleting) live.push_back(in.get());
     }

@@ -213,7 +213,7 @@ void Supervisor::start() {
   if (processes_.cgroups()) {
     for (const auto& dir : processes_.stale_cgroups()) {
       bool known = false;
-      for (const auto& [id, in] : by_id_) {
+      for (const auto& [id, in] : registry_.by_id()) {
         known = known || in->cgroup == dir ||
                 std::find(in->old_cgroups.begin(), in->old_cgroups.end(), dir) != in->old_cgroups.end();
       }
@@ -234,7 +234,7 @@ void Supervisor::start() {
   register_verbs();
   schedule_sample();
   auto ready = [this] {
-    spdlog::info("pmxd is ready: {} app instance(s)", by_id_.size());
+    spdlog::info("pmxd is ready: {} app instance(s)", registry_.by_id().size());
     if (options_.on_ready) options_.on_ready();
   };
   if (options_.resurrect) resurrect_at_start(ready);
@@ -247,26 +247,19 @@ std::int64_t Supervisor::now_ms() const {
 }
 
 const Instance* Supervisor::instance(int id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : it->second;
+  auto it = registry_.by_id().find(id);
+  return it == registry_.by_id().end() ? nullptr : it->second;
 }
 
 const App* Supervisor::app(const std::string& name) const {
-  auto it = apps_.find(name);
-  return it == apps_.end() ? nullptr : &it->second;
-}
-
-Instance* Supervisor::find(int id) {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : it->second;
+  auto it = registry_.apps().find(name);
+  return it == registry_.apps().end() ? nullptr : &it->second;
 }
 
 Instance& Supervisor::insert(std::unique_ptr<Instance> in) {
-  App& app = apps_.try_emplace(in->spec.name, in->spec.name).first->second;
-  Instance& ref = app.add(std::move(in));
-  by_id_.emplace(ref.id, &ref);
+  Instance& ref = registry_.insert(std::move(in));
   arm_cron(ref);
-  update_watch(app);
+  update_watch(*registry_.app(ref.spec.name));
   return ref;
 }
 
@@ -286,8 +279,8 @@ void Supervisor::update_watch(App& app) {
   const Millis delay{first->spec.watch_delay_ms ? first->spec.watch_delay_ms : 1000};
   app.watcher = std::make_unique<FileWatcher>(io_, std::move(rules), delay,
                                               [this, name = app.name()](const std::string& path, std::size_t changes) {
-    auto it = apps_.find(name);
-    if (it == apps_.end()) return;
+    auto it = registry_.apps().find(name);
+    if (it == registry_.apps().end()) return;
     if (shutting_down()) {
       spdlog::info("{}: watch: {} changed, ignored: pmxd is shutting down", name, path);
       return;
@@ -302,9 +295,9 @@ void Supervisor::update_watch(App& app) {
 
 void Supervisor::set_watch(const std::vector<int>& ids, std::optional<bool> on) {
   std::set<std::string> names;
-  for (int id : ids) names.insert(find(id)->spec.name);
+  for (int id : ids) names.insert(registry_.find(id)->spec.name);
   for (const auto& name : names) {
-    App& app = apps_.at(name);
+    App& app = registry_.apps().at(name);
     const bool watch = on ? *on : !app.watcher;  // a toggle flips what the app does now
     for (const auto& [id, in] : app.instances()) in->spec.watch = watch;
     update_watch(app);
@@ -318,7 +311,7 @@ bool Supervisor::written_by_pmx(const std::string& path) const {
   for (const char* own : {"/logs/", "/pids/", "/fifos/", "/pmx.log", "/state.json", "/pmx.sock", "/pmxd.pid"}) {
     if (path.rfind(home + own, 0) == 0) return true;
   }
-  for (const auto& [id, in] : by_id_) {
+  for (const auto& [id, in] : registry_.by_id()) {
     if (path == in->out_path || path == in->err_path || path == in->log_path || path == in->pid_path) return true;
   }
   return false;
@@ -335,7 +328,7 @@ void Supervisor::arm_cron(Instance& in) {
   }
   in.cron_timer.expires_after(std::chrono::ceil<Millis>(*next - now));
   in.cron_timer.async_wait([this, id = in.id, at = *next](const boost::system::error_code& ec) {
-    Instance* in = ec ? nullptr : find(id);
+    Instance* in = ec ? nullptr : registry_.find(id);
     if (!in) return;
     // The timer counts steady time; the schedule is the wall clock's. Early (the clock was set
     // back): wait for the rest.
@@ -374,7 +367,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     in.awaiting_ready = false;  // stopped or restarted before it was ready
     in.ready_timer.cancel();
   }
-  if (fx.changed && is_stopped(in.fsm.state())) release_listeners_if_idle(apps_.at(in.spec.name));
+  if (fx.changed && is_stopped(in.fsm.state())) release_listeners_if_idle(registry_.apps().at(in.spec.name));
   if (fx.transition) {
     // Every transition goes to the subscribers of the events topic (`pmx` dashboards, tools).
     server_.publish(ControlServer::kEventsTopic, "instance.state",
@@ -418,7 +411,7 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
   const std::uint64_t generation = in.timer_generation;
   timer.async_wait([this, id, generation, event](const boost::system::error_code& ec) {
     if (ec) return;
-    Instance* in = find(id);
+    Instance* in = registry_.find(id);
     if (!in || in->timer_generation != generation) return;  // cancelled after it fired
     dispatch(*in, event);
   });
@@ -440,7 +433,7 @@ void Supervisor::spawned(Instance& in) {
   in.ready_failed = false;
   in.ready_timer.expires_after(Millis(in.spec.listen_timeout_ms));
   in.ready_timer.async_wait([this, id = in.id, pid = in.pid](const boost::system::error_code& ec) {
-    Instance* in = find(id);
+    Instance* in = registry_.find(id);
     if (ec || !in || !in->awaiting_ready || in->pid != pid) return;
     in->awaiting_ready = false;
     if (!in->spec.wait_ready) {
@@ -481,7 +474,7 @@ std::optional<ipc::RpcError> Supervisor::update_env(const json& params, const st
     app_env = std::move(*parsed);
   }
   for (int id : ids) {
-    Instance& in = *find(id);
+    Instance& in = *registry_.find(id);
     if (caller_env) in.caller_env = caller_env;
     if (app_env) in.spec.env = *app_env;
   }
@@ -494,7 +487,7 @@ void Supervisor::on_notify(const Notification& n) {
   Instance* in = nullptr;
   pid_t pid = n.pid;
   for (int depth = 0; depth < 8 && pid > 1 && !in; ++depth) {
-    if (auto it = by_pid_.find(pid); it != by_pid_.end()) in = find(it->second);
+    if (auto id = registry_.leader_of(pid)) in = registry_.find(*id);
     if (!in) pid = parent_of(pid);
   }
   // Not an app of this pmxd, or a run a reload replaced: ignored.
@@ -600,8 +593,8 @@ void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& req
   if (!granted && !unix_path && address.port > 0 && address.port < 1024 && !as_root) {
     return refuse(EACCES, "a port below 1024 is bound for an app only when its port or listen option names it");
   }
-  App& app = apps_.at(in.spec.name);
-  for (const auto& [name, other] : apps_) {
+  App& app = registry_.apps().at(in.spec.name);
+  for (const auto& [name, other] : registry_.apps()) {
     if (&other != &app && other.listeners.has(address)) return refuse(EADDRINUSE, "app '" + name + "' listens there");
   }
   const int fd = app.listeners.socket_for(address, index, granted || !user ? nullptr : &*user);
@@ -621,7 +614,7 @@ Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
   auto addresses = config::listen_addresses(spec);
   if (!addresses) return Error{addresses.error()};
   if (addresses->empty()) return true;
-  for (const auto& [name, other] : apps_) {
+  for (const auto& [name, other] : registry_.apps()) {
     for (const auto& a : *addresses) {
       if (&other != &app && other.listeners.has(a)) return Error{a.text() + ": app '" + name + "' listens there"};
     }
@@ -699,7 +692,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   };
   if (notify_.is_open()) req.env.push_back("NOTIFY_SOCKET=" + notify_.path());
   const bool cluster = config::runs_in_cluster_mode(s);
-  if (App& owner = apps_.at(s.name); cluster && !s.reuse_port) {
+  if (App& owner = registry_.apps().at(s.name); cluster && !s.reuse_port) {
     if (auto bound = bind_listeners(owner, s); !bound) {
       close_ends();
       return Error{"cannot listen on " + bound.error()};
@@ -723,7 +716,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   int channel_end = -1;
   if (config::is_node_app(s)) {
     auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const NodeMessage& msg) {
-      if (Instance* in = find(id)) on_node_message(*in, channel, msg);
+      if (Instance* in = registry_.find(id)) on_node_message(*in, channel, msg);
     });
     if (opened) {
       run.channel = opened->first;
@@ -759,7 +752,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
       *early_error = error;
       return;
     }
-    if (Instance* in = find(id)) exec_done(*in, *pid_holder, error);
+    if (Instance* in = registry_.find(id)) exec_done(*in, *pid_holder, error);
   };
   Result<pid_t> spawned = processes_.spawn(req, cgroup, std::move(report));
   close_ends();
@@ -771,7 +764,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   if (run.channel) run.channel->start();
   run.pid = pid;
   run.pid_start = processes_.start_ticks(pid);
-  by_pid_[pid] = in.id;
+  registry_.add_leader(pid, in.id);
   processes_.set_leader(pid, true);
   spdlog::info("{} forked pid {}: {}", label(in), pid, req.program);
   return run;
@@ -785,7 +778,7 @@ std::string Supervisor::take_spare_cgroup(Instance& in) {
 void Supervisor::prepare_spare_cgroup(Instance& in) {
   if (!processes_.cgroups()) return;
   asio::post(io_, [this, id = in.id] {
-    Instance* in = find(id);
+    Instance* in = registry_.find(id);
     if (!in) return;
     remove_old_cgroups(*in);
     if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(*in);
@@ -811,7 +804,7 @@ void Supervisor::do_spawn(Instance& in) {
   if (!run) {
     failed(in, run.error());
     asio::post(io_, [this, id = in.id] {
-      if (Instance* i = find(id)) dispatch(*i, Event::SpawnFailed);
+      if (Instance* i = registry_.find(id)) dispatch(*i, Event::SpawnFailed);
     });
     return;
   }
@@ -884,7 +877,7 @@ std::string Supervisor::load_settings() {
   }
   settings_ = *loaded;
   if (options_.daemon_log) sinks_.configure(options_.daemon_log, settings_.daemon_log);
-  for (auto& [id, in] : by_id_) {
+  for (auto& [id, in] : registry_.by_id()) {
     for (const auto& sink : {in->out_sink, in->err_sink, in->log_sink}) {
       if (sink) sinks_.configure(sink, config::rotation_for(in->spec, settings_.app_logs));
     }
@@ -902,21 +895,19 @@ std::size_t Supervisor::reopen_logs() {
 }
 
 void Supervisor::after_reaping() {
-  for (auto& [id, in] : by_id_) {
+  for (auto& [id, in] : registry_.by_id()) {
     if (!in->old_cgroups.empty()) remove_old_cgroups(*in);
   }
   check_waiters();
 }
 
 void Supervisor::on_exit(pid_t pid, ExitStatus exit) {
-  auto it = by_pid_.find(pid);
-  if (it == by_pid_.end()) {
+  const auto id = registry_.take_leader(pid);
+  if (!id) {
     spdlog::debug("reaped pid {} (a descendant of an app)", pid);
     return;
   }
-  const int id = it->second;
-  by_pid_.erase(it);
-  Instance* in = find(id);
+  Instance* in = registry_.find(*id);
   if (!in) {
     processes_.set_leader(pid, false);
     return;
@@ -947,12 +938,12 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   dispatch(in, failed_start ? Event::SpawnFailed : Event::Exited, exit);
   persist_soon();
   // A replacement spawned at once has already rewritten the pid file.
-  if (Instance* still = find(id); still && still->pid == 0) remove_pid_file(still->pid_path);
+  if (Instance* still = registry_.find(id); still && still->pid == 0) remove_pid_file(still->pid_path);
 }
 
 bool Supervisor::watch_adopted(Instance& in) {
   return processes_.watch_exit(in.pid, in.pid_start, [this, id = in.id](pid_t pid, ExitStatus exit) {
-    if (Instance* in = find(id)) leader_exited(*in, pid, exit);  // the current run or a replaced one
+    if (Instance* in = registry_.find(id)) leader_exited(*in, pid, exit);  // the current run or a replaced one
   });
 }
 
@@ -978,7 +969,7 @@ void Supervisor::sample() {
   {
     ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
     ++sample_tick_;
-    for (auto& [id, in] : by_id_) {
+    for (auto& [id, in] : registry_.by_id()) {
       if (in->pid <= 0) {
         in->usage = ResourceSample{};
         continue;
@@ -999,7 +990,7 @@ void Supervisor::sample() {
     }
   }
   for (int id : over) {
-    Instance* in = find(id);
+    Instance* in = registry_.find(id);
     if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
     else if (in) dispatch(*in, Event::MemoryExceeded);
   }
@@ -1051,7 +1042,7 @@ void Supervisor::check_waiters() {
     bool all = true;
     const Instance* blocking = nullptr;
     for (int id : it->ids) {
-      const Instance* in = find(id);
+      const Instance* in = registry_.find(id);
       if (!it->done(in)) {
         all = false;
         blocking = in;
@@ -1076,7 +1067,7 @@ void Supervisor::check_waiters() {
   // within the scan, the watch finds the members from the same snapshot.
   bool polling = false;
   for (int id : awaited) {
-    Instance& in = *find(id);
+    Instance& in = *registry_.find(id);
     // A stopped instance keeps no process: what is left was meant to die with the SIGKILL that
     // followed its leader's exit, which a scan in the fallback can miss (a child caught between
     // its exit and the reparenting of its own children). Kill it now.
@@ -1106,7 +1097,7 @@ void Supervisor::check_waiters() {
 
 void Supervisor::wake_waiters(int id) {
   // An old cgroup emptied: its last process may have been reaped by someone else than pmxd.
-  if (Instance* in = find(id); in && !in->old_cgroups.empty()) remove_old_cgroups(*in);
+  if (Instance* in = registry_.find(id); in && !in->old_cgroups.empty()) remove_old_cgroups(*in);
   if (waiters_woken_) return;
   waiters_woken_ = true;
   asio::post(io_, [this] {
@@ -1118,75 +1109,11 @@ void Supervisor::wake_waiters(int id) {
 // ---------------------------------------------------------------------------------------------
 // Verbs
 
-std::optional<ipc::RpcError> Supervisor::resolve(const json& params, std::vector<int>& ids) const {
-  const json* t = config::array_at(params, "targets");
-  if (!t || t->empty()) {
-    return ipc::invalid_param("targets", "must be a non-empty list of names, ids, namespaces or scripts");
-  }
-  const auto cwd = config::string_field(params, "cwd");
-  if (!cwd) return ipc::invalid_param("cwd", cwd.error());
-  std::set<int> found;
-  std::vector<std::string> unknown;
-  for (const auto& target : *t) {
-    std::string name;
-    if (target.is_number_integer()) name = std::to_string(target.get<long long>());
-    else if (target.is_string()) name = target.get<std::string>();
-    else return ipc::invalid_param("targets", "must hold strings or ids only");
-    bool matched = false;
-    auto take = [&](const Instance& in) {
-      if (in.deleting) return;
-      found.insert(in.id);
-      matched = true;
-    };
-    const bool numeric = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
-    if (name == "all") {
-      for (const auto& [id, in] : by_id_) take(*in);
-    }
-    if (numeric) {
-      // An id as pmx writes it: "07" names no instance.
-      int id = 0;
-      auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
-      if (ec == std::errc{} && end == name.data() + name.size() && std::to_string(id) == name) {
-        if (auto it = by_id_.find(id); it != by_id_.end()) take(*it->second);
-      }
-    }
-    if (auto named = apps_.find(name); named != apps_.end()) {
-      for (const auto& [id, in] : named->second.instances()) take(*in);
-    }
-    if (!matched && !numeric) {
-      for (const auto& [app_name, app] : apps_) {
-        for (const auto& [id, in] : app.instances()) {
-          if (in->spec.namespace_ == name) take(*in);
-        }
-      }
-    }
-    if (!matched && !name.empty() && !numeric) {
-      // A script path, as PM2 takes it (`pmx restart app.js`): the apps running that script.
-      // Relative paths resolve against the caller's directory (params.cwd).
-      const std::string script = config::absolute_path(name, std::string(cwd->value_or("/")));
-      for (const auto& [id, in] : by_id_) {
-        if (in->spec.script == script) take(*in);
-      }
-    }
-    if (!matched) unknown.push_back(name);
-  }
-  if (!unknown.empty()) {
-    std::string list;
-    for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + u;
-    json data{{"targets", unknown}};
-    std::string msg = (unknown.size() == 1 && unknown[0] == "all") ? "no app is registered"
-                                                                     : "no app matches " + list;
-    return make_error(ErrorCode::NotFound, msg, data);
-  }
-  ids.assign(found.begin(), found.end());
-  return std::nullopt;
-}
-
 void Supervisor::register_verbs() {
   auto with_targets = [this](auto action) {
     return [this, action](const json& params, const Reply& reply) {
       std::vector<int> ids;
-      if (auto err = resolve(params, ids)) return reply.fail(*err);
+      if (auto err = registry_.resolve(params, ids)) return reply.fail(*err);
       action(params, ids, reply);
     };
   };
@@ -1197,7 +1124,7 @@ void Supervisor::register_verbs() {
               {"exe", config::own_executable()},
               {"home", options_.paths.home},
               {"cgroups", processes_.cgroups()},
-              {"apps", by_id_.size()}});
+              {"apps", registry_.by_id().size()}});
   });
 
   // The verbs that start processes, refused before they look at anything while pmxd shuts down.
@@ -1221,7 +1148,7 @@ void Supervisor::register_verbs() {
     const auto watch = config::bool_field(params, "watch");
     if (!watch) return reply.fail(ipc::invalid_param("watch", watch.error()));
     if (*watch == false) set_watch(ids, false);  // `pmx stop --watch`: stop watching too
-    for (int id : ids) dispatch(*find(id), Event::Stop);
+    for (int id : ids) dispatch(*registry_.find(id), Event::Stop);
     wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
@@ -1235,7 +1162,7 @@ void Supervisor::register_verbs() {
     if (auto err = update_env(params, ids)) return reply.fail(*err);
     if (watch && watch->is_boolean()) set_watch(ids, watch->get<bool>());
     else if (watch && *watch == "toggle") set_watch(ids, std::nullopt);
-    for (int id : ids) dispatch(*find(id), Event::Restart);
+    for (int id : ids) dispatch(*registry_.find(id), Event::Restart);
     wait_for(ids, settled_or_gone,
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
@@ -1253,7 +1180,7 @@ void Supervisor::register_verbs() {
 
   server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
     for (int id : ids) {
-      Instance& in = *find(id);
+      Instance& in = *registry_.find(id);
       in.deleting = true;
       dispatch(in, Event::Stop);
     }
@@ -1265,7 +1192,7 @@ void Supervisor::register_verbs() {
   }));
 
   server_.on("reset", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    for (int id : ids) find(id)->fsm.reset_counters();
+    for (int id : ids) registry_.find(id)->fsm.reset_counters();
     persist_soon();
     reply.ok_text(describe_all(ids));
   }));
@@ -1279,7 +1206,7 @@ void Supervisor::register_verbs() {
     if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'", {{"param", "signal"}}));
     std::vector<int> sent;
     for (int id : ids) {
-      Instance& in = *find(id);
+      Instance& in = *registry_.find(id);
       if (in.pid > 0 && processes_.signal_leader(in.pid, signo)) {
         spdlog::info("{} sent {} to pid {}", label(in), config::signal_name(signo), in.pid);
         sent.push_back(id);
@@ -1291,7 +1218,7 @@ void Supervisor::register_verbs() {
 
   server_.on("list", [this](const json&, const Reply& reply) {
     std::vector<int> ids;
-    for (const auto& [id, in] : by_id_) ids.push_back(id);
+    for (const auto& [id, in] : registry_.by_id()) ids.push_back(id);
     reply.ok_text(describe_all(ids));
   });
 
@@ -1304,7 +1231,7 @@ void Supervisor::register_verbs() {
     json failed = json::array();
     std::set<LogSink*> seen;
     for (int id : ids) {
-      Instance& in = *find(id);
+      Instance& in = *registry_.find(id);
       for (LogSink* sink : {in.out_sink.get(), in.err_sink.get(), in.log_sink.get()}) {
         if (!sink || !seen.insert(sink).second) continue;
         if (sink->truncate()) flushed.push_back(sink->path());
@@ -1373,7 +1300,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     // PM2's duplicate rules, unless forced: the same script under another name is a new app;
     // the same name and script is that app: started again when it is stopped or errored,
     // refused while it runs; the same name for another script is refused.
-    const App* same = force || spec.force ? nullptr : app(spec.name);
+    const App* same = force || spec.force ? nullptr : registry_.app(spec.name);
     if (same) {
       std::vector<int> live;
       bool running = false;
@@ -1416,12 +1343,12 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   std::vector<std::string> bound_now;
   for (const auto& spec : specs) {
     if (!spec.autostart || !config::runs_in_cluster_mode(spec) || spec.reuse_port) continue;
-    App& owner = apps_.try_emplace(spec.name, spec.name).first->second;
+    App& owner = registry_.app_for(spec.name);
     if (owner.listeners.bound()) continue;
     if (auto bound = bind_listeners(owner, spec); !bound) {
-      for (const auto& name : bound_now) apps_.at(name).listeners.close();
+      for (const auto& name : bound_now) registry_.apps().at(name).listeners.close();
       for (const auto& s : specs) {
-        if (auto it = apps_.find(s.name); it != apps_.end() && it->second.empty()) apps_.erase(it);
+        registry_.drop_if_empty(s.name);
       }
       return reply.fail(make_error(ErrorCode::Failed, "app '" + spec.name + "': cannot listen on " + bound.error(),
                                    {{"name", spec.name}}));
@@ -1431,7 +1358,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
 
   std::vector<int> ids;
   for (int id : revive) {
-    dispatch(*find(id), Event::Restart);
+    dispatch(*registry_.find(id), Event::Restart);
     ids.push_back(id);
   }
   for (const auto& spec : specs) {
@@ -1443,13 +1370,12 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
 
 int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id,
                              std::optional<bool> start) {
-  if (id < 0) id = next_id_;
-  next_id_ = std::max(next_id_, id + 1);
+  id = registry_.take_id(id);
   auto in = std::make_unique<Instance>(io_, id, spec);
   in->caller_env = std::move(caller_env);
   in->unique_id = new_unique_id();
   in->created_at_ms = now_ms();
-  if (const App* same = app(spec.name)) in->app_instance = same->free_app_instance();
+  if (const App* same = registry_.app(spec.name)) in->app_instance = same->free_app_instance();
   set_log_paths(*in);
   const auto& paths = options_.paths;
   in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : instance_pid_file(spec, id);
@@ -1465,14 +1391,14 @@ void Supervisor::stop_all_then(std::function<void()> done) {
   if (!shutting_down() && options_.on_stopping) options_.on_stopping();
   lifecycle_ = Lifecycle::ShuttingDown;
   std::vector<int> ids;
-  for (const auto& [id, in] : by_id_) ids.push_back(id);
-  // By id: a stop may answer a pending delete, which removes its instance from by_id_.
+  for (const auto& [id, in] : registry_.by_id()) ids.push_back(id);
+  // By id: a stop may answer a pending delete, which removes its instance from registry_.by_id().
   for (int id : ids) {
-    if (Instance* in = find(id)) dispatch(*in, Event::Stop);
+    if (Instance* in = registry_.find(id)) dispatch(*in, Event::Stop);
   }
   wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
            [this, done = std::move(done)] {
-             for (auto& [id, in] : by_id_) retire_cgroups(*in);
+             for (auto& [id, in] : registry_.by_id()) retire_cgroups(*in);
              forget_state();
              server_.close();
              spdlog::info("every app is stopped, pmxd exits");
@@ -1481,7 +1407,7 @@ void Supervisor::stop_all_then(std::function<void()> done) {
 }
 
 void Supervisor::remove(int id) {
-  Instance* in = find(id);
+  Instance* in = registry_.find(id);
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
   if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
@@ -1489,10 +1415,7 @@ void Supervisor::remove(int id) {
   if (in->channel) in->channel->close();
   feed_.untrack(id);
   remove_pid_file(in->pid_path);
-  by_id_.erase(id);
-  auto owner = apps_.find(in->spec.name);
-  owner->second.remove(id);  // in is gone from here on
-  if (owner->second.empty()) apps_.erase(owner);
+  registry_.erase(id);  // in is gone from here on
   persist_soon();
 }
 
@@ -1557,7 +1480,7 @@ void Supervisor::close_output(Instance& in) {
 }
 
 void Supervisor::forget_state() {
-  for (auto& [id, in] : by_id_) close_output(*in);
+  for (auto& [id, in] : registry_.by_id()) close_output(*in);
   ::unlink(state_path_.c_str());
   ::rmdir(fifo_dir_.c_str());
   state_forgotten_ = true;  // nothing more is written: a clean exit leaves nothing to adopt
@@ -1576,10 +1499,10 @@ void Supervisor::persist_soon() {
 void Supervisor::persist_now() {
   if (state_forgotten_) return;
   DaemonState state;
-  state.next_id = next_id_;
+  state.next_id = registry_.next_id();
   std::map<const config::Env*, std::size_t> env_index;
   // Grouped by app, each app's instances in pm_id order.
-  for (const auto& [name, app] : apps_) {
+  for (const auto& [name, app] : registry_.apps()) {
     for (const auto& [id, in] : app.instances()) {
       auto [it, added] = env_index.emplace(in->caller_env.get(), state.envs.size());
       if (added) state.envs.push_back(in->caller_env);
@@ -1615,10 +1538,9 @@ void Supervisor::adopt_from_state() {
   }
   const auto steady_now = options_.clock();
   const std::int64_t wall_now = now_ms();
-  next_id_ = decoded->next_id;
+  registry_.set_next_id(std::max(registry_.next_id(), decoded->next_id));
   for (auto& r : decoded->instances) {
-    if (find(r.id)) continue;
-    next_id_ = std::max(next_id_, r.id + 1);
+    if (registry_.find(r.id)) continue;
     Instance& in = insert(std::make_unique<Instance>(io_, r.id, std::move(r.spec)));
     in.caller_env = decoded->envs[r.env_index];
     in.unique_id = r.unique_id;
@@ -1678,11 +1600,11 @@ void Supervisor::adopt_from_state() {
     while (dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.') continue;
       const int id = std::atoi(e->d_name);
-      if (!find(id)) ::unlink((fifo_dir_ + "/" + e->d_name).c_str());
+      if (!registry_.find(id)) ::unlink((fifo_dir_ + "/" + e->d_name).c_str());
     }
     ::closedir(d);
   }
-  if (!by_id_.empty()) spdlog::info("took over {} instance(s) from {}", by_id_.size(), state_path_);
+  if (!registry_.by_id().empty()) spdlog::info("took over {} instance(s) from {}", registry_.by_id().size(), state_path_);
   persist_soon();
 }
 
@@ -1690,7 +1612,7 @@ std::string Supervisor::describe_all(const std::vector<int>& ids) {
   std::string out = "[";
   const std::int64_t wall = now_ms();
   for (int id : ids) {
-    Instance* in = find(id);
+    Instance* in = registry_.find(id);
     if (!in) continue;
     if (out.size() > 1) out += ',';
     out += describe(*in, wall, options_.paths.home);

@@ -24,6 +24,7 @@
 #include "daemon/logs/log_sink.hpp"
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
+#include "daemon/supervisor/registry.hpp"
 #include "ipc/protocol.hpp"
 
 namespace pmx::daemon {
@@ -268,8 +269,6 @@ class Supervisor {
 
   // Verbs.
   void register_verbs();
-  /// The ids that targets name, or the error naming the targets that match nothing.
-  std::optional<ipc::RpcError> resolve(const json& params, std::vector<int>& ids) const;
   void start_app(const json& params, const Reply& reply);
   /// `logs`: the last lines of the targets' files and, with follow, the session follows them
   /// (daemon/supervisor/logs_verb.cpp).
@@ -284,8 +283,7 @@ class Supervisor {
   /// The jlist entries of ids, as JSON text.
   std::string describe_all(const std::vector<int>& ids);
 
-  Instance* find(int id);
-  /// Puts in into the app of its name (made if new) and the id index.
+  /// Puts in into the registry, with its cron and its app's watch.
   Instance& insert(std::unique_ptr<Instance> in);
   /// Removes the instance and its on-disk traces, and its app when it was the last one.
   void remove(int id);
@@ -303,11 +301,7 @@ class Supervisor {
   boost::asio::steady_timer waiter_poll_;
   std::set<int> watched_;  ///< instances whose processes the layer watches for a waiting reply
   bool waiters_woken_ = false;  ///< a check of the waiters is posted
-  /// The apps by name; each owns its instances.
-  std::map<std::string, App> apps_;
-  /// Every instance of every app by pm_id: lookups, and walks in pm_id order (list, sampling).
-  std::map<int, Instance*> by_id_;
-  std::map<pid_t, int> by_pid_;
+  Registry registry_;  ///< the apps, their instances by pm_id, the leaders by pid
   config::DaemonSettings settings_;  ///< pmx.yaml
   LogSinks sinks_;
   LogFeed feed_;  ///< who follows which instance's output
@@ -320,7 +314,6 @@ class Supervisor {
   bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
   std::vector<Waiter> waiters_;
   std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
-  int next_id_ = 0;
   std::uint64_t requests_at_trim_ = 0;
   std::uint64_t sample_tick_ = 0;
   /// Instances without a memory limit are sampled every this many ticks.

@@ -30,7 +30,7 @@ void Supervisor::update_verb(const json& params, const Reply& reply) {
     return reply.fail(make_error(ErrorCode::InvalidParams, "cannot run " + binary + ": " + std::strerror(errno)));
   }
   // A reload's replacement or an instance on its way somewhere would be cut short: wait for them.
-  for (const auto& [id, in] : by_id_) {
+  for (const auto& [id, in] : registry_.by_id()) {
     if (in->candidate || !in->retiring.empty() || !is_settled(in->fsm.state())) {
       return reply.fail(make_error(ErrorCode::InvalidState, label(*in) + " is " + status_name(in->fsm.state()) +
                                                                 (in->candidate ? " (a reload is under way)" : "") +
