@@ -294,6 +294,8 @@ bool is_settled(State s) {
   return s != State::Stopping && s != State::Restarting && s != State::Launching;
 }
 
+bool is_stopped(State s) { return s == State::Stopped || s == State::Errored; }
+
 const char* to_string(Event e) {
   switch (e) {
     case Event::Start: return "start";

@@ -90,6 +90,8 @@ const char* to_string(Event e);
 /// Not on its way to another state (launching, stopping, restarting): what a reply to start,
 /// restart or scale waits for.
 bool is_settled(State s);
+/// Stopped or errored: no run wanted until someone starts it again.
+bool is_stopped(State s);
 
 /// One transition, as published to the state file and to subscribers.
 struct Transition {

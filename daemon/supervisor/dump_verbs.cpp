@@ -156,7 +156,7 @@ void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
               {"skipped", outcome.skipped},
               {"failed", outcome.failed}};
   const auto ids = outcome.ids;
-  wait_for(ids, settled_or_gone,
+  waiters_.wait_for(ids, settled_or_gone,
            [this, ids, result, reply]() mutable {
              result["apps"] = json::parse(describe_all(ids));
              reply.ok(result);
@@ -218,7 +218,7 @@ void Supervisor::resurrect_at_start(std::function<void()> settled) {
     if (!dump->warning.empty()) spdlog::warn("resurrect: {}", dump->warning);
     ids = resurrect(dump->instances).ids;
   }
-  wait_for(ids, settled_or_gone, std::move(settled));
+  waiters_.wait_for(ids, settled_or_gone, std::move(settled));
 }
 
 }  // namespace pmx::daemon

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/listen_address.hpp"
+#include "daemon/supervisor/run_cgroups.hpp"
 #include "daemon/supervisor/supervisor.hpp"
 
 namespace pmx::daemon {
@@ -32,7 +33,7 @@ void Supervisor::reload_verb(const json& params, const std::vector<int>& ids, co
 
 void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
   if (plan->next == plan->rolling.size()) {
-    return wait_for(plan->ids, settled_or_gone,
+    return waiters_.wait_for(plan->ids, settled_or_gone,
                     [this, plan] { plan->reply.ok_text(describe_all(plan->ids)); });
   }
   const int id = plan->rolling[plan->next++];
@@ -55,7 +56,7 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
 }
 
 void Supervisor::replace_run(Instance& in, std::function<void(const std::string& error)> done) {
-  std::string cgroup = take_spare_cgroup(in);
+  std::string cgroup = take_spare_cgroup(processes_, in);
   auto run = launch(in, cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
     if (!in.candidate || in.candidate->run.pid != pid) return;
     if (error.empty()) return candidate_spawned(in);
@@ -158,7 +159,7 @@ void Supervisor::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
     std::unique_ptr<Candidate> c = fail_candidate(in, why);
     if (c->run.channel) c->run.channel->close();
     processes_.kill_rest(Membership{pid, "", c->cgroup});
-    return check_waiters();
+    return waiters_.check();
   }
   auto it = std::find_if(in.retiring.begin(), in.retiring.end(), [pid](const RetiringRun& r) { return r.pid == pid; });
   if (it == in.retiring.end()) return;  // a run already accounted for
@@ -166,9 +167,9 @@ void Supervisor::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
   processes_.kill_rest(Membership{pid, "", it->cgroup});
   if (it->channel) it->channel->close();
   in.retiring.erase(it);
-  remove_old_cgroups(in);
+  remove_old_cgroups(processes_, in);
   persist_soon();
-  check_waiters();
+  waiters_.check();
 }
 
 }  // namespace pmx::daemon

@@ -91,7 +91,7 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
     std::vector<int> added;
     for (int n = current; n < total; ++n) added.push_back(add_instance(spec, caller_env));
     all.insert(all.end(), added.begin(), added.end());
-    wait_for(added, settled_or_gone,
+    waiters_.wait_for(added, settled_or_gone,
              [this, name, total, all, added, reply] {
                reply.ok_text(result_text(
                    {{"name", name}, {"instances", total}, {"added", added}, {"removed", json::array()}},
@@ -110,7 +110,7 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
     removed.push_back(in.id);
     dispatch(in, Event::Stop);
   }
-  wait_for(removed, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
+  waiters_.wait_for(removed, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
            [this, name, total, kept, removed, reply] {
              for (int id : removed) remove(id);
              reply.ok_text(result_text(

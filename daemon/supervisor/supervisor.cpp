@@ -33,6 +33,7 @@
 #include "daemon/state/pid_file.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/state_file.hpp"
+#include "daemon/supervisor/run_cgroups.hpp"
 
 namespace pmx::daemon {
 
@@ -60,14 +61,6 @@ LineStyle line_style(const config::AppSpec& spec, int id, const char* type) {
 
 /// A log path that means "no file".
 constexpr std::string_view kNoLog = "/dev/null";
-
-/// A reply waiting for instances to settle is sent anyway after this long (a process stuck in
-/// the kernel must not hold a client forever); kill_timeout normally ends the wait far sooner.
-constexpr Millis kReplyDeadline{120'000};
-/// How often waiting replies are re-checked where the process layer cannot watch processes
-/// (no pidfd or inotify: a kernel before 5.3, or out of descriptors). Elsewhere the layer's
-/// events drive the checks and nothing polls.
-constexpr Millis kUnwatchedPoll{100};
 
 std::string new_unique_id() {
   std::random_device rd;
@@ -112,8 +105,6 @@ std::string fd_name(std::string name) {
   std::replace(name.begin(), name.end(), ':', '_');
   return name;
 }
-
-bool is_stopped(State s) { return s == State::Stopped || s == State::Errored; }
 
 /// An environment sent by a client (the caller's, or an app's), checked as config checks one.
 Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
@@ -180,7 +171,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       processes_(processes),
       signals_(io),
       sample_timer_(io),
-      waiter_poll_(io),
+      waiters_(io, processes, registry_),
       sinks_(io, options_.paths.logs_dir() + "/refused"),
       feed_(server),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
@@ -189,9 +180,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
   if (options_.daemon_log) sinks_.add(options_.daemon_log, settings_.daemon_log);
 }
 
-Supervisor::~Supervisor() {
-  for (int id : watched_) processes_.forget_members(id);
-}
+Supervisor::~Supervisor() = default;
 
 void Supervisor::start() {
   load_settings();
@@ -380,7 +369,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
                      {"reason", fx.transition->reason},
                      {"pid", in.pid}});
   }
-  check_waiters();
+  waiters_.check();
 }
 
 void Supervisor::apply(Instance& in, const Effects& fx) {
@@ -770,18 +759,13 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   return run;
 }
 
-std::string Supervisor::take_spare_cgroup(Instance& in) {
-  if (!processes_.cgroups()) return "";
-  return in.spare_cgroup.empty() ? make_cgroup(in) : std::exchange(in.spare_cgroup, {});
-}
-
 void Supervisor::prepare_spare_cgroup(Instance& in) {
   if (!processes_.cgroups()) return;
   asio::post(io_, [this, id = in.id] {
     Instance* in = registry_.find(id);
     if (!in) return;
-    remove_old_cgroups(*in);
-    if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(*in);
+    remove_old_cgroups(processes_, *in);
+    if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(processes_, *in);
   });
 }
 
@@ -789,7 +773,7 @@ void Supervisor::do_spawn(Instance& in) {
   if (in.channel) in.channel->close();
   in.channel.reset();
   if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
-  in.cgroup = take_spare_cgroup(in);
+  in.cgroup = take_spare_cgroup(processes_, in);
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
   auto failed = [this](Instance& in, const std::string& error) {
     in.exec_error = error;
@@ -896,9 +880,9 @@ std::size_t Supervisor::reopen_logs() {
 
 void Supervisor::after_reaping() {
   for (auto& [id, in] : registry_.by_id()) {
-    if (!in->old_cgroups.empty()) remove_old_cgroups(*in);
+    if (!in->old_cgroups.empty()) remove_old_cgroups(processes_, *in);
   }
-  check_waiters();
+  waiters_.check();
 }
 
 void Supervisor::on_exit(pid_t pid, ExitStatus exit) {
@@ -997,115 +981,6 @@ void Supervisor::sample() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Waiting for instances to settle
-
-std::string Supervisor::make_cgroup(Instance& in) {
-  std::error_code ec;
-  std::string dir = processes_.create_cgroup(
-      std::to_string(in.id) + "-" + in.unique_id.substr(0, 8) + "-" + std::to_string(in.cgroup_generation++), ec);
-  if (ec) spdlog::warn("{} cannot create its cgroup: {}, ignoring", label(in), ec.message());
-  return dir;
-}
-
-bool Supervisor::remove_old_cgroups(Instance& in) {
-  std::erase_if(in.old_cgroups, [this](const std::string& dir) { return processes_.remove_cgroup(dir); });
-  return in.old_cgroups.empty();
-}
-
-bool Supervisor::retire_cgroups(Instance& in) {
-  in.old_cgroups.push_back(std::move(in.cgroup));
-  in.old_cgroups.push_back(std::move(in.spare_cgroup));
-  return remove_old_cgroups(in);
-}
-
-bool Supervisor::stopped_and_quiet(const Instance& in) { return is_stopped(in.fsm.state()) && quiet(in); }
-
-bool Supervisor::quiet(const Instance& in) {
-  if (in.pid > 0 || in.candidate || !in.retiring.empty()) return false;
-  if (!in.old_cgroups.empty()) return false;
-  return processes_.members(in.membership()).empty();
-}
-
-void Supervisor::wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done,
-                          std::function<void()> complete) {
-  waiters_.push_back(Waiter{std::move(ids), std::move(done), std::move(complete), Clock::now()});
-  check_waiters();
-}
-
-void Supervisor::check_waiters() {
-  if (waiters_.empty()) return;
-  const auto now = Clock::now();
-  std::vector<std::function<void()>> ready;
-  std::optional<ScanScope> scan(std::in_place, processes_);  // one /proc scan for the whole pass
-  std::set<int> awaited;  // stopped instances whose processes a waiter still waits for
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    bool all = true;
-    const Instance* blocking = nullptr;
-    for (int id : it->ids) {
-      const Instance* in = registry_.find(id);
-      if (!it->done(in)) {
-        all = false;
-        blocking = in;
-        break;
-      }
-    }
-    // Processes stuck in the kernel must not hold a reply forever.
-    const bool late = now - it->since >= kReplyDeadline;
-    if (late) spdlog::warn("gave up waiting for instances to settle after {} ms, answering anyway", kReplyDeadline.count());
-    if (all || late) {
-      ready.push_back(std::move(it->complete));
-      it = waiters_.erase(it);
-      continue;
-    }
-    // Stopped but not quiet: only the end of its processes can change that. Other waits (a
-    // state to reach, a leader to end) are woken by the transition or the exit.
-    if (blocking && blocking->pid <= 0 && is_stopped(blocking->fsm.state())) awaited.insert(blocking->id);
-    ++it;
-  }
-  // Leftover processes often end without a SIGCHLD for us (their own parent reaps them, or
-  // they belong to an adopted instance): the process layer reports their end instead. Set
-  // within the scan, the watch finds the members from the same snapshot.
-  bool polling = false;
-  for (int id : awaited) {
-    Instance& in = *registry_.find(id);
-    // A stopped instance keeps no process: what is left was meant to die with the SIGKILL that
-    // followed its leader's exit, which a scan in the fallback can miss (a child caught between
-    // its exit and the reparenting of its own children). Kill it now.
-    if (std::size_t left = processes_.kill_rest(in.membership()); left > 0) {
-      spdlog::info("{} left {} process(es) behind, killed them", label(in), left);
-    }
-    polling |= !processes_.watch_members(id, in.membership(), in.old_cgroups, [this, id] { wake_waiters(id); });
-  }
-  for (int id : watched_) {
-    if (!awaited.count(id)) processes_.forget_members(id);
-  }
-  watched_ = std::move(awaited);
-  scan.reset();
-  if (waiters_.empty()) {
-    waiter_poll_.cancel();
-  } else {
-    TimePoint next = now + kReplyDeadline;
-    for (const auto& w : waiters_) next = std::min(next, w.since + kReplyDeadline);
-    if (polling) next = std::min(next, now + kUnwatchedPoll);
-    waiter_poll_.expires_at(next);  // cancels the wait armed by an earlier pass
-    waiter_poll_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) check_waiters();
-    });
-  }
-  for (auto& f : ready) f();
-}
-
-void Supervisor::wake_waiters(int id) {
-  // An old cgroup emptied: its last process may have been reaped by someone else than pmxd.
-  if (Instance* in = registry_.find(id); in && !in->old_cgroups.empty()) remove_old_cgroups(*in);
-  if (waiters_woken_) return;
-  waiters_woken_ = true;
-  asio::post(io_, [this] {
-    waiters_woken_ = false;
-    check_waiters();
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Verbs
 
@@ -1149,7 +1024,7 @@ void Supervisor::register_verbs() {
     if (!watch) return reply.fail(ipc::invalid_param("watch", watch.error()));
     if (*watch == false) set_watch(ids, false);  // `pmx stop --watch`: stop watching too
     for (int id : ids) dispatch(*registry_.find(id), Event::Stop);
-    wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
+    waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
@@ -1163,7 +1038,7 @@ void Supervisor::register_verbs() {
     if (watch && watch->is_boolean()) set_watch(ids, watch->get<bool>());
     else if (watch && *watch == "toggle") set_watch(ids, std::nullopt);
     for (int id : ids) dispatch(*registry_.find(id), Event::Restart);
-    wait_for(ids, settled_or_gone,
+    waiters_.wait_for(ids, settled_or_gone,
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
@@ -1184,7 +1059,7 @@ void Supervisor::register_verbs() {
       in.deleting = true;
       dispatch(in, Event::Stop);
     }
-    wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
+    waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
              [this, ids, reply] {
                for (int id : ids) remove(id);
                reply.ok({{"deleted", ids}});
@@ -1364,7 +1239,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   for (const auto& spec : specs) {
     for (int n = 0; n < spec.instances; ++n) ids.push_back(add_instance(spec, caller_env));
   }
-  wait_for(ids, settled_or_gone,
+  waiters_.wait_for(ids, settled_or_gone,
            [this, ids, reply] { reply.ok_text(describe_all(ids)); });
 }
 
@@ -1396,9 +1271,9 @@ void Supervisor::stop_all_then(std::function<void()> done) {
   for (int id : ids) {
     if (Instance* in = registry_.find(id)) dispatch(*in, Event::Stop);
   }
-  wait_for(ids, [this](const Instance* in) { return !in || stopped_and_quiet(*in); },
+  waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
            [this, done = std::move(done)] {
-             for (auto& [id, in] : registry_.by_id()) retire_cgroups(*in);
+             for (auto& [id, in] : registry_.by_id()) retire_cgroups(processes_, *in);
              forget_state();
              server_.close();
              spdlog::info("every app is stopped, pmxd exits");
@@ -1410,7 +1285,7 @@ void Supervisor::remove(int id) {
   Instance* in = registry_.find(id);
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
-  if (!retire_cgroups(*in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
+  if (!retire_cgroups(processes_, *in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   close_output(*in);
   if (in->channel) in->channel->close();
   feed_.untrack(id);

@@ -25,6 +25,7 @@
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/supervisor/registry.hpp"
+#include "daemon/supervisor/settle_waiters.hpp"
 #include "ipc/protocol.hpp"
 
 namespace pmx::daemon {
@@ -66,7 +67,6 @@ class Supervisor {
   /// processes is the process layer (SystemProcessOps, or a fake in unit tests); it must
   /// outlive the supervisor.
   Supervisor(boost::asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes);
-  /// Ends the process layer's watches for waiting replies.
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -82,14 +82,6 @@ class Supervisor {
 
  private:
   using json = ipc::json;
-  /// A reply waiting until every listed instance satisfies done().
-  struct Waiter {
-    std::vector<int> ids;
-    std::function<bool(const Instance*)> done;  ///< nullptr: the instance is gone
-    std::function<void()> complete;
-    TimePoint since;  ///< when the wait began
-  };
-
   // Effects and events.
   void dispatch(Instance& in, Event event, ExitStatus exit = {});
   void apply(Instance& in, const Effects& fx);
@@ -114,8 +106,6 @@ class Supervisor {
   Result<Launched> launch(Instance& in, const std::string& cgroup, ExecDone exec_done);
   /// Makes run the instance's current run (its pid file written, the state file soon).
   void become_current(Instance& in, Launched run);
-  /// The cgroup for a new run of in: the spare one made ahead, or a new one ("" without cgroups).
-  std::string take_spare_cgroup(Instance& in);
   /// Clears away the last run's cgroup and makes the next run's, off the restart path.
   void prepare_spare_cgroup(Instance& in);
   /// Stops one run gracefully: kill_signal to its processes, or 'shutdown' on its Node channel
@@ -249,24 +239,6 @@ class Supervisor {
   void sample();
   void schedule_sample();
 
-  // Waiting for instances to settle before answering.
-  void wait_for(std::vector<int> ids, std::function<bool(const Instance*)> done, std::function<void()> complete);
-  void check_waiters();
-  /// The process layer saw a change in id's processes: clears away its emptied old cgroups and
-  /// checks the waiters once (a burst of exits makes one check).
-  void wake_waiters(int id);
-  /// Creates a new cgroup for a run of the instance ("" in fallback mode or on failure).
-  std::string make_cgroup(Instance& in);
-  /// Removes the instance's cgroups of earlier runs that are empty; true when none is left.
-  bool remove_old_cgroups(Instance& in);
-  /// Moves the current and spare cgroups among the old ones and removes what is empty;
-  /// true when none is left (for delete and shutdown).
-  bool retire_cgroups(Instance& in);
-  /// Stopped or errored, and no process of it left: what stop, delete and kill wait for.
-  bool stopped_and_quiet(const Instance& in);
-  /// No process of the instance is left (its leader reaped, nothing it started alive).
-  bool quiet(const Instance& in);
-
   // Verbs.
   void register_verbs();
   void start_app(const json& params, const Reply& reply);
@@ -297,11 +269,8 @@ class Supervisor {
   ProcessOps& processes_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer sample_timer_;
-  /// Fires at the earliest reply deadline, or polls where the process layer cannot watch.
-  boost::asio::steady_timer waiter_poll_;
-  std::set<int> watched_;  ///< instances whose processes the layer watches for a waiting reply
-  bool waiters_woken_ = false;  ///< a check of the waiters is posted
   Registry registry_;  ///< the apps, their instances by pm_id, the leaders by pid
+  SettleWaiters waiters_;  ///< replies held until their instances settle
   config::DaemonSettings settings_;  ///< pmx.yaml
   LogSinks sinks_;
   LogFeed feed_;  ///< who follows which instance's output
@@ -312,7 +281,6 @@ class Supervisor {
   std::string state_path_;
   bool persist_pending_ = false;
   bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
-  std::vector<Waiter> waiters_;
   std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
   std::uint64_t requests_at_trim_ = 0;
   std::uint64_t sample_tick_ = 0;
