@@ -42,9 +42,12 @@ FileWatcher::~FileWatcher() {
 
 bool FileWatcher::ignored(const std::string& path) const {
   if (rules_.ours && rules_.ours(path)) return true;
-  std::string relative = path;
+  // Rules match the path below the watched folder, as chokidar's do under PM2: the folders
+  // above it (a /tmp, a /srv/www) are no part of what an app's ignore_watch names.
+  std::string relative = path.substr(path.rfind('/') + 1);
   for (const auto& root : rules_.roots) {
-    if (path.rfind(root + "/", 0) == 0) relative = path.substr(root.size() + 1);
+    if (path == root) relative.clear();
+    else if (path.rfind(root + "/", 0) == 0) relative = path.substr(root.size() + 1);
   }
   const std::string name = path.substr(path.rfind('/') + 1);
   auto component = [&](const std::string& word) {

@@ -37,6 +37,23 @@ TEST_CASE("watch: node_modules, .git, pmx's files and ignore_watch rules are ign
   CHECK_FALSE(w.ignored(dir.path + "/tmpfile.js"));
 }
 
+TEST_CASE("watch: rules match below the watched folder, never the folders above it", "[watch][regression]") {
+  boost::asio::io_context io;
+  TempDir dir;
+  // The watched folder sits under folders named like common rules (/tmp/..., www, srv).
+  const std::string root = dir.path + "/srv/www/app";
+  FileWatcher::Rules rules;
+  rules.roots = {root};
+  rules.ignore = {"tmp", "www", "srv", "*.log", "[/\\\\]www[/\\\\]"};
+  FileWatcher w(io, rules, 100ms, [](const std::string&, std::size_t) {});
+  CHECK_FALSE(w.ignored(root));
+  CHECK_FALSE(w.ignored(root + "/server.js"));
+  CHECK_FALSE(w.ignored(root + "/lib/db.js"));
+  CHECK(w.ignored(root + "/www/index.html"));
+  CHECK(w.ignored(root + "/lib/tmp"));
+  CHECK(w.ignored(root + "/out.log"));
+}
+
 TEST_CASE("watch: a burst of changes makes one call, after the quiet delay", "[watch]") {
   boost::asio::io_context io;
   TempDir dir;

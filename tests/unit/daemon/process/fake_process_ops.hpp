@@ -5,7 +5,10 @@
 // reaches the supervisor only through watch_members.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -34,9 +37,17 @@ class FakeProcessOps final : public ProcessOps {
     bool child = true;          ///< spawned by us (else: a process a crashed pmxd left)
     std::uint64_t rss = 0;
     std::vector<int> signals;   ///< every signal it was sent, in order
+    /// The process's copies of the fds it inherited (request.inherited_fds: its fds 3..), open
+    /// while it lives: a Node app's IPC channel among them.
+    std::vector<int> fds;
   };
 
   explicit FakeProcessOps(boost::asio::io_context& io) : io_(io) {}
+  ~FakeProcessOps() override {
+    for (auto& [pid, p] : procs) close_fds(p);
+  }
+  FakeProcessOps(const FakeProcessOps&) = delete;
+  FakeProcessOps& operator=(const FakeProcessOps&) = delete;
 
   // Behaviour of the next spawns.
   bool ignore_signals = false;                        ///< new processes ignore all but SIGKILL
@@ -86,6 +97,7 @@ class FakeProcessOps final : public ProcessOps {
     boost::asio::post(io_, [this, pid, exit] {
       Proc& p = procs.at(pid);
       p.alive = false;
+      close_fds(p);  // as the kernel closes a process's fds at its end
       if (p.child) {
         on_exit_(pid, exit);
         after_batch_();
@@ -108,6 +120,22 @@ class FakeProcessOps final : public ProcessOps {
     ExitStatus e;
     e.code = code;
     end(pid, e);
+  }
+  /// Writes line and a newline on pid's Node IPC channel (NODE_CHANNEL_FD), as process.send()
+  /// with JSON serialization does; false when pid has no channel.
+  bool send_on_channel(pid_t pid, const std::string& line) {
+    const int fd = channel_fd(pid);
+    if (fd < 0) return false;
+    const std::string text = line + "\n";
+    return ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  }
+  /// What pmxd has written to pid's channel so far, read without waiting.
+  std::string read_channel(pid_t pid) {
+    const int fd = channel_fd(pid);
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; fd >= 0 && (n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    return out;
   }
   /// The last pid spawned (0 when none).
   pid_t last() const { return spawned.empty() ? 0 : spawned.back(); }
@@ -132,6 +160,7 @@ class FakeProcessOps final : public ProcessOps {
     p.request = request;
     p.start = next_start_++;
     p.ignores_signals = ignore_signals;
+    for (int fd : request.inherited_fds) p.fds.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
     procs[pid] = p;
     spawned.push_back(pid);
     const auto failure = fail_exec;
@@ -201,6 +230,25 @@ class FakeProcessOps final : public ProcessOps {
   void forget_watch(pid_t pid) override { watches_.erase(pid); }
 
  private:
+  static void close_fds(Proc& p) {
+    for (int fd : p.fds) {
+      if (fd >= 0) ::close(fd);
+    }
+    p.fds.clear();
+  }
+  /// pid's end of its Node channel, -1 when it has none (or has ended).
+  int channel_fd(pid_t pid) const {
+    auto it = procs.find(pid);
+    if (it == procs.end()) return -1;
+    static const std::string key = "NODE_CHANNEL_FD=";
+    for (const auto& e : it->second.request.env) {
+      if (e.compare(0, key.size(), key) != 0) continue;
+      const std::size_t index = std::stoul(e.substr(key.size())) - 3;
+      return index < it->second.fds.size() ? it->second.fds[index] : -1;
+    }
+    return -1;
+  }
+
   /// The leader while alive, and every live process that carries m's unique_id.
   std::vector<pid_t> find_members(const Membership& m) const {
     std::vector<pid_t> out;

@@ -13,99 +13,17 @@
 #include <memory>
 #include <string>
 
-#include "daemon/control/control_server.hpp"
-#include "daemon/supervisor/supervisor.hpp"
-#include "tests/unit/daemon/process/fake_process_ops.hpp"
+#include "tests/unit/daemon/supervisor/supervisor_rig.hpp"
 
 using namespace pmx;
 using namespace pmx::daemon;
-using pmx::daemon::testing::FakeProcessOps;
+using pmx::daemon::testing::SupervisorHome;
+using pmx::daemon::testing::SupervisorRig;
 using json = ipc::json;
 
-namespace {
-
-/// A fresh PMX_HOME, removed at the end.
-struct TempHome {
-  TempHome() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/pmx-supervisor-XXXXXX";
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-    std::filesystem::create_directories(path + "/logs");
-    std::filesystem::create_directories(path + "/pids");
-  }
-  ~TempHome() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
-
-/// One supervisor on a fake process layer, its own loop and control server, in home.
-struct Rig {
-  explicit Rig(const std::string& home, Millis sample_interval = Millis(1000)) {
-    DaemonOptions options;
-    options.paths = config::Paths{home};
-    options.use_cgroups = false;
-    options.sample_interval = sample_interval;
-    options.clock = [this] { return now; };
-    server = std::make_unique<ControlServer>(io, home + "/pmx.sock");
-    supervisor = std::make_unique<Supervisor>(io, options, *server, ops);
-  }
-  ~Rig() {
-    supervisor.reset();
-    server.reset();
-  }
-
-  /// Calls a verb as a client would; the reply is not read (the tests look at the instances).
-  void call(const std::string& method, const json& params) {
-    server->dispatch(ipc::Request{json(1), method, params}, Reply({}, json(1)));
-  }
-  void start_app(json app) {
-    app["script"] = "/bin/sh";  // never run: the fake spawns nothing
-    call("start", {{"app", app}});
-  }
-
-  /// Runs the loop until pred holds; false after a generous deadline.
-  template <typename Pred>
-  bool run_until(Pred pred) {
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (!pred()) {
-      if (Clock::now() > deadline) return false;
-      io.restart();
-      io.run_for(std::chrono::milliseconds(2));
-    }
-    return true;
-  }
-  /// Runs what is ready now (no timer that has not expired).
-  void settle() {
-    io.restart();
-    io.poll();
-  }
-
-  const Instance& in(int id = 0) const {
-    const Instance* i = supervisor->instance(id);
-    REQUIRE(i != nullptr);
-    return *i;
-  }
-  State state(int id = 0) const { return in(id).fsm.state(); }
-  /// Waits until instance id is online with a pid other than not_this.
-  bool online_again(pid_t not_this, int id = 0) {
-    return run_until([&] { return state(id) == State::Online && in(id).pid != not_this; });
-  }
-
-  TimePoint now = Clock::now();
-  boost::asio::io_context io{1};
-  FakeProcessOps ops{io};
-  std::unique_ptr<ControlServer> server;
-  std::unique_ptr<Supervisor> supervisor;
-};
-
-}  // namespace
-
 TEST_CASE("a crash-looping app ends errored after max_restarts unstable exits", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "crash"}, {"max_restarts", 3}, {"min_uptime", 60000}});
   pid_t pid = 0;
@@ -124,8 +42,8 @@ TEST_CASE("a crash-looping app ends errored after max_restarts unstable exits", 
 }
 
 TEST_CASE("a run longer than min_uptime resets the unstable count", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "flaky"}, {"max_restarts", 2}, {"min_uptime", 1000}});
   REQUIRE(rig.online_again(0));
@@ -149,8 +67,8 @@ TEST_CASE("a run longer than min_uptime resets the unstable count", "[supervisor
 }
 
 TEST_CASE("an exit code listed in stop_exit_codes ends stopped", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "done"}, {"stop_exit_codes", {3}}});
   REQUIRE(rig.online_again(0));
@@ -164,8 +82,8 @@ TEST_CASE("an exit code listed in stop_exit_codes ends stopped", "[supervisor]")
 }
 
 TEST_CASE("an exit code not in stop_exit_codes is restarted", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "other"}, {"stop_exit_codes", {3}}});
   REQUIRE(rig.online_again(0));
@@ -176,8 +94,8 @@ TEST_CASE("an exit code not in stop_exit_codes is restarted", "[supervisor]") {
 }
 
 TEST_CASE("autorestart false ends stopped after any exit", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "once"}, {"autorestart", false}});
   REQUIRE(rig.online_again(0));
@@ -190,8 +108,8 @@ TEST_CASE("autorestart false ends stopped after any exit", "[supervisor]") {
 }
 
 TEST_CASE("restart_delay waits in waiting restart, then relaunches", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "slow"}, {"restart_delay", 300}});
   REQUIRE(rig.online_again(0));
@@ -210,8 +128,8 @@ TEST_CASE("restart_delay waits in waiting restart, then relaunches", "[superviso
 }
 
 TEST_CASE("stop during waiting restart cancels the relaunch", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "held"}, {"restart_delay", 100}});
   REQUIRE(rig.online_again(0));
@@ -231,8 +149,8 @@ TEST_CASE("stop during waiting restart cancels the relaunch", "[supervisor]") {
 
 TEST_CASE("stop sends the kill signal once, then SIGKILL after kill_timeout to an app that ignores it",
           "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.ops.ignore_signals = true;
   rig.start_app({{"name", "stubborn"}, {"kill_signal", "SIGTERM"}, {"kill_timeout", 50}});
@@ -247,8 +165,8 @@ TEST_CASE("stop sends the kill signal once, then SIGKILL after kill_timeout to a
 }
 
 TEST_CASE("stop of an app that obeys sends one signal and no SIGKILL", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "polite"}, {"kill_timeout", 50}});
   REQUIRE(rig.online_again(0));
@@ -263,8 +181,8 @@ TEST_CASE("stop of an app that obeys sends one signal and no SIGKILL", "[supervi
 
 TEST_CASE("a delete waiting on descendants looks at the processes once per exit, not on a timer",
           "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "tree"}, {"kill_timeout", 60000}});
   REQUIRE(rig.online_again(0));
@@ -303,8 +221,8 @@ TEST_CASE("a delete waiting on descendants looks at the processes once per exit,
 
 TEST_CASE("leftover processes a scan missed at the leader's exit are killed when the stop waits on them",
           "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.ops.kill_rest_kills = true;
   rig.ops.kill_rest_misses = 1;  // the kill that follows the leader's exit finds nothing
   rig.supervisor->start();
@@ -319,8 +237,8 @@ TEST_CASE("leftover processes a scan missed at the leader's exit are killed when
 }
 
 TEST_CASE("a stop whose instance has no process left answers without watching", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "lone"}, {"kill_timeout", 60000}});
   REQUIRE(rig.online_again(0));
@@ -331,8 +249,8 @@ TEST_CASE("a stop whose instance has no process left answers without watching", 
 }
 
 TEST_CASE("restart signals the running process once and starts a new one", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "again"}});
   REQUIRE(rig.online_again(0));
@@ -346,8 +264,8 @@ TEST_CASE("restart signals the running process once and starts a new one", "[sup
 
 TEST_CASE("a restart or reload while pmxd shuts down starts nothing, and the shutdown goes on",
           "[supervisor][shutdown][regression]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.ops.ignore_signals = true;  // slow keeps the shutdown going until its kill_timeout
   rig.start_app({{"name", "slow"}, {"kill_timeout", 300}});
@@ -370,8 +288,8 @@ TEST_CASE("a restart or reload while pmxd shuts down starts nothing, and the shu
 }
 
 TEST_CASE("memory over max_memory_restart restarts the app", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path, Millis(5));
+  SupervisorHome home;
+  SupervisorRig rig(home.path, Millis(5));
   rig.supervisor->start();
   rig.start_app({{"name", "hog"}, {"max_memory_restart", "100M"}});
   REQUIRE(rig.online_again(0));
@@ -387,8 +305,8 @@ TEST_CASE("memory over max_memory_restart restarts the app", "[supervisor]") {
 }
 
 TEST_CASE("an exec failure is reported and handled as an exit", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.ops.fail_exec = std::make_pair(ENOENT, std::string("exec"));
   rig.start_app({{"name", "missing"}, {"autorestart", false}});
@@ -399,8 +317,8 @@ TEST_CASE("an exec failure is reported and handled as an exit", "[supervisor]") 
 }
 
 TEST_CASE("a failed fork is a spawn failure, restarted per policy", "[supervisor]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.ops.fail_fork = true;
   rig.start_app({{"name", "nofork"}, {"max_restarts", 2}, {"min_uptime", 60000}});
@@ -414,7 +332,7 @@ namespace {
 /// Runs a first supervisor in home until app is online, then drops it as a crash would (no
 /// stop, no clean exit), leaving its state file. Returns the app's pid and start ticks.
 std::pair<pid_t, std::uint64_t> run_and_crash(const std::string& home, const json& app) {
-  Rig first(home);
+  SupervisorRig first(home);
   first.supervisor->start();
   first.start_app(app);
   REQUIRE(first.online_again(0));
@@ -428,9 +346,9 @@ std::pair<pid_t, std::uint64_t> run_and_crash(const std::string& home, const jso
 }  // namespace
 
 TEST_CASE("a new supervisor adopts a recorded process that is still the same one", "[supervisor]") {
-  TempHome home;
+  SupervisorHome home;
   auto [pid, start] = run_and_crash(home.path, {{"name", "kept"}, {"script", "/bin/sh"}});
-  Rig second(home.path);
+  SupervisorRig second(home.path);
   second.ops.add_foreign(pid, start);
   second.supervisor->start();
   CHECK(second.state() == State::Online);
@@ -447,9 +365,9 @@ TEST_CASE("a new supervisor adopts a recorded process that is still the same one
 }
 
 TEST_CASE("a recorded process that died meanwhile is restarted as an exit of unknown code", "[supervisor]") {
-  TempHome home;
+  SupervisorHome home;
   auto [pid, start] = run_and_crash(home.path, {{"name", "gone"}, {"script", "/bin/sh"}});
-  Rig second(home.path);
+  SupervisorRig second(home.path);
   second.supervisor->start();
   REQUIRE(second.online_again(pid));
   CHECK(second.in().last_exit.unknown);
@@ -457,9 +375,9 @@ TEST_CASE("a recorded process that died meanwhile is restarted as an exit of unk
 }
 
 TEST_CASE("a recorded pid reused by another process is not adopted", "[supervisor]") {
-  TempHome home;
+  SupervisorHome home;
   auto [pid, start] = run_and_crash(home.path, {{"name", "reused"}, {"script", "/bin/sh"}});
-  Rig second(home.path);
+  SupervisorRig second(home.path);
   second.ops.add_foreign(pid, start + 1);  // same pid, another process
   second.supervisor->start();
   REQUIRE(second.online_again(pid));
@@ -468,10 +386,10 @@ TEST_CASE("a recorded pid reused by another process is not adopted", "[superviso
 }
 
 TEST_CASE("a recorded process that died meanwhile stays stopped with autorestart false", "[supervisor]") {
-  TempHome home;
+  SupervisorHome home;
   auto [pid, start] = run_and_crash(home.path, {{"name", "quiet"}, {"script", "/bin/sh"}, {"autorestart", false}});
   (void)start;
-  Rig second(home.path);
+  SupervisorRig second(home.path);
   second.supervisor->start();
   REQUIRE(second.run_until([&] { return second.state() == State::Stopped; }));
   CHECK(second.in().pid == 0);
@@ -492,8 +410,8 @@ std::vector<int> ids_of(const App* app) {
 }  // namespace
 
 TEST_CASE("the instances of one name make one app, which goes with its last instance", "[supervisor][app]") {
-  TempHome home;
-  Rig rig(home.path);
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app({{"name", "web"}, {"instances", 3}});
   rig.call("start", {{"app", {{"name", "api"}, {"script", "/bin/true"}}}});
@@ -519,9 +437,9 @@ TEST_CASE("the instances of one name make one app, which goes with its last inst
 }
 
 TEST_CASE("a new supervisor rebuilds the apps from the state file", "[supervisor][app]") {
-  TempHome home;
+  SupervisorHome home;
   {
-    Rig first(home.path);
+    SupervisorRig first(home.path);
     first.supervisor->start();
     first.start_app({{"name", "web"}, {"instances", 2}, {"autostart", false}});
     first.call("start", {{"app", {{"name", "api"}, {"script", "/bin/true"}, {"autostart", false}}}});
@@ -529,7 +447,7 @@ TEST_CASE("a new supervisor rebuilds the apps from the state file", "[supervisor
     REQUIRE(first.run_until([&] { return first.supervisor->instance(3) != nullptr; }));
     first.settle();  // the state file is written from the loop
   }
-  Rig second(home.path);
+  SupervisorRig second(home.path);
   second.supervisor->start();
   CHECK(ids_of(second.supervisor->app("web")) == std::vector<int>{0, 1, 3});
   CHECK(ids_of(second.supervisor->app("api")) == std::vector<int>{2});
