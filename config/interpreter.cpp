@@ -47,13 +47,19 @@ std::string choose_interpreter(const std::string& path) {
   const std::string text(head, static_cast<std::size_t>(n));
   if (text.starts_with("\x7f" "ELF") || text.find('\0') != std::string::npos) return "none";
   if (!text.starts_with("#!")) return "node";
-  if (::access(path.c_str(), X_OK) == 0) return "none";
-  // #!program [argument]: the kernel's reading of the first line.
+  // #!program [argument]: the kernel's reading of the first line (`env -S` splits the rest).
   std::istringstream line(text.substr(2, text.find('\n') == std::string::npos ? std::string::npos : text.find('\n') - 2));
   std::string program, argument;
   line >> program >> argument;
-  if (program.empty()) return "node";
   const bool env = program == "/usr/bin/env" || program == "/bin/env";
+  if (env && (argument == "-S" || argument == "--split-string")) line >> argument;
+  const std::string named = env ? argument : program;
+  // A script whose shebang names node is a Node app (express's bin/www, next's bin): run under
+  // node, as PM2 runs it, so that it gets cluster mode, the IPC channel and the preload.
+  const std::string base = named.substr(named.rfind('/') == std::string::npos ? 0 : named.rfind('/') + 1);
+  if (base == "node" || base == "nodejs") return "node";
+  if (::access(path.c_str(), X_OK) == 0) return "none";
+  if (program.empty()) return "node";
   return env && !argument.empty() ? argument : program;
 }
 

@@ -72,15 +72,28 @@ TEST_CASE("choose_interpreter: by content when the extension says nothing, as PM
           "[interpreter]") {
   // express-generator's bin/www: JavaScript without extension or exec bit runs with node.
   CHECK(choose_interpreter(TempFile("www", "var app = require('../app');\n", 0644).path) == "node");
-  CHECK(choose_interpreter(TempFile("www", "#!/usr/bin/env node\nrequire('x');\n", 0755).path) == "none");
   CHECK(choose_interpreter(TempFile("www", "#!/usr/bin/env node\nrequire('x');\n", 0644).path) == "node");
   CHECK(choose_interpreter(TempFile("tool", "#!/usr/bin/env python3\nprint(1)\n", 0644).path) == "python3");
   CHECK(choose_interpreter(TempFile("run", "#!/bin/bash -e\necho\n", 0644).path) == "/bin/bash");
   CHECK(choose_interpreter(TempFile("blob", std::string("\x7f" "ELF\x02\x01", 6), 0755).path) == "none");
   CHECK(choose_interpreter(TempFile("data", std::string("ab\0cd", 5), 0644).path) == "none");
   CHECK(choose_interpreter("/bin/sh") == "none");
+  // An executable whose shebang names a program other than node is run as it is.
+  CHECK(choose_interpreter(TempFile("tool", "#!/usr/bin/env python3\nprint(1)\n", 0755).path) == "none");
   // The extension wins over the content.
   CHECK(choose_interpreter(TempFile("x.py", "#!/bin/sh\n", 0755).path) == "python3");
+}
+
+TEST_CASE("choose_interpreter: an executable script whose shebang names node is a Node app",
+          "[interpreter][regression]") {
+  // express-generator's bin/www and next's bin have the exec bit: under PM2 they run with node
+  // (cluster mode, the IPC channel), not on their own.
+  for (const char* shebang : {"#!/usr/bin/env node\n", "#!/usr/bin/node\n", "#!/usr/local/bin/nodejs --harmony\n",
+                              "#!/usr/bin/env -S node --max-old-space-size=512\n", "#!/usr/bin/env  node\n"}) {
+    CAPTURE(shebang);
+    CHECK(choose_interpreter(TempFile("www", std::string(shebang) + "require('x');\n", 0755).path) == "node");
+  }
+  CHECK(choose_interpreter(TempFile("nodemon-like", "#!/usr/bin/env nodemonx\n", 0755).path) == "none");
 }
 
 }  // namespace
