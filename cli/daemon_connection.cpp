@@ -96,6 +96,10 @@ int report_errored(const json& started) {
                 << "): cannot write its log file " << log.get<std::string>()
                 << "; its output is dropped (and counted) until it can be written\n";
     }
+    if (const json ready = env.value("ready_warning", json()); ready.is_string()) {
+      std::cerr << "pmx: warning: " << app.value("name", "?") << " (id " << app.value("pm_id", -1)
+                << "): " << ready.get<std::string>() << "\n";
+    }
     if (env.value("status", "") != "errored") continue;
     const json why = env.value("exec_error", json());
     std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") errored: "

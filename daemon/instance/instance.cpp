@@ -66,4 +66,9 @@ std::string how_it_ended(const ExitStatus& exit) {
   return "exited with code " + std::to_string(exit.code);
 }
 
+std::string no_ready_message(const config::AppSpec& spec) {
+  return "no ready message came within listen_timeout " + std::to_string(spec.listen_timeout_ms) +
+         " ms (wait_ready: process.send('ready') or sd_notify READY=1); online anyway";
+}
+
 }  // namespace pmx::daemon

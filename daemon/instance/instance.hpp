@@ -89,11 +89,11 @@ struct Instance {
   boost::asio::steady_timer restart_timer;
   boost::asio::steady_timer cron_timer;  ///< the next cron_restart, when the spec has one
   /// Readiness: the run's exec succeeded and the instance waits (launching) for the app to say
-  /// it is ready, until listen_timeout. ready_failed: that time passed under wait_ready, the
-  /// run is being killed, and its end counts as a failed start.
+  /// it is ready, until listen_timeout. Once that has passed the run is online anyway, as under
+  /// PM2; ready_warning then says that no ready message came (jlist, start's output).
   boost::asio::steady_timer ready_timer;
   bool awaiting_ready = false;
-  bool ready_failed = false;
+  std::string ready_warning;
   std::string notify_status;     ///< the app's last sd_notify STATUS=, shown by describe
   /// Sockets the app asked for on its Node channel and was refused (pmx.log names the first
   /// ten and every thousandth).
@@ -137,6 +137,8 @@ struct Instance {
 std::string label(const Instance& in);
 /// How a leader ended, for the log: "exited with code 1", "killed by SIGKILL".
 std::string how_it_ended(const ExitStatus& exit);
+/// The warning of a wait_ready run that never said it was ready, online anyway.
+std::string no_ready_message(const config::AppSpec& spec);
 /// What a reply to start, restart, reload, scale or resurrect waits for: the instance is
 /// settled (not on its way to another state), or gone.
 inline bool settled_or_gone(const Instance* in) { return !in || is_settled(in->fsm.state()); }

@@ -140,6 +140,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
                           : json(nullptr)},
       {"status_reason", in.fsm.reason()},
       {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
+      {"ready_warning", in.ready_warning.empty() ? json(nullptr) : json(in.ready_warning)},
       {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
       {"log_dropped_bytes", dropped_bytes(in)},
       {"notify_status", in.notify_status},

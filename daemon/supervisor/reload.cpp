@@ -98,8 +98,11 @@ void Supervisor::candidate_spawned(Instance& in) {
       return take_over(*in, "did not listen within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
                                 " ms, taken as ready");
     }
-    abort_candidate(*in, "not ready within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
-                             " ms (wait_ready)");
+    // As at start: alive at listen_timeout without a ready message, it takes over, said so.
+    const std::string warning = no_ready_message(in->spec);
+    spdlog::warn("{} reload: pid {} {}", label(*in), pid, warning);
+    take_over(*in, "alive at listen_timeout without a ready message");
+    in->ready_warning = warning;
   });
 }
 

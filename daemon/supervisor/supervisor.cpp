@@ -419,7 +419,7 @@ bool Supervisor::with_preload(const config::AppSpec& s) const {
 void Supervisor::spawned(Instance& in) {
   if (!needs_ready(in)) return dispatch(in, Event::Spawned);
   in.awaiting_ready = true;
-  in.ready_failed = false;
+  in.ready_warning.clear();
   in.ready_timer.expires_after(Millis(in.spec.listen_timeout_ms));
   in.ready_timer.async_wait([this, id = in.id, pid = in.pid](const boost::system::error_code& ec) {
     Instance* in = registry_.find(id);
@@ -430,12 +430,11 @@ void Supervisor::spawned(Instance& in) {
       spdlog::info("{} did not listen within listen_timeout {} ms, online anyway", label(*in), in->spec.listen_timeout_ms);
       return dispatch(*in, Event::Spawned);
     }
-    // wait_ready: no readiness, no start. The run is killed and its end is a failed start.
-    in->ready_failed = true;
-    in->exec_error = "not ready within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
-                     " ms (wait_ready: the app signals readiness with process.send('ready') or sd_notify READY=1)";
-    spdlog::error("{} {}", label(*in), in->exec_error);
-    processes_.signal_all(in->membership(), SIGKILL);
+    // wait_ready and no ready message: online anyway once listen_timeout has passed, as PM2
+    // does (many copied configs set wait_ready and never send 'ready'), and said so.
+    in->ready_warning = no_ready_message(in->spec);
+    spdlog::warn("{} {}", label(*in), in->ready_warning);
+    dispatch(*in, Event::Spawned);
   });
 }
 
@@ -915,11 +914,9 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   if (in.channel) in.channel->close();
   in.channel.reset();
   spdlog::info("{} pid {} {}", label(in), pid, how_it_ended(exit));
-  // A run that never became ready (wait_ready) failed to start, however long it lasted.
-  const bool failed_start = std::exchange(in.ready_failed, false);
   in.awaiting_ready = false;
   in.ready_timer.cancel();
-  dispatch(in, failed_start ? Event::SpawnFailed : Event::Exited, exit);
+  dispatch(in, Event::Exited, exit);
   persist_soon();
   // A replacement spawned at once has already rewritten the pid file.
   if (Instance* still = registry_.find(id); still && still->pid == 0) remove_pid_file(still->pid_path);
