@@ -158,23 +158,13 @@ int start_script(DaemonConnection& s, const StartOptions& o) {
   const std::string base = o.cwd.empty() ? config::current_directory() : config::absolute_path(o.cwd, config::current_directory());
   std::string path = config::absolute_path(script, base);
   if (!config::is_regular_file(path)) path = config::find_in_path(script);
-  if (path.empty() && script.find_first_of(" \t") != std::string::npos) {
-    // No such file, but a command line. A plain one runs as its program and arguments, so
-    // signals reach the program itself; one that needs a shell (pipes, $VARS, NAME=value
-    // prefixes, globs) runs with /bin/sh -c, as PM2 runs every command string.
+  if (path.empty() && config::looks_like_command(script)) {
+    // No such file, but a command line (config::command_string).
+    auto parsed = config::command_string(script);
+    if (!parsed) throw Failure(kUsage, "start: " + parsed.error());
     StartOptions command = o;
-    auto split = config::split_shell_words(script);
-    if (!split) throw Failure(kUsage, "start: " + split.error());
-    const std::vector<std::string>& words = *split;
-    auto assignment = [](const std::string& w) {
-      const auto eq = w.find('=');
-      return eq != std::string::npos && eq > 0 && w.find('/') > eq;
-    };
-    const auto program = std::find_if_not(words.begin(), words.end(), assignment);
-    if (program == words.end()) throw Failure(kUsage, "start: no program in the command '" + script + "'");
-    if (command.name.empty()) command.name = config::default_name(*program);
-    const bool shell = program != words.begin() || script.find_first_of("|&;<>()$`\\*?[]{}~") != std::string::npos;
-    command.positional = shell ? std::vector<std::string>{"/bin/sh", "-c", script} : words;
+    if (command.name.empty()) command.name = config::command_name(script);
+    command.positional = parsed->argv;
     command.positional.insert(command.positional.end(), o.positional.begin() + 1, o.positional.end());
     return start_script(s, command);
   }

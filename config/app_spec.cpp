@@ -2,6 +2,7 @@
 #include "config/app_spec.hpp"
 #include "config/cron.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <cctype>
@@ -636,6 +637,41 @@ std::string signal_name(int signo) {
     if (s.number == signo) return s.name;
   }
   return "SIG" + std::to_string(signo);
+}
+
+std::string command_name(const std::string& text) {
+  std::string name;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t begin = text.find_first_not_of(" \t\r\n", start);
+    if (begin == std::string::npos) break;
+    const std::size_t end = std::min(text.find_first_of(" \t\r\n", begin), text.size());
+    std::string word = text.substr(begin, end - begin);
+    while (word.size() > 1 && word.back() == '/') word.pop_back();
+    if (auto slash = word.rfind('/'); slash != std::string::npos) word = word.substr(slash + 1);
+    if (!word.empty()) name += (name.empty() ? "" : " ") + word;
+    start = end;
+  }
+  return name.empty() ? "app" : name;
+}
+
+bool looks_like_command(const std::string& text) { return text.find_first_of(" \t") != std::string::npos; }
+
+Result<CommandString> command_string(const std::string& text) {
+  auto split = split_shell_words(text);
+  if (!split) return Error{split.error()};
+  const std::vector<std::string>& words = *split;
+  auto assignment = [](const std::string& w) {
+    const auto eq = w.find('=');
+    return eq != std::string::npos && eq > 0 && w.find('/') > eq;
+  };
+  const auto program = std::find_if_not(words.begin(), words.end(), assignment);
+  if (program == words.end()) return Error{"no program in the command '" + text + "'"};
+  const bool shell = program != words.begin() || text.find_first_of("|&;<>()$`\\*?[]{}~") != std::string::npos;
+  CommandString c;
+  c.program = *program;
+  c.argv = shell ? std::vector<std::string>{"/bin/sh", "-c", text} : words;
+  return c;
 }
 
 std::string default_name(const std::string& script) {

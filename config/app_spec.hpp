@@ -136,6 +136,23 @@ std::string signal_name(int signo);
 /// backslash escapes ("--port 80 --msg 'hi there'").
 Result<std::vector<std::string>> split_shell_words(const std::string& text);
 
+/// A command line given where a script goes (`pmx start "npm run start"`, `script: "node
+/// server.js"` in a file), as PM2 takes one.
+struct CommandString {
+  /// What runs: the words themselves (signals then reach the program), or /bin/sh -c and the
+  /// text when it needs a shell (pipes, $VARS, NAME=value prefixes, globs).
+  std::vector<std::string> argv;
+  std::string program;  ///< the program the command names (its first word after assignments)
+};
+/// The command of text, or why it is none (an unbalanced quote, no program in it).
+Result<CommandString> command_string(const std::string& text);
+/// The default name of a command line's app: the command as written, as PM2 names it (`npm run
+/// start` and `npm start` are two apps), each word that is a path cut to its last part (a name
+/// holds no '/': `node dist/main.js` is "node main.js").
+std::string command_name(const std::string& text);
+/// Whether text, naming no file, is to be read as a command line (it has blanks).
+bool looks_like_command(const std::string& text);
+
 /// Default app name of a script: its basename without the extension.
 std::string default_name(const std::string& script);
 

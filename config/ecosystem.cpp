@@ -320,7 +320,8 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     });
     for (auto& [p, message] : unknown) eco.warnings.push_back(std::move(message));
     // The default name (the script's) is needed before validation.
-    if (!app.contains("name")) {
+    const bool named = app.contains("name");
+    if (!named) {
       for (const char* key : {"script", "exec", "cmd", "command"}) {
         if (app.contains(key) && app[key].is_string()) {
           app["name"] = default_name(app[key].get<std::string>());
@@ -353,14 +354,23 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     // Paths: cwd against the file's folder (and it is the default cwd), the rest against cwd.
     s.cwd = s.cwd.empty() ? base_dir : absolute_path(s.cwd, base_dir);
     std::string script = absolute_path(s.script, s.cwd);
-    if (!is_regular_file(script)) {
-      std::string found = find_in_path(s.script);
-      if (found.empty()) {
-        Pos p = positions ? option_pos(tree, app, i, apps_path, "script") : Pos{};
-        errors.push_back(at(file, p) + label + ": option 'script': no such file: " + script);
-        continue;
+    if (!is_regular_file(script)) script = find_in_path(s.script);
+    if (script.empty() && looks_like_command(s.script)) {
+      // `script: "npm run start"`, `script: "node server.js"`: a command line, run as the CLI
+      // runs one (config::command_string), its words before the app's args.
+      auto command = command_string(s.script);
+      const std::string program = command ? absolute_path(command->argv[0], s.cwd) : "";
+      script = !command ? "" : is_regular_file(program) ? program : find_in_path(command->argv[0]);
+      if (!script.empty()) {
+        s.args.insert(s.args.begin(), command->argv.begin() + 1, command->argv.end());
+        if (!named) s.name = command_name(s.script);
       }
-      script = found;
+    }
+    if (script.empty()) {
+      Pos p = positions ? option_pos(tree, app, i, apps_path, "script") : Pos{};
+      errors.push_back(at(file, p) + label + ": option 'script': no such file" +
+                       (looks_like_command(s.script) ? " or program: " + s.script : ": " + absolute_path(s.script, s.cwd)));
+      continue;
     }
     s.script = script;
     if (!app.contains("interpreter") && !app.contains("exec_interpreter") && !app.contains("execInterpreter")) {

@@ -50,10 +50,11 @@ TEST_CASE("a command string runs as its program and arguments, or with sh when i
           "[integration]") {
   Session s;
   const std::string dump = s.home.scratch("env");
-  // No such file, and spaces: the program and its arguments, named after the program.
+  // No such file, and spaces: the program and its arguments, named after the command as PM2
+  // names it, each path cut to its last part.
   REQUIRE_EXIT(s.pmx({"start", bin::kEnvDump + " " + dump, "--kill-timeout", "500"}), 0);
-  CHECK(s.wait_status("fixture_env_dump", "online"));
-  const json plain = s.app("fixture_env_dump")["pm2_env"];
+  CHECK(s.wait_status("fixture_env_dump env", "online"));
+  const json plain = s.app("fixture_env_dump env")["pm2_env"];
   CHECK(plain.value("pm_exec_path", "") == bin::kEnvDump);
   CHECK(plain["args"] == json::array({dump}));
   CHECK(plain.value("exec_interpreter", "") == "none");
@@ -70,6 +71,55 @@ TEST_CASE("a command string runs as its program and arguments, or with sh when i
   const RunResult missing = s.pmx({"start", "no-such-program-xyz --port 1"});
   CHECK(missing.exit_code != 0);
   CHECK(missing.err.find("no-such-program-xyz") != std::string::npos);
+}
+
+TEST_CASE("npm run start and npm start in two projects are two apps, named after their commands as PM2 names them",
+          "[integration][node][regression]") {
+  REQUIRE(have_node());
+  if (run_process({"/bin/sh", "-c", "command -v npm"}).exit_code != 0) {
+    WARN("npm is not installed: skipped");
+    return;
+  }
+  Session s;
+  std::vector<std::string> marks;
+  for (const char* project : {"shop", "blog"}) {
+    const std::string dir = s.home.scratch(project);
+    REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+    marks.push_back(dir + "/ran");
+    std::ofstream(dir + "/server.js") << "require('fs').writeFileSync(__dirname + '/ran', process.cwd());\n"
+                                         "setInterval(() => {}, 1000);\n";
+    std::ofstream(dir + "/package.json") << R"({"name":")" << project
+                                         << R"(","version":"1.0.0","scripts":{"start":"node server.js"}})";
+  }
+  REQUIRE_EXIT(s.pmx({"start", "npm run start", "--cwd", s.home.scratch("shop")}), 0);
+  REQUIRE_EXIT(s.pmx({"start", "npm start", "--cwd", s.home.scratch("blog")}), 0);
+  CHECK(s.wait_status("npm run start", "online"));
+  CHECK(s.wait_status("npm start", "online"));
+  for (const auto& mark : marks) CHECK(wait_until([&] { return file_exists(mark); }, 20s));
+  // The same command again in the same project is the app already running, as before.
+  const RunResult again = s.pmx({"start", "npm start", "--cwd", s.home.scratch("blog")});
+  CHECK(again.exit_code != 0);
+  CHECK(again.err.find("already launched") != std::string::npos);
+}
+
+TEST_CASE("an ecosystem file whose script is a command string starts it, and the file's other apps with it",
+          "[integration][node][regression]") {
+  REQUIRE(have_node());
+  Session s;
+  const std::string dir = s.home.scratch("proj");
+  REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
+  std::ofstream(dir + "/server.js") << "require('fs').writeFileSync(__dirname + '/ran', process.argv.slice(2).join(' '));\n"
+                                       "setInterval(() => {}, 1000);\n";
+  std::ofstream(dir + "/ecosystem.config.js")
+      << "module.exports = { apps: [\n"
+         "  { name: 'api', script: 'node server.js --port 3000' },\n"
+         "  { name: 'tick', script: 'node', args: '-e setInterval(()=>{},1000)' },\n"
+         "] };\n";
+  REQUIRE_EXIT(s.pmx({"start", dir + "/ecosystem.config.js"}), 0);
+  CHECK(s.wait_status("api", "online"));
+  CHECK(s.wait_status("tick", "online"));
+  REQUIRE(wait_until([&] { return file_exists(dir + "/ran"); }, 20s));
+  REQUIRE(wait_until([&] { return read_file(dir + "/ran").value_or("") == "--port 3000"; }, 10s));
 }
 
 TEST_CASE("an express-style bin/www (no extension, no exec bit) runs with node",

@@ -573,6 +573,17 @@ TEST_CASE("signal_name: names for known signals, SIG<n> otherwise", "[app_spec]"
   }
 }
 
+TEST_CASE("command_name: the command as written, paths cut to their last part", "[app_spec][regression]") {
+  // Two commands of one program are two apps, as under PM2.
+  CHECK(command_name("npm run start") == "npm run start");
+  CHECK(command_name("npm start") == "npm start");
+  CHECK(command_name("  node   dist/main.js --port 80 ") == "node main.js --port 80");
+  CHECK(command_name("/usr/bin/python3 -m http.server") == "python3 -m http.server");
+  CHECK(command_name("./bin/server /srv/data/") == "server data");
+  CHECK(command_name("a\nb") == "a b");
+  CHECK(command_name(" ") == "app");
+}
+
 TEST_CASE("default_name: basename without the extension", "[app_spec]") {
   CHECK(default_name("/srv/api/server.js") == "server");
   CHECK(default_name("app.py") == "app");

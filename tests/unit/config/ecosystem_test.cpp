@@ -159,6 +159,32 @@ TEST_CASE("ecosystem: relative cwd, script and log paths resolve against the fil
   CHECK(r->apps[0].out_file == "/usr/bin/logs/a.log");
 }
 
+TEST_CASE("ecosystem: a command string as script runs as the CLI runs one, as PM2 takes it",
+          "[ecosystem][regression]") {
+  auto r = yaml("apps:\n"
+                "  - script: sh -c 'exec sleep 1'\n"          // program and words: no shell
+                "    args: [extra]\n"
+                "  - name: piped\n"
+                "    script: 'sh -c date | cat'\n"             // a pipe: /bin/sh -c the text
+                "  - name: relative\n"
+                "    cwd: /usr/bin\n"
+                "    script: ./env FOO=1 true\n");              // relative to cwd
+  INFO((r ? "" : r.error()));
+  REQUIRE(r.ok());
+  REQUIRE(r->apps.size() == 3);
+  CHECK(r->apps[0].name == "sh -c 'exec sleep 1'");  // the command, as PM2 names it
+  CHECK(r->apps[0].script == "/bin/sh");
+  CHECK(r->apps[0].args == std::vector<std::string>{"-c", "exec sleep 1", "extra"});
+  CHECK(r->apps[1].script == "/bin/sh");
+  CHECK(r->apps[1].args == std::vector<std::string>{"-c", "sh -c date | cat"});
+  CHECK(r->apps[2].script == "/usr/bin/env");
+  CHECK(r->apps[2].args == std::vector<std::string>{"FOO=1", "true"});
+  // A command whose program is nowhere names what it looked for, at its line.
+  auto missing = yaml("apps:\n  - name: a\n    script: no-such-program-x run start\n");
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error(), Contains("eco.yaml:3") && Contains("no such file or program: no-such-program-x run start"));
+}
+
 TEST_CASE("ecosystem: options of later work are stored and reported as unsupported", "[ecosystem]") {
   auto r = yaml("apps:\n  - name: a\n    script: sh\n    watch: true\n    cron_restart: '0 3 * * *'\n"
                 "    exec_mode: cluster\n");
