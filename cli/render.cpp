@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstdio>
+#include <ctime>
 
 #include "cli/ansi.hpp"
 #include "config/units.hpp"
@@ -17,6 +18,17 @@ using namespace ansi;
 
 using json = nlohmann::json;
 
+/// A time in milliseconds since the epoch as local time, "2026-12-07 07:15:02 +0000", as
+/// describe shows it; the value as it is when it is not a time.
+std::string local_time(const json& ms) {
+  if (!ms.is_number_integer() || ms.get<long long>() <= 0) return ms.is_null() ? "" : ms.dump();
+  const std::time_t t = static_cast<std::time_t>(ms.get<long long>() / 1000);
+  std::tm tm{};
+  if (!::localtime_r(&t, &tm)) return ms.dump();
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z", &tm);
+  return buf;
+}
 
 // Display width of UTF-8 text (every code point counts one column; enough for our cells).
 std::size_t display_width(const std::string& s) {
@@ -197,7 +209,7 @@ std::string render_describe(const json& app, const Style& style) {
   rows.emplace_back("exec error", text(env.value("exec_error", json())));
   rows.emplace_back("unique id", env.value("unique_id", ""));
   rows.emplace_back("cgroup", text(env.value("cgroup", json())));
-  rows.emplace_back("created at", text(env.value("created_at", json())));
+  rows.emplace_back("created at", local_time(env.value("created_at", json())));
 
   std::size_t key_width = 0;
   for (const auto& [k, v] : rows) key_width = std::max(key_width, k.size());

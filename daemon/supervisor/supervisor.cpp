@@ -49,8 +49,10 @@ LineStyle line_style(const config::AppSpec& spec, int id, const char* type) {
   const bool json = spec.log_type == "json";
   if (!json && !spec.time && spec.log_date_format.empty()) return style;
   style.kind = json ? LineStyle::Kind::Json : LineStyle::Kind::Stamped;
-  // The format was checked when the app was started; the ISO one is always valid.
-  const std::string_view format = spec.log_date_format.empty() ? config::kTimeFormat : std::string_view(spec.log_date_format);
+  // The format was checked when the app was started; the ISO one is always valid. `time` wins
+  // over log_date_format, as in PM2 (where it replaces the format).
+  const std::string_view format =
+      spec.time || spec.log_date_format.empty() ? config::kTimeFormat : std::string_view(spec.log_date_format);
   if (auto compiled = config::DateFormat::compile(format)) style.date = std::move(*compiled);
   else style.date = std::move(*config::DateFormat::compile(config::kTimeFormat));
   style.app_name = spec.name;
@@ -426,8 +428,11 @@ void Supervisor::spawned(Instance& in) {
     if (ec || !in || !in->awaiting_ready || in->pid != pid) return;
     in->awaiting_ready = false;
     if (!in->spec.wait_ready) {
-      // A cluster instance that never listens (a worker without a server): online, as in PM2.
-      spdlog::info("{} did not listen within listen_timeout {} ms, online anyway", label(*in), in->spec.listen_timeout_ms);
+      // A cluster instance that never listens (a worker without a server): online, as in PM2,
+      // and start says why it waited.
+      in->ready_warning = "did not listen within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
+                          " ms (a cluster-mode Node instance is ready when it listens); online anyway";
+      spdlog::info("{} {}", label(*in), in->ready_warning);
       return dispatch(*in, Event::Spawned);
     }
     // wait_ready and no ready message: online anyway once listen_timeout has passed, as PM2

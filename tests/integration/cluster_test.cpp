@@ -273,6 +273,18 @@ TEST_CASE("wait_ready - online only after process.send('ready'), and one that ne
   CHECK(s.app("never")["pm2_env"].value("restart_time", -1) == 0);
 }
 
+TEST_CASE("a cluster-mode Node worker that never listens is online at listen_timeout, and start says why it waited",
+          "[integration][ready][node][regression]") {
+  REQUIRE(have_node());
+  Session s;
+  const std::string worker = s.home.scratch("worker.js");
+  std::ofstream(worker) << "setInterval(() => {}, 1000);\n";  // a queue worker: no server
+  const RunResult r = s.pmx({"start", worker, "-i", "2", "--listen-timeout", "500"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("did not listen within listen_timeout 500 ms") != std::string::npos);
+  for (const auto& app : s.jlist()) CHECK(app["pm2_env"].value("status", "") == "online");
+}
+
 TEST_CASE("a cluster-mode Node instance is online once it listens: the start returns with the port served",
           "[integration][ready][node]") {
   REQUIRE(have_node());

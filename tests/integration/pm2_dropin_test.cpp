@@ -122,6 +122,22 @@ TEST_CASE("an ecosystem file whose script is a command string starts it, and the
   REQUIRE(wait_until([&] { return read_file(dir + "/ran").value_or("") == "--port 3000"; }, 10s));
 }
 
+TEST_CASE("jlist carries the options PM2 writes in pm2_env: watch false, not absent", "[integration][regression]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "plain"}), 0);
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "stamped", "--time", "--cron-restart", "0 3 * * *"}), 0);
+  const json plain = s.app("plain")["pm2_env"];
+  CHECK(plain["watch"] == false);
+  CHECK(plain["ignore_watch"] == json::array());
+  CHECK(plain["wait_ready"] == false);
+  CHECK(plain["time"] == false);
+  CHECK(plain["cron_restart"].is_null());
+  CHECK(plain.value("listen_timeout", 0) == 3000);
+  const json stamped = s.app("stamped")["pm2_env"];
+  CHECK(stamped["time"] == true);
+  CHECK(stamped["cron_restart"] == "0 3 * * *");
+}
+
 TEST_CASE("an express-style bin/www (no extension, no exec bit) runs with node",
           "[integration]") {
   REQUIRE(have_node());

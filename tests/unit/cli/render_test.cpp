@@ -74,5 +74,13 @@ TEST_CASE("render_describe: status, paths and the last exit", "[render]") {
   CHECK(has(out, "last exit code"));
 }
 
+TEST_CASE("render_describe: created at is a date, not milliseconds", "[render][regression]") {
+  json a = app(0, "api", "online");
+  a["pm2_env"]["created_at"] = 1796627360397LL;
+  const std::string out = render_describe(a, Style{false, 0, false});
+  CHECK(has(out, "2026-12-0"));  // the 7th in UTC: the 6th or the 7th in any zone
+  CHECK_FALSE(has(out, "1796627360397"));
+}
+
 }  // namespace
 }  // namespace pmx::cli
