@@ -49,6 +49,23 @@ constexpr const char* kPm2VerbsToCome[] = {
     "link", "unlink", "plus", "report", "deploy", "serve", "attach", "inspect", "module:install",
     "pull", "forward", "backward", "sendLineToStdin", "completion", "examples"};
 
+/// Whether words ask PM2 for its log rotation module (`install pm2-logrotate`, `set
+/// pm2-logrotate:max_size 10M`): pmx rotates logs itself.
+bool asks_for_logrotate(const std::vector<std::string>& words) {
+  for (const auto& w : words) {
+    if (w == "pm2-logrotate" || w.starts_with("pm2-logrotate:") || w.starts_with("pm2-logrotate@")) return true;
+  }
+  return false;
+}
+
+/// What a PM2 user who asks for pm2-logrotate is told instead.
+constexpr const char* kLogrotateBuiltIn =
+    "pmx: log rotation is built in, there is no module to install: every app's logs rotate by\n"
+    "size (10M) and keep 30 files by default. Set the defaults for every app in $PMX_HOME/pmx.yaml\n"
+    "(logs: max_size, retain, compress, rotate_interval: pm2-logrotate's max_size, retain, compress\n"
+    "and rotateInterval), or per app with log_max_size, log_retain, log_compress and\n"
+    "log_rotate_interval; then run pmx reloadLogs. docs/configuration.md has the details.";
+
 /// "unknown command 'x'", with the verbs it may have meant or what PM2 verb it is.
 std::string unknown_verb_message(const std::string& word) {
   std::string message = "pmx: unknown command '" + word + "'";
@@ -99,6 +116,14 @@ int run(int argc, char** argv) {
   if (first_word(words) == "help") words = {"--help"};  // pm2 help
   const Verb* given = named_verb(words);
   if (auto word = first_word(words); word && !given) {
+    if ((word == "install" || word == "module:install") && asks_for_logrotate(words)) {
+      std::cout << kLogrotateBuiltIn << "\n";  // what the user wanted is there: not a failure
+      return kOk;
+    }
+    if (asks_for_logrotate(words)) {
+      std::cerr << kLogrotateBuiltIn << "\n";
+      return kUsage;
+    }
     std::cerr << unknown_verb_message(*word) << "\n";
     return kUsage;
   }

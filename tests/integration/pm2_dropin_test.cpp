@@ -180,6 +180,17 @@ TEST_CASE("an unknown verb is named, with the closest verbs or as a PM2 verb to 
   const RunResult pm2_verb = run_pmx(home.path(), {"--timeout", "2s", "monit", "api"});
   CHECK_EXIT(pm2_verb, 2);
   CHECK(pm2_verb.err.find("unknown command 'monit': PM2 has it") != std::string::npos);
+  // pm2-logrotate: rotation is built in, and the user is told where its settings go.
+  const RunResult logrotate = run_pmx(home.path(), {"install", "pm2-logrotate"});
+  CHECK_EXIT(logrotate, 0);
+  CHECK(logrotate.out.find("log rotation is built in") != std::string::npos);
+  CHECK(logrotate.out.find("pmx.yaml") != std::string::npos);
+  const RunResult set = run_pmx(home.path(), {"set", "pm2-logrotate:max_size", "10M"});
+  CHECK_EXIT(set, 2);
+  CHECK(set.err.find("log rotation is built in") != std::string::npos);
+  const RunResult module = run_pmx(home.path(), {"install", "pm2-server-monit"});
+  CHECK_EXIT(module, 2);
+  CHECK(module.err.find("unknown command 'install': PM2 has it") != std::string::npos);
   const RunResult help = run_pmx(home.path(), {"help"});
   CHECK_EXIT(help, 0);
   CHECK(help.out.find("restart") != std::string::npos);
