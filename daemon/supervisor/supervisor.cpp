@@ -1466,7 +1466,7 @@ void Supervisor::open_output(Instance& in) {
     LineStyle style = line_style(in.spec, in.id, pipe == &in.out_pipe ? "out" : "err");
     auto writer = std::make_shared<LineWriter>(*sink, in.log_sink, std::move(style));
     writer->set_tap(feed_.tap(in.id, in.spec.name, pipe == &in.out_pipe ? Stream::Out : Stream::Err));
-    *pipe = LogPipe::open(io_, fd, std::move(writer));
+    *pipe = LogPipe::open(io_, fd, std::move(writer), *fifo + ".journal");
     (*pipe)->start();
   }
   feed_.track(in.id, in.spec.name, in.spec.namespace_);
