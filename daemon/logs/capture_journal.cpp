@@ -63,16 +63,27 @@ void CaptureJournal::remove() {
 }
 
 std::uint64_t CaptureJournal::hash_bytes(const char* data, std::size_t len) {
+  // The chunk's first and last 4 KiB and its length: what tells it from the bytes that follow
+  // it in the pipe, for a tenth of the cost of hashing 64 KiB.
+  constexpr std::size_t kEdge = 4096;
   constexpr std::uint64_t kPrime = 0x100000001b3ULL;
   std::uint64_t h = 0xcbf29ce484222325ULL ^ len;
-  std::size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, data + i, 8);
-    h = (h ^ word) * kPrime;
-    h ^= h >> 29;  // FNV's multiply only carries upwards: fold the high bits back
+  auto mix = [&h](const char* from, std::size_t n) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, from + i, 8);
+      h = (h ^ word) * kPrime;
+      h ^= h >> 29;  // FNV's multiply only carries upwards: fold the high bits back
+    }
+    for (; i < n; ++i) h = (h ^ static_cast<unsigned char>(from[i])) * kPrime;
+  };
+  if (len <= 2 * kEdge) {
+    mix(data, len);
+  } else {
+    mix(data, kEdge);
+    mix(data + len - kEdge, kEdge);
   }
-  for (; i < len; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * kPrime;
   return h;
 }
 

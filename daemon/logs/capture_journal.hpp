@@ -59,7 +59,8 @@ class CaptureJournal {
   /// Unmaps and removes the file (the instance is gone).
   void remove();
 
-  /// A 64-bit hash of data (FNV-1a over 8-byte words): the chunk's fingerprint.
+  /// The chunk's fingerprint: a 64-bit hash (FNV-1a over 8-byte words) of its length and of
+  /// its first and last 4 KiB.
   static std::uint64_t hash_bytes(const char* data, std::size_t len);
 
  private:

@@ -48,6 +48,11 @@ char* shared_buffer() {
 
 }  // namespace
 
+void LogPipe::prepare() {
+  peek_pipe();
+  dev_null();
+}
+
 std::shared_ptr<LogPipe> LogPipe::open(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer,
                                        const std::string& journal) {
   return std::make_shared<LogPipe>(io, read_fd, std::move(writer), journal);

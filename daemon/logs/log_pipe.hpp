@@ -51,6 +51,10 @@ class LogPipe : public std::enable_shared_from_this<LogPipe> {
 
   LogPipe(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer, const std::string& journal = {});
 
+  /// Opens what every pipe shares for the daemon's life (the pipe tee(2) copies into, /dev/null
+  /// for consumed bytes); done at the first pipe otherwise.
+  static void prepare();
+
   /// Finishes what a killed pmxd left in the journal, then starts reading; the pipe keeps
   /// itself alive until EOF or close().
   void start();

@@ -139,7 +139,7 @@ void crash_repeatedly(PmxdSeries& pmxd, const std::string& log, int kills, std::
 }  // namespace
 
 TEST_CASE("pmxd killed 20 times under a flat-out writer loses no line and tears none",
-          "[integration][regression]") {
+          "[integration][regression][long]") {
   TempHome home;
   PmxdSeries pmxd(home);
   constexpr long kLines = 5'000'000;
@@ -162,10 +162,10 @@ TEST_CASE("pmxd killed 20 times under a flat-out writer loses no line and tears 
 }
 
 TEST_CASE("stamped lines and the combined log_file survive pmxd killed under a flat-out writer",
-          "[integration][regression]") {
+          "[integration][regression][long]") {
   TempHome home;
   PmxdSeries pmxd(home);
-  constexpr long kLines = 1'000'000;
+  constexpr long kLines = 400'000;
   REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kLinegen, "--name", "gen", "--time", "-l", "--",
                                      std::to_string(kLines)}),
                0);
