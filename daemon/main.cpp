@@ -19,6 +19,7 @@
 #include "daemon/control/control_server.hpp"
 #include "daemon/state/daemon_lock.hpp"
 #include "daemon/logs/daemon_log.hpp"
+#include "daemon/logs/log_pipe.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/control/service_notifier.hpp"
 #include "daemon/supervisor/supervisor.hpp"
@@ -182,6 +183,7 @@ int main(int argc, char** argv) {
     options.on_stopping = [&service] { service.stopping(); };
   }
   daemon::SystemProcessOps processes(io, options.use_cgroups, paths.cgroup_name());
+  daemon::LogPipe::prepare();  // its descriptors are pmxd's from the start, not a leak at the first app
   daemon::Supervisor supervisor(io, options, *server, processes);
   supervisor.start();
   server->start();

@@ -76,6 +76,24 @@ void LineWriter::write_partial(std::string_view data) {
   if (tap_) tap_(data, false);
 }
 
+LineWriter::Positions LineWriter::positions() {
+  Positions p;
+  if (file_) p.file = file_->position();
+  if (combined_) p.combined = combined_->position();
+  return p;
+}
+
+void LineWriter::roll_back(const Positions& p) {
+  if (file_) file_->roll_back(p.file);
+  if (combined_) combined_->roll_back(p.combined);
+}
+
+void LineWriter::continue_line() {
+  const bool in_file = file_ && file_->continue_line(this);
+  const bool in_combined = combined_ && combined_->continue_line(this);
+  mid_line_ = style_.kind != LineStyle::Kind::Json && (in_file || in_combined);
+}
+
 void LineWriter::end_line() {
   if (mid_line_) {
     // Only the newline: no stamp for the end of a line already stamped.

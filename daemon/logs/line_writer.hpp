@@ -44,6 +44,20 @@ class LineWriter {
   /// The stream ended inside a line: ends it.
   void end_line();
 
+  /// Where the next write lands in each file, for the capture journal (daemon/logs/capture_journal).
+  struct Positions {
+    LogSink::Position file;
+    LogSink::Position combined;
+  };
+  Positions positions();
+  /// Takes back what a killed pmxd wrote after positions p (its bytes are written again).
+  void roll_back(const Positions& p);
+  /// A previous pmxd left this stream's last line unterminated in its files: what comes next
+  /// continues it (unstamped), unless the files end with '\n' after all.
+  void continue_line();
+  /// The last write ended inside a line.
+  bool mid_line() const { return mid_line_; }
+
   void set_tap(Tap tap) { tap_ = std::move(tap); }
   LogSink* file() const { return file_.get(); }
   LogSink* combined() const { return combined_.get(); }

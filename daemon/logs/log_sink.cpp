@@ -220,6 +220,50 @@ bool LogSink::truncate() {
   return true;
 }
 
+LogSink::Position LogSink::position() {
+  if (!ensure_open()) return {};
+  return {static_cast<std::uint64_t>(dev_), static_cast<std::uint64_t>(ino_), size_};
+}
+
+bool LogSink::roll_back(const Position& p) {
+  if (!p.valid() || !ensure_open()) return false;
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return false;
+  if (static_cast<std::uint64_t>(st.st_dev) == p.dev && static_cast<std::uint64_t>(st.st_ino) == p.ino) {
+    if (static_cast<std::uint64_t>(st.st_size) < p.size) return false;
+    if (static_cast<std::uint64_t>(st.st_size) > p.size && ::ftruncate(fd_, static_cast<off_t>(p.size)) != 0) return false;
+    size_ = p.size;
+    dangling_ = nullptr;
+    return true;
+  }
+  // The write rotated the file: the rotated one (found by its identity among the log's rotated
+  // files) is cut back, and the file open now, made during that write, holds only its bytes.
+  for (const auto& path : config::rotated_files(writing_to_)) {
+    const std::string name = path.substr(path.rfind('/') + 1);
+    struct stat rst {};
+    if (dir_.stat(name, rst) || static_cast<std::uint64_t>(rst.st_dev) != p.dev ||
+        static_cast<std::uint64_t>(rst.st_ino) != p.ino || static_cast<std::uint64_t>(rst.st_size) < p.size) {
+      continue;
+    }
+    PathError why;
+    UniqueFd rotated = dir_.open_file(name, O_WRONLY | O_NONBLOCK, 0, why);
+    if (!rotated || ::ftruncate(rotated.get(), static_cast<off_t>(p.size)) != 0) return false;
+    if (::ftruncate(fd_, 0) != 0) return false;
+    size_ = 0;
+    dangling_ = nullptr;
+    return true;
+  }
+  return false;
+}
+
+bool LogSink::continue_line(const void* writer) {
+  if (!ensure_open() || size_ == 0) return false;
+  char last = '\n';
+  if (::pread(fd_, &last, 1, static_cast<off_t>(size_ - 1)) != 1 || last == '\n') return false;
+  dangling_ = writer;
+  return true;
+}
+
 void LogSink::set_rotation(const config::LogRotation& rotation, LogHousekeeper* housekeeper) {
   rotation_ = rotation;
   housekeeper_ = housekeeper;

@@ -57,6 +57,25 @@ class LogSink {
   /// Empties the file (flush); false with errno when it could not be truncated.
   bool truncate();
 
+  /// Where the next write lands: the open file's identity and size (for a pipe's capture
+  /// journal, which takes back a write a killed pmxd may have left half done).
+  struct Position {
+    std::uint64_t dev = 0;
+    std::uint64_t ino = 0;
+    std::uint64_t size = 0;
+    bool valid() const { return ino != 0; }
+  };
+  /// The open file's position (opening it if due); an invalid one when no file is open.
+  Position position();
+  /// Takes back what was written after p, when the file open now is p's file and longer: a
+  /// killed pmxd's write whose bytes are still in the app's pipe and are written again.
+  /// False (nothing done) otherwise.
+  bool roll_back(const Position& p);
+  /// The file ends inside writer's line, left unterminated by a previous pmxd: writer's next
+  /// bytes continue it, another writer's end it first. False (no-op) when the file ends with
+  /// '\n', is empty or cannot be read.
+  bool continue_line(const void* writer);
+
   /// How the file rotates (a default-made sink does not); housekeeper compresses and prunes
   /// after a rotation and must outlive the sink or be unset first.
   void set_rotation(const config::LogRotation& rotation, LogHousekeeper* housekeeper);

@@ -146,6 +146,19 @@ std::string own_cgroup() {
 
 }  // namespace
 
+std::optional<MarkedRun> find_marked_run(const std::string& unique_id) {
+  if (unique_id.empty()) return std::nullopt;
+  const ProcSnapshot snap = ProcSnapshot::take();
+  std::optional<MarkedRun> found;
+  for (const auto& [pid, p] : snap.procs()) {
+    if (snap.marker_of(pid) != unique_id) continue;
+    const bool parent_marked = snap.procs().count(p.ppid) && snap.marker_of(p.ppid) == unique_id;
+    if (parent_marked || (found && found->start_time <= p.start_time)) continue;
+    found = MarkedRun{pid, p.start_time, cgroup_of(pid)};
+  }
+  return found;
+}
+
 bool cgroup_populated(const std::string& dir) {
   std::string text;
   if (!read_small(dir + "/cgroup.events", text)) return false;

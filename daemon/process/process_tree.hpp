@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -60,6 +61,17 @@ class ProcSnapshot {
 /// Whether the cgroup at dir still holds a process ("populated 1" in its cgroup.events); false
 /// when it does not or cannot be read (removed).
 bool cgroup_populated(const std::string& dir);
+
+/// A run of an instance found by the marker its processes carry, not by a recorded pid: a
+/// pmxd that died while state.json lagged (the disk was full) left it unrecorded.
+struct MarkedRun {
+  pid_t leader = 0;                ///< the topmost marked process (its parent carries no marker)
+  std::uint64_t start_time = 0;    ///< its start time, for its identity
+  std::string cgroup;              ///< its cgroup v2 path ("/a/b", as /proc/<pid>/cgroup says)
+};
+/// The live process whose environment holds unique_id=<unique_id> and whose parent's does not
+/// (the oldest such one); nullopt when none runs. One scan of /proc, reading environments.
+std::optional<MarkedRun> find_marked_run(const std::string& unique_id);
 
 class ProcessTree {
  public:

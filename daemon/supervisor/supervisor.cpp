@@ -1207,6 +1207,11 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     }
     specs.push_back(std::move(spec));
   }
+  // What the state file does not record, the next pmxd would not know: nothing starts while it
+  // cannot be written.
+  if (auto ec = persist_now(); ec) {
+    return reply.fail(make_error(ErrorCode::Failed, "cannot start: " + state_path_ + " cannot be written: " + ec.message()));
+  }
   auto env_param = params.find("env");
   std::shared_ptr<const config::Env> caller_env = std::make_shared<const config::Env>();
   if (env_param != params.end() && !env_param->is_null()) {
@@ -1343,7 +1348,7 @@ void Supervisor::open_output(Instance& in) {
     LineStyle style = line_style(in.spec, in.id, pipe == &in.out_pipe ? "out" : "err");
     auto writer = std::make_shared<LineWriter>(*sink, in.log_sink, std::move(style));
     writer->set_tap(feed_.tap(in.id, in.spec.name, pipe == &in.out_pipe ? Stream::Out : Stream::Err));
-    *pipe = LogPipe::open(io_, fd, std::move(writer));
+    *pipe = LogPipe::open(io_, fd, std::move(writer), *fifo + ".journal");
     (*pipe)->start();
   }
   feed_.track(in.id, in.spec.name, in.spec.namespace_);
@@ -1373,8 +1378,8 @@ void Supervisor::persist_soon() {
   });
 }
 
-void Supervisor::persist_now() {
-  if (state_forgotten_) return;
+std::error_code Supervisor::persist_now() {
+  if (state_forgotten_) return {};
   DaemonState state;
   state.next_id = registry_.next_id();
   std::map<const config::Env*, std::size_t> env_index;
@@ -1389,10 +1394,10 @@ void Supervisor::persist_now() {
   // Not durable: the file describes running processes, which a power loss ends anyway (a
   // damaged file then only means starting empty, as after any reboot). Atomic is what matters:
   // a pmxd killed mid-write leaves the previous state whole. No fsync stalls the loop.
-  if (auto ec = write_file_atomic(state_path_, encode_state(state), false); ec) {
-    spdlog::error("cannot write {}: {}; a pmxd that replaces this one may not find every app", state_path_,
-                  ec.message());
-  }
+  auto ec = write_file_atomic(state_path_, encode_state(state), false);
+  if (ec) retry_persist(ec);
+  else if (std::exchange(state_lagging_, false)) spdlog::info("{} is written again", state_path_);
+  return ec;
 }
 
 void Supervisor::adopt_from_state() {
@@ -1450,7 +1455,8 @@ void Supervisor::adopt_from_state() {
     const bool resting = recorded == State::Stopped || recorded == State::Errored;
     in.pid = r.pid;
     in.pid_start = r.pid_start;
-    const bool alive = r.pid > 0 && r.pid_start != 0 && watch_adopted(in);
+    bool alive = r.pid > 0 && r.pid_start != 0 && watch_adopted(in);
+    const bool unrecorded = !alive && (alive = adopt_unrecorded_run(in));
     if (!alive) {
       in.pid = 0;
       in.pid_start = 0;
@@ -1460,7 +1466,7 @@ void Supervisor::adopt_from_state() {
       spdlog::info("{} adopted pid {} ({} when the last pmxd stopped)", label(in), in.pid, r.state);
       dispatch(in, Event::Adopted);
       // What the last pmxd was doing to it, it goes on doing.
-      if (recorded == State::Stopping || resting) dispatch(in, Event::Stop);
+      if (recorded == State::Stopping || (resting && !unrecorded)) dispatch(in, Event::Stop);
       else if (recorded == State::Restarting) dispatch(in, Event::Restart);
     } else if (!resting) {
       spdlog::info("{} pid {} ended while no pmxd was watching", label(in), r.pid);

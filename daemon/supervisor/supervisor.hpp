@@ -222,10 +222,16 @@ class Supervisor {
   /// Watches the exit of an adopted leader (not our child); false when the process is gone or
   /// is no longer the one recorded.
   bool watch_adopted(Instance& in);
+  /// Adopts the run of in that its processes' marker names, when the recorded leader is gone
+  /// (the state file lagged when the last pmxd died); false when none runs (state_lag.cpp).
+  bool adopt_unrecorded_run(Instance& in);
 
   // The state file: written after every change that matters, read once at start.
   void persist_soon();
-  void persist_now();
+  /// Writes the state file now; on failure it is written again every kPersistRetry until it is.
+  std::error_code persist_now();
+  /// The write failed (ec): logged once per episode, tried again later (state_lag.cpp).
+  void retry_persist(std::error_code ec);
   /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
   void adopt_from_state();
   /// The uid/gid options resolved, from a cache kept a minute (lookups may block).
@@ -281,6 +287,7 @@ class Supervisor {
   std::string state_path_;
   bool persist_pending_ = false;
   bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
+  bool state_lagging_ = false;    ///< the last write of the state file failed (a full disk)
   std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
   std::uint64_t requests_at_trim_ = 0;
   std::uint64_t sample_tick_ = 0;
