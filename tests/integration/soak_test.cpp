@@ -407,10 +407,11 @@ TEST_CASE("a soak of a thousand SIGKILLs of apps and of pmxd leaves every app on
   // of pmxd: it adopted the apps, then saw the rest of the storm. Descriptors: as many as the
   // first pmxd held with the same apps (a pipe, pidfds, log files and folders per instance), plus
   // one for each instance it adopted that is still running: it watches an adopted leader's exit
-  // through a pidfd of its own (docs/architecture.md), where it reaps a child it spawned. A leak
-  // of one descriptor per restart would show hundreds. Memory: within 25% (or 4 MiB) of what it
-  // held right after the adoption: the allocator keeps some freed pages, a leak of a few hundred
-  // bytes per restart over hundreds of restarts would not fit.
+  // through a pidfd of its own, where it reaps a child it spawned. A leak of one descriptor per
+  // restart would show hundreds. Memory: within 25% of what it held right after the adoption
+  // (about 400 restarts earlier): the allocator keeps some freed pages; a leak of 4 KiB per
+  // restart would not fit. Under the sanitizers, memory is LeakSanitizer's to check at exit
+  // (its quarantine holds freed memory back on purpose).
   std::size_t still_adopted = 0;
   for (const auto& [name, was] : adopted) still_adopted += process_start_time(was.pid) == was.start_time;
   const std::size_t fds_expected = fds_at_start + still_adopted;
@@ -424,7 +425,9 @@ TEST_CASE("a soak of a thousand SIGKILLs of apps and of pmxd leaves every app on
   INFO("pmxd RSS (KiB): " << rss_at_start << " at the start, " << rss_after_last_adoption
                           << " after the last adoption, " << rss_at_end << " at the end");
   CHECK(fds_at_end == fds_expected);
-  CHECK(rss_at_end <= std::max(rss_after_last_adoption * 5 / 4, rss_after_last_adoption + 4096));
+#ifndef PMX_SOAK_SANITIZED
+  CHECK(rss_at_end <= rss_after_last_adoption * 5 / 4);
+#endif
 
   // Numbered logs: stop the apps that write them, so that every line they wrote is in the file.
   REQUIRE_EXIT(run_pmx(home.path(), {"stop", "all"}), 0);
