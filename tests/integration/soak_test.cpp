@@ -442,16 +442,14 @@ TEST_CASE("a soak of a thousand SIGKILLs of apps and of pmxd leaves every app on
       CHECK(std::count(numbers.begin(), numbers.end(), 1L) == 1);
     }
   }
-  const std::string figures = "soak: " + std::to_string(apps.size()) + " apps, " + std::to_string(kills) +
-                              " kills of apps, " + std::to_string(daemon_kills) + " of pmxd (" +
-                              std::to_string(daemon_leftovers) + " left a forked child holding its lock), " +
-                              std::to_string(client->commands()) + " client commands, " +
-                              std::to_string(restarts) + " restarts, " + std::to_string(refreshes) + " jlists in " + std::to_string(storm.count()) +
-                              " ms; pmxd fds " + std::to_string(fds_at_start) + " -> " + std::to_string(fds_at_end) + " (" +
-                              std::to_string(still_adopted) + " still adopted)" +
-                              ", RSS KiB " + std::to_string(rss_at_start) + " / " +
-                              std::to_string(rss_after_last_adoption) + " -> " + std::to_string(rss_at_end);
-  WARN(figures);
+  // The figures docs/security.md records (ctest -L soak -V shows them).
+  std::ostringstream figures;
+  figures << "soak: " << apps.size() << " apps, " << kills << " kills of apps, " << daemon_kills << " of pmxd ("
+          << daemon_leftovers << " left a forked child holding its lock), " << client->commands()
+          << " client commands, " << restarts << " restarts, " << refreshes << " jlists in " << storm.count()
+          << " ms; pmxd fds " << fds_at_start << " -> " << fds_at_end << " (" << still_adopted
+          << " still adopted), RSS KiB " << rss_at_start << " / " << rss_after_last_adoption << " -> " << rss_at_end;
+  WARN(figures.str());
   client.reset();
 
   // At the end, pmxd's cgroups go with it.
