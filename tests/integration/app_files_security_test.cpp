@@ -2,16 +2,21 @@
 // rotated and compressed logs, the tail `pmx logs` reads): an app that plants a link, a FIFO or
 // a folder of its own where those files go can make pmxd neither write nor show a file it could
 // not touch itself, nor freeze pmxd. Each attack is made by the app, running as uid 4242 (no
-// passwd entry) in a folder it owns, against a root-only decoy file the test makes.
+// passwd entry) in a folder it owns, against a root-only decoy file the test makes; the attacks
+// on the log file, the pid file and with a FIFO run a second time as a real user that useradd
+// makes for the test (ThrowawayUser), from its own home folder.
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
+#include <ostream>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "tests/integration/harness.hpp"
+#include "tests/integration/throwaway_user.hpp"
 
 using namespace pmx::itest;
 
@@ -20,27 +25,49 @@ namespace {
 constexpr uid_t kAttackerUid = 4242;
 const std::string kDecoyText = "root:x:0:0:decoy of a root-only file:/root:/bin/sh\n";
 
-/// The stage of an attack: a world-readable folder holding L, the app's own folder (uid 4242,
-/// 0755), and a root-only folder (0700) with the decoy (0600). Declared before the Session.
+/// Who attacks: uid 4242 (no passwd entry), or a real user made for the test.
+enum class Attacker { Uid4242, RealUser };
+
+std::ostream& operator<<(std::ostream& os, Attacker a) {
+  return os << (a == Attacker::Uid4242 ? "uid 4242 (no passwd entry)" : "a real user made by useradd");
+}
+
+/// The stage of an attack: a world-readable folder, the app's own folder (uid 4242's folder L,
+/// 0755, in it; or the real user's home), and a root-only folder (0700) with the decoy (0600).
+/// Declared before the Session, so that the user outlives its apps.
 struct AttackStage {
   SharedFolder shared;
+  std::unique_ptr<ThrowawayUser> user;
+  std::string uid_arg;  ///< what `--uid` names: 4242, or the user's name
   std::string app_dir;
   std::string vault;
   std::string decoy;
   bool ready = false;
 
-  AttackStage() {
+  explicit AttackStage(Attacker who = Attacker::Uid4242) {
     if (::geteuid() != 0) {
-      WARN("not root: pmxd cannot start apps as uid 4242, skipped");
+      WARN("not root: pmxd cannot start apps as another user, skipped");
       return;
     }
-    app_dir = shared.folder_of("L", kAttackerUid, kAttackerUid);
+    uid_t uid = kAttackerUid;
+    gid_t gid = kAttackerUid;
+    if (who == Attacker::RealUser) {
+      user = std::make_unique<ThrowawayUser>();
+      if (!user->ready()) return;  // ThrowawayUser said why
+      uid_arg = user->name();
+      app_dir = user->home();
+      uid = user->uid();
+      gid = user->gid();
+    } else {
+      uid_arg = std::to_string(kAttackerUid);
+      app_dir = shared.folder_of("L", kAttackerUid, kAttackerUid);
+    }
     vault = shared.folder_of("vault", 0, 0, 0700);
     decoy = vault + "/passwd";
     std::ofstream(decoy) << kDecoyText;
     REQUIRE(::chmod(decoy.c_str(), 0600) == 0);
-    if (!accessible_by(kAttackerUid, kAttackerUid, app_dir, W_OK | X_OK)) {
-      WARN("uid 4242 cannot write " << app_dir << " (a private folder above it?): skipped");
+    if (!accessible_by(uid, gid, app_dir, W_OK | X_OK)) {
+      WARN(who << " cannot write " << app_dir << " (a private folder above it?): skipped");
       return;
     }
     ready = true;
@@ -52,7 +79,7 @@ struct AttackStage {
 /// `pmx start` of a shell script run by uid 4242 in its folder, with options before the "--".
 std::vector<std::string> attacker(const AttackStage& stage, const std::string& name, const std::string& script,
                                   const std::vector<std::string>& options) {
-  std::vector<std::string> args = {"start", "/bin/sh", "--name", name, "--uid", std::to_string(kAttackerUid),
+  std::vector<std::string> args = {"start", "/bin/sh", "--name", name, "--uid", stage.uid_arg,
                                    "--cwd", stage.app_dir, "--kill-timeout", "500"};
   args.insert(args.end(), options.begin(), options.end());
   args.insert(args.end(), {"--", "-c", script});
@@ -96,7 +123,9 @@ std::size_t lines_mentioning(const std::string& path, const std::string& a, cons
 
 TEST_CASE("an app that replaces its log file with a link to a root-only file cannot make pmxd append to it",
           "[integration][app_files][regression]") {
-  AttackStage stage;
+  const Attacker who = GENERATE(Attacker::Uid4242, Attacker::RealUser);
+  INFO("attacker: " << who);
+  AttackStage stage(who);
   if (!stage.ready) return;
   Session s;
   const std::string out = stage.in_app_dir("out.log");
@@ -164,7 +193,9 @@ TEST_CASE("an app that replaces its log folder with a link cannot make pmxd crea
 
 TEST_CASE("an app that replaces its pid file with a link cannot make pmxd overwrite the target",
           "[integration][app_files][regression]") {
-  AttackStage stage;
+  const Attacker who = GENERATE(Attacker::Uid4242, Attacker::RealUser);
+  INFO("attacker: " << who);
+  AttackStage stage(who);
   if (!stage.ready) return;
   Session s;
   // The first run plants the link where its environment says its pid file is (pm_pid_path:
@@ -253,7 +284,9 @@ TEST_CASE("links an app plants at the names of compressed rotations are never wr
 }
 
 TEST_CASE("an app that turns its log file into a FIFO does not freeze pmxd", "[integration][app_files][regression]") {
-  AttackStage stage;
+  const Attacker who = GENERATE(Attacker::Uid4242, Attacker::RealUser);
+  INFO("attacker: " << who);
+  AttackStage stage(who);
   if (!stage.ready) return;
   Session s;
   REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "bystander", "--kill-timeout", "500"}), 0);

@@ -2,7 +2,8 @@
 // grant, ports from 1024, paths its own user could use), whose the socket files are, which file
 // pmxd removes at stop, and how many sockets one app can make it hold. The app here is an
 // attacker: it writes raw NODE_PMX lines on its channel, whatever the preload would send, and the
-// files it aims at are decoys made by the test.
+// files it aims at are decoys made by the test. The attack of a cluster-mode app runs as nobody,
+// then as a real user made for the test (ThrowawayUser), from folders in its home.
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,9 +12,11 @@
 #include <dirent.h>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "tests/integration/harness.hpp"
+#include "tests/integration/throwaway_user.hpp"
 
 using namespace pmx::itest;
 
@@ -152,18 +155,35 @@ TEST_CASE("a cluster-mode Node app run as another user gets what its user could 
           "own, and a folder swapped for a link never makes pmxd remove another file",
           "[integration][sockets][node][regression]") {
   REQUIRE(have_node());
-  REQUIRE(::geteuid() == 0);  // the suite runs as root: pmxd runs the app as nobody
-  const passwd* nobody = ::getpwnam("nobody");
-  REQUIRE(nobody);
-  const uid_t uid = nobody->pw_uid;
+  REQUIRE(::geteuid() == 0);  // the suite runs as root: pmxd runs the app as nobody, or as a user it makes
+  // nobody (no home of its own), or a real user made for the test, whose own folders are in its home.
+  const bool real_user = GENERATE(false, true);
+  std::unique_ptr<ThrowawayUser> user;
+  std::string user_name = "nobody";
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (real_user) {
+    user = std::make_unique<ThrowawayUser>();
+    if (!user->ready()) return;  // ThrowawayUser said why
+    user_name = user->name();
+    uid = user->uid();
+    gid = user->gid();
+  } else {
+    const passwd* nobody = ::getpwnam("nobody");
+    REQUIRE(nobody);
+    uid = nobody->pw_uid;
+    gid = nobody->pw_gid;
+  }
+  INFO("the app runs as " << user_name);
   Session s;
   AttackArea area;
   const std::string app = area.folder("app", 0755);
-  const std::string out = area.folder("out", 0755, uid, nobody->pw_gid);  // the results, written by the app
-  const std::string own = area.folder("own", 0755, uid, nobody->pw_gid);  // the app's own folders
+  const std::string out = area.folder("out", 0755, uid, gid);  // the results, written by the app
+  // The app's own folders.
+  const std::string own = real_user ? user->own_folder("own") : area.folder("own", 0755, uid, gid);
   const std::string run = own + "/run";
   REQUIRE(::mkdir(run.c_str(), 0755) == 0);
-  REQUIRE(::chown(run.c_str(), uid, nobody->pw_gid) == 0);
+  REQUIRE(::chown(run.c_str(), uid, gid) == 0);
   // Root's: a folder the app cannot enter, and in it the file the swap aims at.
   const std::string decoys = area.folder("decoys", 0700);
   std::ofstream(decoys + "/app.sock") << "root's file\n";
@@ -179,7 +199,7 @@ TEST_CASE("a cluster-mode Node app run as another user gets what its user could 
                        {{"id", 1003}, {"address", decoys + "/evil.sock"}, {"port", -1}},
                        {{"id", 1004}, {"address", run + "/app.sock"}, {"port", -1}}}},
                      {"swap", {{"folder", run}, {"target", decoys}}}};
-  REQUIRE_EXIT(s.pmx({"start", script, "--name", "attack", "-i", "1", "--uid", "nobody", "--cwd", app, "--port",
+  REQUIRE_EXIT(s.pmx({"start", script, "--name", "attack", "-i", "1", "--uid", user_name, "--cwd", app, "--port",
                       std::to_string(granted), "--listen-timeout", "500", "--kill-timeout", "1000", "--", results,
                       plan.dump()}),
                0);
