@@ -54,6 +54,9 @@ struct DaemonOptions {
   std::function<void()> on_ready;
   /// Called when pmxd begins stopping every app to exit (kill, SIGTERM): STOPPING=1.
   std::function<void()> on_stopping;
+  /// The descriptor holding the home's lock (DaemonLock), passed on across `update`'s exec;
+  /// -1: none (tests).
+  int lock_fd = -1;
 };
 
 /// A dump as read: its instances, the file they came from ("" when there is no dump) and why
@@ -170,6 +173,10 @@ class Supervisor {
 
   /// `update`: execs the binary given, same pid, once answered (daemon/supervisor/upgrade.cpp).
   void update_verb(const json& params, const Reply& reply);
+  /// Why an update must wait (an instance is not settled), or nullopt.
+  std::optional<ipc::RpcError> update_blocker() const;
+  /// Answers, then execs binary with the lock passed on.
+  void hand_over(const std::string& binary, const Reply& reply);
 
   // Reload (daemon/supervisor/reload.cpp).
   void reload_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
