@@ -54,7 +54,7 @@ void Session::send_reply(std::string line, std::function<void()> after) {
     if (after) after();
     return;
   }
-  if (!writing_) write_next();
+  if (!writing_ && !queue_.empty()) write_next();  // held behind a stream: written after it
 }
 
 void Session::send_stream(std::string head, std::string tail, NextPart next) {

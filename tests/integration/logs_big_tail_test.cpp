@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "tests/integration/harness.hpp"
@@ -112,6 +113,34 @@ TEST_CASE("pmx logs of a tail of megabytes prints exactly the last lines of the 
   const std::vector<std::string> expected(file.end() - 500'000, file.end());
   CHECK(printed.size() == expected.size());
   CHECK((printed == expected));
+}
+
+TEST_CASE("a reply that comes while a logs reply is streamed waits behind it, whole", "[logs]") {
+  Session s;
+  const std::string log = s.home.scratch("big-out.log");
+  write_numbered_log(log, 1'000'000);
+  start_with_log(s, log);
+  for (int round = 0; round < 5; ++round) {
+    RawClient c;
+    REQUIRE(c.connect(s.home.socket()));
+    // restart is answered once the app is online again: while the tail is being searched.
+    json restart = {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "restart"}, {"params", {{"targets", {"big"}}}}};
+    json logs = {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "logs"},
+                 {"params", {{"targets", {"big"}}, {"lines", 1'000'000'000}, {"streams", {"out"}}}}};
+    REQUIRE(c.send(restart.dump() + "\n" + logs.dump() + "\n"));
+    std::set<int> answered;
+    for (int i = 0; i < 2; ++i) {
+      auto line = c.read_line(30s);
+      REQUIRE(line);
+      json reply = json::parse(*line, nullptr, false);
+      INFO("round " << round << ": " << line->substr(0, 200));
+      REQUIRE(reply.is_object());
+      REQUIRE(reply.contains("result"));
+      answered.insert(reply.value("id", 0));
+    }
+    CHECK(answered == std::set<int>{1, 2});
+  }
+  CHECK_EXIT(s.pmx({"ping"}), 0);
 }
 
 }  // namespace pmx::itest
