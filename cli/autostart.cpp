@@ -91,19 +91,35 @@ void connect(ipc::Client& client, const config::Paths& paths, bool autostart) {
   if (!nobody_home) throw Unreachable("cannot connect to " + paths.socket() + ": " + ec.message());
   if (!autostart) throw Unreachable("pmxd is not running (no answer on " + paths.socket() + ")");
   // Several CLIs may race to start the daemon: one pmxd takes the home's lock, the others exit
-  // with an error. A CLI whose pmxd lost waits for the winner's socket instead of failing.
+  // with an error. A CLI whose pmxd lost waits for the winner's socket instead of failing. A
+  // pmxd that was just killed (kill -9) may still hold the lock for a moment while its socket
+  // already refuses: ours then fails on the lock of a daemon that is gone a moment later, and
+  // is started again once the lock is free (a few times at most, within the deadline).
+  constexpr int kStartAttempts = 5;
   std::string start_error;
-  try {
-    start_daemon(paths);
-  } catch (const Unreachable& e) {
-    start_error = e.what();
-  }
+  int attempts = 0;
+  auto start = [&] {
+    ++attempts;
+    start_error.clear();
+    try {
+      start_daemon(paths);
+    } catch (const Unreachable& e) {
+      start_error = e.what();
+    }
+  };
+  start();
   // pmxd returned after binding, so this normally succeeds at once; allow for a slow machine.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
     ec = client.connect(paths.socket());
     if (!ec) return;
-    if (!start_error.empty() && !daemon_lock_held(paths)) throw Unreachable(start_error);
+    if (!start_error.empty() && !daemon_lock_held(paths)) {
+      // Nobody holds the lock now: whatever held it (a daemon dying, a rival that failed) is
+      // gone; ours could take it now.
+      if (attempts >= kStartAttempts || std::chrono::steady_clock::now() > deadline) throw Unreachable(start_error);
+      start();
+      continue;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       throw Unreachable(start_error.empty() ? "pmxd started but does not answer on " + paths.socket() + ": " + ec.message()
                                             : start_error);

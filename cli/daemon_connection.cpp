@@ -27,10 +27,26 @@ std::chrono::milliseconds DaemonConnection::timeout() const {
   return patient_ ? std::chrono::milliseconds{0} : kQuickVerbTimeout;
 }
 
+namespace {
+
+/// Whether pmxd went away without reading the request (see ipc::Client::call): then it was not
+/// handled and may be sent again, to the pmxd started in its place.
+bool unread(const ipc::Response& r) {
+  return r.error && r.error->data.is_object() && r.error->data.value("unread", false);
+}
+
+}  // namespace
+
 json DaemonConnection::call(const std::string& method, const json& params, bool autostart) {
   if (!client_.connected()) connect(client_, paths_, autostart);
   client_.set_timeout(timeout());
   ipc::Response r = client_.call(method, params);
+  if (unread(r) && autostart) {
+    // A pmxd killed a moment ago still took the connection into its backlog.
+    connect(client_, paths_, autostart);
+    client_.set_timeout(timeout());
+    r = client_.call(method, params);
+  }
   if (r.error) fail(*r.error);
   return r.result.value_or(json());
 }
@@ -40,6 +56,12 @@ std::string DaemonConnection::call_text(const std::string& method) {
   std::string text;
   client_.set_timeout(timeout());
   ipc::Response r = client_.call_raw(method, json::object(), text);
+  if (unread(r)) {
+    connect(client_, paths_, true);
+    client_.set_timeout(timeout());
+    text.clear();
+    r = client_.call_raw(method, json::object(), text);
+  }
   if (r.error) fail(*r.error);
   return text.empty() ? r.result.value_or(json()).dump() : text;
 }

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <string_view>
 #include <optional>
 #include <iostream>
 #include <set>
@@ -78,6 +79,35 @@ bool reader_gone() {
 
 }  // namespace
 
+std::string escape_controls(std::string_view text) {
+  auto is_control = [&](std::size_t i) -> std::size_t {  // bytes of the control at i, or 0
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return 1;
+    if (c == 0xc2 && i + 1 < text.size()) {
+      const auto d = static_cast<unsigned char>(text[i + 1]);
+      if (d >= 0x80 && d <= 0x9f) return 2;  // U+0080..U+009F: C1, CSI (U+009B) among them
+    }
+    return 0;
+  };
+  std::string out;
+  out.reserve(text.size());
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t n = is_control(i);
+    if (n == 0) {
+      out += text[i++];
+      continue;
+    }
+    for (std::size_t k = 0; k < n; ++k, ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  return out;
+}
+
 std::string format_stamp(std::int64_t at_ms, std::string_view format) {
   // Compiled once per format: every line of a stream is stamped with the same one.
   static std::string compiled_text;
@@ -109,7 +139,8 @@ std::string format_log_line(const LogLine& line, const LogsOptions& o) {
     else out += prefix + (line.err ? "err | " : "");
   }
   if (!stamp.empty()) out += stamp + ": ";
-  out += o.color ? highlighted(line.text, o.highlight) : line.text;
+  const std::string text = o.escape ? escape_controls(line.text) : line.text;
+  out += o.color ? highlighted(text, o.highlight) : text;
   out += '\n';
   return out;
 }

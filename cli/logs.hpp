@@ -25,6 +25,9 @@ struct LogsOptions {
   std::optional<std::string> timestamp;  ///< --timestamp [fmt]; "" means the default format
   std::string highlight;
   bool color = false;  ///< stdout is a terminal and colours are not turned off
+  /// stdout is a terminal: control characters of the apps' lines are shown escaped (`\x1b`),
+  /// never passed to the terminal (--raw too; a pipe gets the bytes as they are).
+  bool escape = false;
 };
 
 /// The format --timestamp uses without a value (dayjs tokens, as PM2).
@@ -39,13 +42,19 @@ struct LogLine {
   std::int64_t at_ms = 0;  ///< when pmxd read it (the tail: when pmx printed it), epoch ms
 };
 
+/// text with its control characters (C0 but tab, DEL, and C1 written as UTF-8) shown as
+/// `\xNN` for each byte, as journalctl shows them: what an app logs can never move the
+/// cursor, retitle the window or program the terminal of whoever reads its logs.
+std::string escape_controls(std::string_view text);
+
 /// The local time at_ms in format (dayjs tokens YYYY, MM, DD, HH, mm, ss, SSS; other text as is).
 std::string format_stamp(std::int64_t at_ms, std::string_view format);
 
 /// How `pmx logs` prints one line (newline included): `<id>|<name> | ` padded as PM2 pads it,
 /// green for out and red for err in colour, and without colour `err | ` after the prefix of
 /// stderr lines; --raw the bare line; --json one JSON object; --timestamp `<stamp>: ` before
-/// the text; --highlight inverse video around the word, in colour only.
+/// the text; --highlight inverse video around the word, in colour only. With escape, the text's
+/// control characters are escaped (escape_controls), --json aside (JSON escapes them).
 std::string format_log_line(const LogLine& line, const LogsOptions& o);
 
 /// How a state change of a followed app prints (`PMX        | 0|api: online (pid 42)`), or ""

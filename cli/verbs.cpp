@@ -262,6 +262,7 @@ int cmd_logs(Invocation& v) {
     }
   }
   cl.logs.color = v.daemon.style().color;
+  cl.logs.escape = ::isatty(STDOUT_FILENO) != 0;
   return run_logs(v.daemon.paths(), cl.logs, cl.globals.timeout);
 }
 

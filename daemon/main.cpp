@@ -39,6 +39,7 @@ constexpr const char* kUsage =
     "  --no-cgroup           track instances without cgroup v2 (process group and /proc)\n"
     "  --sample-interval MS  how often memory limits are checked (default 1000, or\n"
     "                        PMX_SAMPLE_INTERVAL_MS)\n"
+    "  --protocol-version    print the control protocol's version (pmx update checks it)\n"
     "\n"
     "Signals: SIGTERM, SIGINT stop every app, then pmxd exits 0; SIGUSR1, SIGUSR2 reopen\n"
     "every log file (pmx reloadLogs), for logrotate.\n"
@@ -113,6 +114,10 @@ int main(int argc, char** argv) {
     } else if (a == "--help" || a == "-h") {
       std::cout << kUsage;
       return 0;
+    } else if (a == ipc::kProtocolFlag) {
+      // Asked by the pmxd that `pmx update` will exec this binary from (BinaryProbe).
+      std::cout << ipc::kProtocolAnswer << ipc::kProtocolVersion << "\n";
+      return 0;
     } else if (a == "--version") {
       std::cout << "pmxd " << ipc::version_line() << "\n";
       return 0;
@@ -135,7 +140,14 @@ int main(int argc, char** argv) {
     ::chmod(paths.home.c_str(), 0700);
     make_dir(paths.logs_dir(), 0755);
     make_dir(paths.pids_dir(), 0755);
-    lock = std::make_unique<daemon::DaemonLock>(paths.daemon_pid());
+    // Exec'd by `pmx update`: the lock comes with the exec, never let go in between.
+    if (const char* inherited = std::getenv(daemon::DaemonLock::kInheritedLockEnv)) {
+      const int fd = std::atoi(inherited);
+      ::unsetenv(daemon::DaemonLock::kInheritedLockEnv);  // not for the apps
+      lock = std::make_unique<daemon::DaemonLock>(paths.daemon_pid(), fd);
+    } else {
+      lock = std::make_unique<daemon::DaemonLock>(paths.daemon_pid());
+    }
     server = std::make_unique<daemon::ControlServer>(io, paths.socket());
   } catch (const std::exception& e) {
     std::cerr << "pmxd: " << e.what() << "\n";
@@ -182,6 +194,7 @@ int main(int argc, char** argv) {
     options.on_ready = [&service] { service.ready("every app adopted and resurrected"); };
     options.on_stopping = [&service] { service.stopping(); };
   }
+  options.lock_fd = lock->fd();
   daemon::SystemProcessOps processes(io, options.use_cgroups, paths.cgroup_name());
   daemon::LogPipe::prepare();  // its descriptors are pmxd's from the start, not a leak at the first app
   daemon::Supervisor supervisor(io, options, *server, processes);

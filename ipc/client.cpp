@@ -21,6 +21,15 @@ Response transport_error(const std::string& what, const char* kind = "transport"
   return r;
 }
 
+/// A transport error after which the request surely was not handled: the connection was reset
+/// with it unread (a pmxd killed before it accepted the connection, or before it read the
+/// request, resets it: ECONNRESET), or it could not be sent whole.
+Response unread_error(const std::string& what) {
+  Response r = transport_error(what);
+  r.error->data["unread"] = true;
+  return r;
+}
+
 }  // namespace
 
 std::string describe_duration(std::chrono::milliseconds d) {
@@ -123,7 +132,7 @@ std::optional<std::string> Client::exchange(const std::string& method, const jso
         else return reply;
       }
       close();
-      error = transport_error(std::string("lost the connection to pmxd: ") + std::strerror(err));
+      error = unread_error(std::string("lost the connection to pmxd: ") + std::strerror(err));
       return std::nullopt;
     }
     sent += static_cast<std::size_t>(n);
@@ -146,8 +155,10 @@ std::optional<std::string> Client::exchange(const std::string& method, const jso
     ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n <= 0) {
+      const bool reset = n < 0 && errno == ECONNRESET;
       close();
-      error = transport_error("pmxd closed the connection before answering");
+      error = reset ? unread_error("pmxd reset the connection before reading the request")
+                    : transport_error("pmxd closed the connection before answering");
       return std::nullopt;
     }
     lines_.append(std::string_view(buf, static_cast<std::size_t>(n)));

@@ -24,7 +24,9 @@ class Client {
   std::error_code connect(const std::string& path);
 
   /// Sends a request and waits for its response. A transport failure comes back as an
-  /// error Response with code InternalError and data.kind "transport"; no answer within the
+  /// error Response with code InternalError and data.kind "transport" (with data.unread true
+  /// when pmxd surely did not read the request: the connection was reset, or the request not
+  /// sent whole, so it may be sent again to a new pmxd); no answer within the
   /// timeout as data.kind "timeout" (the connection is closed); a request above
   /// kMaxMessageBytes, which is not sent, as code TooLarge.
   Response call(const std::string& method, const json& params = json::object());

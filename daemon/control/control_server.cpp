@@ -50,6 +50,15 @@ void Reply::ok_then(const ipc::json& result, std::function<void()> after) const 
   s->send_reply(ipc::encode_result(*id_, result), std::move(after));
 }
 
+void Reply::ok_stream(Session::NextPart next) const {
+  auto s = session_.lock();
+  if (!s || !id_) return;
+  s->answered();
+  std::string head = ipc::encode_result_text(*id_, "");
+  head.pop_back();  // the envelope's '}': sent after the last part
+  s->send_stream(std::move(head), "}", std::move(next));
+}
+
 void Reply::fail(const ipc::RpcError& error) const {
   auto s = session_.lock();
   if (!s || !id_) return;

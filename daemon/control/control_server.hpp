@@ -51,6 +51,10 @@ class Reply {
   /// Answers with a result already encoded as JSON text.
   void ok_text(const std::string& result_json) const;
   void fail(const ipc::RpcError& error) const;
+  /// Answers with a result written in parts (a `logs` tail of megabytes): next produces the
+  /// result's JSON text part after part, each asked for once the one before is written (see
+  /// Session::send_stream). The client reads one ordinary reply line.
+  void ok_stream(Session::NextPart next) const;
   /// Answers, then runs after once the reply has been written (or the client is gone).
   void ok_then(const ipc::json& result, std::function<void()> after) const;
   /// The session the request came from, while it is connected (for notify()).

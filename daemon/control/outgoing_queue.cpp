@@ -5,12 +5,23 @@ namespace pmx::daemon {
 
 void OutgoingQueue::push(std::shared_ptr<const std::string> bytes, std::function<void()> after) {
   bytes_ += bytes->size();
+  (holding_ ? held_ : messages_).push_back({std::move(bytes), std::move(after)});
+}
+
+void OutgoingQueue::push_part(std::shared_ptr<const std::string> bytes, std::function<void()>&& after) {
+  bytes_ += bytes->size();
   messages_.push_back({std::move(bytes), std::move(after)});
+}
+
+void OutgoingQueue::release() {
+  holding_ = false;
+  for (auto& m : held_) messages_.push_back(std::move(m));
+  held_.clear();
 }
 
 OutgoingQueue::Push OutgoingQueue::push_reply(std::shared_ptr<const std::string> bytes,
                                               std::function<void()>&& after) {
-  if (!messages_.empty() && bytes_ + bytes->size() > limits_.close) return Push::overflow;
+  if (bytes_ > 0 && bytes_ + bytes->size() > limits_.close) return Push::overflow;
   push(std::move(bytes), std::move(after));
   return Push::queued;
 }
@@ -19,7 +30,7 @@ OutgoingQueue::Push OutgoingQueue::push_notification(std::shared_ptr<const std::
                                                      std::uint64_t lines) {
   // A drop not yet reported keeps later notifications out too, so that the client sees the
   // gap where it is, reported before anything that came after it.
-  if (!messages_.empty() &&
+  if (bytes_ > 0 &&
       (dropped_unreported_ > 0 || bytes_ + bytes->size() > limits_.notifications)) {
     ++dropped_unreported_;
     ++dropped_total_;
@@ -41,7 +52,10 @@ OutgoingQueue::Message OutgoingQueue::pop_front() {
 std::vector<OutgoingQueue::Message> OutgoingQueue::clear() {
   std::vector<Message> all(std::make_move_iterator(messages_.begin()),
                            std::make_move_iterator(messages_.end()));
+  for (auto& m : held_) all.push_back(std::move(m));
   messages_.clear();
+  held_.clear();
+  holding_ = false;
   bytes_ = 0;
   return all;
 }

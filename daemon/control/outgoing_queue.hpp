@@ -42,6 +42,16 @@ class OutgoingQueue {
 
   bool empty() const { return messages_.empty(); }
   const Message& front() const { return messages_.front(); }
+  /// Queues one part of a streamed reply: it goes straight into the line being written, ahead
+  /// of what is held (see hold); its size is bounded by whoever streams it.
+  void push_part(std::shared_ptr<const std::string> bytes, std::function<void()>&& after);
+  /// While a reply is streamed in parts, other replies and notifications are held back (within
+  /// the same limits, counted in bytes()) so that nothing splits its line; release() queues them
+  /// behind its last part.
+  void hold() { holding_ = true; }
+  void release();
+  bool holding() const { return holding_; }
+
   /// Removes the front message (once written) and returns it, for its `after`.
   Message pop_front();
   /// Removes everything (the client is gone) and returns it, for the `after`s.
@@ -66,6 +76,8 @@ class OutgoingQueue {
 
   QueueLimits limits_;
   std::deque<Message> messages_;
+  std::deque<Message> held_;  ///< while holding_: replies and notifications behind the stream
+  bool holding_ = false;
   std::size_t bytes_ = 0;
   std::uint64_t dropped_unreported_ = 0;
   std::uint64_t dropped_total_ = 0;

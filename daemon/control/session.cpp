@@ -54,6 +54,51 @@ void Session::send_reply(std::string line, std::function<void()> after) {
     if (after) after();
     return;
   }
+  if (!writing_ && !queue_.empty()) write_next();  // held behind a stream: written after it
+}
+
+void Session::send_stream(std::string head, std::string tail, NextPart next) {
+  if (closed_) return;
+  if (stream_) {
+    // One stream at a time: requests are not read while one is written, so only a producer
+    // that answers twice gets here.
+    spdlog::error("client {}: a second streamed reply while one is written, ignoring", id_);
+    return;
+  }
+  stream_ = std::make_unique<Stream>(Stream{std::move(head), std::move(tail), std::move(next)});
+  queue_.hold();
+  pull();
+}
+
+void Session::pull() {
+  if (closed_ || !stream_ || stream_->asked) return;
+  stream_->asked = true;
+  auto next = stream_->next;  // the stream may end (and be freed) while it runs
+  // The producer may emit at once (from here) or from a later handler; either way through
+  // a weak reference, so a producer that outlives the session does nothing.
+  next([weak = weak_from_this()](std::string part, bool last) {
+    if (auto self = weak.lock()) self->push_part(std::move(part), last);
+  });
+}
+
+void Session::push_part(std::string part, bool last) {
+  if (closed_ || !stream_) return;
+  stream_->asked = false;
+  if (!stream_->head.empty()) part.insert(0, std::exchange(stream_->head, std::string()));
+  std::function<void()> after;
+  if (last) {
+    part += stream_->tail;
+    part += '\n';
+  } else {
+    after = [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->pull();
+    };
+  }
+  queue_.push_part(std::make_shared<const std::string>(std::move(part)), std::move(after));
+  if (last) {
+    stream_.reset();
+    queue_.release();
+  }
   if (!writing_) write_next();
 }
 
@@ -84,6 +129,7 @@ void Session::close() {
   if (closed_) return;
   closed_ = true;
   closing_ = true;
+  stream_.reset();
   auto self = shared_from_this();  // the server's registry may hold the last reference
   boost::system::error_code ignored;
   socket_.shutdown(local::socket::shutdown_both, ignored);
@@ -106,7 +152,7 @@ void Session::close_now_with(const ipc::RpcError& error) {
 }
 
 void Session::read() {
-  if (reading_ || closing_ || queue_.over_pause_limit()) return;
+  if (reading_ || closing_ || stream_ || queue_.over_pause_limit()) return;
   reading_ = true;
   socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
                                                   const boost::system::error_code& ec, std::size_t n) {
@@ -115,7 +161,7 @@ void Session::read() {
     if (ec == asio::error::eof) {
       // Half-closed: no more requests, but the replies already owed are still written.
       self->closing_ = true;
-      if (!self->writing_) self->close();
+      if (!self->writing_ && !self->stream_) self->close();
       return;
     }
     if (ec) {
@@ -128,7 +174,8 @@ void Session::read() {
 }
 
 void Session::process() {
-  if (closing_) return;
+  // While a reply is streamed, requests wait: their replies could not be queued before it ends.
+  if (closing_ || stream_) return;
   // Lines wait in the buffer while the queue is over its pause limit: that, and not reading the
   // socket, is the backpressure. The client's own send buffer then fills and it blocks.
   while (!queue_.over_pause_limit()) {
@@ -190,16 +237,19 @@ void Session::write_next() {
     if (self->closed_) return;
     self->last_active_ = std::chrono::steady_clock::now();
     auto done = self->queue_.pop_front();
-    if (done.after) done.after();
     if (ec) {
       self->close();
+      if (done.after) done.after();
       return;
     }
+    if (done.after) done.after();
     if (self->closed_) return;
     self->queue_drop_report();
-    if (!self->queue_.empty()) {
+    if (self->writing_) {
+      // The `after` queued something and started writing it already.
+    } else if (!self->queue_.empty()) {
       self->write_next();
-    } else if (self->closing_) {
+    } else if (self->closing_ && !self->stream_) {
       self->close();
       return;
     }

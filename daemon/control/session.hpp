@@ -42,6 +42,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// Queues a reply line (no newline); `after` runs once it is written or the client is gone.
   void send_reply(std::string line, std::function<void()> after);
+  /// Hands one part of a streamed reply to the session; last ends the reply.
+  using PartSink = std::function<void(std::string part, bool last)>;
+  /// Produces the next part of a streamed reply and gives it to the sink, at once or later
+  /// (a later loop turn); it is not called again before it has.
+  using NextPart = std::function<void(const PartSink& emit)>;
+  /// Queues a reply line written in parts: head, then the parts next produces, then tail and
+  /// the newline. Each part is asked for only once the one before has been written, so the
+  /// session holds one part at a time however big the reply. Meanwhile no request is read and
+  /// other replies and notifications wait behind it (notifications within their limit, see
+  /// OutgoingQueue::hold). A client that leaves ends it: next is not called again.
+  void send_stream(std::string head, std::string tail, NextPart next);
+  /// Whether a streamed reply is being written.
+  bool streaming() const { return stream_ != nullptr; }
   /// Queues a notification line (newline included), or drops and counts it (see OutgoingQueue;
   /// lines: the log lines it carries).
   void send_notification(std::shared_ptr<const std::string> line, std::uint64_t lines = 0);
@@ -67,7 +80,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void set_follows() { follows_ = true; }
   /// Nothing owed to it and nothing it follows: closing it loses the client nothing but the
   /// connection. The control server evicts such sessions when all slots are taken.
-  bool idle() const { return in_flight_ == 0 && !follows_ && queue_.empty() && !closing_; }
+  bool idle() const {
+    return in_flight_ == 0 && !follows_ && queue_.empty() && !stream_ && !closing_;
+  }
   /// Whether it ever sent a request, and when it last sent one or was last written to.
   bool ever_requested() const { return ever_requested_; }
   std::chrono::steady_clock::time_point last_active() const { return last_active_; }
@@ -78,6 +93,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void process();
   void handle(const std::string& line);
   void write_next();
+  /// Asks the stream's producer for its next part.
+  void pull();
+  void push_part(std::string part, bool last);
   void queue_drop_report();
   /// Charges the partial request held to the server's budget; false when it is exhausted.
   bool charge_partial();
@@ -88,6 +106,13 @@ class Session : public std::enable_shared_from_this<Session> {
   ipc::LineBuffer lines_;
   std::array<char, 16384> buf_{};
   OutgoingQueue queue_;
+  struct Stream {
+    std::string head;  ///< sent before the first part
+    std::string tail;  ///< sent after the last part, with the newline
+    NextPart next;
+    bool asked = false;  ///< next was called and has not emitted yet
+  };
+  std::unique_ptr<Stream> stream_;
   std::set<std::string, std::less<>> topics_;
   std::size_t charged_ = 0;  ///< bytes of partial request charged to the server's budget
   std::size_t held_peak_ = 0;

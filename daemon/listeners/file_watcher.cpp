@@ -25,6 +25,17 @@ constexpr const char* kAlwaysIgnored[] = {"node_modules", ".git"};
 
 FileWatcher::FileWatcher(boost::asio::io_context& io, Rules rules, std::chrono::milliseconds delay, Changed on_change)
     : rules_(std::move(rules)), delay_(delay), on_change_(std::move(on_change)), stream_(io), quiet_(io) {
+  // A rule with \ ^ $ ( ) | + is a regular expression, searched in "/<relative path>" (PM2's
+  // example: "[\/\\]\./" ignores dot files); plain names and globs are not. Compiled here,
+  // once: every inotify event is checked against them.
+  for (const auto& rule : rules_.ignore) {
+    if (rule.find_first_of("\\^$()|+") == std::string::npos) continue;
+    try {
+      patterns_.emplace_back(rule);
+    } catch (const std::regex_error&) {
+      // Not a valid expression after all: the name and glob checks have their say.
+    }
+  }
   fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd_ < 0) {
     spdlog::error("watch: inotify: {}; the app is not watched", std::strerror(errno));
@@ -67,13 +78,11 @@ bool FileWatcher::ignored(const std::string& path) const {
         ::fnmatch(rule.c_str(), name.c_str(), 0) == 0) {
       return true;
     }
-    // A rule with \ ^ $ ( ) | + is a regular expression, searched in "/<relative path>"
-    // (PM2's example: "[\/\\]\./" ignores dot files); plain names and globs are not.
-    if (rule.find_first_of("\\^$()|+") == std::string::npos) continue;
-    try {
-      if (std::regex_search("/" + relative, std::regex(rule))) return true;
-    } catch (const std::regex_error&) {
-      // Not a valid expression after all: the name and glob checks above had their say.
+  }
+  if (!patterns_.empty()) {
+    const std::string rooted = "/" + relative;
+    for (const auto& pattern : patterns_) {
+      if (std::regex_search(rooted, pattern)) return true;
     }
   }
   return false;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ class FileWatcher {
 
   /// Whether path would be ignored (for tests and the log).
   bool ignored(const std::string& path) const;
+  /// How many ignore_watch rules are regular expressions, compiled once here (never per event).
+  std::size_t compiled_patterns() const { return patterns_.size(); }
 
  private:
   void add_tree(const std::string& path);
@@ -49,6 +52,8 @@ class FileWatcher {
   void read_events();
 
   Rules rules_;
+  /// The ignore_watch rules that are valid regular expressions, compiled once.
+  std::vector<std::regex> patterns_;
   std::chrono::milliseconds delay_;
   Changed on_change_;
   int fd_ = -1;

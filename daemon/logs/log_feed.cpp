@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "daemon/control/control_server.hpp"
+#include "daemon/logs/tail_reader.hpp"
 #include "ipc/protocol.hpp"
 
 namespace pmx::daemon {
@@ -100,49 +101,15 @@ std::vector<std::string> tail_lines(int fd, std::size_t n, std::size_t max_bytes
   std::vector<std::string> lines;
   struct stat st{};
   if (n == 0 || ::fstat(fd, &st) != 0 || st.st_size <= 0) return lines;
-  auto read_at = [fd](char* to, std::size_t len, off_t at) {
-    std::size_t done = 0;
-    while (done < len) {
-      ssize_t got = ::pread(fd, to + done, len - done, at + static_cast<off_t>(done));
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) return false;
-      done += static_cast<std::size_t>(got);
-    }
-    return true;
-  };
-  const off_t size = st.st_size;
-  char last = 0;
-  if (!read_at(&last, 1, size - 1)) return lines;
-  // The lines end at `end`: a final '\n' ends the last line, it does not start an empty one.
-  const off_t end = last == '\n' ? size - 1 : size;
-  const off_t floor = size > static_cast<off_t>(max_bytes) ? size - static_cast<off_t>(max_bytes) : 0;
-  off_t start = floor;
-  bool found = false;
-  std::size_t seen = 0;
+  TailReader reader(fd, st.st_size, n, max_bytes);
+  while (!reader.locate_step()) {
+  }
+  if (!reader.has_lines()) return lines;
+  std::string text;
   std::string block;
-  for (off_t pos = end; pos > floor && !found;) {
-    const auto len = static_cast<std::size_t>(std::min<off_t>(64 * 1024, pos - floor));
-    pos -= static_cast<off_t>(len);
-    block.resize(len);
-    if (!read_at(block.data(), len, pos)) return lines;
-    for (std::size_t i = len; i-- > 0;) {
-      if (block[i] != '\n') continue;
-      if (++seen == n) {
-        start = pos + static_cast<off_t>(i) + 1;
-        found = true;
-        break;
-      }
-    }
-  }
-  std::string text(static_cast<std::size_t>(end - start), '\0');
-  if (!text.empty() && !read_at(text.data(), text.size(), start)) return lines;
+  while (reader.read_next(block)) text += block;
+  if (static_cast<off_t>(text.size()) != reader.end() - reader.begin()) return lines;
   std::size_t from = 0;
-  if (!found && floor > 0) {
-    // Cut at the byte cap: the first line read is only the end of a line; leave it out.
-    const auto nl = text.find('\n');
-    if (nl == std::string::npos) return lines;
-    from = nl + 1;
-  }
   for (;;) {
     const auto nl = text.find('\n', from);
     if (nl == std::string::npos) {

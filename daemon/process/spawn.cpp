@@ -1,10 +1,10 @@
-// spawn: a vfork-style clone3 + exec with a close-on-exec error pipe (posix_spawn, systemd exec_fd, tini).
+// spawn: a fork (clone3 into the cgroup) + exec with a close-on-exec error pipe (systemd exec_fd, tini);
+// pmxd never waits for its child.
 #include "daemon/process/spawn.hpp"
 
 #include "config/paths.hpp"
 
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/read.hpp>
 #include <algorithm>
 #include <memory>
 
@@ -14,7 +14,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,8 +26,8 @@
 namespace pmx::daemon {
 namespace {
 
-// The child's code shares pmxd's memory (see clone_vm) and runs on a stack of its own:
-// no sanitizer bookkeeping there, only system calls on data prepared before the clone.
+// The child's code runs in a copy of a process with threads (the workers): no sanitizer
+// bookkeeping there, only async-signal-safe calls on data prepared before the fork.
 #define PMX_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
 
 struct ChildError {
@@ -49,11 +48,9 @@ struct CloneArgs {
   std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
       set_tid_size, cgroup;
 };
-constexpr std::uint64_t kCloneVm = 0x00000100ULL;
-constexpr std::uint64_t kCloneVfork = 0x00004000ULL;
 constexpr std::uint64_t kCloneIntoCgroup = 0x200000000ULL;
 
-/// Everything the child needs, prepared before the clone: it reads this and calls the kernel.
+/// Everything the child needs, prepared before the fork: it reads this and calls the kernel.
 struct ChildPlan {
   const char* program;
   char* const* argv;
@@ -102,8 +99,9 @@ PMX_CHILD_CODE void close_range_of(unsigned lowest, unsigned highest) {
   for (unsigned fd = lowest; fd <= highest && fd < 65536; ++fd) close(static_cast<int>(fd));
 }
 
-/// The child, from the clone to the exec: async-signal-safe calls only, and raw system calls
-/// where libc keeps process-wide state (credentials), since the memory is pmxd's.
+/// The child, from the fork to the exec: async-signal-safe calls only, and raw system calls
+/// where libc keeps process-wide state (credentials: libc's setuid would try to signal pmxd's
+/// other threads, which the copy does not have).
 PMX_CHILD_CODE int child_main(void* arg) {
   const ChildPlan& p = *static_cast<const ChildPlan*>(arg);
   struct sigaction dfl{};
@@ -149,86 +147,6 @@ PMX_CHILD_CODE int child_main(void* arg) {
   child_fail(p.report_fd, 0, errno);
 }
 
-/// The stack the child runs on until its exec. One is enough: with CLONE_VFORK pmxd waits
-/// until the child has exec'd or exited, and pmxd spawns from one thread. A guard page below.
-class ChildStack {
- public:
-  static constexpr std::size_t kSize = 64 * 1024;
-  /// The usable range, or nullptr when it cannot be mapped.
-  void* base() {
-    if (!mapped_) {
-      const long page = sysconf(_SC_PAGESIZE);
-      void* m = mmap(nullptr, kSize + static_cast<std::size_t>(page), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-      if (m == MAP_FAILED) return nullptr;
-      mprotect(m, static_cast<std::size_t>(page), PROT_NONE);
-      mapped_ = static_cast<char*>(m) + page;
-    }
-    return mapped_;
-  }
-
- private:
-  char* mapped_ = nullptr;  // for the daemon's life
-};
-
-/// clone3 with the child sharing pmxd's memory (CLONE_VM) until its exec, pmxd suspended
-/// meanwhile (CLONE_VFORK), the child running fn(arg) on args.stack and exiting with its
-/// result: posix_spawn's way. Unlike fork, nothing is copied: no page tables, and no
-/// copy-on-write fault on each page pmxd touches afterwards, which on a VM costs tens of
-/// microseconds a page. Returns the pid, or -1 with errno (ENOSYS on other architectures).
-/// The child's entry is written in assembly: it starts on its new stack, where no C++ frame
-/// exists to return through.
-pid_t clone_vm(CloneArgs& args, int (*fn)(void*), void* arg) {
-#if defined(__x86_64__)
-  long ret = SYS_clone3;
-  register void* r12 asm("r12") = reinterpret_cast<void*>(fn);
-  register void* r13 asm("r13") = arg;
-  asm volatile(
-      "syscall\n\t"
-      "test %%rax, %%rax\n\t"
-      "jnz 1f\n\t"
-      "xor %%ebp, %%ebp\n\t"  // the child: outermost frame on its own stack
-      "mov %%r13, %%rdi\n\t"
-      "call *%%r12\n\t"
-      "mov %%eax, %%edi\n\t"
-      "mov %[exit_nr], %%eax\n\t"
-      "syscall\n\t"
-      "hlt\n\t"
-      "1:\n\t"
-      : "+a"(ret)
-      : "D"(&args), "S"(sizeof args), "r"(r12), "r"(r13), [exit_nr] "i"(SYS_exit)
-      : "rcx", "r11", "memory");
-#elif defined(__aarch64__)
-  register long x8 asm("x8") = SYS_clone3;
-  register long x0 asm("x0") = reinterpret_cast<long>(&args);
-  register long x1 asm("x1") = sizeof args;
-  register void* x19 asm("x19") = reinterpret_cast<void*>(fn);
-  register void* x20 asm("x20") = arg;
-  asm volatile(
-      "svc #0\n\t"
-      "cbnz x0, 1f\n\t"
-      "mov x29, #0\n\t"  // the child: outermost frame on its own stack
-      "mov x30, #0\n\t"
-      "mov x0, x20\n\t"
-      "blr x19\n\t"
-      "mov x8, %[exit_nr]\n\t"
-      "svc #0\n\t"
-      "1:\n\t"
-      : "+r"(x0)
-      : "r"(x8), "r"(x1), "r"(x19), "r"(x20), [exit_nr] "i"(SYS_exit)
-      : "memory");
-  const long ret = x0;
-#else
-  (void)args, (void)fn, (void)arg;
-  const long ret = -ENOSYS;
-#endif
-  if (ret < 0) {
-    errno = static_cast<int>(-ret);
-    return -1;
-  }
-  return static_cast<pid_t>(ret);
-}
-
 /// Where the child keeps the exec-error pipe: high, out of the way of the fds an app is given
 /// (stdio, then listening sockets from 3), and below the fd limit. exec closes it.
 int exec_report_fd() {
@@ -238,26 +156,18 @@ int exec_report_fd() {
 }
 
 /// Starts the child: in its cgroup from birth where the kernel can (joining a cgroup later
-/// costs an RCU grace period), sharing pmxd's memory until its exec where the architecture
-/// allows, else by fork. -1 with errno when no child was made (cgroup_failed: it could not be
-/// put into its cgroup).
-pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, ChildStack& stack, bool& cgroup_failed) {
-  CloneArgs args{};
-  args.exit_signal = SIGCHLD;
-  void* base = stack.base();
-  args.stack = reinterpret_cast<std::uintptr_t>(base);
-  args.stack_size = ChildStack::kSize;
-  const std::uint64_t vm = base ? kCloneVm | kCloneVfork : 0;
-  pid_t pid = -1;
+/// costs an RCU grace period), else by a plain fork that joins by itself. The child is a copy:
+/// pmxd goes on at once and never waits for anything the child does (a cwd on a hung NFS
+/// mount, a program read from one); how its exec went comes back through the report pipe.
+/// -1 with errno when no child was made (cgroup_failed: it could not be put into its cgroup).
+pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, bool& cgroup_failed) {
   if (cgroup_dir_fd >= 0) {
-    args.flags = vm | kCloneIntoCgroup;
+    CloneArgs args{};
+    args.exit_signal = SIGCHLD;
+    args.flags = kCloneIntoCgroup;
     args.cgroup = static_cast<std::uint64_t>(cgroup_dir_fd);
-    pid = vm ? clone_vm(args, child_main, &plan) : -1;
-    if (pid < 0 && !vm) {  // without a stack of its own, the child is a forked copy
-      args.stack = args.stack_size = 0;
-      pid = static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
-      if (pid == 0) child_main(&plan);
-    }
+    const auto pid = static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+    if (pid == 0) child_main(&plan);
     if (pid >= 0) return pid;
     // An older kernel: born outside, the child joins by itself. Without cgroup.procs it could
     // not: no child at all rather than one outside its cgroup (out of reach of a stop).
@@ -266,17 +176,55 @@ pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, ChildStack& stack, bool& c
       cgroup_failed = true;
       return -1;
     }
-    args.flags = vm;
-    args.cgroup = 0;
   }
-  if (vm) {
-    args.flags = vm;
-    pid = clone_vm(args, child_main, &plan);
-    if (pid >= 0 || errno != ENOSYS) return pid;
-  }
-  pid = fork();
+  const pid_t pid = fork();
   if (pid == 0) child_main(&plan);
   return pid;
+}
+
+}  // namespace
+
+namespace {
+
+/// A passwd or group entry and the buffer its strings live in (the reentrant lookups: a
+/// worker thread resolves credentials while the loop may look up a user name for `describe`).
+template <typename Entry>
+struct Lookup {
+  Entry entry{};
+  std::vector<char> buffer = std::vector<char>(4096);
+  Entry* found = nullptr;
+
+  /// Calls lookup(&entry, buffer, size, &found) with a growing buffer; found stays null when
+  /// there is no such entry or the lookup failed.
+  template <typename Fn>
+  void run(Fn lookup) {
+    for (;;) {
+      const int err = lookup(&entry, buffer.data(), buffer.size(), &found);
+      if (err != ERANGE || buffer.size() >= 1024 * 1024) return;
+      buffer.resize(buffer.size() * 2);
+    }
+  }
+};
+
+// The groups a process of uid gets (initgroups(3) computed before fork): the user's groups
+// when uid has a passwd entry, else gid alone, never root's list by inheritance.
+std::vector<gid_t> supplementary_groups(std::optional<uid_t> uid, gid_t gid) {
+  if (!uid) return {gid};
+  Lookup<passwd> pw;
+  pw.run([&](passwd* e, char* b, std::size_t n, passwd** r) { return getpwuid_r(*uid, e, b, n, r); });
+  if (!pw.found || !pw.found->pw_name) return {gid};
+  int n = 16;
+  std::vector<gid_t> groups;
+  for (;;) {
+    groups.resize(static_cast<std::size_t>(n));
+    int count = n;
+    if (getgrouplist(pw.found->pw_name, gid, groups.data(), &count) >= 0) {
+      groups.resize(static_cast<std::size_t>(count));
+      return groups;
+    }
+    if (count <= n) return {gid};  // the lookup failed, not the size
+    n = count;
+  }
 }
 
 }  // namespace
@@ -291,27 +239,7 @@ std::string find_program(const std::string& name, const std::vector<std::string>
   return found.empty() ? name : found;
 }
 
-// The groups a process of uid gets (initgroups(3) computed before fork): the user's groups
-// when uid has a passwd entry, else gid alone, never root's list by inheritance.
-static std::vector<gid_t> supplementary_groups(std::optional<uid_t> uid, gid_t gid) {
-  const passwd* pw = uid ? getpwuid(*uid) : nullptr;
-  if (!pw || !pw->pw_name) return {gid};
-  int n = 16;
-  std::vector<gid_t> groups;
-  for (;;) {
-    groups.resize(static_cast<std::size_t>(n));
-    int count = n;
-    if (getgrouplist(pw->pw_name, gid, groups.data(), &count) >= 0) {
-      groups.resize(static_cast<std::size_t>(count));
-      return groups;
-    }
-    if (count <= n) return {gid};  // the lookup failed, not the size
-    n = count;
-  }
-}
-
 SpawnResult spawn(const SpawnRequest& req) {
-  static ChildStack stack;
   SpawnResult result;
   std::vector<char*> argv;
   for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -362,7 +290,7 @@ SpawnResult spawn(const SpawnRequest& req) {
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &saved);
-  const pid_t pid = start_child(plan, req.cgroup_dir_fd, stack, result.cgroup_failed);
+  const pid_t pid = start_child(plan, req.cgroup_dir_fd, result.cgroup_failed);
   const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   close(err_pipe[1]);
@@ -374,14 +302,8 @@ SpawnResult spawn(const SpawnRequest& req) {
     return result;
   }
   result.pid = pid;
-  // After a vfork the child has exec'd or exited: a failure is in the pipe already. Known now,
-  // it is reported before the child's exit can be reaped (else exec_error could come late).
-  ChildError report{};
-  if (read(err_pipe[0], &report, sizeof report) == static_cast<ssize_t>(sizeof report)) {
-    result.failed = failure_of(report);
-    close(err_pipe[0]);
-    return result;
-  }
+  // The child runs on its own: its report (or the pipe's close at its exec) is read from the
+  // loop (watch_exec), and before its exit is handled (ExecWatch::flush).
   result.exec_report_fd = err_pipe[0];
   return result;
 }
@@ -392,21 +314,34 @@ Result<Credentials> resolve_credentials(const std::string& user, const std::stri
     return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos;
   };
   if (!user.empty()) {
-    const passwd* pw = numeric(user) ? getpwuid(static_cast<uid_t>(std::stoul(user))) : getpwnam(user.c_str());
-    if (!pw && !numeric(user)) return Error{"option 'uid': no user named '" + user + "'"};
-    c.uid = pw ? pw->pw_uid : static_cast<uid_t>(std::stoul(user));
-    if (pw) {
-      c.gid = pw->pw_gid;  // the user's primary group unless gid says otherwise
-      c.home = pw->pw_dir ? pw->pw_dir : "";
+    Lookup<passwd> pw;
+    if (numeric(user)) {
+      const auto id = static_cast<uid_t>(std::stoul(user));
+      pw.run([&](passwd* e, char* b, std::size_t n, passwd** r) { return getpwuid_r(id, e, b, n, r); });
+    } else {
+      pw.run([&](passwd* e, char* b, std::size_t n, passwd** r) { return getpwnam_r(user.c_str(), e, b, n, r); });
+    }
+    if (!pw.found && !numeric(user)) return Error{"option 'uid': no user named '" + user + "'"};
+    c.uid = pw.found ? pw.found->pw_uid : static_cast<uid_t>(std::stoul(user));
+    if (pw.found) {
+      c.gid = pw.found->pw_gid;  // the user's primary group unless gid says otherwise
+      c.home = pw.found->pw_dir ? pw.found->pw_dir : "";
     } else {
       c.gid = static_cast<gid_t>(*c.uid);  // no group known: the uid's own number, not root's
     }
   }
   if (!group_name.empty()) {
-    const struct group* gr = numeric(group_name) ? getgrgid(static_cast<gid_t>(std::stoul(group_name)))
-                                                 : getgrnam(group_name.c_str());
-    if (!gr && !numeric(group_name)) return Error{"option 'gid': no group named '" + group_name + "'"};
-    c.gid = gr ? gr->gr_gid : static_cast<gid_t>(std::stoul(group_name));
+    Lookup<struct group> gr;
+    if (numeric(group_name)) {
+      const auto id = static_cast<gid_t>(std::stoul(group_name));
+      gr.run([&](struct group* e, char* b, std::size_t n, struct group** r) { return getgrgid_r(id, e, b, n, r); });
+    } else {
+      gr.run([&](struct group* e, char* b, std::size_t n, struct group** r) {
+        return getgrnam_r(group_name.c_str(), e, b, n, r);
+      });
+    }
+    if (!gr.found && !numeric(group_name)) return Error{"option 'gid': no group named '" + group_name + "'"};
+    c.gid = gr.found ? gr.found->gr_gid : static_cast<gid_t>(std::stoul(group_name));
   }
   if (c.uid || c.gid) c.groups = supplementary_groups(c.uid, *c.gid);
   return c;
@@ -422,26 +357,58 @@ std::string describe_exec_failure(int err, const std::string& step, const std::s
   return "cannot execute " + program + ": " + why;
 }
 
-void watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
-  struct Watch {
+std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
+  // The pipe is read by this code only (Asio just waits for it to be readable), so whichever
+  // comes first, the loop's wait or flush() at the reaping, finds the report whole.
+  struct Watch : std::enable_shared_from_this<Watch> {
     Watch(boost::asio::io_context& io, int fd, ExecReport d) : pipe(io, fd), done(std::move(d)) {}
     boost::asio::posix::stream_descriptor pipe;
-    ChildError report{};
     ExecReport done;
+    bool delivered = false;
+
+    /// Reads the pipe; false when nothing is there yet (the child has not exec'd).
+    bool try_deliver() {
+      if (delivered) return true;
+      ChildError report{};
+      const ssize_t n = ::read(pipe.native_handle(), &report, sizeof report);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+      delivered = true;
+      boost::system::error_code ignored;
+      pipe.close(ignored);
+      if (n == static_cast<ssize_t>(sizeof report)) {
+        const ExecFailure f = failure_of(report);
+        done(f.err, f.step);
+      } else {
+        done(0, "");  // closed by exec: success
+      }
+      return true;
+    }
+    void wait() {
+      pipe.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [self = shared_from_this()](const boost::system::error_code& ec) {
+                        if (self->delivered) return;
+                        if (ec && ec != boost::asio::error::operation_aborted) {
+                          self->try_deliver();
+                          return;
+                        }
+                        if (!self->try_deliver()) self->wait();
+                      });
+    }
   };
   auto w = std::make_shared<Watch>(io, fd, std::move(done));
-  // Without O_NONBLOCK, Asio's first (speculative) read would block the loop until the exec.
   boost::system::error_code ignored;
   w->pipe.non_blocking(true, ignored);
-  boost::asio::async_read(w->pipe, boost::asio::buffer(&w->report, sizeof w->report),
-                          [w](const boost::system::error_code&, std::size_t n) {
-                            if (n == sizeof w->report) {
-                              const ExecFailure f = failure_of(w->report);
-                              w->done(f.err, f.step);
-                            } else {
-                              w->done(0, "");  // closed by exec: success
-                            }
-                          });
+  w->wait();
+  return [w] {
+    // The child is gone: its report is in the pipe whole (one write of 8 bytes), or it never
+    // wrote one (it exec'd, or was killed before); the read cannot wait.
+    if (!w->delivered && !w->try_deliver()) {
+      w->delivered = true;  // cannot happen once every writer is gone; never report twice
+      boost::system::error_code ignored_close;
+      w->pipe.close(ignored_close);
+      w->done(0, "");
+    }
+  };
 }
 
 }  // namespace pmx::daemon

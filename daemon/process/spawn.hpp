@@ -64,9 +64,6 @@ struct SpawnResult {
   /// CLONE_INTO_CGROUP, and its cgroup.procs could not be opened), so none was made.
   bool cgroup_failed = false;
   int exec_report_fd = -1;    ///< read end of the close-on-exec pipe: see watch_exec
-  /// Already known when spawn returns: pmxd waited for the child (vfork) until its exec or its
-  /// exit, and it failed. Then the report fd is closed (-1); the child exits 127/126.
-  std::optional<ExecFailure> failed;
 };
 
 /// How the child's exec went: err 0 when it succeeded, else the errno and the step that
@@ -78,16 +75,20 @@ using ExecReport = std::function<void(int err, const std::string& step)>;
 std::string describe_exec_failure(int err, const std::string& step, const std::string& program,
                                   const std::string& cwd);
 
-/// Starts the child and returns once it has begun its exec (or failed before); the outcome
-/// comes later through watch_exec (several spawns' programs start up in parallel).
+/// Starts the child and returns at once: pmxd never waits for anything the child does before
+/// its exec (a chdir into a hung NFS mount, setuid, the exec itself); the outcome comes later
+/// through watch_exec.
 /// Every signal is blocked in pmxd across the fork, and the child resets every disposition to
 /// the default before it unblocks them: a signal aimed at the child never runs pmxd's handlers.
 /// A child whose exec failed exits 127 (126 for EACCES) and is reaped like any other.
 SpawnResult spawn(const SpawnRequest& request);
 
 /// Reads the exec report from fd (taking ownership) without blocking the loop: the pipe
-/// closes when exec succeeds, or carries the errno when it fails.
-void watch_exec(boost::asio::io_context& io, int fd, ExecReport done);
+/// closes when exec succeeds, or carries the errno when it fails. done runs once. The function
+/// returned delivers the report now, if the loop has not yet: for when the child is reaped, so
+/// that its exec error is known before its exit is handled (it reads a pipe whose writers are
+/// all gone: never blocks).
+std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done);
 
 /// Searches PATH (from env, else the daemon's) for name; returns name itself when it holds a '/'.
 std::string find_program(const std::string& name, const std::vector<std::string>& env);

@@ -49,6 +49,12 @@ void SystemProcessOps::reap() {
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
     const ExitStatus exit = exit_status_of(status);
+    // How its exec went is known before its exit is handled (an exec error is the reason).
+    if (auto e = exec_reports_.find(pid); e != exec_reports_.end()) {
+      auto flush = std::move(e->second);
+      exec_reports_.erase(e);
+      flush();
+    }
     // An adopted leader that is our child (after `pmx update`, exec kept the pid) is reported
     // to its watch, once: the pidfd's wait ends as cancelled.
     if (auto w = watches_.find(pid); w != watches_.end()) {
@@ -79,9 +85,12 @@ Result<pid_t> SystemProcessOps::spawn(const SpawnRequest& request, const std::st
     return Error{"cannot open its cgroup " + cgroup + " (cgroup.procs): " + r.fork_error.message()};
   }
   if (r.pid <= 0) return Error{"fork failed: " + r.fork_error.message()};
-  if (r.failed) report(r.failed->err, r.failed->step);
-  else watch_exec(io_, r.exec_report_fd, std::move(report));
-  return r.pid;
+  const pid_t pid = r.pid;
+  exec_reports_[pid] = watch_exec(io_, r.exec_report_fd, [this, pid, report = std::move(report)](int err, const std::string& step) {
+    exec_reports_.erase(pid);
+    report(err, step);
+  });
+  return pid;
 }
 
 bool SystemProcessOps::signal_leader(pid_t pid, int sig) { return pid > 0 && ::kill(pid, sig) == 0; }

@@ -92,6 +92,8 @@ class SystemProcessOps final : public ProcessOps {
     ExitHandler on_exit;
   };
   std::map<pid_t, ExitWatch> watches_;
+  /// Children whose exec report has not come yet: read at their reaping (watch_exec's flush).
+  std::map<pid_t, std::function<void()>> exec_reports_;
 };
 
 }  // namespace pmx::daemon

@@ -2,11 +2,13 @@
 #include "daemon/state/daemon_lock.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace pmx::daemon {
 
@@ -25,6 +27,24 @@ DaemonLock::DaemonLock(const std::string& path) : path_(path) {
     fd_ = -1;
     throw std::runtime_error("another pmxd is already running for this home (pid " + pid + ", lock " + path + ")");
   }
+}
+
+DaemonLock::DaemonLock(const std::string& path, int inherited_fd) : path_(path) {
+  struct stat held{}, named{};
+  if (inherited_fd < 0 || ::fstat(inherited_fd, &held) != 0 || ::stat(path.c_str(), &named) != 0 ||
+      held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
+    throw std::runtime_error("the lock passed on by the pmxd before (fd " + std::to_string(inherited_fd) +
+                             ") is not " + path);
+  }
+  // The same open file description: taking its lock again succeeds (and proves it is ours).
+  struct flock whole{};
+  whole.l_type = F_WRLCK;
+  whole.l_whence = SEEK_SET;
+  if (::fcntl(inherited_fd, F_OFD_SETLK, &whole) != 0) {
+    throw std::runtime_error("the lock passed on by the pmxd before is not held (" + path + ")");
+  }
+  ::fcntl(inherited_fd, F_SETFD, FD_CLOEXEC);
+  fd_ = inherited_fd;
 }
 
 DaemonLock::~DaemonLock() {

@@ -16,6 +16,15 @@ class DaemonLock {
  public:
   /// Locks path; throws std::runtime_error naming the running daemon's pid when it is held.
   explicit DaemonLock(const std::string& path);
+  /// Takes over the lock the pmxd before this one held on fd, passed across `pmx update`'s exec
+  /// (kInheritedLockEnv) so that no other pmxd can take it in between. Throws unless fd is
+  /// open on path and holds its lock; the fd is made close-on-exec again.
+  DaemonLock(const std::string& path, int inherited_fd);
+
+  /// The environment variable that tells the pmxd exec'd by `update` its inherited lock's fd.
+  static constexpr const char* kInheritedLockEnv = "PMX_INHERITED_LOCK_FD";
+  /// The locked descriptor (to pass on across an exec).
+  int fd() const { return fd_; }
   ~DaemonLock();
   DaemonLock(const DaemonLock&) = delete;
   DaemonLock& operator=(const DaemonLock&) = delete;

@@ -25,6 +25,15 @@ using ipc::make_error;
 
 namespace {
 
+/// The (uid, gid) options of the saved instances, for CredentialsCache::known_or_resolve.
+std::vector<CredentialsCache::Key> credential_keys(const std::vector<config::SavedInstance>& saved) {
+  std::vector<CredentialsCache::Key> keys;
+  for (const auto& entry : saved) {
+    if (!entry.spec.uid.empty() || !entry.spec.gid.empty()) keys.emplace_back(entry.spec.uid, entry.spec.gid);
+  }
+  return keys;
+}
+
 /// The file's text; false when it cannot be read (missing: errno ENOENT).
 bool read_text(const std::string& path, std::string& text) {
   std::ifstream in(path, std::ios::binary);
@@ -75,9 +84,9 @@ Result<SavedDump> Supervisor::read_dump() const {
   return SavedDump{std::move(*older), paths.dump_backup(), why + "; restored from " + file_name(paths.dump_backup())};
 }
 
-std::optional<std::string> Supervisor::write_dump(const std::vector<config::SavedInstance>& list, bool force,
+std::optional<std::string> Supervisor::write_dump(const config::Paths& paths,
+                                                  const std::vector<config::SavedInstance>& list, bool force,
                                                   bool& backed_up) {
-  const auto& paths = options_.paths;
   std::string old;
   backed_up = false;
   if (read_text(paths.dump(), old)) {
@@ -115,20 +124,31 @@ void Supervisor::save_verb(const json& params, const Reply& reply) {
     saved.stopped = in->fsm.state() == State::Stopped;
     list.push_back(std::move(saved));
   }
-  bool backed_up = false;
-  if (auto error = write_dump(list, force, backed_up)) {
-    spdlog::error("save: {}", *error);
-    return reply.fail(make_error(ErrorCode::Failed, *error));
-  }
-  spdlog::info("saved {} instance(s) to {}", list.size(), options_.paths.dump());
-  reply.ok({{"path", options_.paths.dump()}, {"saved", list.size()}, {"backup", backed_up ? json(options_.paths.dump_backup()) : json()}});
+  // Written (and fsynced) by the background writer; answered once it is on disk.
+  writer_.run([paths = options_.paths, list = std::move(list), force, reply]() -> BackgroundWriter::Then {
+    bool backed_up = false;
+    auto error = write_dump(paths, list, force, backed_up);
+    return [paths, error, backed_up, saved = list.size(), reply] {
+      if (error) {
+        spdlog::error("save: {}", *error);
+        return reply.fail(make_error(ErrorCode::Failed, *error));
+      }
+      spdlog::info("saved {} instance(s) to {}", saved, paths.dump());
+      reply.ok({{"path", paths.dump()}, {"saved", saved}, {"backup", backed_up ? json(paths.dump_backup()) : json()}});
+    };
+  });
 }
 
 void Supervisor::cleardump_verb(const Reply& reply) {
-  bool backed_up = false;
-  if (auto error = write_dump({}, true, backed_up)) return reply.fail(make_error(ErrorCode::Failed, *error));
-  spdlog::info("cleared {}", options_.paths.dump());
-  reply.ok({{"path", options_.paths.dump()}, {"backup", backed_up ? json(options_.paths.dump_backup()) : json()}});
+  writer_.run([paths = options_.paths, reply]() -> BackgroundWriter::Then {
+    bool backed_up = false;
+    auto error = write_dump(paths, {}, true, backed_up);
+    return [paths, error, backed_up, reply] {
+      if (error) return reply.fail(make_error(ErrorCode::Failed, *error));
+      spdlog::info("cleared {}", paths.dump());
+      reply.ok({{"path", paths.dump()}, {"backup", backed_up ? json(paths.dump_backup()) : json()}});
+    };
+  });
 }
 
 void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
@@ -149,6 +169,11 @@ void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
       return reply.fail(make_error(ErrorCode::NotFound, "no dump: " + options_.paths.dump() + " does not exist (pmx save writes it)"));
     }
     dump = std::move(*read);
+  }
+  // The apps' users are looked up off the loop first; then the request is handled again.
+  if (!credentials_.known_or_resolve(credential_keys(dump.instances),
+                                     [this, params, reply] { resurrect_verb(params, reply); })) {
+    return;
   }
   auto outcome = resurrect(dump.instances);
   json result{{"source", dump.source},
@@ -216,6 +241,10 @@ void Supervisor::resurrect_at_start(std::function<void()> settled) {
     spdlog::info("resurrect: no dump in {}", options_.paths.home);
   } else {
     if (!dump->warning.empty()) spdlog::warn("resurrect: {}", dump->warning);
+    if (!credentials_.known_or_resolve(credential_keys(dump->instances),
+                                       [this, settled] { resurrect_at_start(settled); })) {
+      return;
+    }
     ids = resurrect(dump->instances).ids;
   }
   waiters_.wait_for(ids, settled_or_gone, std::move(settled));

@@ -1,13 +1,16 @@
 // The `logs` verb: the last lines of the targets' log files, then (with follow) the session
-// follows their output through the log feed. Tail and follow happen in one handler run: the
-// sinks write on this same thread, so every line is either in the tail or in the stream.
+// follows their output through the log feed. The files' sizes are taken and the follow starts
+// in one handler run: the sinks write on this same thread, so every line is either in the
+// tail (before the size taken) or in the stream. The tails are sent in parts (LogsReply).
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
 
 #include "config/json_access.hpp"
 #include "daemon/logs/log_feed.hpp"
+#include "daemon/logs/logs_reply.hpp"
 #include "daemon/state/safe_path.hpp"
 #include "daemon/supervisor/supervisor.hpp"
 
@@ -74,10 +77,12 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
     }
   }
 
-  // One entry per file: instances that share one (merge_logs) are listed together.
-  json files = json::array();
+  // One entry per file: instances that share one (merge_logs) are listed together. Each file
+  // is opened (or its sink's descriptor duplicated) and its size taken now; the tails are then
+  // read and sent part by part (LogsReply), while the follow starts now: lines written from
+  // here on are the follow's, held by the session until the reply's last part.
+  std::vector<TailFile> files;
   std::map<std::string, std::size_t> by_path;
-  std::size_t budget = kTailBytesPerRequest;
   for (int id : ids) {
     const Instance& in = *registry_.by_id().at(id);
     for (Stream stream : {Stream::Out, Stream::Err}) {
@@ -85,7 +90,7 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
       const std::string& path = stream == Stream::Out ? in.out_path : in.err_path;
       if (path.empty() || path == "/dev/null") continue;
       if (auto seen = by_path.find(path); seen != by_path.end()) {
-        auto& listed = files[seen->second]["ids"];
+        auto& listed = files[seen->second].entry["ids"];
         if (std::find(listed.begin(), listed.end(), id) == listed.end()) listed.push_back(id);
         continue;
       }
@@ -94,29 +99,32 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
       // link an app planted, never from a FIFO.
       const LogSink* sink = (stream == Stream::Out ? in.out_sink : in.err_sink).get();
       if (sink && sink->path() != path) sink = nullptr;
-      std::vector<std::string> tail;
-      if (lines > 0 && budget > 0) {
-        UniqueFd opened;
-        int fd = sink ? sink->fd() : -1;
-        if (fd < 0) {
+      TailFile file;
+      if (lines > 0) {
+        if (sink && sink->fd() >= 0) {
+          file.fd.reset(::fcntl(sink->fd(), F_DUPFD_CLOEXEC, 0));
+        } else {
           PathError error;
-          opened = open_file(path, O_RDONLY, 0, false, error);
-          fd = opened.get();
+          file.fd = open_file(path, O_RDONLY, 0, false, error);
         }
-        if (fd >= 0) tail = tail_lines(fd, lines, std::min(kTailBytesPerFile, budget));
-        for (const auto& l : tail) budget -= std::min(budget, l.size() + 1);
+        struct stat st{};
+        if (file.fd && ::fstat(file.fd.get(), &st) == 0) file.size = st.st_size;
+        else file.fd.reset();
       }
+      file.entry = {{"path", sink ? sink->writing_to() : path},
+                    {"ids", json::array({id})},
+                    {"name", in.spec.name},
+                    {"type", stream == Stream::Out ? "out" : "err"}};
       by_path.emplace(path, files.size());
-      files.push_back({{"path", sink ? sink->writing_to() : path},
-                       {"ids", json::array({id})},
-                       {"name", in.spec.name},
-                       {"type", stream == Stream::Out ? "out" : "err"},
-                       {"lines", std::move(tail)}});
+      files.push_back(std::move(file));
     }
   }
-  json result = {{"files", std::move(files)}, {"ids", ids}};
-  // Log lines need not be valid UTF-8: replaced, never a throw.
-  reply.ok_text(result.dump(-1, ' ', false, json::error_handler_t::replace));
+  TailLimits limits;
+  limits.lines = lines;
+  limits.per_file = kTailBytesPerFile;
+  limits.per_request = kTailBytesPerRequest;
+  auto result = std::make_shared<LogsReply>(io_, json(ids), std::move(files), limits);
+  reply.ok_stream(result->producer());
   if (follow) feed_.follow(reply.session(), std::move(selection));
 }
 

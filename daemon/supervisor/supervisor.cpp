@@ -177,6 +177,8 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       sinks_(io, options_.paths.logs_dir() + "/refused"),
       feed_(server),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
+      credentials_(io),
+      writer_(io),
       fifo_dir_(options_.paths.home + "/fifos"),
       state_path_(options_.paths.home + "/state.json") {
   if (options_.daemon_log) sinks_.add(options_.daemon_log, settings_.daemon_log);
@@ -827,20 +829,12 @@ void Supervisor::stop_run(const Instance& in, const Membership& run, NodeChannel
 }
 
 Result<Credentials> Supervisor::credentials(const std::string& user, const std::string& group) {
-  // The password and group databases may be remote (NSS): a crash-looping app must not query
-  // them on the loop at every restart. A minute is long enough for that, short enough to see
-  // a changed user.
-  constexpr auto kKeep = std::chrono::seconds(60);
-  const auto now = Clock::now();
-  auto key = std::make_pair(user, group);
-  if (auto it = credentials_.find(key); it != credentials_.end() && now - it->second.first < kKeep) {
-    return it->second.second;
-  }
-  auto resolved = resolve_credentials(user, group);
-  if (!resolved) return resolved;
-  std::erase_if(credentials_, [&](const auto& e) { return now - e.second.first >= kKeep; });
-  credentials_[key] = {now, *resolved};
-  return resolved;
+  // The password and group databases may be remote (NSS): looked up by the cache's worker,
+  // never here. An app's are looked up before it is first started (start_app, resurrect,
+  // adoption), so a miss is a user that was never looked up.
+  if (auto known = credentials_.get(user, group)) return *known;
+  return Error{"the user and group of options 'uid'/'gid' (" + user + "/" + group +
+               ") are being looked up; try again"};
 }
 
 void Supervisor::wait_signals() {
@@ -1170,8 +1164,14 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
         return reply.fail(make_error(ErrorCode::InvalidParams,
                                      "options 'uid'/'gid': pmxd does not run as root, it cannot run apps as another user"));
       }
-      if (auto creds = credentials(spec.uid, spec.gid); !creds) {
-        return reply.fail(make_error(ErrorCode::InvalidParams, creds.error()));
+      auto creds = credentials_.get(spec.uid, spec.gid);
+      if (!creds) {
+        // Looked up off the loop; the request is handled again, from the start, once it is in.
+        credentials_.resolve(spec.uid, spec.gid, [this, params, reply] { start_app(params, reply); });
+        return;
+      }
+      if (!*creds) {
+        return reply.fail(make_error(ErrorCode::InvalidParams, creds->error()));
       }
     }
     // PM2's duplicate rules, unless forced: the same script under another name is a new app;
@@ -1423,6 +1423,8 @@ void Supervisor::adopt_from_state() {
   registry_.set_next_id(std::max(registry_.next_id(), decoded->next_id));
   for (auto& r : decoded->instances) {
     if (registry_.find(r.id)) continue;
+    // Looked up now, off the loop, for the restarts to come.
+    if (!r.spec.uid.empty() || !r.spec.gid.empty()) credentials_.resolve(r.spec.uid, r.spec.gid, nullptr);
     Instance& in = insert(std::make_unique<Instance>(io_, r.id, std::move(r.spec)));
     in.caller_env = decoded->envs[r.env_index];
     in.unique_id = r.unique_id;

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -22,8 +23,10 @@
 #include "daemon/logs/log_feed.hpp"
 #include "daemon/listeners/notify_socket.hpp"
 #include "daemon/logs/log_sink.hpp"
+#include "daemon/process/credentials_cache.hpp"
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
+#include "daemon/state/background_writer.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
 #include "ipc/protocol.hpp"
@@ -52,6 +55,9 @@ struct DaemonOptions {
   std::function<void()> on_ready;
   /// Called when pmxd begins stopping every app to exit (kill, SIGTERM): STOPPING=1.
   std::function<void()> on_stopping;
+  /// The descriptor holding the home's lock (DaemonLock), passed on across `update`'s exec;
+  /// -1: none (tests).
+  int lock_fd = -1;
 };
 
 /// A dump as read: its instances, the file they came from ("" when there is no dump) and why
@@ -139,8 +145,10 @@ class Supervisor {
   /// neither reads; source "" when there is neither.
   Result<SavedDump> read_dump() const;
   /// Writes list as the dump, the old one (if it reads) kept as the backup. An empty list does
-  /// not replace a non-empty dump unless forced. The error says what failed.
-  std::optional<std::string> write_dump(const std::vector<config::SavedInstance>& list, bool force, bool& backed_up);
+  /// not replace a non-empty dump unless forced. The error says what failed. It waits for the
+  /// disk (fsync): run on writer_, never on the loop.
+  static std::optional<std::string> write_dump(const config::Paths& paths, const std::vector<config::SavedInstance>& list,
+                                               bool force, bool& backed_up);
   struct Resurrected {
     std::vector<int> ids;          ///< the instances added
     std::set<std::string> started_apps;
@@ -155,6 +163,10 @@ class Supervisor {
 
   /// `update`: execs the binary given, same pid, once answered (daemon/supervisor/upgrade.cpp).
   void update_verb(const json& params, const Reply& reply);
+  /// Why an update must wait (an instance is not settled), or nullopt.
+  std::optional<ipc::RpcError> update_blocker() const;
+  /// Answers, then execs binary with the lock passed on.
+  void hand_over(const std::string& binary, const Reply& reply);
 
   // Reload (daemon/supervisor/reload.cpp).
   void reload_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
@@ -234,7 +246,8 @@ class Supervisor {
   void retry_persist(std::error_code ec);
   /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
   void adopt_from_state();
-  /// The uid/gid options resolved, from a cache kept a minute (lookups may block).
+  /// The uid/gid options resolved, from credentials_ (never a lookup on the loop): an error
+  /// when they were never looked up (start_app waits for the lookup before it starts an app).
   Result<Credentials> credentials(const std::string& user, const std::string& group);
   /// The instance's log files from its options: out, err and the combined log_file.
   void set_log_paths(Instance& in) const;
@@ -282,7 +295,8 @@ class Supervisor {
   LogFeed feed_;  ///< who follows which instance's output
   /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
   NotifySocket notify_;
-  std::map<std::pair<std::string, std::string>, std::pair<TimePoint, Credentials>> credentials_;
+  CredentialsCache credentials_;  ///< uid/gid lookups, off the loop
+  BackgroundWriter writer_;  ///< the dump's fsynced writes, off the loop
   std::string fifo_dir_;
   std::string state_path_;
   bool persist_pending_ = false;

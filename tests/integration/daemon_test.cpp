@@ -156,6 +156,25 @@ TEST_CASE("pmx auto-starts pmxd when nothing answers", "[integration][daemon]") 
   CHECK(wait_until([&] { return !process_alive(pid); }, 10s));
 }
 
+TEST_CASE("the first pmx call right after pmxd is killed -9 starts a new pmxd instead of exiting 3",
+          "[integration][daemon][regression]") {
+  TempHome home;
+  AutostartedDaemonGuard guard{home};
+  REQUIRE_EXIT(run_pmx(home.path(), {"ping"}), 0);
+  for (int round = 0; round < 20; ++round) {
+    auto pidfile = read_file(home.path() + "/pmxd.pid");
+    REQUIRE(pidfile);
+    const pid_t pid = static_cast<pid_t>(std::atoi(pidfile->c_str()));
+    REQUIRE(pid > 0);
+    REQUIRE(kill(pid, SIGKILL) == 0);
+    // At once: the dying pmxd may still hold its lock, or take the connection into its backlog.
+    auto r = run_pmx(home.path(), {"list"});
+    INFO("round " << round << ": " << r);
+    REQUIRE_EXIT(r, 0);
+    REQUIRE(wait_until([&] { return !process_alive(pid); }, 5s));
+  }
+}
+
 TEST_CASE("pmx exits 3 when the daemon cannot be started", "[integration][daemon]") {
   TempHome home;
   AutostartedDaemonGuard guard{home};

@@ -3,6 +3,7 @@
 // subscriber that never reads.
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -353,6 +354,81 @@ TEST_CASE("logs shows an unterminated line once the app is quiet, and its end af
     return progress(o) == std::vector<std::string>{"progress 10%", " done"};
   }, 10s));
   CHECK(live.interrupt() == 0);
+}
+
+}  // namespace pmx::itest
+
+namespace pmx::itest {
+
+namespace {
+
+/// Runs pmx args with its stdout (and stdin, stderr) on a pseudo-terminal; returns what the
+/// terminal received, once pmx has exited (or at the deadline).
+std::string pmx_on_terminal(const TempHome& home, const std::vector<std::string>& args, milliseconds timeout) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "PMX_HOME=", 9) != 0 && std::strncmp(*e, "PMXD=", 5) != 0) env_strings.emplace_back(*e);
+  }
+  env_strings.push_back("PMX_HOME=" + home.path());
+  env_strings.push_back("PMXD=" + bin::kPmxd);
+  std::vector<std::string> argv_strings{bin::kPmx};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  std::string seen;
+  const auto deadline = Clock::now() + timeout;
+  bool exited = false;
+  while (Clock::now() < deadline) {
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 20) > 0) {
+      char buf[4096];
+      ssize_t n = ::read(master, buf, sizeof buf);
+      if (n > 0) {
+        seen.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+    }
+    if (exited) break;  // one more read after the exit, then done
+    exited = ::waitpid(pid, nullptr, WNOHANG) == pid;
+  }
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  ::close(master);
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("pmx logs on a terminal shows an app's escape sequences escaped, and a pipe gets them as they are",
+          "[logs][regression]") {
+  Session s;
+  // A log that retitles the window and clears the screen, as a hostile or broken app's could.
+  const std::string log = s.home.scratch("esc-out.log");
+  std::ofstream(log) << "before\n\x1b]0;pwned\x07\x1b[2Jafter\n";
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "esc", "--output", log}), 0);
+  REQUIRE(wait_until([&] { return mentions(read_file(log).value_or(""), "sleeper: pid"); }, 10s));
+
+  const std::string terminal = pmx_on_terminal(s.home, {"logs", "esc", "--lines", "5", "--nostream", "--raw"}, 10s);
+  INFO(terminal);
+  CHECK(mentions(terminal, "\\x1b]0;pwned\\x07\\x1b[2Jafter"));
+  CHECK(terminal.find('\x1b') == std::string::npos);
+  CHECK(terminal.find('\x07') == std::string::npos);
+
+  auto piped = s.pmx({"logs", "esc", "--lines", "5", "--nostream", "--raw"});
+  CHECK_EXIT(piped, 0);
+  CHECK(mentions(piped.out, "\x1b]0;pwned\x07\x1b[2Jafter\n"));
 }
 
 }  // namespace pmx::itest

@@ -3,9 +3,11 @@
 // port never closes, no numbered log line is lost or repeated, and exits are still known.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "tests/integration/harness.hpp"
 
@@ -90,6 +92,98 @@ TEST_CASE("pmx update refuses a binary that cannot run, and the daemon goes on",
   auto r = s.pmx({"update"}, missing);
   REQUIRE_EXIT(r, 2);
   CHECK(r.err.find("no-such-pmxd") != std::string::npos);
+  CHECK(ping(s.home).value("pid", 0) == s.daemon.pid());
+  CHECK(s.status("quiet") == "online");
+}
+
+namespace {
+
+/// Writes an executable shell script at path.
+void write_script(const std::string& path, const std::string& body) {
+  {
+    std::ofstream out(path);
+    out << "#!/bin/sh\n" << body << "\n";
+  }
+  REQUIRE(::chmod(path.c_str(), 0755) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("pmx update refuses a binary that is not a pmxd of this protocol, and the daemon goes on",
+          "[integration][regression]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "quiet"}), 0);
+  const pid_t app_pid = s.app("quiet")["pid"].get<pid_t>();
+  // A program that runs fine but is no pmxd, one that says it is one of another protocol, and
+  // one that says nothing.
+  const std::string not_pmxd = s.home.scratch("not-pmxd");
+  write_script(not_pmxd, "echo hello; exit 0");
+  const std::string other = s.home.scratch("pmxd-v99");
+  write_script(other, "echo pmxd-protocol 99");
+  for (const std::string& binary : {not_pmxd, other, std::string("/bin/true")}) {
+    RunOptions with;
+    with.env = {{"PMXD", binary}};
+    auto r = s.pmx({"update"}, with);
+    INFO(binary << ": " << r);
+    CHECK(r.exit_code == 2);
+    CHECK(mentions(r.err, "update refused"));
+    CHECK(ping(s.home).value("pid", 0) == s.daemon.pid());
+    CHECK(s.app("quiet")["pid"].get<pid_t>() == app_pid);
+    CHECK(s.status("quiet") == "online");
+  }
+  RunOptions with_other;
+  with_other.env = {{"PMXD", other}};
+  auto r = s.pmx({"update"}, with_other);
+  CHECK(mentions(r.err, "protocol 99"));
+  // And pmxd tells its own.
+  auto own = run_process({bin::kPmxd, "--protocol-version"});
+  CHECK_EXIT(own, 0);
+  CHECK(own.out == "pmxd-protocol 1\n");
+}
+
+TEST_CASE("pmx update while other pmx calls auto-start keeps one pmxd, and its apps",
+          "[integration][regression]") {
+  Session s;
+  REQUIRE_EXIT(s.pmx({"start", bin::kSleeper, "--name", "quiet"}), 0);
+  const pid_t app_pid = s.app("quiet")["pid"].get<pid_t>();
+  const std::string pidfile = s.home.path() + "/pmxd.pid";
+  // Two shells calling pmx as fast as they can, each one auto-starting a pmxd when nothing
+  // answers: during each update's exec, they try.
+  const std::string loop = "while [ ! -e '" + s.home.scratch("stop") + "' ]; do '" + bin::kPmx +
+                           "' ping >/dev/null 2>&1; done";
+  struct Callers {
+    std::vector<pid_t> pids;
+    ~Callers() {  // on a failed REQUIRE too: no shell left looping
+      for (pid_t pid : pids) {
+        if (pid <= 0) continue;
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } callers;
+  for (int i = 0; i < 2; ++i) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::setenv("PMX_HOME", s.home.path().c_str(), 1);
+      ::setenv("PMXD", bin::kPmxd.c_str(), 1);
+      ::execl("/bin/sh", "sh", "-c", loop.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    callers.pids.push_back(pid);
+  }
+  for (int round = 0; round < 20; ++round) {
+    auto r = s.pmx({"update"});
+    INFO("round " << round << ": " << r);
+    REQUIRE_EXIT(r, 0);
+    REQUIRE(read_file(pidfile).value_or("") == std::to_string(s.daemon.pid()) + "\n");
+    REQUIRE(s.app("quiet")["pid"].get<pid_t>() == app_pid);
+  }
+  std::ofstream(s.home.scratch("stop")) << "";
+  for (pid_t& pid : callers.pids) {
+    REQUIRE(wait_until([&] { return ::waitpid(pid, nullptr, WNOHANG) == pid; }, 20s));
+    pid = -1;
+  }
   CHECK(ping(s.home).value("pid", 0) == s.daemon.pid());
   CHECK(s.status("quiet") == "online");
 }

@@ -92,3 +92,32 @@ TEST_CASE("logs: state changes print as PMX lines, same-state events print nothi
 }
 
 }  // namespace pmx::cli
+
+namespace pmx::cli {
+
+TEST_CASE("escape_controls shows control characters as hex escapes and leaves text and tabs and UTF-8 alone",
+          "[logs]") {
+  CHECK(escape_controls("plain\ttext é ✓") == "plain\ttext é ✓");
+  CHECK(escape_controls("\x1b]0;pwned\x07") == "\\x1b]0;pwned\\x07");
+  CHECK(escape_controls("a\rb\x7f") == "a\\x0db\\x7f");
+  CHECK(escape_controls("\xc2\x9b" "31m") == "\\xc2\\x9b31m");  // CSI as one UTF-8 character
+  CHECK(escape_controls(std::string("nul\0end", 7)) == "nul\\x00end");
+}
+
+TEST_CASE("logs on a terminal escapes the app's control characters in --raw too and --json escapes them as JSON",
+          "[logs][regression]") {
+  LogsOptions o;
+  o.escape = true;
+  CHECK(format_log_line(line(false, "\x1b[2Jclear"), o) == "0|api      | \\x1b[2Jclear\n");
+  o.raw = true;
+  CHECK(format_log_line(line(false, "\x1b]0;title\x07"), o) == "\\x1b]0;title\\x07\n");
+  o.raw = false;
+  o.json = true;
+  CHECK(format_log_line(line(false, "\x1b"), o).find("\\u001b") != std::string::npos);
+  o.json = false;
+  o.escape = false;
+  o.raw = true;
+  CHECK(format_log_line(line(false, "\x1b[2J"), o) == "\x1b[2J\n");
+}
+
+}  // namespace pmx::cli

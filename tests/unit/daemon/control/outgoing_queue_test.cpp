@@ -112,3 +112,44 @@ TEST_CASE("dropped log notifications are reported as the lines they carried", "[
 }
 
 }  // namespace pmx::daemon
+
+namespace pmx::daemon {
+
+TEST_CASE("while a reply is streamed, other replies and notifications wait behind its parts", "[queue]") {
+  OutgoingQueue q(kLimits);
+  q.hold();
+  q.push_part(std::make_shared<const std::string>("part1"), nullptr);
+  CHECK(q.push_notification(bytes(10)) == Push::queued);
+  CHECK(q.push_reply(std::make_shared<const std::string>("other"), nullptr) == Push::queued);
+  q.push_part(std::make_shared<const std::string>("part2"), nullptr);
+  CHECK(q.bytes() == 25);
+  CHECK(*q.pop_front().bytes == "part1");
+  CHECK(*q.pop_front().bytes == "part2");
+  CHECK(q.empty());  // the rest is held, not writable yet
+  q.release();
+  CHECK(q.pop_front().bytes->size() == 10);
+  CHECK(*q.pop_front().bytes == "other");
+  CHECK(q.empty());
+  CHECK(q.bytes() == 0);
+}
+
+TEST_CASE("notifications held behind a stream are bounded, and dropped ones counted", "[queue]") {
+  OutgoingQueue q(kLimits);
+  q.hold();
+  q.push_part(bytes(20), nullptr);
+  CHECK(q.push_notification(bytes(20), 3) == Push::queued);
+  CHECK(q.push_notification(bytes(20), 4) == Push::dropped);
+  CHECK(q.dropped_total() == 1);
+  CHECK(q.dropped_lines_total() == 4);
+  // A client that leaves gets every held `after` run too.
+  bool ran = false;
+  CHECK(q.push_reply(bytes(5), [&] { ran = true; }) == Push::queued);
+  auto all = q.clear();
+  CHECK(all.size() == 3);
+  for (auto& m : all)
+    if (m.after) m.after();
+  CHECK(ran);
+  CHECK_FALSE(q.holding());
+}
+
+}  // namespace pmx::daemon

@@ -54,6 +54,22 @@ TEST_CASE("watch: rules match below the watched folder, never the folders above 
   CHECK(w.ignored(root + "/out.log"));
 }
 
+TEST_CASE("watch: ignore_watch expressions are compiled once, an invalid one is left to the glob checks",
+          "[watch]") {
+  boost::asio::io_context io;
+  TempDir dir;
+  FileWatcher::Rules rules;
+  rules.roots = {dir.path};
+  rules.ignore = {"\\.tmp$", "(unclosed", "plain", "^/build/"};
+  FileWatcher w(io, rules, 100ms, [](const std::string&, std::size_t) {});
+  CHECK(w.compiled_patterns() == 2);  // "\\.tmp$" and "^/build/"
+  CHECK(w.ignored(dir.path + "/a/b.tmp"));
+  CHECK(w.ignored(dir.path + "/build/out.js"));
+  CHECK_FALSE(w.ignored(dir.path + "/src/build/out.js"));
+  CHECK(w.ignored(dir.path + "/(unclosed"));  // its glob matches itself
+  CHECK_FALSE(w.ignored(dir.path + "/src/main.js"));
+}
+
 TEST_CASE("watch: a burst of changes makes one call, after the quiet delay", "[watch]") {
   boost::asio::io_context io;
   TempDir dir;
