@@ -56,11 +56,11 @@ std::string cgroup_dir_of(pid_t pid) {
 
 }  // namespace
 
-// KNOWN DEFECT, not fixed yet: the process forked last before the kill runs on unknown to the next
-// pmxd (in its own cgroup, which that pmxd never kills), beside the copy it starts. Marked
-// [!shouldfail] so that the suite stays green meanwhile; the fix removes the tag.
+// The process forked last before the kill is not yet in the state file: the next pmxd finds it
+// by the marker in its environment (adopt_unrecorded_run) and adopts it, cgroup and all, instead
+// of starting a second copy beside it.
 TEST_CASE("a pmxd killed right after it forked an app leaves no second, unsupervised copy of the app running",
-          "[integration][crash][regression][!shouldfail]") {
+          "[integration][crash][regression]") {
   TempHome home;
   auto daemon = std::make_unique<DaemonProcess>(home);
   REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kSleeper, "--name", "victim", "--max-restarts", "1000000",
