@@ -47,7 +47,7 @@ const Verb* named_verb(const std::vector<std::string>& words) {
 constexpr const char* kPm2VerbsToCome[] = {
     "monit", "dash", "dashboard", "install", "uninstall", "set", "get", "conf", "config",
     "link", "unlink", "plus", "report", "deploy", "serve", "attach", "inspect", "module:install",
-    "pull", "forward", "backward", "sendLineToStdin", "completion", "examples"};
+    "pull", "forward", "backward", "sendLineToStdin", "examples"};
 
 /// Whether words ask PM2 for its log rotation module (`install pm2-logrotate`, `set
 /// pm2-logrotate:max_size 10M`): pmx rotates logs itself.

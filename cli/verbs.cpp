@@ -14,6 +14,7 @@
 
 #include "cli/autostart.hpp"
 #include "cli/commands.hpp"
+#include "cli/completion.hpp"
 #include "cli/daemon_connection.hpp"
 #include "cli/file_verbs.hpp"
 #include "cli/start_verb.hpp"
@@ -387,6 +388,9 @@ const Verb kVerbs[] = {
      [](Invocation& v) { return run_unstartup(v.cl.startup); }},
     {"update", "replace the running pmxd with the installed one: same pid, apps untouched", {}, no_options,
      [](Invocation& v) { return cmd_update(v.daemon, v.cl.globals); }},
+    {"completion", "print the bash completion script (zsh: completion zsh; install: for this user)", {},
+     [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "shell", "bash (the default), zsh, or install", false); },
+     [](Invocation& v) { return run_completion(v.cl.one); }},
     {"signal", "send a signal to apps", {"sendSignal"},
      [](CLI::App& c, CommandLine& cl) {
        c.add_option("signal", cl.signal_name, "signal name or number (SIGUSR2, 12)")->required();

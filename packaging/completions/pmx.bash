@@ -17,7 +17,7 @@ _pmx() {
     local verbs="start stop restart reload startOrRestart startOrReload delete del scale
         ecosystem init reset describe desc info show list ls l ps status jlist prettylist env
         pid id flush reloadLogs logs ping kill trigger sendData send-data signal sendSignal help
-        save dump resurrect cleardump startup unstartup update"
+        save dump resurrect cleardump startup unstartup update completion"
     local globals="--no-color --timeout --help --version"
     local file_flags="--only --env"
     local start_flags="--name --namespace --cwd --interpreter --interpreter-args --node-args
@@ -100,6 +100,9 @@ _pmx() {
         startup | unstartup)
             flags="--user --hp --service-name --unit-dir --dry-run" targets=none
             ((cword - verb_at == 1)) && [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "systemd" -- "$cur")); return; } ;;
+        completion)
+            COMPREPLY=($(compgen -W "bash zsh install" -- "$cur"))
+            return ;;
         signal | sendSignal)
             if ((cword - verb_at == 1)); then
                 COMPREPLY=($(compgen -W "$(kill -l | grep -o 'SIG[A-Z0-9+-]*')" -- "$cur"))
