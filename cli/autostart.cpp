@@ -72,16 +72,21 @@ void start_daemon(const config::Paths& paths) {
 
 }  // namespace
 
-std::string daemon_binary() {
-  if (const char* p = std::getenv("PMXD"); p && *p) return p;
+std::string companion_binary(const std::string& name, const std::string& build_folder) {
   if (const std::string self = config::own_executable(); !self.empty()) {
     const std::string dir = self.substr(0, self.rfind('/'));
     // Next to pmx (a plain copy), the package's /usr/lib/pmx for /usr/bin/pmx, the build tree.
-    for (const std::string& candidate : {dir + "/pmxd", dir + "/../lib/pmx/pmxd", dir + "/../daemon/pmxd"}) {
+    for (const std::string& candidate :
+         {dir + "/" + name, dir + "/../lib/pmx/" + name, dir + "/../" + build_folder + "/" + name}) {
       if (executable(candidate)) return candidate;
     }
   }
-  return "pmxd";
+  return name;
+}
+
+std::string daemon_binary() {
+  if (const char* p = std::getenv("PMXD"); p && *p) return p;
+  return companion_binary("pmxd", "daemon");
 }
 
 void connect(ipc::Client& client, const config::Paths& paths, bool autostart) {

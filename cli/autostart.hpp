@@ -21,4 +21,8 @@ void connect(ipc::Client& client, const config::Paths& paths, bool autostart);
 /// runs /usr/lib/pmx/pmxd), else ../daemon/pmxd (build tree), else PATH.
 std::string daemon_binary();
 
+/// A program that ships with pmx (pmxd, pmx-serve): next to pmx, in ../lib/pmx (the package),
+/// or in the build tree's folder; its bare name (found in PATH) otherwise.
+std::string companion_binary(const std::string& name, const std::string& build_folder);
+
 }  // namespace pmx::cli

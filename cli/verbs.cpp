@@ -17,6 +17,7 @@
 #include "cli/completion.hpp"
 #include "cli/daemon_connection.hpp"
 #include "cli/file_verbs.hpp"
+#include "cli/serve_verb.hpp"
 #include "cli/start_verb.hpp"
 #include "config/dump.hpp"
 #include "config/log_format.hpp"
@@ -388,6 +389,8 @@ const Verb kVerbs[] = {
      [](Invocation& v) { return run_unstartup(v.cl.startup); }},
     {"update", "replace the running pmxd with the installed one: same pid, apps untouched", {}, no_options,
      [](Invocation& v) { return cmd_update(v.daemon, v.cl.globals); }},
+    {"serve", "serve a folder's files over HTTP, as an app (PM2's static server; pmx-serve, no Node)", {},
+     define_serve, run_serve, true},
     {"completion", "print the bash completion script (zsh: completion zsh; install: for this user)", {},
      [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "shell", "bash (the default), zsh, or install", false); },
      [](Invocation& v) { return run_completion(v.cl.one); }},

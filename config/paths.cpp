@@ -102,6 +102,11 @@ bool is_regular_file(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+bool is_directory(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 std::string absolute_path(const std::string& path, const std::string& base) {
   if (path.empty()) return path;
   // Lexically, as Node's path.resolve (which PM2 uses): "./app.js" and "app.js" are one script.

@@ -37,6 +37,9 @@ std::string file_safe_name(const std::string& name);
 /// True when path names a regular file.
 bool is_regular_file(const std::string& path);
 
+/// True when path names a folder (through links).
+bool is_directory(const std::string& path);
+
 /// path made absolute against base and lexically normal ("./a", "b/../a" and "a" are one path;
 /// empty stays empty), as Node's path.resolve does.
 std::string absolute_path(const std::string& path, const std::string& base);

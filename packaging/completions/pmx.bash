@@ -17,7 +17,7 @@ _pmx() {
     local verbs="start stop restart reload startOrRestart startOrReload delete del scale
         ecosystem init reset describe desc info show list ls l ps status jlist prettylist env
         pid id flush reloadLogs logs ping kill trigger sendData send-data signal sendSignal help
-        save dump resurrect cleardump startup unstartup update completion"
+        save dump resurrect cleardump startup unstartup update serve completion"
     local globals="--no-color --timeout --help --version"
     local file_flags="--only --env"
     local start_flags="--name --namespace --cwd --interpreter --interpreter-args --node-args
@@ -100,6 +100,9 @@ _pmx() {
         startup | unstartup)
             flags="--user --hp --service-name --unit-dir --dry-run" targets=none
             ((cword - verb_at == 1)) && [[ $cur != -* ]] && { COMPREPLY=($(compgen -W "systemd" -- "$cur")); return; } ;;
+        serve)
+            flags="--port --name --spa --basic-auth-username --basic-auth-password" targets=none
+            [[ $cur != -* ]] && { _filedir -d; return; } ;;
         completion)
             COMPREPLY=($(compgen -W "bash zsh install" -- "$cur"))
             return ;;
