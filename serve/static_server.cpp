@@ -296,6 +296,10 @@ void StaticServer::accept() {
       return;
     }
     if (shared_->connections < kMaxConnections) {
+      // The header and the file go out as two writes: without TCP_NODELAY the second waits
+      // for the client's delayed ACK of the first (40 ms a response).
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       std::make_shared<Connection>(std::move(socket), shared_)->read_request();
     }  // else: the socket closes here, at once
     accept();
