@@ -101,6 +101,7 @@ std::string by_event(const Facts& f) {
     case Event::RestartTimer: return "restart delay elapsed";
     case Event::KillTimeout: return "kill_timeout elapsed, SIGKILL";
     case Event::Replaced: return "reloaded";
+    case Event::SpawnCancelled: return "stopped before its spawn's turn came";
     default: return to_string(f.event);
   }
 }
@@ -190,6 +191,9 @@ constexpr Row kRows[] = {
      std::nullopt,            Signal::Kill,  false,    Spawn::None,    Arm::None,         Count::None,          by_event},
     {of(S::Stopping), kEnded, nullptr,
      S::Stopped,              Signal::None,  true,     Spawn::None,    Arm::None,         Count::None,          what_ended},
+    // The stop came while the spawn waited for its turn (SpawnQueue): nothing was forked.
+    {of(S::Stopping), of(E::SpawnCancelled), nullptr,
+     S::Stopped,              Signal::None,  false,    Spawn::None,    Arm::None,         Count::None,          by_event},
     // A restart the user asked for is no unstable exit, however short the run.
     {of(S::Restarting), kEnded, nullptr,
      S::Launching,            Signal::None,  true,     Spawn::Restart, Arm::None,         Count::ResetUnstable, user_restart},
@@ -309,6 +313,7 @@ const char* to_string(Event e) {
     case Event::MemoryExceeded: return "memory_exceeded";
     case Event::Adopted: return "adopted";
     case Event::Replaced: return "replaced";
+    case Event::SpawnCancelled: return "spawn_cancelled";
   }
   return "?";
 }
@@ -395,7 +400,11 @@ void InstanceFsm::keep_state(Event event, std::string reason, Effects& fx) {
 
 Effects InstanceFsm::handle(Event event, TimePoint now, ExitStatus exit) {
   Effects fx;
-  const Millis uptime = elapsed(started_at_, now);
+  // An exit's uptime is how long its process ran, from its own start, when the process layer
+  // knows it: pmxd's clock also counts the time the spawn waited for its turn and the time pmxd
+  // took to hear of the exit, which under CPU contention can outlast min_uptime.
+  const Millis uptime = event == Event::Exited && exit.ran_for ? std::max(*exit.ran_for, Millis(0))
+                                                                 : elapsed(started_at_, now);
   Facts f{};
   f.event = event;
   f.exit = exit;

@@ -23,6 +23,7 @@
 // | restarting                        | stop                                               | stopping        |                                                                     |
 // | stopping, restarting              | kill_timeout                                       | (same)          | SIGKILL all                                                         |
 // | stopping                          | spawn_failed, exited                               | stopped         | cancel timers, kill rest                                            |
+// | stopping                          | spawn_cancelled                                    | stopped         | cancel timers                                                       |
 // | restarting                        | spawn_failed, exited                               | launching       | cancel timers, kill rest, spawn (restart + 1), reset unstable count |
 // | waiting_restart, errored          | stop                                               | stopped         | cancel timers (waiting_restart)                                     |
 // | online                            | replaced                                           | online          | new run (restart + 1), reset unstable count                         |
@@ -67,6 +68,9 @@ enum class Event {
   MemoryExceeded,
   Adopted,  ///< a new pmxd found the instance's process still running after a daemon crash
   Replaced,  ///< reload: a replacement run became ready and took over from the running one
+  /// A stop took the instance's spawn out of the queue of spawns waiting for a slot
+  /// (SpawnQueue) before anything was forked.
+  SpawnCancelled,
 };
 
 /// Every state, in declaration order (for exhaustive tests).
@@ -77,7 +81,7 @@ inline constexpr State kAllStates[] = {State::Stopped,    State::Launching,     
 inline constexpr Event kAllEvents[] = {Event::Start,       Event::Stop,         Event::Restart,
                                        Event::Spawned,     Event::SpawnFailed,  Event::Exited,
                                        Event::KillTimeout, Event::RestartTimer, Event::MemoryExceeded,
-                                       Event::Adopted,     Event::Replaced};
+                                       Event::Adopted,     Event::Replaced,     Event::SpawnCancelled};
 
 /// Internal name of a state ("waiting_restart").
 const char* to_string(State s);
@@ -149,7 +153,8 @@ class InstanceFsm {
  public:
   explicit InstanceFsm(Policy policy) : policy_(std::move(policy)) {}
 
-  /// Feeds one event. exit is read for Exited; now is the time the event happened.
+  /// Feeds one event. exit is read for Exited (its ran_for, when set, is the run's uptime: the
+  /// process's own, not pmxd's clock); now is the time the event happened.
   Effects handle(Event event, TimePoint now, ExitStatus exit = {});
 
   State state() const { return state_; }

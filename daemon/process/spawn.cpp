@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,10 +31,15 @@ namespace {
 // bookkeeping there, only async-signal-safe calls on data prepared before the fork.
 #define PMX_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
 
+// One record of the exec-report pipe (16 bytes: a pipe write of it is never split). The child
+// writes {kExecStarts, 0, its boot-clock time} just before execve, then {step, errno, 0} if a
+// step fails; the pipe closes at a successful exec.
 struct ChildError {
-  int step;  // 0 exec, 1 chdir, 2 cgroup, 3 setuid/setgid, 4 fds from 3 on
+  int step;  // 0 exec, 1 chdir, 2 cgroup, 3 setuid/setgid, 4 fds from 3 on; kExecStarts
   int err;
+  std::int64_t exec_at_ns;  // with kExecStarts: CLOCK_BOOTTIME at the execve
 };
+constexpr int kExecStarts = -1;
 
 ExecFailure failure_of(const ChildError& e) {
   static const char* const kSteps[] = {"exec", "chdir", "cgroup", "setuid/setgid", "inherited fds"};
@@ -72,7 +78,7 @@ struct ChildPlan {
 };
 
 [[noreturn]] PMX_CHILD_CODE void child_fail(int pipe_fd, int step, int err) {
-  ChildError e{step, err};
+  ChildError e{step, err, 0};
   ssize_t ignored = write(pipe_fd, &e, sizeof e);
   (void)ignored;
   syscall(SYS_exit_group, err == EACCES ? 126 : 127);
@@ -143,6 +149,12 @@ PMX_CHILD_CODE int child_main(void* arg) {
   }
   if (p.uid && syscall(SYS_setuid, *p.uid) != 0) child_fail(p.report_fd, 3, errno);
   if (p.cwd && chdir(p.cwd) != 0) child_fail(p.report_fd, 1, errno);
+  // The app's own start, for its uptime: a child starved of CPU may take seconds to get here.
+  struct timespec now{};
+  syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &now);
+  const ChildError starts{kExecStarts, 0, static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec};
+  ssize_t ignored = write(p.report_fd, &starts, sizeof starts);
+  (void)ignored;
   syscall(SYS_execve, p.program, p.argv, p.envp);
   child_fail(p.report_fd, 0, errno);
 }
@@ -357,31 +369,40 @@ std::string describe_exec_failure(int err, const std::string& step, const std::s
   return "cannot execute " + program + ": " + why;
 }
 
-std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done) {
+std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done, ExecStartTime started) {
   // The pipe is read by this code only (Asio just waits for it to be readable), so whichever
   // comes first, the loop's wait or flush() at the reaping, finds the report whole.
   struct Watch : std::enable_shared_from_this<Watch> {
-    Watch(boost::asio::io_context& io, int fd, ExecReport d) : pipe(io, fd), done(std::move(d)) {}
+    Watch(boost::asio::io_context& io, int fd, ExecReport d, ExecStartTime s)
+        : pipe(io, fd), done(std::move(d)), started(std::move(s)) {}
     boost::asio::posix::stream_descriptor pipe;
     ExecReport done;
+    ExecStartTime started;
     bool delivered = false;
 
-    /// Reads the pipe; false when nothing is there yet (the child has not exec'd).
+    /// Reads the pipe; false when the outcome is not there yet (the child has not exec'd).
     bool try_deliver() {
       if (delivered) return true;
-      ChildError report{};
-      const ssize_t n = ::read(pipe.native_handle(), &report, sizeof report);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
-      delivered = true;
-      boost::system::error_code ignored;
-      pipe.close(ignored);
-      if (n == static_cast<ssize_t>(sizeof report)) {
-        const ExecFailure f = failure_of(report);
-        done(f.err, f.step);
-      } else {
-        done(0, "");  // closed by exec: success
+      for (;;) {
+        ChildError report{};
+        const ssize_t n = ::read(pipe.native_handle(), &report, sizeof report);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return false;
+        if (n == static_cast<ssize_t>(sizeof report) && report.step == kExecStarts) {
+          if (started) started(static_cast<std::uint64_t>(std::max<std::int64_t>(report.exec_at_ns, 0)));
+          continue;  // its exec may still fail: the outcome is the next record or the close
+        }
+        delivered = true;
+        boost::system::error_code ignored;
+        pipe.close(ignored);
+        if (n == static_cast<ssize_t>(sizeof report)) {
+          const ExecFailure f = failure_of(report);
+          done(f.err, f.step);
+        } else {
+          done(0, "");  // closed by exec: success
+        }
+        return true;
       }
-      return true;
     }
     void wait() {
       pipe.async_wait(boost::asio::posix::stream_descriptor::wait_read,
@@ -395,7 +416,7 @@ std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport
                       });
     }
   };
-  auto w = std::make_shared<Watch>(io, fd, std::move(done));
+  auto w = std::make_shared<Watch>(io, fd, std::move(done), std::move(started));
   boost::system::error_code ignored;
   w->pipe.non_blocking(true, ignored);
   w->wait();

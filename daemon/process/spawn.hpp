@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -83,12 +84,19 @@ std::string describe_exec_failure(int err, const std::string& step, const std::s
 /// A child whose exec failed exits 127 (126 for EACCES) and is reaped like any other.
 SpawnResult spawn(const SpawnRequest& request);
 
+/// The time a child began its exec (CLOCK_BOOTTIME, in ns), as it wrote it just before execve:
+/// the app's own start, whatever pmxd's loop was doing meanwhile.
+using ExecStartTime = std::function<void(std::uint64_t exec_at_ns)>;
+
 /// Reads the exec report from fd (taking ownership) without blocking the loop: the pipe
-/// closes when exec succeeds, or carries the errno when it fails. done runs once. The function
+/// closes when exec succeeds, or carries the errno when it fails. done runs once; started, if
+/// given, runs before it with the time the child began its exec (not for a failure before
+/// that step). The function
 /// returned delivers the report now, if the loop has not yet: for when the child is reaped, so
 /// that its exec error is known before its exit is handled (it reads a pipe whose writers are
 /// all gone: never blocks).
-std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done);
+std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done,
+                                 ExecStartTime started = nullptr);
 
 /// Searches PATH (from env, else the daemon's) for name; returns name itself when it holds a '/'.
 std::string find_program(const std::string& name, const std::vector<std::string>& env);

@@ -10,11 +10,14 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
 #include <utility>
+#include <vector>
 
+#include "daemon/process/run_time.hpp"
 #include "daemon/state/state_file.hpp"
 
 namespace pmx::daemon {
@@ -44,17 +47,40 @@ void SystemProcessOps::start_reaping(ExitHandler on_exit, std::function<void()> 
 }
 
 void SystemProcessOps::reap() {
+  // Every exit of the batch is taken, with how long its process ran, before any is handled:
+  // handling one may spawn its successor, which would make the later ones look longer.
+  struct Reaped {
+    pid_t pid;
+    ExitStatus exit;
+    std::uint64_t forked_ns;  ///< its start (fork) on the boot clock, 0 when unknown
+    std::uint64_t reaped_ns;
+  };
+  std::vector<Reaped> batch;
   for (;;) {
+    // Peeked first (WNOWAIT): the zombie's /proc/<pid>/stat still tells when it started.
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid <= 0) break;
+    const std::uint64_t start = start_ticks_of(info.si_pid);
     int status = 0;
-    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    const pid_t pid = ::waitpid(info.si_pid, &status, WNOHANG);
     if (pid <= 0) break;
-    const ExitStatus exit = exit_status_of(status);
+    batch.push_back(Reaped{pid, exit_status_of(status), start ? ticks_to_ns(start) : 0, boot_time_ns()});
+  }
+  for (auto& [pid, exit, forked_ns, reaped_ns] : batch) {
     // How its exec went is known before its exit is handled (an exec error is the reason).
     if (auto e = exec_reports_.find(pid); e != exec_reports_.end()) {
       auto flush = std::move(e->second);
       exec_reports_.erase(e);
       flush();
     }
+    // Its uptime runs from its exec (the app's own start: a child starved of CPU may reach it
+    // seconds after the fork), else from its fork, to its reaping.
+    std::uint64_t began_ns = forked_ns;
+    if (auto s = exec_started_.find(pid); s != exec_started_.end()) {
+      began_ns = std::max(began_ns, s->second);
+      exec_started_.erase(s);
+    }
+    exit.ran_for = run_length(began_ns, reaped_ns);
     // An adopted leader that is our child (after `pmx update`, exec kept the pid) is reported
     // to its watch, once: the pidfd's wait ends as cancelled.
     if (auto w = watches_.find(pid); w != watches_.end()) {
@@ -86,10 +112,13 @@ Result<pid_t> SystemProcessOps::spawn(const SpawnRequest& request, const std::st
   }
   if (r.pid <= 0) return Error{"fork failed: " + r.fork_error.message()};
   const pid_t pid = r.pid;
-  exec_reports_[pid] = watch_exec(io_, r.exec_report_fd, [this, pid, report = std::move(report)](int err, const std::string& step) {
-    exec_reports_.erase(pid);
-    report(err, step);
-  });
+  exec_reports_[pid] = watch_exec(
+      io_, r.exec_report_fd,
+      [this, pid, report = std::move(report)](int err, const std::string& step) {
+        exec_reports_.erase(pid);
+        report(err, step);
+      },
+      [this, pid](std::uint64_t exec_at_ns) { exec_started_[pid] = exec_at_ns; });
   return pid;
 }
 

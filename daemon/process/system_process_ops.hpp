@@ -94,6 +94,9 @@ class SystemProcessOps final : public ProcessOps {
   std::map<pid_t, ExitWatch> watches_;
   /// Children whose exec report has not come yet: read at their reaping (watch_exec's flush).
   std::map<pid_t, std::function<void()>> exec_reports_;
+  /// When each child began its exec (boot clock, ns), as it reported: kept until its reaping,
+  /// where its uptime is measured from it.
+  std::map<pid_t, std::uint64_t> exec_started_;
 };
 
 }  // namespace pmx::daemon

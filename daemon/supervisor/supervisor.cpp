@@ -354,6 +354,10 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     if (!(before == State::Launching && in.fsm.state() == State::Online)) persist_soon();
   }
   apply(in, fx);
+  // A stop of an instance whose spawn waits for its turn: nothing was forked, nothing to wait for.
+  if (fx.changed && in.fsm.state() != State::Launching && spawn_queue_.cancel(in.id)) {
+    asio::post(io_, [this, id = in.id] { if (Instance* i = registry_.find(id)) dispatch(*i, Event::SpawnCancelled); });
+  }
   // A reload's replacement does not outlive a change of the run it was to replace.
   if (fx.changed && in.candidate) abort_candidate(in, std::string("the instance went ") + status_name(in.fsm.state()) + " meanwhile (" + in.fsm.reason() + ")");
   if (fx.changed && in.awaiting_ready && in.fsm.state() != State::Launching) {
@@ -739,15 +743,18 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   // reload's replacement) does not exist yet.
   auto pid_holder = std::make_shared<pid_t>(0);
   auto early_error = std::make_shared<std::string>();
-  auto report = [this, id = in.id, pid_holder, early_error, program = req.program, cwd = req.cwd,
+  auto early_report = std::make_shared<bool>(false);
+  auto report = [this, id = in.id, pid_holder, early_error, early_report, program = req.program, cwd = req.cwd,
                  exec_done = std::move(exec_done)](int err, const std::string& step) {
     // On failure the child exits 127/126 and is reaped as usual.
     const std::string error = err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string();
     if (*pid_holder == 0) {
       *early_error = error;
+      *early_report = true;
       return;
     }
     if (Instance* in = registry_.find(id)) exec_done(*in, *pid_holder, error);
+    spawn_queue_.reported(*pid_holder);  // its slot goes to the next spawn waiting
   };
   Result<pid_t> spawned = processes_.spawn(req, cgroup, std::move(report));
   close_ends();
@@ -755,6 +762,7 @@ Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, Exe
   if (!spawned) return Error{spawned.error()};
   const pid_t pid = *spawned;
   *pid_holder = pid;
+  if (!*early_report) spawn_queue_.forked(pid);
   run.exec_error = *early_error;
   if (run.channel) run.channel->start();
   run.pid = pid;
@@ -776,6 +784,13 @@ void Supervisor::prepare_spare_cgroup(Instance& in) {
 }
 
 void Supervisor::do_spawn(Instance& in) {
+  // Its turn comes when a slot is free (SpawnQueue): launching meanwhile, nothing forked.
+  if (!spawn_queue_.admit(in.id, [this, id = in.id] {
+        Instance* i = registry_.find(id);
+        if (i && i->fsm.state() == State::Launching && i->pid == 0) do_spawn(*i);
+      })) {
+    return;
+  }
   if (in.channel) in.channel->close();
   in.channel.reset();
   if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));

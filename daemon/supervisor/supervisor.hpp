@@ -26,6 +26,7 @@
 #include "daemon/process/credentials_cache.hpp"
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
+#include "daemon/process/spawn_queue.hpp"
 #include "daemon/state/background_writer.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
@@ -286,6 +287,8 @@ class Supervisor {
   DaemonOptions options_;
   ControlServer& server_;
   ProcessOps& processes_;
+  /// Spawns in flight (forked, exec not yet reported) are bounded; the others wait, launching.
+  SpawnQueue spawn_queue_{SpawnQueue::default_limit()};
   boost::asio::signal_set signals_;
   boost::asio::steady_timer sample_timer_;
   Registry registry_;  ///< the apps, their instances by pm_id, the leaders by pid

@@ -378,6 +378,45 @@ TEST_CASE("launching + spawn_failed after min_uptime still counts as unstable (a
   CHECK_THAT(fsm.reason(), Catch::Matchers::Contains("max_restarts"));
 }
 
+TEST_CASE("an exit whose run lasted less than min_uptime is unstable however late pmxd handles it",
+          "[fsm][regression]") {
+  // Under CPU contention pmxd forks long before the child reaches its exec, and hears of the
+  // exit late: by its clock each run outlasted min_uptime, and a crash loop never ended errored.
+  Policy p = defaults();
+  p.max_restarts = 3;
+  InstanceFsm fsm = online(p);
+  long long t = 0;
+  for (int i = 1; i <= 3; ++i) {
+    t += 4000;  // 4 s by pmxd's clock since the spawn
+    ExitStatus exit = code(1);
+    exit.ran_for = Millis(30);  // the process's own run: exec to exit
+    fsm.handle(Event::Exited, at(t), exit);
+    CHECK(fsm.consecutive_unstable() == i);
+    if (i < 3) fsm.handle(Event::Spawned, at(t));
+  }
+  CHECK(fsm.state() == State::Errored);
+}
+
+TEST_CASE("an exit whose run lasted min_uptime is stable even when pmxd's clock says less", "[fsm]") {
+  Policy p = defaults();
+  p.max_restarts = 1;
+  InstanceFsm fsm = online(p);
+  ExitStatus exit = code(1);
+  exit.ran_for = Millis(1000);
+  fsm.handle(Event::Exited, at(10), exit);
+  CHECK(fsm.state() == State::Launching);
+  CHECK(fsm.consecutive_unstable() == 0);
+}
+
+TEST_CASE("without the run's own length an exit's uptime is pmxd's clock since the spawn", "[fsm]") {
+  Policy p = defaults();
+  p.max_restarts = 1;
+  InstanceFsm fsm = online(p);
+  fsm.handle(Event::Exited, at(5000), code(1));  // ran_for unset (an adopted process)
+  CHECK(fsm.state() == State::Launching);
+  CHECK(fsm.consecutive_unstable() == 0);
+}
+
 // ---- Row: launching, online + exited [delay = 0] -> launching ----------------------------------
 
 TEST_CASE("online + exited(delay = 0) -> launching", "[fsm]") {
@@ -610,6 +649,22 @@ TEST_CASE("stopping + spawn_failed -> stopped", "[fsm]") {
   CHECK(fx.cancel_timers);
   CHECK_FALSE(fx.kill_rest);
   CHECK_FALSE(fx.spawn);
+}
+
+TEST_CASE("stopping + spawn_cancelled -> stopped", "[fsm]") {
+  InstanceFsm fsm(defaults());
+  fsm.handle(Event::Start, at(0));  // its spawn waits for a slot
+  Effects stop = fsm.handle(Event::Stop, at(1));
+  CHECK(stop.arm_kill_timer);
+  Effects fx = fsm.handle(Event::SpawnCancelled, at(2));
+  CHECK(fx.changed);
+  CHECK(fsm.state() == State::Stopped);
+  CHECK(fx.cancel_timers);
+  CHECK_FALSE(fx.kill_rest);
+  CHECK_FALSE(fx.spawn);
+  CHECK(fsm.reason() == "stopped before its spawn's turn came");
+  CHECK(fsm.restart_count() == 0);
+  CHECK(fsm.unstable_restarts() == 0);
 }
 
 // ---- Row: restarting + exited -> launching -----------------------------------------------------

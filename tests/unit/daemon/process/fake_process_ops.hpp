@@ -53,6 +53,9 @@ class FakeProcessOps final : public ProcessOps {
   bool ignore_signals = false;                        ///< new processes ignore all but SIGKILL
   std::optional<std::pair<int, std::string>> fail_exec;  ///< (errno, step) for every exec
   bool fail_fork = false;
+  /// Exec reports of the next spawns wait until report_exec(pid) (or the process's end), as
+  /// under CPU contention a child may take long to reach its exec.
+  bool hold_exec_reports = false;
 
   std::map<pid_t, Proc> procs;
   std::vector<pid_t> spawned;  ///< pids in spawn order
@@ -95,6 +98,7 @@ class FakeProcessOps final : public ProcessOps {
     if (p.ending || !p.alive) return;
     p.ending = true;
     boost::asio::post(io_, [this, pid, exit] {
+      report_exec(pid);  // the real layer reads the report before the exit is handled
       Proc& p = procs.at(pid);
       p.alive = false;
       close_fds(p);  // as the kernel closes a process's fds at its end
@@ -137,6 +141,21 @@ class FakeProcessOps final : public ProcessOps {
     for (ssize_t n; fd >= 0 && (n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;) out.append(buf, static_cast<std::size_t>(n));
     return out;
   }
+  /// Delivers pid's held exec report (success); false when none was held.
+  bool report_exec(pid_t pid) {
+    auto it = held_reports_.find(pid);
+    if (it == held_reports_.end()) return false;
+    ExecReport report = std::move(it->second);
+    held_reports_.erase(it);
+    report(0, "");
+    return true;
+  }
+  /// Spawns whose exec report is held (forked, exec not yet reported).
+  std::vector<pid_t> unreported() const {
+    std::vector<pid_t> out;
+    for (const auto& [pid, report] : held_reports_) out.push_back(pid);
+    return out;
+  }
   /// The last pid spawned (0 when none).
   pid_t last() const { return spawned.empty() ? 0 : spawned.back(); }
   bool alive(pid_t pid) const {
@@ -164,6 +183,10 @@ class FakeProcessOps final : public ProcessOps {
     procs[pid] = p;
     spawned.push_back(pid);
     const auto failure = fail_exec;
+    if (hold_exec_reports && !failure) {
+      held_reports_[pid] = std::move(report);
+      return pid;
+    }
     boost::asio::post(io_, [report = std::move(report), failure] {
       if (failure) report(failure->first, failure->second);
       else report(0, "");
@@ -282,6 +305,7 @@ class FakeProcessOps final : public ProcessOps {
   ExitHandler on_exit_;
   std::function<void()> after_batch_;
   std::map<pid_t, ExitHandler> watches_;
+  std::map<pid_t, ExecReport> held_reports_;
   std::map<int, std::pair<std::set<pid_t>, std::function<void()>>> member_watches_;
   static inline pid_t next_pid_ = 1000;  ///< shared: two fakes in a row never hand out the same pid
   std::uint64_t next_start_ = 5000;
