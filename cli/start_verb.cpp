@@ -174,7 +174,7 @@ int run_start(Invocation& inv) {
   if (so.positional.size() > 1) throw Failure(kUsage, "start takes one script; put its arguments after --");
   if (is_ecosystem_file(so.positional.front()) && inv.app_args.empty()) {
     fo.force = so.on("force");
-    return run_on_file(inv.daemon, "start", so.positional.front(), fo);
+    return run_on_file(inv.daemon, kFileStart, so.positional.front(), fo);
   }
   so.positional.insert(so.positional.end(), inv.app_args.begin(), inv.app_args.end());
   return start_script(inv.daemon, so);
