@@ -1,5 +1,6 @@
 // NotifySocket: bind, read with recvmsg (credentials and any descriptors), parse, deliver.
 #include "daemon/listeners/notify_socket.hpp"
+#include "daemon/listeners/passed_fds.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -171,17 +172,10 @@ void NotifySocket::read_burst() {
     }
     const ucred* cred = nullptr;
     ucred cred_copy{};
+    counters_.fds_closed += close_passed_fds(msg);
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
-      if (c->cmsg_type == SCM_RIGHTS) {
-        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t k = 0; k < count; ++k) {
-          int passed = -1;
-          std::memcpy(&passed, CMSG_DATA(c) + k * sizeof(int), sizeof passed);
-          if (passed >= 0) ::close(passed);
-          ++counters_.fds_closed;
-        }
-      } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+      if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
         std::memcpy(&cred_copy, CMSG_DATA(c), sizeof cred_copy);
         cred = &cred_copy;
       }
