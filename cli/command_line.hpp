@@ -27,18 +27,25 @@ struct Globals {
   std::optional<std::chrono::milliseconds> timeout;  ///< --timeout; zero: no limit
 };
 
-/// Everything `start` accepts; strings stay as typed until the spec is built.
+/// Everything `start` accepts, by the PM2 name of its option (config/app_options.hpp); strings
+/// stay as typed until the spec is built.
 struct StartOptions {
   std::vector<std::string> positional;  ///< script, then its args (after --)
-  std::string name, namespace_, cwd, interpreter, interpreter_args, kill_signal;
-  std::string max_restarts, min_uptime, restart_delay, exp_backoff, exp_backoff_max, kill_timeout;
-  std::string max_memory_restart, instances, out_file, error_file, pid_file;
-  std::vector<std::string> stop_exit_codes;
-  bool force = false;
-  bool no_autorestart = false;
-  bool no_autostart = false;
-  std::map<std::string, std::string> values;  ///< more options by their PM2 name, as typed
-  std::map<std::string, bool> switches;       ///< boolean options given as flags
+  std::map<std::string, std::string> values;  ///< value flags, as typed
+  std::map<std::string, bool> switches;       ///< switches given (--no-x too: given means false)
+  std::map<std::string, std::vector<std::string>> lists;  ///< flags taking several values
+
+  /// The typed value of option's flag; "" when it was not given.
+  const std::string& value(const std::string& option) const {
+    static const std::string none;
+    auto it = values.find(option);
+    return it == values.end() ? none : it->second;
+  }
+  /// Whether option's switch was given.
+  bool on(const std::string& option) const {
+    auto it = switches.find(option);
+    return it != switches.end() && it->second;
+  }
 };
 
 /// Options of the verbs that take an ecosystem file.

@@ -158,7 +158,7 @@ int run(int argc, char** argv) {
     cl.file.update_env = cl.update_env;
     // A verb given one ecosystem file acts on the file's apps.
     if (verb.on_file && cl.targets.size() == 1 && is_ecosystem_file(cl.targets.front())) {
-      return run_on_file(daemon, verb.name, cl.targets.front(), cl.file);
+      return run_on_file(daemon, *verb.on_file, cl.targets.front(), cl.file);
     }
     if (!inv.app_args.empty() && !verb.app_args) {
       throw Failure(kUsage, "arguments after -- are only for start");

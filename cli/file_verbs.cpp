@@ -38,8 +38,7 @@ config::Ecosystem load_file(const std::string& arg, const FileOptions& fo) {
 
 }  // namespace
 
-// start | restart | reload | stop | delete | startOrRestart | startOrReload <file>
-int run_on_file(DaemonConnection& s, const std::string& verb, const std::string& arg, const FileOptions& fo) {
+int run_on_file(DaemonConnection& s, const FileAction& action, const std::string& arg, const FileOptions& fo) {
   const config::Ecosystem eco = load_file(arg, fo);
   std::set<std::string> registered;
   for (const auto& app : s.call("list")) registered.insert(app.value("name", ""));
@@ -50,24 +49,24 @@ int run_on_file(DaemonConnection& s, const std::string& verb, const std::string&
   for (const auto& app : eco.apps) {
     all_names.push_back(app.name);
     const bool known = registered.count(app.name) > 0;
-    if (verb == "start" || verb == "startOrRestart" || verb == "startOrReload") {
+    if (action.starts_new) {
       // As PM2: starting a file again restarts its apps that pmx has (the usual deploy is
       // `git pull && pmx start ecosystem.config.js`); -f starts new copies instead.
-      if (known && !(verb == "start" && fo.force)) restart_names.push_back(app.name);
+      if (known && !(action.force_starts_copies && fo.force)) restart_names.push_back(app.name);
       else to_start.push_back(config::to_json(app));
-    } else if (verb == "restart" || verb == "reload") {
+    } else if (action.restart != nullptr) {
       restart_names.push_back(app.name);
     }
   }
-  if (verb == "stop" || verb == "delete") {
-    s.call(verb, {{"targets", all_names}});
+  if (action.every_app != nullptr) {
+    s.call(action.every_app, {{"targets", all_names}});
   }
   json settled = json::array();  // the entries of every app restarted or started
   auto add = [&](const json& entries) {
     for (const auto& e : entries) settled.push_back(e);
   };
   if (!restart_names.empty()) {
-    const char* restart_verb = verb == "reload" || verb == "startOrReload" ? "reload" : "restart";
+    const char* restart_verb = action.restart;
     if (fo.update_env) {
       // Each app gets the caller's environment and its env from the file again.
       for (const auto& app : eco.apps) {

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "cli/ansi.hpp"
+#include "config/app_options.hpp"
 #include "config/units.hpp"
 
 namespace pmx::cli {
@@ -178,31 +179,25 @@ std::string render_describe(const json& app, const Style& style) {
   const json& env = app.value("pm2_env", json::object());
   std::vector<std::pair<std::string, std::string>> rows;
   auto text = [](const json& v) { return v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump(); };
+  // The rows of the options in group, from the option table, each with its first jlist key.
+  auto options = [&](config::DescribeGroup group) {
+    for (const config::AppOption& option : config::app_options()) {
+      if (option.describe.group != group || option.jlist_keys.empty()) continue;
+      auto it = env.find(option.jlist_keys.front());
+      rows.emplace_back(option.describe.label, it == env.end() ? std::string(option.describe.missing) : text(*it));
+    }
+  };
   rows.emplace_back("status", env.value("status", "?"));
-  rows.emplace_back("name", app.value("name", "?"));
-  rows.emplace_back("namespace", env.value("namespace", ""));
+  options(config::DescribeGroup::Identity);
   rows.emplace_back("id", std::to_string(app.value("pm_id", -1)));
   rows.emplace_back("pid", std::to_string(app.value("pid", 0)));
   rows.emplace_back("restarts", std::to_string(env.value("restart_time", 0)));
   rows.emplace_back("unstable restarts", std::to_string(env.value("unstable_restarts", 0)));
   rows.emplace_back("uptime", config::format_uptime(static_cast<std::uint64_t>(std::max<std::int64_t>(0, env.value("uptime_ms", std::int64_t{0})))));
-  rows.emplace_back("script path", env.value("pm_exec_path", ""));
-  rows.emplace_back("script args", text(env.value("args", json::array())));
-  rows.emplace_back("interpreter", env.value("exec_interpreter", "none"));
-  rows.emplace_back("interpreter args", text(env.value("interpreter_args", json::array())));
-  rows.emplace_back("exec cwd", env.value("pm_cwd", ""));
-  rows.emplace_back("exec mode", env.value("exec_mode", "fork_mode"));
+  options(config::DescribeGroup::Run);
   if (!env.value("notify_status", "").empty()) rows.emplace_back("app status", env.value("notify_status", ""));
-  rows.emplace_back("out log path", env.value("pm_out_log_path", ""));
-  rows.emplace_back("error log path", env.value("pm_err_log_path", ""));
-  rows.emplace_back("pid path", env.value("pm_pid_path", ""));
-  rows.emplace_back("autorestart", text(env.value("autorestart", json())));
-  rows.emplace_back("max restarts", text(env.value("max_restarts", json())));
-  rows.emplace_back("min uptime (ms)", text(env.value("min_uptime", json())));
-  rows.emplace_back("restart delay (ms)", text(env.value("restart_delay", json())));
-  rows.emplace_back("kill timeout (ms)", text(env.value("kill_timeout", json())));
-  rows.emplace_back("kill signal", text(env.value("kill_signal", json())));
-  rows.emplace_back("max memory restart", text(env.value("max_memory_restart", json())));
+  options(config::DescribeGroup::Logs);
+  options(config::DescribeGroup::Policy);
   rows.emplace_back("last exit code", text(env.value("exit_code", json())));
   rows.emplace_back("last exit signal", text(env.value("exit_signal", json())));
   rows.emplace_back("last reason", text(env.value("status_reason", json())));

@@ -292,34 +292,34 @@ void no_options(CLI::App&, CommandLine&) {}
 const Verb kVerbs[] = {
     {"start", "start a script or binary, or restart an app by name or id", {},
      [](CLI::App& c, CommandLine& cl) { define_start(c, cl), define_update_env(c, cl), define_file_flags(c, cl); },
-     run_start, true, false, true},
+     run_start, true, nullptr, true},
     {"stop", "stop apps", {},
      [](CLI::App& c, CommandLine& cl) {
        define_targets(c, cl), define_file_flags(c, cl);
        c.add_flag("--watch", cl.watch, "also stop watching their files");
      },
      [](Invocation& v) { return call_on_targets(v.daemon, "stop", v.cl.targets, v.cl.watch ? json{{"watch", false}} : json::object()); },
-     true, true},
+     true, &kFileStop},
     {"restart", "restart apps (start them if stopped)", {},
      [](CLI::App& c, CommandLine& cl) {
        define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl);
        c.add_flag("--watch", cl.watch, "turn watching their files on or off");
      },
-     cmd_restart, true, true},
+     cmd_restart, true, &kFileRestart},
     {"reload", "restart apps; cluster-mode instances one at a time, each ready before the next", {},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); },
-     cmd_restart, true, true},
+     cmd_restart, true, &kFileReload},
     {"startOrRestart", "start an ecosystem file's missing apps, restart the others", {},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); },
      [](Invocation&) -> int { throw Failure(kUsage, "startOrRestart and startOrReload take an ecosystem file"); },
-     true, true},
+     true, &kFileStartOrRestart},
     {"startOrReload", "as startOrRestart", {},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_update_env(c, cl), define_file_flags(c, cl); },
      [](Invocation&) -> int { throw Failure(kUsage, "startOrRestart and startOrReload take an ecosystem file"); },
-     true, true},
+     true, &kFileStartOrReload},
     {"delete", "stop and forget apps", {"del"},
      [](CLI::App& c, CommandLine& cl) { define_targets(c, cl), define_file_flags(c, cl); },
-     [](Invocation& v) { return call_on_targets(v.daemon, "delete", v.cl.targets); }, true, true},
+     [](Invocation& v) { return call_on_targets(v.daemon, "delete", v.cl.targets); }, true, &kFileDelete},
     {"scale", "set (N), add (+N) or remove (-N) instances of an app", {},
      [](CLI::App& c, CommandLine& cl) {
        define_one(c, cl, "app", "app name", true);

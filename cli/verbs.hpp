@@ -9,6 +9,8 @@
 
 namespace pmx::cli {
 
+struct FileAction;
+
 /// One verb of the command line.
 struct Verb {
   const char* name;
@@ -20,8 +22,9 @@ struct Verb {
   int (*run)(Invocation&);
   /// pmxd answers it once apps have stopped or started: no time limit unless --timeout.
   bool waits_for_apps = false;
-  /// Given one ecosystem file as its target, it acts on the file's apps (file_verbs).
-  bool on_file = false;
+  /// Given one ecosystem file as its target, what it does to the file's apps (file_verbs);
+  /// nullptr: it takes no file.
+  const FileAction* on_file = nullptr;
   /// It takes the app's arguments after `--` (start only).
   bool app_args = false;
 };

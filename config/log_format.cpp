@@ -1,5 +1,6 @@
 // Time stamps compiled into pieces once, and JSON strings that stay valid whatever the bytes.
 #include "config/log_format.hpp"
+#include "config/utf8.hpp"
 
 #include <array>
 
@@ -135,37 +136,6 @@ std::string DateFormat::format(std::chrono::system_clock::time_point t) const {
   append(out, t);
   return out;
 }
-
-namespace {
-
-// The UTF-8 sequence at s[i] (RFC 3629: no overlong forms, no surrogates, nothing above
-// U+10FFFF): true and its length when it is well formed; false and the length of its maximal
-// subpart (the bytes that could still have begun a valid sequence, at least 1) when not, which
-// is what one U+FFFD replaces (Unicode's recommended practice, and nlohmann's and browsers').
-bool utf8_sequence(std::string_view s, std::size_t i, std::size_t& len) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b = byte(i);
-  std::size_t want = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
-  if (b >= 0xC2 && b <= 0xDF) want = 2;
-  else if (b == 0xE0) want = 3, lo = 0xA0;
-  else if (b == 0xED) want = 3, hi = 0x9F;
-  else if (b >= 0xE1 && b <= 0xEF) want = 3;
-  else if (b == 0xF0) want = 4, lo = 0x90;
-  else if (b == 0xF4) want = 4, hi = 0x8F;
-  else if (b >= 0xF1 && b <= 0xF3) want = 4;
-  len = 1;
-  if (want == 0) return false;
-  for (std::size_t k = 1; k < want; ++k) {
-    if (i + k >= s.size()) return false;
-    const unsigned char next = byte(i + k);
-    if (k == 1 ? (next < lo || next > hi) : (next < 0x80 || next > 0xBF)) return false;
-    ++len;
-  }
-  return true;
-}
-
-}  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

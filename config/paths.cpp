@@ -1,5 +1,6 @@
 // The pmx home layout.
 #include "config/paths.hpp"
+#include "config/utf8.hpp"
 
 #include <cerrno>
 #include <filesystem>
@@ -14,33 +15,6 @@
 #include <functional>
 
 namespace pmx::config {
-namespace {
-
-// Length of the well-formed UTF-8 sequence of a non-ASCII character at s[i] (RFC 3629: no
-// overlong forms, no surrogates, nothing above U+10FFFF), or 0.
-std::size_t utf8_sequence(const std::string& s, std::size_t i) {
-  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = byte(i);
-  std::size_t len = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c == 0xE0) len = 3, lo = 0xA0;
-  else if (c >= 0xE1 && c <= 0xEC) len = 3;
-  else if (c == 0xED) len = 3, hi = 0x9F;
-  else if (c >= 0xEE && c <= 0xEF) len = 3;
-  else if (c == 0xF0) len = 4, lo = 0x90;
-  else if (c >= 0xF1 && c <= 0xF3) len = 4;
-  else if (c == 0xF4) len = 4, hi = 0x8F;
-  else return 0;
-  if (i + len > s.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < len; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  }
-  return len;
-}
-
-}  // namespace
 
 std::string file_safe_name(const std::string& name) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -53,7 +27,7 @@ std::string file_safe_name(const std::string& name) {
     if (keep) {
       out += c;
       ++i;
-    } else if (std::size_t len = utf8_sequence(name, i); len > 0) {
+    } else if (std::size_t len = 1; utf8_sequence(name, i, len)) {
       out.append(name, i, len);
       i += len;
     } else {

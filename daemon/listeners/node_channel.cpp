@@ -1,5 +1,6 @@
 // NodeChannel: Node's JSON-lines IPC with SCM_RIGHTS handles, over a non-blocking socketpair.
 #include "daemon/listeners/node_channel.hpp"
+#include "daemon/listeners/passed_fds.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -15,18 +16,6 @@ namespace pmx::daemon {
 namespace {
 
 constexpr int kMaxHandleRetries = 3;
-
-void close_passed_fds(msghdr& msg) {
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < n; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      ::close(fd);
-    }
-  }
-}
 
 }  // namespace
 

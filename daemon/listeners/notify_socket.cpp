@@ -1,5 +1,6 @@
 // NotifySocket: bind, read with recvmsg (credentials and any descriptors), parse, deliver.
 #include "daemon/listeners/notify_socket.hpp"
+#include "daemon/listeners/passed_fds.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,41 +15,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/utf8.hpp"
+
 namespace pmx::daemon {
 namespace {
-
-/// Whether s is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above
-/// U+10FFFF).
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xbf;  // the range of the second byte
-    if (c >= 0xc2 && c <= 0xdf) len = 2;
-    else if (c == 0xe0) len = 3, lo = 0xa0;
-    else if (c >= 0xe1 && c <= 0xec) len = 3;
-    else if (c == 0xed) len = 3, hi = 0x9f;
-    else if (c >= 0xee && c <= 0xef) len = 3;
-    else if (c == 0xf0) len = 4, lo = 0x90;
-    else if (c >= 0xf1 && c <= 0xf3) len = 4;
-    else if (c == 0xf4) len = 4, hi = 0x8f;
-    else return false;
-    if (i + len > s.size()) return false;
-    const auto second = static_cast<unsigned char>(s[i + 1]);
-    if (second < lo || second > hi) return false;
-    for (std::size_t k = 2; k < len; ++k) {
-      const auto next = static_cast<unsigned char>(s[i + k]);
-      if (next < 0x80 || next > 0xbf) return false;
-    }
-    i += len;
-  }
-  return true;
-}
 
 std::optional<pid_t> parse_pid(std::string_view text) {
   pid_t pid = 0;
@@ -96,7 +66,7 @@ Notification parse_notify(std::string_view datagram) {
     const std::string_view line = datagram.substr(0, end);
     datagram.remove_prefix(std::min(end + 1, datagram.size()));
     const std::size_t eq = line.find('=');
-    if (eq == std::string_view::npos || eq == 0 || !valid_utf8(line)) continue;
+    if (eq == std::string_view::npos || eq == 0 || !config::valid_utf8(line)) continue;
     const std::string_view key = line.substr(0, eq);
     const std::string_view value = line.substr(eq + 1);
     if (line == "READY=1") n.ready = true;
@@ -202,17 +172,10 @@ void NotifySocket::read_burst() {
     }
     const ucred* cred = nullptr;
     ucred cred_copy{};
+    counters_.fds_closed += close_passed_fds(msg);
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
-      if (c->cmsg_type == SCM_RIGHTS) {
-        const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (std::size_t k = 0; k < count; ++k) {
-          int passed = -1;
-          std::memcpy(&passed, CMSG_DATA(c) + k * sizeof(int), sizeof passed);
-          if (passed >= 0) ::close(passed);
-          ++counters_.fds_closed;
-        }
-      } else if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
+      if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(ucred))) {
         std::memcpy(&cred_copy, CMSG_DATA(c), sizeof cred_copy);
         cred = &cred_copy;
       }

@@ -1,7 +1,7 @@
 // describe: jlist's shape, kept to PM2's field names so PM2 scripts keep working.
 #include "daemon/supervisor/describe.hpp"
 
-#include "config/listen_address.hpp"
+#include "config/app_options.hpp"
 
 #include <pwd.h>
 #include <algorithm>
@@ -96,56 +96,20 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
   const bool alive = in.pid > 0;
 
   json pm2_env{
-      {"name", s.name},
       {"pm_id", in.id},
-      {"namespace", s.namespace_},
       {"status", status_name(state)},
       {"pmx_state", to_string(state)},
       {"restart_time", in.fsm.restart_count()},
       {"unstable_restarts", in.fsm.unstable_restarts()},
       {"pm_uptime", in.started_at_ms},
       {"created_at", in.created_at_ms},
-      {"exec_mode", config::runs_in_cluster_mode(s) ? "cluster_mode" : "fork_mode"},
-      {"instances", s.instances},
-      {"pm_exec_path", s.script},
-      {"pm_cwd", s.cwd},
-      {"exec_interpreter", s.interpreter.empty() ? "none" : s.interpreter},
-      {"interpreter_args", s.interpreter_args},
-      {"node_args", s.interpreter_args},
-      {"args", s.args},
       {"pm_out_log_path", in.out_path},
       {"pm_err_log_path", in.err_path},
       {"pm_log_path", in.log_path.empty() ? nlohmann::json(nullptr) : nlohmann::json(in.log_path)},
       {"pm_pid_path", in.pid_path},
       {"unique_id", in.unique_id},
       {"NODE_APP_INSTANCE", in.app_instance},
-      {"autorestart", s.autorestart},
-      {"max_restarts", s.max_restarts},
-      {"min_uptime", s.min_uptime_ms},
-      {"restart_delay", s.restart_delay_ms},
-      {"exp_backoff_restart_delay", s.exp_backoff_restart_delay_ms},
-      {"exp_backoff_restart_delay_max", s.exp_backoff_max_ms},
       {"prev_restart_delay", in.fsm.prev_restart_delay().count()},
-      {"stop_exit_codes", s.stop_exit_codes},
-      {"kill_timeout", s.kill_timeout_ms},
-      {"kill_signal", s.kill_signal},
-      {"max_memory_restart", s.max_memory_restart},
-      // The options PM2 users read in pm2_env as PM2 writes them (watch false, not absent).
-      {"watch", s.watch_paths.empty() ? json(s.watch) : json(s.watch_paths)},
-      {"ignore_watch", s.ignore_watch},
-      {"watch_delay", s.watch_delay_ms},
-      {"cron_restart", s.cron_restart.empty() ? json(nullptr) : json(s.cron_restart)},
-      {"wait_ready", s.wait_ready},
-      {"listen_timeout", s.listen_timeout_ms},
-      {"shutdown_with_message", s.shutdown_with_message},
-      {"autostart", s.autostart},
-      {"merge_logs", s.merge_logs},
-      {"log_date_format", s.log_date_format.empty() ? json(nullptr) : json(s.log_date_format)},
-      {"time", s.time},
-      {"log_type", s.log_type.empty() ? json(nullptr) : json(s.log_type)},
-      {"disable_logs", s.disable_logs},
-      {"instance_var", s.instance_var},
-      {"increment_var", s.increment_var.empty() ? json(nullptr) : json(s.increment_var)},
       {"username", app_user(s)},
       {"PMX_HOME", home},
       {"uptime_ms", alive ? now_ms - in.started_at_ms : 0},
@@ -162,6 +126,9 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"notify_status", in.notify_status},
       {"log_error", log_error(in)},
   };
+  // The options, with PM2's names in pm2_env (config/app_options.hpp); the log and pid paths
+  // above are the instance's own.
+  config::write_jlist_options(s, pm2_env);
   // The environment is spliced in as text: encoding it again for every jlist would be most
   // of the daemon's work.
   std::string env_text = in.env_json.empty() ? json(in.environment(home)).dump(-1, ' ', false, json::error_handler_t::replace)
