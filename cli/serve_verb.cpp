@@ -46,7 +46,7 @@ int run_serve(Invocation& inv) {
   StartOptions so;
   so.positional = {binary, folder, port};
   if (o.spa) so.positional.push_back("--spa");
-  so.name = o.name.empty() ? "static-page-server-" + port : o.name;
+  so.values["name"] = o.name.empty() ? "static-page-server-" + port : o.name;
   // The credentials go in the app's environment (PM2's variables), not in its arguments, which
   // any user of the machine can read in ps.
   if (!o.user.empty()) {
