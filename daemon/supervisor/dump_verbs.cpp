@@ -171,7 +171,7 @@ void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
     dump = std::move(*read);
   }
   // The apps' users are looked up off the loop first; then the request is handled again.
-  if (!credentials_.known_or_resolve(credential_keys(dump.instances),
+  if (!launcher_.credentials_cache().known_or_resolve(credential_keys(dump.instances),
                                      [this, params, reply] { resurrect_verb(params, reply); })) {
     return;
   }
@@ -241,7 +241,7 @@ void Supervisor::resurrect_at_start(std::function<void()> settled) {
     spdlog::info("resurrect: no dump in {}", options_.paths.home);
   } else {
     if (!dump->warning.empty()) spdlog::warn("resurrect: {}", dump->warning);
-    if (!credentials_.known_or_resolve(credential_keys(dump->instances),
+    if (!launcher_.credentials_cache().known_or_resolve(credential_keys(dump->instances),
                                        [this, settled] { resurrect_at_start(settled); })) {
       return;
     }

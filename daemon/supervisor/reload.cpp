@@ -57,7 +57,7 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
 
 void Supervisor::replace_run(Instance& in, std::function<void(const std::string& error)> done) {
   std::string cgroup = take_spare_cgroup(processes_, in);
-  auto run = launch(in, cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
+  auto run = launcher_.launch(in, cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
     if (!in.candidate || in.candidate->run.pid != pid) return;
     if (error.empty()) return candidate_spawned(in);
     in.candidate->error = error;  // its exit follows and ends the reload step
@@ -80,7 +80,7 @@ void Supervisor::replace_run(Instance& in, std::function<void(const std::string&
     spdlog::error("{} reload: {}", label(in), c->error);
   }
   in.candidate = std::move(c);
-  prepare_spare_cgroup(in);
+  launcher_.prepare_spare_cgroup(in);
   persist_soon();  // a pmxd that takes over after a crash kills it
 }
 
@@ -88,7 +88,7 @@ void Supervisor::candidate_spawned(Instance& in) {
   Candidate& c = *in.candidate;
   // An app that can say it is ready is awaited until listen_timeout; one that cannot has
   // started well once it outlived min_uptime (PM2's measure of a start that failed).
-  const bool says_ready = needs_ready(in);
+  const bool says_ready = launcher_.needs_ready(in);
   c.ready_timer.expires_after(Millis(says_ready ? in.spec.listen_timeout_ms : in.spec.min_uptime_ms));
   c.ready_timer.async_wait([this, id = in.id, pid = c.run.pid, says_ready](const boost::system::error_code& ec) {
     Instance* in = registry_.find(id);
@@ -115,11 +115,12 @@ void Supervisor::take_over(Instance& in, const std::string& how) {
   in.cgroup = std::move(c->cgroup);
   in.exec_error.clear();
   spdlog::info("{} reload: pid {} is ready ({}) and takes over from pid {}", label(in), c->run.pid, how, old.pid);
-  become_current(in, std::move(c->run));
+  launcher_.become_current(in, std::move(c->run));
+  persist_soon();
   dispatch(in, Event::Replaced);
 
   // The old run stops as a stop would stop it, and is SIGKILLed after kill_timeout.
-  stop_run(in, Membership{old.pid, "", old.cgroup}, old.channel.get());
+  launcher_.stop_run(in, Membership{old.pid, "", old.cgroup}, old.channel.get());
   old.kill_timer->expires_after(Millis(in.spec.kill_timeout_ms));
   old.kill_timer->async_wait([this, id = in.id, pid = old.pid](const boost::system::error_code& ec) {
     Instance* in = registry_.find(id);

@@ -43,41 +43,6 @@ using ipc::make_error;
 
 namespace {
 
-/// How an app's options ask its lines to be written (time, log_date_format, log_type).
-LineStyle line_style(const config::AppSpec& spec, int id, const char* type) {
-  LineStyle style;
-  const bool json = spec.log_type == "json";
-  if (!json && !spec.time && spec.log_date_format.empty()) return style;
-  style.kind = json ? LineStyle::Kind::Json : LineStyle::Kind::Stamped;
-  // The format was checked when the app was started; the ISO one is always valid. `time` wins
-  // over log_date_format, as in PM2 (where it replaces the format).
-  const std::string_view format =
-      spec.time || spec.log_date_format.empty() ? config::kTimeFormat : std::string_view(spec.log_date_format);
-  if (auto compiled = config::DateFormat::compile(format)) style.date = std::move(*compiled);
-  else style.date = std::move(*config::DateFormat::compile(config::kTimeFormat));
-  style.app_name = spec.name;
-  style.process_id = id;
-  style.type = type;
-  return style;
-}
-
-/// A log path that means "no file".
-constexpr std::string_view kNoLog = "/dev/null";
-
-std::string new_unique_id() {
-  std::random_device rd;
-  std::uniform_int_distribution<unsigned> byte(0, 255);
-  unsigned char b[16];
-  for (auto& x : b) x = static_cast<unsigned char>(byte(rd));
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  char out[37];
-  std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-  return out;
-}
-
 
 /// The parent of pid (from /proc/<pid>/stat), 0 when it cannot be read.
 pid_t parent_of(pid_t pid) {
@@ -100,12 +65,6 @@ std::string compact_utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
   return buf;
-}
-
-/// An app's name as LISTEN_FDNAMES carries it: ':' separates the names there.
-std::string fd_name(std::string name) {
-  std::replace(name.begin(), name.end(), ':', '_');
-  return name;
 }
 
 /// An environment sent by a client (the caller's, or an app's), checked as config checks one.
@@ -150,20 +109,6 @@ InstanceRecord record_of(const Instance& in, std::size_t env_index) {
   return r;
 }
 
-/// The pid file of instance id of spec, whose pid_file is set: as PM2 names it, "app.pid" and
-/// "app-3.pid" become "app-<id>.pid" (each instance its own file, even a single one); a name
-/// without ".pid" is kept for one instance and gets "-<id>" when there are several.
-std::string instance_pid_file(const config::AppSpec& spec, int id) {
-  const std::string& path = spec.pid_file;
-  const std::string suffix = "-" + std::to_string(id);
-  if (!path.ends_with(".pid")) return spec.instances > 1 ? path + suffix : path;
-  std::size_t stem = path.size() - 4;
-  std::size_t digits = stem;
-  while (digits > 0 && std::isdigit(static_cast<unsigned char>(path[digits - 1]))) --digits;
-  if (digits < stem && digits > 0 && path[digits - 1] == '-') stem = digits - 1;
-  return path.substr(0, stem) + suffix + ".pid";
-}
-
 }  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes)
@@ -174,28 +119,23 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       signals_(io),
       sample_timer_(io),
       waiters_(io, processes, registry_),
-      sinks_(io, options_.paths.logs_dir() + "/refused"),
-      feed_(server),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
-      credentials_(io),
+      launcher_(io, Launcher::Options{options_.paths, options_.node_preload, options_.daemon_log}, processes, registry_,
+                server, notify_, [this](App& app, const config::AppSpec& spec) { return bind_listeners(app, spec); },
+                [this](Instance& in, NodeChannel& channel, const NodeMessage& msg) { on_node_message(in, channel, msg); }),
       writer_(io),
-      fifo_dir_(options_.paths.home + "/fifos"),
-      state_path_(options_.paths.home + "/state.json") {
-  if (options_.daemon_log) sinks_.add(options_.daemon_log, settings_.daemon_log);
-}
+      state_path_(options_.paths.home + "/state.json") {}
 
 Supervisor::~Supervisor() = default;
 
 void Supervisor::start() {
-  load_settings();
+  launcher_.load_settings();
   if (processes_.cgroups()) {
     spdlog::info("tracking instances with cgroup v2 under {}", processes_.cgroup_root());
   } else {
     spdlog::info("tracking instances by process group, /proc parent links and markers (no cgroup v2)");
   }
-  if (::mkdir(fifo_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
-    spdlog::error("cannot create {}: {}", fifo_dir_, std::strerror(errno));
-  }
+  launcher_.open();
   std::string note;
   const std::string notify_path = notify_socket_path(options_.paths.home, options_.runtime_dir, note);
   if (!note.empty()) spdlog::warn("{}: apps run as another user (uid) cannot reach the sd_notify socket", note);
@@ -386,7 +326,7 @@ void Supervisor::apply(Instance& in, const Effects& fx) {
     spdlog::warn("{} did not stop within kill_timeout {} ms, sending SIGKILL", label(in), in.spec.kill_timeout_ms);
     processes_.signal_all(in.membership(), SIGKILL);
   } else if (fx.signal != 0) {
-    stop_run(in, in.membership(), in.channel.get());
+    launcher_.stop_run(in, in.membership(), in.channel.get());
   }
   if (fx.kill_rest) {
     if (std::size_t left = processes_.kill_rest(in.membership()); left > 0) {
@@ -410,18 +350,8 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
   });
 }
 
-bool Supervisor::needs_ready(const Instance& in) const {
-  const auto& s = in.spec;
-  return s.wait_ready || with_preload(s);
-}
-
-bool Supervisor::with_preload(const config::AppSpec& s) const {
-  // reuse_port: the instances bind their port themselves, so their listen() is left alone.
-  return config::runs_in_cluster_mode(s) && config::is_node_app(s) && !s.reuse_port && !options_.node_preload.empty();
-}
-
 void Supervisor::spawned(Instance& in) {
-  if (!needs_ready(in)) return dispatch(in, Event::Spawned);
+  if (!launcher_.needs_ready(in)) return dispatch(in, Event::Spawned);
   in.awaiting_ready = true;
   in.ready_warning.clear();
   in.ready_timer.expires_after(Millis(in.spec.listen_timeout_ms));
@@ -567,7 +497,7 @@ void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& req
   }
   // Only a run that has the preload asks for sockets: any other app's channel (fork mode, a
   // non-cluster app, reuse_port) gets nothing bound, whatever it sends.
-  if (!with_preload(in.spec)) return refuse(EPERM, "only cluster-mode Node apps run with pmx's preload ask for sockets");
+  if (!launcher_.with_preload(in.spec)) return refuse(EPERM, "only cluster-mode Node apps run with pmx's preload ask for sockets");
   const bool unix_path = address.kind == config::ListenAddress::Kind::Unix;
   if (unix_path && (address.path.empty() || address.path[0] != '/' || address.path.size() >= 108)) {
     return refuse(EINVAL, "a Unix socket needs an absolute path of at most 107 bytes");
@@ -580,7 +510,7 @@ void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& req
   // Anything else is made as the app's user, as it would have made it itself.
   std::optional<Credentials> user;
   if ((!in.spec.uid.empty() || !in.spec.gid.empty()) && ::geteuid() == 0) {
-    auto resolved = credentials(in.spec.uid, in.spec.gid);
+    auto resolved = launcher_.credentials(in.spec.uid, in.spec.gid);
     if (!resolved) return refuse(EPERM, resolved.error());
     user = *resolved;
   }
@@ -617,7 +547,7 @@ Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
   // An app run as another user gets its socket files (the operator named their paths).
   std::optional<Credentials> owner;
   if ((!spec.uid.empty() || !spec.gid.empty()) && ::geteuid() == 0) {
-    auto resolved = credentials(spec.uid, spec.gid);
+    auto resolved = launcher_.credentials(spec.uid, spec.gid);
     if (!resolved) return Error{resolved.error()};
     owner = *resolved;
   }
@@ -638,143 +568,6 @@ void Supervisor::release_listeners_if_idle(App& app) {
   spdlog::info("{}: every instance is stopped, its sockets are closed", app.name());
 }
 
-Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, ExecDone exec_done) {
-  const auto& s = in.spec;
-  config::Env env = in.environment(options_.paths.home);
-  std::optional<Credentials> creds;
-  if (!s.uid.empty() || !s.gid.empty()) {
-    // Checked at start; the user may have gone since. Never run as pmxd's own user instead.
-    auto resolved = credentials(s.uid, s.gid);
-    if (!resolved) return Error{resolved.error()};
-    creds = *resolved;
-    if (!creds->home.empty()) env["HOME"] = creds->home;
-  }
-  Launched run;
-  run.env_json = json(env).dump(-1, ' ', false, json::error_handler_t::replace);
-
-  SpawnRequest req;
-  for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
-  if (s.interpreter.empty()) {
-    req.program = s.script;
-    req.argv.push_back(s.script);
-  } else {
-    req.program = find_program(s.interpreter, req.env);
-    req.argv.push_back(s.interpreter);
-    req.argv.insert(req.argv.end(), s.interpreter_args.begin(), s.interpreter_args.end());
-    req.argv.push_back(s.script);
-  }
-  req.argv.insert(req.argv.end(), s.args.begin(), s.args.end());
-  req.cwd = s.cwd;
-  if (creds) {
-    req.uid = creds->uid;
-    req.gid = creds->gid;
-    req.groups = creds->groups;
-  }
-
-  if (!in.out_pipe || !in.err_pipe) open_output(in);
-  const int out_end = in.out_pipe ? open_fifo_child_end(in.out_fifo) : -1;
-  const int err_end = in.err_pipe && out_end >= 0 ? open_fifo_child_end(in.err_fifo) : -1;
-  if (out_end < 0 || err_end < 0) {
-    const int err = errno;
-    if (out_end >= 0) ::close(out_end);
-    return Error{std::string("cannot open the output FIFOs in ") + fifo_dir_ + ": " + std::strerror(err)};
-  }
-  req.stdout_fd = out_end;
-  req.stderr_fd = err_end;
-  auto close_ends = [&] {
-    ::close(out_end);
-    ::close(err_end);
-  };
-  if (notify_.is_open()) req.env.push_back("NOTIFY_SOCKET=" + notify_.path());
-  const bool cluster = config::runs_in_cluster_mode(s);
-  if (App& owner = registry_.apps().at(s.name); cluster && !s.reuse_port) {
-    if (auto bound = bind_listeners(owner, s); !bound) {
-      close_ends();
-      return Error{"cannot listen on " + bound.error()};
-    }
-    if (!owner.listeners.fds().empty()) {
-      // systemd's socket activation: fds 3.., their count and names; LISTEN_PID is written by
-      // the child. PORT, unless the app's env or `port` set it, is the first TCP port.
-      req.inherited_fds = owner.listeners.fds();
-      req.listen_pid = true;
-      req.env.push_back("LISTEN_FDS=" + std::to_string(req.inherited_fds.size()));
-      std::string names;
-      for (std::size_t i = 0; i < req.inherited_fds.size(); ++i) names += (i ? ":" : "") + fd_name(s.name);
-      req.env.push_back("LISTEN_FDNAMES=" + names);
-      if (!env.count("PORT") && owner.listeners.first_port() > 0) {
-        req.env.push_back("PORT=" + std::to_string(owner.listeners.first_port()));
-      }
-    }
-  }
-  // Node apps get Node's IPC channel after the sockets, as under PM2: process.send() reaches
-  // pmxd ('ready'), and in cluster mode the preload asks it for the sockets its listen()s need.
-  int channel_end = -1;
-  if (config::is_node_app(s)) {
-    auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const NodeMessage& msg) {
-      if (Instance* in = registry_.find(id)) on_node_message(*in, channel, msg);
-    });
-    if (opened) {
-      run.channel = opened->first;
-      run.channel->set_label(label(in));
-      channel_end = opened->second;
-      req.env.push_back("NODE_CHANNEL_FD=" + std::to_string(3 + req.inherited_fds.size()));
-      req.env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
-      req.inherited_fds.push_back(channel_end);
-      if (with_preload(s)) {
-        req.argv.insert(req.argv.begin() + 1 + static_cast<long>(s.interpreter_args.size()),
-                        {"--require", options_.node_preload});
-        req.env.push_back("PMX_CLUSTER=1");
-        // The preload's drain ends before kill_timeout's SIGKILL would.
-        const std::uint64_t drain = s.kill_timeout_ms > 200 ? s.kill_timeout_ms - 100 : s.kill_timeout_ms;
-        req.env.push_back("PMX_DRAIN_TIMEOUT=" + std::to_string(drain));
-      }
-    } else {
-      spdlog::warn("{} {}", label(in), opened.error());
-    }
-  }
-
-  // The report usually comes from the loop, after spawn() returned: by then the holder has the
-  // pid. A failure known already (pmxd waited for the child until its exec) comes before spawn()
-  // returns: it is kept for the caller in Launched::exec_error, since the run it belongs to (a
-  // reload's replacement) does not exist yet.
-  auto pid_holder = std::make_shared<pid_t>(0);
-  auto early_error = std::make_shared<std::string>();
-  auto report = [this, id = in.id, pid_holder, early_error, program = req.program, cwd = req.cwd,
-                 exec_done = std::move(exec_done)](int err, const std::string& step) {
-    // On failure the child exits 127/126 and is reaped as usual.
-    const std::string error = err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string();
-    if (*pid_holder == 0) {
-      *early_error = error;
-      return;
-    }
-    if (Instance* in = registry_.find(id)) exec_done(*in, *pid_holder, error);
-  };
-  Result<pid_t> spawned = processes_.spawn(req, cgroup, std::move(report));
-  close_ends();
-  if (channel_end >= 0) ::close(channel_end);
-  if (!spawned) return Error{spawned.error()};
-  const pid_t pid = *spawned;
-  *pid_holder = pid;
-  run.exec_error = *early_error;
-  if (run.channel) run.channel->start();
-  run.pid = pid;
-  run.pid_start = processes_.start_ticks(pid);
-  registry_.add_leader(pid, in.id);
-  processes_.set_leader(pid, true);
-  spdlog::info("{} forked pid {}: {}", label(in), pid, req.program);
-  return run;
-}
-
-void Supervisor::prepare_spare_cgroup(Instance& in) {
-  if (!processes_.cgroups()) return;
-  asio::post(io_, [this, id = in.id] {
-    Instance* in = registry_.find(id);
-    if (!in) return;
-    remove_old_cgroups(processes_, *in);
-    if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(processes_, *in);
-  });
-}
-
 void Supervisor::do_spawn(Instance& in) {
   if (in.channel) in.channel->close();
   in.channel.reset();
@@ -785,7 +578,7 @@ void Supervisor::do_spawn(Instance& in) {
     in.exec_error = error;
     spdlog::error("{} {}", label(in), in.exec_error);
   };
-  auto run = launch(in, in.cgroup, [this, failed](Instance& in, pid_t pid, const std::string& error) {
+  auto run = launcher_.launch(in, in.cgroup, [this, failed](Instance& in, pid_t pid, const std::string& error) {
     if (!error.empty()) return failed(in, error);
     if (in.pid != pid) return;  // that process is already gone
     in.exec_error.clear();
@@ -799,42 +592,10 @@ void Supervisor::do_spawn(Instance& in) {
     return;
   }
   const std::string exec_error = std::move(run->exec_error);
-  become_current(in, std::move(*run));
-  if (!exec_error.empty()) failed(in, exec_error);  // its exit follows
-  prepare_spare_cgroup(in);
-}
-
-void Supervisor::become_current(Instance& in, Launched run) {
-  in.pid = run.pid;
-  in.pid_start = run.pid_start;
-  in.channel = std::move(run.channel);
-  in.env_json = std::move(run.env_json);
-  in.actions = std::move(run.actions);
-  in.started_at_ms = now_ms();
-  in.usage = ResourceSample{};
-  write_pid_file(in.pid_path, in.pid);
+  launcher_.become_current(in, std::move(*run));
   persist_soon();
-}
-
-void Supervisor::stop_run(const Instance& in, const Membership& run, NodeChannel* channel) {
-  if (in.spec.shutdown_with_message && channel && channel->is_open()) {
-    // PM2's shutdown_with_message: process.on('message') gets 'shutdown' instead of a signal;
-    // kill_timeout's SIGKILL still follows if the app does not end. Under the preload the
-    // message goes to the preload, which hands it to the app if it listens, or drains it.
-    spdlog::info("{} sending 'shutdown' to pid {} (shutdown_with_message)", label(in), run.leader);
-    if (with_preload(in.spec)) return channel->send(json{{"cmd", "NODE_PMX"}, {"pmx", "shutdown"}});
-    return channel->send("shutdown");
-  }
-  processes_.signal_all(run, in.fsm.policy().kill_signal);
-}
-
-Result<Credentials> Supervisor::credentials(const std::string& user, const std::string& group) {
-  // The password and group databases may be remote (NSS): looked up by the cache's worker,
-  // never here. An app's are looked up before it is first started (start_app, resurrect,
-  // adoption), so a miss is a user that was never looked up.
-  if (auto known = credentials_.get(user, group)) return *known;
-  return Error{"the user and group of options 'uid'/'gid' (" + user + "/" + group +
-               ") are being looked up; try again"};
+  if (!exec_error.empty()) failed(in, exec_error);  // its exit follows
+  launcher_.prepare_spare_cgroup(in);
 }
 
 void Supervisor::wait_signals() {
@@ -842,38 +603,13 @@ void Supervisor::wait_signals() {
     if (ec) return;
     if (signo == SIGUSR1 || signo == SIGUSR2) {
       spdlog::info("received {}, reopening the log files", config::signal_name(signo));
-      reopen_logs();
+      launcher_.reopen_logs();
     } else {
       spdlog::info("received {}, stopping every app", config::signal_name(signo));
       stop_all_then([this] { io_.stop(); });
     }
     wait_signals();
   });
-}
-
-std::string Supervisor::load_settings() {
-  auto loaded = config::load_daemon_settings(options_.paths.settings());
-  if (!loaded) {
-    spdlog::error("{}; keeping the log rotation settings in use", loaded.error());
-    return loaded.error();
-  }
-  settings_ = *loaded;
-  if (options_.daemon_log) sinks_.configure(options_.daemon_log, settings_.daemon_log);
-  for (auto& [id, in] : registry_.by_id()) {
-    for (const auto& sink : {in->out_sink, in->err_sink, in->log_sink}) {
-      if (sink) sinks_.configure(sink, config::rotation_for(in->spec, settings_.app_logs));
-    }
-  }
-  return "";
-}
-
-std::size_t Supervisor::reopen_logs() {
-  std::size_t reopened = 0;
-  sinks_.for_each([&](LogSink& sink) {
-    sink.reopen();
-    ++reopened;
-  });
-  return reopened;
 }
 
 void Supervisor::after_reaping() {
@@ -1115,8 +851,8 @@ void Supervisor::register_verbs() {
 
   // reloadLogs also reads pmx.yaml again: edit it, then reloadLogs.
   server_.on("reloadLogs", [this](const json&, const Reply& reply) {
-    const std::string error = load_settings();
-    reply.ok({{"reopened", reopen_logs()}, {"settings_error", error.empty() ? json(nullptr) : json(error)}});
+    const std::string error = launcher_.load_settings();
+    reply.ok({{"reopened", launcher_.reopen_logs()}, {"settings_error", error.empty() ? json(nullptr) : json(error)}});
   });
 
   server_.on("save", [this](const json& params, const Reply& reply) { save_verb(params, reply); });
@@ -1164,10 +900,10 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
         return reply.fail(make_error(ErrorCode::InvalidParams,
                                      "options 'uid'/'gid': pmxd does not run as root, it cannot run apps as another user"));
       }
-      auto creds = credentials_.get(spec.uid, spec.gid);
+      auto creds = launcher_.credentials_cache().get(spec.uid, spec.gid);
       if (!creds) {
         // Looked up off the loop; the request is handled again, from the start, once it is in.
-        credentials_.resolve(spec.uid, spec.gid, [this, params, reply] { start_app(params, reply); });
+        launcher_.credentials_cache().resolve(spec.uid, spec.gid, [this, params, reply] { start_app(params, reply); });
         return;
       }
       if (!*creds) {
@@ -1255,15 +991,12 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
   id = registry_.take_id(id);
   auto in = std::make_unique<Instance>(io_, id, spec);
   in->caller_env = std::move(caller_env);
-  in->unique_id = new_unique_id();
   in->created_at_ms = now_ms();
   if (const App* same = registry_.app(spec.name)) in->app_instance = same->free_app_instance();
-  set_log_paths(*in);
-  const auto& paths = options_.paths;
-  in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : instance_pid_file(spec, id);
+  launcher_.name_files(*in);
   Instance& ref = insert(std::move(in));
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
-  open_output(ref);
+  launcher_.open_output(ref);
   persist_soon();
   if (start.value_or(spec.autostart)) dispatch(ref, Event::Start);
   return id;
@@ -1293,78 +1026,17 @@ void Supervisor::remove(int id) {
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
   if (!retire_cgroups(processes_, *in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
-  close_output(*in);
+  launcher_.close_output(*in);
   if (in->channel) in->channel->close();
-  feed_.untrack(id);
+  launcher_.feed().untrack(id);
   remove_pid_file(in->pid_path);
   registry_.erase(id);  // in is gone from here on
   persist_soon();
 }
 
-void Supervisor::set_log_paths(Instance& in) const {
-  const config::AppSpec& spec = in.spec;
-  if (spec.disable_logs) {
-    in.out_path = in.err_path = "/dev/null";
-    in.log_path.clear();
-    return;
-  }
-  // Several instances of one app get a file each, unless merge_logs (PM2's naming).
-  const std::string suffix = spec.instances > 1 && !spec.merge_logs ? "-" + std::to_string(in.id) : "";
-  auto with_suffix = [&](std::string path) {
-    if (suffix.empty() || path == kNoLog) return path;
-    auto dot = path.rfind(".log");
-    return dot == std::string::npos ? path + suffix : path.insert(dot, suffix);
-  };
-  const auto& paths = options_.paths;
-  in.out_path = with_suffix(spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file);
-  in.err_path = with_suffix(spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file);
-  // log_file: true names <logs>/<name>.log, as PM2 does.
-  if (spec.log_file.empty() || spec.log_file == "false") in.log_path.clear();
-  else in.log_path = with_suffix(spec.log_file == "true" ? paths.logs_dir() + "/" + spec.name + ".log" : spec.log_file);
-}
-
-void Supervisor::open_output(Instance& in) {
-  in.out_fifo = fifo_path(fifo_dir_, in.id, Stream::Out);
-  in.err_fifo = fifo_path(fifo_dir_, in.id, Stream::Err);
-  // /dev/null needs no sink: its writes would be system calls for nothing.
-  auto sink_of = [this, &in](const std::string& path) {
-    return path.empty() || path == kNoLog ? nullptr : sinks_.get(path, config::rotation_for(in.spec, settings_.app_logs));
-  };
-  if (!in.out_sink) in.out_sink = sink_of(in.out_path);
-  if (!in.err_sink) in.err_sink = sink_of(in.err_path);
-  if (!in.log_sink) in.log_sink = sink_of(in.log_path);
-  for (auto [fifo, pipe, sink] : {std::tuple{&in.out_fifo, &in.out_pipe, &in.out_sink},
-                                  std::tuple{&in.err_fifo, &in.err_pipe, &in.err_sink}}) {
-    if (*pipe) continue;
-    if (auto ec = make_fifo(*fifo); ec) {
-      spdlog::error("{} cannot create {}: {}", label(in), *fifo, ec.message());
-      continue;
-    }
-    const int fd = open_fifo_reader(*fifo);
-    if (fd < 0) {
-      spdlog::error("{} cannot open {}: {}", label(in), *fifo, std::strerror(errno));
-      continue;
-    }
-    LineStyle style = line_style(in.spec, in.id, pipe == &in.out_pipe ? "out" : "err");
-    auto writer = std::make_shared<LineWriter>(*sink, in.log_sink, std::move(style));
-    writer->set_tap(feed_.tap(in.id, in.spec.name, pipe == &in.out_pipe ? Stream::Out : Stream::Err));
-    *pipe = LogPipe::open(io_, fd, std::move(writer), *fifo + ".journal");
-    (*pipe)->start();
-  }
-  feed_.track(in.id, in.spec.name, in.spec.namespace_);
-}
-
-void Supervisor::close_output(Instance& in) {
-  if (in.out_pipe) in.out_pipe->close();
-  if (in.err_pipe) in.err_pipe->close();
-  ::unlink(in.out_fifo.c_str());
-  ::unlink(in.err_fifo.c_str());
-}
-
 void Supervisor::forget_state() {
-  for (auto& [id, in] : registry_.by_id()) close_output(*in);
+  launcher_.close_all_output();
   ::unlink(state_path_.c_str());
-  ::rmdir(fifo_dir_.c_str());
   state_forgotten_ = true;  // nothing more is written: a clean exit leaves nothing to adopt
 }
 
@@ -1424,7 +1096,7 @@ void Supervisor::adopt_from_state() {
   for (auto& r : decoded->instances) {
     if (registry_.find(r.id)) continue;
     // Looked up now, off the loop, for the restarts to come.
-    if (!r.spec.uid.empty() || !r.spec.gid.empty()) credentials_.resolve(r.spec.uid, r.spec.gid, nullptr);
+    if (!r.spec.uid.empty() || !r.spec.gid.empty()) launcher_.credentials_cache().resolve(r.spec.uid, r.spec.gid, nullptr);
     Instance& in = insert(std::make_unique<Instance>(io_, r.id, std::move(r.spec)));
     in.caller_env = decoded->envs[r.env_index];
     in.unique_id = r.unique_id;
@@ -1434,7 +1106,7 @@ void Supervisor::adopt_from_state() {
     in.cgroup_generation = r.cgroup_generation;
     in.created_at_ms = r.created_at_ms;
     in.started_at_ms = r.started_at_ms;
-    set_log_paths(in);
+    launcher_.set_log_paths(in);
     in.out_path = r.out_path;
     in.err_path = r.err_path;
     in.pid_path = r.pid_path;
@@ -1444,7 +1116,7 @@ void Supervisor::adopt_from_state() {
     in.fsm.restore(r.restart_count, r.unstable_restarts, r.consecutive_unstable, started,
                    Millis(r.prev_restart_delay_ms), recorded);
     in.env_json = json(in.environment(options_.paths.home)).dump(-1, ' ', false, json::error_handler_t::replace);
-    open_output(in);
+    launcher_.open_output(in);
 
     // Runs beside the current one when the last pmxd died (a reload in progress): the
     // replacement never took over and a replaced run was on its way out; nothing else ends them.
@@ -1481,14 +1153,7 @@ void Supervisor::adopt_from_state() {
     }
   }
   // FIFOs no recorded instance owns are leftovers of deleted apps.
-  if (DIR* d = ::opendir(fifo_dir_.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      const int id = std::atoi(e->d_name);
-      if (!registry_.find(id)) ::unlink((fifo_dir_ + "/" + e->d_name).c_str());
-    }
-    ::closedir(d);
-  }
+  launcher_.remove_stray_fifos();
   if (!registry_.by_id().empty()) spdlog::info("took over {} instance(s) from {}", registry_.by_id().size(), state_path_);
   persist_soon();
 }

@@ -27,6 +27,7 @@
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/background_writer.hpp"
+#include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
 #include "ipc/protocol.hpp"
@@ -92,11 +93,6 @@ class Supervisor {
   void dispatch(Instance& in, Event event, ExitStatus exit = {});
   void apply(Instance& in, const Effects& fx);
   void do_spawn(Instance& in);
-  /// Whether a run of the instance is online only once the app says so: wait_ready, or a
-  /// cluster-mode Node app run with the preload (ready when it listens).
-  bool needs_ready(const Instance& in) const;
-  /// Whether runs of spec get node/preload.js: a cluster-mode Node app, the preload installed.
-  bool with_preload(const config::AppSpec& spec) const;
   /// The exec succeeded: online now, or once the app is ready (listen_timeout armed).
   void spawned(Instance& in);
   /// The run with this pid (current or reload's replacement) said it is ready (how: for the log).
@@ -104,19 +100,6 @@ class Supervisor {
   /// restart/reload's env and app_env params, applied to ids (both checked first).
   std::optional<ipc::RpcError> update_env(const json& params, const std::vector<int>& ids);
 
-  /// Called from the loop once the exec of the run with this pid is confirmed (error "") or
-  /// failed (error says why; its exit follows).
-  using ExecDone = std::function<void(Instance& in, pid_t pid, const std::string& error)>;
-  /// Builds the request for a run of in (environment, argv, output FIFOs, listening sockets,
-  /// Node channel) and forks it into cgroup ("" for none). The error says why nothing ran.
-  Result<Launched> launch(Instance& in, const std::string& cgroup, ExecDone exec_done);
-  /// Makes run the instance's current run (its pid file written, the state file soon).
-  void become_current(Instance& in, Launched run);
-  /// Clears away the last run's cgroup and makes the next run's, off the restart path.
-  void prepare_spare_cgroup(Instance& in);
-  /// Stops one run gracefully: kill_signal to its processes, or 'shutdown' on its Node channel
-  /// (shutdown_with_message).
-  void stop_run(const Instance& in, const Membership& run, NodeChannel* channel);
 
   // Messages of PM2's protocol on the Node channel (daemon/supervisor/app_messages.cpp).
   /// A PM2 message ({type: ...}) from a run (actions: the run's registered actions; current:
@@ -221,10 +204,6 @@ class Supervisor {
   /// Whether pmx itself writes path (an app's log or pid file, its own files in its home).
   bool written_by_pmx(const std::string& path) const;
   void wait_signals();
-  /// Closes and opens again every log file (reloadLogs, SIGUSR2); returns how many.
-  std::size_t reopen_logs();
-  /// Reads pmx.yaml and gives every log file its rotation; the error (file:line) or "".
-  std::string load_settings();
   /// A child was reaped: routes it to its instance.
   void on_exit(pid_t pid, ExitStatus exit);
   /// After a batch of reaped children: clears away emptied cgroups, answers settled waiters.
@@ -246,15 +225,6 @@ class Supervisor {
   void retry_persist(std::error_code ec);
   /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
   void adopt_from_state();
-  /// The uid/gid options resolved, from credentials_ (never a lookup on the loop): an error
-  /// when they were never looked up (start_app waits for the lookup before it starts an app).
-  Result<Credentials> credentials(const std::string& user, const std::string& group);
-  /// The instance's log files from its options: out, err and the combined log_file.
-  void set_log_paths(Instance& in) const;
-  /// Makes the instance's FIFOs and opens its output readers and log sinks.
-  void open_output(Instance& in);
-  /// Drains and closes the instance's output readers and removes its FIFOs.
-  void close_output(Instance& in);
   void sample();
   void schedule_sample();
 
@@ -290,14 +260,10 @@ class Supervisor {
   boost::asio::steady_timer sample_timer_;
   Registry registry_;  ///< the apps, their instances by pm_id, the leaders by pid
   SettleWaiters waiters_;  ///< replies held until their instances settle
-  config::DaemonSettings settings_;  ///< pmx.yaml
-  LogSinks sinks_;
-  LogFeed feed_;  ///< who follows which instance's output
   /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
   NotifySocket notify_;
-  CredentialsCache credentials_;  ///< uid/gid lookups, off the loop
+  Launcher launcher_;  ///< starts and stops runs; owns their output, sinks and credentials
   BackgroundWriter writer_;  ///< the dump's fsynced writes, off the loop
-  std::string fifo_dir_;
   std::string state_path_;
   bool persist_pending_ = false;
   bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
