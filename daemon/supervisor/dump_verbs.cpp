@@ -211,7 +211,7 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
     if (error.empty() && !entry.stopped && config::runs_in_cluster_mode(spec) && !spec.reuse_port) {
       App& owner = registry_.app_for(spec.name);
       if (!owner.listeners.bound()) {
-        if (auto bound = bind_listeners(owner, spec); !bound) error = "cannot listen on " + bound.error();
+        if (auto bound = sockets_.bind(owner, spec); !bound) error = "cannot listen on " + bound.error();
       }
       if (!error.empty()) registry_.drop_if_empty(spec.name);
     }

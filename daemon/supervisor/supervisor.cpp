@@ -120,8 +120,11 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       sample_timer_(io),
       waiters_(io, processes, registry_),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
+      sockets_(registry_, [this](const std::string& user, const std::string& group) {
+        return launcher_.credentials(user, group);
+      }),
       launcher_(io, Launcher::Options{options_.paths, options_.node_preload, options_.daemon_log}, processes, registry_,
-                server, notify_, [this](App& app, const config::AppSpec& spec) { return bind_listeners(app, spec); },
+                server, notify_, [this](App& app, const config::AppSpec& spec) { return sockets_.bind(app, spec); },
                 [this](Instance& in, NodeChannel& channel, const NodeMessage& msg) { on_node_message(in, channel, msg); }),
       writer_(io),
       state_path_(options_.paths.home + "/state.json") {}
@@ -300,7 +303,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     in.awaiting_ready = false;  // stopped or restarted before it was ready
     in.ready_timer.cancel();
   }
-  if (fx.changed && is_stopped(in.fsm.state())) release_listeners_if_idle(registry_.apps().at(in.spec.name));
+  if (fx.changed && is_stopped(in.fsm.state())) sockets_.release_if_idle(registry_.apps().at(in.spec.name));
   if (fx.transition) {
     // Every transition goes to the subscribers of the events topic (`pmx` dashboards, tools).
     server_.publish(ControlServer::kEventsTopic, "instance.state",
@@ -439,7 +442,7 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
   using Kind = NodeMessage::Kind;
   switch (msg.kind) {
     case Kind::Ready: return ready(in, pid, "process.send('ready')");
-    case Kind::Listen: return node_listen(in, channel, msg.raw);
+    case Kind::Listen: return sockets_.answer_listen(in, channel, msg.raw, launcher_.with_preload(in.spec));
     case Kind::BadListen:
       spdlog::warn("{} asked to listen with a port or index that is not an integer of its range, refusing", label(in));
       return channel.send(json{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", msg.id}, {"errno", -EINVAL}});
@@ -451,121 +454,6 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
     case Kind::ProcessMsg: return on_app_message(in, *actions, actions == &in.actions, msg);
     default: return;  // the app's own messages
   }
-}
-
-void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& request) {
-  // A listen() of the app, as Node normalised it: address null (every address), an IP, or a
-  // Unix path with port -1. Untrusted: any line on the channel can claim to be one.
-  const auto id = request.find("id");
-  json reply{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", id != request.end() && id->is_number() ? *id : json()}};
-  config::ListenAddress address;
-  auto refuse = [&](int err, const std::string& why) {
-    // An app may flood the channel: the first ten refusals are logged, then every thousandth.
-    const std::uint64_t n = ++in.listen_refusals;
-    if (n <= 10 || n % 1000 == 0) {
-      spdlog::warn("{} asked pmxd to listen on {}: refused ({}), {}{}", label(in), address.text(), std::strerror(err),
-                   why, n > 10 ? fmt::format(" ({} refusals so far)", n) : "");
-    }
-    reply["errno"] = -err;
-    channel.send(reply);
-  };
-  const json host = request.contains("address") ? request["address"] : json();
-  const auto port_field = request.find("port");
-  const int port = port_field != request.end() && port_field->is_number_integer() &&
-                           port_field->get<long long>() >= -1 && port_field->get<long long>() <= 65535
-                       ? static_cast<int>(port_field->get<long long>())
-                       : -2;
-  const auto index_field = request.find("index");
-  const int index = index_field != request.end() && index_field->is_number_unsigned() &&
-                            index_field->get<std::uint64_t>() <= 65535
-                        ? static_cast<int>(index_field->get<std::uint64_t>())
-                        : 0;
-  auto flag = [&](const char* key) {
-    const auto f = request.find(key);
-    return f != request.end() && f->is_boolean() && f->get<bool>();
-  };
-  if (port == -1 && host.is_string()) {
-    address.kind = config::ListenAddress::Kind::Unix;
-    address.path = host.get<std::string>();
-    // As Node's own listen(path) makes it (umask 022), widened by readableAll / writableAll.
-    address.mode = 0755 | (flag("readableAll") ? 0444 : 0) | (flag("writableAll") ? 0222 : 0);
-  } else if (port >= 0 && (host.is_null() || host.is_string())) {
-    address.port = port;
-    if (host.is_string()) address.host = host.get<std::string>();
-  } else {
-    return refuse(EINVAL, "not a listen request pmxd can read");
-  }
-  // Only a run that has the preload asks for sockets: any other app's channel (fork mode, a
-  // non-cluster app, reuse_port) gets nothing bound, whatever it sends.
-  if (!launcher_.with_preload(in.spec)) return refuse(EPERM, "only cluster-mode Node apps run with pmx's preload ask for sockets");
-  const bool unix_path = address.kind == config::ListenAddress::Kind::Unix;
-  if (unix_path && (address.path.empty() || address.path[0] != '/' || address.path.size() >= 108)) {
-    return refuse(EINVAL, "a Unix socket needs an absolute path of at most 107 bytes");
-  }
-  // What the operator granted: the app's own port and listen entries, bound before it started.
-  bool granted = false;
-  if (auto configured = config::listen_addresses(in.spec)) {
-    for (const auto& a : *configured) granted = granted || same_socket(a, address);
-  }
-  // Anything else is made as the app's user, as it would have made it itself.
-  std::optional<Credentials> user;
-  if ((!in.spec.uid.empty() || !in.spec.gid.empty()) && ::geteuid() == 0) {
-    auto resolved = launcher_.credentials(in.spec.uid, in.spec.gid);
-    if (!resolved) return refuse(EPERM, resolved.error());
-    user = *resolved;
-  }
-  const bool as_root = ::geteuid() == 0 && (!user || !user->uid || *user->uid == 0);
-  if (!granted && !unix_path && address.port > 0 && address.port < 1024 && !as_root) {
-    return refuse(EACCES, "a port below 1024 is bound for an app only when its port or listen option names it");
-  }
-  App& app = registry_.apps().at(in.spec.name);
-  for (const auto& [name, other] : registry_.apps()) {
-    if (&other != &app && other.listeners.has(address)) return refuse(EADDRINUSE, "app '" + name + "' listens there");
-  }
-  const int fd = app.listeners.socket_for(address, index, granted || !user ? nullptr : &*user);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == EMFILE && app.listeners.size() >= Listeners::kMaxSockets) {
-      return refuse(err, "the app holds " + std::to_string(Listeners::kMaxSockets) +
-                             " sockets already, the most pmxd binds for one app");
-    }
-    return refuse(err, granted || !user ? "binding failed" : "binding as the app's user failed");
-  }
-  channel.send_handle(reply, fd);
-}
-
-Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
-  if (app.listeners.bound()) return true;
-  auto addresses = config::listen_addresses(spec);
-  if (!addresses) return Error{addresses.error()};
-  if (addresses->empty()) return true;
-  for (const auto& [name, other] : registry_.apps()) {
-    for (const auto& a : *addresses) {
-      if (&other != &app && other.listeners.has(a)) return Error{a.text() + ": app '" + name + "' listens there"};
-    }
-  }
-  // An app run as another user gets its socket files (the operator named their paths).
-  std::optional<Credentials> owner;
-  if ((!spec.uid.empty() || !spec.gid.empty()) && ::geteuid() == 0) {
-    auto resolved = launcher_.credentials(spec.uid, spec.gid);
-    if (!resolved) return Error{resolved.error()};
-    owner = *resolved;
-  }
-  auto bound = app.listeners.bind(*addresses, owner ? &*owner : nullptr);
-  if (!bound) return bound;
-  std::string list;
-  for (const auto& t : app.listeners.texts()) list += (list.empty() ? "" : ", ") + t;
-  spdlog::info("{}: listening on {}", app.name(), list);
-  return true;
-}
-
-void Supervisor::release_listeners_if_idle(App& app) {
-  if (!app.listeners.bound()) return;
-  for (const auto& [id, in] : app.instances()) {
-    if (!is_stopped(in->fsm.state())) return;
-  }
-  app.listeners.close();
-  spdlog::info("{}: every instance is stopped, its sockets are closed", app.name());
 }
 
 void Supervisor::do_spawn(Instance& in) {
@@ -963,7 +851,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     if (!spec.autostart || !config::runs_in_cluster_mode(spec) || spec.reuse_port) continue;
     App& owner = registry_.app_for(spec.name);
     if (owner.listeners.bound()) continue;
-    if (auto bound = bind_listeners(owner, spec); !bound) {
+    if (auto bound = sockets_.bind(owner, spec); !bound) {
       for (const auto& name : bound_now) registry_.apps().at(name).listeners.close();
       for (const auto& s : specs) {
         registry_.drop_if_empty(s.name);

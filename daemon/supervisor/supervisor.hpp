@@ -27,6 +27,7 @@
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/background_writer.hpp"
+#include "daemon/supervisor/app_sockets.hpp"
 #include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
@@ -185,15 +186,6 @@ class Supervisor {
   /// A message from one of a Node instance's IPC channels (its current run's or reload's
   /// replacement's).
   void on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg);
-  /// The preload's request for a listening socket: the app's socket for that address (bound
-  /// now if it is the first), or an errno; answered on channel.
-  void node_listen(Instance& in, NodeChannel& channel, const json& request);
-  /// Binds the sockets of a cluster-mode app that has none bound (at its start, or when it
-  /// starts again after a stop released them). An error names the address.
-  Result<bool> bind_listeners(App& app, const config::AppSpec& spec);
-  /// Closes a cluster-mode app's sockets once none of its instances is left that is not
-  /// stopped: a stopped app frees its port.
-  void release_listeners_if_idle(App& app);
   void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
   /// Arms the instance's next cron_restart (none without the option).
   void arm_cron(Instance& in);
@@ -262,6 +254,7 @@ class Supervisor {
   SettleWaiters waiters_;  ///< replies held until their instances settle
   /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
   NotifySocket notify_;
+  AppSockets sockets_;  ///< cluster-mode apps' sockets: bound, handed to the preload, released
   Launcher launcher_;  ///< starts and stops runs; owns their output, sinks and credentials
   BackgroundWriter writer_;  ///< the dump's fsynced writes, off the loop
   std::string state_path_;
