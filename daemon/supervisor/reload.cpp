@@ -81,7 +81,7 @@ void Supervisor::replace_run(Instance& in, std::function<void(const std::string&
   }
   in.candidate = std::move(c);
   launcher_.prepare_spare_cgroup(in);
-  persist_soon();  // a pmxd that takes over after a crash kills it
+  state_.soon();  // a pmxd that takes over after a crash kills it
 }
 
 void Supervisor::candidate_spawned(Instance& in) {
@@ -116,7 +116,7 @@ void Supervisor::take_over(Instance& in, const std::string& how) {
   in.exec_error.clear();
   spdlog::info("{} reload: pid {} is ready ({}) and takes over from pid {}", label(in), c->run.pid, how, old.pid);
   launcher_.become_current(in, std::move(c->run));
-  persist_soon();
+  state_.soon();
   dispatch(in, Event::Replaced);
 
   // The old run stops as a stop would stop it, and is SIGKILLed after kill_timeout.
@@ -140,7 +140,7 @@ std::unique_ptr<Candidate> Supervisor::fail_candidate(Instance& in, const std::s
   std::unique_ptr<Candidate> c = std::move(in.candidate);
   c->ready_timer.cancel();
   if (!c->cgroup.empty()) in.old_cgroups.push_back(c->cgroup);
-  persist_soon();
+  state_.soon();
   asio::post(io_, [done = std::move(c->done), why] { done(why); });
   return c;
 }
@@ -172,7 +172,7 @@ void Supervisor::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
   if (it->channel) it->channel->close();
   in.retiring.erase(it);
   remove_old_cgroups(processes_, in);
-  persist_soon();
+  state_.soon();
   waiters_.check();
 }
 

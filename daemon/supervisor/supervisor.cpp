@@ -79,36 +79,6 @@ Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
   return env;
 }
 
-/// What the state file keeps of an instance; its caller's environment is envs[env_index].
-InstanceRecord record_of(const Instance& in, std::size_t env_index) {
-  InstanceRecord r;
-  r.id = in.id;
-  r.spec = in.spec;
-  r.env_index = env_index;
-  r.unique_id = in.unique_id;
-  r.app_instance = in.app_instance;
-  r.state = to_string(in.fsm.state());
-  r.pid = in.pid;
-  r.pid_start = in.pid_start;
-  r.cgroup = in.cgroup;
-  r.old_cgroups = in.old_cgroups;
-  if (!in.spare_cgroup.empty()) r.old_cgroups.push_back(in.spare_cgroup);
-  r.cgroup_generation = in.cgroup_generation;
-  r.restart_count = in.fsm.restart_count();
-  r.unstable_restarts = in.fsm.unstable_restarts();
-  r.consecutive_unstable = in.fsm.consecutive_unstable();
-  r.prev_restart_delay_ms = in.fsm.prev_restart_delay().count();
-  r.created_at_ms = in.created_at_ms;
-  r.started_at_ms = in.started_at_ms;
-  r.out_path = in.out_path;
-  r.err_path = in.err_path;
-  r.pid_path = in.pid_path;
-  r.exec_error = in.exec_error;
-  if (in.candidate) r.side_runs.push_back({in.candidate->run.pid, in.candidate->run.pid_start, in.candidate->cgroup, true});
-  for (const auto& old : in.retiring) r.side_runs.push_back({old.pid, old.pid_start, old.cgroup, false});
-  return r;
-}
-
 }  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes)
@@ -117,7 +87,6 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       server_(server),
       processes_(processes),
       signals_(io),
-      sample_timer_(io),
       waiters_(io, processes, registry_),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
       sockets_(registry_, [this](const std::string& user, const std::string& group) {
@@ -127,7 +96,14 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
                 server, notify_, [this](App& app, const config::AppSpec& spec) { return sockets_.bind(app, spec); },
                 [this](Instance& in, NodeChannel& channel, const NodeMessage& msg) { on_node_message(in, channel, msg); }),
       writer_(io),
-      state_path_(options_.paths.home + "/state.json") {}
+      state_(io, options_.paths.home + "/state.json", registry_),
+      sampler_(io, options_.sample_interval, processes, registry_, server, [this](const std::vector<int>& over) {
+        for (int id : over) {
+          Instance* in = registry_.find(id);
+          if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
+          else if (in) dispatch(*in, Event::MemoryExceeded);
+        }
+      }) {}
 
 Supervisor::~Supervisor() = default;
 
@@ -168,7 +144,7 @@ void Supervisor::start() {
   processes_.start_reaping([this](pid_t pid, ExitStatus exit) { on_exit(pid, exit); },
                            [this] { after_reaping(); });
   register_verbs();
-  schedule_sample();
+  sampler_.start();
   auto ready = [this] {
     spdlog::info("pmxd is ready: {} app instance(s)", registry_.by_id().size());
     if (options_.on_ready) options_.on_ready();
@@ -239,7 +215,7 @@ void Supervisor::set_watch(const std::vector<int>& ids, std::optional<bool> on) 
     update_watch(app);
     if (!watch) spdlog::info("{}: no longer watching its files", name);
   }
-  persist_soon();
+  state_.soon();
 }
 
 bool Supervisor::written_by_pmx(const std::string& path) const {
@@ -294,7 +270,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   if (fx.changed) {
     spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
     // launching -> online changes nothing a successor needs: the pid was written at the spawn.
-    if (!(before == State::Launching && in.fsm.state() == State::Online)) persist_soon();
+    if (!(before == State::Launching && in.fsm.state() == State::Online)) state_.soon();
   }
   apply(in, fx);
   // A reload's replacement does not outlive a change of the run it was to replace.
@@ -481,7 +457,7 @@ void Supervisor::do_spawn(Instance& in) {
   }
   const std::string exec_error = std::move(run->exec_error);
   launcher_.become_current(in, std::move(*run));
-  persist_soon();
+  state_.soon();
   if (!exec_error.empty()) failed(in, exec_error);  // its exit follows
   launcher_.prepare_spare_cgroup(in);
 }
@@ -540,7 +516,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   in.awaiting_ready = false;
   in.ready_timer.cancel();
   dispatch(in, Event::Exited, exit);
-  persist_soon();
+  state_.soon();
   // A replacement spawned at once has already rewritten the pid file.
   if (Instance* still = registry_.find(id); still && still->pid == 0) remove_pid_file(still->pid_path);
 }
@@ -551,207 +527,8 @@ bool Supervisor::watch_adopted(Instance& in) {
   });
 }
 
-void Supervisor::schedule_sample() {
-  sample_timer_.expires_after(options_.sample_interval);
-  sample_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    sample();
-    spdlog::default_logger()->flush();  // the daemon's log is flushed once a tick, not per line
-    if (server_.requests() != requests_at_trim_) {
-      // Answers (a jlist of a hundred apps) leave freed heap behind: hand it back to the system.
-      requests_at_trim_ = server_.requests();
-      ::malloc_trim(0);
-    }
-    schedule_sample();
-  });
-}
-
-void Supervisor::sample() {
-  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  const auto now = Clock::now();
-  std::vector<int> over;
-  {
-    ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
-    ++sample_tick_;
-    for (auto& [id, in] : registry_.by_id()) {
-      if (in->pid <= 0) {
-        in->usage = ResourceSample{};
-        continue;
-      }
-      // A memory limit is checked every tick; other instances are read every kSampleSpread
-      // ticks, a share of them each tick, which keeps a hundred idle apps nearly free.
-      const bool due = in->spec.max_memory_restart != 0 || in->usage.at == TimePoint{} ||
-                       static_cast<std::uint64_t>(id) % kSampleSpread == sample_tick_ % kSampleSpread;
-      if (!due) continue;
-      in->usage.update(processes_.usage(in->membership()), now, hz);
-      const std::uint64_t rss = in->usage.rss_bytes;
-      if (in->spec.max_memory_restart != 0 && in->fsm.state() == State::Online && rss > in->spec.max_memory_restart) {
-        spdlog::warn("{} memory {} ({} bytes) over max_memory_restart {} ({} bytes), restarting",
-                     label(*in), config::format_bytes(rss), rss,
-                     config::format_bytes(in->spec.max_memory_restart), in->spec.max_memory_restart);
-        over.push_back(id);
-      }
-    }
-  }
-  for (int id : over) {
-    Instance* in = registry_.find(id);
-    if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
-    else if (in) dispatch(*in, Event::MemoryExceeded);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// ---------------------------------------------------------------------------------------------
-// Verbs
-
-void Supervisor::register_verbs() {
-  auto with_targets = [this](auto action) {
-    return [this, action](const json& params, const Reply& reply) {
-      std::vector<int> ids;
-      if (auto err = registry_.resolve(params, ids)) return reply.fail(*err);
-      action(params, ids, reply);
-    };
-  };
-
-  server_.on("ping", [this](const json&, const Reply& reply) {
-    reply.ok({{"pid", ::getpid()},
-              {"version", PMX_VERSION},
-              {"exe", config::own_executable()},
-              {"home", options_.paths.home},
-              {"cgroups", processes_.cgroups()},
-              {"apps", registry_.by_id().size()}});
-  });
-
-  // The verbs that start processes, refused before they look at anything while pmxd shuts down.
-  auto unless_shutting_down = [this](const std::string& verb, Handler handler) {
-    server_.on(verb, [this, verb, handler = std::move(handler)](const json& params, const Reply& reply) {
-      if (shutting_down()) {
-        spdlog::info("{} refused: pmxd is shutting down", verb);
-        return reply.fail(make_error(ErrorCode::ShuttingDown,
-                                     "pmxd is shutting down (stopping every app to exit): " + verb + " refused",
-                                     {{"verb", verb}}));
-      }
-      handler(params, reply);
-    });
-  };
-
-  unless_shutting_down("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
-  server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb(params, reply); });
-  unless_shutting_down("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
-
-  server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    const auto watch = config::bool_field(params, "watch");
-    if (!watch) return reply.fail(ipc::invalid_param("watch", watch.error()));
-    if (*watch == false) set_watch(ids, false);  // `pmx stop --watch`: stop watching too
-    for (int id : ids) dispatch(*registry_.find(id), Event::Stop);
-    waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
-             [this, ids, reply] { reply.ok_text(describe_all(ids)); });
-  }));
-
-  unless_shutting_down("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    // watch: "toggle" (`pmx restart --watch`, as PM2) flips it, true or false sets it.
-    const json* watch = config::member(params, "watch");
-    if (watch && !watch->is_null() && !watch->is_boolean() && *watch != "toggle") {
-      return reply.fail(ipc::invalid_param("watch", "must be true, false or \"toggle\""));
-    }
-    if (auto err = update_env(params, ids)) return reply.fail(*err);
-    if (watch && watch->is_boolean()) set_watch(ids, watch->get<bool>());
-    else if (watch && *watch == "toggle") set_watch(ids, std::nullopt);
-    for (int id : ids) dispatch(*registry_.find(id), Event::Restart);
-    waiters_.wait_for(ids, settled_or_gone,
-             [this, ids, reply] { reply.ok_text(describe_all(ids)); });
-  }));
-
-  unless_shutting_down("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    reload_verb(params, ids, reply);
-  }));
-
-  server_.on("trigger", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    trigger_verb(params, ids, reply);
-  }));
-  server_.on("sendData", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    send_data_verb(params, ids, reply);
-  }));
-
-  server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    for (int id : ids) {
-      Instance& in = *registry_.find(id);
-      in.deleting = true;
-      dispatch(in, Event::Stop);
-    }
-    waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
-             [this, ids, reply] {
-               for (int id : ids) remove(id);
-               reply.ok({{"deleted", ids}});
-             });
-  }));
-
-  server_.on("reset", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    for (int id : ids) registry_.find(id)->fsm.reset_counters();
-    persist_soon();
-    reply.ok_text(describe_all(ids));
-  }));
-
-  server_.on("signal", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    std::string name;
-    if (auto text = config::string_at(params, "signal")) name = std::string(*text);
-    else if (auto number = config::int_at(params, "signal", 1, 64)) name = std::to_string(*number);
-    else return reply.fail(ipc::invalid_param("signal", "must be a signal's name (\"SIGUSR2\") or number (12)"));
-    int signo = config::signal_from_name(name);
-    if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'", {{"param", "signal"}}));
-    std::vector<int> sent;
-    for (int id : ids) {
-      Instance& in = *registry_.find(id);
-      if (in.pid > 0 && processes_.signal_leader(in.pid, signo)) {
-        spdlog::info("{} sent {} to pid {}", label(in), config::signal_name(signo), in.pid);
-        sent.push_back(id);
-      }
-    }
-    if (sent.empty()) return reply.fail(make_error(ErrorCode::InvalidState, "no targeted app is running"));
-    reply.ok({{"signal", config::signal_name(signo)}, {"ids", sent}});
-  }));
-
-  server_.on("list", [this](const json&, const Reply& reply) {
-    std::vector<int> ids;
-    for (const auto& [id, in] : registry_.by_id()) ids.push_back(id);
-    reply.ok_text(describe_all(ids));
-  });
-
-  server_.on("describe", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    reply.ok_text(describe_all(ids));
-  }));
-
-  server_.on("flush", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    json flushed = json::array();
-    json failed = json::array();
-    std::set<LogSink*> seen;
-    for (int id : ids) {
-      Instance& in = *registry_.find(id);
-      for (LogSink* sink : {in.out_sink.get(), in.err_sink.get(), in.log_sink.get()}) {
-        if (!sink || !seen.insert(sink).second) continue;
-        if (sink->truncate()) flushed.push_back(sink->path());
-        else failed.push_back({{"path", sink->path()}, {"error", std::strerror(errno)}});
-      }
-    }
-    spdlog::info("flushed {} log file(s)", flushed.size());
-    reply.ok({{"flushed", flushed}, {"failed", failed}});
-  }));
-
-  // reloadLogs also reads pmx.yaml again: edit it, then reloadLogs.
-  server_.on("reloadLogs", [this](const json&, const Reply& reply) {
-    const std::string error = launcher_.load_settings();
-    reply.ok({{"reopened", launcher_.reopen_logs()}, {"settings_error", error.empty() ? json(nullptr) : json(error)}});
-  });
-
-  server_.on("save", [this](const json& params, const Reply& reply) { save_verb(params, reply); });
-  unless_shutting_down("resurrect", [this](const json& params, const Reply& reply) { resurrect_verb(params, reply); });
-  server_.on("cleardump", [this](const json&, const Reply& reply) { cleardump_verb(reply); });
-  unless_shutting_down("update", [this](const json& params, const Reply& reply) { update_verb(params, reply); });
-  server_.on("kill", [this](const json&, const Reply& reply) {
-    spdlog::info("kill requested, stopping every app");
-    stop_all_then([this, reply] { reply.ok_then({{"stopped", true}}, [this] { io_.stop(); }); });
-  });
-}
+// Verbs (their table: verb_table.cpp)
 
 void Supervisor::start_app(const json& params, const Reply& reply) {
   // One app ("app") or several ("apps", from an ecosystem file): all are checked before any starts.
@@ -833,8 +610,8 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   }
   // What the state file does not record, the next pmxd would not know: nothing starts while it
   // cannot be written.
-  if (auto ec = persist_now(); ec) {
-    return reply.fail(make_error(ErrorCode::Failed, "cannot start: " + state_path_ + " cannot be written: " + ec.message()));
+  if (auto ec = state_.now(); ec) {
+    return reply.fail(make_error(ErrorCode::Failed, "cannot start: " + state_.path() + " cannot be written: " + ec.message()));
   }
   auto env_param = params.find("env");
   std::shared_ptr<const config::Env> caller_env = std::make_shared<const config::Env>();
@@ -885,7 +662,7 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
   Instance& ref = insert(std::move(in));
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
   launcher_.open_output(ref);
-  persist_soon();
+  state_.soon();
   if (start.value_or(spec.autostart)) dispatch(ref, Event::Start);
   return id;
 }
@@ -919,49 +696,16 @@ void Supervisor::remove(int id) {
   launcher_.feed().untrack(id);
   remove_pid_file(in->pid_path);
   registry_.erase(id);  // in is gone from here on
-  persist_soon();
+  state_.soon();
 }
 
 void Supervisor::forget_state() {
   launcher_.close_all_output();
-  ::unlink(state_path_.c_str());
-  state_forgotten_ = true;  // nothing more is written: a clean exit leaves nothing to adopt
-}
-
-void Supervisor::persist_soon() {
-  if (persist_pending_) return;
-  persist_pending_ = true;
-  // Changes made by one handler (a hundred instances started by one command) make one write.
-  asio::post(io_, [this] {
-    persist_pending_ = false;
-    persist_now();
-  });
-}
-
-std::error_code Supervisor::persist_now() {
-  if (state_forgotten_) return {};
-  DaemonState state;
-  state.next_id = registry_.next_id();
-  std::map<const config::Env*, std::size_t> env_index;
-  // Grouped by app, each app's instances in pm_id order.
-  for (const auto& [name, app] : registry_.apps()) {
-    for (const auto& [id, in] : app.instances()) {
-      auto [it, added] = env_index.emplace(in->caller_env.get(), state.envs.size());
-      if (added) state.envs.push_back(in->caller_env);
-      state.instances.push_back(record_of(*in, it->second));
-    }
-  }
-  // Not durable: the file describes running processes, which a power loss ends anyway (a
-  // damaged file then only means starting empty, as after any reboot). Atomic is what matters:
-  // a pmxd killed mid-write leaves the previous state whole. No fsync stalls the loop.
-  auto ec = write_file_atomic(state_path_, encode_state(state), false);
-  if (ec) retry_persist(ec);
-  else if (std::exchange(state_lagging_, false)) spdlog::info("{} is written again", state_path_);
-  return ec;
+  state_.forget();  // nothing more is written: a clean exit leaves nothing to adopt
 }
 
 void Supervisor::adopt_from_state() {
-  std::ifstream file(state_path_);
+  std::ifstream file(state_.path());
   if (!file) return;
   std::stringstream text;
   text << file.rdbuf();
@@ -969,13 +713,13 @@ void Supervisor::adopt_from_state() {
   if (!decoded) {
     // Set aside, never read again (a pmxd that aborted on it at every start would leave every
     // app unmanaged); each damaged file is kept under its own time for a human to look at.
-    const std::string kept = state_path_ + ".corrupt-" + compact_utc_now();
-    if (::rename(state_path_.c_str(), kept.c_str()) != 0) {
-      spdlog::error("{} cannot be read ({}) nor moved aside ({}); starting with no app", state_path_,
+    const std::string kept = state_.path() + ".corrupt-" + compact_utc_now();
+    if (::rename(state_.path().c_str(), kept.c_str()) != 0) {
+      spdlog::error("{} cannot be read ({}) nor moved aside ({}); starting with no app", state_.path(),
                     decoded.error(), std::strerror(errno));
       return;
     }
-    spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_path_, decoded.error(), kept);
+    spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_.path(), decoded.error(), kept);
     return;
   }
   const auto steady_now = options_.clock();
@@ -1042,8 +786,8 @@ void Supervisor::adopt_from_state() {
   }
   // FIFOs no recorded instance owns are leftovers of deleted apps.
   launcher_.remove_stray_fifos();
-  if (!registry_.by_id().empty()) spdlog::info("took over {} instance(s) from {}", registry_.by_id().size(), state_path_);
-  persist_soon();
+  if (!registry_.by_id().empty()) spdlog::info("took over {} instance(s) from {}", registry_.by_id().size(), state_.path());
+  state_.soon();
 }
 
 std::string Supervisor::describe_all(const std::vector<int>& ids) {

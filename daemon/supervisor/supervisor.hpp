@@ -31,6 +31,8 @@
 #include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
+#include "daemon/supervisor/state_writer.hpp"
+#include "daemon/supervisor/usage_sampler.hpp"
 #include "ipc/protocol.hpp"
 
 namespace pmx::daemon {
@@ -209,16 +211,8 @@ class Supervisor {
   /// (the state file lagged when the last pmxd died); false when none runs (state_lag.cpp).
   bool adopt_unrecorded_run(Instance& in);
 
-  // The state file: written after every change that matters, read once at start.
-  void persist_soon();
-  /// Writes the state file now; on failure it is written again every kPersistRetry until it is.
-  std::error_code persist_now();
-  /// The write failed (ec): logged once per episode, tried again later (state_lag.cpp).
-  void retry_persist(std::error_code ec);
   /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
   void adopt_from_state();
-  void sample();
-  void schedule_sample();
 
   // Verbs.
   void register_verbs();
@@ -249,7 +243,6 @@ class Supervisor {
   ControlServer& server_;
   ProcessOps& processes_;
   boost::asio::signal_set signals_;
-  boost::asio::steady_timer sample_timer_;
   Registry registry_;  ///< the apps, their instances by pm_id, the leaders by pid
   SettleWaiters waiters_;  ///< replies held until their instances settle
   /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
@@ -257,15 +250,9 @@ class Supervisor {
   AppSockets sockets_;  ///< cluster-mode apps' sockets: bound, handed to the preload, released
   Launcher launcher_;  ///< starts and stops runs; owns their output, sinks and credentials
   BackgroundWriter writer_;  ///< the dump's fsynced writes, off the loop
-  std::string state_path_;
-  bool persist_pending_ = false;
-  bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
-  bool state_lagging_ = false;    ///< the last write of the state file failed (a full disk)
+  StateWriter state_;  ///< state.json, written after every change that matters
+  UsageSampler sampler_;  ///< memory and CPU read every tick, memory limits checked
   std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
-  std::uint64_t requests_at_trim_ = 0;
-  std::uint64_t sample_tick_ = 0;
-  /// Instances without a memory limit are sampled every this many ticks.
-  static constexpr std::uint64_t kSampleSpread = 5;
   /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
   /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
   /// refused, cron, watch and memory restarts are ignored, and the state machine takes no
