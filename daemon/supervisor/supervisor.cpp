@@ -97,6 +97,8 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
                 [this](Instance& in, NodeChannel& channel, const NodeMessage& msg) { on_node_message(in, channel, msg); }),
       writer_(io),
       state_(io, options_.paths.home + "/state.json", registry_),
+      restart_triggers_(io, options_.paths.home, registry_, [this] { return shutting_down(); },
+                        [this](Instance& in) { dispatch(in, Event::Restart); }),
       sampler_(io, options_.sample_interval, processes, registry_, server, [this](const std::vector<int>& over) {
         for (int id : over) {
           Instance* in = registry_.find(id);
@@ -170,92 +172,11 @@ const App* Supervisor::app(const std::string& name) const {
 
 Instance& Supervisor::insert(std::unique_ptr<Instance> in) {
   Instance& ref = registry_.insert(std::move(in));
-  arm_cron(ref);
-  update_watch(*registry_.app(ref.spec.name));
+  restart_triggers_.arm_cron(ref);
+  restart_triggers_.update_watch(*registry_.app(ref.spec.name));
   return ref;
 }
 
-void Supervisor::update_watch(App& app) {
-  const Instance* first = app.instances().empty() ? nullptr : app.instances().begin()->second.get();
-  const bool wanted = first && first->spec.watch;
-  if (!wanted) {
-    app.watcher.reset();
-    return;
-  }
-  if (app.watcher) return;
-  FileWatcher::Rules rules;
-  for (const auto& p : first->spec.watch_paths) rules.roots.push_back(config::absolute_path(p, first->spec.cwd));
-  if (rules.roots.empty()) rules.roots.push_back(first->spec.cwd);
-  rules.ignore = first->spec.ignore_watch;
-  rules.ours = [this](const std::string& path) { return written_by_pmx(path); };
-  const Millis delay{first->spec.watch_delay_ms ? first->spec.watch_delay_ms : 1000};
-  app.watcher = std::make_unique<FileWatcher>(io_, std::move(rules), delay,
-                                              [this, name = app.name()](const std::string& path, std::size_t changes) {
-    auto it = registry_.apps().find(name);
-    if (it == registry_.apps().end()) return;
-    if (shutting_down()) {
-      spdlog::info("{}: watch: {} changed, ignored: pmxd is shutting down", name, path);
-      return;
-    }
-    spdlog::info("{}: watch: {} changed ({} change{}), restarting", name, path, changes, changes == 1 ? "" : "s");
-    for (const auto& [id, in] : it->second.instances()) {
-      if (!in->deleting && !is_stopped(in->fsm.state())) dispatch(*in, Event::Restart);
-    }
-  });
-  spdlog::info("{}: watching {} for changes", app.name(), first->spec.watch_paths.empty() ? first->spec.cwd : "its watch paths");
-}
-
-void Supervisor::set_watch(const std::vector<int>& ids, std::optional<bool> on) {
-  std::set<std::string> names;
-  for (int id : ids) names.insert(registry_.find(id)->spec.name);
-  for (const auto& name : names) {
-    App& app = registry_.apps().at(name);
-    const bool watch = on ? *on : !app.watcher;  // a toggle flips what the app does now
-    for (const auto& [id, in] : app.instances()) in->spec.watch = watch;
-    update_watch(app);
-    if (!watch) spdlog::info("{}: no longer watching its files", name);
-  }
-  state_.soon();
-}
-
-bool Supervisor::written_by_pmx(const std::string& path) const {
-  const std::string& home = options_.paths.home;
-  for (const char* own : {"/logs/", "/pids/", "/fifos/", "/pmx.log", "/state.json", "/pmx.sock", "/pmxd.pid"}) {
-    if (path.rfind(home + own, 0) == 0) return true;
-  }
-  for (const auto& [id, in] : registry_.by_id()) {
-    if (path == in->out_path || path == in->err_path || path == in->log_path || path == in->pid_path) return true;
-  }
-  return false;
-}
-
-void Supervisor::arm_cron(Instance& in) {
-  if (in.spec.cron_restart.empty()) return;
-  auto schedule = config::CronSchedule::parse(in.spec.cron_restart);  // checked at start already
-  const auto now = std::chrono::system_clock::now();
-  const auto next = schedule ? schedule->next(now) : std::nullopt;
-  if (!next) {
-    spdlog::warn("{} cron_restart '{}' matches no date, ignoring it", label(in), in.spec.cron_restart);
-    return;
-  }
-  in.cron_timer.expires_after(std::chrono::ceil<Millis>(*next - now));
-  in.cron_timer.async_wait([this, id = in.id, at = *next](const boost::system::error_code& ec) {
-    Instance* in = ec ? nullptr : registry_.find(id);
-    if (!in) return;
-    // The timer counts steady time; the schedule is the wall clock's. Early (the clock was set
-    // back): wait for the rest.
-    if (std::chrono::system_clock::now() + std::chrono::milliseconds(500) < at) return arm_cron(*in);
-    if (shutting_down()) {
-      spdlog::info("{} cron_restart '{}' ignored: pmxd is shutting down", label(*in), in->spec.cron_restart);
-      return;
-    }
-    if (in->fsm.state() == State::Online) {
-      spdlog::info("{} cron_restart '{}': restarting", label(*in), in->spec.cron_restart);
-      dispatch(*in, Event::Restart);
-    }
-    arm_cron(*in);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Events and effects

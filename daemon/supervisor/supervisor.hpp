@@ -30,6 +30,7 @@
 #include "daemon/supervisor/app_sockets.hpp"
 #include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
+#include "daemon/supervisor/restart_triggers.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
 #include "daemon/supervisor/state_writer.hpp"
 #include "daemon/supervisor/usage_sampler.hpp"
@@ -189,14 +190,6 @@ class Supervisor {
   /// replacement's).
   void on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg);
   void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
-  /// Arms the instance's next cron_restart (none without the option).
-  void arm_cron(Instance& in);
-  /// Starts or stops the app's file watcher to match its instances' `watch` option.
-  void update_watch(App& app);
-  /// Turns watching on or off (nullopt: flips it) for the apps of ids.
-  void set_watch(const std::vector<int>& ids, std::optional<bool> on);
-  /// Whether pmx itself writes path (an app's log or pid file, its own files in its home).
-  bool written_by_pmx(const std::string& path) const;
   void wait_signals();
   /// A child was reaped: routes it to its instance.
   void on_exit(pid_t pid, ExitStatus exit);
@@ -251,6 +244,7 @@ class Supervisor {
   Launcher launcher_;  ///< starts and stops runs; owns their output, sinks and credentials
   BackgroundWriter writer_;  ///< the dump's fsynced writes, off the loop
   StateWriter state_;  ///< state.json, written after every change that matters
+  RestartTriggers restart_triggers_;  ///< cron_restart's timers and the apps' file watchers
   UsageSampler sampler_;  ///< memory and CPU read every tick, memory limits checked
   std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
   /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is

@@ -58,7 +58,10 @@ void Supervisor::register_verbs() {
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     const auto watch = config::bool_field(params, "watch");
     if (!watch) return reply.fail(ipc::invalid_param("watch", watch.error()));
-    if (*watch == false) set_watch(ids, false);  // `pmx stop --watch`: stop watching too
+    if (*watch == false) {  // `pmx stop --watch`: stop watching too
+      restart_triggers_.set_watch(ids, false);
+      state_.soon();
+    }
     for (int id : ids) dispatch(*registry_.find(id), Event::Stop);
     waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
@@ -71,8 +74,9 @@ void Supervisor::register_verbs() {
       return reply.fail(ipc::invalid_param("watch", "must be true, false or \"toggle\""));
     }
     if (auto err = update_env(params, ids)) return reply.fail(*err);
-    if (watch && watch->is_boolean()) set_watch(ids, watch->get<bool>());
-    else if (watch && *watch == "toggle") set_watch(ids, std::nullopt);
+    if (watch && watch->is_boolean()) restart_triggers_.set_watch(ids, watch->get<bool>());
+    else if (watch && *watch == "toggle") restart_triggers_.set_watch(ids, std::nullopt);
+    if (watch && !watch->is_null()) state_.soon();
     for (int id : ids) dispatch(*registry_.find(id), Event::Restart);
     waiters_.wait_for(ids, settled_or_gone,
              [this, ids, reply] { reply.ok_text(describe_all(ids)); });
