@@ -105,7 +105,8 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
           if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
           else if (in) dispatch(*in, Event::MemoryExceeded);
         }
-      }) {}
+      }),
+      app_messages_(io, registry_, server) {}
 
 Supervisor::~Supervisor() = default;
 
@@ -348,7 +349,7 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
       return;
     case Kind::Action:
     case Kind::ActionReply:
-    case Kind::ProcessMsg: return on_app_message(in, *actions, actions == &in.actions, msg);
+    case Kind::ProcessMsg: return app_messages_.on_message(in, *actions, actions == &in.actions, msg);
     default: return;  // the app's own messages
   }
 }

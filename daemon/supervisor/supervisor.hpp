@@ -27,6 +27,7 @@
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/background_writer.hpp"
+#include "daemon/supervisor/app_messages.hpp"
 #include "daemon/supervisor/app_sockets.hpp"
 #include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
@@ -104,25 +105,6 @@ class Supervisor {
   /// restart/reload's env and app_env params, applied to ids (both checked first).
   std::optional<ipc::RpcError> update_env(const json& params, const std::vector<int>& ids);
 
-
-  // Messages of PM2's protocol on the Node channel (daemon/supervisor/app_messages.cpp).
-  /// A PM2 message ({type: ...}) from a run (actions: the run's registered actions; current:
-  /// the instance's current run, not reload's replacement).
-  void on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg);
-  /// `trigger`: runs a registered action on the targets and answers with their replies.
-  void trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
-  /// `sendData`: a process:msg packet to the targets.
-  void send_data_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
-  /// A trigger waiting for the replies of the instances it reached.
-  struct Trigger {
-    Trigger(boost::asio::io_context& io, Reply to) : reply(std::move(to)), timer(io) {}
-    Reply reply;
-    std::string action;
-    std::vector<int> sent;
-    std::set<int> waiting;
-    std::map<int, json> replies;  ///< by pm_id: what each instance's action returned
-    boost::asio::steady_timer timer;  ///< the wait's end; cancelled when every reply is in
-  };
 
   // The dump (daemon/supervisor/dump_verbs.cpp).
   void save_verb(const json& params, const Reply& reply);
@@ -246,7 +228,7 @@ class Supervisor {
   StateWriter state_;  ///< state.json, written after every change that matters
   RestartTriggers restart_triggers_;  ///< cron_restart's timers and the apps' file watchers
   UsageSampler sampler_;  ///< memory and CPU read every tick, memory limits checked
-  std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
+  AppMessages app_messages_;  ///< trigger's actions and replies, sendData, process:msg
   /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
   /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
   /// refused, cron, watch and memory restarts are ignored, and the state machine takes no

@@ -87,10 +87,10 @@ void Supervisor::register_verbs() {
   }));
 
   server_.on("trigger", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    trigger_verb(params, ids, reply);
+    app_messages_.trigger(params, ids, reply);
   }));
   server_.on("sendData", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    send_data_verb(params, ids, reply);
+    app_messages_.send_data(params, ids, reply);
   }));
 
   server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
