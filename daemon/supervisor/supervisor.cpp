@@ -106,7 +106,8 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
           else if (in) dispatch(*in, Event::MemoryExceeded);
         }
       }),
-      app_messages_(io, registry_, server) {}
+      app_messages_(io, registry_, server),
+      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) { dispatch(in, Event::Replaced); }) {}
 
 Supervisor::~Supervisor() = default;
 
@@ -196,7 +197,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   }
   apply(in, fx);
   // A reload's replacement does not outlive a change of the run it was to replace.
-  if (fx.changed && in.candidate) abort_candidate(in, std::string("the instance went ") + status_name(in.fsm.state()) + " meanwhile (" + in.fsm.reason() + ")");
+  if (fx.changed && in.candidate) replacer_.abort_candidate(in, std::string("the instance went ") + status_name(in.fsm.state()) + " meanwhile (" + in.fsm.reason() + ")");
   if (fx.changed && in.awaiting_ready && in.fsm.state() != State::Launching) {
     in.awaiting_ready = false;  // stopped or restarted before it was ready
     in.ready_timer.cancel();
@@ -277,7 +278,7 @@ void Supervisor::spawned(Instance& in) {
 }
 
 void Supervisor::ready(Instance& in, pid_t pid, const char* how) {
-  if (in.candidate && in.candidate->run.pid == pid) return take_over(in, how);
+  if (in.candidate && in.candidate->run.pid == pid) return replacer_.take_over(in, how);
   if (pid != in.pid || !in.awaiting_ready || in.fsm.state() != State::Launching) return;
   in.awaiting_ready = false;
   in.ready_timer.cancel();
@@ -423,7 +424,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   const int id = in.id;
   processes_.set_leader(pid, false);
   processes_.forget_watch(pid);
-  if (pid != in.pid) return other_run_exited(in, pid, exit);
+  if (pid != in.pid) return replacer_.other_run_exited(in, pid, exit);
   in.pid = 0;
   in.pid_start = 0;
   in.last_exit = exit;

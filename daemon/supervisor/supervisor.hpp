@@ -32,6 +32,7 @@
 #include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/restart_triggers.hpp"
+#include "daemon/supervisor/run_replacer.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
 #include "daemon/supervisor/state_writer.hpp"
 #include "daemon/supervisor/usage_sampler.hpp"
@@ -149,22 +150,6 @@ class Supervisor {
   /// Replaces the plan's next instance once the previous one has taken over; a replacement
   /// that fails ends the reload with an error naming it.
   void reload_next(std::shared_ptr<ReloadPlan> plan);
-  /// Starts a replacement run beside in's online run; done("") once it took over, or done(why)
-  /// when it failed and was killed, the old run still serving.
-  void replace_run(Instance& in, std::function<void(const std::string& error)> done);
-  /// The replacement's exec is confirmed: it is awaited until ready (listen_timeout), or for
-  /// min_uptime when the app has no way to say it is ready.
-  void candidate_spawned(Instance& in);
-  /// The replacement is ready: it becomes the current run, the old one is stopped gracefully.
-  void take_over(Instance& in, const std::string& how);
-  /// Ends the replacement's reload step as failed: takes it from in (its cgroup among the old
-  /// ones, its done(why) posted) and returns it for the caller to end its processes.
-  std::unique_ptr<Candidate> fail_candidate(Instance& in, const std::string& why);
-  /// Kills the replacement (the reload step failed, or the instance changed state meanwhile).
-  void abort_candidate(Instance& in, const std::string& why);
-  /// A leader that is not the instance's current run ended: the replacement (the reload step
-  /// failed) or a replaced run.
-  void other_run_exited(Instance& in, pid_t pid, ExitStatus exit);
 
   /// An sd_notify datagram: from an instance's leader or one of its descendants.
   void on_notify(const Notification& n);
@@ -229,6 +214,7 @@ class Supervisor {
   RestartTriggers restart_triggers_;  ///< cron_restart's timers and the apps' file watchers
   UsageSampler sampler_;  ///< memory and CPU read every tick, memory limits checked
   AppMessages app_messages_;  ///< trigger's actions and replies, sendData, process:msg
+  RunReplacer replacer_;  ///< a reload's step: the replacement beside the online run
   /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
   /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
   /// refused, cron, watch and memory restarts are ignored, and the state machine takes no
