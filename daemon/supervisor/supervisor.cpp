@@ -1,9 +1,7 @@
-// Supervisor: apps and their instances, effects, routing of exits, sampling, and the control verbs.
+// Supervisor: routing of requests and events to apps: effects of transitions, exits, messages, adoption.
 #include "daemon/supervisor/supervisor.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,24 +10,18 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <set>
 #include <utility>
 #include <spdlog/spdlog.h>
 
-#include "config/cron.hpp"
 #include "config/json_access.hpp"
-#include "config/listen_address.hpp"
 #include "config/units.hpp"
 #include "daemon/supervisor/describe.hpp"
-#include "daemon/logs/log_pipe.hpp"
-#include "daemon/logs/output_fifo.hpp"
 #include "daemon/state/pid_file.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/state_file.hpp"

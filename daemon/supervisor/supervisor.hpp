@@ -1,6 +1,7 @@
-// Supervisor: the apps and their instances; carries out the effects the state machine returns through
-// the process layer (ProcessOps), samples memory, and answers the control verbs. One thread,
-// one io_context.
+// Supervisor: routing. Requests and events (exits, channel and notify messages, timers) go to the
+// instances' state machine, and the effects it returns are carried out through the parts it
+// holds: Registry, Launcher, AppSockets, SettleWaiters, StateWriter, RestartTriggers,
+// UsageSampler, AppMessages, RunReplacer. One thread, one io_context.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
