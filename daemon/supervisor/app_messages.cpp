@@ -11,12 +11,12 @@
 #include <spdlog/spdlog.h>
 
 #include "config/json_access.hpp"
-#include "daemon/supervisor/supervisor.hpp"
+#include "daemon/supervisor/app_messages.hpp"
 
 namespace pmx::daemon {
 
-namespace asio = boost::asio;
 using ipc::ErrorCode;
+using json = ipc::json;
 using ipc::make_error;
 
 namespace {
@@ -33,7 +33,10 @@ bool reachable(const Instance& in) {
 
 }  // namespace
 
-void Supervisor::on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg) {
+AppMessages::AppMessages(boost::asio::io_context& io, Registry& registry, ControlServer& server)
+    : io_(io), registry_(registry), server_(server) {}
+
+void AppMessages::on_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg) {
   // decode_node_message checked the shapes: an action's name is a non-empty string.
   const std::string& name = msg.action_name;
   if (msg.kind == NodeMessage::Kind::Action) {
@@ -58,7 +61,7 @@ void Supervisor::on_app_message(Instance& in, std::vector<std::string>& actions,
   }
 }
 
-void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply) {
+void AppMessages::trigger(const json& params, const std::vector<int>& ids, const Reply& reply) {
   const auto action = config::string_at(params, "action");
   if (!action || action->empty()) return reply.fail(ipc::invalid_param("action", "must be the action's name (a string)"));
   const std::string name(*action);
@@ -112,7 +115,7 @@ void Supervisor::trigger_verb(const json& params, const std::vector<int>& ids, c
   });
 }
 
-void Supervisor::send_data_verb(const json& params, const std::vector<int>& ids, const Reply& reply) {
+void AppMessages::send_data(const json& params, const std::vector<int>& ids, const Reply& reply) {
   const json* data = config::member(params, "data");
   if (!data) return reply.fail(ipc::invalid_param("data", "is required: the data to send"));
   // PM2's topic is a string; true (the default) when none is given.

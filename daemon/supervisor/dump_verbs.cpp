@@ -171,7 +171,7 @@ void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
     dump = std::move(*read);
   }
   // The apps' users are looked up off the loop first; then the request is handled again.
-  if (!credentials_.known_or_resolve(credential_keys(dump.instances),
+  if (!launcher_.credentials_cache().known_or_resolve(credential_keys(dump.instances),
                                      [this, params, reply] { resurrect_verb(params, reply); })) {
     return;
   }
@@ -211,7 +211,7 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
     if (error.empty() && !entry.stopped && config::runs_in_cluster_mode(spec) && !spec.reuse_port) {
       App& owner = registry_.app_for(spec.name);
       if (!owner.listeners.bound()) {
-        if (auto bound = bind_listeners(owner, spec); !bound) error = "cannot listen on " + bound.error();
+        if (auto bound = sockets_.bind(owner, spec); !bound) error = "cannot listen on " + bound.error();
       }
       if (!error.empty()) registry_.drop_if_empty(spec.name);
     }
@@ -241,7 +241,7 @@ void Supervisor::resurrect_at_start(std::function<void()> settled) {
     spdlog::info("resurrect: no dump in {}", options_.paths.home);
   } else {
     if (!dump->warning.empty()) spdlog::warn("resurrect: {}", dump->warning);
-    if (!credentials_.known_or_resolve(credential_keys(dump->instances),
+    if (!launcher_.credentials_cache().known_or_resolve(credential_keys(dump->instances),
                                        [this, settled] { resurrect_at_start(settled); })) {
       return;
     }

@@ -125,7 +125,7 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
   limits.per_request = kTailBytesPerRequest;
   auto result = std::make_shared<LogsReply>(io_, json(ids), std::move(files), limits);
   reply.ok_stream(result->producer());
-  if (follow) feed_.follow(reply.session(), std::move(selection));
+  if (follow) launcher_.feed().follow(reply.session(), std::move(selection));
 }
 
 }  // namespace pmx::daemon

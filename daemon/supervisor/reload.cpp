@@ -3,6 +3,7 @@
 // SIGKILL after kill_timeout). A replacement that ends or never becomes ready is killed and the
 // old run goes on serving; the reload stops there and says so. Fork-mode and instances that are
 // not online are restarted. Both runs serve from the app's sockets, which pmxd holds throughout.
+// The plan is here; each step (the replacement, its take-over or failure) is RunReplacer's.
 #include <algorithm>
 #include <csignal>
 #include <string>
@@ -40,7 +41,7 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
   Instance* in = registry_.find(id);
   // Stopped meanwhile, or already being replaced by another reload.
   if (!in || in->fsm.state() != State::Online || in->candidate) return reload_next(plan);
-  replace_run(*in, [this, plan, id](const std::string& error) {
+  replacer_.replace_run(*in, [this, plan, id](const std::string& error) {
     if (error.empty()) return reload_next(plan);
     Instance* in = registry_.find(id);
     const std::size_t left = plan->rolling.size() - plan->next;
@@ -53,126 +54,6 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
                                     " instance(s) not reloaded",
                                 {{"id", id}, {"name", name}}));
   });
-}
-
-void Supervisor::replace_run(Instance& in, std::function<void(const std::string& error)> done) {
-  std::string cgroup = take_spare_cgroup(processes_, in);
-  auto run = launch(in, cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
-    if (!in.candidate || in.candidate->run.pid != pid) return;
-    if (error.empty()) return candidate_spawned(in);
-    in.candidate->error = error;  // its exit follows and ends the reload step
-    spdlog::error("{} reload: {}", label(in), error);
-  });
-  if (!run) {
-    if (!cgroup.empty()) in.old_cgroups.push_back(std::move(cgroup));
-    spdlog::error("{} reload: {}", label(in), run.error());
-    asio::post(io_, [done = std::move(done), error = run.error()] { done(error); });
-    return;
-  }
-  auto c = std::make_unique<Candidate>(io_);
-  c->run = std::move(*run);
-  c->cgroup = std::move(cgroup);
-  c->done = std::move(done);
-  spdlog::info("{} reload: pid {} started beside pid {}", label(in), c->run.pid, in.pid);
-  if (!c->run.exec_error.empty()) {
-    // Known before the candidate existed: its exit follows and ends the reload step with it.
-    c->error = std::move(c->run.exec_error);
-    spdlog::error("{} reload: {}", label(in), c->error);
-  }
-  in.candidate = std::move(c);
-  prepare_spare_cgroup(in);
-  persist_soon();  // a pmxd that takes over after a crash kills it
-}
-
-void Supervisor::candidate_spawned(Instance& in) {
-  Candidate& c = *in.candidate;
-  // An app that can say it is ready is awaited until listen_timeout; one that cannot has
-  // started well once it outlived min_uptime (PM2's measure of a start that failed).
-  const bool says_ready = needs_ready(in);
-  c.ready_timer.expires_after(Millis(says_ready ? in.spec.listen_timeout_ms : in.spec.min_uptime_ms));
-  c.ready_timer.async_wait([this, id = in.id, pid = c.run.pid, says_ready](const boost::system::error_code& ec) {
-    Instance* in = registry_.find(id);
-    if (ec || !in || !in->candidate || in->candidate->run.pid != pid) return;
-    if (!says_ready) return take_over(*in, "running for min_uptime " + std::to_string(in->spec.min_uptime_ms) + " ms");
-    if (!in->spec.wait_ready) {
-      return take_over(*in, "did not listen within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
-                                " ms, taken as ready");
-    }
-    // As at start: alive at listen_timeout without a ready message, it takes over, said so.
-    const std::string warning = no_ready_message(in->spec);
-    spdlog::warn("{} reload: pid {} {}", label(*in), pid, warning);
-    take_over(*in, "alive at listen_timeout without a ready message");
-    in->ready_warning = warning;
-  });
-}
-
-void Supervisor::take_over(Instance& in, const std::string& how) {
-  std::unique_ptr<Candidate> c = std::move(in.candidate);
-  c->ready_timer.cancel();
-  RetiringRun old{in.pid, in.pid_start, std::move(in.cgroup), std::move(in.channel),
-                  std::make_unique<asio::steady_timer>(io_)};
-  if (!old.cgroup.empty()) in.old_cgroups.push_back(old.cgroup);
-  in.cgroup = std::move(c->cgroup);
-  in.exec_error.clear();
-  spdlog::info("{} reload: pid {} is ready ({}) and takes over from pid {}", label(in), c->run.pid, how, old.pid);
-  become_current(in, std::move(c->run));
-  dispatch(in, Event::Replaced);
-
-  // The old run stops as a stop would stop it, and is SIGKILLed after kill_timeout.
-  stop_run(in, Membership{old.pid, "", old.cgroup}, old.channel.get());
-  old.kill_timer->expires_after(Millis(in.spec.kill_timeout_ms));
-  old.kill_timer->async_wait([this, id = in.id, pid = old.pid](const boost::system::error_code& ec) {
-    Instance* in = registry_.find(id);
-    if (ec || !in) return;
-    for (const RetiringRun& r : in->retiring) {
-      if (r.pid != pid) continue;
-      spdlog::warn("{} replaced pid {} did not stop within kill_timeout {} ms, sending SIGKILL", label(*in), pid,
-                   in->spec.kill_timeout_ms);
-      processes_.signal_all(Membership{r.pid, "", r.cgroup}, SIGKILL);
-    }
-  });
-  in.retiring.push_back(std::move(old));
-  asio::post(io_, [done = std::move(c->done)] { done(""); });
-}
-
-std::unique_ptr<Candidate> Supervisor::fail_candidate(Instance& in, const std::string& why) {
-  std::unique_ptr<Candidate> c = std::move(in.candidate);
-  c->ready_timer.cancel();
-  if (!c->cgroup.empty()) in.old_cgroups.push_back(c->cgroup);
-  persist_soon();
-  asio::post(io_, [done = std::move(c->done), why] { done(why); });
-  return c;
-}
-
-void Supervisor::abort_candidate(Instance& in, const std::string& why) {
-  spdlog::error("{} reload: killing the new run pid {}: {}", label(in), in.candidate->run.pid, why);
-  std::unique_ptr<Candidate> c = fail_candidate(in, why);
-  processes_.signal_all(Membership{c->run.pid, "", c->cgroup}, SIGKILL);
-  in.retiring.push_back(RetiringRun{c->run.pid, c->run.pid_start, std::move(c->cgroup), std::move(c->run.channel), nullptr});
-}
-
-void Supervisor::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
-  if (in.candidate && in.candidate->run.pid == pid) {
-    // The replacement ended before it was ready: the reload step failed, the old run serves on.
-    const Candidate& ended = *in.candidate;
-    const std::string why = ended.error.empty() ? "the new run (pid " + std::to_string(pid) + ") " +
-                                                      how_it_ended(exit) + " before it was ready"
-                                                : ended.error;
-    spdlog::error("{} reload: {}", label(in), why);
-    std::unique_ptr<Candidate> c = fail_candidate(in, why);
-    if (c->run.channel) c->run.channel->close();
-    processes_.kill_rest(Membership{pid, "", c->cgroup});
-    return waiters_.check();
-  }
-  auto it = std::find_if(in.retiring.begin(), in.retiring.end(), [pid](const RetiringRun& r) { return r.pid == pid; });
-  if (it == in.retiring.end()) return;  // a run already accounted for
-  spdlog::info("{} replaced pid {} {}", label(in), pid, how_it_ended(exit));
-  processes_.kill_rest(Membership{pid, "", it->cgroup});
-  if (it->channel) it->channel->close();
-  in.retiring.erase(it);
-  remove_old_cgroups(processes_, in);
-  persist_soon();
-  waiters_.check();
 }
 
 }  // namespace pmx::daemon

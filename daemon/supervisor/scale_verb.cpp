@@ -81,7 +81,7 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
 
   spdlog::info("{}: scaling from {} to {} instance(s)", name, current, total);
   for (Instance* in : live) in->spec.instances = total;
-  persist_soon();
+  state_.soon();
 
   if (total > current) {
     // Copies, not references: add_instance inserts into the map that holds the first one.

@@ -1,6 +1,6 @@
-// While state.json lags behind the daemon (PMX_HOME full, read-only): the write is tried again
-// until it succeeds, and a pmxd that took over from one that died meanwhile finds the runs the
-// file does not name through their processes' marker.
+// A pmxd that took over from one that died while state.json lagged behind it (PMX_HOME full,
+// read-only) finds the runs the file does not name through their processes' marker. (The
+// write tried again until it succeeds is StateWriter's.)
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -13,28 +13,6 @@
 #include "daemon/supervisor/supervisor.hpp"
 
 namespace pmx::daemon {
-
-namespace {
-/// How often a state file that could not be written is tried again.
-constexpr std::chrono::milliseconds kPersistRetry{500};
-}  // namespace
-
-void Supervisor::retry_persist(std::error_code ec) {
-  if (!state_lagging_) {
-    spdlog::error("cannot write {}: {}; trying again every {} ms (a pmxd that replaced this one meanwhile "
-                  "would find unrecorded runs by their marker)",
-                  state_path_, ec.message(), kPersistRetry.count());
-  }
-  state_lagging_ = true;
-  if (persist_pending_) return;
-  // persist_soon() is a no-op meanwhile: the changes made until then go into the retry's write.
-  persist_pending_ = true;
-  auto timer = std::make_shared<boost::asio::steady_timer>(io_, kPersistRetry);
-  timer->async_wait([this, timer](const boost::system::error_code& error) {
-    persist_pending_ = false;
-    if (!error) persist_now();
-  });
-}
 
 bool Supervisor::adopt_unrecorded_run(Instance& in) {
   const auto run = find_marked_run(in.unique_id);
@@ -63,7 +41,7 @@ bool Supervisor::adopt_unrecorded_run(Instance& in) {
   }
   spdlog::warn("{} pid {} runs, but {} recorded pid {} (it could not be written when it was started): adopted "
                "through its marker unique_id",
-               label(in), in.pid, state_path_, recorded);
+               label(in), in.pid, state_.path(), recorded);
   return true;
 }
 

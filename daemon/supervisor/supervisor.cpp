@@ -1,9 +1,7 @@
-// Supervisor: apps and their instances, effects, routing of exits, sampling, and the control verbs.
+// Supervisor: routing of requests and events to apps: effects of transitions, exits, messages, adoption.
 #include "daemon/supervisor/supervisor.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,24 +10,18 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <set>
 #include <utility>
 #include <spdlog/spdlog.h>
 
-#include "config/cron.hpp"
 #include "config/json_access.hpp"
-#include "config/listen_address.hpp"
 #include "config/units.hpp"
 #include "daemon/supervisor/describe.hpp"
-#include "daemon/logs/log_pipe.hpp"
-#include "daemon/logs/output_fifo.hpp"
 #include "daemon/state/pid_file.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/state_file.hpp"
@@ -42,41 +34,6 @@ using ipc::ErrorCode;
 using ipc::make_error;
 
 namespace {
-
-/// How an app's options ask its lines to be written (time, log_date_format, log_type).
-LineStyle line_style(const config::AppSpec& spec, int id, const char* type) {
-  LineStyle style;
-  const bool json = spec.log_type == "json";
-  if (!json && !spec.time && spec.log_date_format.empty()) return style;
-  style.kind = json ? LineStyle::Kind::Json : LineStyle::Kind::Stamped;
-  // The format was checked when the app was started; the ISO one is always valid. `time` wins
-  // over log_date_format, as in PM2 (where it replaces the format).
-  const std::string_view format =
-      spec.time || spec.log_date_format.empty() ? config::kTimeFormat : std::string_view(spec.log_date_format);
-  if (auto compiled = config::DateFormat::compile(format)) style.date = std::move(*compiled);
-  else style.date = std::move(*config::DateFormat::compile(config::kTimeFormat));
-  style.app_name = spec.name;
-  style.process_id = id;
-  style.type = type;
-  return style;
-}
-
-/// A log path that means "no file".
-constexpr std::string_view kNoLog = "/dev/null";
-
-std::string new_unique_id() {
-  std::random_device rd;
-  std::uniform_int_distribution<unsigned> byte(0, 255);
-  unsigned char b[16];
-  for (auto& x : b) x = static_cast<unsigned char>(byte(rd));
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  char out[37];
-  std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-  return out;
-}
 
 
 /// The parent of pid (from /proc/<pid>/stat), 0 when it cannot be read.
@@ -102,12 +59,6 @@ std::string compact_utc_now() {
   return buf;
 }
 
-/// An app's name as LISTEN_FDNAMES carries it: ':' separates the names there.
-std::string fd_name(std::string name) {
-  std::replace(name.begin(), name.end(), ':', '_');
-  return name;
-}
-
 /// An environment sent by a client (the caller's, or an app's), checked as config checks one.
 Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
   if (!j.is_object()) return Error{std::string(what) + " must be an object of strings"};
@@ -120,50 +71,6 @@ Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
   return env;
 }
 
-/// What the state file keeps of an instance; its caller's environment is envs[env_index].
-InstanceRecord record_of(const Instance& in, std::size_t env_index) {
-  InstanceRecord r;
-  r.id = in.id;
-  r.spec = in.spec;
-  r.env_index = env_index;
-  r.unique_id = in.unique_id;
-  r.app_instance = in.app_instance;
-  r.state = to_string(in.fsm.state());
-  r.pid = in.pid;
-  r.pid_start = in.pid_start;
-  r.cgroup = in.cgroup;
-  r.old_cgroups = in.old_cgroups;
-  if (!in.spare_cgroup.empty()) r.old_cgroups.push_back(in.spare_cgroup);
-  r.cgroup_generation = in.cgroup_generation;
-  r.restart_count = in.fsm.restart_count();
-  r.unstable_restarts = in.fsm.unstable_restarts();
-  r.consecutive_unstable = in.fsm.consecutive_unstable();
-  r.prev_restart_delay_ms = in.fsm.prev_restart_delay().count();
-  r.created_at_ms = in.created_at_ms;
-  r.started_at_ms = in.started_at_ms;
-  r.out_path = in.out_path;
-  r.err_path = in.err_path;
-  r.pid_path = in.pid_path;
-  r.exec_error = in.exec_error;
-  if (in.candidate) r.side_runs.push_back({in.candidate->run.pid, in.candidate->run.pid_start, in.candidate->cgroup, true});
-  for (const auto& old : in.retiring) r.side_runs.push_back({old.pid, old.pid_start, old.cgroup, false});
-  return r;
-}
-
-/// The pid file of instance id of spec, whose pid_file is set: as PM2 names it, "app.pid" and
-/// "app-3.pid" become "app-<id>.pid" (each instance its own file, even a single one); a name
-/// without ".pid" is kept for one instance and gets "-<id>" when there are several.
-std::string instance_pid_file(const config::AppSpec& spec, int id) {
-  const std::string& path = spec.pid_file;
-  const std::string suffix = "-" + std::to_string(id);
-  if (!path.ends_with(".pid")) return spec.instances > 1 ? path + suffix : path;
-  std::size_t stem = path.size() - 4;
-  std::size_t digits = stem;
-  while (digits > 0 && std::isdigit(static_cast<unsigned char>(path[digits - 1]))) --digits;
-  if (digits < stem && digits > 0 && path[digits - 1] == '-') stem = digits - 1;
-  return path.substr(0, stem) + suffix + ".pid";
-}
-
 }  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes)
@@ -172,30 +79,38 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       server_(server),
       processes_(processes),
       signals_(io),
-      sample_timer_(io),
       waiters_(io, processes, registry_),
-      sinks_(io, options_.paths.logs_dir() + "/refused"),
-      feed_(server),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
-      credentials_(io),
+      sockets_(registry_, [this](const std::string& user, const std::string& group) {
+        return launcher_.credentials(user, group);
+      }),
+      launcher_(io, Launcher::Options{options_.paths, options_.node_preload, options_.daemon_log}, processes, registry_,
+                server, notify_, [this](App& app, const config::AppSpec& spec) { return sockets_.bind(app, spec); },
+                [this](Instance& in, NodeChannel& channel, const NodeMessage& msg) { on_node_message(in, channel, msg); }),
       writer_(io),
-      fifo_dir_(options_.paths.home + "/fifos"),
-      state_path_(options_.paths.home + "/state.json") {
-  if (options_.daemon_log) sinks_.add(options_.daemon_log, settings_.daemon_log);
-}
+      state_(io, options_.paths.home + "/state.json", registry_),
+      restart_triggers_(io, options_.paths.home, registry_, [this] { return shutting_down(); },
+                        [this](Instance& in) { dispatch(in, Event::Restart); }),
+      sampler_(io, options_.sample_interval, processes, registry_, server, [this](const std::vector<int>& over) {
+        for (int id : over) {
+          Instance* in = registry_.find(id);
+          if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
+          else if (in) dispatch(*in, Event::MemoryExceeded);
+        }
+      }),
+      app_messages_(io, registry_, server),
+      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) { dispatch(in, Event::Replaced); }) {}
 
 Supervisor::~Supervisor() = default;
 
 void Supervisor::start() {
-  load_settings();
+  launcher_.load_settings();
   if (processes_.cgroups()) {
     spdlog::info("tracking instances with cgroup v2 under {}", processes_.cgroup_root());
   } else {
     spdlog::info("tracking instances by process group, /proc parent links and markers (no cgroup v2)");
   }
-  if (::mkdir(fifo_dir_.c_str(), 0700) != 0 && errno != EEXIST) {
-    spdlog::error("cannot create {}: {}", fifo_dir_, std::strerror(errno));
-  }
+  launcher_.open();
   std::string note;
   const std::string notify_path = notify_socket_path(options_.paths.home, options_.runtime_dir, note);
   if (!note.empty()) spdlog::warn("{}: apps run as another user (uid) cannot reach the sd_notify socket", note);
@@ -225,7 +140,7 @@ void Supervisor::start() {
   processes_.start_reaping([this](pid_t pid, ExitStatus exit) { on_exit(pid, exit); },
                            [this] { after_reaping(); });
   register_verbs();
-  schedule_sample();
+  sampler_.start();
   auto ready = [this] {
     spdlog::info("pmxd is ready: {} app instance(s)", registry_.by_id().size());
     if (options_.on_ready) options_.on_ready();
@@ -251,92 +166,11 @@ const App* Supervisor::app(const std::string& name) const {
 
 Instance& Supervisor::insert(std::unique_ptr<Instance> in) {
   Instance& ref = registry_.insert(std::move(in));
-  arm_cron(ref);
-  update_watch(*registry_.app(ref.spec.name));
+  restart_triggers_.arm_cron(ref);
+  restart_triggers_.update_watch(*registry_.app(ref.spec.name));
   return ref;
 }
 
-void Supervisor::update_watch(App& app) {
-  const Instance* first = app.instances().empty() ? nullptr : app.instances().begin()->second.get();
-  const bool wanted = first && first->spec.watch;
-  if (!wanted) {
-    app.watcher.reset();
-    return;
-  }
-  if (app.watcher) return;
-  FileWatcher::Rules rules;
-  for (const auto& p : first->spec.watch_paths) rules.roots.push_back(config::absolute_path(p, first->spec.cwd));
-  if (rules.roots.empty()) rules.roots.push_back(first->spec.cwd);
-  rules.ignore = first->spec.ignore_watch;
-  rules.ours = [this](const std::string& path) { return written_by_pmx(path); };
-  const Millis delay{first->spec.watch_delay_ms ? first->spec.watch_delay_ms : 1000};
-  app.watcher = std::make_unique<FileWatcher>(io_, std::move(rules), delay,
-                                              [this, name = app.name()](const std::string& path, std::size_t changes) {
-    auto it = registry_.apps().find(name);
-    if (it == registry_.apps().end()) return;
-    if (shutting_down()) {
-      spdlog::info("{}: watch: {} changed, ignored: pmxd is shutting down", name, path);
-      return;
-    }
-    spdlog::info("{}: watch: {} changed ({} change{}), restarting", name, path, changes, changes == 1 ? "" : "s");
-    for (const auto& [id, in] : it->second.instances()) {
-      if (!in->deleting && !is_stopped(in->fsm.state())) dispatch(*in, Event::Restart);
-    }
-  });
-  spdlog::info("{}: watching {} for changes", app.name(), first->spec.watch_paths.empty() ? first->spec.cwd : "its watch paths");
-}
-
-void Supervisor::set_watch(const std::vector<int>& ids, std::optional<bool> on) {
-  std::set<std::string> names;
-  for (int id : ids) names.insert(registry_.find(id)->spec.name);
-  for (const auto& name : names) {
-    App& app = registry_.apps().at(name);
-    const bool watch = on ? *on : !app.watcher;  // a toggle flips what the app does now
-    for (const auto& [id, in] : app.instances()) in->spec.watch = watch;
-    update_watch(app);
-    if (!watch) spdlog::info("{}: no longer watching its files", name);
-  }
-  persist_soon();
-}
-
-bool Supervisor::written_by_pmx(const std::string& path) const {
-  const std::string& home = options_.paths.home;
-  for (const char* own : {"/logs/", "/pids/", "/fifos/", "/pmx.log", "/state.json", "/pmx.sock", "/pmxd.pid"}) {
-    if (path.rfind(home + own, 0) == 0) return true;
-  }
-  for (const auto& [id, in] : registry_.by_id()) {
-    if (path == in->out_path || path == in->err_path || path == in->log_path || path == in->pid_path) return true;
-  }
-  return false;
-}
-
-void Supervisor::arm_cron(Instance& in) {
-  if (in.spec.cron_restart.empty()) return;
-  auto schedule = config::CronSchedule::parse(in.spec.cron_restart);  // checked at start already
-  const auto now = std::chrono::system_clock::now();
-  const auto next = schedule ? schedule->next(now) : std::nullopt;
-  if (!next) {
-    spdlog::warn("{} cron_restart '{}' matches no date, ignoring it", label(in), in.spec.cron_restart);
-    return;
-  }
-  in.cron_timer.expires_after(std::chrono::ceil<Millis>(*next - now));
-  in.cron_timer.async_wait([this, id = in.id, at = *next](const boost::system::error_code& ec) {
-    Instance* in = ec ? nullptr : registry_.find(id);
-    if (!in) return;
-    // The timer counts steady time; the schedule is the wall clock's. Early (the clock was set
-    // back): wait for the rest.
-    if (std::chrono::system_clock::now() + std::chrono::milliseconds(500) < at) return arm_cron(*in);
-    if (shutting_down()) {
-      spdlog::info("{} cron_restart '{}' ignored: pmxd is shutting down", label(*in), in->spec.cron_restart);
-      return;
-    }
-    if (in->fsm.state() == State::Online) {
-      spdlog::info("{} cron_restart '{}': restarting", label(*in), in->spec.cron_restart);
-      dispatch(*in, Event::Restart);
-    }
-    arm_cron(*in);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Events and effects
@@ -351,20 +185,20 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   if (fx.changed) {
     spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
     // launching -> online changes nothing a successor needs: the pid was written at the spawn.
-    if (!(before == State::Launching && in.fsm.state() == State::Online)) persist_soon();
+    if (!(before == State::Launching && in.fsm.state() == State::Online)) state_.soon();
   }
   apply(in, fx);
   // A stop of an instance whose spawn waits for its turn: nothing was forked, nothing to wait for.
-  if (fx.changed && in.fsm.state() != State::Launching && spawn_queue_.cancel(in.id)) {
+  if (fx.changed && in.fsm.state() != State::Launching && launcher_.spawns().cancel(in.id)) {
     asio::post(io_, [this, id = in.id] { if (Instance* i = registry_.find(id)) dispatch(*i, Event::SpawnCancelled); });
   }
   // A reload's replacement does not outlive a change of the run it was to replace.
-  if (fx.changed && in.candidate) abort_candidate(in, std::string("the instance went ") + status_name(in.fsm.state()) + " meanwhile (" + in.fsm.reason() + ")");
+  if (fx.changed && in.candidate) replacer_.abort_candidate(in, std::string("the instance went ") + status_name(in.fsm.state()) + " meanwhile (" + in.fsm.reason() + ")");
   if (fx.changed && in.awaiting_ready && in.fsm.state() != State::Launching) {
     in.awaiting_ready = false;  // stopped or restarted before it was ready
     in.ready_timer.cancel();
   }
-  if (fx.changed && is_stopped(in.fsm.state())) release_listeners_if_idle(registry_.apps().at(in.spec.name));
+  if (fx.changed && is_stopped(in.fsm.state())) sockets_.release_if_idle(registry_.apps().at(in.spec.name));
   if (fx.transition) {
     // Every transition goes to the subscribers of the events topic (`pmx` dashboards, tools).
     server_.publish(ControlServer::kEventsTopic, "instance.state",
@@ -390,7 +224,7 @@ void Supervisor::apply(Instance& in, const Effects& fx) {
     spdlog::warn("{} did not stop within kill_timeout {} ms, sending SIGKILL", label(in), in.spec.kill_timeout_ms);
     processes_.signal_all(in.membership(), SIGKILL);
   } else if (fx.signal != 0) {
-    stop_run(in, in.membership(), in.channel.get());
+    launcher_.stop_run(in, in.membership(), in.channel.get());
   }
   if (fx.kill_rest) {
     if (std::size_t left = processes_.kill_rest(in.membership()); left > 0) {
@@ -414,18 +248,8 @@ void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after
   });
 }
 
-bool Supervisor::needs_ready(const Instance& in) const {
-  const auto& s = in.spec;
-  return s.wait_ready || with_preload(s);
-}
-
-bool Supervisor::with_preload(const config::AppSpec& s) const {
-  // reuse_port: the instances bind their port themselves, so their listen() is left alone.
-  return config::runs_in_cluster_mode(s) && config::is_node_app(s) && !s.reuse_port && !options_.node_preload.empty();
-}
-
 void Supervisor::spawned(Instance& in) {
-  if (!needs_ready(in)) return dispatch(in, Event::Spawned);
+  if (!launcher_.needs_ready(in)) return dispatch(in, Event::Spawned);
   in.awaiting_ready = true;
   in.ready_warning.clear();
   in.ready_timer.expires_after(Millis(in.spec.listen_timeout_ms));
@@ -450,7 +274,7 @@ void Supervisor::spawned(Instance& in) {
 }
 
 void Supervisor::ready(Instance& in, pid_t pid, const char* how) {
-  if (in.candidate && in.candidate->run.pid == pid) return take_over(in, how);
+  if (in.candidate && in.candidate->run.pid == pid) return replacer_.take_over(in, how);
   if (pid != in.pid || !in.awaiting_ready || in.fsm.state() != State::Launching) return;
   in.awaiting_ready = false;
   in.ready_timer.cancel();
@@ -513,7 +337,7 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
   using Kind = NodeMessage::Kind;
   switch (msg.kind) {
     case Kind::Ready: return ready(in, pid, "process.send('ready')");
-    case Kind::Listen: return node_listen(in, channel, msg.raw);
+    case Kind::Listen: return sockets_.answer_listen(in, channel, msg.raw, launcher_.with_preload(in.spec));
     case Kind::BadListen:
       spdlog::warn("{} asked to listen with a port or index that is not an integer of its range, refusing", label(in));
       return channel.send(json{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", msg.id}, {"errno", -EINVAL}});
@@ -522,270 +346,14 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
       return;
     case Kind::Action:
     case Kind::ActionReply:
-    case Kind::ProcessMsg: return on_app_message(in, *actions, actions == &in.actions, msg);
+    case Kind::ProcessMsg: return app_messages_.on_message(in, *actions, actions == &in.actions, msg);
     default: return;  // the app's own messages
   }
 }
 
-void Supervisor::node_listen(Instance& in, NodeChannel& channel, const json& request) {
-  // A listen() of the app, as Node normalised it: address null (every address), an IP, or a
-  // Unix path with port -1. Untrusted: any line on the channel can claim to be one.
-  const auto id = request.find("id");
-  json reply{{"cmd", "NODE_PMX"}, {"pmx", "listen"}, {"id", id != request.end() && id->is_number() ? *id : json()}};
-  config::ListenAddress address;
-  auto refuse = [&](int err, const std::string& why) {
-    // An app may flood the channel: the first ten refusals are logged, then every thousandth.
-    const std::uint64_t n = ++in.listen_refusals;
-    if (n <= 10 || n % 1000 == 0) {
-      spdlog::warn("{} asked pmxd to listen on {}: refused ({}), {}{}", label(in), address.text(), std::strerror(err),
-                   why, n > 10 ? fmt::format(" ({} refusals so far)", n) : "");
-    }
-    reply["errno"] = -err;
-    channel.send(reply);
-  };
-  const json host = request.contains("address") ? request["address"] : json();
-  const auto port_field = request.find("port");
-  const int port = port_field != request.end() && port_field->is_number_integer() &&
-                           port_field->get<long long>() >= -1 && port_field->get<long long>() <= 65535
-                       ? static_cast<int>(port_field->get<long long>())
-                       : -2;
-  const auto index_field = request.find("index");
-  const int index = index_field != request.end() && index_field->is_number_unsigned() &&
-                            index_field->get<std::uint64_t>() <= 65535
-                        ? static_cast<int>(index_field->get<std::uint64_t>())
-                        : 0;
-  auto flag = [&](const char* key) {
-    const auto f = request.find(key);
-    return f != request.end() && f->is_boolean() && f->get<bool>();
-  };
-  if (port == -1 && host.is_string()) {
-    address.kind = config::ListenAddress::Kind::Unix;
-    address.path = host.get<std::string>();
-    // As Node's own listen(path) makes it (umask 022), widened by readableAll / writableAll.
-    address.mode = 0755 | (flag("readableAll") ? 0444 : 0) | (flag("writableAll") ? 0222 : 0);
-  } else if (port >= 0 && (host.is_null() || host.is_string())) {
-    address.port = port;
-    if (host.is_string()) address.host = host.get<std::string>();
-  } else {
-    return refuse(EINVAL, "not a listen request pmxd can read");
-  }
-  // Only a run that has the preload asks for sockets: any other app's channel (fork mode, a
-  // non-cluster app, reuse_port) gets nothing bound, whatever it sends.
-  if (!with_preload(in.spec)) return refuse(EPERM, "only cluster-mode Node apps run with pmx's preload ask for sockets");
-  const bool unix_path = address.kind == config::ListenAddress::Kind::Unix;
-  if (unix_path && (address.path.empty() || address.path[0] != '/' || address.path.size() >= 108)) {
-    return refuse(EINVAL, "a Unix socket needs an absolute path of at most 107 bytes");
-  }
-  // What the operator granted: the app's own port and listen entries, bound before it started.
-  bool granted = false;
-  if (auto configured = config::listen_addresses(in.spec)) {
-    for (const auto& a : *configured) granted = granted || same_socket(a, address);
-  }
-  // Anything else is made as the app's user, as it would have made it itself.
-  std::optional<Credentials> user;
-  if ((!in.spec.uid.empty() || !in.spec.gid.empty()) && ::geteuid() == 0) {
-    auto resolved = credentials(in.spec.uid, in.spec.gid);
-    if (!resolved) return refuse(EPERM, resolved.error());
-    user = *resolved;
-  }
-  const bool as_root = ::geteuid() == 0 && (!user || !user->uid || *user->uid == 0);
-  if (!granted && !unix_path && address.port > 0 && address.port < 1024 && !as_root) {
-    return refuse(EACCES, "a port below 1024 is bound for an app only when its port or listen option names it");
-  }
-  App& app = registry_.apps().at(in.spec.name);
-  for (const auto& [name, other] : registry_.apps()) {
-    if (&other != &app && other.listeners.has(address)) return refuse(EADDRINUSE, "app '" + name + "' listens there");
-  }
-  const int fd = app.listeners.socket_for(address, index, granted || !user ? nullptr : &*user);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == EMFILE && app.listeners.size() >= Listeners::kMaxSockets) {
-      return refuse(err, "the app holds " + std::to_string(Listeners::kMaxSockets) +
-                             " sockets already, the most pmxd binds for one app");
-    }
-    return refuse(err, granted || !user ? "binding failed" : "binding as the app's user failed");
-  }
-  channel.send_handle(reply, fd);
-}
-
-Result<bool> Supervisor::bind_listeners(App& app, const config::AppSpec& spec) {
-  if (app.listeners.bound()) return true;
-  auto addresses = config::listen_addresses(spec);
-  if (!addresses) return Error{addresses.error()};
-  if (addresses->empty()) return true;
-  for (const auto& [name, other] : registry_.apps()) {
-    for (const auto& a : *addresses) {
-      if (&other != &app && other.listeners.has(a)) return Error{a.text() + ": app '" + name + "' listens there"};
-    }
-  }
-  // An app run as another user gets its socket files (the operator named their paths).
-  std::optional<Credentials> owner;
-  if ((!spec.uid.empty() || !spec.gid.empty()) && ::geteuid() == 0) {
-    auto resolved = credentials(spec.uid, spec.gid);
-    if (!resolved) return Error{resolved.error()};
-    owner = *resolved;
-  }
-  auto bound = app.listeners.bind(*addresses, owner ? &*owner : nullptr);
-  if (!bound) return bound;
-  std::string list;
-  for (const auto& t : app.listeners.texts()) list += (list.empty() ? "" : ", ") + t;
-  spdlog::info("{}: listening on {}", app.name(), list);
-  return true;
-}
-
-void Supervisor::release_listeners_if_idle(App& app) {
-  if (!app.listeners.bound()) return;
-  for (const auto& [id, in] : app.instances()) {
-    if (!is_stopped(in->fsm.state())) return;
-  }
-  app.listeners.close();
-  spdlog::info("{}: every instance is stopped, its sockets are closed", app.name());
-}
-
-Result<Launched> Supervisor::launch(Instance& in, const std::string& cgroup, ExecDone exec_done) {
-  const auto& s = in.spec;
-  config::Env env = in.environment(options_.paths.home);
-  std::optional<Credentials> creds;
-  if (!s.uid.empty() || !s.gid.empty()) {
-    // Checked at start; the user may have gone since. Never run as pmxd's own user instead.
-    auto resolved = credentials(s.uid, s.gid);
-    if (!resolved) return Error{resolved.error()};
-    creds = *resolved;
-    if (!creds->home.empty()) env["HOME"] = creds->home;
-  }
-  Launched run;
-  run.env_json = json(env).dump(-1, ' ', false, json::error_handler_t::replace);
-
-  SpawnRequest req;
-  for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
-  if (s.interpreter.empty()) {
-    req.program = s.script;
-    req.argv.push_back(s.script);
-  } else {
-    req.program = find_program(s.interpreter, req.env);
-    req.argv.push_back(s.interpreter);
-    req.argv.insert(req.argv.end(), s.interpreter_args.begin(), s.interpreter_args.end());
-    req.argv.push_back(s.script);
-  }
-  req.argv.insert(req.argv.end(), s.args.begin(), s.args.end());
-  req.cwd = s.cwd;
-  if (creds) {
-    req.uid = creds->uid;
-    req.gid = creds->gid;
-    req.groups = creds->groups;
-  }
-
-  if (!in.out_pipe || !in.err_pipe) open_output(in);
-  const int out_end = in.out_pipe ? open_fifo_child_end(in.out_fifo) : -1;
-  const int err_end = in.err_pipe && out_end >= 0 ? open_fifo_child_end(in.err_fifo) : -1;
-  if (out_end < 0 || err_end < 0) {
-    const int err = errno;
-    if (out_end >= 0) ::close(out_end);
-    return Error{std::string("cannot open the output FIFOs in ") + fifo_dir_ + ": " + std::strerror(err)};
-  }
-  req.stdout_fd = out_end;
-  req.stderr_fd = err_end;
-  auto close_ends = [&] {
-    ::close(out_end);
-    ::close(err_end);
-  };
-  if (notify_.is_open()) req.env.push_back("NOTIFY_SOCKET=" + notify_.path());
-  const bool cluster = config::runs_in_cluster_mode(s);
-  if (App& owner = registry_.apps().at(s.name); cluster && !s.reuse_port) {
-    if (auto bound = bind_listeners(owner, s); !bound) {
-      close_ends();
-      return Error{"cannot listen on " + bound.error()};
-    }
-    if (!owner.listeners.fds().empty()) {
-      // systemd's socket activation: fds 3.., their count and names; LISTEN_PID is written by
-      // the child. PORT, unless the app's env or `port` set it, is the first TCP port.
-      req.inherited_fds = owner.listeners.fds();
-      req.listen_pid = true;
-      req.env.push_back("LISTEN_FDS=" + std::to_string(req.inherited_fds.size()));
-      std::string names;
-      for (std::size_t i = 0; i < req.inherited_fds.size(); ++i) names += (i ? ":" : "") + fd_name(s.name);
-      req.env.push_back("LISTEN_FDNAMES=" + names);
-      if (!env.count("PORT") && owner.listeners.first_port() > 0) {
-        req.env.push_back("PORT=" + std::to_string(owner.listeners.first_port()));
-      }
-    }
-  }
-  // Node apps get Node's IPC channel after the sockets, as under PM2: process.send() reaches
-  // pmxd ('ready'), and in cluster mode the preload asks it for the sockets its listen()s need.
-  int channel_end = -1;
-  if (config::is_node_app(s)) {
-    auto opened = NodeChannel::open(io_, [this, id = in.id](NodeChannel& channel, const NodeMessage& msg) {
-      if (Instance* in = registry_.find(id)) on_node_message(*in, channel, msg);
-    });
-    if (opened) {
-      run.channel = opened->first;
-      run.channel->set_label(label(in));
-      channel_end = opened->second;
-      req.env.push_back("NODE_CHANNEL_FD=" + std::to_string(3 + req.inherited_fds.size()));
-      req.env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
-      req.inherited_fds.push_back(channel_end);
-      if (with_preload(s)) {
-        req.argv.insert(req.argv.begin() + 1 + static_cast<long>(s.interpreter_args.size()),
-                        {"--require", options_.node_preload});
-        req.env.push_back("PMX_CLUSTER=1");
-        // The preload's drain ends before kill_timeout's SIGKILL would.
-        const std::uint64_t drain = s.kill_timeout_ms > 200 ? s.kill_timeout_ms - 100 : s.kill_timeout_ms;
-        req.env.push_back("PMX_DRAIN_TIMEOUT=" + std::to_string(drain));
-      }
-    } else {
-      spdlog::warn("{} {}", label(in), opened.error());
-    }
-  }
-
-  // The report usually comes from the loop, after spawn() returned: by then the holder has the
-  // pid. A failure known already (pmxd waited for the child until its exec) comes before spawn()
-  // returns: it is kept for the caller in Launched::exec_error, since the run it belongs to (a
-  // reload's replacement) does not exist yet.
-  auto pid_holder = std::make_shared<pid_t>(0);
-  auto early_error = std::make_shared<std::string>();
-  auto early_report = std::make_shared<bool>(false);
-  auto report = [this, id = in.id, pid_holder, early_error, early_report, program = req.program, cwd = req.cwd,
-                 exec_done = std::move(exec_done)](int err, const std::string& step) {
-    // On failure the child exits 127/126 and is reaped as usual.
-    const std::string error = err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string();
-    if (*pid_holder == 0) {
-      *early_error = error;
-      *early_report = true;
-      return;
-    }
-    if (Instance* in = registry_.find(id)) exec_done(*in, *pid_holder, error);
-    spawn_queue_.reported(*pid_holder);  // its slot goes to the next spawn waiting
-  };
-  Result<pid_t> spawned = processes_.spawn(req, cgroup, std::move(report));
-  close_ends();
-  if (channel_end >= 0) ::close(channel_end);
-  if (!spawned) return Error{spawned.error()};
-  const pid_t pid = *spawned;
-  *pid_holder = pid;
-  if (!*early_report) spawn_queue_.forked(pid);
-  run.exec_error = *early_error;
-  if (run.channel) run.channel->start();
-  run.pid = pid;
-  run.pid_start = processes_.start_ticks(pid);
-  registry_.add_leader(pid, in.id);
-  processes_.set_leader(pid, true);
-  spdlog::info("{} forked pid {}: {}", label(in), pid, req.program);
-  return run;
-}
-
-void Supervisor::prepare_spare_cgroup(Instance& in) {
-  if (!processes_.cgroups()) return;
-  asio::post(io_, [this, id = in.id] {
-    Instance* in = registry_.find(id);
-    if (!in) return;
-    remove_old_cgroups(processes_, *in);
-    if (in->spare_cgroup.empty() && !in->deleting) in->spare_cgroup = make_cgroup(processes_, *in);
-  });
-}
-
 void Supervisor::do_spawn(Instance& in) {
   // Its turn comes when a slot is free (SpawnQueue): launching meanwhile, nothing forked.
-  if (!spawn_queue_.admit(in.id, [this, id = in.id] {
+  if (!launcher_.spawns().admit(in.id, [this, id = in.id] {
         Instance* i = registry_.find(id);
         if (i && i->fsm.state() == State::Launching && i->pid == 0) do_spawn(*i);
       })) {
@@ -800,7 +368,7 @@ void Supervisor::do_spawn(Instance& in) {
     in.exec_error = error;
     spdlog::error("{} {}", label(in), in.exec_error);
   };
-  auto run = launch(in, in.cgroup, [this, failed](Instance& in, pid_t pid, const std::string& error) {
+  auto run = launcher_.launch(in, in.cgroup, [this, failed](Instance& in, pid_t pid, const std::string& error) {
     if (!error.empty()) return failed(in, error);
     if (in.pid != pid) return;  // that process is already gone
     in.exec_error.clear();
@@ -814,42 +382,10 @@ void Supervisor::do_spawn(Instance& in) {
     return;
   }
   const std::string exec_error = std::move(run->exec_error);
-  become_current(in, std::move(*run));
+  launcher_.become_current(in, std::move(*run));
+  state_.soon();
   if (!exec_error.empty()) failed(in, exec_error);  // its exit follows
-  prepare_spare_cgroup(in);
-}
-
-void Supervisor::become_current(Instance& in, Launched run) {
-  in.pid = run.pid;
-  in.pid_start = run.pid_start;
-  in.channel = std::move(run.channel);
-  in.env_json = std::move(run.env_json);
-  in.actions = std::move(run.actions);
-  in.started_at_ms = now_ms();
-  in.usage = ResourceSample{};
-  write_pid_file(in.pid_path, in.pid);
-  persist_soon();
-}
-
-void Supervisor::stop_run(const Instance& in, const Membership& run, NodeChannel* channel) {
-  if (in.spec.shutdown_with_message && channel && channel->is_open()) {
-    // PM2's shutdown_with_message: process.on('message') gets 'shutdown' instead of a signal;
-    // kill_timeout's SIGKILL still follows if the app does not end. Under the preload the
-    // message goes to the preload, which hands it to the app if it listens, or drains it.
-    spdlog::info("{} sending 'shutdown' to pid {} (shutdown_with_message)", label(in), run.leader);
-    if (with_preload(in.spec)) return channel->send(json{{"cmd", "NODE_PMX"}, {"pmx", "shutdown"}});
-    return channel->send("shutdown");
-  }
-  processes_.signal_all(run, in.fsm.policy().kill_signal);
-}
-
-Result<Credentials> Supervisor::credentials(const std::string& user, const std::string& group) {
-  // The password and group databases may be remote (NSS): looked up by the cache's worker,
-  // never here. An app's are looked up before it is first started (start_app, resurrect,
-  // adoption), so a miss is a user that was never looked up.
-  if (auto known = credentials_.get(user, group)) return *known;
-  return Error{"the user and group of options 'uid'/'gid' (" + user + "/" + group +
-               ") are being looked up; try again"};
+  launcher_.prepare_spare_cgroup(in);
 }
 
 void Supervisor::wait_signals() {
@@ -857,38 +393,13 @@ void Supervisor::wait_signals() {
     if (ec) return;
     if (signo == SIGUSR1 || signo == SIGUSR2) {
       spdlog::info("received {}, reopening the log files", config::signal_name(signo));
-      reopen_logs();
+      launcher_.reopen_logs();
     } else {
       spdlog::info("received {}, stopping every app", config::signal_name(signo));
       stop_all_then([this] { io_.stop(); });
     }
     wait_signals();
   });
-}
-
-std::string Supervisor::load_settings() {
-  auto loaded = config::load_daemon_settings(options_.paths.settings());
-  if (!loaded) {
-    spdlog::error("{}; keeping the log rotation settings in use", loaded.error());
-    return loaded.error();
-  }
-  settings_ = *loaded;
-  if (options_.daemon_log) sinks_.configure(options_.daemon_log, settings_.daemon_log);
-  for (auto& [id, in] : registry_.by_id()) {
-    for (const auto& sink : {in->out_sink, in->err_sink, in->log_sink}) {
-      if (sink) sinks_.configure(sink, config::rotation_for(in->spec, settings_.app_logs));
-    }
-  }
-  return "";
-}
-
-std::size_t Supervisor::reopen_logs() {
-  std::size_t reopened = 0;
-  sinks_.for_each([&](LogSink& sink) {
-    sink.reopen();
-    ++reopened;
-  });
-  return reopened;
 }
 
 void Supervisor::after_reaping() {
@@ -916,7 +427,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   const int id = in.id;
   processes_.set_leader(pid, false);
   processes_.forget_watch(pid);
-  if (pid != in.pid) return other_run_exited(in, pid, exit);
+  if (pid != in.pid) return replacer_.other_run_exited(in, pid, exit);
   in.pid = 0;
   in.pid_start = 0;
   in.last_exit = exit;
@@ -931,7 +442,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   in.awaiting_ready = false;
   in.ready_timer.cancel();
   dispatch(in, Event::Exited, exit);
-  persist_soon();
+  state_.soon();
   // A replacement spawned at once has already rewritten the pid file.
   if (Instance* still = registry_.find(id); still && still->pid == 0) remove_pid_file(still->pid_path);
 }
@@ -942,207 +453,8 @@ bool Supervisor::watch_adopted(Instance& in) {
   });
 }
 
-void Supervisor::schedule_sample() {
-  sample_timer_.expires_after(options_.sample_interval);
-  sample_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    sample();
-    spdlog::default_logger()->flush();  // the daemon's log is flushed once a tick, not per line
-    if (server_.requests() != requests_at_trim_) {
-      // Answers (a jlist of a hundred apps) leave freed heap behind: hand it back to the system.
-      requests_at_trim_ = server_.requests();
-      ::malloc_trim(0);
-    }
-    schedule_sample();
-  });
-}
-
-void Supervisor::sample() {
-  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  const auto now = Clock::now();
-  std::vector<int> over;
-  {
-    ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
-    ++sample_tick_;
-    for (auto& [id, in] : registry_.by_id()) {
-      if (in->pid <= 0) {
-        in->usage = ResourceSample{};
-        continue;
-      }
-      // A memory limit is checked every tick; other instances are read every kSampleSpread
-      // ticks, a share of them each tick, which keeps a hundred idle apps nearly free.
-      const bool due = in->spec.max_memory_restart != 0 || in->usage.at == TimePoint{} ||
-                       static_cast<std::uint64_t>(id) % kSampleSpread == sample_tick_ % kSampleSpread;
-      if (!due) continue;
-      in->usage.update(processes_.usage(in->membership()), now, hz);
-      const std::uint64_t rss = in->usage.rss_bytes;
-      if (in->spec.max_memory_restart != 0 && in->fsm.state() == State::Online && rss > in->spec.max_memory_restart) {
-        spdlog::warn("{} memory {} ({} bytes) over max_memory_restart {} ({} bytes), restarting",
-                     label(*in), config::format_bytes(rss), rss,
-                     config::format_bytes(in->spec.max_memory_restart), in->spec.max_memory_restart);
-        over.push_back(id);
-      }
-    }
-  }
-  for (int id : over) {
-    Instance* in = registry_.find(id);
-    if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
-    else if (in) dispatch(*in, Event::MemoryExceeded);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
-// ---------------------------------------------------------------------------------------------
-// Verbs
-
-void Supervisor::register_verbs() {
-  auto with_targets = [this](auto action) {
-    return [this, action](const json& params, const Reply& reply) {
-      std::vector<int> ids;
-      if (auto err = registry_.resolve(params, ids)) return reply.fail(*err);
-      action(params, ids, reply);
-    };
-  };
-
-  server_.on("ping", [this](const json&, const Reply& reply) {
-    reply.ok({{"pid", ::getpid()},
-              {"version", PMX_VERSION},
-              {"exe", config::own_executable()},
-              {"home", options_.paths.home},
-              {"cgroups", processes_.cgroups()},
-              {"apps", registry_.by_id().size()}});
-  });
-
-  // The verbs that start processes, refused before they look at anything while pmxd shuts down.
-  auto unless_shutting_down = [this](const std::string& verb, Handler handler) {
-    server_.on(verb, [this, verb, handler = std::move(handler)](const json& params, const Reply& reply) {
-      if (shutting_down()) {
-        spdlog::info("{} refused: pmxd is shutting down", verb);
-        return reply.fail(make_error(ErrorCode::ShuttingDown,
-                                     "pmxd is shutting down (stopping every app to exit): " + verb + " refused",
-                                     {{"verb", verb}}));
-      }
-      handler(params, reply);
-    });
-  };
-
-  unless_shutting_down("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
-  server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb(params, reply); });
-  unless_shutting_down("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
-
-  server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    const auto watch = config::bool_field(params, "watch");
-    if (!watch) return reply.fail(ipc::invalid_param("watch", watch.error()));
-    if (*watch == false) set_watch(ids, false);  // `pmx stop --watch`: stop watching too
-    for (int id : ids) dispatch(*registry_.find(id), Event::Stop);
-    waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
-             [this, ids, reply] { reply.ok_text(describe_all(ids)); });
-  }));
-
-  unless_shutting_down("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    // watch: "toggle" (`pmx restart --watch`, as PM2) flips it, true or false sets it.
-    const json* watch = config::member(params, "watch");
-    if (watch && !watch->is_null() && !watch->is_boolean() && *watch != "toggle") {
-      return reply.fail(ipc::invalid_param("watch", "must be true, false or \"toggle\""));
-    }
-    if (auto err = update_env(params, ids)) return reply.fail(*err);
-    if (watch && watch->is_boolean()) set_watch(ids, watch->get<bool>());
-    else if (watch && *watch == "toggle") set_watch(ids, std::nullopt);
-    for (int id : ids) dispatch(*registry_.find(id), Event::Restart);
-    waiters_.wait_for(ids, settled_or_gone,
-             [this, ids, reply] { reply.ok_text(describe_all(ids)); });
-  }));
-
-  unless_shutting_down("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    reload_verb(params, ids, reply);
-  }));
-
-  server_.on("trigger", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    trigger_verb(params, ids, reply);
-  }));
-  server_.on("sendData", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    send_data_verb(params, ids, reply);
-  }));
-
-  server_.on("delete", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    for (int id : ids) {
-      Instance& in = *registry_.find(id);
-      in.deleting = true;
-      dispatch(in, Event::Stop);
-    }
-    waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
-             [this, ids, reply] {
-               for (int id : ids) remove(id);
-               reply.ok({{"deleted", ids}});
-             });
-  }));
-
-  server_.on("reset", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    for (int id : ids) registry_.find(id)->fsm.reset_counters();
-    persist_soon();
-    reply.ok_text(describe_all(ids));
-  }));
-
-  server_.on("signal", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
-    std::string name;
-    if (auto text = config::string_at(params, "signal")) name = std::string(*text);
-    else if (auto number = config::int_at(params, "signal", 1, 64)) name = std::to_string(*number);
-    else return reply.fail(ipc::invalid_param("signal", "must be a signal's name (\"SIGUSR2\") or number (12)"));
-    int signo = config::signal_from_name(name);
-    if (signo == 0) return reply.fail(make_error(ErrorCode::InvalidParams, "unknown signal '" + name + "'", {{"param", "signal"}}));
-    std::vector<int> sent;
-    for (int id : ids) {
-      Instance& in = *registry_.find(id);
-      if (in.pid > 0 && processes_.signal_leader(in.pid, signo)) {
-        spdlog::info("{} sent {} to pid {}", label(in), config::signal_name(signo), in.pid);
-        sent.push_back(id);
-      }
-    }
-    if (sent.empty()) return reply.fail(make_error(ErrorCode::InvalidState, "no targeted app is running"));
-    reply.ok({{"signal", config::signal_name(signo)}, {"ids", sent}});
-  }));
-
-  server_.on("list", [this](const json&, const Reply& reply) {
-    std::vector<int> ids;
-    for (const auto& [id, in] : registry_.by_id()) ids.push_back(id);
-    reply.ok_text(describe_all(ids));
-  });
-
-  server_.on("describe", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    reply.ok_text(describe_all(ids));
-  }));
-
-  server_.on("flush", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    json flushed = json::array();
-    json failed = json::array();
-    std::set<LogSink*> seen;
-    for (int id : ids) {
-      Instance& in = *registry_.find(id);
-      for (LogSink* sink : {in.out_sink.get(), in.err_sink.get(), in.log_sink.get()}) {
-        if (!sink || !seen.insert(sink).second) continue;
-        if (sink->truncate()) flushed.push_back(sink->path());
-        else failed.push_back({{"path", sink->path()}, {"error", std::strerror(errno)}});
-      }
-    }
-    spdlog::info("flushed {} log file(s)", flushed.size());
-    reply.ok({{"flushed", flushed}, {"failed", failed}});
-  }));
-
-  // reloadLogs also reads pmx.yaml again: edit it, then reloadLogs.
-  server_.on("reloadLogs", [this](const json&, const Reply& reply) {
-    const std::string error = load_settings();
-    reply.ok({{"reopened", reopen_logs()}, {"settings_error", error.empty() ? json(nullptr) : json(error)}});
-  });
-
-  server_.on("save", [this](const json& params, const Reply& reply) { save_verb(params, reply); });
-  unless_shutting_down("resurrect", [this](const json& params, const Reply& reply) { resurrect_verb(params, reply); });
-  server_.on("cleardump", [this](const json&, const Reply& reply) { cleardump_verb(reply); });
-  unless_shutting_down("update", [this](const json& params, const Reply& reply) { update_verb(params, reply); });
-  server_.on("kill", [this](const json&, const Reply& reply) {
-    spdlog::info("kill requested, stopping every app");
-    stop_all_then([this, reply] { reply.ok_then({{"stopped", true}}, [this] { io_.stop(); }); });
-  });
-}
+// Verbs (their table: verb_table.cpp)
 
 void Supervisor::start_app(const json& params, const Reply& reply) {
   // One app ("app") or several ("apps", from an ecosystem file): all are checked before any starts.
@@ -1179,10 +491,10 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
         return reply.fail(make_error(ErrorCode::InvalidParams,
                                      "options 'uid'/'gid': pmxd does not run as root, it cannot run apps as another user"));
       }
-      auto creds = credentials_.get(spec.uid, spec.gid);
+      auto creds = launcher_.credentials_cache().get(spec.uid, spec.gid);
       if (!creds) {
         // Looked up off the loop; the request is handled again, from the start, once it is in.
-        credentials_.resolve(spec.uid, spec.gid, [this, params, reply] { start_app(params, reply); });
+        launcher_.credentials_cache().resolve(spec.uid, spec.gid, [this, params, reply] { start_app(params, reply); });
         return;
       }
       if (!*creds) {
@@ -1224,8 +536,8 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   }
   // What the state file does not record, the next pmxd would not know: nothing starts while it
   // cannot be written.
-  if (auto ec = persist_now(); ec) {
-    return reply.fail(make_error(ErrorCode::Failed, "cannot start: " + state_path_ + " cannot be written: " + ec.message()));
+  if (auto ec = state_.now(); ec) {
+    return reply.fail(make_error(ErrorCode::Failed, "cannot start: " + state_.path() + " cannot be written: " + ec.message()));
   }
   auto env_param = params.find("env");
   std::shared_ptr<const config::Env> caller_env = std::make_shared<const config::Env>();
@@ -1242,7 +554,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     if (!spec.autostart || !config::runs_in_cluster_mode(spec) || spec.reuse_port) continue;
     App& owner = registry_.app_for(spec.name);
     if (owner.listeners.bound()) continue;
-    if (auto bound = bind_listeners(owner, spec); !bound) {
+    if (auto bound = sockets_.bind(owner, spec); !bound) {
       for (const auto& name : bound_now) registry_.apps().at(name).listeners.close();
       for (const auto& s : specs) {
         registry_.drop_if_empty(s.name);
@@ -1270,16 +582,13 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
   id = registry_.take_id(id);
   auto in = std::make_unique<Instance>(io_, id, spec);
   in->caller_env = std::move(caller_env);
-  in->unique_id = new_unique_id();
   in->created_at_ms = now_ms();
   if (const App* same = registry_.app(spec.name)) in->app_instance = same->free_app_instance();
-  set_log_paths(*in);
-  const auto& paths = options_.paths;
-  in->pid_path = spec.pid_file.empty() ? paths.pid_file(spec.name, id) : instance_pid_file(spec, id);
+  launcher_.name_files(*in);
   Instance& ref = insert(std::move(in));
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
-  open_output(ref);
-  persist_soon();
+  launcher_.open_output(ref);
+  state_.soon();
   if (start.value_or(spec.autostart)) dispatch(ref, Event::Start);
   return id;
 }
@@ -1308,115 +617,21 @@ void Supervisor::remove(int id) {
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
   if (!retire_cgroups(processes_, *in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
-  close_output(*in);
+  launcher_.close_output(*in);
   if (in->channel) in->channel->close();
-  feed_.untrack(id);
+  launcher_.feed().untrack(id);
   remove_pid_file(in->pid_path);
   registry_.erase(id);  // in is gone from here on
-  persist_soon();
-}
-
-void Supervisor::set_log_paths(Instance& in) const {
-  const config::AppSpec& spec = in.spec;
-  if (spec.disable_logs) {
-    in.out_path = in.err_path = "/dev/null";
-    in.log_path.clear();
-    return;
-  }
-  // Several instances of one app get a file each, unless merge_logs (PM2's naming).
-  const std::string suffix = spec.instances > 1 && !spec.merge_logs ? "-" + std::to_string(in.id) : "";
-  auto with_suffix = [&](std::string path) {
-    if (suffix.empty() || path == kNoLog) return path;
-    auto dot = path.rfind(".log");
-    return dot == std::string::npos ? path + suffix : path.insert(dot, suffix);
-  };
-  const auto& paths = options_.paths;
-  in.out_path = with_suffix(spec.out_file.empty() ? paths.out_log(spec.name) : spec.out_file);
-  in.err_path = with_suffix(spec.error_file.empty() ? paths.err_log(spec.name) : spec.error_file);
-  // log_file: true names <logs>/<name>.log, as PM2 does.
-  if (spec.log_file.empty() || spec.log_file == "false") in.log_path.clear();
-  else in.log_path = with_suffix(spec.log_file == "true" ? paths.logs_dir() + "/" + spec.name + ".log" : spec.log_file);
-}
-
-void Supervisor::open_output(Instance& in) {
-  in.out_fifo = fifo_path(fifo_dir_, in.id, Stream::Out);
-  in.err_fifo = fifo_path(fifo_dir_, in.id, Stream::Err);
-  // /dev/null needs no sink: its writes would be system calls for nothing.
-  auto sink_of = [this, &in](const std::string& path) {
-    return path.empty() || path == kNoLog ? nullptr : sinks_.get(path, config::rotation_for(in.spec, settings_.app_logs));
-  };
-  if (!in.out_sink) in.out_sink = sink_of(in.out_path);
-  if (!in.err_sink) in.err_sink = sink_of(in.err_path);
-  if (!in.log_sink) in.log_sink = sink_of(in.log_path);
-  for (auto [fifo, pipe, sink] : {std::tuple{&in.out_fifo, &in.out_pipe, &in.out_sink},
-                                  std::tuple{&in.err_fifo, &in.err_pipe, &in.err_sink}}) {
-    if (*pipe) continue;
-    if (auto ec = make_fifo(*fifo); ec) {
-      spdlog::error("{} cannot create {}: {}", label(in), *fifo, ec.message());
-      continue;
-    }
-    const int fd = open_fifo_reader(*fifo);
-    if (fd < 0) {
-      spdlog::error("{} cannot open {}: {}", label(in), *fifo, std::strerror(errno));
-      continue;
-    }
-    LineStyle style = line_style(in.spec, in.id, pipe == &in.out_pipe ? "out" : "err");
-    auto writer = std::make_shared<LineWriter>(*sink, in.log_sink, std::move(style));
-    writer->set_tap(feed_.tap(in.id, in.spec.name, pipe == &in.out_pipe ? Stream::Out : Stream::Err));
-    *pipe = LogPipe::open(io_, fd, std::move(writer), *fifo + ".journal");
-    (*pipe)->start();
-  }
-  feed_.track(in.id, in.spec.name, in.spec.namespace_);
-}
-
-void Supervisor::close_output(Instance& in) {
-  if (in.out_pipe) in.out_pipe->close();
-  if (in.err_pipe) in.err_pipe->close();
-  ::unlink(in.out_fifo.c_str());
-  ::unlink(in.err_fifo.c_str());
+  state_.soon();
 }
 
 void Supervisor::forget_state() {
-  for (auto& [id, in] : registry_.by_id()) close_output(*in);
-  ::unlink(state_path_.c_str());
-  ::rmdir(fifo_dir_.c_str());
-  state_forgotten_ = true;  // nothing more is written: a clean exit leaves nothing to adopt
-}
-
-void Supervisor::persist_soon() {
-  if (persist_pending_) return;
-  persist_pending_ = true;
-  // Changes made by one handler (a hundred instances started by one command) make one write.
-  asio::post(io_, [this] {
-    persist_pending_ = false;
-    persist_now();
-  });
-}
-
-std::error_code Supervisor::persist_now() {
-  if (state_forgotten_) return {};
-  DaemonState state;
-  state.next_id = registry_.next_id();
-  std::map<const config::Env*, std::size_t> env_index;
-  // Grouped by app, each app's instances in pm_id order.
-  for (const auto& [name, app] : registry_.apps()) {
-    for (const auto& [id, in] : app.instances()) {
-      auto [it, added] = env_index.emplace(in->caller_env.get(), state.envs.size());
-      if (added) state.envs.push_back(in->caller_env);
-      state.instances.push_back(record_of(*in, it->second));
-    }
-  }
-  // Not durable: the file describes running processes, which a power loss ends anyway (a
-  // damaged file then only means starting empty, as after any reboot). Atomic is what matters:
-  // a pmxd killed mid-write leaves the previous state whole. No fsync stalls the loop.
-  auto ec = write_file_atomic(state_path_, encode_state(state), false);
-  if (ec) retry_persist(ec);
-  else if (std::exchange(state_lagging_, false)) spdlog::info("{} is written again", state_path_);
-  return ec;
+  launcher_.close_all_output();
+  state_.forget();  // nothing more is written: a clean exit leaves nothing to adopt
 }
 
 void Supervisor::adopt_from_state() {
-  std::ifstream file(state_path_);
+  std::ifstream file(state_.path());
   if (!file) return;
   std::stringstream text;
   text << file.rdbuf();
@@ -1424,13 +639,13 @@ void Supervisor::adopt_from_state() {
   if (!decoded) {
     // Set aside, never read again (a pmxd that aborted on it at every start would leave every
     // app unmanaged); each damaged file is kept under its own time for a human to look at.
-    const std::string kept = state_path_ + ".corrupt-" + compact_utc_now();
-    if (::rename(state_path_.c_str(), kept.c_str()) != 0) {
-      spdlog::error("{} cannot be read ({}) nor moved aside ({}); starting with no app", state_path_,
+    const std::string kept = state_.path() + ".corrupt-" + compact_utc_now();
+    if (::rename(state_.path().c_str(), kept.c_str()) != 0) {
+      spdlog::error("{} cannot be read ({}) nor moved aside ({}); starting with no app", state_.path(),
                     decoded.error(), std::strerror(errno));
       return;
     }
-    spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_path_, decoded.error(), kept);
+    spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_.path(), decoded.error(), kept);
     return;
   }
   const auto steady_now = options_.clock();
@@ -1439,7 +654,7 @@ void Supervisor::adopt_from_state() {
   for (auto& r : decoded->instances) {
     if (registry_.find(r.id)) continue;
     // Looked up now, off the loop, for the restarts to come.
-    if (!r.spec.uid.empty() || !r.spec.gid.empty()) credentials_.resolve(r.spec.uid, r.spec.gid, nullptr);
+    if (!r.spec.uid.empty() || !r.spec.gid.empty()) launcher_.credentials_cache().resolve(r.spec.uid, r.spec.gid, nullptr);
     Instance& in = insert(std::make_unique<Instance>(io_, r.id, std::move(r.spec)));
     in.caller_env = decoded->envs[r.env_index];
     in.unique_id = r.unique_id;
@@ -1449,7 +664,7 @@ void Supervisor::adopt_from_state() {
     in.cgroup_generation = r.cgroup_generation;
     in.created_at_ms = r.created_at_ms;
     in.started_at_ms = r.started_at_ms;
-    set_log_paths(in);
+    launcher_.set_log_paths(in);
     in.out_path = r.out_path;
     in.err_path = r.err_path;
     in.pid_path = r.pid_path;
@@ -1459,7 +674,7 @@ void Supervisor::adopt_from_state() {
     in.fsm.restore(r.restart_count, r.unstable_restarts, r.consecutive_unstable, started,
                    Millis(r.prev_restart_delay_ms), recorded);
     in.env_json = json(in.environment(options_.paths.home)).dump(-1, ' ', false, json::error_handler_t::replace);
-    open_output(in);
+    launcher_.open_output(in);
 
     // Runs beside the current one when the last pmxd died (a reload in progress): the
     // replacement never took over and a replaced run was on its way out; nothing else ends them.
@@ -1496,16 +711,9 @@ void Supervisor::adopt_from_state() {
     }
   }
   // FIFOs no recorded instance owns are leftovers of deleted apps.
-  if (DIR* d = ::opendir(fifo_dir_.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      const int id = std::atoi(e->d_name);
-      if (!registry_.find(id)) ::unlink((fifo_dir_ + "/" + e->d_name).c_str());
-    }
-    ::closedir(d);
-  }
-  if (!registry_.by_id().empty()) spdlog::info("took over {} instance(s) from {}", registry_.by_id().size(), state_path_);
-  persist_soon();
+  launcher_.remove_stray_fifos();
+  if (!registry_.by_id().empty()) spdlog::info("took over {} instance(s) from {}", registry_.by_id().size(), state_.path());
+  state_.soon();
 }
 
 std::string Supervisor::describe_all(const std::vector<int>& ids) {

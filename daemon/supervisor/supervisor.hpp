@@ -1,6 +1,7 @@
-// Supervisor: the apps and their instances; carries out the effects the state machine returns through
-// the process layer (ProcessOps), samples memory, and answers the control verbs. One thread,
-// one io_context.
+// Supervisor: routing. Requests and events (exits, channel and notify messages, timers) go to the
+// instances' state machine, and the effects it returns are carried out through the parts it
+// holds: Registry, Launcher, AppSockets, SettleWaiters, StateWriter, RestartTriggers,
+// UsageSampler, AppMessages, RunReplacer. One thread, one io_context.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -26,10 +27,16 @@
 #include "daemon/process/credentials_cache.hpp"
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
-#include "daemon/process/spawn_queue.hpp"
 #include "daemon/state/background_writer.hpp"
+#include "daemon/supervisor/app_messages.hpp"
+#include "daemon/supervisor/app_sockets.hpp"
+#include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
+#include "daemon/supervisor/restart_triggers.hpp"
+#include "daemon/supervisor/run_replacer.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
+#include "daemon/supervisor/state_writer.hpp"
+#include "daemon/supervisor/usage_sampler.hpp"
 #include "ipc/protocol.hpp"
 
 namespace pmx::daemon {
@@ -93,11 +100,6 @@ class Supervisor {
   void dispatch(Instance& in, Event event, ExitStatus exit = {});
   void apply(Instance& in, const Effects& fx);
   void do_spawn(Instance& in);
-  /// Whether a run of the instance is online only once the app says so: wait_ready, or a
-  /// cluster-mode Node app run with the preload (ready when it listens).
-  bool needs_ready(const Instance& in) const;
-  /// Whether runs of spec get node/preload.js: a cluster-mode Node app, the preload installed.
-  bool with_preload(const config::AppSpec& spec) const;
   /// The exec succeeded: online now, or once the app is ready (listen_timeout armed).
   void spawned(Instance& in);
   /// The run with this pid (current or reload's replacement) said it is ready (how: for the log).
@@ -105,38 +107,6 @@ class Supervisor {
   /// restart/reload's env and app_env params, applied to ids (both checked first).
   std::optional<ipc::RpcError> update_env(const json& params, const std::vector<int>& ids);
 
-  /// Called from the loop once the exec of the run with this pid is confirmed (error "") or
-  /// failed (error says why; its exit follows).
-  using ExecDone = std::function<void(Instance& in, pid_t pid, const std::string& error)>;
-  /// Builds the request for a run of in (environment, argv, output FIFOs, listening sockets,
-  /// Node channel) and forks it into cgroup ("" for none). The error says why nothing ran.
-  Result<Launched> launch(Instance& in, const std::string& cgroup, ExecDone exec_done);
-  /// Makes run the instance's current run (its pid file written, the state file soon).
-  void become_current(Instance& in, Launched run);
-  /// Clears away the last run's cgroup and makes the next run's, off the restart path.
-  void prepare_spare_cgroup(Instance& in);
-  /// Stops one run gracefully: kill_signal to its processes, or 'shutdown' on its Node channel
-  /// (shutdown_with_message).
-  void stop_run(const Instance& in, const Membership& run, NodeChannel* channel);
-
-  // Messages of PM2's protocol on the Node channel (daemon/supervisor/app_messages.cpp).
-  /// A PM2 message ({type: ...}) from a run (actions: the run's registered actions; current:
-  /// the instance's current run, not reload's replacement).
-  void on_app_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg);
-  /// `trigger`: runs a registered action on the targets and answers with their replies.
-  void trigger_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
-  /// `sendData`: a process:msg packet to the targets.
-  void send_data_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
-  /// A trigger waiting for the replies of the instances it reached.
-  struct Trigger {
-    Trigger(boost::asio::io_context& io, Reply to) : reply(std::move(to)), timer(io) {}
-    Reply reply;
-    std::string action;
-    std::vector<int> sent;
-    std::set<int> waiting;
-    std::map<int, json> replies;  ///< by pm_id: what each instance's action returned
-    boost::asio::steady_timer timer;  ///< the wait's end; cancelled when every reply is in
-  };
 
   // The dump (daemon/supervisor/dump_verbs.cpp).
   void save_verb(const json& params, const Reply& reply);
@@ -181,51 +151,14 @@ class Supervisor {
   /// Replaces the plan's next instance once the previous one has taken over; a replacement
   /// that fails ends the reload with an error naming it.
   void reload_next(std::shared_ptr<ReloadPlan> plan);
-  /// Starts a replacement run beside in's online run; done("") once it took over, or done(why)
-  /// when it failed and was killed, the old run still serving.
-  void replace_run(Instance& in, std::function<void(const std::string& error)> done);
-  /// The replacement's exec is confirmed: it is awaited until ready (listen_timeout), or for
-  /// min_uptime when the app has no way to say it is ready.
-  void candidate_spawned(Instance& in);
-  /// The replacement is ready: it becomes the current run, the old one is stopped gracefully.
-  void take_over(Instance& in, const std::string& how);
-  /// Ends the replacement's reload step as failed: takes it from in (its cgroup among the old
-  /// ones, its done(why) posted) and returns it for the caller to end its processes.
-  std::unique_ptr<Candidate> fail_candidate(Instance& in, const std::string& why);
-  /// Kills the replacement (the reload step failed, or the instance changed state meanwhile).
-  void abort_candidate(Instance& in, const std::string& why);
-  /// A leader that is not the instance's current run ended: the replacement (the reload step
-  /// failed) or a replaced run.
-  void other_run_exited(Instance& in, pid_t pid, ExitStatus exit);
 
   /// An sd_notify datagram: from an instance's leader or one of its descendants.
   void on_notify(const Notification& n);
   /// A message from one of a Node instance's IPC channels (its current run's or reload's
   /// replacement's).
   void on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg);
-  /// The preload's request for a listening socket: the app's socket for that address (bound
-  /// now if it is the first), or an errno; answered on channel.
-  void node_listen(Instance& in, NodeChannel& channel, const json& request);
-  /// Binds the sockets of a cluster-mode app that has none bound (at its start, or when it
-  /// starts again after a stop released them). An error names the address.
-  Result<bool> bind_listeners(App& app, const config::AppSpec& spec);
-  /// Closes a cluster-mode app's sockets once none of its instances is left that is not
-  /// stopped: a stopped app frees its port.
-  void release_listeners_if_idle(App& app);
   void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
-  /// Arms the instance's next cron_restart (none without the option).
-  void arm_cron(Instance& in);
-  /// Starts or stops the app's file watcher to match its instances' `watch` option.
-  void update_watch(App& app);
-  /// Turns watching on or off (nullopt: flips it) for the apps of ids.
-  void set_watch(const std::vector<int>& ids, std::optional<bool> on);
-  /// Whether pmx itself writes path (an app's log or pid file, its own files in its home).
-  bool written_by_pmx(const std::string& path) const;
   void wait_signals();
-  /// Closes and opens again every log file (reloadLogs, SIGUSR2); returns how many.
-  std::size_t reopen_logs();
-  /// Reads pmx.yaml and gives every log file its rotation; the error (file:line) or "".
-  std::string load_settings();
   /// A child was reaped: routes it to its instance.
   void on_exit(pid_t pid, ExitStatus exit);
   /// After a batch of reaped children: clears away emptied cgroups, answers settled waiters.
@@ -239,25 +172,8 @@ class Supervisor {
   /// (the state file lagged when the last pmxd died); false when none runs (state_lag.cpp).
   bool adopt_unrecorded_run(Instance& in);
 
-  // The state file: written after every change that matters, read once at start.
-  void persist_soon();
-  /// Writes the state file now; on failure it is written again every kPersistRetry until it is.
-  std::error_code persist_now();
-  /// The write failed (ec): logged once per episode, tried again later (state_lag.cpp).
-  void retry_persist(std::error_code ec);
   /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
   void adopt_from_state();
-  /// The uid/gid options resolved, from credentials_ (never a lookup on the loop): an error
-  /// when they were never looked up (start_app waits for the lookup before it starts an app).
-  Result<Credentials> credentials(const std::string& user, const std::string& group);
-  /// The instance's log files from its options: out, err and the combined log_file.
-  void set_log_paths(Instance& in) const;
-  /// Makes the instance's FIFOs and opens its output readers and log sinks.
-  void open_output(Instance& in);
-  /// Drains and closes the instance's output readers and removes its FIFOs.
-  void close_output(Instance& in);
-  void sample();
-  void schedule_sample();
 
   // Verbs.
   void register_verbs();
@@ -287,29 +203,19 @@ class Supervisor {
   DaemonOptions options_;
   ControlServer& server_;
   ProcessOps& processes_;
-  /// Spawns in flight (forked, exec not yet reported) are bounded; the others wait, launching.
-  SpawnQueue spawn_queue_{SpawnQueue::default_limit()};
   boost::asio::signal_set signals_;
-  boost::asio::steady_timer sample_timer_;
   Registry registry_;  ///< the apps, their instances by pm_id, the leaders by pid
   SettleWaiters waiters_;  ///< replies held until their instances settle
-  config::DaemonSettings settings_;  ///< pmx.yaml
-  LogSinks sinks_;
-  LogFeed feed_;  ///< who follows which instance's output
   /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
   NotifySocket notify_;
-  CredentialsCache credentials_;  ///< uid/gid lookups, off the loop
+  AppSockets sockets_;  ///< cluster-mode apps' sockets: bound, handed to the preload, released
+  Launcher launcher_;  ///< starts and stops runs; owns their output, sinks and credentials
   BackgroundWriter writer_;  ///< the dump's fsynced writes, off the loop
-  std::string fifo_dir_;
-  std::string state_path_;
-  bool persist_pending_ = false;
-  bool state_forgotten_ = false;  ///< a clean exit removed the state file: write no more
-  bool state_lagging_ = false;    ///< the last write of the state file failed (a full disk)
-  std::vector<std::shared_ptr<Trigger>> triggers_;  ///< triggers waiting for replies
-  std::uint64_t requests_at_trim_ = 0;
-  std::uint64_t sample_tick_ = 0;
-  /// Instances without a memory limit are sampled every this many ticks.
-  static constexpr std::uint64_t kSampleSpread = 5;
+  StateWriter state_;  ///< state.json, written after every change that matters
+  RestartTriggers restart_triggers_;  ///< cron_restart's timers and the apps' file watchers
+  UsageSampler sampler_;  ///< memory and CPU read every tick, memory limits checked
+  AppMessages app_messages_;  ///< trigger's actions and replies, sendData, process:msg
+  RunReplacer replacer_;  ///< a reload's step: the replacement beside the online run
   /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
   /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
   /// refused, cron, watch and memory restarts are ignored, and the state machine takes no

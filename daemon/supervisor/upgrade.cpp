@@ -83,7 +83,7 @@ void Supervisor::hand_over(const std::string& binary, const Reply& reply) {
   args.push_back(std::to_string(options_.sample_interval.count()));
   reply.ok_then({{"pid", ::getpid()}, {"binary", binary}}, [this, args] {
     spdlog::info("update: pmxd {} hands over to {}", ::getpid(), args[0]);
-    persist_now();
+    state_.now();
     spdlog::default_logger()->flush();
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -1,0 +1,70 @@
+// UsageSampler: one reading of every due instance per tick, memory limits checked.
+#include "daemon/supervisor/usage_sampler.hpp"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <utility>
+#include <spdlog/spdlog.h>
+
+#include "config/units.hpp"
+
+namespace pmx::daemon {
+
+UsageSampler::UsageSampler(boost::asio::io_context& io, Millis interval, ProcessOps& processes, Registry& registry,
+                           const ControlServer& server, OverLimit over_limit)
+    : io_(io),
+      interval_(interval),
+      processes_(processes),
+      registry_(registry),
+      server_(server),
+      over_limit_(std::move(over_limit)),
+      timer_(io) {}
+
+void UsageSampler::start() { schedule(); }
+
+void UsageSampler::schedule() {
+  timer_.expires_after(interval_);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    const std::vector<int> over = sample();
+    spdlog::default_logger()->flush();  // the daemon's log is flushed once a tick, not per line
+    if (server_.requests() != requests_at_trim_) {
+      // Answers (a jlist of a hundred apps) leave freed heap behind: hand it back to the system.
+      requests_at_trim_ = server_.requests();
+      ::malloc_trim(0);
+    }
+    if (!over.empty()) over_limit_(over);
+    schedule();
+  });
+}
+
+std::vector<int> UsageSampler::sample() {
+  static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto now = Clock::now();
+  std::vector<int> over;
+  ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
+  ++tick_;
+  for (auto& [id, in] : registry_.by_id()) {
+    if (in->pid <= 0) {
+      in->usage = ResourceSample{};
+      continue;
+    }
+    // A memory limit is checked every tick; other instances are read every kSpread ticks, a
+    // share of them each tick, which keeps a hundred idle apps nearly free.
+    const bool due = in->spec.max_memory_restart != 0 || in->usage.at == TimePoint{} ||
+                     static_cast<std::uint64_t>(id) % kSpread == tick_ % kSpread;
+    if (!due) continue;
+    in->usage.update(processes_.usage(in->membership()), now, hz);
+    const std::uint64_t rss = in->usage.rss_bytes;
+    if (in->spec.max_memory_restart != 0 && in->fsm.state() == State::Online && rss > in->spec.max_memory_restart) {
+      spdlog::warn("{} memory {} ({} bytes) over max_memory_restart {} ({} bytes), restarting", label(*in),
+                   config::format_bytes(rss), rss, config::format_bytes(in->spec.max_memory_restart),
+                   in->spec.max_memory_restart);
+      over.push_back(id);
+    }
+  }
+  return over;
+}
+
+}  // namespace pmx::daemon
