@@ -27,22 +27,6 @@ namespace {
 constexpr std::size_t kMaxSessions = 256;  // docs/protocol.md, "Connections and limits"
 constexpr long kMiB = 1024 * 1024;
 
-/// VmRSS of pid in bytes, 0 when unreadable.
-long rss_bytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      long kib = 0;
-      in >> kib;
-      return kib * 1024;
-    }
-    std::string rest;
-    std::getline(in, rest);
-  }
-  return 0;
-}
-
 /// Open descriptors of pid, -1 when unreadable.
 int fd_count(pid_t pid) {
   DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());

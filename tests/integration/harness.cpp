@@ -160,6 +160,14 @@ bool wait_until(const std::function<bool()>& pred, milliseconds timeout) {
   }
 }
 
+long rss_bytes(pid_t pid) {
+  std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status").value_or(""));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6) * 1024;
+  }
+  return 0;
+}
+
 bool process_alive(pid_t pid) {
   if (pid <= 0) return false;
   auto fields = stat_fields(pid);

@@ -49,6 +49,9 @@ bool wait_until(const std::function<bool()>& pred, milliseconds timeout);
 /// True while pid exists and is neither a zombie nor dead (state from /proc/<pid>/stat).
 bool process_alive(pid_t pid);
 
+/// The resident memory (VmRSS) of pid in bytes, 0 when unreadable.
+long rss_bytes(pid_t pid);
+
 /// Start time of pid in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 if gone.
 unsigned long long process_start_time(pid_t pid);
 

@@ -20,20 +20,6 @@ constexpr bool kSanitized = true;  // ASan's quarantine keeps freed memory: RSS 
 constexpr bool kSanitized = false;
 #endif
 
-long vm_rss(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  long kb = 0;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      in >> kb;
-      return kb * 1024;
-    }
-    in.ignore(4096, '\n');
-  }
-  return 0;
-}
-
 /// Writes "line 1" .. "line n" to path (about 13 MB for a million); returns the text.
 std::string write_numbered_log(const std::string& path, long n) {
   std::string text;
@@ -62,7 +48,7 @@ TEST_CASE("thirty clients asking for a billion lines of a 13 MB log and never re
   write_numbered_log(log, kSanitized ? 200'000 : 1'000'000);
   start_with_log(s, log);
   REQUIRE_EXIT(s.pmx({"list"}), 0);
-  const long rss_before = vm_rss(s.daemon.pid());
+  const long rss_before = rss_bytes(s.daemon.pid());
 
   std::vector<RawClient> clients(30);
   for (std::size_t i = 0; i < clients.size(); ++i) {
@@ -76,7 +62,7 @@ TEST_CASE("thirty clients asking for a billion lines of a 13 MB log and never re
   long peak = 0;
   for (int round = 0; round < 5; ++round) {
     CHECK_EXIT(s.pmx({"--timeout", "10s", "list"}), 0);
-    peak = std::max(peak, vm_rss(s.daemon.pid()));
+    peak = std::max(peak, rss_bytes(s.daemon.pid()));
   }
   INFO("pmxd rss before " << rss_before << ", peak " << peak);
   if (!kSanitized) CHECK(peak < rss_before + 32L * 1024 * 1024);

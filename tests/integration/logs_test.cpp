@@ -130,20 +130,6 @@ long file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : -1;
 }
 
-long rss_bytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  long kb = 0;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      in >> kb;
-      return kb * 1024;
-    }
-    in.ignore(4096, '\n');
-  }
-  return 0;
-}
-
 /// Starts linegen 20 as "lg" and waits until both of its files hold the 20 lines.
 void start_linegen(Session& s) {
   REQUIRE_EXIT(s.pmx({"start", bin::kLinegen, "--name", "lg", "--", "20"}), 0);

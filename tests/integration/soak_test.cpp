@@ -128,16 +128,6 @@ std::size_t count_fds(pid_t pid) {
   return n;
 }
 
-/// VmRSS of pid in KiB, 0 when unreadable.
-long rss_kib(pid_t pid) {
-  std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status").value_or(""));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
-
 /// What the descriptors of pid point to, one per line, for a failure message.
 std::string fd_targets(pid_t pid) {
   std::string out;
@@ -283,7 +273,7 @@ TEST_CASE("a soak of a thousand SIGKILLs of apps and of pmxd leaves every app on
   const std::size_t ticks_then = ticks(steady_log).size();
   REQUIRE(wait_until([&] { return ticks(steady_log).size() >= ticks_then + 20; }, 10s));
   const std::size_t fds_at_start = count_fds(daemon->pid());
-  const long rss_at_start = rss_kib(daemon->pid());
+  const long rss_at_start = rss_bytes(daemon->pid()) / 1024;
 
   std::vector<std::string> restartable, names;
   for (const auto& app : apps) {
@@ -331,7 +321,7 @@ TEST_CASE("a soak of a thousand SIGKILLs of apps and of pmxd leaves every app on
       ++refreshes;
       if (daemon_kills == kPlan.daemon_kills) {
         fds_after_last_adoption = count_fds(daemon->pid());
-        rss_after_last_adoption = rss_kib(daemon->pid());
+        rss_after_last_adoption = rss_bytes(daemon->pid()) / 1024;
         adopted = seen;
       }
     }
@@ -416,7 +406,7 @@ TEST_CASE("a soak of a thousand SIGKILLs of apps and of pmxd leaves every app on
   const std::size_t fds_expected = fds_at_start + still_adopted;
   wait_until([&] { return count_fds(daemon->pid()) <= fds_expected; }, 10s);
   const std::size_t fds_at_end = count_fds(daemon->pid());
-  const long rss_at_end = rss_kib(daemon->pid());
+  const long rss_at_end = rss_bytes(daemon->pid()) / 1024;
   INFO("pmxd descriptors: " << fds_at_start << " at the start, " << fds_after_last_adoption
                             << " after the last adoption, " << fds_at_end << " at the end, with " << still_adopted
                             << " adopted instances still running\n"
