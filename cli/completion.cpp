@@ -1,28 +1,21 @@
 // `pmx completion`: prints or installs the completion scripts the binary carries.
 #include "cli/completion.hpp"
 
-#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
+#include <string_view>
 
-#include "cli/completion_scripts.hpp"
 #include "cli/commands.hpp"
+#include "cli/completion_scripts.hpp"
+#include "config/paths.hpp"
 
 namespace pmx::cli {
 namespace {
-
-/// mkdir -p; false with errno set when a part cannot be made.
-bool make_folders(const std::string& path) {
-  for (std::size_t at = path.find('/', 1);; at = path.find('/', at + 1)) {
-    const std::string part = path.substr(0, at);
-    if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) return false;
-    if (at == std::string::npos) return true;
-  }
-}
 
 /// Where bash-completion (2.x, Debian's) loads a user's own completions from, on demand.
 std::string user_completion_dir() {
@@ -39,16 +32,14 @@ int install_bash() {
     std::cerr << "pmx: completion install: HOME is not set; run: pmx completion > <folder>/pmx\n";
     return kFailed;
   }
-  if (!make_folders(dir)) {
-    std::cerr << "pmx: completion install: cannot make " << dir << ": " << std::strerror(errno) << "\n";
-    return kFailed;
-  }
   const std::string path = dir + "/pmx";
-  std::ofstream out(path, std::ios::trunc);
-  out << kBashCompletion;
-  out.close();
-  if (!out) {
-    std::cerr << "pmx: completion install: cannot write " << path << "\n";
+  const int fd = config::open_creating_folders(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const std::string_view script = kBashCompletion;
+  const bool written = fd >= 0 && ::write(fd, script.data(), script.size()) == static_cast<ssize_t>(script.size());
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (!written) {
+    std::cerr << "pmx: completion install: cannot write " << path << ": " << std::strerror(error) << "\n";
     return kFailed;
   }
   std::cout << "installed " << path << ": new bash shells complete pmx (zsh: pmx completion zsh > ~/.zfunc/_pmx,\n"

@@ -164,7 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res->keep_alive(keep_alive_);
     if (not_modified(req[http::field::if_none_match], req[http::field::if_modified_since], tag, modified)) {
       res->result(http::status::not_modified);
-      return write_header(res, {});
+      return write_header(res);
     }
     const auto size = static_cast<std::uint64_t>(file.st.st_size);
     res->set(http::field::content_type, content_type(file.path));
@@ -173,7 +173,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       res->result(http::status::range_not_satisfiable);
       res->set(http::field::content_range, "bytes */" + std::to_string(size));
       res->content_length(0);
-      return write_header(res, {});
+      return write_header(res);
     }
     std::uint64_t first = 0, length = size;
     if (range.kind == ByteRange::Kind::Part) {
@@ -187,10 +187,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     file_ = std::move(file.fd);
     offset_ = first;
     remaining_ = head_ ? 0 : length;
-    write_header(res, {});
+    write_header(res);
   }
 
-  void write_header(const std::shared_ptr<http::response<http::empty_body>>& res, beast::error_code) {
+  /// The header, then the file's part that send_file chose (none for HEAD, 304 and 416).
+  void write_header(const std::shared_ptr<http::response<http::empty_body>>& res) {
     stream_.expires_after(kDeadline);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
     http::async_write_header(stream_, *serializer,

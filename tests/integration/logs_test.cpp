@@ -29,23 +29,39 @@ constexpr long kAsan = 1;  // ASan's shadow and quarantine make pmxd's RSS sever
 constexpr long kAsan = 0;
 #endif
 
+/// pmx args for home (its PMX_HOME, the pmxd under test), ready for execve in a forked child.
+class PmxCommand {
+ public:
+  PmxCommand(const TempHome& home, const std::vector<std::string>& args) : argv_strings_{bin::kPmx} {
+    for (char** e = environ; *e; ++e) {
+      if (std::strncmp(*e, "PMX_HOME=", 9) != 0 && std::strncmp(*e, "PMXD=", 5) != 0) env_strings_.emplace_back(*e);
+    }
+    env_strings_.push_back("PMX_HOME=" + home.path());
+    env_strings_.push_back("PMXD=" + bin::kPmxd);
+    argv_strings_.insert(argv_strings_.end(), args.begin(), args.end());
+    for (auto& a : argv_strings_) argv_.push_back(a.data());
+    argv_.push_back(nullptr);
+    for (auto& e : env_strings_) envp_.push_back(e.data());
+    envp_.push_back(nullptr);
+  }
+  PmxCommand(const PmxCommand&) = delete;  // argv_ and envp_ point into the strings
+  PmxCommand& operator=(const PmxCommand&) = delete;
+
+  /// execve; returns only when it failed.
+  void exec() const { ::execve(argv_[0], argv_.data(), envp_.data()); }
+
+ private:
+  std::vector<std::string> argv_strings_;
+  std::vector<std::string> env_strings_;
+  std::vector<char*> argv_;
+  std::vector<char*> envp_;
+};
+
 /// A `pmx logs ...` left running: its stdout is read as it comes.
 class LiveLogs {
  public:
   LiveLogs(const TempHome& home, const std::vector<std::string>& args) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) {
-      if (std::strncmp(*e, "PMX_HOME=", 9) != 0 && std::strncmp(*e, "PMXD=", 5) != 0) env_strings.emplace_back(*e);
-    }
-    env_strings.push_back("PMX_HOME=" + home.path());
-    env_strings.push_back("PMXD=" + bin::kPmxd);
-    std::vector<std::string> argv_strings{bin::kPmx};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv, envp;
-    for (auto& a : argv_strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    const PmxCommand command(home, args);
     int out[2];
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
     pid_ = ::fork();
@@ -54,7 +70,7 @@ class LiveLogs {
       ::dup2(out[1], 1);
       int null = ::open("/dev/null", O_RDONLY);
       ::dup2(null, 0);
-      ::execve(argv[0], argv.data(), envp.data());
+      command.exec();
       ::_exit(127);
     }
     ::close(out[1]);
@@ -351,24 +367,12 @@ namespace {
 /// Runs pmx args with its stdout (and stdin, stderr) on a pseudo-terminal; returns what the
 /// terminal received, once pmx has exited (or at the deadline).
 std::string pmx_on_terminal(const TempHome& home, const std::vector<std::string>& args, milliseconds timeout) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "PMX_HOME=", 9) != 0 && std::strncmp(*e, "PMXD=", 5) != 0) env_strings.emplace_back(*e);
-  }
-  env_strings.push_back("PMX_HOME=" + home.path());
-  env_strings.push_back("PMXD=" + bin::kPmxd);
-  std::vector<std::string> argv_strings{bin::kPmx};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv, envp;
-  for (auto& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
+  const PmxCommand command(home, args);
   int master = -1;
   const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    ::execve(argv[0], argv.data(), envp.data());
+    command.exec();
     ::_exit(127);
   }
   std::string seen;
