@@ -16,7 +16,7 @@ const std::string kSource = PMX_SOURCE_DIR;
 
 /// The verbs and aliases `pmx --help` lists ("  describe, desc, info, show   show everything...").
 std::set<std::string> verbs_of_help() {
-  const auto help = run_process({PMX_BIN, "--help"});
+  const auto help = run_process({bin::kPmx, "--help"});
   REQUIRE(help.exit_code == 0);
   std::set<std::string> words;
   std::istringstream in(help.out);
@@ -45,7 +45,7 @@ std::set<std::string> verbs_of_help() {
 
 /// The long flags `pmx <verb> --help` lists.
 std::set<std::string> long_flags_of(const std::string& verb) {
-  const auto help = run_process({PMX_BIN, verb, "--help"});
+  const auto help = run_process({bin::kPmx, verb, "--help"});
   REQUIRE(help.exit_code == 0);
   std::set<std::string> flags;
   const std::regex flag("--[a-z][a-z0-9-]*");
@@ -166,13 +166,13 @@ TEST_CASE("the completion scripts offer every flag of pmx start, and pmx complet
     CHECK((mentions(*bash, flag + " ") || mentions(*bash, flag + "\n") || mentions(*bash, flag + "\"")));
     CHECK(mentions(*zsh, flag));
   }
-  const auto printed_bash = run_process({PMX_BIN, "completion"});
+  const auto printed_bash = run_process({bin::kPmx, "completion"});
   CHECK(printed_bash.exit_code == 0);
   CHECK(printed_bash.out == *bash);
-  const auto printed_zsh = run_process({PMX_BIN, "completion", "zsh"});
+  const auto printed_zsh = run_process({bin::kPmx, "completion", "zsh"});
   CHECK(printed_zsh.exit_code == 0);
   CHECK(printed_zsh.out == *zsh);
-  const auto fish = run_process({PMX_BIN, "completion", "fish"});
+  const auto fish = run_process({bin::kPmx, "completion", "fish"});
   CHECK(fish.exit_code == 2);
   CHECK(mentions(fish.err, "unknown shell 'fish'"));
 }
@@ -183,7 +183,7 @@ TEST_CASE("pmx completion install puts the bash script where bash-completion loa
   RunOptions opts;
   opts.env = {{"HOME", home}};
   opts.unset = {"XDG_DATA_HOME"};
-  const auto installed = run_process({PMX_BIN, "completion", "install"}, opts);
+  const auto installed = run_process({bin::kPmx, "completion", "install"}, opts);
   REQUIRE(installed.exit_code == 0);
   const std::string path = home + "/.local/share/bash-completion/completions/pmx";
   CHECK(mentions(installed.out, path));

@@ -67,11 +67,8 @@ CrashLoopFds crash_loop_fds(pid_t pid) {
 
 TEST_CASE("a crash loop of 100 apps beside CPU hogs ends errored with pmxd's descriptors bounded",
           "[integration][restart][regression]") {
-#ifdef PMX_ITEST_SANITIZED
-  constexpr int kApps = 30;  // a sanitized pmxd forks several times slower (its shadow memory)
-#else
-  constexpr int kApps = 100;
-#endif
+  // A sanitized pmxd forks several times slower (its shadow memory).
+  const int kApps = sanitized() ? 30 : 100;
   // The most spawns pmxd lets be in flight at once (SpawnQueue: 2 per core, at most 32).
   constexpr int kMostInFlight = 32;
   // What each app holds for its life: its stdout and stderr FIFOs, its two log files and the

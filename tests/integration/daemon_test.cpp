@@ -250,17 +250,7 @@ namespace {
 /// connection closes in pmxd a moment after the client exits, so sockets are counted apart.
 std::size_t open_fds(pid_t pid, bool sockets = true) {
   std::size_t n = 0;
-  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      if (e->d_name[0] == '.') continue;
-      char target[256] = {};
-      const bool socket = readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1) > 0 &&
-                          std::string(target).rfind("socket:", 0) == 0;
-      n += sockets || !socket;
-    }
-    closedir(d);
-  }
+  for (const std::string& target : open_fd_targets(pid)) n += sockets || target.rfind("socket:", 0) != 0;
   return n;
 }
 

@@ -150,6 +150,21 @@ std::vector<std::string> stat_fields(pid_t pid) {
 
 CATCH_REGISTER_LISTENER(FailureCounter)
 
+std::string tested_binary(const char* built, const char* in_tree) {
+  const char* tree = std::getenv("PMX_ITEST_BINARIES");
+  if (tree == nullptr || *tree == '\0') return built;
+  return std::string(tree) + "/" + in_tree;
+}
+
+bool sanitized() {
+#ifdef PMX_ITEST_SANITIZED
+  return true;
+#else
+  const char* flag = std::getenv("PMX_ITEST_SANITIZED");
+  return flag != nullptr && std::string_view(flag) == "1";
+#endif
+}
+
 bool wait_until(const std::function<bool()>& pred, milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   for (;;) {
@@ -166,6 +181,24 @@ long rss_bytes(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6) * 1024;
   }
   return 0;
+}
+
+std::vector<std::string> open_fd_targets(pid_t pid) {
+  std::vector<std::pair<int, std::string>> fds;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      char target[512] = {};
+      const ssize_t n = ::readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1);
+      fds.emplace_back(std::atoi(e->d_name), n > 0 ? std::string(target, static_cast<std::size_t>(n)) : "?");
+    }
+    ::closedir(d);
+  }
+  std::sort(fds.begin(), fds.end());
+  std::vector<std::string> targets;
+  for (auto& [fd, target] : fds) targets.push_back(std::move(target));
+  return targets;
 }
 
 bool process_alive(pid_t pid) {

@@ -27,10 +27,21 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
+/// The path of a binary under test: `built` (CMake's $<TARGET_FILE:...> in this program's build
+/// tree), or `in_tree` inside the build tree PMX_ITEST_BINARIES names. The sanitizer pass runs
+/// the normal build's tests against its own pmx and pmxd that way, instead of compiling them twice.
+std::string tested_binary(const char* built, const char* in_tree);
+
+/// True when the binaries under test are sanitized (several times slower, RSS meaningless): this
+/// program was built with PMX_SANITIZE, or PMX_ITEST_SANITIZED=1 says the binaries of
+/// PMX_ITEST_BINARIES are. Tests take a smaller load there.
+bool sanitized();
+
 /// Paths of the binaries under test and of the fixtures, from CMake's $<TARGET_FILE:...>.
 namespace bin {
-inline const std::string kPmx = PMX_BIN;
-inline const std::string kPmxd = PMXD_BIN;
+inline const std::string kPmx = tested_binary(PMX_BIN, "cli/pmx");
+inline const std::string kPmxd = tested_binary(PMXD_BIN, "daemon/pmxd");
+inline const std::string kRuntime = tested_binary(PMX_RUNTIME_BIN, "cli/pmx-runtime");
 inline const std::string kExitAfter = FIXTURE_EXIT_AFTER;
 inline const std::string kSleeper = FIXTURE_SLEEPER;
 inline const std::string kIgnoreSignals = FIXTURE_IGNORE_SIGNALS;
@@ -51,6 +62,9 @@ bool process_alive(pid_t pid);
 
 /// The resident memory (VmRSS) of pid in bytes, 0 when unreadable.
 long rss_bytes(pid_t pid);
+
+/// What each descriptor of pid leads to ("socket:[123]", "/tmp/x/out.log", "pipe:[9]"), in fd order.
+std::vector<std::string> open_fd_targets(pid_t pid);
 
 /// Start time of pid in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 if gone.
 unsigned long long process_start_time(pid_t pid);

@@ -25,7 +25,7 @@ extern char** environ;
 namespace pmx::itest {
 namespace {
 
-const std::string kRuntime = PMX_RUNTIME_BIN;
+const std::string& kRuntime = bin::kRuntime;
 
 /// Whether this machine lets us make a PID namespace (root, unshare(1) present).
 bool can_unshare() {
