@@ -7,18 +7,38 @@
 # the first pass built with their own sanitizers already, and builds no integration programs:
 # the first pass's run against its sanitized pmx, pmxd and pmx-runtime (PMX_ITEST_BINARIES),
 # while its unit tests are compiled with the sanitizers, since they run the code in-process.
+# The sanitizer build runs at the lowest priority beside the first pass's tests, which spend
+# much of their time waiting on the processes they drive.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # One test more than there are cores: the integration tests spend much of their time waiting
 # on the processes they drive.
 jobs="$(( $(nproc) + 1 ))"
+sanitize=1
+[ "${PMX_SKIP_SANITIZE:-0}" != 1 ] || sanitize=0
 
 "$root/scripts/setup.sh" "$root/build" -DCMAKE_UNITY_BUILD=ON
+
+asan_build_log="$root/build/sanitizer-build.log"
+if ((sanitize)); then
+  setsid nice -n 19 "$root/scripts/setup.sh" "$root/build-asan" -DPMX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_UNITY_BUILD=ON -DPMX_FUZZ=OFF -DPMX_INTEGRATION_TESTS=OFF >"$asan_build_log" 2>&1 &
+  asan_build=$!
+  # Its own process group (setsid), so that a failed first pass stops the whole build with it.
+  trap 'kill -- -"$asan_build" 2>/dev/null || true' EXIT
+fi
+
 (cd "$root/build" && ctest --output-on-failure -j"$jobs" --timeout 300)
 
-if [ "${PMX_SKIP_SANITIZE:-0}" != 1 ]; then
-  "$root/scripts/setup.sh" "$root/build-asan" -DPMX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_UNITY_BUILD=ON -DPMX_FUZZ=OFF -DPMX_INTEGRATION_TESTS=OFF
+if ((sanitize)); then
+  echo "test.sh: waiting for the sanitizer build (log: $asan_build_log)"
+  if ! wait "$asan_build"; then
+    cat "$asan_build_log"
+    echo "test.sh: the sanitizer build failed" >&2
+    exit 1
+  fi
+  trap - EXIT
+  tail -n 3 "$asan_build_log"
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" --timeout 600)
