@@ -5,6 +5,7 @@ namespace pmx::cli::ansi {
 
 constexpr const char* kReset = "\x1b[0m";
 constexpr const char* kBold = "\x1b[1m";
+constexpr const char* kBoldOff = "\x1b[22m";
 constexpr const char* kInverse = "\x1b[7m";
 constexpr const char* kInverseOff = "\x1b[27m";
 constexpr const char* kRed = "\x1b[31m";

@@ -30,8 +30,6 @@ using namespace ansi;
 
 using json = nlohmann::json;
 
-constexpr const char* kBoldOff = "\x1b[22m";
-
 /// PM2 pads `<id>|<name>` to this width before ` | `.
 constexpr std::size_t kPrefixWidth = 10;
 

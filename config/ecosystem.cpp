@@ -160,14 +160,10 @@ Pos position_of(std::string_view text, std::size_t offset) {
 // newlines kept, so byte offsets, lines and columns stay those of the file.
 std::string without_comments(std::string_view text) {
   std::string out(text);
-  bool in_string = false;
   for (std::size_t i = 0; i < out.size(); ++i) {
     const char c = out[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
+    if (c == '"') {
+      i = json_string_end(out, i) - 1;
     } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '/') {
       for (; i < out.size() && out[i] != '\n'; ++i) out[i] = ' ';
     } else if (c == '/' && i + 1 < out.size() && out[i + 1] == '*') {

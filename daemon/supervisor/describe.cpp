@@ -2,6 +2,7 @@
 #include "daemon/supervisor/describe.hpp"
 
 #include "config/app_options.hpp"
+#include "config/json_depth.hpp"
 
 #include <pwd.h>
 #include <algorithm>
@@ -35,25 +36,16 @@ std::string app_user(const config::AppSpec& s) {
   return names.emplace(s.uid, name).first->second;
 }
 
-/// The end of the JSON string starting at text[i] (a '"'): the index past its closing quote.
-std::size_t string_end(std::string_view text, std::size_t i) {
-  for (++i; i < text.size(); ++i) {
-    if (text[i] == '\\') ++i;
-    else if (text[i] == '"') return i + 1;
-  }
-  return text.size();
-}
-
 /// Appends ,"KEY":"value" for each entry of env_json (an object of strings, as the daemon
 /// writes it) whose key pm2_env does not already have: PM2 puts the app's env keys at the top
 /// of pm2_env too (dashboards read pm2_env.NODE_ENV), and its own fields stay as they are.
 void append_env_entries(std::string& out, std::string_view env_json, const nlohmann::json& pm2_env) {
   std::size_t i = env_json.find('"');
   while (i != std::string_view::npos && i < env_json.size()) {
-    const std::size_t key_end = string_end(env_json, i);
+    const std::size_t key_end = config::json_string_end(env_json, i);
     const std::size_t value_start = env_json.find('"', key_end);
     if (value_start == std::string_view::npos) return;
-    const std::size_t value_end = string_end(env_json, value_start);
+    const std::size_t value_end = config::json_string_end(env_json, value_start);
     const std::string key(env_json.substr(i + 1, key_end - i - 2));
     if (key != "env" && !pm2_env.contains(key)) {
       out += ',';

@@ -35,3 +35,14 @@ TEST_CASE("check_json_depth accepts 64 levels and refuses 65", "[json_depth]") {
 
 }  // namespace
 }  // namespace pmx::config
+
+TEST_CASE("json_string_end finds the quote that closes a string, past escaped quotes and backslashes",
+          "[json_depth]") {
+  using pmx::config::json_string_end;
+  const std::string_view text = R"({"a\"b":"c\\","d":"unclosed)";
+  CHECK(json_string_end(text, 1) == 7);    // "a\"b" ends before the colon
+  CHECK(text[json_string_end(text, 1)] == ':');
+  CHECK(json_string_end(text, 8) == 13);   // "c\\" ends before the comma
+  CHECK(text[json_string_end(text, 8)] == ',');
+  CHECK(json_string_end(text, 18) == text.size());  // never closed
+}
