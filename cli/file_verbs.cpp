@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/autostart.hpp"
 #include "cli/commands.hpp"
 #include "cli/daemon_connection.hpp"
 #include "cli/ecosystem_file.hpp"
@@ -29,7 +30,7 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 config::Ecosystem load_file(const std::string& arg, const FileOptions& fo) {
-  auto eco = read_ecosystem(arg, config::LoadOptions{fo.env, split_commas(fo.only)});
+  auto eco = read_ecosystem(arg, config::LoadOptions{fo.env, split_commas(fo.only), companion_binary("pmx-serve", "serve")});
   if (!eco) throw Failure(kUsage, eco.error());
   for (const auto& w : eco->warnings) std::cerr << "pmx: warning: " << w << "\n";
   for (const auto& app : eco->apps) warn_unsupported(app);

@@ -350,7 +350,17 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     // Paths: cwd against the file's folder (and it is the default cwd), the rest against cwd.
     s.cwd = s.cwd.empty() ? base_dir : absolute_path(s.cwd, base_dir);
     std::string script = absolute_path(s.script, s.cwd);
-    if (!is_regular_file(script)) script = find_in_path(s.script);
+    if (s.script == "serve" && !options.serve_program.empty()) {
+      script = options.serve_program.front() == '/' ? options.serve_program : find_in_path(options.serve_program);
+      if (script.empty()) {
+        Pos p = positions ? option_pos(tree, app, i, apps_path, "script") : Pos{};
+        errors.push_back(at(file, p) + label + ": option 'script': 'serve' (the static file server) needs " +
+                         options.serve_program + ", which is not installed next to pmx nor in PATH");
+        continue;
+      }
+    } else if (!is_regular_file(script)) {
+      script = find_in_path(s.script);
+    }
     if (script.empty() && looks_like_command(s.script)) {
       // `script: "npm run start"`, `script: "node server.js"`: a command line, run as the CLI
       // runs one (config::command_string), its words before the app's args.

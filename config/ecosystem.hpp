@@ -21,6 +21,9 @@ std::optional<Format> format_of(const std::string& path);
 struct LoadOptions {
   std::string env_name;           ///< --env <name>: env_<name> is merged over env
   std::vector<std::string> only;  ///< --only a,b: keep these apps (after validating all)
+  /// What `script: "serve"` runs, as under PM2 its static server (configured by the app's
+  /// PM2_SERVE_* env): pmx-serve's path, found by the CLI. Empty: "serve" is an ordinary script.
+  std::string serve_program;
 };
 
 struct Ecosystem {

@@ -128,6 +128,25 @@ TEST_CASE("pmx serve runs a folder's static server as an app named as PM2 names 
   CHECK(wait_until([&] { return body_of(request(port, "/")) == "<h1>home</h1>\n"; }, 10s));
 }
 
+TEST_CASE("an ecosystem file's script: serve runs the static server, configured by PM2_SERVE_* as under PM2",
+          "[integration][serve][pm2]") {
+  Session s;
+  Site site(s.home);
+  const int port = free_port();
+  // The shape PM2's documentation gives, the folder relative to the file's own.
+  const std::string file = s.home.scratch("ecosystem.config.js");
+  std::ofstream(file) << "module.exports = { apps: [{ name: 'static', script: 'serve', env: {\n"
+                      << "  PM2_SERVE_PATH: './site', PM2_SERVE_PORT: " << port << ", PM2_SERVE_SPA: 'true' } }] };\n";
+  REQUIRE_EXIT(s.pmx({"start", file}), 0);
+  CHECK(s.wait_status("static", "online"));
+  REQUIRE(wait_until([&] { return !http_exchange_raw(port, "GET / HTTP/1.0\r\n\r\n").empty(); }, 10s));
+  CHECK(body_of(request(port, "/")) == "<h1>home</h1>\n");
+  CHECK(body_of(request(port, "/style.css")) == "body{}\n");
+  CHECK(body_of(request(port, "/a/route/of/the/app")) == "<h1>home</h1>\n");  // PM2_SERVE_SPA
+  // The script is pmx-serve, not a file named serve beside the ecosystem file.
+  CHECK(mentions(s.app("static")["pm2_env"].value("pm_exec_path", ""), "pmx-serve"));
+}
+
 TEST_CASE("pmx serve never answers with a file outside its folder", "[integration][serve][security]") {
   Session s;
   Site site(s.home);

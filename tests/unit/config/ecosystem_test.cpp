@@ -132,7 +132,7 @@ TEST_CASE("ecosystem: --env merges env_<name> over env, append_env_to_name", "[e
   REQUIRE(plain.ok());
   CHECK(plain->apps[0].env.at("B") == "base");
   CHECK(plain->apps[0].name == "a");
-  auto prod = yaml(text, LoadOptions{"production", {}});
+  auto prod = yaml(text, LoadOptions{"production", {}, ""});
   REQUIRE(prod.ok());
   CHECK(prod->apps[0].env.at("A") == "base");
   CHECK(prod->apps[0].env.at("B") == "prod");
@@ -141,12 +141,12 @@ TEST_CASE("ecosystem: --env merges env_<name> over env, append_env_to_name", "[e
 
 TEST_CASE("ecosystem: --only keeps the named apps, and names must exist", "[ecosystem]") {
   const std::string text = "apps:\n  - {name: a, script: sh}\n  - {name: b, script: sh}\n  - {name: c, script: sh}\n";
-  auto r = yaml(text, LoadOptions{"", {"a", "c"}});
+  auto r = yaml(text, LoadOptions{"", {"a", "c"}, ""});
   REQUIRE(r.ok());
   REQUIRE(r->apps.size() == 2);
   CHECK(r->apps[0].name == "a");
   CHECK(r->apps[1].name == "c");
-  CHECK_FALSE(yaml(text, LoadOptions{"", {"zz"}}).ok());
+  CHECK_FALSE(yaml(text, LoadOptions{"", {"zz"}, ""}).ok());
 }
 
 TEST_CASE("ecosystem: relative cwd, script and log paths resolve against the file", "[ecosystem]") {
@@ -390,6 +390,23 @@ TEST_CASE("ecosystem: a bare app object, and an app without a name, as PM2 takes
   auto scalar = json_text("42");
   REQUIRE_FALSE(scalar.ok());
   CHECK_THAT(scalar.error(), Contains("one app"));
+}
+
+TEST_CASE("ecosystem: script serve runs the static server the CLI names, as PM2 runs its own", "[ecosystem]") {
+  const std::string text = "apps:\n  - name: site\n    script: serve\n    env: {PM2_SERVE_PORT: 8080}\n";
+  auto r = yaml(text, LoadOptions{"", {}, "/bin/true"});
+  INFO((r ? "" : r.error()));
+  REQUIRE(r.ok());
+  CHECK(r->apps[0].script == "/bin/true");
+  CHECK(r->apps[0].interpreter.empty());
+  // Where no static server is given (the fuzzer, other readers), serve is an ordinary script.
+  auto plain = yaml(text);
+  REQUIRE_FALSE(plain.ok());
+  CHECK_THAT(plain.error(), Contains("no such file"));
+  // A static server that cannot be found is named in the error.
+  auto missing = yaml(text, LoadOptions{"", {}, "pmx-serve-not-installed"});
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error(), Contains("pmx-serve-not-installed, which is not installed"));
 }
 
 }  // namespace
