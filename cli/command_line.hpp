@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/logs.hpp"
+#include "cli/deploy_verb.hpp"
 #include "cli/serve_verb.hpp"
 #include "cli/startup.hpp"
 
@@ -76,6 +77,7 @@ struct CommandLine {
   std::optional<std::string> from_pm2;  ///< resurrect --from-pm2 [path]
   StartupOptions startup;
   ServeVerbOptions serve;
+  DeployVerbOptions deploy;
   LogsOptions logs;
   CLI::Option* logs_timestamp = nullptr;  ///< --timestamp, given with or without a format
   std::string logs_stamp_format;

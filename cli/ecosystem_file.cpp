@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -115,6 +116,23 @@ Result<config::Ecosystem> read_ecosystem(const std::string& arg, const config::L
   auto eco = config::load_ecosystem(path, options);
   if (!eco) return eco;
   return eco;
+}
+
+Result<nlohmann::json> read_ecosystem_document(const std::string& arg) {
+  const std::string path = config::absolute_path(arg, config::current_directory());
+  const auto format = config::format_of(path);
+  if (!format) return Error{arg + ": not an ecosystem file (.js, .cjs, .mjs, .yaml, .yml or .json)"};
+  std::string text;
+  if (*format == config::Format::JavaScript) {
+    auto evaluated = evaluate_js(path);
+    if (!evaluated) return Error{evaluated.error()};
+    text = std::move(*evaluated);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{arg + ": cannot read the file"};
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return config::parse_ecosystem_document(text, *format, arg);
 }
 
 }  // namespace pmx::cli

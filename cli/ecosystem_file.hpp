@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "config/ecosystem.hpp"
 
 namespace pmx::cli {
@@ -17,5 +19,8 @@ std::string default_ecosystem_file();
 /// Loads the file: a YAML or JSON file directly, a .js file by running node to print it as
 /// JSON, "-" as JSON from stdin.
 Result<config::Ecosystem> read_ecosystem(const std::string& arg, const config::LoadOptions& options);
+
+/// The whole document of the file (a .js one evaluated by node), for its deploy section.
+Result<nlohmann::json> read_ecosystem_document(const std::string& arg);
 
 }  // namespace pmx::cli

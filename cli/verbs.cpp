@@ -17,6 +17,7 @@
 #include "cli/completion.hpp"
 #include "cli/daemon_connection.hpp"
 #include "cli/file_verbs.hpp"
+#include "cli/deploy_verb.hpp"
 #include "cli/serve_verb.hpp"
 #include "cli/start_verb.hpp"
 #include "config/dump.hpp"
@@ -391,6 +392,8 @@ const Verb kVerbs[] = {
      [](Invocation& v) { return cmd_update(v.daemon, v.cl.globals); }},
     {"serve", "serve a folder's files over HTTP, as an app (PM2's static server; pmx-serve, no Node)", {},
      define_serve, run_serve, true},
+    {"deploy", "deploy a git repository to hosts over ssh from the file's deploy section (PM2's deploy)", {},
+     define_deploy, run_deploy},
     {"completion", "print the bash completion script (zsh: completion zsh; install: for this user)", {},
      [](CLI::App& c, CommandLine& cl) { define_one(c, cl, "shell", "bash (the default), zsh, or install", false); },
      [](Invocation& v) { return run_completion(v.cl.one); }},

@@ -417,6 +417,12 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
   return eco;
 }
 
+Result<json> parse_ecosystem_document(std::string_view text, Format format, const std::string& display_name) {
+  auto tree = parse_tree(text, format, display_name);
+  if (!tree) return Error{tree.error()};
+  return std::move(tree->value);
+}
+
 Result<Ecosystem> load_ecosystem(const std::string& path, const LoadOptions& options) {
   auto format = format_of(path);
   if (!format || *format == Format::JavaScript) return Error{path + ": not a YAML or JSON file"};

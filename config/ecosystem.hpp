@@ -31,6 +31,10 @@ struct Ecosystem {
   std::vector<std::string> warnings;  ///< "file:line:col: ..." (unknown keys and the like)
 };
 
+/// The whole document of an ecosystem text as JSON, for the sections beside `apps` (deploy);
+/// an error names the file (and the line, for YAML and JSON).
+Result<nlohmann::json> parse_ecosystem_document(std::string_view text, Format format, const std::string& display_name);
+
 /// Parses an ecosystem text. display_name prefixes every message; base_dir resolves relative
 /// paths. For Format::JavaScript the text is the JSON the file evaluated to, and messages
 /// name the app and option instead of a line. All or nothing: any error fails the whole file,

@@ -17,7 +17,7 @@ _pmx() {
     local verbs="start stop restart reload startOrRestart startOrReload delete del scale
         ecosystem init reset describe desc info show list ls l ps status jlist prettylist env
         pid id flush reloadLogs logs ping kill trigger sendData send-data signal sendSignal help
-        save dump resurrect cleardump startup unstartup update serve completion"
+        save dump resurrect cleardump startup unstartup update serve deploy completion"
     local globals="--no-color --timeout --help --version"
     local file_flags="--only --env"
     local start_flags="--name --namespace --cwd --interpreter --interpreter-args --node-args
@@ -103,6 +103,14 @@ _pmx() {
         serve)
             flags="--port --name --spa --basic-auth-username --basic-auth-password" targets=none
             [[ $cur != -* ]] && { _filedir -d; return; } ;;
+        deploy)
+            flags="--force" targets=none
+            if [[ $cur != -* ]]; then
+                case $((cword - verb_at)) in
+                    1) _filedir '@(js|cjs|mjs|json|yaml|yml)'; return ;;
+                    3) COMPREPLY=($(compgen -W "setup update revert curr prev list exec ref" -- "$cur")); return ;;
+                esac
+            fi ;;
         completion)
             COMPREPLY=($(compgen -W "bash zsh install" -- "$cur"))
             return ;;

@@ -126,8 +126,10 @@ TEST_CASE("a crash loop of 100 apps beside CPU hogs ends errored with pmxd's des
   // Each app errored after max_restarts unstable runs in a row: 2 restarts, or a few more when
   // pmxd reaped a run late (an exit's time is when pmxd reaps it, and pmxd shares the CPU with
   // the hogs). Before the fix, dozens of runs of each counted as stable.
+  // A sanitized pmxd beside other work reaps later still.
+  const int most_restarts = sanitized() ? 14 : 8;
   for (const auto& app : s.jlist()) {
     INFO(app["name"] << ": " << app["pm2_env"]["restart_time"] << " restarts");
-    CHECK(app["pm2_env"]["restart_time"].get<int>() <= 8);
+    CHECK(app["pm2_env"]["restart_time"].get<int>() <= most_restarts);
   }
 }

@@ -290,6 +290,7 @@ RunResult run_process(const std::vector<std::string>& argv_in, const RunOptions&
     dup2(out[1], 1);
     dup2(err[1], 2);
     close_fds_from(3);
+    if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(126);
     execve(c_argv[0], c_argv.data(), c_env.data());
     _exit(127);
   }
@@ -488,6 +489,7 @@ DaemonProcess::DaemonProcess(const TempHome& home, std::vector<std::string> extr
     dup2(console_fd, 1);
     dup2(console_fd, 2);
     close_fds_from(3);
+    if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(126);
     execve(c_argv[0], c_argv.data(), c_env.data());
     _exit(127);
   }

@@ -105,6 +105,7 @@ struct RunOptions {
   /// Called every poll (~20 ms) while the child runs; the harness reaps its pmxd there, since a
   /// zombie pmxd would look alive to `pmx kill`, which waits for the daemon to exit.
   std::function<void()> on_poll;
+  std::string cwd = {};  ///< the child's working folder; empty: the test's own
 };
 
 /// Options for a `pmx kill` at cleanup: a 15 s deadline.

@@ -141,16 +141,19 @@ TEST_CASE("200,000 lines arrive once and in order, also across size rotations",
   if (compress) args.push_back("--log-compress");
   args.insert(args.end(), {"--", "200000"});
   REQUIRE_EXIT(s.pmx(args), 0);
-  auto out_done = [&] {
-    const auto current = read_lines(logs + "/big-out.log");
-    return !current.empty() && current.back() == "out 200000";
+  // Both streams to their last line: they are two pipes, and stderr's may come second.
+  auto done = [&] {
+    const auto out = read_lines(logs + "/big-out.log");
+    const auto err = read_lines(logs + "/big-error.log");
+    return !out.empty() && out.back() == "out 200000" && !err.empty() && err.back() == "err 200000";
   };
-  REQUIRE(wait_until(out_done, 30s));
+  REQUIRE(wait_until(done, 30s));
   // Compression runs after each rotation, off the loop: wait until no plain rotated file is left.
   auto settled = [&] {
     if (!compress) return true;
     for (const auto& name : list_dir(logs)) {
-      if (name.rfind("big-out__", 0) == 0 && name.size() > 4 && name.substr(name.size() - 4) == ".log") return false;
+      const bool rotated = name.rfind("big-out__", 0) == 0 || name.rfind("big-error__", 0) == 0;
+      if (rotated && name.size() > 4 && name.substr(name.size() - 4) == ".log") return false;
       if (name.find(".tmp") != std::string::npos) return false;
     }
     return true;
