@@ -143,7 +143,9 @@ TEST_CASE("in cluster mode each instance is probed through its own port: only th
   Session s;
   const std::string server = write_health_server(s.home);
   const int port = free_port();
-  const int health_base = free_port();
+  // Two free ports in a row for the instances' health ports.
+  int health_base = free_port();
+  for (int tries = 0; tries < 50 && !port_is_free(health_base + 1); ++tries) health_base = free_port();
   REQUIRE(port_is_free(health_base + 1));
   const std::string eco = write_scratch(s.home, "eco.yaml",
                                      "apps:\n"
