@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstdio>
 #include <ctime>
@@ -56,11 +57,12 @@ struct Column {
   int drop_order;  ///< narrow terminals drop the highest first; 0 never dropped
 };
 
-// id, name, namespace, mode, pid, uptime, ↺, status, cpu, mem, user
+// id, name, namespace, mode, pid, uptime, ↺, status, health, cpu, mem, user
 constexpr Column kColumns[] = {
     {"id", 0},    {"name", 0},   {"namespace", 5}, {"mode", 4},   {"pid", 2},   {"uptime", 3},
-    {"↺", 6},     {"status", 0}, {"cpu", 1},       {"mem", 1},    {"user", 7},
+    {"↺", 6},     {"status", 0}, {"health", 5},    {"cpu", 1},    {"mem", 1},    {"user", 7},
 };
+constexpr std::size_t kHealthColumn = 8;  ///< shown only when an app has a health check
 constexpr std::size_t kColumnCount = sizeof kColumns / sizeof kColumns[0];
 
 std::vector<std::string> cells_of(const json& app) {
@@ -80,6 +82,7 @@ std::vector<std::string> cells_of(const json& app) {
       online ? config::format_uptime(static_cast<std::uint64_t>(std::max<std::int64_t>(0, env.value("uptime_ms", std::int64_t{0})))) : "0",
       std::to_string(env.value("restart_time", 0)),
       status,
+      env.value("health", json()).is_string() ? env["health"].get<std::string>() : "",
       cpu,
       config::format_bytes(monit.value("memory", std::uint64_t{0})),
       env.value("username", ""),
@@ -113,6 +116,9 @@ std::string render_list(const json& apps, const Style& style) {
   }
   // Drop columns, least useful first, until the table fits the terminal.
   std::vector<bool> shown(kColumnCount, true);
+  shown[kHealthColumn] = std::any_of(apps.begin(), apps.end(), [](const json& app) {
+    return app.value("pm2_env", json::object()).value("health", json()).is_string();
+  });
   auto total = [&] {
     std::size_t t = 1;
     for (std::size_t c = 0; c < kColumnCount; ++c) {
@@ -198,9 +204,24 @@ std::string render_describe(const json& app, const Style& style) {
   if (!env.value("notify_status", "").empty()) rows.emplace_back("app status", env.value("notify_status", ""));
   options(config::DescribeGroup::Logs);
   options(config::DescribeGroup::Policy);
+  // Why the last run ended: "signal (SIGTERM) at <time>", "cron at <time>".
+  if (const json reason = env.value("last_exit_reason", json()); reason.is_string()) {
+    std::string last = reason.get<std::string>();
+    if (last == "exit" && env.value("exit_code", json()).is_number()) last += " (code " + text(env["exit_code"]) + ")";
+    if ((last == "signal" || last == "oom") && env.value("exit_signal", json()).is_string()) last += " (" + text(env["exit_signal"]) + ")";
+    rows.emplace_back("last exit", last + " at " + local_time(env.value("last_exit_at", json())));
+  } else {
+    rows.emplace_back("last exit", "");
+  }
   rows.emplace_back("last exit code", text(env.value("exit_code", json())));
   rows.emplace_back("last exit signal", text(env.value("exit_signal", json())));
   rows.emplace_back("last reason", text(env.value("status_reason", json())));
+  if (env.value("health", json()).is_string()) {
+    rows.emplace_back("health", env["health"].get<std::string>());
+    rows.emplace_back("last probe", env.value("health_last_at", json()).is_number()
+                                        ? text(env.value("health_last_result", json())) + " at " + local_time(env["health_last_at"])
+                                        : "none yet");
+  }
   rows.emplace_back("exec error", text(env.value("exec_error", json())));
   rows.emplace_back("unique id", env.value("unique_id", ""));
   rows.emplace_back("cgroup", text(env.value("cgroup", json())));

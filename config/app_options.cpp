@@ -2,6 +2,8 @@
 // option into AppSpec, its value in to_json, and pm2_env's option fields.
 #include "config/app_options.hpp"
 
+#include "config/health_check.hpp"
+
 #include <map>
 #include <type_traits>
 
@@ -75,6 +77,15 @@ void read_log_rotate_interval(OptionReader& r, AppSpec& s) {
     }
   }
 }
+
+void read_health_check(OptionReader& r, AppSpec& s) {
+  if (const json* v = r.find("health_check")) {
+    auto check = health_check_from_json(*v);
+    if (check) s.health_check = *check;
+    else r.fail_msg("health_check", check.error());
+  }
+}
+json health_check_value(const AppSpec& s) { return health_check_to_json(s.health_check); }
 
 template <class... Fs>
 struct OptionVisitor : Fs... {
@@ -241,6 +252,12 @@ const std::vector<AppOption>& app_options() {
     {.name = "log_rotate_interval", .aliases = {"logRotateInterval"}, .kind = OptK::Cron,
      .field = &AppSpec::log_rotate_interval, .read = read_log_rotate_interval,
      .cli = {"--log-rotate-interval", "also rotate logs on this cron schedule ('0 0 * * *': daily)", OptF::Value}},
+    // Health, order and limits (issue 22).
+    {.name = "health_check", .aliases = {"healthCheck"}, .kind = OptK::HealthCheck, .read = read_health_check,
+     .value = health_check_value,
+     .cli = {"--health-check", "probe each instance: http://host:port/path, tcp://host:port or exec:command "
+                               "({instance}, {port}; Docker's defaults: 30s interval and timeout, 3 retries)", OptF::Value},
+     .describe = {"health check", OptG::Policy}, .jlist_keys = {"health_check"}, .jlist = OptJ::Value},
   };
   // clang-format on
   return table;

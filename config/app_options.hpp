@@ -39,6 +39,7 @@ enum class OptionKind {
   Instances,    ///< a count, "max", 0 or -N
   BoolOrWords,  ///< true or false, or words (filter_env: prefixes; watch: paths)
   Cron,         ///< a cron expression; 0 or "0" is none
+  HealthCheck,  ///< an object (http, tcp or exec, and its timings) or a string (config/health_check.hpp)
 };
 
 /// Where a generically read and written option lives in AppSpec.

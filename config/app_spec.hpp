@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "config/health_check.hpp"
 #include "config/result.hpp"
 
 namespace pmx::config {
@@ -79,6 +80,8 @@ struct AppSpec {
   std::uint64_t listen_timeout_ms = 3000;
   bool wait_ready = false;
   bool shutdown_with_message = false;
+  // Health, order and limits (issue 22).
+  HealthCheck health_check;               ///< none unless set
 };
 
 /// An option whose reading failed: its name (as written) and the message.

@@ -8,10 +8,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/app_spec.hpp"
+#include "daemon/instance/exit_reason.hpp"
+#include "daemon/instance/health_status.hpp"
 #include "daemon/instance/instance_fsm.hpp"
 #include "daemon/logs/log_pipe.hpp"
 #include "daemon/listeners/node_channel.hpp"
@@ -82,6 +85,17 @@ struct Instance {
   std::int64_t started_at_ms = 0;  ///< wall clock of the last spawn
   ExitStatus last_exit;
   bool exited_once = false;
+  /// Why pmxd is ending the current run (stop, restart, max_memory_restart...), from the
+  /// transition that began it; cleared once the run's end is recorded (ExitRecorder).
+  std::optional<ExitReason> ending_cause;
+  /// What the next restart event is for (cron, watch, reload), set by whoever asks for it just
+  /// before; read and cleared by that event's transition. Unset: a plain restart.
+  std::optional<ExitReason> restart_cause;
+  /// Why the last run ended (unset until one has), and when (wall clock, epoch ms).
+  std::optional<ExitReason> last_exit_reason;
+  std::int64_t last_exit_at_ms = 0;
+  /// What the health checks found in the current run (Health::None without a check).
+  HealthStatus health;
   std::string exec_error;        ///< why the last exec failed, empty when it did not
   bool deleting = false;
 

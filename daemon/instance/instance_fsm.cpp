@@ -27,6 +27,7 @@ constexpr StateName kStateNames[] = {
     {State::Restarting, "restarting", "stopping"},
     {State::WaitingRestart, "waiting_restart", "waiting restart"},
     {State::Errored, "errored", "errored"},
+    {State::RestartingUnhealthy, "restarting_unhealthy", "stopping"},
 };
 
 // ---- Saturating arithmetic ----------------------------------------------------------------------
@@ -67,6 +68,7 @@ struct Facts {
   bool spawn_failed;
   bool unstable;          // the run lasted less than min_uptime
   int consecutive_after;  // consecutive unstable exits if this exit is counted
+  int consecutive_now;    // consecutive unstable exits counted so far (health restarts included)
   bool stop_code;         // exited normally with one of stop_exit_codes
   Millis delay;           // the restart delay this exit would get
 };
@@ -83,6 +85,9 @@ constexpr Guard no_autorestart_or_stop_code{
 constexpr Guard unstable_limit_reached{"unstable_limit_reached", [](const Facts& f) {
                                          return f.unstable && f.consecutive_after >= f.policy->max_restarts;
                                        }};
+constexpr Guard unhealthy_limit_reached{"unhealthy_limit_reached", [](const Facts& f) {
+                                          return f.consecutive_now >= f.policy->max_restarts;
+                                        }};
 constexpr Guard restart_now{"restart_now", [](const Facts& f) { return f.delay.count() == 0; }};
 constexpr Guard otherwise{"otherwise", [](const Facts&) { return true; }};
 
@@ -102,6 +107,7 @@ std::string by_event(const Facts& f) {
     case Event::KillTimeout: return "kill_timeout elapsed, SIGKILL";
     case Event::Replaced: return "reloaded";
     case Event::SpawnCancelled: return "stopped before its spawn's turn came";
+    case Event::Unhealthy: return "health check failed, restarting";
     default: return to_string(f.event);
   }
 }
@@ -123,6 +129,13 @@ std::string exit_waiting(const Facts& f) {
 
 std::string user_restart(const Facts&) { return "restart"; }
 
+std::string health_restart(const Facts& f) { return what_ended(f) + " after failing its health check, restarting"; }
+
+std::string health_errored(const Facts& f) {
+  return what_ended(f) + " after failing its health check, " + std::to_string(f.consecutive_now) +
+         " unstable restarts in a row (max_restarts " + std::to_string(f.policy->max_restarts) + ")";
+}
+
 // ---- Rows ---------------------------------------------------------------------------------------
 
 enum class Signal : std::uint8_t { None, Stop, Kill };
@@ -131,7 +144,8 @@ enum class Signal : std::uint8_t { None, Stop, Kill };
 enum class Spawn : std::uint8_t { None, Start, Restart, TookOver };
 enum class Arm : std::uint8_t { None, KillTimer, RestartTimer };
 // Exit: unstable accounting and backoff reset. ExitBackoff: the same, and the delay is recorded.
-enum class Count : std::uint8_t { None, ResetUnstable, Exit, ExitBackoff };
+// Unhealthy: one more unstable restart, whatever the uptime.
+enum class Count : std::uint8_t { None, ResetUnstable, Exit, ExitBackoff, Unhealthy };
 
 using Mask = std::uint32_t;
 
@@ -185,9 +199,9 @@ constexpr Row kRows[] = {
     {of(S::Online), of(E::Restart, E::MemoryExceeded), nullptr,
      S::Restarting,           Signal::Stop,  false,    Spawn::None,    Arm::KillTimer,    Count::None,          by_event},
     // The stop signal was sent and the kill timer armed by the restart: nothing more to do.
-    {of(S::Restarting), of(E::Stop), nullptr,
+    {of(S::Restarting, S::RestartingUnhealthy), of(E::Stop), nullptr,
      S::Stopping,             Signal::None,  false,    Spawn::None,    Arm::None,         Count::None,          by_event},
-    {of(S::Stopping, S::Restarting), of(E::KillTimeout), nullptr,
+    {of(S::Stopping, S::Restarting, S::RestartingUnhealthy), of(E::KillTimeout), nullptr,
      std::nullopt,            Signal::Kill,  false,    Spawn::None,    Arm::None,         Count::None,          by_event},
     {of(S::Stopping), kEnded, nullptr,
      S::Stopped,              Signal::None,  true,     Spawn::None,    Arm::None,         Count::None,          what_ended},
@@ -199,6 +213,16 @@ constexpr Row kRows[] = {
      S::Launching,            Signal::None,  true,     Spawn::Restart, Arm::None,         Count::ResetUnstable, user_restart},
     {of(S::WaitingRestart, S::Errored), of(E::Stop), nullptr,
      S::Stopped,              Signal::None,  false,    Spawn::None,    Arm::None,         Count::None,          by_event},
+    // Health: an unhealthy run is restarted gracefully, and counts as an unstable restart until
+    // a probe passes (healthy), so a permanently broken app ends errored.
+    {of(S::Online), of(E::Unhealthy), nullptr,
+     S::RestartingUnhealthy,  Signal::Stop,  false,    Spawn::None,    Arm::KillTimer,    Count::Unhealthy,     by_event},
+    {of(S::Online), of(E::Healthy), nullptr,
+     std::nullopt,            Signal::None,  false,    Spawn::None,    Arm::None,         Count::ResetUnstable, by_event},
+    {of(S::RestartingUnhealthy), kEnded, &unhealthy_limit_reached,
+     S::Errored,              Signal::None,  true,     Spawn::None,    Arm::None,         Count::None,          health_errored},
+    {of(S::RestartingUnhealthy), kEnded, nullptr,
+     S::Launching,            Signal::None,  true,     Spawn::Restart, Arm::None,         Count::None,          health_restart},
     // Reload: the replacement was started beside the running run and is ready; the supervisor
     // stops the old run itself. Online throughout.
     {of(S::Online), of(E::Replaced), nullptr,
@@ -212,7 +236,8 @@ constexpr Mask kRestartTimer = 2;
 Mask timers_owned(State s) {
   switch (s) {
     case State::Stopping:
-    case State::Restarting: return kKillTimer;
+    case State::Restarting:
+    case State::RestartingUnhealthy: return kKillTimer;
     case State::WaitingRestart: return kRestartTimer;
     default: return 0;
   }
@@ -263,6 +288,7 @@ std::string effects_of(const Row& row) {
   if (row.count == Count::ResetUnstable) parts.emplace_back("reset unstable count");
   if (row.count == Count::Exit) parts.emplace_back("count exit");
   if (row.count == Count::ExitBackoff) parts.emplace_back("count exit, backoff");
+  if (row.count == Count::Unhealthy) parts.emplace_back("count unstable restart");
   std::string out;
   for (const auto& p : parts) {
     if (!out.empty()) out += ", ";
@@ -295,7 +321,8 @@ const char* status_name(State s) {
 }
 
 bool is_settled(State s) {
-  return s != State::Stopping && s != State::Restarting && s != State::Launching;
+  return s != State::Stopping && s != State::Restarting && s != State::Launching &&
+         s != State::RestartingUnhealthy;
 }
 
 bool is_stopped(State s) { return s == State::Stopped || s == State::Errored; }
@@ -314,6 +341,8 @@ const char* to_string(Event e) {
     case Event::Adopted: return "adopted";
     case Event::Replaced: return "replaced";
     case Event::SpawnCancelled: return "spawn_cancelled";
+    case Event::Unhealthy: return "unhealthy";
+    case Event::Healthy: return "healthy";
   }
   return "?";
 }
@@ -412,6 +441,7 @@ Effects InstanceFsm::handle(Event event, TimePoint now, ExitStatus exit) {
   f.spawn_failed = event == Event::SpawnFailed;
   // A failed start is unstable however long it took (wait_ready's listen_timeout may pass min_uptime).
   f.unstable = uptime < policy_.min_uptime || f.spawn_failed;
+  f.consecutive_now = consecutive_unstable_;
   f.consecutive_after = consecutive_unstable_;
   if (f.unstable) bump(f.consecutive_after);
   else f.consecutive_after = 0;
@@ -445,6 +475,10 @@ Effects InstanceFsm::handle(Event event, TimePoint now, ExitStatus exit) {
       consecutive_unstable_ = f.consecutive_after;
       if (uptime >= kBackoffResetUptime) prev_restart_delay_ = Millis(0);
       if (row->count == Count::ExitBackoff) prev_restart_delay_ = f.delay;
+      break;
+    case Count::Unhealthy:
+      bump(unstable_restarts_);
+      bump(consecutive_unstable_);
       break;
   }
   if (row->spawn == Spawn::Restart || row->spawn == Spawn::TookOver) bump(restart_count_);

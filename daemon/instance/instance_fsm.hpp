@@ -8,37 +8,43 @@
 // equal to the code.
 //
 // <transition-table>
-// | from                              | event [guard]                                      | to              | effects                                                             |
-// |-----------------------------------|----------------------------------------------------|-----------------|---------------------------------------------------------------------|
-// | stopped, waiting_restart, errored | start, restart                                     | launching       | cancel timers (waiting_restart), spawn, reset unstable count        |
-// | stopped                           | adopted                                            | online          |                                                                     |
-// | launching                         | spawned                                            | online          |                                                                     |
-// | launching, online                 | spawn_failed, exited [no_autorestart_or_stop_code] | stopped         | kill rest                                                           |
-// | launching, online                 | spawn_failed, exited [unstable_limit_reached]      | errored         | kill rest, count exit                                               |
-// | launching, online                 | spawn_failed, exited [restart_now]                 | launching       | kill rest, spawn (restart + 1), count exit, backoff                 |
-// | launching, online                 | spawn_failed, exited [otherwise]                   | waiting_restart | kill rest, arm restart timer, count exit, backoff                   |
-// | waiting_restart                   | restart_timer                                      | launching       | cancel timers, spawn (restart + 1)                                  |
-// | launching, online                 | stop                                               | stopping        | stop signal, arm kill timer                                         |
-// | online                            | restart, memory_exceeded                           | restarting      | stop signal, arm kill timer                                         |
-// | restarting                        | stop                                               | stopping        |                                                                     |
-// | stopping, restarting              | kill_timeout                                       | (same)          | SIGKILL all                                                         |
-// | stopping                          | spawn_failed, exited                               | stopped         | cancel timers, kill rest                                            |
-// | stopping                          | spawn_cancelled                                    | stopped         | cancel timers                                                       |
-// | restarting                        | spawn_failed, exited                               | launching       | cancel timers, kill rest, spawn (restart + 1), reset unstable count |
-// | waiting_restart, errored          | stop                                               | stopped         | cancel timers (waiting_restart)                                     |
-// | online                            | replaced                                           | online          | new run (restart + 1), reset unstable count                         |
+// | from                                       | event [guard]                                      | to                   | effects                                                             |
+// |--------------------------------------------|----------------------------------------------------|----------------------|---------------------------------------------------------------------|
+// | stopped, waiting_restart, errored          | start, restart                                     | launching            | cancel timers (waiting_restart), spawn, reset unstable count        |
+// | stopped                                    | adopted                                            | online               |                                                                     |
+// | launching                                  | spawned                                            | online               |                                                                     |
+// | launching, online                          | spawn_failed, exited [no_autorestart_or_stop_code] | stopped              | kill rest                                                           |
+// | launching, online                          | spawn_failed, exited [unstable_limit_reached]      | errored              | kill rest, count exit                                               |
+// | launching, online                          | spawn_failed, exited [restart_now]                 | launching            | kill rest, spawn (restart + 1), count exit, backoff                 |
+// | launching, online                          | spawn_failed, exited [otherwise]                   | waiting_restart      | kill rest, arm restart timer, count exit, backoff                   |
+// | waiting_restart                            | restart_timer                                      | launching            | cancel timers, spawn (restart + 1)                                  |
+// | launching, online                          | stop                                               | stopping             | stop signal, arm kill timer                                         |
+// | online                                     | restart, memory_exceeded                           | restarting           | stop signal, arm kill timer                                         |
+// | restarting, restarting_unhealthy           | stop                                               | stopping             |                                                                     |
+// | stopping, restarting, restarting_unhealthy | kill_timeout                                       | (same)               | SIGKILL all                                                         |
+// | stopping                                   | spawn_failed, exited                               | stopped              | cancel timers, kill rest                                            |
+// | stopping                                   | spawn_cancelled                                    | stopped              | cancel timers                                                       |
+// | restarting                                 | spawn_failed, exited                               | launching            | cancel timers, kill rest, spawn (restart + 1), reset unstable count |
+// | waiting_restart, errored                   | stop                                               | stopped              | cancel timers (waiting_restart)                                     |
+// | online                                     | unhealthy                                          | restarting_unhealthy | stop signal, arm kill timer, count unstable restart                 |
+// | online                                     | healthy                                            | (same)               | reset unstable count                                                |
+// | restarting_unhealthy                       | spawn_failed, exited [unhealthy_limit_reached]     | errored              | cancel timers, kill rest                                            |
+// | restarting_unhealthy                       | spawn_failed, exited                               | launching            | cancel timers, kill rest, spawn (restart + 1)                       |
+// | online                                     | replaced                                           | online               | new run (restart + 1), reset unstable count                         |
 // </transition-table>
 //
 // Guards: no_autorestart_or_stop_code: autorestart is off, or the code is a stop_exit_code
 // (a signal, an unknown code or a failed spawn is never one). unstable_limit_reached: the run
-// lasted less than min_uptime and makes max_restarts unstable exits in a row. restart_now: the
-// next restart delay is 0. otherwise: always.
+// lasted less than min_uptime and makes max_restarts unstable exits in a row.
+// unhealthy_limit_reached: the unstable restarts in a row, health restarts included, have
+// reached max_restarts. restart_now: the next restart delay is 0. otherwise: always.
 // Effects: "cancel timers" is not written in the rows but derived: set_state() cancels the
-// timers the old state owned and the new one does not (the kill timer belongs to stopping and
-// restarting, the restart timer to waiting_restart). "kill rest" is skipped for spawn_failed
+// timers the old state owned and the new one does not (the kill timer belongs to stopping,
+// restarting and restarting_unhealthy, the restart timer to waiting_restart). "kill rest" is skipped for spawn_failed
 // (nothing ran). Counters: "count exit" counts an unstable run (less than min_uptime), resets
 // the consecutive count after a stable one and, after a run of 30 s, the backoff; "backoff"
-// records the delay chosen. Durations and counters saturate: no overflow whatever the policy.
+// records the delay chosen; "count unstable restart" counts one whatever the uptime (health).
+// Durations and counters saturate: no overflow whatever the policy.
 // Adoption after a daemon crash: restore() the persisted counters, then feed adopted; the
 // adopted process's exit comes as exited with ExitStatus::unknown and restarts like a crash.
 #pragma once
@@ -54,7 +60,9 @@
 
 namespace pmx::daemon {
 
-enum class State { Stopped, Launching, Online, Stopping, Restarting, WaitingRestart, Errored };
+/// RestartingUnhealthy: restarting because the health check found the run unhealthy; shown
+/// as "stopping" like restarting, but its end counts toward max_restarts.
+enum class State { Stopped, Launching, Online, Stopping, Restarting, WaitingRestart, Errored, RestartingUnhealthy };
 
 enum class Event {
   Start,
@@ -71,17 +79,22 @@ enum class Event {
   /// A stop took the instance's spawn out of the queue of spawns waiting for a slot
   /// (SpawnQueue) before anything was forked.
   SpawnCancelled,
+  /// The health check counted `retries` consecutive failures of the online run.
+  Unhealthy,
+  /// A health probe passed: the run is healthy, the count of unstable restarts starts again.
+  Healthy,
 };
 
 /// Every state, in declaration order (for exhaustive tests).
 inline constexpr State kAllStates[] = {State::Stopped,    State::Launching,      State::Online,
                                        State::Stopping,   State::Restarting,     State::WaitingRestart,
-                                       State::Errored};
+                                       State::Errored,   State::RestartingUnhealthy};
 /// Every event, in declaration order (for exhaustive tests).
 inline constexpr Event kAllEvents[] = {Event::Start,       Event::Stop,         Event::Restart,
                                        Event::Spawned,     Event::SpawnFailed,  Event::Exited,
                                        Event::KillTimeout, Event::RestartTimer, Event::MemoryExceeded,
-                                       Event::Adopted,     Event::Replaced,     Event::SpawnCancelled};
+                                       Event::Adopted,     Event::Replaced,     Event::SpawnCancelled,
+                                       Event::Unhealthy,   Event::Healthy};
 
 /// Internal name of a state ("waiting_restart").
 const char* to_string(State s);

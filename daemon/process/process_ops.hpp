@@ -78,6 +78,9 @@ class ProcessOps {
   virtual std::string create_cgroup(const std::string& leaf, std::error_code& ec) = 0;
   /// Removes a cgroup; false while processes are still in it.
   virtual bool remove_cgroup(const std::string& dir) = 0;
+  /// The OOM kills the kernel counted in the cgroup dir (memory.events); 0 without cgroups or
+  /// without the memory controller there.
+  virtual std::uint64_t oom_kills(const std::string& dir) { (void)dir; return 0; }
 
   /// Tells the layer that pid leads an instance (alive) or was reaped (not alive).
   virtual void set_leader(pid_t pid, bool alive) = 0;

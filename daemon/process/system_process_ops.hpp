@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "daemon/process/memory_events.hpp"
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/process_tree.hpp"
 
@@ -44,6 +45,7 @@ class SystemProcessOps final : public ProcessOps {
     return tree_.create_cgroup(leaf, ec);
   }
   bool remove_cgroup(const std::string& dir) override { return tree_.remove_cgroup(dir); }
+  std::uint64_t oom_kills(const std::string& dir) override { return read_oom_kills(dir); }
 
   void set_leader(pid_t pid, bool alive) override { tree_.set_leader(pid, alive); }
   std::uint64_t start_ticks(pid_t pid) override;

@@ -111,6 +111,12 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
                           ? json(config::signal_name(in.last_exit.signal))
                           : json(nullptr)},
       {"status_reason", in.fsm.reason()},
+      {"last_exit_reason", in.last_exit_reason ? json(to_string(*in.last_exit_reason)) : json(nullptr)},
+      {"last_exit_at", in.last_exit_reason ? json(in.last_exit_at_ms) : json(nullptr)},
+      {"health", in.spec.health_check.enabled() ? json(to_string(in.health.health == Health::None ? Health::Starting : in.health.health)) : json(nullptr)},
+      {"health_last_result", in.health.last_result.empty() ? json(nullptr) : json(in.health.last_result)},
+      {"health_last_at", in.health.last_at_ms ? json(in.health.last_at_ms) : json(nullptr)},
+      {"health_failures", in.health.failures},
       {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
       {"ready_warning", in.ready_warning.empty() ? json(nullptr) : json(in.ready_warning)},
       {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},

@@ -27,7 +27,10 @@ void Supervisor::reload_verb(const json& params, const std::vector<int>& ids, co
   for (int id : ids) {
     Instance& in = *registry_.find(id);
     if (config::runs_in_cluster_mode(in.spec) && in.fsm.state() == State::Online) plan->rolling.push_back(id);
-    else dispatch(in, Event::Restart);
+    else {
+      in.restart_cause = ExitReason::Reload;
+      dispatch(in, Event::Restart);
+    }
   }
   reload_next(plan);
 }

@@ -45,7 +45,9 @@ void RestartTriggers::update_watch(App& app) {
     }
     spdlog::info("{}: watch: {} changed ({} change{}), restarting", name, path, changes, changes == 1 ? "" : "s");
     for (const auto& [id, in] : it->second.instances()) {
-      if (!in->deleting && !is_stopped(in->fsm.state())) restart_(*in);
+      if (in->deleting || is_stopped(in->fsm.state())) continue;
+      in->restart_cause = ExitReason::Watch;
+      restart_(*in);
     }
   });
   spdlog::info("{}: watching {} for changes", app.name(), first->spec.watch_paths.empty() ? first->spec.cwd : "its watch paths");
@@ -96,6 +98,7 @@ void RestartTriggers::arm_cron(Instance& in) {
     }
     if (in->fsm.state() == State::Online) {
       spdlog::info("{} cron_restart '{}': restarting", label(*in), in->spec.cron_restart);
+      in->restart_cause = ExitReason::Cron;
       restart_(*in);
     }
     arm_cron(*in);

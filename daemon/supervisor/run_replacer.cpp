@@ -139,7 +139,7 @@ void RunReplacer::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
   }
   auto it = std::find_if(in.retiring.begin(), in.retiring.end(), [pid](const RetiringRun& r) { return r.pid == pid; });
   if (it == in.retiring.end()) return;  // a run already accounted for
-  spdlog::info("{} replaced pid {} {}", label(in), pid, how_it_ended(exit));
+  spdlog::info("{} replaced pid {} {} (exit reason: reload)", label(in), pid, how_it_ended(exit));
   processes_.kill_rest(Membership{pid, "", it->cgroup});
   if (it->channel) it->channel->close();
   in.retiring.erase(it);

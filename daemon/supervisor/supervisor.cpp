@@ -99,7 +99,11 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
         }
       }),
       app_messages_(io, registry_, server),
-      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) { dispatch(in, Event::Replaced); }) {}
+      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) { dispatch(in, Event::Replaced); }),
+      exits_(processes, server),
+      health_(io, processes, registry_, options_.paths.home,
+              [this](const std::string& user, const std::string& group) { return launcher_.credentials(user, group); },
+              [this](Instance& in, Event event) { dispatch(in, event); }) {}
 
 Supervisor::~Supervisor() = default;
 
@@ -176,18 +180,21 @@ Instance& Supervisor::insert(std::unique_ptr<Instance> in) {
 // Events and effects
 
 void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
-  if (shutting_down() && (event == Event::Start || event == Event::Restart || event == Event::MemoryExceeded)) {
+  if (shutting_down() && (event == Event::Start || event == Event::Restart || event == Event::MemoryExceeded ||
+                          event == Event::Unhealthy)) {
     spdlog::info("{} {} ignored: pmxd is shutting down", label(in), to_string(event));
     return;
   }
   const State before = in.fsm.state();
   Effects fx = in.fsm.handle(event, options_.clock(), exit);
+  exits_.note(in, fx);
   if (fx.changed) {
     spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
     // launching -> online changes nothing a successor needs: the pid was written at the spawn.
     if (!(before == State::Launching && in.fsm.state() == State::Online)) state_.soon();
   }
   apply(in, fx);
+  if (fx.transition) health_.update(in);
   // A stop of an instance whose spawn waits for its turn: nothing was forked, nothing to wait for.
   if (fx.changed && in.fsm.state() != State::Launching && launcher_.spawns().cancel(in.id)) {
     asio::post(io_, [this, id = in.id] { if (Instance* i = registry_.find(id)) dispatch(*i, Event::SpawnCancelled); });
@@ -410,6 +417,7 @@ void Supervisor::after_reaping() {
 }
 
 void Supervisor::on_exit(pid_t pid, ExitStatus exit) {
+  if (health_.probe_exited(pid, exit)) return;
   const auto id = registry_.take_leader(pid);
   if (!id) {
     spdlog::debug("reaped pid {} (a descendant of an app)", pid);
@@ -427,7 +435,15 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   const int id = in.id;
   processes_.set_leader(pid, false);
   processes_.forget_watch(pid);
-  if (pid != in.pid) return replacer_.other_run_exited(in, pid, exit);
+  if (pid != in.pid) {
+    for (const RetiringRun& run : in.retiring) {
+      if (run.pid != pid) continue;
+      in.last_exit = exit;
+      exits_.record(in, pid, exit, run.cgroup, now_ms(), ExitReason::Reload);
+    }
+    return replacer_.other_run_exited(in, pid, exit);
+  }
+  const ExitReason reason = exits_.record(in, pid, exit, in.cgroup, now_ms());
   in.pid = 0;
   in.pid_start = 0;
   in.last_exit = exit;
@@ -438,7 +454,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   // The run's channel ends with its leader (a grandchild may still hold the other end).
   if (in.channel) in.channel->close();
   in.channel.reset();
-  spdlog::info("{} pid {} {}", label(in), pid, how_it_ended(exit));
+  spdlog::info("{} pid {} {} (exit reason: {})", label(in), pid, how_it_ended(exit), to_string(reason));
   in.awaiting_ready = false;
   in.ready_timer.cancel();
   dispatch(in, Event::Exited, exit);
@@ -616,6 +632,7 @@ void Supervisor::remove(int id) {
   Instance* in = registry_.find(id);
   if (!in) return;
   spdlog::info("{} deleted", label(*in));
+  health_.forget(id);
   if (!retire_cgroups(processes_, *in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   launcher_.close_output(*in);
   if (in->channel) in->channel->close();
@@ -707,6 +724,7 @@ void Supervisor::adopt_from_state() {
       exit.unknown = true;
       in.last_exit = exit;
       in.exited_once = true;
+      exits_.record(in, r.pid, exit, in.cgroup, wall_now);
       dispatch(in, Event::Exited, exit);
     }
   }

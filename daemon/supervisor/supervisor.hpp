@@ -30,6 +30,8 @@
 #include "daemon/state/background_writer.hpp"
 #include "daemon/supervisor/app_messages.hpp"
 #include "daemon/supervisor/app_sockets.hpp"
+#include "daemon/supervisor/exit_recorder.hpp"
+#include "daemon/supervisor/health_checks.hpp"
 #include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/restart_triggers.hpp"
@@ -216,6 +218,8 @@ class Supervisor {
   UsageSampler sampler_;  ///< memory and CPU read every tick, memory limits checked
   AppMessages app_messages_;  ///< trigger's actions and replies, sendData, process:msg
   RunReplacer replacer_;  ///< a reload's step: the replacement beside the online run
+  ExitRecorder exits_;  ///< why each run ended (last_exit_reason, instance.exit events)
+  HealthChecks health_;  ///< the health probes of the online instances
   /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
   /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
   /// refused, cron, watch and memory restarts are ignored, and the state machine takes no

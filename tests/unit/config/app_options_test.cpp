@@ -263,6 +263,7 @@ TEST_CASE("app_options: each row is read either by hand or into a field of its k
             case OptionKind::Env: return std::is_same_v<M, Env AppSpec::*>;
             case OptionKind::ExitCodes: return std::is_same_v<M, std::vector<int> AppSpec::*>;
             case OptionKind::BoolOrWords:
+            case OptionKind::HealthCheck:
             case OptionKind::Cron: return false;  // read by hand
           }
           return false;
@@ -282,6 +283,8 @@ TEST_CASE("to_json writes every option of the table, by its PM2 name", "[app_opt
   s.log_retain = 2;
   s.log_compress = true;
   s.log_rotate_interval = "@daily";
+  s.health_check.kind = HealthCheck::Kind::Tcp;
+  s.health_check.target = "127.0.0.1:3000";
   const json j = to_json(s);
   for (const auto& o : app_options()) CHECK(j.contains(o.name));
   CHECK(j.size() == app_options().size());
@@ -312,6 +315,7 @@ TEST_CASE("every option is read by its name and by each alias", "[app_options]")
         case OptionKind::Choice: value = o.choices.empty() ? "cluster" : o.choices.front(); break;
         case OptionKind::Instances: value = 3; break;
         case OptionKind::Cron: value = "@hourly"; break;
+        case OptionKind::HealthCheck: value = json{{"tcp", "127.0.0.1:3000"}}; break;
       }
       const json app{{key, value}};
       OptionReader r(app);

@@ -276,6 +276,13 @@ const std::vector<OptionCase>& option_cases() {
       {"log_rotate_interval", "\"0 0 * * *\"", [](const AppSpec& s) { return s.log_rotate_interval == "0 0 * * *"; }, "\"1h\""},
       {"log_rotate_interval", "\"@daily\"", [](const AppSpec& s) { return s.log_rotate_interval == "@daily"; }, "true"},
       {"log_rotate_interval", "0", [](const AppSpec& s) { return s.log_rotate_interval == ""; }, "[]"},
+      {"health_check", R"({"tcp": "127.0.0.1:3000", "retries": 2, "interval": "5s"})",
+       [](const AppSpec& s) {
+         return s.health_check.kind == HealthCheck::Kind::Tcp && s.health_check.retries == 2 && s.health_check.interval_ms == 5000;
+       },
+       R"({"tcp": "127.0.0.1:3000", "retries": 0})"},
+      {"health_check", R"("http://127.0.0.1:3000/health")",
+       [](const AppSpec& s) { return s.health_check.kind == HealthCheck::Kind::Http; }, R"({"http": "https://x/"})"},
   };
   return cases;
 }

@@ -71,11 +71,12 @@ TEST_CASE("the header comment of instance_fsm.hpp holds the transition table of 
 TEST_CASE("describe_table: one line per row, every event and state named", "[fsm]") {
   const std::string table = describe_table();
   CHECK(table.rfind("| from", 0) == 0);
-  CHECK(std::count(table.begin(), table.end(), '\n') == 2 + 17);
+  CHECK(std::count(table.begin(), table.end(), '\n') == 2 + 21);
   for (State s : kAllStates) CHECK(table.find(to_string(s)) != std::string::npos);
   for (Event e : kAllEvents) CHECK(table.find(to_string(e)) != std::string::npos);
   for (const char* guard :
-       {"[no_autorestart_or_stop_code]", "[unstable_limit_reached]", "[restart_now]", "[otherwise]"}) {
+       {"[no_autorestart_or_stop_code]", "[unstable_limit_reached]", "[restart_now]", "[otherwise]",
+        "[unhealthy_limit_reached]"}) {
     CHECK(table.find(guard) != std::string::npos);
   }
 }
@@ -97,6 +98,7 @@ InstanceFsm drive_to(State target) {
     case State::Stopping: feed({{Event::Start, 0}, {Event::Spawned, 0}, {Event::Stop, 10}}); break;
     case State::Restarting: feed({{Event::Start, 0}, {Event::Spawned, 0}, {Event::Restart, 10}}); break;
     case State::WaitingRestart: feed({{Event::Start, 0}, {Event::Spawned, 0}, {Event::Exited, 100}}); break;
+    case State::RestartingUnhealthy: feed({{Event::Start, 0}, {Event::Spawned, 0}, {Event::Unhealthy, 10}}); break;
     case State::Errored:
       feed({{Event::Start, 0}, {Event::Spawned, 0}, {Event::Exited, 100}, {Event::RestartTimer, 600},
             {Event::Spawned, 600}, {Event::Exited, 700}});
@@ -134,6 +136,9 @@ const std::set<Pair>& expected_pairs() {
     p.insert({S::Restarting, E::KillTimeout});
     p.insert({S::Online, E::Replaced});
     p.insert({S::Stopping, E::SpawnCancelled});
+    p.insert({S::Online, E::Unhealthy});
+    p.insert({S::Online, E::Healthy});
+    for (E e : {E::Stop, E::KillTimeout, E::Exited, E::SpawnFailed}) p.insert({S::RestartingUnhealthy, e});
     return p;
   }();
   return pairs;
@@ -205,15 +210,15 @@ TEST_CASE("every (state, event) pair: pairs without a row are no-ops, the others
             CHECK(fx.transition->event == ev);
             CHECK(fx.transition->reason == fsm.reason());
             CHECK_FALSE(fsm.reason().empty());
-            // Only the kill_timeout row keeps the state; launching -> launching is a change.
-            CHECK(fx.changed == (ev != Event::KillTimeout));
+            // Only the kill_timeout and healthy rows keep the state; launching -> launching is a change.
+            CHECK(fx.changed == (ev != Event::KillTimeout && ev != Event::Healthy));
             if (fx.changed) CHECK(fsm.previous() == from);
             // Timers are cancelled exactly when the old state owned one the new state does not.
-            const bool had_timer = from == State::Stopping || from == State::Restarting ||
-                                   from == State::WaitingRestart;
-            const bool keeps_kill_timer =
-                (from == State::Stopping || from == State::Restarting) &&
-                (fsm.state() == State::Stopping || fsm.state() == State::Restarting);
+            auto kill_timer_state = [](State s) {
+              return s == State::Stopping || s == State::Restarting || s == State::RestartingUnhealthy;
+            };
+            const bool had_timer = kill_timer_state(from) || from == State::WaitingRestart;
+            const bool keeps_kill_timer = kill_timer_state(from) && kill_timer_state(fsm.state());
             CHECK(fx.cancel_timers == (had_timer && fx.changed && !keeps_kill_timer));
             if (fx.spawn) CHECK(fsm.state() == State::Launching);
             if (fx.arm_kill_timer) CHECK(fx.signal != 0);

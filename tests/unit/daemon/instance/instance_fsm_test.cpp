@@ -76,6 +76,11 @@ InstanceFsm drive_to(State target) {
       fsm.handle(Event::Spawned, at(0));
       fsm.handle(Event::Exited, at(100), code(1));
       break;
+    case State::RestartingUnhealthy:
+      fsm.handle(Event::Start, at(0));
+      fsm.handle(Event::Spawned, at(0));
+      fsm.handle(Event::Unhealthy, at(10));
+      break;
     case State::Errored:
       fsm.handle(Event::Start, at(0));
       fsm.handle(Event::Spawned, at(0));
@@ -1156,8 +1161,15 @@ TEST_CASE("every (state, event) pair: no throw, no effect without a change, PM2 
               CHECK(to == from);
               CHECK(fsm.restart_count() == restarts_before);
               const bool sigkill_row = ev == Event::KillTimeout &&
-                                       (from == State::Stopping || from == State::Restarting);
-              if (sigkill_row) {
+                                       (from == State::Stopping || from == State::Restarting ||
+                                        from == State::RestartingUnhealthy);
+              // healthy keeps online and only resets the count of unstable restarts.
+              const bool healthy_row = ev == Event::Healthy && from == State::Online;
+              if (healthy_row) {
+                Effects rest = fx;
+                rest.transition.reset();
+                CHECK(no_effects(rest));
+              } else if (sigkill_row) {
                 CHECK(fx.signal == SIGKILL);
                 Effects rest = fx;
                 rest.signal = 0;
@@ -1174,7 +1186,7 @@ TEST_CASE("every (state, event) pair: no throw, no effect without a change, PM2 
             if (fx.spawn) CHECK(to == State::Launching);
             if (to == State::Launching && from != State::Launching) CHECK(fx.spawn);
             if (fx.arm_kill_timer) {
-              CHECK((to == State::Stopping || to == State::Restarting));
+              CHECK((to == State::Stopping || to == State::Restarting || to == State::RestartingUnhealthy));
               CHECK(fx.signal != 0);
             }
             if (fx.arm_restart_timer) CHECK(to == State::WaitingRestart);
