@@ -276,6 +276,10 @@ int cmd_reload_logs(DaemonConnection& s) {
     std::cerr << "pmx: " << error.get<std::string>() << "\n";
     return kFailed;
   }
+  if (const auto& error = r.value("metrics_error", json()); error.is_string()) {
+    std::cerr << "pmx: cannot serve metrics on " << error.get<std::string>() << "\n";
+    return kFailed;
+  }
   return kOk;
 }
 
@@ -404,6 +408,12 @@ const Verb kVerbs[] = {
                                          {"targets", targets_of(v.cl.targets)},
                                          {"cwd", config::current_directory()}});
        std::cout << "sent " << r.value("signal", "") << " to " << r["ids"].size() << " app(s)\n";
+       return int{kOk};
+     }},
+    // Observability (docs/metrics.md).
+    {"metrics", "print the Prometheus exposition of every app and of pmxd (what GET /metrics serves)", {}, no_options,
+     [](Invocation& v) {
+       std::cout << v.daemon.call("metrics", {{"format", "prometheus"}}).value("text", "");
        return int{kOk};
      }},
 };

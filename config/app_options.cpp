@@ -241,6 +241,10 @@ const std::vector<AppOption>& app_options() {
     {.name = "log_rotate_interval", .aliases = {"logRotateInterval"}, .kind = OptK::Cron,
      .field = &AppSpec::log_rotate_interval, .read = read_log_rotate_interval,
      .cli = {"--log-rotate-interval", "also rotate logs on this cron schedule ('0 0 * * *': daily)", OptF::Value}},
+    // Observability (docs/metrics.md).
+    {.name = "pmx", .aliases = {}, .kind = OptK::Bool, .field = &AppSpec::pmx,
+     .cli = {"--no-pmx", "Node apps: no metrics preload (heap, event loop, @pm2/io metrics)", OptF::NegatedSwitch},
+     .jlist_keys = {"pmx"}, .jlist = OptJ::Value},
   };
   // clang-format on
   return table;

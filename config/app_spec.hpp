@@ -79,6 +79,8 @@ struct AppSpec {
   std::uint64_t listen_timeout_ms = 3000;
   bool wait_ready = false;
   bool shutdown_with_message = false;
+  // Observability.
+  bool pmx = true;  ///< Node apps get the metrics preload (PM2's `pmx`, --no-pmx)
 };
 
 /// An option whose reading failed: its name (as written) and the message.

@@ -1,5 +1,6 @@
 // Supervisor: routing of requests and events to apps: effects of transitions, exits, messages, adoption.
 #include "daemon/supervisor/supervisor.hpp"
+#include "daemon/supervisor/prometheus_text.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -99,12 +100,21 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
         }
       }),
       app_messages_(io, registry_, server),
-      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) { dispatch(in, Event::Replaced); }) {}
+      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) { dispatch(in, Event::Replaced); }),
+      metrics_endpoint_(io, [this] { return pmxd_exposition(registry_, server_.requests() + metrics_endpoint_.scrapes()); }) {}
 
 Supervisor::~Supervisor() = default;
 
+std::string Supervisor::listen_metrics() {
+  auto served = metrics_endpoint_.listen(launcher_.settings().metrics_listen);
+  if (served) return "";
+  spdlog::error("cannot serve metrics on {}, ignoring", served.error());
+  return served.error();
+}
+
 void Supervisor::start() {
   launcher_.load_settings();
+  listen_metrics();
   if (processes_.cgroups()) {
     spdlog::info("tracking instances with cgroup v2 under {}", processes_.cgroup_root());
   } else {
@@ -346,7 +356,9 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
       return;
     case Kind::Action:
     case Kind::ActionReply:
-    case Kind::ProcessMsg: return app_messages_.on_message(in, *actions, actions == &in.actions, msg);
+    case Kind::ProcessMsg:
+    case Kind::Metrics:
+    case Kind::Monitor: return app_messages_.on_message(in, *actions, actions == &in.actions, msg);
     default: return;  // the app's own messages
   }
 }

@@ -28,6 +28,7 @@
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/background_writer.hpp"
+#include "daemon/listeners/metrics_endpoint.hpp"
 #include "daemon/supervisor/app_messages.hpp"
 #include "daemon/supervisor/app_sockets.hpp"
 #include "daemon/supervisor/launcher.hpp"
@@ -216,6 +217,10 @@ class Supervisor {
   UsageSampler sampler_;  ///< memory and CPU read every tick, memory limits checked
   AppMessages app_messages_;  ///< trigger's actions and replies, sendData, process:msg
   RunReplacer replacer_;  ///< a reload's step: the replacement beside the online run
+  /// Prometheus' GET /metrics at pmx.yaml's metrics.listen (off unless set).
+  MetricsEndpoint metrics_endpoint_;
+  /// Serves metrics at pmx.yaml's metrics.listen (or stops); the error, "" when none.
+  std::string listen_metrics();
   /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
   /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
   /// refused, cron, watch and memory restarts are ignored, and the state machine takes no
