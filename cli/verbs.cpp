@@ -1,5 +1,6 @@
 // The verb table and the verbs that are one request and a rendering of its answer.
 #include "cli/verbs.hpp"
+#include "cli/report.hpp"
 
 #include <unistd.h>
 
@@ -416,6 +417,8 @@ const Verb kVerbs[] = {
        std::cout << v.daemon.call("metrics", {{"format", "prometheus"}}).value("text", "");
        return int{kOk};
      }},
+    {"report", "print what a bug report needs: versions, kernel, cgroups, pmxd, each app's state and last errors", {},
+     no_options, [](Invocation& v) { return cmd_report(v.daemon); }},
 };
 
 }  // namespace

@@ -17,7 +17,7 @@ _pmx() {
     local verbs="start stop restart reload startOrRestart startOrReload delete del scale
         ecosystem init reset describe desc info show list ls l ps status jlist prettylist env
         pid id flush reloadLogs logs ping kill trigger sendData send-data signal sendSignal help
-        save dump resurrect cleardump startup unstartup update serve completion metrics"
+        save dump resurrect cleardump startup unstartup update serve completion metrics report"
     local globals="--no-color --timeout --help --version"
     local file_flags="--only --env"
     local start_flags="--name --namespace --cwd --interpreter --interpreter-args --node-args
