@@ -1,5 +1,6 @@
 // Table rendering: compute cells, drop columns that do not fit, draw boxes or plain columns.
 #include "cli/render.hpp"
+#include "cli/render_metrics.hpp"
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -241,6 +242,7 @@ std::string render_describe(const json& app, const Style& style) {
     if (k == "status" && style.color) value = std::string(status_color(v)) + v + kReset;
     out += (style.boxes ? "│ " : "") + key + (style.boxes ? " │ " : "  ") + value + '\n';
   }
+  out += render_code_metrics(env, style);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // The verb table and the verbs that are one request and a rendering of its answer.
 #include "cli/verbs.hpp"
+#include "cli/report.hpp"
 
 #include <unistd.h>
 
@@ -277,6 +278,10 @@ int cmd_reload_logs(DaemonConnection& s) {
     std::cerr << "pmx: " << error.get<std::string>() << "\n";
     return kFailed;
   }
+  if (const auto& error = r.value("metrics_error", json()); error.is_string()) {
+    std::cerr << "pmx: cannot serve metrics on " << error.get<std::string>() << "\n";
+    return kFailed;
+  }
   return kOk;
 }
 
@@ -409,6 +414,14 @@ const Verb kVerbs[] = {
        std::cout << "sent " << r.value("signal", "") << " to " << r["ids"].size() << " app(s)\n";
        return int{kOk};
      }},
+    // Observability (docs/metrics.md).
+    {"metrics", "print the Prometheus exposition of every app and of pmxd (what GET /metrics serves)", {}, no_options,
+     [](Invocation& v) {
+       std::cout << v.daemon.call("metrics", {{"format", "prometheus"}}).value("text", "");
+       return int{kOk};
+     }},
+    {"report", "print what a bug report needs: versions, kernel, cgroups, pmxd, each app's state and last errors", {},
+     no_options, [](Invocation& v) { return cmd_report(v.daemon); }},
 };
 
 }  // namespace

@@ -258,6 +258,10 @@ const std::vector<AppOption>& app_options() {
      .cli = {"--health-check", "probe each instance: http://host:port/path, tcp://host:port or exec:command "
                                "({instance}, {port}; Docker's defaults: 30s interval and timeout, 3 retries)", OptF::Value},
      .describe = {"health check", OptG::Policy}, .jlist_keys = {"health_check"}, .jlist = OptJ::Value},
+    // Observability (docs/metrics.md).
+    {.name = "pmx", .aliases = {}, .kind = OptK::Bool, .field = &AppSpec::pmx,
+     .cli = {"--no-pmx", "Node apps: no metrics preload (heap, event loop, @pm2/io metrics)", OptF::NegatedSwitch},
+     .jlist_keys = {"pmx"}, .jlist = OptJ::Value},
   };
   // clang-format on
   return table;

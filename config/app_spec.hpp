@@ -82,6 +82,8 @@ struct AppSpec {
   bool shutdown_with_message = false;
   // Health, order and limits (issue 22).
   HealthCheck health_check;               ///< none unless set
+  // Observability.
+  bool pmx = true;  ///< Node apps get the metrics preload (PM2's `pmx`, --no-pmx)
 };
 
 /// An option whose reading failed: its name (as written) and the message.

@@ -19,7 +19,7 @@
 namespace pmx::config {
 namespace {
 
-const std::vector<std::string> kSections = {"logs", "daemon_log"};
+const std::vector<std::string> kSections = {"logs", "daemon_log", "metrics"};
 const std::vector<std::string> kKeys = {"max_size", "retain", "compress", "rotate_interval"};
 
 /// Reads one file, collecting every error with its place.
@@ -37,12 +37,13 @@ class SettingsReader {
 
   void document(const YAML::Node& root, DaemonSettings& out) {
     if (root.IsNull()) return;  // an empty file: the defaults
-    if (!root.IsMap()) return fail(root.Mark(), "expected a map of sections (logs, daemon_log)");
+    if (!root.IsMap()) return fail(root.Mark(), "expected a map of sections (logs, daemon_log, metrics)");
     for (const auto& kv : root) {
       const std::string name = kv.first.Scalar();
       if (name == "logs") section(name, kv.second, out.app_logs);
       else if (name == "daemon_log") section(name, kv.second, out.daemon_log);
-      else fail(kv.first.Mark(), "unknown section '" + name + "'" + hint(name, kSections) + " (known: logs, daemon_log)");
+      else if (name == "metrics") metrics(kv.second, out);
+      else fail(kv.first.Mark(), "unknown section '" + name + "'" + hint(name, kSections) + " (known: logs, daemon_log, metrics)");
     }
   }
 
@@ -71,6 +72,32 @@ class SettingsReader {
       else if (key == "compress") compress(where, mark, value, out.compress);
       else if (key == "rotate_interval") interval(where, mark, value, out.interval);
       else fail(mark, name + ": unknown key '" + key + "'" + hint(key, kKeys));
+    }
+  }
+
+  /// metrics: {listen: "host:port" | "unix:/path" | ""}.
+  void metrics(const YAML::Node& node, DaemonSettings& out) {
+    if (node.IsNull()) return;
+    if (!node.IsMap()) return fail(node.Mark(), "metrics: expected a map with listen");
+    for (const auto& kv : node) {
+      const std::string key = kv.first.Scalar();
+      const YAML::Mark mark = kv.first.Mark();
+      if (key != "listen") {
+        fail(mark, "metrics: unknown key '" + key + "'" + hint(key, {"listen"}));
+        continue;
+      }
+      std::string text;
+      if (!scalar("metrics.listen", mark, kv.second, "an address (\"127.0.0.1:9615\", \"unix:/run/pmx-metrics.sock\"; \"\": off)", text)) continue;
+      if (text.empty()) {
+        out.metrics_listen.reset();
+        continue;
+      }
+      auto address = parse_listen_address(text);
+      if (!address) {
+        fail(mark, "metrics.listen: " + address.error());
+        continue;
+      }
+      out.metrics_listen = *address;
     }
   }
 

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "config/app_spec.hpp"
+#include "config/listen_address.hpp"
 #include "config/result.hpp"
 
 namespace pmx::config {
@@ -24,6 +26,8 @@ struct LogRotation {
 struct DaemonSettings {
   LogRotation app_logs;     ///< defaults for apps' logs; each app's options override
   LogRotation daemon_log;   ///< pmx.log
+  /// metrics.listen: where pmxd serves Prometheus' GET /metrics; none: off (docs/metrics.md).
+  std::optional<ListenAddress> metrics_listen;
 };
 
 /// Reads path; a missing file gives the defaults. Errors name file:line:col and the key
@@ -37,6 +41,8 @@ struct DaemonSettings {
 ///     rotate_interval: "0 0 * * *"   # cron (config/cron.hpp); "" or 0: none
 ///   daemon_log:           # pmx.log, same keys
 ///     max_size: 10M
+///   metrics:
+///     listen: "127.0.0.1:9615"   # Prometheus endpoint (host:port, unix:/path); "": off
 Result<DaemonSettings> load_daemon_settings(const std::string& path);
 
 /// The same from the file's text; file names it in messages.

@@ -1,9 +1,24 @@
 'use strict';
 /*
- * pmx's Node preload  --  pmxd starts a cluster-mode Node instance as
- * `node [node_args] --require <pmx-node-preload.js> app.js [args]`
+ * pmx's Node preload  --  pmxd starts every Node instance (fork and cluster
+ * mode; not with `pmx: false` / --no-pmx, then in cluster mode only for the
+ * sockets) as `node [node_args] --require <pmx-node-preload.js> app.js [args]`
  *
- * Makes N unmodified instances of a Node app share ONE listening socket that
+ * Two parts, each on only when pmxd asks for it in the environment:
+ *
+ * Runtime metrics (PMX_METRICS=1): once a second, cheap calls only
+ * (v8.getHeapStatistics, the counts of active handles and requests, and the
+ * percentiles of a perf_hooks.monitorEventLoopDelay histogram, which libuv
+ * fills without JS timer drift), sent over the IPC channel as
+ *   child -> daemon {"cmd":"NODE_PMX","pmx":"metrics","heap_total":<bytes>,
+ *                    "heap_used":<bytes>,"handles":n,"requests":n,
+ *                    "loop":{"p50":ms,"p95":ms,"p99":ms,"max":ms},"errors":n}
+ * (loop: the delay beyond the histogram's resolution over the last second).
+ * Its timer is unref'd, it adds no listener, and a failure inside it is
+ * swallowed and counted ("errors"): the preload never keeps an app alive or
+ * breaks it.
+ *
+ * Shared sockets (PMX_CLUSTER=1): makes N unmodified instances of a Node app share ONE listening socket that
  * is bound by the pmx daemon (pmxd) and handed to every instance over the Node
  * IPC channel (NODE_CHANNEL_FD, JSON serialization, SCM_RIGHTS).
  *
@@ -25,6 +40,7 @@
  *   child -> daemon {"cmd":"NODE_PMX","pmx":"draining"} / {"pmx":"drained"}
  *
  * Env:
+ *   PMX_METRICS=1            runtime metrics (deleted at startup, as PMX_CLUSTER)
  *   PMX_CLUSTER=1            enable (deleted at startup, so the app's own children
  *                            - e.g. child_process.fork() inheriting execArgv -
  *                            do not act on it)
@@ -36,6 +52,68 @@
  *                            closed (default 1000, capped at 1/2 of the timeout)
  *   PMX_DEBUG=1              log to stderr
  */
+(function pmxMetrics() {
+  if (process.env.PMX_METRICS !== '1') return;
+  delete process.env.PMX_METRICS;
+  if (typeof process.send !== 'function' || !process.channel) return;
+
+  let errors = 0;
+  let v8, histogram = null;
+  // Values are in ns and include the timer's own period: the delay is what lies beyond it.
+  const resolutionMs = 20;
+  try {
+    v8 = require('v8');
+    histogram = require('perf_hooks').monitorEventLoopDelay({ resolution: resolutionMs });
+    histogram.enable();
+  } catch {
+    errors++;
+  }
+  let windowStart = process.hrtime.bigint();
+  const delay = (ns) => Math.max(0, Math.round((ns / 1e6 - resolutionMs) * 100) / 100);
+  const count = (name, alt) => {
+    if (typeof process[name] === 'function') return process[name]().length;
+    if (alt && typeof process.getActiveResourcesInfo === 'function') return process.getActiveResourcesInfo().length;
+    return 0;
+  };
+
+  function report() {
+    try {
+      if (process.connected !== true) return;
+      const msg = { cmd: 'NODE_PMX', pmx: 'metrics', errors };
+      if (v8) {
+        const heap = v8.getHeapStatistics();
+        msg.heap_total = heap.total_heap_size;
+        msg.heap_used = heap.used_heap_size;
+      }
+      msg.handles = count('_getActiveHandles', true);
+      msg.requests = count('_getActiveRequests', false);
+      if (histogram && histogram.count > 0) {
+        // reset() drops the first delay after it (Node zeroes the histogram's previous tick), so
+        // a stall right after a report would never be seen: that delay is the part of the window
+        // the recorded ones do not cover, counted here as one more sample.
+        const now = process.hrtime.bigint();
+        const windowNs = Number(now - windowStart);
+        const dropped = Math.max(0, windowNs - histogram.count * histogram.mean);
+        const max = Math.max(histogram.max, dropped);
+        let p99 = histogram.percentile(99);
+        if (histogram.count < 99) p99 = Math.max(p99, dropped);  // one sample in 100 is p99
+        msg.loop = {
+          p50: delay(histogram.percentile(50)), p95: delay(histogram.percentile(95)),
+          p99: delay(p99), max: delay(max),
+        };
+        histogram.reset();
+        windowStart = now;
+      }
+      // Always a callback: without one, a send on a closing channel emits 'error' on process.
+      process.send(msg, null, {}, (err) => { if (err) errors++; });
+    } catch {
+      errors++;
+    }
+  }
+  const timer = setInterval(report, 1000);
+  if (timer && typeof timer.unref === 'function') timer.unref();
+})();
+
 (function pmxPreload() {
   if (process.env.PMX_CLUSTER !== '1') return;
   delete process.env.PMX_CLUSTER;

@@ -9,7 +9,8 @@ shift || true
 packages=(g++ cmake make libboost-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev
           catch2 libcli11-dev zlib1g-dev clang libclang-rt-14-dev ninja-build
           dpkg-dev   # dpkg-shlibdeps, for the .deb (tests/package)
-          git openssh-client openssh-server)  # pmx deploy's test runs its own sshd
+          git openssh-client openssh-server  # pmx deploy's test runs its own sshd
+          python3-prometheus-client)  # the tests parse pmxd's Prometheus text with it
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,6 +15,8 @@
 #include "config/app_spec.hpp"
 #include "daemon/instance/exit_reason.hpp"
 #include "daemon/instance/health_status.hpp"
+#include "daemon/instance/app_metrics.hpp"
+#include "daemon/instance/metrics_history.hpp"
 #include "daemon/instance/instance_fsm.hpp"
 #include "daemon/logs/log_pipe.hpp"
 #include "daemon/listeners/node_channel.hpp"
@@ -116,6 +118,10 @@ struct Instance {
 
   /// Memory and CPU of the current run, as the last sampling tick read them.
   ResourceSample usage;
+  /// What the current run reports about itself (Node: the preload, @pm2/io); none at a new run.
+  AppMetrics metrics;
+  /// The last minutes of usage, kept across runs (the sampler adds a point per round).
+  MetricsHistory history;
 
   Membership membership() const { return Membership{pid, unique_id, cgroup}; }
 

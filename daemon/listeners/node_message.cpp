@@ -24,6 +24,11 @@ void read_typed(NodeMessage& m) {
     m.value = data ? *data : json::object();
     return;
   }
+  if (*type == "axm:monitor") {
+    m.kind = Kind::Monitor;
+    m.value = data ? *data : json();
+    return;
+  }
   if (*type != "axm:action" && *type != "axm:reply") return;
   const json no_data;
   const auto name = config::string_at(data ? *data : no_data, "action_name");
@@ -43,6 +48,10 @@ void read_pmx(NodeMessage& m) {
   const auto what = config::string_at(m.raw, "pmx");
   if (what == "listening") {
     m.kind = Kind::Listening;
+    return;
+  }
+  if (what == "metrics") {
+    m.kind = Kind::Metrics;
     return;
   }
   if (what != "listen") return;
@@ -108,6 +117,8 @@ const char* to_string(NodeMessage::Kind kind) {
     case Kind::Action: return "action";
     case Kind::ActionReply: return "action_reply";
     case Kind::ProcessMsg: return "process_msg";
+    case Kind::Metrics: return "metrics";
+    case Kind::Monitor: return "monitor";
     case Kind::Other: return "other";
   }
   return "unknown";

@@ -25,6 +25,8 @@ struct NodeMessage {
     Action,       ///< {"type":"axm:action","data":{"action_name":...}}: @pm2/io registers an action
     ActionReply,  ///< {"type":"axm:reply","data":{"action_name":...,"return":...}}
     ProcessMsg,   ///< {"type":"process:msg",...}: published on the events topic
+    Metrics,      ///< {"cmd":"NODE_PMX","pmx":"metrics",...}: the preload's runtime metrics (raw)
+    Monitor,      ///< {"type":"axm:monitor","data":{...}}: @pm2/io's metrics (value: data)
     Other,        ///< anything else (the app's own messages, other PM2 types): ignored
   };
 
@@ -37,7 +39,8 @@ struct NodeMessage {
   nlohmann::json id;
   /// Action, ActionReply: the action's name (not empty).
   std::string action_name;
-  /// ActionReply: what the action returned; ProcessMsg: the message's `data` (null if none).
+  /// ActionReply: what the action returned; ProcessMsg: the message's `data` (null if none);
+  /// Monitor: its `data` (null if none).
   nlohmann::json value;
 };
 

@@ -2,7 +2,8 @@
 // `trigger` runs an action the app registered (@pm2/io's `io.action()` sends
 // {type:'axm:action'}; its answer comes back as {type:'axm:reply'}), and `sendData` hands the
 // app a {type:'process:msg'} packet, as PM2's sendDataToProcessId does. What an app sends of
-// type process:msg is published on the events topic.
+// type process:msg is published on the events topic. Metrics (the preload's, @pm2/io's
+// axm:monitor) are kept on the instance (AppMetrics).
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -25,6 +26,26 @@ namespace {
 constexpr std::size_t kMaxActions = 256;
 /// How long `trigger` waits for the instances' replies by default.
 constexpr Millis kTriggerWait{5000};
+
+/// The preload's runtime metrics or @pm2/io's axm:monitor, kept as the run's last report; one of
+/// a bad shape is dropped and counted (and named in pmx.log at debug).
+void keep_metrics(AppMetrics& metrics, const NodeMessage& msg, const std::string& who) {
+  if (msg.kind == NodeMessage::Kind::Metrics) {
+    auto runtime = read_runtime_metrics(msg.raw);
+    if (!runtime) {
+      ++metrics.dropped;
+      return spdlog::debug("{} sent runtime metrics whose {}, ignoring", who, runtime.error());
+    }
+    metrics.runtime = std::move(*runtime);
+    return;
+  }
+  auto custom = read_axm_monitor(msg.value, metrics.dropped);
+  if (!custom) {
+    ++metrics.dropped;
+    return spdlog::debug("{} sent axm:monitor whose {}, ignoring", who, custom.error());
+  }
+  metrics.custom = std::move(*custom);
+}
 
 bool reachable(const Instance& in) {
   const State s = in.fsm.state();
@@ -54,6 +75,9 @@ void AppMessages::on_message(Instance& in, std::vector<std::string>& actions, bo
       }
     }
     return;
+  }
+  if ((msg.kind == NodeMessage::Kind::Metrics || msg.kind == NodeMessage::Kind::Monitor) && current) {
+    return keep_metrics(in.metrics, msg, label(in));
   }
   if (msg.kind == NodeMessage::Kind::ProcessMsg && current) {
     server_.publish(ControlServer::kEventsTopic, "process:msg",

@@ -127,6 +127,10 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
   // The options, with PM2's names in pm2_env (config/app_options.hpp); the log and pid paths
   // above are the instance's own.
   config::write_jlist_options(s, pm2_env);
+  // Observability: what the run reports about itself, in PM2's shape (docs/metrics.md).
+  pm2_env["axm_monitor"] = axm_monitor(in.metrics);
+  pm2_env["pmx_metrics_dropped"] = in.metrics.dropped;
+  pm2_env["pmx_preload_errors"] = in.metrics.runtime ? in.metrics.runtime->errors : 0;
   // The environment is spliced in as text: encoding it again for every jlist would be most
   // of the daemon's work.
   std::string env_text = in.env_json.empty() ? json(in.environment(home)).dump(-1, ' ', false, json::error_handler_t::replace)

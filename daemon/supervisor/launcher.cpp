@@ -122,6 +122,10 @@ bool Launcher::with_preload(const config::AppSpec& s) const {
   return config::runs_in_cluster_mode(s) && config::is_node_app(s) && !s.reuse_port && !options_.node_preload.empty();
 }
 
+bool Launcher::with_metrics(const config::AppSpec& s) const {
+  return config::is_node_app(s) && s.pmx && !options_.node_preload.empty();
+}
+
 Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecDone exec_done) {
   const auto& s = in.spec;
   config::Env env = in.environment(options_.paths.home);
@@ -204,9 +208,12 @@ Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecD
       req.env.push_back("NODE_CHANNEL_FD=" + std::to_string(3 + req.inherited_fds.size()));
       req.env.push_back("NODE_CHANNEL_SERIALIZATION_MODE=json");
       req.inherited_fds.push_back(channel_end);
-      if (with_preload(s)) {
+      if (with_preload(s) || with_metrics(s)) {
         req.argv.insert(req.argv.begin() + 1 + static_cast<long>(s.interpreter_args.size()),
                         {"--require", options_.node_preload});
+      }
+      if (with_metrics(s)) req.env.push_back("PMX_METRICS=1");
+      if (with_preload(s)) {
         req.env.push_back("PMX_CLUSTER=1");
         // The preload's drain ends before kill_timeout's SIGKILL would.
         const std::uint64_t drain = s.kill_timeout_ms > 200 ? s.kill_timeout_ms - 100 : s.kill_timeout_ms;
@@ -273,6 +280,7 @@ void Launcher::become_current(Instance& in, Launched run) {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
   in.usage = ResourceSample{};
+  in.metrics.clear();
   write_pid_file(in.pid_path, in.pid);
 }
 

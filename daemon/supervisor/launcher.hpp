@@ -64,6 +64,9 @@ class Launcher {
 
   /// Whether runs of spec get node/preload.js: a cluster-mode Node app, the preload installed.
   bool with_preload(const config::AppSpec& spec) const;
+  /// Whether runs of spec get node/preload.js's runtime metrics: a Node app (fork or cluster
+  /// mode) without `pmx: false`, the preload installed.
+  bool with_metrics(const config::AppSpec& spec) const;
   /// Whether a run of the instance is online only once the app says so: wait_ready, or a
   /// cluster-mode Node app run with the preload (ready when it listens).
   bool needs_ready(const Instance& in) const;
@@ -100,6 +103,8 @@ class Launcher {
 
   /// Reads pmx.yaml and gives every log file its rotation; the error (file:line) or "".
   std::string load_settings();
+  /// pmx.yaml as last read.
+  const config::DaemonSettings& settings() const { return settings_; }
   /// Closes and opens again every log file (reloadLogs, SIGUSR2); returns how many.
   std::size_t reopen_logs();
   /// Who follows which instance's output.

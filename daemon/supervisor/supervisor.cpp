@@ -1,5 +1,6 @@
 // Supervisor: routing of requests and events to apps: effects of transitions, exits, messages, adoption.
 #include "daemon/supervisor/supervisor.hpp"
+#include "daemon/supervisor/prometheus_text.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -103,12 +104,21 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       exits_(processes, server),
       health_(io, processes, registry_, options_.paths.home,
               [this](const std::string& user, const std::string& group) { return launcher_.credentials(user, group); },
-              [this](Instance& in, Event event) { dispatch(in, event); }) {}
+              [this](Instance& in, Event event) { dispatch(in, event); }),
+      metrics_endpoint_(io, [this] { return pmxd_exposition(registry_, server_.requests() + metrics_endpoint_.scrapes()); }) {}
 
 Supervisor::~Supervisor() = default;
 
+std::string Supervisor::listen_metrics() {
+  auto served = metrics_endpoint_.listen(launcher_.settings().metrics_listen);
+  if (served) return "";
+  spdlog::error("cannot serve metrics on {}, ignoring", served.error());
+  return served.error();
+}
+
 void Supervisor::start() {
   launcher_.load_settings();
+  listen_metrics();
   if (processes_.cgroups()) {
     spdlog::info("tracking instances with cgroup v2 under {}", processes_.cgroup_root());
   } else {
@@ -353,7 +363,9 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
       return;
     case Kind::Action:
     case Kind::ActionReply:
-    case Kind::ProcessMsg: return app_messages_.on_message(in, *actions, actions == &in.actions, msg);
+    case Kind::ProcessMsg:
+    case Kind::Metrics:
+    case Kind::Monitor: return app_messages_.on_message(in, *actions, actions == &in.actions, msg);
     default: return;  // the app's own messages
   }
 }

@@ -28,6 +28,7 @@
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/background_writer.hpp"
+#include "daemon/listeners/metrics_endpoint.hpp"
 #include "daemon/supervisor/app_messages.hpp"
 #include "daemon/supervisor/app_sockets.hpp"
 #include "daemon/supervisor/exit_recorder.hpp"
@@ -220,6 +221,10 @@ class Supervisor {
   RunReplacer replacer_;  ///< a reload's step: the replacement beside the online run
   ExitRecorder exits_;  ///< why each run ended (last_exit_reason, instance.exit events)
   HealthChecks health_;  ///< the health probes of the online instances
+  /// Prometheus' GET /metrics at pmx.yaml's metrics.listen (off unless set).
+  MetricsEndpoint metrics_endpoint_;
+  /// Serves metrics at pmx.yaml's metrics.listen (or stops); the error, "" when none.
+  std::string listen_metrics();
   /// What pmxd as a whole is doing. Once it shuts down (kill, SIGTERM, SIGINT: every app is
   /// stopped, then pmxd exits) nothing starts again: the verbs that start processes are
   /// refused, cron, watch and memory restarts are ignored, and the state machine takes no

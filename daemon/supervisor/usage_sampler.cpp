@@ -1,9 +1,11 @@
-// UsageSampler: one reading of every due instance per tick, memory limits checked.
+// UsageSampler: one reading of every due instance per tick, memory limits checked, a point of
+// the instance's history added (MetricsHistory keeps one per step).
 #include "daemon/supervisor/usage_sampler.hpp"
 
 #include <malloc.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <utility>
 #include <spdlog/spdlog.h>
 
@@ -42,6 +44,8 @@ void UsageSampler::schedule() {
 std::vector<int> UsageSampler::sample() {
   static const double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
   const auto now = Clock::now();
+  const auto now_s = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   std::vector<int> over;
   ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
   ++tick_;
@@ -57,6 +61,8 @@ std::vector<int> UsageSampler::sample() {
     if (!due) continue;
     in->usage.update(processes_.usage(in->membership()), now, hz);
     const std::uint64_t rss = in->usage.rss_bytes;
+    const auto& runtime = in->metrics.runtime;
+    in->history.add(now_s, in->usage.cpu_percent, rss, runtime ? runtime->loop_p99_ms : std::nullopt);
     if (in->spec.max_memory_restart != 0 && in->fsm.state() == State::Online && rss > in->spec.max_memory_restart) {
       spdlog::warn("{} memory {} ({} bytes) over max_memory_restart {} ({} bytes), restarting", label(*in),
                    config::format_bytes(rss), rss, config::format_bytes(in->spec.max_memory_restart),

@@ -13,6 +13,8 @@
 #include "config/json_access.hpp"
 #include "config/paths.hpp"
 #include "config/units.hpp"
+#include "daemon/supervisor/metrics_report.hpp"
+#include "daemon/supervisor/prometheus_text.hpp"
 #include "daemon/supervisor/supervisor.hpp"
 
 namespace pmx::daemon {
@@ -137,6 +139,10 @@ void Supervisor::register_verbs() {
     reply.ok_text(describe_all(ids));
   });
 
+  server_.on("metrics", [this](const json& params, const Reply& reply) {
+    answer_metrics(registry_, params, reply, [this] { return pmxd_exposition(registry_, server_.requests() + metrics_endpoint_.scrapes()); });
+  });
+
   server_.on("describe", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
     reply.ok_text(describe_all(ids));
   }));
@@ -160,7 +166,9 @@ void Supervisor::register_verbs() {
   // reloadLogs also reads pmx.yaml again: edit it, then reloadLogs.
   server_.on("reloadLogs", [this](const json&, const Reply& reply) {
     const std::string error = launcher_.load_settings();
-    reply.ok({{"reopened", launcher_.reopen_logs()}, {"settings_error", error.empty() ? json(nullptr) : json(error)}});
+    const std::string metrics_error = error.empty() ? listen_metrics() : "";
+    reply.ok({{"reopened", launcher_.reopen_logs()}, {"settings_error", error.empty() ? json(nullptr) : json(error)},
+              {"metrics_error", metrics_error.empty() ? json(nullptr) : json(metrics_error)}});
   });
 
   server_.on("save", [this](const json& params, const Reply& reply) { save_verb(params, reply); });

@@ -17,7 +17,7 @@ _pmx() {
     local verbs="start stop restart reload startOrRestart startOrReload delete del scale
         ecosystem init reset describe desc info show list ls l ps status jlist prettylist env
         pid id flush reloadLogs logs ping kill trigger sendData send-data signal sendSignal help
-        save dump resurrect cleardump startup unstartup update serve deploy completion"
+        save dump resurrect cleardump startup unstartup update serve deploy completion metrics report"
     local globals="--no-color --timeout --help --version"
     local file_flags="--only --env"
     local start_flags="--name --namespace --cwd --interpreter --interpreter-args --node-args
@@ -28,7 +28,7 @@ _pmx() {
         --filter-env --instance-var --increment-var --uid --user --gid --listen-timeout
         --exec-mode --log-max-size --log-retain --log-rotate-interval --watch --merge-logs
         --combine-logs --time --disable-logs --wait-ready --shutdown-with-message --log-compress
-        --reuse-port --no-autostart --update-env --health-check $file_flags"
+        --reuse-port --no-autostart --no-pmx --update-env --health-check $file_flags"
     local logs_flags="--lines --err --out --raw --json --nostream --timestamp --highlight"
 
     # The verb: the first word that is no option (nor --timeout's value).

@@ -114,6 +114,27 @@ TEST_CASE("daemon_settings: bad values name file:line:col and the key", "[daemon
         "<dir>/pmx.yaml:4:3: daemon_log.compress: expected true or false (got '2')");
 }
 
+TEST_CASE("daemon_settings: metrics.listen is the Prometheus endpoint address, none or an empty one is off",
+          "[daemon_settings][metrics]") {
+  auto off = parse_daemon_settings("logs: {}\n", "pmx.yaml");
+  REQUIRE(off);
+  CHECK_FALSE(off->metrics_listen);
+  auto tcp = parse_daemon_settings("metrics:\n  listen: \"127.0.0.1:9615\"\n", "pmx.yaml");
+  REQUIRE(tcp);
+  REQUIRE(tcp->metrics_listen);
+  CHECK(tcp->metrics_listen->text() == "127.0.0.1:9615");
+  auto unix_socket = parse_daemon_settings("metrics: {listen: \"unix:/run/pmx-metrics.sock\"}\n", "pmx.yaml");
+  REQUIRE(unix_socket);
+  CHECK(unix_socket->metrics_listen->text() == "unix:/run/pmx-metrics.sock");
+  auto empty = parse_daemon_settings("metrics: {listen: \"\"}\n", "pmx.yaml");
+  REQUIRE(empty);
+  CHECK_FALSE(empty->metrics_listen);
+  CHECK_THAT(load_error("metrics:\n  listen: \"127.0.0.1:99999\"\n"), Contains("pmx.yaml:2:3: metrics.listen: "));
+  CHECK_THAT(load_error("metrics:\n  listen: [1]\n"), Contains("pmx.yaml:2:3: metrics.listen: expected an address"));
+  CHECK_THAT(load_error("metrics:\n  lsten: x\n"), Contains("metrics: unknown key 'lsten' (did you mean 'listen'?)"));
+  CHECK_THAT(load_error("metrics: 3\n"), Contains("metrics: expected a map with listen"));
+}
+
 TEST_CASE("daemon_settings: YAML syntax errors have their place", "[daemon_settings]") {
   CHECK_THAT(load_error("logs:\n  retain: [1\n"), Contains("pmx.yaml:3:1: "));
   CHECK_THAT(load_error("logs:\n  max_size: 1M\n    retain: 3\n"), Contains("pmx.yaml:3:"));
@@ -127,9 +148,9 @@ TEST_CASE("daemon_settings: unknown keys are errors with a suggestion", "[daemon
         "<dir>/pmx.yaml:2:3: daemon_log: unknown key 'compresss' (did you mean 'compress'?)");
   CHECK(load_error("daemon_log:\n  colour: red\n") == "<dir>/pmx.yaml:2:3: daemon_log: unknown key 'colour'");
   CHECK(load_error("log:\n  retain: 3\n") ==
-        "<dir>/pmx.yaml:1:1: unknown section 'log' (did you mean 'logs'?) (known: logs, daemon_log)");
+        "<dir>/pmx.yaml:1:1: unknown section 'log' (did you mean 'logs'?) (known: logs, daemon_log, metrics)");
   CHECK(load_error("daemon_logs: {}\n") ==
-        "<dir>/pmx.yaml:1:1: unknown section 'daemon_logs' (did you mean 'daemon_log'?) (known: logs, daemon_log)");
+        "<dir>/pmx.yaml:1:1: unknown section 'daemon_logs' (did you mean 'daemon_log'?) (known: logs, daemon_log, metrics)");
 }
 
 TEST_CASE("daemon_settings: a file that cannot be read is an error, not the defaults", "[daemon_settings]") {

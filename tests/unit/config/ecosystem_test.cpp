@@ -262,6 +262,7 @@ const std::vector<OptionCase>& option_cases() {
       {"port", "8080", [](const AppSpec& s) { return s.port == 8080; }, "70000"},
       {"listen", "[\"127.0.0.1:3000\", \"unix:/run/app.sock\"]", [](const AppSpec& s) { return s.listen.size() == 2; }, "[\"example.com:80\"]"},
       {"reuse_port", "true", [](const AppSpec& s) { return s.reuse_port; }, "\"often\""},
+      {"pmx", "false", [](const AppSpec& s) { return !s.pmx; }, "\"off\""},
       {"instance_var", "\"INSTANCE_ID\"", [](const AppSpec& s) { return s.instance_var == "INSTANCE_ID"; }, "\"\""},
       {"increment_var", "\"PORT\"", [](const AppSpec& s) { return s.increment_var == "PORT"; }, "[]"},
       {"uid", "\"www-data\"", [](const AppSpec& s) { return s.uid == "www-data"; }, "[]"},

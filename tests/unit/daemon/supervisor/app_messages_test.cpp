@@ -94,3 +94,34 @@ TEST_CASE("trigger and sendData reach the running instances that can hear them, 
   CHECK(MessagesRig::read(stopped).empty());
   CHECK(!MessagesRig::read(silent).empty());
 }
+
+TEST_CASE("the current run's runtime metrics and axm:monitor are kept, a replacement's and bad ones are not",
+          "[app_messages][metrics]") {
+  SupervisorHome home;
+  MessagesRig rig(home.path);
+  rig.add(0, true);
+  Instance& in = *rig.registry.find(0);
+  const std::string report = R"({"cmd":"NODE_PMX","pmx":"metrics","heap_total":1048576,"loop":{"p99":12.5}})";
+  rig.messages.on_message(in, in.actions, false, decode_node_message(report));  // reload's replacement
+  CHECK_FALSE(in.metrics.runtime);
+  rig.messages.on_message(in, in.actions, true, decode_node_message(report));
+  REQUIRE(in.metrics.runtime);
+  CHECK(in.metrics.runtime->loop_p99_ms == 12.5);
+
+  rig.messages.on_message(in, in.actions, true,
+                          decode_node_message(R"({"type":"axm:monitor","data":{"users":{"value":3,"unit":"u"}}})"));
+  REQUIRE(in.metrics.custom.size() == 1);
+  CHECK(axm_monitor(in.metrics).at("users").at("value") == 3);
+  // Each axm:monitor is the app's whole set: the next one replaces it.
+  rig.messages.on_message(in, in.actions, true,
+                          decode_node_message(R"({"type":"axm:monitor","data":{"jobs":{"value":"1.5"}}})"));
+  REQUIRE(in.metrics.custom.size() == 1);
+  CHECK(in.metrics.custom[0].name == "jobs");
+
+  // Wrong shapes: dropped and counted, the last good values stay.
+  rig.messages.on_message(in, in.actions, true, decode_node_message(R"({"type":"axm:monitor","data":[1]})"));
+  rig.messages.on_message(in, in.actions, true, decode_node_message(R"({"cmd":"NODE_PMX","pmx":"metrics","heap_total":"x"})"));
+  CHECK(in.metrics.dropped == 2);
+  CHECK(in.metrics.runtime->loop_p99_ms == 12.5);
+  CHECK(in.metrics.custom.size() == 1);
+}

@@ -148,9 +148,12 @@ TEST_CASE("a Node app gets Node's IPC channel as its first fd after the sockets,
   CHECK(rig.has_env(pid, "NODE_CHANNEL_FD=3"));
   CHECK(rig.has_env(pid, "NODE_CHANNEL_SERIALIZATION_MODE=json"));
   CHECK(rig.request(pid).inherited_fds.size() == 1);
-  // Fork mode: no preload, whatever is installed.
+  // Fork mode: the preload for its metrics only, not for sockets.
   const auto& argv = rig.request(pid).argv;
-  CHECK(std::find(argv.begin(), argv.end(), "--require") == argv.end());
+  REQUIRE(argv.size() >= 3);
+  CHECK(argv[1] == "--require");
+  CHECK(rig.has_env(pid, "PMX_METRICS=1"));
+  CHECK_FALSE(rig.has_env(pid, "PMX_CLUSTER=1"));
   REQUIRE(rig.ops.send_on_channel(pid, "\"ready\""));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (rig.messages.empty() && std::chrono::steady_clock::now() < deadline) rig.io.run_one_for(std::chrono::milliseconds(10));
@@ -171,6 +174,26 @@ TEST_CASE("a cluster-mode Node app runs with the preload and its drain ends befo
   CHECK(rig.has_env(pid, "PMX_CLUSTER=1"));
   CHECK(rig.has_env(pid, "PMX_DRAIN_TIMEOUT=2900"));
   CHECK(rig.binds == std::vector<std::string>{"web"});
+}
+
+TEST_CASE("pmx: false runs a fork-mode Node app without the preload, a cluster-mode one without its metrics",
+          "[launcher][metrics]") {
+  SupervisorHome home;
+  LauncherRig rig(home.path);
+  Instance& fork = rig.add({{"name", "bare"}, {"interpreter", "node"}, {"pmx", false}}, 0);
+  const pid_t a = rig.launch(fork);
+  const auto& argv = rig.request(a).argv;
+  CHECK(std::find(argv.begin(), argv.end(), "--require") == argv.end());
+  CHECK_FALSE(rig.has_env(a, "PMX_METRICS=1"));
+  Instance& cluster = rig.add({{"name", "web"}, {"interpreter", "node"}, {"exec_mode", "cluster"}, {"pmx", false}}, 1);
+  const pid_t b = rig.launch(cluster);
+  CHECK(rig.request(b).argv.at(1) == "--require");  // the sockets still need it
+  CHECK(rig.has_env(b, "PMX_CLUSTER=1"));
+  CHECK_FALSE(rig.has_env(b, "PMX_METRICS=1"));
+  // Not a Node app: nothing of the preload.
+  Instance& shell = rig.add({{"name", "sh"}}, 2);
+  const pid_t c = rig.launch(shell);
+  CHECK_FALSE(rig.has_env(c, "PMX_METRICS=1"));
 }
 
 TEST_CASE("stop_run sends kill_signal, or 'shutdown' on the channel with shutdown_with_message", "[launcher]") {

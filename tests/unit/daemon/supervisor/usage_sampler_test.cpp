@@ -88,3 +88,22 @@ TEST_CASE("an instance with no process has its reading cleared", "[usage_sampler
   rig.sampler.sample();
   CHECK(in.usage.rss_bytes == 0);
 }
+
+TEST_CASE("a reading adds a point to the instance's history, with the run's event-loop p99", "[usage_sampler][metrics]") {
+  SupervisorHome home;
+  SamplerRig rig(home.path);
+  Instance& node = rig.add_online(0, json::object(), 4000, 8u << 20);
+  Instance& other = rig.add_online(1, json::object(), 4001, 2u << 20);
+  node.metrics.runtime = RuntimeMetrics{};
+  node.metrics.runtime->loop_p99_ms = 301.5;
+  rig.sampler.sample();
+  REQUIRE(node.history.size() == 1);
+  const HistoryPoint p = node.history.since(0).at(0);
+  CHECK(p.rss_kib == 8u << 10);
+  CHECK(p.loop_p99_ms == 301.5f);
+  REQUIRE(other.history.size() == 1);
+  CHECK(other.history.since(0).at(0).loop_p99_ms < 0);
+  // Within the step (the next ticks come at once here): no second point.
+  for (std::uint64_t tick = 0; tick < UsageSampler::kSpread; ++tick) rig.sampler.sample();
+  CHECK(node.history.size() == 1);
+}
