@@ -45,7 +45,7 @@ const Verb* named_verb(const std::vector<std::string>& words) {
 
 /// PM2's verbs that pmx does not have yet: named as such rather than as typos.
 constexpr const char* kPm2VerbsToCome[] = {
-    "monit", "dash", "dashboard", "install", "uninstall", "set", "get", "conf", "config",
+    "dash", "dashboard", "install", "uninstall", "set", "get", "conf", "config",
     "link", "unlink", "plus", "report", "deploy", "attach", "inspect", "module:install",
     "pull", "forward", "backward", "sendLineToStdin", "examples"};
 
