@@ -103,6 +103,22 @@ Result<std::vector<AppRow>> rows_of(const json& list) {
   return rows;
 }
 
+Result<std::vector<AppRow>> rows_of_text(std::string_view text) {
+  // Depth 2 holds an entry's keys, depth 3 those of pm2_env and monit: what rows_of reads.
+  static const std::set<std::string, std::less<>> kEntryKeys = {"pid", "name", "pm_id", "monit", "pm2_env"};
+  static const std::set<std::string, std::less<>> kInnerKeys = {
+      "status",    "namespace",     "exec_mode", "restart_time", "uptime_ms", "exit_code",
+      "exit_signal", "status_reason", "cgroup",  "axm_monitor",  "cpu",       "memory"};
+  auto keep = [](int depth, json::parse_event_t event, json& parsed) {
+    if (event != json::parse_event_t::key || depth > 3 || !parsed.is_string()) return true;
+    const auto& key = parsed.get_ref<const std::string&>();
+    return depth == 2 ? kEntryKeys.count(key) > 0 : depth < 2 || kInnerKeys.count(key) > 0;
+  };
+  json list = json::parse(text.begin(), text.end(), keep, false);
+  if (list.is_discarded()) return Error{"the list reply is not JSON"};
+  return rows_of(list);
+}
+
 void History::record(const std::vector<AppRow>& rows) {
   std::set<int> listed;
   for (const AppRow& row : rows) {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -44,6 +45,10 @@ struct AppRow {
 /// The rows of a `list` reply. Anything malformed in an entry (a missing field, a wrong type)
 /// reads as its default; a reply that is not an array is an error.
 Result<std::vector<AppRow>> rows_of(const nlohmann::json& list);
+
+/// The rows of a `list` reply's JSON text, read without building what monit does not show
+/// (the environment, the options: most of each entry). Text that is not JSON is an error.
+Result<std::vector<AppRow>> rows_of_text(std::string_view text);
 
 /// One sample of an instance, as a sparkline draws it.
 struct Sample {

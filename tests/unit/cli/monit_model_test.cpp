@@ -75,6 +75,35 @@ TEST_CASE("rows_of reads fields of the wrong type as their defaults, never throw
   CHECK_FALSE(rows_of(json::object()));
 }
 
+TEST_CASE("rows_of_text reads the same rows as rows_of, leaving the environment out", "[monit]") {
+  json e = model_entry(0, "api");
+  e["env"] = {{"PATH", "/bin"}, {"status", "not this"}};
+  e["pm2_env"]["env"] = {{"HOME", "/root"}};
+  e["pm2_env"]["axm_monitor"] = {{"Heap Size", {{"value", "7.23"}, {"unit", "MiB"}}}};
+  const json list = json::array({e, model_entry(1, "worker")});
+  auto from_text = rows_of_text(list.dump());
+  auto from_json = rows_of(list);
+  REQUIRE(from_text);
+  REQUIRE(from_json);
+  REQUIRE(from_text->size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const AppRow& a = (*from_text)[i];
+    const AppRow& b = (*from_json)[i];
+    CHECK(a.id == b.id);
+    CHECK(a.name == b.name);
+    CHECK(a.status == b.status);
+    CHECK(a.memory == b.memory);
+    CHECK(a.cpu == b.cpu);
+    CHECK(a.restarts == b.restarts);
+    CHECK(a.last_exit == b.last_exit);
+    CHECK(a.cgroup == b.cgroup);
+    CHECK(a.metrics.size() == b.metrics.size());
+  }
+  CHECK(from_text->front().metrics.front().value == "7.23 MiB");
+  CHECK_FALSE(rows_of_text("[{\"pid\": "));
+  CHECK_FALSE(rows_of_text("{}"));
+}
+
 TEST_CASE("History keeps at most its capacity per instance and forgets instances no longer listed", "[monit]") {
   History h(3);
   AppRow a;
