@@ -81,6 +81,7 @@ struct CommandLine {
   LogsOptions logs;
   CLI::Option* logs_timestamp = nullptr;  ///< --timestamp, given with or without a format
   std::string logs_stamp_format;
+  std::string monit_interval = "1s";  ///< monit --interval
 };
 
 /// One run of a verb: the parsed command line, the words after `--`, and the daemon.

@@ -45,8 +45,8 @@ const Verb* named_verb(const std::vector<std::string>& words) {
 
 /// PM2's verbs that pmx does not have yet: named as such rather than as typos.
 constexpr const char* kPm2VerbsToCome[] = {
-    "monit", "dash", "dashboard", "install", "uninstall", "set", "get", "conf", "config",
-    "link", "unlink", "plus", "report", "attach", "inspect", "module:install",
+    "dash", "dashboard", "install", "uninstall", "set", "get", "conf", "config",
+    "link", "unlink", "plus", "attach", "inspect", "module:install",
     "pull", "forward", "backward", "sendLineToStdin", "examples"};
 
 /// Whether words ask PM2 for its log rotation module (`install pm2-logrotate`, `set

@@ -19,12 +19,14 @@
 #include "cli/daemon_connection.hpp"
 #include "cli/file_verbs.hpp"
 #include "cli/deploy_verb.hpp"
+#include "cli/monit.hpp"
 #include "cli/serve_verb.hpp"
 #include "cli/start_verb.hpp"
 #include "config/dump.hpp"
 #include "config/log_format.hpp"
 #include "config/paths.hpp"
 #include "config/scale_count.hpp"
+#include "config/units.hpp"
 
 namespace pmx::cli {
 
@@ -270,6 +272,15 @@ int cmd_logs(Invocation& v) {
   return run_logs(v.daemon.paths(), cl.logs, cl.globals.timeout);
 }
 
+/// `monit [--interval 1s]`: never starts pmxd (it says on screen that none runs).
+int cmd_monit(Invocation& v) {
+  auto interval = config::parse_duration_ms(v.cl.monit_interval);
+  if (!interval || *interval < 100) {
+    throw Failure(kUsage, "monit --interval: " + (interval ? std::string("at least 100ms") : interval.error()));
+  }
+  return run_monit(v.daemon.paths(), {std::chrono::milliseconds(*interval), v.cl.globals.no_color});
+}
+
 int cmd_reload_logs(DaemonConnection& s) {
   json r = s.call("reloadLogs");
   std::cout << "reopened " << r.value("reopened", 0) << " log file(s)\n";
@@ -358,6 +369,11 @@ const Verb kVerbs[] = {
     {"reloadLogs", "reopen every log file (after an external logrotate moved them) and read pmx.yaml again", {},
      no_options, [](Invocation& v) { return cmd_reload_logs(v.daemon); }},
     {"logs", "show the apps' last log lines, then their output as it comes", {}, define_logs, cmd_logs},
+    {"monit", "a live dashboard: apps with CPU and memory, the selected app's logs and metrics, keys for the verbs", {},
+     [](CLI::App& c, CommandLine& cl) {
+       c.add_option("--interval", cl.monit_interval, "how often the list is read (default 1s)");
+     },
+     cmd_monit},
     {"ping", "check that pmxd answers (starting it if needed)", {}, no_options,
      [](Invocation& v) { return std::cout << v.daemon.call("ping").dump() << "\n", int{kOk}; }},
     {"kill", "stop every app and the daemon", {}, no_options, [](Invocation& v) { return cmd_kill(v.daemon); }, true},

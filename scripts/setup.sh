@@ -7,7 +7,7 @@ build="${1:-$root/build}"
 shift || true
 
 packages=(g++ cmake make libboost-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev
-          catch2 libcli11-dev zlib1g-dev clang libclang-rt-14-dev ninja-build
+          catch2 libcli11-dev zlib1g-dev libncurses-dev tmux clang libclang-rt-14-dev ninja-build
           dpkg-dev   # dpkg-shlibdeps, for the .deb (tests/package)
           git openssh-client openssh-server  # pmx deploy's test runs its own sshd
           python3-prometheus-client)  # the tests parse pmxd's Prometheus text with it

@@ -16,7 +16,7 @@ _pmx() {
 
     local verbs="start stop restart reload startOrRestart startOrReload delete del scale
         ecosystem init reset describe desc info show list ls l ps status jlist prettylist env
-        pid id flush reloadLogs logs ping kill trigger sendData send-data signal sendSignal help
+        pid id flush reloadLogs logs monit ping kill trigger sendData send-data signal sendSignal help
         save dump resurrect cleardump startup unstartup update serve deploy completion metrics report"
     local globals="--no-color --timeout --help --version"
     local file_flags="--only --env"
@@ -48,7 +48,7 @@ _pmx() {
             --ignore-watch | --watch-delay | --log-date-format | --port | --listen | --filter-env | \
             --instance-var | --increment-var | --listen-timeout | --log-max-size | --log-retain | \
             --log-rotate-interval | --interpreter-args | --node-args | --only | --env | --lines | \
-            --highlight | --topic | --health-check)
+            --highlight | --topic | --health-check | --interval)
             return ;;
         --cwd)
             _filedir -d
@@ -95,6 +95,7 @@ _pmx() {
         reset | describe | desc | info | show | flush | env | pid | id | trigger | sendData | send-data) ;;
         scale) ((cword - verb_at > 1)) && targets=none ;;
         logs) flags=$logs_flags ;;
+        monit) flags="--interval" targets=none ;;
         save | dump) flags="--force" targets=none ;;
         resurrect) flags="--from-pm2" targets=none files=yes ;;
         startup | unstartup)

@@ -177,9 +177,9 @@ TEST_CASE("an unknown verb is named, with the closest verbs or as a PM2 verb to 
   CHECK_EXIT(typo, 2);
   CHECK(typo.err.find("unknown command 'restat'") != std::string::npos);
   CHECK(typo.err.find("'restart'") != std::string::npos);
-  const RunResult pm2_verb = run_pmx(home.path(), {"--timeout", "2s", "monit", "api"});
+  const RunResult pm2_verb = run_pmx(home.path(), {"--timeout", "2s", "inspect", "api"});
   CHECK_EXIT(pm2_verb, 2);
-  CHECK(pm2_verb.err.find("unknown command 'monit': PM2 has it") != std::string::npos);
+  CHECK(pm2_verb.err.find("unknown command 'inspect': PM2 has it") != std::string::npos);
   // pm2-logrotate: rotation is built in, and the user is told where its settings go.
   const RunResult logrotate = run_pmx(home.path(), {"install", "pm2-logrotate"});
   CHECK_EXIT(logrotate, 0);
