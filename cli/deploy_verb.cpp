@@ -31,6 +31,21 @@ namespace {
 
 constexpr const char* kActions = "setup, update, revert [n], curr, prev, list, exec <command>, ref <ref>";
 
+/// In a forked child: argv with stdin from in and stdout and stderr to out; 127 when it cannot run
+/// (saying why on out).
+[[noreturn]] void exec_child(const std::vector<std::string>& argv, int in, int out) {
+  ::dup2(in, 0);
+  ::dup2(out, 1);
+  ::dup2(out, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  const std::string message = "pmx deploy: cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
+  (void)!::write(2, message.data(), message.size());
+  ::_exit(127);
+}
+
 /// Runs argv with stdin from stdin_fd (or /dev/null when -1) and its stdout and stderr as one
 /// stream, printed line by line after prefix; the exit code (128 + signal when killed, 127 when
 /// it could not run).
@@ -40,19 +55,7 @@ int run_prefixed(const std::vector<std::string>& argv, int stdin_fd, const std::
   std::cout.flush();
   const pid_t pid = ::fork();
   if (pid < 0) throw Failure(kFailed, std::string("deploy: fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    const int in = stdin_fd >= 0 ? stdin_fd : ::open("/dev/null", O_RDONLY);
-    ::dup2(in, 0);
-    ::dup2(out[1], 1);
-    ::dup2(out[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    const std::string message = "pmx deploy: cannot run " + argv[0] + ": " + std::strerror(errno) + "\n";
-    (void)!::write(2, message.data(), message.size());
-    ::_exit(127);
-  }
+  if (pid == 0) exec_child(argv, stdin_fd >= 0 ? stdin_fd : ::open("/dev/null", O_RDONLY), out[1]);
   ::close(out[1]);
   std::string pending;
   char buf[65536];
@@ -91,14 +94,7 @@ int run_quiet(const std::vector<std::string>& argv) {
   if (pid < 0) return 127;
   if (pid == 0) {
     const int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
+    exec_child(argv, null, null);
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
