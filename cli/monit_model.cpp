@@ -1,4 +1,4 @@
-// MonitModel: rows from a `list` reply read defensively (pmxd's reply, but the metrics in it
+// MonitModel: rows from a `list` or `metrics` reply read defensively (pmxd's reply, but the metrics in it
 // come from apps), bounded histories and log tails.
 #include "cli/monit_model.hpp"
 
@@ -50,6 +50,26 @@ std::string metric_value(const json& v) {
   return "";
 }
 
+/// pmxd's history columns ({"time": [...], "cpu": [...], "memory": [...]}) as points; columns
+/// of unequal length, or a point with a value of the wrong type, read as no points.
+std::vector<AppRow::Point> points_of(const json& history) {
+  const json& time = member(history, "time");
+  const json& cpu = member(history, "cpu");
+  const json& memory = member(history, "memory");
+  if (!time.is_array() || !cpu.is_array() || !memory.is_array()) return {};
+  if (cpu.size() != time.size() || memory.size() != time.size()) return {};
+  std::vector<AppRow::Point> points;
+  points.reserve(time.size());
+  for (std::size_t i = 0; i < time.size(); ++i) {
+    if (!time[i].is_number_integer() || !cpu[i].is_number() || !memory[i].is_number_integer()) return {};
+    const auto t = time[i].get<std::int64_t>();
+    const auto bytes = memory[i].get<std::int64_t>();
+    if (t < 0 || t > std::numeric_limits<std::uint32_t>::max() || bytes < 0) return {};
+    points.push_back({static_cast<std::uint32_t>(t), std::max(0.0, cpu[i].get<double>()), static_cast<std::uint64_t>(bytes)});
+  }
+  return points;
+}
+
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -63,7 +83,8 @@ Result<std::vector<AppRow>> rows_of(const json& list) {
   rows.reserve(list.size());
   for (const json& app : list) {
     if (!app.is_object()) continue;
-    const json& env = member(app, "pm2_env");
+    // A `list` entry keeps its fields in pm2_env; a `metrics` entry at its top level.
+    const json& env = app.contains("pm2_env") ? member(app, "pm2_env") : app;
     const json& monit = member(app, "monit");
     AppRow row;
     row.id = number_of<int>(app, "pm_id", -1);
@@ -97,35 +118,28 @@ Result<std::vector<AppRow>> rows_of(const json& list) {
         row.metrics.push_back(std::move(m));
       }
     }
+    row.points = points_of(member(app, "history"));
     rows.push_back(std::move(row));
   }
   std::sort(rows.begin(), rows.end(), [](const AppRow& a, const AppRow& b) { return a.id < b.id; });
   return rows;
 }
 
-Result<std::vector<AppRow>> rows_of_text(std::string_view text) {
-  // Depth 2 holds an entry's keys, depth 3 those of pm2_env and monit: what rows_of reads.
-  static const std::set<std::string, std::less<>> kEntryKeys = {"pid", "name", "pm_id", "monit", "pm2_env"};
-  static const std::set<std::string, std::less<>> kInnerKeys = {
-      "status",    "namespace",     "exec_mode", "restart_time", "uptime_ms", "exit_code",
-      "exit_signal", "status_reason", "cgroup",  "axm_monitor",  "cpu",       "memory"};
-  auto keep = [](int depth, json::parse_event_t event, json& parsed) {
-    if (event != json::parse_event_t::key || depth > 3 || !parsed.is_string()) return true;
-    const auto& key = parsed.get_ref<const std::string&>();
-    return depth == 2 ? kEntryKeys.count(key) > 0 : depth < 2 || kInnerKeys.count(key) > 0;
-  };
-  json list = json::parse(text.begin(), text.end(), keep, false);
-  if (list.is_discarded()) return Error{"the list reply is not JSON"};
-  return rows_of(list);
-}
-
 void History::record(const std::vector<AppRow>& rows) {
   std::set<int> listed;
   for (const AppRow& row : rows) {
     listed.insert(row.id);
-    auto& ring = samples_[row.id];
-    ring.push_back({row.cpu, row.memory});
-    while (ring.size() > capacity_) ring.pop_front();
+    Kept& kept = samples_[row.id];
+    if (row.points.empty()) {
+      kept.samples.push_back({row.cpu, row.memory});
+    } else {
+      for (const AppRow::Point& p : row.points) {
+        if (p.time <= kept.last_time) continue;
+        kept.samples.push_back({p.cpu, p.memory});
+        kept.last_time = p.time;
+      }
+    }
+    while (kept.samples.size() > capacity_) kept.samples.pop_front();
   }
   std::erase_if(samples_, [&](const auto& entry) { return !listed.count(entry.first); });
 }
@@ -133,7 +147,17 @@ void History::record(const std::vector<AppRow>& rows) {
 std::vector<Sample> History::of(int id) const {
   auto it = samples_.find(id);
   if (it == samples_.end()) return {};
-  return {it->second.begin(), it->second.end()};
+  return {it->second.samples.begin(), it->second.samples.end()};
+}
+
+std::uint32_t History::since() const {
+  std::uint32_t since = 0;
+  bool first = true;
+  for (const auto& [id, kept] : samples_) {
+    since = first ? kept.last_time : std::min(since, kept.last_time);
+    first = false;
+  }
+  return since;
 }
 
 void LogTail::add(std::string line, bool err) {

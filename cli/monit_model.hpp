@@ -1,4 +1,4 @@
-// MonitModel: what `pmx monit` shows of each instance (read from a `list` reply), the history
+// MonitModel: what `pmx monit` shows of each instance (read from a `metrics` or `list` reply), the history
 // of samples behind its sparklines, and the log lines of the selected app. Pure: no terminal,
 // no socket.
 #pragma once
@@ -40,15 +40,21 @@ struct AppRow {
   std::string last_exit;       ///< "code 1", "signal SIGKILL", "" when it never exited
   std::string reason;          ///< status_reason
   std::vector<Metric> metrics; ///< axm_monitor, in its order; empty when the jlist has none
+  /// pmxd's history points of the instance that the reply carried (a `metrics` reply), oldest
+  /// first; empty for a `list` reply.
+  struct Point {
+    std::uint32_t time = 0;  ///< epoch seconds
+    double cpu = 0;
+    std::uint64_t memory = 0;
+  };
+  std::vector<Point> points;
 };
 
-/// The rows of a `list` reply. Anything malformed in an entry (a missing field, a wrong type)
-/// reads as its default; a reply that is not an array is an error.
+/// The rows of a `list` reply, or of a `metrics` reply's `instances` (the same fields, at the
+/// entry's top level instead of in pm2_env, and history columns). Anything malformed in an
+/// entry (a missing field, a wrong type, columns of unequal length) reads as its default; a
+/// reply that is not an array is an error.
 Result<std::vector<AppRow>> rows_of(const nlohmann::json& list);
-
-/// The rows of a `list` reply's JSON text, read without building what monit does not show
-/// (the environment, the options: most of each entry). Text that is not JSON is an error.
-Result<std::vector<AppRow>> rows_of_text(std::string_view text);
 
 /// One sample of an instance, as a sparkline draws it.
 struct Sample {
@@ -56,21 +62,30 @@ struct Sample {
   std::uint64_t memory = 0;
 };
 
-/// The samples of each instance since monit opened, at most capacity each (oldest dropped);
-/// instances no longer listed are forgotten at the next record().
+/// The samples of each instance, at most capacity each (oldest dropped): pmxd's own history
+/// points when the rows carry them (so the sparklines are full the moment monit opens), else
+/// one sample per record(). Instances no longer listed are forgotten at the next record().
 class History {
  public:
-  explicit History(std::size_t capacity = 120) : capacity_(capacity) {}
-  /// Adds one sample for every row, and forgets the ids that are not among rows.
+  explicit History(std::size_t capacity = 128) : capacity_(capacity) {}
+  /// Adds each row's points newer than those already kept for its id (or, for a row without
+  /// points, its current reading), and forgets the ids that are not among rows.
   void record(const std::vector<AppRow>& rows);
   /// The samples of id, oldest first (empty when unknown).
   std::vector<Sample> of(int id) const;
+  /// What to ask pmxd for next (`metrics`' since): the oldest of the newest points kept per
+  /// instance; 0 (everything) before the first points.
+  std::uint32_t since() const;
   std::size_t instances() const { return samples_.size(); }
   std::size_t capacity() const { return capacity_; }
 
  private:
+  struct Kept {
+    std::deque<Sample> samples;
+    std::uint32_t last_time = 0;  ///< of the newest of pmxd's points kept; 0: none
+  };
   std::size_t capacity_;
-  std::map<int, std::deque<Sample>> samples_;
+  std::map<int, Kept> samples_;
 };
 
 /// The last lines of the app monit follows (at most capacity; oldest dropped).

@@ -1,4 +1,4 @@
-// MonitSource: pmxd's `list`, `logs` with follow, the `events` topic and the verbs' requests,
+// MonitSource: pmxd's `metrics`, `logs` with follow, the `events` topic and the verbs' requests,
 // for `pmx monit`.
 #include "cli/monit_source.hpp"
 
@@ -14,7 +14,7 @@ using json = nlohmann::json;
 
 namespace {
 
-/// How long monit waits for a reply to `list` or `logs` before it calls pmxd unreachable.
+/// How long monit waits for a reply to `metrics` or `logs` before it calls pmxd unreachable.
 constexpr std::chrono::milliseconds kLookTimeout{5'000};
 /// How long it waits for an action (a restart waits for the app to be up again).
 constexpr std::chrono::milliseconds kActionTimeout{60'000};
@@ -33,16 +33,16 @@ std::optional<std::string> DaemonSource::ensure(ipc::Client& client) {
 Result<std::vector<AppRow>> DaemonSource::snapshot() {
   if (auto why = ensure(requests_)) return Error{*why};
   requests_.set_timeout(kLookTimeout);
-  // The text, read here without building the entries' environments and options: a full
-  // parse of 100 apps' entries was most of monit's CPU.
-  std::string text;
-  ipc::Response r = requests_.call_raw("list", json::object(), text);
+  // `metrics`, not `list`: the figures monit shows without the entries' environments and
+  // options, and only the history points monit does not have yet.
+  ipc::Response r = requests_.call("metrics", {{"since", history_.since()}});
   if (r.error) {
     const std::string kind = r.error->data.is_object() ? r.error->data.value("kind", "") : "";
     if (kind == "transport" || kind == "timeout") requests_.close();
     return Error{r.error->message};
   }
-  auto rows = text.empty() ? rows_of(r.result ? *r.result : json()) : rows_of_text(text);
+  const json& result = r.result ? *r.result : json();
+  auto rows = rows_of(result.is_object() && result.contains("instances") ? result["instances"] : json());
   if (rows) history_.record(*rows);
   // The follower went away with the last pmxd: follow again on the new one.
   if (!follower_.connected() && following_) following_ = false;

@@ -19,7 +19,7 @@ namespace pmx::cli::monit {
 class MonitSource {
  public:
   virtual ~MonitSource() = default;
-  /// One look at every instance (pmxd's `list`); an error saying why when pmxd does not answer.
+  /// One look at every instance (pmxd's `metrics`); an error saying why when pmxd does not answer.
   virtual Result<std::vector<AppRow>> snapshot() = 0;
   /// id's samples, oldest first, for its sparklines.
   virtual std::vector<Sample> history(int id) const = 0;
@@ -37,9 +37,9 @@ class MonitSource {
 };
 
 /// The real source: pmxd's control socket at paths.socket, never starting a daemon. Two
-/// connections: one for requests (`list`, the actions), one that follows logs and events.
-/// Until pmxd keeps a history of its own, the history is what this source has polled since it
-/// opened (History).
+/// connections: one for requests (`metrics`, the actions), one that follows logs and events.
+/// The history is pmxd's own (`metrics`' history points, 5 s apart, over 10 minutes), so the
+/// sparklines are full when monit opens.
 class DaemonSource : public MonitSource {
  public:
   explicit DaemonSource(config::Paths paths, std::size_t log_lines = 15);

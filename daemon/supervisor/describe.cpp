@@ -81,6 +81,16 @@ nlohmann::json log_error(const Instance& in) {
 
 }  // namespace
 
+nlohmann::json exit_code_json(const Instance& in) {
+  using json = nlohmann::json;
+  return in.exited_once && in.last_exit.signal == 0 && !in.last_exit.unknown ? json(in.last_exit.code) : json(nullptr);
+}
+
+nlohmann::json exit_signal_json(const Instance& in) {
+  using json = nlohmann::json;
+  return in.exited_once && in.last_exit.signal != 0 ? json(config::signal_name(in.last_exit.signal)) : json(nullptr);
+}
+
 std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home) {
   using json = nlohmann::json;
   const auto& s = in.spec;
@@ -105,11 +115,8 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"username", app_user(s)},
       {"PMX_HOME", home},
       {"uptime_ms", alive ? now_ms - in.started_at_ms : 0},
-      {"exit_code", in.exited_once && in.last_exit.signal == 0 && !in.last_exit.unknown ? json(in.last_exit.code)
-                                                                                        : json(nullptr)},
-      {"exit_signal", in.exited_once && in.last_exit.signal != 0
-                          ? json(config::signal_name(in.last_exit.signal))
-                          : json(nullptr)},
+      {"exit_code", exit_code_json(in)},
+      {"exit_signal", exit_signal_json(in)},
       {"status_reason", in.fsm.reason()},
       {"last_exit_reason", in.last_exit_reason ? json(to_string(*in.last_exit_reason)) : json(nullptr)},
       {"last_exit_at", in.last_exit_reason ? json(in.last_exit_at_ms) : json(nullptr)},

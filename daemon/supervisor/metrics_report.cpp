@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "config/json_access.hpp"
+#include "config/listen_address.hpp"
+#include "daemon/supervisor/describe.hpp"
 #include "daemon/supervisor/prometheus_text.hpp"
 
 namespace pmx::daemon {
@@ -46,6 +48,12 @@ json metrics_report(const Registry& registry, const std::vector<int>& ids, std::
         {"pid", alive ? in->pid : 0},
         {"restart_time", in->fsm.restart_count()},
         {"pm_uptime", in->started_at_ms},
+        {"uptime_ms", alive ? now_ms - in->started_at_ms : 0},
+        {"exec_mode", config::runs_in_cluster_mode(in->spec) ? "cluster_mode" : "fork_mode"},
+        {"status_reason", in->fsm.reason()},
+        {"exit_code", exit_code_json(*in)},
+        {"exit_signal", exit_signal_json(*in)},
+        {"cgroup", in->cgroup.empty() ? json(nullptr) : json(in->cgroup)},
         {"monit", {{"memory", alive ? in->usage.rss_bytes : 0}, {"cpu", alive ? in->usage.cpu_percent : 0.0}}},
         {"axm_monitor", axm_monitor(in->metrics)},
     };

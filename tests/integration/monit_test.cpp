@@ -294,3 +294,39 @@ TEST_CASE("pmx monit without a terminal exits 2 and says why", "[integration][mo
   CHECK(mentions(r.err, "monit needs a terminal"));
   CHECK_FALSE(file_exists(home.socket()));  // no daemon was started
 }
+
+TEST_CASE("pmx monit opens with the sparklines full of pmxd's history", "[integration][monit]") {
+  if (!have_tmux()) {
+    WARN("tmux is not installed: pmx monit's terminal test skipped (apt-get install tmux)");
+    return;
+  }
+  TempHome home;
+  DaemonProcess daemon(home);
+  REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kSleeper, "--name", "echo", "--kill-timeout", "500"}), 0);
+  // pmxd keeps a point every 5 s: wait for three, before monit opens.
+  REQUIRE(wait_until([&] {
+    RawClient c;
+    if (!c.connect(home.socket())) return false;
+    auto reply = c.call(1, "metrics", {{"targets", {"echo"}}});
+    return reply && reply->contains("result") &&
+           reply->at("result").at("instances").at(0).at("history").at("time").size() >= 3;
+  }, 30s));
+  MonitPane pane(home, {}, "");  // the default interval: one look a second
+  // The first screen that lists the app already draws each of its two sparklines with three
+  // points or more; monit's own samples would add one a second.
+  std::string row;
+  REQUIRE(pane.wait_for([&](const std::string& s) {
+    for (const std::string& line : lines_of(s)) {
+      if (mentions(line, "echo") && mentions(line, "online")) return (row = line), true;
+    }
+    return false;
+  }));
+  INFO(row);
+  std::size_t glyphs = 0;
+  for (const char* block : {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"}) {
+    for (auto at = row.find(block); at != std::string::npos; at = row.find(block, at + 1)) ++glyphs;
+  }
+  CHECK(glyphs >= 6);
+  pane.keys({"q"});
+  REQUIRE(pane.wait_shows("monit exited 0"));
+}

@@ -1,4 +1,4 @@
-// Tests of cli/monit_model.hpp: rows read from a `list` reply (malformed entries included),
+// Tests of cli/monit_model.hpp: rows read from a `list` or `metrics` reply (malformed entries included),
 // the bounded history behind the sparklines, the log tail and the filter.
 #include "cli/monit_model.hpp"
 
@@ -75,33 +75,71 @@ TEST_CASE("rows_of reads fields of the wrong type as their defaults, never throw
   CHECK_FALSE(rows_of(json::object()));
 }
 
-TEST_CASE("rows_of_text reads the same rows as rows_of, leaving the environment out", "[monit]") {
+TEST_CASE("rows_of reads a metrics reply's entries as a list reply's, with their history points", "[monit]") {
+  // A `metrics` entry: pm2_env's fields at the top level, and history columns.
   json e = model_entry(0, "api");
-  e["env"] = {{"PATH", "/bin"}, {"status", "not this"}};
-  e["pm2_env"]["env"] = {{"HOME", "/root"}};
-  e["pm2_env"]["axm_monitor"] = {{"Heap Size", {{"value", "7.23"}, {"unit", "MiB"}}}};
-  const json list = json::array({e, model_entry(1, "worker")});
-  auto from_text = rows_of_text(list.dump());
-  auto from_json = rows_of(list);
-  REQUIRE(from_text);
-  REQUIRE(from_json);
-  REQUIRE(from_text->size() == 2);
-  for (std::size_t i = 0; i < 2; ++i) {
-    const AppRow& a = (*from_text)[i];
-    const AppRow& b = (*from_json)[i];
-    CHECK(a.id == b.id);
-    CHECK(a.name == b.name);
-    CHECK(a.status == b.status);
-    CHECK(a.memory == b.memory);
-    CHECK(a.cpu == b.cpu);
-    CHECK(a.restarts == b.restarts);
-    CHECK(a.last_exit == b.last_exit);
-    CHECK(a.cgroup == b.cgroup);
-    CHECK(a.metrics.size() == b.metrics.size());
-  }
-  CHECK(from_text->front().metrics.front().value == "7.23 MiB");
-  CHECK_FALSE(rows_of_text("[{\"pid\": "));
-  CHECK_FALSE(rows_of_text("{}"));
+  for (auto& [key, value] : e["pm2_env"].items()) e[key] = value;
+  e.erase("pm2_env");
+  e["axm_monitor"] = {{"Heap Size", {{"value", "7.23"}, {"unit", "MiB"}}}};
+  e["history"] = {{"time", {100, 105, 110}}, {"cpu", {0.5, 1.0, 2.5}}, {"memory", {1024, 2048, 4096}},
+                  {"loop_p99_ms", {nullptr, 1.5, nullptr}}};
+  auto from_metrics = rows_of(json::array({e}));
+  auto from_list = rows_of(json::array({model_entry(0, "api")}));
+  REQUIRE(from_metrics);
+  REQUIRE(from_list);
+  const AppRow& a = from_metrics->front();
+  const AppRow& b = from_list->front();
+  CHECK(a.name == b.name);
+  CHECK(a.ns == "web");
+  CHECK(a.mode == "cluster");
+  CHECK(a.status == b.status);
+  CHECK(a.restarts == 3);
+  CHECK(a.uptime_ms == 65000);
+  CHECK(a.last_exit == "code 1");
+  CHECK(a.cgroup == b.cgroup);
+  CHECK(a.memory == b.memory);
+  CHECK(a.metrics.front().value == "7.23 MiB");
+  REQUIRE(a.points.size() == 3);
+  CHECK(a.points[1].time == 105);
+  CHECK(a.points[2].cpu == 2.5);
+  CHECK(a.points[2].memory == 4096);
+  CHECK(b.points.empty());
+
+  // Columns of unequal length, or of the wrong type, are no points; the row still reads.
+  e["history"]["cpu"] = {0.5};
+  auto uneven = rows_of(json::array({e}));
+  REQUIRE(uneven);
+  CHECK(uneven->front().points.empty());
+  CHECK(uneven->front().name == "api");
+  e["history"]["cpu"] = {0.5, "x", 1};
+  CHECK(rows_of(json::array({e}))->front().points.empty());
+}
+
+TEST_CASE("History takes pmxd's points once each, so a reopened monit is full at once", "[monit]") {
+  History h(4);
+  CHECK(h.since() == 0);
+  AppRow a;
+  a.id = 0;
+  a.points = {{100, 1, 10}, {105, 2, 20}, {110, 3, 30}};
+  AppRow b;
+  b.id = 1;
+  b.points = {{108, 9, 90}};
+  h.record({a, b});
+  CHECK(h.of(0).size() == 3);
+  CHECK(h.since() == 108);  // the oldest of the newest points: nothing newer is missed
+  // The next reply repeats what is not newer than since for instance 0: not taken twice.
+  a.points = {{110, 3, 30}, {115, 4, 40}, {120, 5, 50}};
+  b.points = {};
+  b.cpu = 7;
+  h.record({a, b});
+  auto samples = h.of(0);
+  REQUIRE(samples.size() == 4);  // 5 points, capacity 4
+  CHECK(samples.front().cpu == 2);
+  CHECK(samples.back().cpu == 5);
+  CHECK(samples.back().memory == 50);
+  // A row without points (a list reply) adds its reading.
+  REQUIRE(h.of(1).size() == 2);
+  CHECK(h.of(1).back().cpu == 7);
 }
 
 TEST_CASE("History keeps at most its capacity per instance and forgets instances no longer listed", "[monit]") {
