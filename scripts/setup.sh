@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what pmx needs from Debian's packages (when missing) and builds it.
 # usage: scripts/setup.sh [build-dir] [extra cmake args...]
+#        scripts/setup.sh --packages-only     (install what is missing, build nothing)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+packages_only=0
+[ "${1:-}" != --packages-only ] || packages_only=1
 build="${1:-$root/build}"
 shift || true
 
@@ -22,6 +25,8 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -q
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${missing[@]}"
 fi
+
+((!packages_only)) || exit 0
 
 # Ninja for a new build folder (it schedules both cores better than make); an existing folder
 # keeps the generator it was made with.

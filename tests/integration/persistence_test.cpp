@@ -184,7 +184,7 @@ TEST_CASE("a corrupt dump falls back to the backup, saying so, and with both cor
 }
 
 TEST_CASE("a pmxd killed with SIGKILL in the middle of a save leaves a dump that reads",
-          "[integration]") {
+          "[integration][crash-timing]") {
   TempHome home;
   auto daemon = std::make_unique<DaemonProcess>(home);
   // A large dump (each instance keeps its caller environment) makes the write take a while.

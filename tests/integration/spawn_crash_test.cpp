@@ -60,7 +60,7 @@ std::string cgroup_dir_of(pid_t pid) {
 // by the marker in its environment (adopt_unrecorded_run) and adopts it, cgroup and all, instead
 // of starting a second copy beside it.
 TEST_CASE("a pmxd killed right after it forked an app leaves no second, unsupervised copy of the app running",
-          "[integration][crash][regression]") {
+          "[integration][crash][regression][crash-timing]") {
   TempHome home;
   auto daemon = std::make_unique<DaemonProcess>(home);
   REQUIRE_EXIT(run_pmx(home.path(), {"start", bin::kSleeper, "--name", "victim", "--max-restarts", "1000000",
