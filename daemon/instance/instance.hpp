@@ -60,6 +60,7 @@ struct RetiringRun {
   std::shared_ptr<NodeChannel> channel;  ///< kept open: 'shutdown' goes through it, and Node
                                          ///< apps expect the channel until they exit
   std::unique_ptr<boost::asio::steady_timer> kill_timer;
+  ExitReason reason = ExitReason::Reload;  ///< recorded as its end: reload, or health_check
 };
 
 struct Instance {
@@ -149,6 +150,9 @@ struct Instance {
   std::vector<std::string> actions;
   /// Reload's replacement run while it starts beside the current one; null otherwise.
   std::unique_ptr<Candidate> candidate;
+  /// The candidate replaces an unhealthy run (cluster mode): its take-over is
+  /// Event::ReplacedUnhealthy and the old run's end is recorded as health_check.
+  bool replacing_unhealthy = false;
   /// Runs a reload replaced that have not ended yet.
   std::vector<RetiringRun> retiring;
 };

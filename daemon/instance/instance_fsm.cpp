@@ -108,6 +108,7 @@ std::string by_event(const Facts& f) {
     case Event::Replaced: return "reloaded";
     case Event::SpawnCancelled: return "stopped before its spawn's turn came";
     case Event::Unhealthy: return "health check failed, restarting";
+    case Event::ReplacedUnhealthy: return "health check failed, replaced";
     default: return to_string(f.event);
   }
 }
@@ -227,6 +228,11 @@ constexpr Row kRows[] = {
     // stops the old run itself. Online throughout.
     {of(S::Online), of(E::Replaced), nullptr,
      S::Online,               Signal::None,  false,    Spawn::TookOver, Arm::None,        Count::ResetUnstable, by_event},
+    // Cluster mode: a replacement started beside the unhealthy run took over, as in a reload;
+    // it counts as a health restart (the supervisor restarts in place, through unhealthy,
+    // the run whose restart would reach the limit).
+    {of(S::Online), of(E::ReplacedUnhealthy), nullptr,
+     S::Online,               Signal::None,  false,    Spawn::TookOver, Arm::None,        Count::Unhealthy,     by_event},
 };
 
 // The timers a state owns; set_state() cancels those of the old state the new one does not own.
@@ -343,6 +349,7 @@ const char* to_string(Event e) {
     case Event::SpawnCancelled: return "spawn_cancelled";
     case Event::Unhealthy: return "unhealthy";
     case Event::Healthy: return "healthy";
+    case Event::ReplacedUnhealthy: return "replaced_unhealthy";
   }
   return "?";
 }

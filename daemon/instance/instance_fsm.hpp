@@ -31,6 +31,7 @@
 // | restarting_unhealthy                       | spawn_failed, exited [unhealthy_limit_reached]     | errored              | cancel timers, kill rest                                            |
 // | restarting_unhealthy                       | spawn_failed, exited                               | launching            | cancel timers, kill rest, spawn (restart + 1)                       |
 // | online                                     | replaced                                           | online               | new run (restart + 1), reset unstable count                         |
+// | online                                     | replaced_unhealthy                                 | online               | new run (restart + 1), count unstable restart                       |
 // </transition-table>
 //
 // Guards: no_autorestart_or_stop_code: autorestart is off, or the code is a stop_exit_code
@@ -83,6 +84,8 @@ enum class Event {
   Unhealthy,
   /// A health probe passed: the run is healthy, the count of unstable restarts starts again.
   Healthy,
+  /// Cluster mode: a replacement started beside the unhealthy run took over from it.
+  ReplacedUnhealthy,
 };
 
 /// Every state, in declaration order (for exhaustive tests).
@@ -94,7 +97,7 @@ inline constexpr Event kAllEvents[] = {Event::Start,       Event::Stop,         
                                        Event::Spawned,     Event::SpawnFailed,  Event::Exited,
                                        Event::KillTimeout, Event::RestartTimer, Event::MemoryExceeded,
                                        Event::Adopted,     Event::Replaced,     Event::SpawnCancelled,
-                                       Event::Unhealthy,   Event::Healthy};
+                                       Event::Unhealthy,   Event::Healthy,      Event::ReplacedUnhealthy};
 
 /// Internal name of a state ("waiting_restart").
 const char* to_string(State s);

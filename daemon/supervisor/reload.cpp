@@ -4,6 +4,7 @@
 // old run goes on serving; the reload stops there and says so. Fork-mode and instances that are
 // not online are restarted. Both runs serve from the app's sockets, which pmxd holds throughout.
 // The plan is here; each step (the replacement, its take-over or failure) is RunReplacer's.
+// An unhealthy cluster-mode instance is replaced the same way (health_verdict).
 #include <algorithm>
 #include <csignal>
 #include <string>
@@ -56,6 +57,25 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
                                     "; the reload stopped there, " + std::to_string(left) +
                                     " instance(s) not reloaded",
                                 {{"id", id}, {"name", name}}));
+  });
+}
+
+void Supervisor::health_verdict(Instance& in, Event event) {
+  const bool replace = event == Event::Unhealthy && config::runs_in_cluster_mode(in.spec) &&
+                       in.fsm.state() == State::Online && !shutting_down() &&
+                       in.fsm.consecutive_unstable() + 1 < in.fsm.policy().max_restarts;
+  if (!replace) return dispatch(in, event);
+  // A reload's replacement, or the one of an earlier verdict, is on its way: it ends this run.
+  if (in.candidate) return;
+  spdlog::info("{} unhealthy: its replacement starts beside it", label(in));
+  in.replacing_unhealthy = true;
+  replacer_.replace_run(in, [this, id = in.id](const std::string& error) {
+    Instance* i = registry_.find(id);
+    if (error.empty() || !i) return;
+    i->replacing_unhealthy = false;
+    if (i->fsm.state() != State::Online) return;  // stopped or restarted meanwhile
+    spdlog::warn("{} replacement failed ({}): restarting in place", label(*i), error);
+    dispatch(*i, Event::Unhealthy);
   });
 }
 

@@ -82,7 +82,8 @@ void RunReplacer::take_over(Instance& in, const std::string& how) {
   std::unique_ptr<Candidate> c = std::move(in.candidate);
   c->ready_timer.cancel();
   RetiringRun old{in.pid, in.pid_start, std::move(in.cgroup), std::move(in.channel),
-                  std::make_unique<asio::steady_timer>(io_)};
+                  std::make_unique<asio::steady_timer>(io_),
+                  in.replacing_unhealthy ? ExitReason::HealthCheck : ExitReason::Reload};
   if (!old.cgroup.empty()) in.old_cgroups.push_back(old.cgroup);
   in.cgroup = std::move(c->cgroup);
   in.exec_error.clear();

@@ -100,11 +100,14 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
         }
       }),
       app_messages_(io, registry_, server),
-      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) { dispatch(in, Event::Replaced); }),
+      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) {
+        dispatch(in, std::exchange(in.replacing_unhealthy, false) ? Event::ReplacedUnhealthy : Event::Replaced);
+        health_.update(in);  // the new run is probed from its start (start_period)
+      }),
       exits_(processes, server),
       health_(io, processes, registry_, options_.paths.home,
               [this](const std::string& user, const std::string& group) { return launcher_.credentials(user, group); },
-              [this](Instance& in, Event event) { dispatch(in, event); }),
+              [this](Instance& in, Event event) { health_verdict(in, event); }),
       metrics_endpoint_(io, [this] { return pmxd_exposition(registry_, server_.requests() + metrics_endpoint_.scrapes()); }) {}
 
 Supervisor::~Supervisor() = default;
@@ -451,7 +454,7 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
     for (const RetiringRun& run : in.retiring) {
       if (run.pid != pid) continue;
       in.last_exit = exit;
-      exits_.record(in, pid, exit, run.cgroup, now_ms(), ExitReason::Reload);
+      exits_.record(in, pid, exit, run.cgroup, now_ms(), run.reason);
     }
     return replacer_.other_run_exited(in, pid, exit);
   }

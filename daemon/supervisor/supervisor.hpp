@@ -101,6 +101,9 @@ class Supervisor {
   using json = ipc::json;
   // Effects and events.
   void dispatch(Instance& in, Event event, ExitStatus exit = {});
+  /// A health check's verdict on in: healthy, or unhealthy (in cluster mode, replaced as a
+  /// reload replaces it, when that restart does not reach max_restarts; else restarted).
+  void health_verdict(Instance& in, Event event);
   void apply(Instance& in, const Effects& fx);
   void do_spawn(Instance& in);
   /// The exec succeeded: online now, or once the app is ready (listen_timeout armed).

@@ -165,6 +165,11 @@ TEST_CASE("in cluster mode each instance is probed through its own port: only th
     const json list = s.jlist();
     return list.size() == 2 && list[0]["pm2_env"]["health"] == "healthy" && list[1]["pm2_env"]["health"] == "healthy";
   }, 20s));
+  int failing_pid = 0;
+  for (const auto& e : s.jlist()) {
+    if (e["pm2_env"]["NODE_APP_INSTANCE"] == 1) failing_pid = e.value("pid", 0);
+  }
+  REQUIRE(failing_pid > 0);
   std::ofstream(s.home.scratch("fail-1")) << "x";
   REQUIRE(wait_until([&] {
     for (const auto& e : s.jlist()) {
@@ -177,8 +182,65 @@ TEST_CASE("in cluster mode each instance is probed through its own port: only th
     if (e["pm2_env"]["NODE_APP_INSTANCE"] == 0) {
       CHECK(e["pm2_env"]["restart_time"] == 0);
       CHECK(e["pm2_env"]["health"] == "healthy");
+    } else {
+      CHECK(e["pm2_env"]["restart_time"] == 1);
+      CHECK(e.value("pid", 0) != failing_pid);
     }
   }
+  // As a reload: the replacement started beside the unhealthy run and took over from it once
+  // ready, so the instance's share of the port never went unserved. (pmx.log is written in
+  // blocks: wait for the lines.)
+  std::string log;
+  CHECK(wait_until([&] {
+    log = read_file(s.home.daemon_log()).value_or("");
+    return mentions(log, "unhealthy: its replacement starts beside it") &&
+           mentions(log, "takes over from pid " + std::to_string(failing_pid));
+  }, 10s));
+  INFO(log);
+}
+
+TEST_CASE("in cluster mode an instance that stays unhealthy is replaced until max_restarts, then ends errored",
+          "[integration][health]") {
+  REQUIRE(have_node());
+  Session s;
+  const std::string server = write_health_server(s.home);
+  std::ofstream(s.home.scratch("fail-0")) << "x";  // unhealthy from the start, in every run
+  const std::string eco = write_scratch(s.home, "eco.yaml",
+                                     "apps:\n"
+                                     "  - name: sick\n"
+                                     "    script: " + server + "\n"
+                                     "    instances: 1\n"
+                                     "    exec_mode: cluster\n"
+                                     "    port: " + std::to_string(free_port()) + "\n"
+                                     "    max_restarts: 3\n"
+                                     "    kill_timeout: 1s\n"
+                                     "    health_check:\n"
+                                     "      http: http://127.0.0.1:{port}/health\n"
+                                     "      interval: 200ms\n"
+                                     "      retries: 2\n");
+  REQUIRE_EXIT(s.pmx({"start", eco}), 0);
+  REQUIRE(wait_until([&] {
+    const auto app = s.find_app("sick");
+    return app && (*app)["pm2_env"]["status"] == "errored";
+  }, 40s));
+  const auto app = s.find_app("sick");
+  INFO(app->dump());
+  CHECK((*app)["pm2_env"]["last_exit_reason"] == "health_check");
+  // Two replacements (max_restarts - 1), then the restart in place whose end reaches the limit.
+  // (pmx.log is written in blocks: wait for the errored line.)
+  std::string log;
+  REQUIRE(wait_until([&] {
+    log = read_file(s.home.daemon_log()).value_or("");
+    return mentions(log, "sick:0 restarting_unhealthy -> errored");
+  }, 10s));
+  INFO(log);
+  std::size_t replacements = 0;
+  for (auto at = log.find("its replacement starts beside it"); at != std::string::npos;
+       at = log.find("its replacement starts beside it", at + 1)) {
+    ++replacements;
+  }
+  CHECK(replacements == 2);
+  CHECK((*app)["pm2_env"]["restart_time"] == 2);
 }
 
 TEST_CASE("a wrong health_check in an ecosystem file starts nothing and names file:line", "[integration][health]") {

@@ -105,3 +105,30 @@ TEST_CASE("unhealthy outside online is a no-op", "[fsm][health]") {
 }
 
 }  // namespace pmx::daemon
+
+TEST_CASE("online + replaced_unhealthy stays online with the new run, counted as a health restart",
+          "[fsm][health]") {
+  Policy p;
+  p.max_restarts = 3;
+  InstanceFsm fsm = online_at(0, p);
+  Effects fx = fsm.handle(Event::ReplacedUnhealthy, at_ms(10'000));
+  CHECK(fsm.state() == State::Online);
+  CHECK_FALSE(fx.signal);
+  CHECK_FALSE(fx.spawn);  // the replacement runs already
+  CHECK(fsm.restart_count() == 1);
+  CHECK(fsm.consecutive_unstable() == 1);
+  CHECK(fsm.unstable_restarts() == 1);
+  CHECK(fsm.reason() == "health check failed, replaced");
+  // Counted like the restarts in place: with max_restarts 3, the next two unhealthy ends reach
+  // the limit (the supervisor restarts in place the one that would).
+  fsm.handle(Event::ReplacedUnhealthy, at_ms(20'000));
+  CHECK(fsm.consecutive_unstable() == 2);
+  fsm.handle(Event::Unhealthy, at_ms(30'000));
+  fsm.handle(Event::Exited, at_ms(30'100), ExitStatus{0, SIGINT});
+  CHECK(fsm.state() == State::Errored);
+  // A reload's take-over resets the count instead.
+  InstanceFsm reloaded = online_at(0, p);
+  reloaded.handle(Event::ReplacedUnhealthy, at_ms(10'000));
+  reloaded.handle(Event::Replaced, at_ms(20'000));
+  CHECK(reloaded.consecutive_unstable() == 0);
+}

@@ -71,7 +71,7 @@ TEST_CASE("the header comment of instance_fsm.hpp holds the transition table of 
 TEST_CASE("describe_table: one line per row, every event and state named", "[fsm]") {
   const std::string table = describe_table();
   CHECK(table.rfind("| from", 0) == 0);
-  CHECK(std::count(table.begin(), table.end(), '\n') == 2 + 21);
+  CHECK(std::count(table.begin(), table.end(), '\n') == 2 + 22);
   for (State s : kAllStates) CHECK(table.find(to_string(s)) != std::string::npos);
   for (Event e : kAllEvents) CHECK(table.find(to_string(e)) != std::string::npos);
   for (const char* guard :
@@ -135,6 +135,7 @@ const std::set<Pair>& expected_pairs() {
     p.insert({S::Stopping, E::KillTimeout});
     p.insert({S::Restarting, E::KillTimeout});
     p.insert({S::Online, E::Replaced});
+    p.insert({S::Online, E::ReplacedUnhealthy});
     p.insert({S::Stopping, E::SpawnCancelled});
     p.insert({S::Online, E::Unhealthy});
     p.insert({S::Online, E::Healthy});
