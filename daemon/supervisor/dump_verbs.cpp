@@ -190,8 +190,7 @@ void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
 
 Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedInstance>& saved) {
   Resurrected out;
-  // Instances of the same app share their caller environment, as after one `pmx start`.
-  std::map<config::Env, std::shared_ptr<const config::Env>> envs;
+  // Instances with the same caller environment share one copy of it (EnvPool).
   std::map<std::string, bool> refused;  // app name -> skipped or failed already
   for (const auto& entry : saved) {
     const auto& spec = entry.spec;
@@ -221,13 +220,12 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
       out.failed.push_back({{"name", spec.name}, {"error", error}});
       continue;
     }
-    auto& env = envs[entry.env];
-    if (!env) env = std::make_shared<const config::Env>(entry.env);
+    const auto env = envs_.intern(entry.env);
     const bool free_id = entry.pm_id >= 0 && !registry_.by_id().contains(entry.pm_id);
     out.ids.push_back(add_instance(spec, env, free_id ? entry.pm_id : -1, !entry.stopped));
     out.started_apps.insert(spec.name);
   }
-  spdlog::info("resurrected {} instance(s); {} registry_.app(s) already here, {} failed", out.ids.size(), out.skipped.size(),
+  spdlog::info("resurrected {} instance(s); {} app(s) already here, {} failed", out.ids.size(), out.skipped.size(),
                out.failed.size());
   return out;
 }

@@ -309,7 +309,7 @@ std::optional<ipc::RpcError> Supervisor::update_env(const json& params, const st
   if (const json* env = config::member(params, "env"); env && !env->is_null()) {
     auto parsed = env_from_json(*env, "params.env");
     if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "env"}});
-    caller_env = std::make_shared<const config::Env>(std::move(*parsed));
+    caller_env = envs_.intern(std::move(*parsed));
   }
   if (const json* env = config::member(params, "app_env"); env && !env->is_null()) {
     auto parsed = env_from_json(*env, "params.app_env");
@@ -571,11 +571,13 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     return reply.fail(make_error(ErrorCode::Failed, "cannot start: " + state_.path() + " cannot be written: " + ec.message()));
   }
   auto env_param = params.find("env");
-  std::shared_ptr<const config::Env> caller_env = std::make_shared<const config::Env>();
+  std::shared_ptr<const config::Env> caller_env;
   if (env_param != params.end() && !env_param->is_null()) {
     auto parsed = env_from_json(*env_param, "params.env");
     if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "env"}}));
-    caller_env = std::make_shared<const config::Env>(std::move(*parsed));
+    caller_env = envs_.intern(std::move(*parsed));
+  } else {
+    caller_env = envs_.intern({});
   }
 
   // The sockets of new cluster-mode apps are bound before anything starts: a port in use fails

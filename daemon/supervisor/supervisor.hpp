@@ -18,6 +18,7 @@
 #include "config/daemon_settings.hpp"
 #include "config/dump.hpp"
 #include "config/paths.hpp"
+#include "daemon/instance/env_pool.hpp"
 #include "daemon/instance/app.hpp"
 #include "daemon/control/control_server.hpp"
 #include "daemon/instance/instance.hpp"
@@ -211,6 +212,7 @@ class Supervisor {
   ProcessOps& processes_;
   boost::asio::signal_set signals_;
   Registry registry_;  ///< the apps, their instances by pm_id, the leaders by pid
+  EnvPool envs_;       ///< the callers' environments, one copy of each
   SettleWaiters waiters_;  ///< replies held until their instances settle
   /// The sd_notify socket every instance finds in NOTIFY_SOCKET (notify_socket_path).
   NotifySocket notify_;

@@ -104,8 +104,6 @@ TEST_CASE("unhealthy outside online is a no-op", "[fsm][health]") {
   CHECK(fsm.state() == State::Launching);
 }
 
-}  // namespace pmx::daemon
-
 TEST_CASE("online + replaced_unhealthy stays online with the new run, counted as a health restart",
           "[fsm][health]") {
   Policy p;
@@ -132,3 +130,5 @@ TEST_CASE("online + replaced_unhealthy stays online with the new run, counted as
   reloaded.handle(Event::Replaced, at_ms(20'000));
   CHECK(reloaded.consecutive_unstable() == 0);
 }
+
+}  // namespace pmx::daemon
