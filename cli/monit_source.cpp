@@ -2,8 +2,6 @@
 // for `pmx monit`.
 #include "cli/monit_source.hpp"
 
-#include <poll.h>
-
 #include <cstring>
 
 #include "cli/logs.hpp"
@@ -89,16 +87,9 @@ void DaemonSource::follow_logs(int id) {
 
 void DaemonSource::drain() {
   while (follower_.connected()) {
-    // Lines already read come first: next_notification with no time left returns them, but
-    // never reads the socket (its deadline has passed), so the socket is read only when poll
-    // says it is readable (data, or pmxd gone), with 1 ms left for the read.
+    // What has arrived, without waiting; none: nothing more now, or pmxd went away.
     auto note = follower_.next_notification(std::chrono::milliseconds{0});
-    if (!note) {
-      pollfd p{follower_.native_handle(), POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0) break;
-      note = follower_.next_notification(std::chrono::milliseconds{1});
-      if (!note) continue;  // a part of a line, or the end (then not connected any more)
-    }
+    if (!note) break;
     if (!note->is_object()) continue;
     try {
       handle_note(*note);

@@ -70,14 +70,15 @@ bool Client::wait_ready(short events, std::optional<Clock::time_point> deadline)
   for (;;) {
     int wait_ms = -1;
     if (deadline) {
+      // A deadline already passed still looks once: what has arrived is read without waiting.
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
-      if (left <= 0) return false;
-      wait_ms = left > 1'000'000 ? 1'000'000 : static_cast<int>(left);
+      wait_ms = left <= 0 ? 0 : left > 1'000'000 ? 1'000'000 : static_cast<int>(left);
     }
     pollfd p{fd_, events, 0};
     const int n = ::poll(&p, 1, wait_ms);
     if (n > 0) return true;  // ready, or an error/hang-up that the next send/recv reports
     if (n < 0 && errno != EINTR) return true;
+    if (n == 0 && wait_ms == 0) return false;
   }
 }
 

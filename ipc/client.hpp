@@ -41,8 +41,8 @@ class Client {
 
   /// The next notification the daemon sent (after a `subscribe`, or a `logs` that follows),
   /// oldest first: those that arrived while a call waited for its reply are kept for this.
-  /// Waits up to timeout (nullopt: without limit); nullopt at the timeout, or when the
-  /// connection is lost (then connected() is false).
+  /// Waits up to timeout (nullopt: without limit; 0: what has arrived already, read without
+  /// waiting); nullopt at the timeout, or when the connection is lost (then connected() is false).
   std::optional<json> next_notification(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   bool connected() const { return fd_ >= 0; }
