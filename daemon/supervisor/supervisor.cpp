@@ -26,6 +26,7 @@
 #include "daemon/state/pid_file.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/state_file.hpp"
+#include "daemon/supervisor/limits_param.hpp"
 #include "daemon/supervisor/run_cgroups.hpp"
 
 namespace pmx::daemon {
@@ -313,10 +314,16 @@ std::optional<ipc::RpcError> Supervisor::update_env(const json& params, const st
     if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "app_env"}});
     app_env = std::move(*parsed);
   }
+  auto limits = limits_param(params);  // from an ecosystem file: its apps' cgroup limits again
+  if (!limits) return make_error(ErrorCode::InvalidParams, limits.error(), {{"param", "limits"}});
+  for (const auto& [name, l] : *limits) {
+    if (auto ok = processes_.check_limits(l); !ok) return make_error(ErrorCode::InvalidParams, "app '" + name + "': " + ok.error());
+  }
   for (int id : ids) {
     Instance& in = *registry_.find(id);
     if (caller_env) in.caller_env = caller_env;
     if (app_env) in.spec.env = *app_env;
+    if (auto l = limits->find(in.spec.name); l != limits->end()) set_limits(in.spec, l->second);
   }
   return std::nullopt;
 }
@@ -529,6 +536,10 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
         return reply.fail(make_error(ErrorCode::InvalidParams, creds->error()));
       }
     }
+    // Limits the kernel cannot enforce here are refused, never silently dropped.
+    if (auto ok = processes_.check_limits(limits_of(spec)); !ok) {
+      return reply.fail(make_error(ErrorCode::InvalidParams, "app '" + spec.name + "': " + ok.error()));
+    }
     // PM2's duplicate rules, unless forced: the same script under another name is a new app;
     // the same name and script is that app: started again when it is stopped or errored,
     // refused while it runs; the same name for another script is refused.
@@ -556,6 +567,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
                                      {{"id", live.front()}, {"name", spec.name}}));
       }
       if (!live.empty()) {
+        for (int id : live) set_limits(registry_.find(id)->spec, limits_of(spec));  // the file's limits again
         revive.insert(revive.end(), live.begin(), live.end());
         continue;
       }
