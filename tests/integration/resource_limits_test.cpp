@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -58,6 +60,43 @@ ForkReport fork_report(const std::string& path) {
   std::string word;
   in >> word >> r.made >> word >> r.failed >> word >> r.err;
   return r;
+}
+
+/// The cgroup v1 folder of pid in the pids hierarchy when pmx put it in one of its own ("" when
+/// pids is not a v1 hierarchy here, or pid is not in a pmx folder): its mount point from
+/// /proc/self/mounts, its path from /proc/<pid>/cgroup. Read only.
+std::string v1_pids_folder_of(pid_t pid) {
+  std::string mount;
+  std::istringstream mounts(read_file("/proc/self/mounts").value_or(""));
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream f(line);
+    std::string source, dir, type, options;
+    if (f >> source >> dir >> type >> options && type == "cgroup" && ("," + options + ",").find(",pids,") != std::string::npos) {
+      mount = dir;
+    }
+  }
+  std::istringstream own(read_file("/proc/" + std::to_string(pid) + "/cgroup").value_or(""));
+  for (std::string line; std::getline(own, line);) {
+    const auto first = line.find(':');
+    const auto second = line.find(':', first + 1);
+    if (second == std::string::npos || line.substr(first + 1, second - first - 1) != "pids") continue;
+    const std::string path = line.substr(second + 1);
+    if (!mount.empty() && mentions(path, "/pmx-")) return mount + path;
+  }
+  return "";
+}
+
+json jlist_in(const TempHome& home) {
+  const RunResult r = run_pmx(home.path(), {"jlist"});
+  const json list = json::parse(r.out, nullptr, false);
+  return list.is_array() ? list : json::array();
+}
+
+json app_named(const TempHome& home, const std::string& name) {
+  for (const auto& e : jlist_in(home)) {
+    if (e.value("name", "") == name) return e;
+  }
+  return json();
 }
 
 }  // namespace
@@ -174,4 +213,61 @@ TEST_CASE("a bad limit on the command line is refused with the option named", "[
   CHECK(mentions(r.err, "cpu_quota"));
   CHECK(mentions(r.err, "100% = one CPU"));
   CHECK_FALSE(s.find_app("bad"));
+}
+
+TEST_CASE("after a pmxd crash the next pmxd finds a run's v1 cgroups by name, and none is left behind",
+          "[integration][resource_limits][regression]") {
+  TempHome home;
+  auto first = std::make_unique<DaemonProcess>(home);
+  const std::string report = home.scratch("forks");
+  const RunResult started = run_pmx(home.path(), {"start", bin::kForker, "--name", "forks", "--tasks-max", "8",
+                                                  "--kill-timeout", "500", "--", "20", report});
+  if (started.exit_code != 0 && (mentions(started.err, "controller") || mentions(started.err, "fallback mode"))) {
+    WARN("skipped: this host cannot enforce tasks_max: " << started.err);
+    return;
+  }
+  REQUIRE_EXIT(started, 0);
+  REQUIRE(wait_until([&] { return fork_report(report).made >= 0; }, 15s));
+  CHECK(fork_report(report).made == 7);
+  const pid_t leader = app_named(home, "forks")["pid"].get<pid_t>();
+  const std::string folder = v1_pids_folder_of(leader);
+  if (folder.empty()) WARN("pids is not a cgroup v1 hierarchy here: only the v2 side is checked");
+
+  // The run outlives its pmxd; the next one adopts it and still reads its limit by name.
+  first->crash();
+  {
+    DaemonProcess second(home);
+    CHECK(app_named(home, "forks")["pid"] == leader);
+    CHECK(wait_until([&] {
+      const json t = app_named(home, "forks")["pm2_env"]["tasks_current"];
+      return t.is_number() && t.get<long>() == 8;
+    }, 15s));
+    if (!folder.empty()) CHECK(std::filesystem::is_directory(folder));
+
+    // Crashed again, and this time the run dies with no pmxd to see it: its cgroups are stale.
+    second.crash();
+  }
+  if (!folder.empty()) {
+    std::istringstream procs(read_file(folder + "/cgroup.procs").value_or(""));
+    for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+    REQUIRE(wait_until([&] { return read_file(folder + "/cgroup.procs").value_or("x").empty(); }, 10s));
+  } else {
+    ::kill(leader, SIGKILL);
+  }
+  ::unlink(report.c_str());
+  {
+    DaemonProcess third(home);
+    // The stale folder is gone once the new pmxd is up; the app runs again, under its limit.
+    if (!folder.empty()) CHECK_FALSE(std::filesystem::exists(folder));
+    REQUIRE(wait_until([&] { return fork_report(report).made >= 0; }, 15s));
+    CHECK(fork_report(report).made == 7);
+    const std::string fresh = v1_pids_folder_of(app_named(home, "forks")["pid"].get<pid_t>());
+    REQUIRE_EXIT(run_pmx(home.path(), {"delete", "forks"}), 0);
+    if (!fresh.empty()) {
+      CHECK(fresh != folder);
+      CHECK(wait_until([&] { return !std::filesystem::exists(fresh); }, 10s));
+    }
+  }
+  // pmxd's own v1 folder goes with it.
+  if (!folder.empty()) CHECK_FALSE(std::filesystem::exists(std::filesystem::path(folder).parent_path()));
 }
