@@ -22,13 +22,14 @@ constexpr std::uint64_t kCpuPeriodUs = 100000;
 
 const char* const kControllerNames[kControllers] = {"cpu", "memory", "pids"};
 
-/// A small kernel file's text ("" when it cannot be read); never follows a link, never waits.
-std::string read_limit_file(const std::string& path) {
+/// A kernel file's text, at most max bytes ("" when it cannot be read); never follows a link,
+/// never waits.
+std::string read_limit_file(const std::string& path, std::size_t max = 64 * 1024) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) return "";
   std::string text;
   char buf[4096];
-  for (int i = 0; i < 4; ++i) {
+  while (text.size() < max) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n <= 0) break;
     text.append(buf, static_cast<std::size_t>(n));
@@ -85,7 +86,7 @@ std::string leaf_of(const std::string& dir) {
 }
 
 /// Whether the controller's name is one of a comma-separated list ("rw,relatime,cpu,cpuacct").
-bool listed(std::string_view list, std::string_view name) {
+bool in_comma_list(std::string_view list, std::string_view name) {
   std::size_t at = 0;
   while (at <= list.size()) {
     std::size_t end = list.find(',', at);
@@ -121,7 +122,7 @@ std::optional<std::string> v1_mount_of(const std::string& mounts_text, const cha
     std::istringstream fields(line);
     std::string source, dir, type, options;
     if (!(fields >> source >> dir >> type >> options) || type != "cgroup") continue;
-    if (listed(options, controller)) return dir;
+    if (in_comma_list(options, controller)) return dir;
   }
   return std::nullopt;
 }
@@ -133,7 +134,7 @@ std::optional<std::string> v1_path_of(const std::string& proc_cgroup_text, const
     const auto first = line.find(':');
     const auto second = first == std::string::npos ? std::string::npos : line.find(':', first + 1);
     if (second == std::string::npos) continue;
-    if (listed(std::string_view(line).substr(first + 1, second - first - 1), controller)) return line.substr(second + 1);
+    if (in_comma_list(std::string_view(line).substr(first + 1, second - first - 1), controller)) return line.substr(second + 1);
   }
   return std::nullopt;
 }
@@ -151,7 +152,7 @@ ResourceLimits ResourceLimits::probe(const std::string& v2_root, const std::stri
   if (v2_root.empty()) return ResourceLimits();
   std::array<ControllerPlace, kControllers> places{};
   const std::string v2_controllers = read_limit_file(v2_root + "/cgroup.controllers");
-  const std::string mounts = read_limit_file("/proc/self/mounts");
+  const std::string mounts = read_limit_file("/proc/self/mounts", 4 << 20);  // hosts with many mounts
   const std::string own = read_limit_file("/proc/self/cgroup");
   for (std::size_t i = 0; i < kControllers; ++i) {
     if (has_word(v2_controllers, kControllerNames[i])) {
