@@ -508,6 +508,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   const bool force = force_param->value_or(false);
   std::vector<config::AppSpec> specs;
   std::vector<int> revive;  // stopped or errored apps started again
+  std::map<int, Limits> revive_limits;
   for (const auto& entry : list) {
     auto parsed = config::spec_from_json(entry);
     if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
@@ -567,7 +568,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
                                      {{"id", live.front()}, {"name", spec.name}}));
       }
       if (!live.empty()) {
-        for (int id : live) set_limits(registry_.find(id)->spec, limits_of(spec));  // the file's limits again
+        for (int id : live) revive_limits[id] = limits_of(spec);  // the file's limits again, once all is checked
         revive.insert(revive.end(), live.begin(), live.end());
         continue;
       }
@@ -607,6 +608,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
 
   std::vector<int> ids;
   for (int id : revive) {
+    set_limits(registry_.find(id)->spec, revive_limits[id]);
     dispatch(*registry_.find(id), Event::Restart);
     ids.push_back(id);
   }

@@ -147,7 +147,7 @@ TEST_CASE("an allocation loop under memory_max 64M is OOM-killed and its last ex
   CHECK(mentions(s.pmx({"describe", "hog"}).out, "oom (SIGKILL) at "));
 }
 
-TEST_CASE("a forker under tasks_max 16 stays at the cap, across a restart and a re-start of its file",
+TEST_CASE("a forker under tasks_max 16 stays at the cap, across a restart, a restart and a start of its file",
           "[integration][resource_limits]") {
   Session s;
   const std::string report = s.home.scratch("forks");
@@ -185,6 +185,13 @@ TEST_CASE("a forker under tasks_max 16 stays at the cap, across a restart and a 
   REQUIRE_EXIT(s.pmx({"restart", eco}), 0);
   check_cap(24);
   CHECK(s.app("forks")["pm2_env"]["tasks_max"] == 24);
+
+  // And so does a start of the file once the app is stopped.
+  REQUIRE_EXIT(s.pmx({"stop", "forks"}), 0);
+  write_eco(12);
+  ::unlink(report.c_str());
+  REQUIRE_EXIT(s.pmx({"start", eco}), 0);
+  check_cap(12);
 }
 
 TEST_CASE("in fallback mode an app that asks for a limit is refused at start, naming the mode",
