@@ -19,6 +19,8 @@ namespace {
 
 /// The period of cpu.max and cpu.cfs_period_us: 100 ms, as systemd's.
 constexpr std::uint64_t kCpuPeriodUs = 100000;
+/// The most pids.max takes (PID_MAX_LIMIT on 64-bit kernels).
+constexpr int kMaxTasks = 4194304;
 
 const char* const kControllerNames[kControllers] = {"cpu", "memory", "pids"};
 
@@ -171,6 +173,9 @@ ResourceLimits ResourceLimits::probe(const std::string& v2_root, const std::stri
 
 Result<bool> ResourceLimits::check(const Limits& limits) const {
   if (!limits.any()) return true;
+  if (limits.tasks_max > kMaxTasks) {
+    return Error{"option 'tasks_max': at most " + std::to_string(kMaxTasks) + " (the kernel's PID_MAX_LIMIT)"};
+  }
   if (v2_root_.empty()) {
     return Error{"cpu_quota, memory_max and tasks_max need cgroups, and pmxd runs in fallback mode (no writable "
                  "cgroup v2 hierarchy with cgroup.kill, or --no-cgroup / PMX_NO_CGROUP): the app would run unlimited"};

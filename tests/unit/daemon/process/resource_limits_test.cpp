@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -102,6 +103,17 @@ TEST_CASE("a limit is refused in fallback mode, naming the mode", "[resource_lim
   }
   FakeCgroups fake;
   CHECK_FALSE(fallback.apply(fake.run(), Limits{50, 0, 0}).ok());
+}
+
+TEST_CASE("a tasks_max above the kernel's PID_MAX_LIMIT is refused before anything is written", "[resource_limits]") {
+  FakeCgroups fake;
+  const ResourceLimits limits = fake.all_v2();
+  CHECK(limits.check(Limits{0, 0, 4194304}).ok());
+  auto r = limits.check(Limits{0, 0, 4194305});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("option 'tasks_max': at most 4194304") != std::string::npos);
+  CHECK_FALSE(limits.apply(fake.run(), Limits{0, 0, 4194305}).ok());
+  CHECK_FALSE(std::filesystem::exists(fake.run() + "/pids.max"));
 }
 
 TEST_CASE("a limit whose controller is in neither tree is refused, naming the controller", "[resource_limits]") {
