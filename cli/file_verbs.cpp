@@ -68,14 +68,24 @@ int run_on_file(DaemonConnection& s, const FileAction& action, const std::string
   };
   if (!restart_names.empty()) {
     const char* restart_verb = action.restart;
+    // The file's cgroup limits, by app: a restart from the file applies them again.
+    json limits = json::object();
+    for (const auto& app : eco.apps) {
+      const json j = config::to_json(app);
+      json& mine = limits[app.name] = json::object();
+      for (const char* key : {"cpu_quota", "memory_max", "tasks_max"}) {
+        if (j.contains(key)) mine[key] = j[key];
+      }
+    }
     if (fo.update_env) {
       // Each app gets the caller's environment and its env from the file again.
       for (const auto& app : eco.apps) {
         if (std::find(restart_names.begin(), restart_names.end(), app.name) == restart_names.end()) continue;
-        add(s.call(restart_verb, {{"targets", json::array({app.name})}, {"env", caller_env()}, {"app_env", app.env}}));
+        add(s.call(restart_verb, {{"targets", json::array({app.name})}, {"env", caller_env()}, {"app_env", app.env},
+                                   {"limits", {{app.name, limits[app.name]}}}}));
       }
     } else {
-      add(s.call(restart_verb, {{"targets", restart_names}}));
+      add(s.call(restart_verb, {{"targets", restart_names}, {"limits", limits}}));
     }
   }
   if (!to_start.empty()) add(s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}}));

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstdio>
 #include <ctime>
+#include <tuple>
 
 #include "cli/ansi.hpp"
 #include "config/app_options.hpp"
@@ -222,6 +223,11 @@ std::string render_describe(const json& app, const Style& style) {
     rows.emplace_back("last probe", env.value("health_last_at", json()).is_number()
                                         ? text(env.value("health_last_result", json())) + " at " + local_time(env["health_last_at"])
                                         : "none yet");
+  }
+  // What the cgroup limits count (cpu_quota, memory_max, tasks_max), for the limits the app has.
+  for (const auto& [key, label, unit] : {std::tuple{"cpu_throttled_usec", "cpu throttled", " µs"},
+                                         std::tuple{"oom_kills", "oom kills", ""}, std::tuple{"tasks_current", "tasks", ""}}) {
+    if (env.value(key, json()).is_number()) rows.emplace_back(label, text(env[key]) + unit);
   }
   rows.emplace_back("exec error", text(env.value("exec_error", json())));
   rows.emplace_back("unique id", env.value("unique_id", ""));

@@ -3,6 +3,7 @@
 #include "config/app_options.hpp"
 
 #include "config/health_check.hpp"
+#include "config/cpu_quota.hpp"
 
 #include <map>
 #include <type_traits>
@@ -86,6 +87,15 @@ void read_health_check(OptionReader& r, AppSpec& s) {
   }
 }
 json health_check_value(const AppSpec& s) { return health_check_to_json(s.health_check); }
+
+void read_cpu_quota(OptionReader& r, AppSpec& s) {
+  if (const json* v = r.find("cpu_quota")) {
+    auto quota = v->is_string() ? parse_cpu_quota(v->get<std::string>()) : parse_cpu_quota("");
+    if (quota) s.cpu_quota = *quota;
+    else r.fail_msg("cpu_quota", quota.error());
+  }
+}
+json cpu_quota_value(const AppSpec& s) { return s.cpu_quota > 0 ? json(format_cpu_quota(s.cpu_quota)) : json(); }
 
 template <class... Fs>
 struct OptionVisitor : Fs... {
@@ -182,6 +192,16 @@ const std::vector<AppOption>& app_options() {
     {.name = "max_memory_restart", .aliases = {"maxMemoryRestart"}, .kind = OptK::Size, .field = &AppSpec::max_memory_restart,
      .cli = {"--max-memory-restart", "restart above this RSS of the tree (150M, 1G)", OptF::Value},
      .describe = {"max memory restart", OptG::Policy}, .jlist_keys = {"max_memory_restart"}, .jlist = OptJ::Value},
+    // The kernel's limits of the instance's cgroup (issue 22).
+    {.name = "cpu_quota", .aliases = {"cpuQuota"}, .kind = OptK::Percent, .read = read_cpu_quota, .value = cpu_quota_value,
+     .cli = {"--cpu-quota", "CPU time limit of the tree, as systemd's CPUQuota (50%; 100% = one CPU)", OptF::Value},
+     .describe = {"cpu quota", OptG::Policy, "none"}, .jlist_keys = {"cpu_quota"}, .jlist = OptJ::Value},
+    {.name = "memory_max", .aliases = {"memoryMax"}, .kind = OptK::Size, .field = &AppSpec::memory_max, .omit_default = true,
+     .cli = {"--memory-max", "the kernel's hard memory limit of the tree (512M, 1G); OOM-killed above", OptF::Value},
+     .describe = {"memory max", OptG::Policy, "none"}, .jlist_keys = {"memory_max"}, .jlist = OptJ::Value},
+    {.name = "tasks_max", .aliases = {"tasksMax"}, .kind = OptK::Int, .field = &AppSpec::tasks_max, .min = 0, .omit_default = true,
+     .cli = {"--tasks-max", "most processes and threads of the tree (64)", OptF::Value},
+     .describe = {"tasks max", OptG::Policy, "none"}, .jlist_keys = {"tasks_max"}, .jlist = OptJ::Value},
     {.name = "cron_restart", .aliases = {"cron", "cronRestart"}, .kind = OptK::Cron, .field = &AppSpec::cron_restart,
      .read = read_cron_restart,
      .cli = {"--cron-restart,--cron", "restart on a cron schedule (5 or 6 fields, or @hourly, @daily...)", OptF::Value},

@@ -40,6 +40,7 @@ enum class OptionKind {
   BoolOrWords,  ///< true or false, or words (filter_env: prefixes; watch: paths)
   Cron,         ///< a cron expression; 0 or "0" is none
   HealthCheck,  ///< an object (http, tcp or exec, and its timings) or a string (config/health_check.hpp)
+  Percent,      ///< a whole percentage with its sign: 50%, 150% (cpu_quota, config/cpu_quota.hpp)
 };
 
 /// Where a generically read and written option lives in AppSpec.

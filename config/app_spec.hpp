@@ -38,6 +38,10 @@ struct AppSpec {
   std::uint64_t kill_timeout_ms = 1600;
   std::string kill_signal = "SIGINT";
   std::uint64_t max_memory_restart = 0;   ///< bytes of RSS of the whole tree; 0: no limit
+  // The kernel's limits of each instance's cgroup (issue 22; daemon/process/resource_limits.hpp).
+  int cpu_quota = 0;                      ///< percent of one CPU (cpu.max); 0: none
+  std::uint64_t memory_max = 0;           ///< bytes, the hard limit of the tree (memory.max); 0: none
+  int tasks_max = 0;                      ///< processes and threads of the tree (pids.max); 0: none
   std::string out_file;                   ///< empty: <home>/logs/<name>-out.log
   std::string error_file;                 ///< empty: <home>/logs/<name>-error.log
   std::string pid_file;                   ///< empty: <home>/pids/<name>-<id>.pid

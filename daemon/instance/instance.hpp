@@ -119,6 +119,9 @@ struct Instance {
 
   /// Memory and CPU of the current run, as the last sampling tick read them.
   ResourceSample usage;
+  /// What the current run's limits count (cpu_quota, memory_max, tasks_max), as the last
+  /// sampling tick read them; unset values for limits it does not have.
+  LimitUsage limit_usage;
   /// What the current run reports about itself (Node: the preload, @pm2/io); none at a new run.
   AppMetrics metrics;
   /// The last minutes of usage, kept across runs (the sampler adds a point per round).

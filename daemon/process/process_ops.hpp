@@ -81,6 +81,14 @@ class ProcessOps {
   /// The OOM kills the kernel counted in the cgroup dir (memory.events); 0 without cgroups or
   /// without the memory controller there.
   virtual std::uint64_t oom_kills(const std::string& dir) { (void)dir; return 0; }
+  /// Whether runs with these limits can be made (SpawnRequest::limits); else why not. Without
+  /// cgroups (this default), any limit is refused.
+  virtual Result<bool> check_limits(const Limits& limits) const { return ResourceLimits().check(limits); }
+  /// What the limits of the run in dir count (throttled time, OOM kills, tasks).
+  virtual LimitUsage limit_usage(const std::string& dir, const Limits& limits) {
+    (void)dir, (void)limits;
+    return {};
+  }
 
   /// Tells the layer that pid leads an instance (alive) or was reaped (not alive).
   virtual void set_leader(pid_t pid, bool alive) = 0;

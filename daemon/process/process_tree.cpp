@@ -227,6 +227,8 @@ ProcessTree::ProcessTree(bool use_cgroups, const std::string& name) : self_(getp
   rmdir(probe.c_str());
   if (!has_kill) return;
   root_ = base;
+  limits_ = ResourceLimits::probe(root_, name);
+  limits_.remove_stale();
   // Cgroups left by an earlier daemon of this home (one that was killed): remove the empty
   // ones; a populated one still holds that daemon's apps, which are left alone.
   if (DIR* d = opendir(base.c_str())) {
@@ -244,6 +246,7 @@ ProcessTree::~ProcessTree() {
     if (fd >= 0) close(fd);
   }
   if (!root_.empty()) rmdir(root_.c_str());
+  limits_.remove_bases();
 }
 
 std::string ProcessTree::create_cgroup(const std::string& leaf, std::error_code& ec) {
@@ -258,6 +261,9 @@ std::string ProcessTree::create_cgroup(const std::string& leaf, std::error_code&
 }
 
 bool ProcessTree::remove_cgroup(const std::string& cgroup) const {
+  // The run's v1 folders (limits on a hybrid host) first: the v2 cgroup is the one watched,
+  // so it goes last, once nothing of the run is left anywhere.
+  if (!limits_.remove(cgroup)) return false;
   return cgroup.empty() || rmdir(cgroup.c_str()) == 0 || errno == ENOENT;
 }
 

@@ -17,6 +17,8 @@
 #include <system_error>
 #include <vector>
 
+#include "daemon/process/resource_limits.hpp"
+
 namespace pmx::daemon {
 
 /// What the supervisor tells the tracker about one instance.
@@ -86,6 +88,8 @@ class ProcessTree {
   /// Cgroups of an earlier daemon of this home that still hold processes.
   const std::vector<std::string>& stale_cgroups() const { return stale_; }
   const std::string& cgroup_root() const { return root_; }
+  /// Where the runs' limits go (none in fallback mode).
+  const ResourceLimits& limits() const { return limits_; }
 
   /// Creates the cgroup of an instance (no-op in fallback mode). Returns its directory.
   std::string create_cgroup(const std::string& leaf, std::error_code& ec);
@@ -113,6 +117,7 @@ class ProcessTree {
   std::string root_;  ///< the daemon's cgroup folder; empty in fallback mode
   std::map<pid_t, int> leaders_;  ///< live leaders and their pidfds (-1 without pidfd support)
   std::vector<std::string> stale_;
+  ResourceLimits limits_;
   pid_t self_ = 0;
 };
 

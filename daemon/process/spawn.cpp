@@ -70,6 +70,8 @@ struct ChildPlan {
   int err_pipe;              ///< write end of the exec-report pipe
   int report_fd;             ///< where that pipe is kept across the fd plan
   int procs_fd;              ///< cgroup.procs to join by hand (-1: born in the cgroup, or none)
+  const int* join_fds;       ///< cgroup v1 cgroup.procs files to join (limits on hybrid hosts)
+  int join_count;
   bool drop;                 ///< switch credentials
   std::optional<uid_t> uid;
   gid_t gid;
@@ -120,6 +122,9 @@ PMX_CHILD_CODE int child_main(void* arg) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (p.procs_fd >= 0 && write(p.procs_fd, "0\n", 2) < 0) child_fail(p.err_pipe, 2, errno);
+  for (int i = 0; i < p.join_count; ++i) {
+    if (write(p.join_fds[i], "0\n", 2) < 0) child_fail(p.err_pipe, 2, errno);
+  }
   setsid();
   if (p.devnull >= 0) dup2(p.devnull, 0);
   dup2(p.stdout_fd, 1);
@@ -290,6 +295,8 @@ SpawnResult spawn(const SpawnRequest& req) {
   plan.err_pipe = err_pipe[1];
   plan.report_fd = exec_report_fd();
   plan.procs_fd = -1;
+  plan.join_fds = req.join_procs_fds.data();
+  plan.join_count = static_cast<int>(req.join_procs_fds.size());
   plan.drop = drop;
   plan.uid = req.uid;
   plan.gid = gid;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/result.hpp"
+#include "daemon/process/resource_limits.hpp"
 
 namespace pmx::daemon {
 
@@ -31,6 +32,11 @@ struct SpawnRequest {
   /// Adds LISTEN_PID=<the child's own pid> to the environment, written in by the child itself.
   bool listen_pid = false;
   int cgroup_dir_fd = -1;           ///< the run's cgroup directory: the child is created in it
+  /// The cgroup.procs of the run's cgroup v1 folders (limits on a hybrid host): the child joins
+  /// each before anything else, so it never runs outside its limits.
+  std::vector<int> join_procs_fds;
+  /// The run's limits, written into its cgroups before the child exists (ProcessOps::spawn).
+  Limits limits;
   std::optional<uid_t> uid;         ///< run as this user (pmxd must be root)
   std::optional<gid_t> gid;         ///< the group; with uid alone, the uid's number
   /// Supplementary groups when uid or gid is set; unset: looked up before fork (the user's

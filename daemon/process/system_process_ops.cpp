@@ -105,8 +105,28 @@ Result<pid_t> SystemProcessOps::spawn(const SpawnRequest& request, const std::st
     req.cgroup_dir_fd = ::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (req.cgroup_dir_fd < 0) return Error{"cannot open its cgroup " + cgroup + ": " + std::strerror(errno)};
   }
+  if (req.limits.any()) {
+    // The limits are in place before the child exists; a run that cannot have them does not run.
+    auto joins = cgroup.empty() ? Result<std::vector<std::string>>(Error{"no cgroup for the run's limits"})
+                                : tree_.limits().apply(cgroup, req.limits);
+    if (!joins) {
+      if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
+      return Error{"cannot apply its limits: " + joins.error()};
+    }
+    for (const auto& dir : *joins) {
+      const int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) {
+        const std::string why = std::strerror(errno);
+        for (int open_fd : req.join_procs_fds) ::close(open_fd);
+        if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
+        return Error{"cannot open " + dir + "/cgroup.procs: " + why};
+      }
+      req.join_procs_fds.push_back(fd);
+    }
+  }
   SpawnResult r = daemon::spawn(req);
   if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
+  for (int fd : req.join_procs_fds) ::close(fd);
   if (r.pid <= 0 && r.cgroup_failed) {
     return Error{"cannot open its cgroup " + cgroup + " (cgroup.procs): " + r.fork_error.message()};
   }

@@ -45,7 +45,9 @@ class SystemProcessOps final : public ProcessOps {
     return tree_.create_cgroup(leaf, ec);
   }
   bool remove_cgroup(const std::string& dir) override { return tree_.remove_cgroup(dir); }
-  std::uint64_t oom_kills(const std::string& dir) override { return read_oom_kills(dir); }
+  std::uint64_t oom_kills(const std::string& dir) override { return tree_.limits().oom_kills(dir); }
+  Result<bool> check_limits(const Limits& limits) const override { return tree_.limits().check(limits); }
+  LimitUsage limit_usage(const std::string& dir, const Limits& limits) override { return tree_.limits().usage(dir, limits); }
 
   void set_leader(pid_t pid, bool alive) override { tree_.set_leader(pid, alive); }
   std::uint64_t start_ticks(pid_t pid) override;

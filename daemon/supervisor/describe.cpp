@@ -127,6 +127,10 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
       {"ready_warning", in.ready_warning.empty() ? json(nullptr) : json(in.ready_warning)},
       {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
+      // What the limits count (cpu_quota, memory_max, tasks_max): null where there is none.
+      {"cpu_throttled_usec", in.limit_usage.cpu_throttled_us ? json(*in.limit_usage.cpu_throttled_us) : json(nullptr)},
+      {"oom_kills", in.limit_usage.oom_kills ? json(*in.limit_usage.oom_kills) : json(nullptr)},
+      {"tasks_current", in.limit_usage.tasks ? json(*in.limit_usage.tasks) : json(nullptr)},
       {"log_dropped_bytes", dropped_bytes(in)},
       {"notify_status", in.notify_status},
       {"log_error", log_error(in)},

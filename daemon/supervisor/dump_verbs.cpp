@@ -207,6 +207,7 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
     else if (::stat(spec.script.c_str(), &st) != 0) error = "script not found: " + spec.script;
     else if ((!spec.uid.empty() || !spec.gid.empty()) && ::geteuid() != 0) error = "options 'uid'/'gid' need pmxd to run as root";
     else if (auto valid = config::validate(spec); !valid) error = valid.error();
+    else if (auto limited = processes_.check_limits(limits_of(spec)); !limited) error = limited.error();
     if (error.empty() && !entry.stopped && config::runs_in_cluster_mode(spec) && !spec.reuse_port) {
       App& owner = registry_.app_for(spec.name);
       if (!owner.listeners.bound()) {

@@ -153,6 +153,7 @@ Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecD
   }
   req.argv.insert(req.argv.end(), s.args.begin(), s.args.end());
   req.cwd = s.cwd;
+  req.limits = limits_of(s);
   if (creds) {
     req.uid = creds->uid;
     req.gid = creds->gid;
@@ -280,6 +281,7 @@ void Launcher::become_current(Instance& in, Launched run) {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
   in.usage = ResourceSample{};
+  in.limit_usage = LimitUsage{};
   in.metrics.clear();
   write_pid_file(in.pid_path, in.pid);
 }

@@ -160,6 +160,31 @@ std::string prometheus_text(const Registry& registry, const DaemonFigures& daemo
   e.family("pmx_instance_start_time_seconds", "gauge", "When the instance's current run started, in seconds since the epoch.");
   for (const auto& [id, in] : all) e.series(*in, static_cast<double>(in->started_at_ms) / 1000.0);
 
+  // Health checks: only the instances of apps that have one.
+  e.family("pmx_instance_healthy", "gauge", "1 when the instance's last health check passed, else 0 (apps with a health_check).");
+  for (const auto& [id, in] : all) {
+    if (in->spec.health_check.enabled()) e.series(*in, in->health.health == Health::Healthy ? 1 : 0);
+  }
+  e.family("pmx_instance_health_state", "gauge", "The instance's health as pm2_env.health says it: 1 for the current one.");
+  for (const auto& [id, in] : all) {
+    if (!in->spec.health_check.enabled()) continue;
+    const Health current = in->health.health == Health::None ? Health::Starting : in->health.health;
+    for (Health h : {Health::Starting, Health::Healthy, Health::Unhealthy}) e.series(*in, current == h ? 1 : 0, "state", to_string(h));
+  }
+  // Resource limits (cpu_quota, memory_max, tasks_max): what they count, where the run has one.
+  e.family("pmx_instance_cpu_throttled_seconds_total", "counter", "Time the current run was held back by its cpu_quota.");
+  for (const auto& [id, in] : all) {
+    if (in->limit_usage.cpu_throttled_us) e.series(*in, static_cast<double>(*in->limit_usage.cpu_throttled_us) / 1e6);
+  }
+  e.family("pmx_instance_oom_kills_total", "counter", "Processes of the current run the kernel OOM-killed within its memory_max.");
+  for (const auto& [id, in] : all) {
+    if (in->limit_usage.oom_kills) e.series(*in, static_cast<double>(*in->limit_usage.oom_kills));
+  }
+  e.family("pmx_instance_tasks", "gauge", "Processes and threads of the current run (apps with tasks_max).");
+  for (const auto& [id, in] : all) {
+    if (in->limit_usage.tasks) e.series(*in, static_cast<double>(*in->limit_usage.tasks));
+  }
+
   auto runtime_family = [&](const char* name, const char* help, auto field) {
     e.family(name, "gauge", help);
     for (const auto& [id, in] : all) {

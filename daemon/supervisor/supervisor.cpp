@@ -26,6 +26,7 @@
 #include "daemon/state/pid_file.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/state_file.hpp"
+#include "daemon/supervisor/limits_param.hpp"
 #include "daemon/supervisor/run_cgroups.hpp"
 
 namespace pmx::daemon {
@@ -316,10 +317,16 @@ std::optional<ipc::RpcError> Supervisor::update_env(const json& params, const st
     if (!parsed) return make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "app_env"}});
     app_env = std::move(*parsed);
   }
+  auto limits = limits_param(params);  // from an ecosystem file: its apps' cgroup limits again
+  if (!limits) return make_error(ErrorCode::InvalidParams, limits.error(), {{"param", "limits"}});
+  for (const auto& [name, l] : *limits) {
+    if (auto ok = processes_.check_limits(l); !ok) return make_error(ErrorCode::InvalidParams, "app '" + name + "': " + ok.error());
+  }
   for (int id : ids) {
     Instance& in = *registry_.find(id);
     if (caller_env) in.caller_env = caller_env;
     if (app_env) in.spec.env = *app_env;
+    if (auto l = limits->find(in.spec.name); l != limits->end()) set_limits(in.spec, l->second);
   }
   return std::nullopt;
 }
@@ -504,6 +511,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   const bool force = force_param->value_or(false);
   std::vector<config::AppSpec> specs;
   std::vector<int> revive;  // stopped or errored apps started again
+  std::map<int, Limits> revive_limits;
   for (const auto& entry : list) {
     auto parsed = config::spec_from_json(entry);
     if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
@@ -532,6 +540,10 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
         return reply.fail(make_error(ErrorCode::InvalidParams, creds->error()));
       }
     }
+    // Limits the kernel cannot enforce here are refused, never silently dropped.
+    if (auto ok = processes_.check_limits(limits_of(spec)); !ok) {
+      return reply.fail(make_error(ErrorCode::InvalidParams, "app '" + spec.name + "': " + ok.error()));
+    }
     // PM2's duplicate rules, unless forced: the same script under another name is a new app;
     // the same name and script is that app: started again when it is stopped or errored,
     // refused while it runs; the same name for another script is refused.
@@ -559,6 +571,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
                                      {{"id", live.front()}, {"name", spec.name}}));
       }
       if (!live.empty()) {
+        for (int id : live) revive_limits[id] = limits_of(spec);  // the file's limits again, once all is checked
         revive.insert(revive.end(), live.begin(), live.end());
         continue;
       }
@@ -600,6 +613,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
 
   std::vector<int> ids;
   for (int id : revive) {
+    set_limits(registry_.find(id)->spec, revive_limits[id]);
     dispatch(*registry_.find(id), Event::Restart);
     ids.push_back(id);
   }

@@ -60,6 +60,7 @@ std::vector<int> UsageSampler::sample() {
                      static_cast<std::uint64_t>(id) % kSpread == tick_ % kSpread;
     if (!due) continue;
     in->usage.update(processes_.usage(in->membership()), now, hz);
+    if (const Limits limits = limits_of(in->spec); limits.any()) in->limit_usage = processes_.limit_usage(in->cgroup, limits);
     const std::uint64_t rss = in->usage.rss_bytes;
     const auto& runtime = in->metrics.runtime;
     in->history.add(now_s, in->usage.cpu_percent, rss, runtime ? runtime->loop_p99_ms : std::nullopt);

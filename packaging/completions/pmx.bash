@@ -23,7 +23,8 @@ _pmx() {
     local start_flags="--name --namespace --cwd --interpreter --interpreter-args --node-args
         --instances --force --no-autorestart --max-restarts --min-uptime --restart-delay
         --exp-backoff-restart-delay --exp-backoff-restart-delay-max --stop-exit-codes
-        --kill-timeout --kill-signal --max-memory-restart --output --error --pid --cron-restart
+        --kill-timeout --kill-signal --max-memory-restart --cpu-quota --memory-max --tasks-max
+        --output --error --pid --cron-restart
         --cron --ignore-watch --watch-delay --log --log-date-format --log-type --port --listen
         --filter-env --instance-var --increment-var --uid --user --gid --listen-timeout
         --exec-mode --log-max-size --log-retain --log-rotate-interval --watch --merge-logs
@@ -44,7 +45,8 @@ _pmx() {
     case $prev in
         --timeout | --name | -n | --namespace | --instances | -i | --max-restarts | --min-uptime | \
             --restart-delay | --exp-backoff-restart-delay | --exp-backoff-restart-delay-max | \
-            --stop-exit-codes | --kill-timeout | --max-memory-restart | --cron-restart | --cron | \
+            --stop-exit-codes | --kill-timeout | --max-memory-restart | --cpu-quota | --memory-max | \
+            --tasks-max | --cron-restart | --cron | \
             --ignore-watch | --watch-delay | --log-date-format | --port | --listen | --filter-env | \
             --instance-var | --increment-var | --listen-timeout | --log-max-size | --log-retain | \
             --log-rotate-interval | --interpreter-args | --node-args | --only | --env | --lines | \

@@ -51,6 +51,8 @@ inline const std::string kFdLister = FIXTURE_FD_LISTER;
 inline const std::string kEnvDump = FIXTURE_ENV_DUMP;
 inline const std::string kLinegen = FIXTURE_LINEGEN;
 inline const std::string kTicker = FIXTURE_TICKER;
+inline const std::string kSpinner = FIXTURE_SPINNER;
+inline const std::string kForker = FIXTURE_FORKER;
 }  // namespace bin
 
 /// Polls pred every 20 ms until it holds (true) or timeout passes (false).

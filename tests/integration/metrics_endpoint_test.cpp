@@ -282,3 +282,32 @@ TEST_CASE("packaging/grafana/pmx.json queries only families pmxd exposes", "[int
     CHECK(used.count(family) == 1);
   }
 }
+
+TEST_CASE("apps with a health check have pmx_instance_healthy and pmx_instance_health_state, others none",
+          "[integration][metrics][prometheus]") {
+  REQUIRE(have_prometheus_parser());
+  Session s;
+  const std::string eco = s.home.scratch("health.yaml");
+  std::ofstream(eco) << "apps:\n"
+                        "  - name: checked\n    script: " << FIXTURE_SLEEPER << "\n"
+                        "    health_check:\n      exec: \"true\"\n      interval: 200ms\n"
+                        "  - name: failing\n    script: " << FIXTURE_SLEEPER << "\n"
+                        "    health_check:\n      exec: \"false\"\n      interval: 200ms\n      retries: 1000\n"
+                        "  - name: unchecked\n    script: " << FIXTURE_SLEEPER << "\n";
+  REQUIRE_EXIT(s.pmx({"start", eco}), 0);
+  std::string out;
+  REQUIRE(wait_until([&] {
+    const RunResult printed = s.pmx({"metrics"});
+    out = parse_exposition(s.home, printed.out).out;
+    return mentions(out, "pmx_instance_healthy{app=checked,id=0,namespace=default} 1.0") &&
+           mentions(out, "pmx_instance_healthy{app=failing,id=1,namespace=default} 0.0");
+  }, 15s));
+  INFO(out);
+  CHECK(mentions(out, "family pmx_instance_healthy gauge"));
+  CHECK(mentions(out, "family pmx_instance_health_state gauge"));
+  CHECK(mentions(out, "pmx_instance_health_state{app=checked,id=0,namespace=default,state=healthy} 1.0"));
+  CHECK(mentions(out, "pmx_instance_health_state{app=checked,id=0,namespace=default,state=unhealthy} 0.0"));
+  CHECK(mentions(out, "pmx_instance_health_state{app=failing,id=1,namespace=default,state=healthy} 0.0"));
+  CHECK_FALSE(mentions(out, "pmx_instance_healthy{app=unchecked"));
+  CHECK_FALSE(mentions(out, "pmx_instance_health_state{app=unchecked"));
+}

@@ -264,6 +264,7 @@ TEST_CASE("app_options: each row is read either by hand or into a field of its k
             case OptionKind::ExitCodes: return std::is_same_v<M, std::vector<int> AppSpec::*>;
             case OptionKind::BoolOrWords:
             case OptionKind::HealthCheck:
+            case OptionKind::Percent:
             case OptionKind::Cron: return false;  // read by hand
           }
           return false;
@@ -285,6 +286,9 @@ TEST_CASE("to_json writes every option of the table, by its PM2 name", "[app_opt
   s.log_rotate_interval = "@daily";
   s.health_check.kind = HealthCheck::Kind::Tcp;
   s.health_check.target = "127.0.0.1:3000";
+  s.cpu_quota = 50;
+  s.memory_max = 1 << 20;
+  s.tasks_max = 8;
   const json j = to_json(s);
   for (const auto& o : app_options()) CHECK(j.contains(o.name));
   CHECK(j.size() == app_options().size());
@@ -316,6 +320,7 @@ TEST_CASE("every option is read by its name and by each alias", "[app_options]")
         case OptionKind::Instances: value = 3; break;
         case OptionKind::Cron: value = "@hourly"; break;
         case OptionKind::HealthCheck: value = json{{"tcp", "127.0.0.1:3000"}}; break;
+        case OptionKind::Percent: value = "50%"; break;
       }
       const json app{{key, value}};
       OptionReader r(app);

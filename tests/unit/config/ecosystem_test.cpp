@@ -81,6 +81,22 @@ TEST_CASE("ecosystem: a wrong value names file:line:col, the app and the option"
   CHECK_THAT(j.error(), Contains("max_memory_restart"));
 }
 
+TEST_CASE("ecosystem: a bad limit names file:line, the app and the option", "[ecosystem]") {
+  auto quota = yaml("apps:\n  - name: a\n    script: sh\n    cpu_quota: 0.5\n");
+  REQUIRE_FALSE(quota.ok());
+  CHECK_THAT(quota.error(), Contains("eco.yaml:4:5:"));
+  CHECK_THAT(quota.error(), Contains("cpu_quota"));
+  CHECK_THAT(quota.error(), Contains("100% = one CPU"));
+  auto memory = yaml("apps:\n  - name: a\n    script: sh\n    memory_max: 512Q\n");
+  REQUIRE_FALSE(memory.ok());
+  CHECK_THAT(memory.error(), Contains("eco.yaml:4:5:"));
+  CHECK_THAT(memory.error(), Contains("memory_max"));
+  auto tasks = json_text("{\"apps\": [\n  {\"name\": \"a\",\n   \"script\": \"sh\",\n   \"tasks_max\": -1}]}");
+  REQUIRE_FALSE(tasks.ok());
+  CHECK_THAT(tasks.error(), Contains("eco.json:4:"));
+  CHECK_THAT(tasks.error(), Contains("tasks_max"));
+}
+
 TEST_CASE("ecosystem: syntax errors carry the parser's line", "[ecosystem]") {
   auto r = yaml("apps:\n  - name: a\n   script: [\n");
   REQUIRE_FALSE(r.ok());
@@ -246,6 +262,12 @@ const std::vector<OptionCase>& option_cases() {
       {"wait_ready", "true", [](const AppSpec& s) { return s.wait_ready; }, "2"},
       {"shutdown_with_message", "true", [](const AppSpec& s) { return s.shutdown_with_message; }, "\"no\""},
       {"max_memory_restart", "\"150M\"", [](const AppSpec& s) { return s.max_memory_restart == 150ull << 20; }, "\"1Q\""},
+      {"cpu_quota", "\"50%\"", [](const AppSpec& s) { return s.cpu_quota == 50; }, "0.5"},
+      {"cpu_quota", "\"150%\"", [](const AppSpec& s) { return s.cpu_quota == 150; }, "\"50\""},
+      {"memory_max", "\"512M\"", [](const AppSpec& s) { return s.memory_max == 512ull << 20; }, "\"lots\""},
+      {"memory_max", "\"1G\"", [](const AppSpec& s) { return s.memory_max == 1ull << 30; }, "-1"},
+      {"tasks_max", "64", [](const AppSpec& s) { return s.tasks_max == 64; }, "-3"},
+      {"tasks_max", "\"64\"", [](const AppSpec& s) { return s.tasks_max == 64; }, "\"many\""},
       {"cron_restart", "\"0 3 * * *\"", [](const AppSpec& s) { return s.cron_restart == "0 3 * * *"; }, "\"at noon\""},
       {"watch", "[\"src\"]", [](const AppSpec& s) { return s.watch && s.watch_paths.size() == 1; }, "{\"x\": 1}"},
       {"ignore_watch", "[\"node_modules\"]", [](const AppSpec& s) { return s.ignore_watch.size() == 1; }, "{\"x\": 1}"},

@@ -127,3 +127,42 @@ TEST_CASE("label values are escaped: backslash, double quote and newline", "[pro
   in.metrics.custom = *read_axm_monitor(json::parse(R"({"we\"ird\\name\n": {"value": 1}})"), dropped);
   CHECK(has_line(rig.text(), "pmx_app_metric{app=\"x\",id=\"0\",namespace=\"default\",metric=\"we\\\"ird\\\\name\\n\"} 1"));
 }
+
+TEST_CASE("health series appear only for apps with a health check: healthy 1/0 and the state set", "[prometheus]") {
+  ExpositionRig rig;
+  Instance& api = rig.add(0, "api", "default", 4000);
+  api.spec.health_check = *config::health_check_from_json(json("http://127.0.0.1:3000/health"));
+  api.health.health = Health::Healthy;
+  Instance& worker = rig.add(1, "worker", "default", 4001);
+  worker.spec.health_check = *config::health_check_from_json(json("tcp://127.0.0.1:3001"));
+  worker.health.health = Health::Unhealthy;
+  Instance& fresh = rig.add(2, "fresh", "default", 4002);
+  fresh.spec.health_check = *config::health_check_from_json(json("tcp://127.0.0.1:3002"));
+  rig.add(3, "plain", "default", 4003);
+  const std::string text = rig.text();
+  CHECK(has_line(text, "# TYPE pmx_instance_healthy gauge"));
+  CHECK(has_line(text, "# TYPE pmx_instance_health_state gauge"));
+  CHECK(has_line(text, "pmx_instance_healthy{app=\"api\",id=\"0\",namespace=\"default\"} 1"));
+  CHECK(has_line(text, "pmx_instance_healthy{app=\"worker\",id=\"1\",namespace=\"default\"} 0"));
+  CHECK(has_line(text, "pmx_instance_healthy{app=\"fresh\",id=\"2\",namespace=\"default\"} 0"));
+  CHECK(has_line(text, "pmx_instance_health_state{app=\"api\",id=\"0\",namespace=\"default\",state=\"healthy\"} 1"));
+  CHECK(has_line(text, "pmx_instance_health_state{app=\"api\",id=\"0\",namespace=\"default\",state=\"unhealthy\"} 0"));
+  CHECK(has_line(text, "pmx_instance_health_state{app=\"worker\",id=\"1\",namespace=\"default\",state=\"unhealthy\"} 1"));
+  CHECK(has_line(text, "pmx_instance_health_state{app=\"fresh\",id=\"2\",namespace=\"default\",state=\"starting\"} 1"));
+  CHECK(text.find("app=\"plain\",id=\"3\",namespace=\"default\"} 0\npmx_instance_health") == std::string::npos);
+  CHECK(text.find("pmx_instance_healthy{app=\"plain\"") == std::string::npos);
+  CHECK(text.find("pmx_instance_health_state{app=\"plain\"") == std::string::npos);
+}
+
+TEST_CASE("limit series appear for the runs whose limits count something", "[prometheus]") {
+  ExpositionRig rig;
+  Instance& capped = rig.add(0, "capped", "default", 4000);
+  capped.limit_usage = LimitUsage{2'500'000, 1, 7};
+  rig.add(1, "free", "default", 4001);
+  const std::string text = rig.text();
+  const std::string labels = "app=\"capped\",id=\"0\",namespace=\"default\"";
+  CHECK(has_line(text, "pmx_instance_cpu_throttled_seconds_total{" + labels + "} 2.5"));
+  CHECK(has_line(text, "pmx_instance_oom_kills_total{" + labels + "} 1"));
+  CHECK(has_line(text, "pmx_instance_tasks{" + labels + "} 7"));
+  CHECK(text.find("pmx_instance_tasks{app=\"free\"") == std::string::npos);
+}
