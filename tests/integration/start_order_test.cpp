@@ -1,12 +1,13 @@
 // Start order (depends_on) with the real pmxd and real Node apps: web starts only once db is
 // ready (it says so late, with process.send('ready')); an errored db leaves web waiting, with
-// the reason; stop all, kill and SIGTERM stop web before db; a cycle or a name that is no app is
-// a configuration error (exit 2) naming it with the file's line, and nothing starts; resurrect
-// keeps the order.
+// the reason; stop all, kill and SIGTERM stop web before db, and so does a pmxd that adopted
+// them after a crash; a cycle or a name that is no app is a configuration error (exit 2) naming
+// it with the file's line, and nothing starts; resurrect keeps the order.
 #include <signal.h>
 
 #include <fstream>
 #include <future>
+#include <memory>
 #include <string>
 
 #include "tests/integration/harness.hpp"
@@ -190,6 +191,36 @@ TEST_CASE("stop all, kill and SIGTERM to pmxd stop web, and wait for it, before 
     REQUIRE(s.daemon.wait_exit(20s) == 0);
     check_order(events);
   }
+}
+
+TEST_CASE("a pmxd that adopts the apps after a crash still stops web before db", "[integration][start_order][node]") {
+  REQUIRE(have_node());
+  TempHome home;
+  const std::string script = write_ordered_app(home);
+  const std::string events = home.scratch("events");
+  const std::string eco = write_order_file(home, "eco.yaml",
+      "apps:\n" +
+      app_yaml(script, "db", events, "", "") +
+      app_yaml(script, "web", events, ", STOP_DELAY_MS: 500", "    depends_on: db\n"));
+  auto first = std::make_unique<DaemonProcess>(home);
+  REQUIRE_EXIT(run_pmx(home.path(), {"start", eco}), 0);
+  REQUIRE(event_seen(events, "start web"));
+  REQUIRE(event_seen(events, "start db"));
+  first->crash();  // SIGKILL: the apps run on, state.json says what they are
+
+  DaemonProcess second(home);
+  const json list = jlist_of(home);
+  REQUIRE(list.size() == 2);
+  for (const auto& app : list) {
+    CHECK(app["pm2_env"].value("status", "") == "online");
+    if (app.value("name", "") == "web") CHECK(app["pm2_env"]["depends_on"] == json::array({"db"}));
+  }
+  REQUIRE_EXIT(run_pmx(home.path(), {"stop", "all"}), 0);
+  const auto lines = read_lines(events);
+  INFO(read_file(events).value_or(""));
+  REQUIRE(line_index(lines, "stop web") >= 0);
+  REQUIRE(line_index(lines, "stop db") >= 0);
+  CHECK(line_index(lines, "stop web") < line_index(lines, "stop db"));
 }
 
 TEST_CASE("a depends_on cycle is a configuration error naming it and its line, exit 2, nothing started",
