@@ -2,7 +2,6 @@
 #include "config/dependency_graph.hpp"
 
 #include <algorithm>
-#include <functional>
 #include <map>
 
 namespace pmx::config {
@@ -21,34 +20,38 @@ std::optional<std::vector<std::string>> find_cycle(const DependencyGraph& graph)
   const auto index = app_index(graph);
   enum class Mark { New, OnPath, Done };
   std::vector<Mark> marks(graph.size(), Mark::New);
-  std::vector<std::size_t> path;
-  std::optional<std::vector<std::string>> found;
-  // Depth first; each app is visited once, so the depth is at most the number of apps.
-  std::function<bool(std::size_t)> visit = [&](std::size_t i) {
-    marks[i] = Mark::OnPath;
-    path.push_back(i);
-    for (const auto& dep : graph[i].depends_on) {
-      auto it = index.find(dep);
+  // Depth first with a stack of its own (app, next edge): a request may chain thousands of
+  // apps, which recursion would pay for with pmxd's stack.
+  std::vector<std::pair<std::size_t, std::size_t>> path;
+  for (std::size_t root = 0; root < graph.size(); ++root) {
+    if (marks[root] != Mark::New) continue;
+    marks[root] = Mark::OnPath;
+    path.emplace_back(root, 0);
+    while (!path.empty()) {
+      const std::size_t i = path.back().first;
+      const std::size_t edge = path.back().second++;
+      if (edge == graph[i].depends_on.size()) {
+        marks[i] = Mark::Done;
+        path.pop_back();
+        continue;
+      }
+      auto it = index.find(graph[i].depends_on[edge]);
       if (it == index.end()) continue;
       const std::size_t j = it->second;
       if (marks[j] == Mark::OnPath) {
         std::vector<std::string> cycle;
-        auto from = std::find(path.begin(), path.end(), j);
-        for (auto p = from; p != path.end(); ++p) cycle.push_back(graph[*p].name);
+        auto from = std::find_if(path.begin(), path.end(), [&](const auto& step) { return step.first == j; });
+        for (auto step = from; step != path.end(); ++step) cycle.push_back(graph[step->first].name);
         cycle.push_back(graph[j].name);
-        found = std::move(cycle);
-        return true;
+        return cycle;
       }
-      if (marks[j] == Mark::New && visit(j)) return true;
+      if (marks[j] == Mark::New) {
+        marks[j] = Mark::OnPath;
+        path.emplace_back(j, 0);
+      }
     }
-    path.pop_back();
-    marks[i] = Mark::Done;
-    return false;
-  };
-  for (std::size_t i = 0; i < graph.size(); ++i) {
-    if (marks[i] == Mark::New && visit(i)) break;
   }
-  return found;
+  return std::nullopt;
 }
 
 std::string cycle_text(const std::vector<std::string>& cycle) {
@@ -71,46 +74,69 @@ std::vector<UnknownDependency> unknown_dependencies(const DependencyGraph& graph
 std::optional<std::vector<std::string>> start_order(const DependencyGraph& graph) {
   if (find_cycle(graph)) return std::nullopt;
   const auto index = app_index(graph);
-  std::vector<bool> placed(graph.size(), false);
+  std::vector<bool> seen(graph.size(), false);
   std::vector<std::string> out;
-  std::function<void(std::size_t)> place = [&](std::size_t i) {
-    if (placed[i]) return;
-    placed[i] = true;  // no cycle: marking before the dependencies cannot skip one
-    for (const auto& dep : graph[i].depends_on) {
-      if (auto it = index.find(dep); it != index.end()) place(it->second);
+  // Each app after its dependencies: depth first, an app placed once its edges are walked.
+  std::vector<std::pair<std::size_t, std::size_t>> path;
+  for (std::size_t root = 0; root < graph.size(); ++root) {
+    if (seen[root]) continue;
+    seen[root] = true;
+    path.emplace_back(root, 0);
+    while (!path.empty()) {
+      const std::size_t i = path.back().first;
+      const std::size_t edge = path.back().second++;
+      if (edge == graph[i].depends_on.size()) {
+        out.push_back(graph[i].name);
+        path.pop_back();
+        continue;
+      }
+      auto it = index.find(graph[i].depends_on[edge]);
+      if (it == index.end() || seen[it->second]) continue;
+      seen[it->second] = true;
+      path.emplace_back(it->second, 0);
     }
-    out.push_back(graph[i].name);
-  };
-  for (std::size_t i = 0; i < graph.size(); ++i) place(i);
+  }
   return out;
 }
 
 std::vector<std::vector<std::string>> stop_waves(const DependencyGraph& graph) {
   const auto index = app_index(graph);
+  // How many apps not yet stopped depend on each one (Kahn's algorithm, dependents first):
+  // linear in the apps and edges, however long a chain.
+  std::vector<std::size_t> dependents(graph.size(), 0);
+  for (std::size_t i = 0; i < graph.size(); ++i) {
+    for (const auto& dep : graph[i].depends_on) {
+      if (auto it = index.find(dep); it != index.end() && it->second != i) ++dependents[it->second];
+    }
+  }
   std::vector<bool> stopped(graph.size(), false);
+  std::vector<std::size_t> wave;
+  for (std::size_t i = 0; i < graph.size(); ++i) {
+    if (dependents[i] == 0) wave.push_back(i);
+  }
   std::size_t left = graph.size();
   std::vector<std::vector<std::string>> waves;
   while (left > 0) {
-    // An app can stop once no app still running depends on it.
-    std::vector<bool> needed(graph.size(), false);
-    for (std::size_t i = 0; i < graph.size(); ++i) {
-      if (stopped[i]) continue;
-      for (const auto& dep : graph[i].depends_on) {
-        if (auto it = index.find(dep); it != index.end() && it->second != i) needed[it->second] = true;
-      }
-    }
-    std::vector<std::string> wave;
-    for (std::size_t i = 0; i < graph.size(); ++i) {
-      if (!stopped[i] && !needed[i]) wave.push_back(graph[i].name);
-    }
     if (wave.empty()) {  // a cycle: the rest together
       for (std::size_t i = 0; i < graph.size(); ++i) {
-        if (!stopped[i]) wave.push_back(graph[i].name);
+        if (!stopped[i]) wave.push_back(i);
       }
     }
-    for (const auto& name : wave) stopped[index.at(name)] = true;
+    std::vector<std::size_t> next;
+    std::vector<std::string> names;
+    for (std::size_t i : wave) {
+      stopped[i] = true;
+      names.push_back(graph[i].name);
+      for (const auto& dep : graph[i].depends_on) {
+        auto it = index.find(dep);
+        if (it == index.end() || it->second == i || stopped[it->second]) continue;
+        if (--dependents[it->second] == 0) next.push_back(it->second);
+      }
+    }
     left -= wave.size();
-    waves.push_back(std::move(wave));
+    waves.push_back(std::move(names));
+    std::sort(next.begin(), next.end());  // each wave in the graph's order
+    wave = std::move(next);
   }
   return waves;
 }

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+
 namespace pmx::config {
 namespace {
 
@@ -76,6 +78,26 @@ TEST_CASE("with_dependencies adds what the wanted apps need, transitively, in th
   const DependencyGraph g = {{"db", {}}, {"queue", {"db"}}, {"web", {"queue"}}, {"other", {}}};
   CHECK(with_dependencies(g, {"web"}) == Names{"db", "queue", "web"});
   CHECK(with_dependencies(g, {"other"}) == Names{"other"});
+}
+
+TEST_CASE("a chain of 200,000 apps is walked without recursion: its cycle found, its start and stop orders given",
+          "[dependency_graph][regression]") {
+  // A start request may chain as many apps as fit in 1 MiB; pmxd's stack must not pay for it.
+  DependencyGraph chain;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) chain.push_back({"a" + std::to_string(i), {"a" + std::to_string(i + 1)}});
+  chain.back().depends_on.clear();
+  const auto order = start_order(chain);
+  REQUIRE(order);
+  CHECK(order->front() == "a" + std::to_string(n - 1));
+  CHECK(order->back() == "a0");
+  const auto waves = stop_waves(chain);
+  REQUIRE(waves.size() == static_cast<std::size_t>(n));
+  CHECK(waves.front() == Names{"a0"});
+  chain.back().depends_on = {"a0"};
+  const auto cycle = find_cycle(chain);
+  REQUIRE(cycle);
+  CHECK(cycle->size() == static_cast<std::size_t>(n) + 1);
 }
 
 }  // namespace
