@@ -122,6 +122,14 @@ int report_errored(const json& started) {
       std::cerr << "pmx: warning: " << app.value("name", "?") << " (id " << app.value("pm_id", -1)
                 << "): " << ready.get<std::string>() << "\n";
     }
+    if (const json why = env.value("status_reason", json());
+        env.value("status", "") == "launching" && why.is_string() && why.get<std::string>().starts_with("waiting for ")) {
+      // Held for a depends_on app that will not get ready by itself (pmxd answers only then).
+      std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") not started: "
+                << why.get<std::string>() << "\n";
+      code = kFailed;
+      continue;
+    }
     if (env.value("status", "") != "errored") continue;
     const json why = env.value("exec_error", json());
     std::cerr << "pmx: " << app.value("name", "?") << " (id " << app.value("pm_id", -1) << ") errored: "

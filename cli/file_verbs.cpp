@@ -12,6 +12,7 @@
 #include "cli/daemon_connection.hpp"
 #include "cli/ecosystem_file.hpp"
 #include "cli/start_verb.hpp"
+#include "config/dependency_graph.hpp"
 #include "config/ecosystem.hpp"
 #include "config/paths.hpp"
 
@@ -29,20 +30,36 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
-config::Ecosystem load_file(const std::string& arg, const FileOptions& fo) {
-  auto eco = read_ecosystem(arg, config::LoadOptions{fo.env, split_commas(fo.only), companion_binary("pmx-serve", "serve")});
+config::Ecosystem load_file(const std::string& arg, const FileOptions& fo, bool starts) {
+  auto eco = read_ecosystem(arg, config::LoadOptions{fo.env, split_commas(fo.only), companion_binary("pmx-serve", "serve"),
+                                                     /*only_with_dependencies=*/starts});
   if (!eco) throw Failure(kUsage, eco.error());
   for (const auto& w : eco->warnings) std::cerr << "pmx: warning: " << w << "\n";
   for (const auto& app : eco->apps) warn_unsupported(app);
   return std::move(*eco);
 }
 
+/// A name in depends_on that is neither an app of the file nor one pmxd has is a configuration
+/// error, with the file and line of the option; nothing is started.
+void check_dependencies(const config::Ecosystem& eco, const std::set<std::string>& registered) {
+  config::DependencyGraph graph;
+  for (const auto& app : eco.apps) graph.push_back({app.name, app.depends_on});
+  std::string errors;
+  for (const auto& unknown : config::unknown_dependencies(graph, registered)) {
+    auto at = eco.depends_on_at.find(unknown.app);
+    errors += (errors.empty() ? "" : "\n") + (at == eco.depends_on_at.end() ? "" : at->second) + "app '" + unknown.app +
+              "': option 'depends_on' names '" + unknown.name + "', which is no app of the file nor of pmx";
+  }
+  if (!errors.empty()) throw Failure(kUsage, errors);
+}
+
 }  // namespace
 
 int run_on_file(DaemonConnection& s, const FileAction& action, const std::string& arg, const FileOptions& fo) {
-  const config::Ecosystem eco = load_file(arg, fo);
+  const config::Ecosystem eco = load_file(arg, fo, action.starts_new);
   std::set<std::string> registered;
   for (const auto& app : s.call("list")) registered.insert(app.value("name", ""));
+  if (action.starts_new) check_dependencies(eco, registered);
 
   json to_start = json::array();
   json restart_names = json::array();

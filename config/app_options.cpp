@@ -5,6 +5,7 @@
 #include "config/health_check.hpp"
 #include "config/cpu_quota.hpp"
 
+#include <algorithm>
 #include <map>
 #include <type_traits>
 
@@ -96,6 +97,35 @@ void read_cpu_quota(OptionReader& r, AppSpec& s) {
   }
 }
 json cpu_quota_value(const AppSpec& s) { return s.cpu_quota > 0 ? json(format_cpu_quota(s.cpu_quota)) : json(); }
+// depends_on: a name, a list of names, or names separated by commas (`--depends-on db,queue`).
+void read_depends_on(OptionReader& r, AppSpec& s) {
+  const json* v = r.find("depends_on");
+  if (!v) return;
+  std::vector<std::string> given;
+  if (v->is_string()) given.push_back(v->get<std::string>());
+  else if (v->is_array()) {
+    for (const auto& item : *v) {
+      if (!item.is_string()) return r.fail("depends_on", "an app name or a list of app names");
+      given.push_back(item.get<std::string>());
+    }
+  } else {
+    return r.fail("depends_on", "an app name or a list of app names");
+  }
+  std::vector<std::string> names;
+  for (const auto& text : given) {
+    std::string name;
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+      const char c = i < text.size() ? text[i] : ',';
+      if (c == ',' || c == ' ' || c == '\t') {
+        if (!name.empty() && std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+        name.clear();
+      } else {
+        name += c;
+      }
+    }
+  }
+  s.depends_on = std::move(names);
+}
 
 template <class... Fs>
 struct OptionVisitor : Fs... {
@@ -278,6 +308,10 @@ const std::vector<AppOption>& app_options() {
      .cli = {"--health-check", "probe each instance: http://host:port/path, tcp://host:port or exec:command "
                                "({instance}, {port}; Docker's defaults: 30s interval and timeout, 3 retries)", OptF::Value},
      .describe = {"health check", OptG::Policy}, .jlist_keys = {"health_check"}, .jlist = OptJ::Value},
+    {.name = "depends_on", .aliases = {"dependsOn"}, .kind = OptK::Words, .field = &AppSpec::depends_on,
+     .read = read_depends_on,
+     .cli = {"--depends-on", "start once these apps are online and ready, stop before them (db,queue)", OptF::Value},
+     .describe = {"depends on", OptG::Policy, "[]"}, .jlist_keys = {"depends_on"}, .jlist = OptJ::Value},
     // Observability (docs/metrics.md).
     {.name = "pmx", .aliases = {}, .kind = OptK::Bool, .field = &AppSpec::pmx,
      .cli = {"--no-pmx", "Node apps: no metrics preload (heap, event loop, @pm2/io metrics)", OptF::NegatedSwitch},

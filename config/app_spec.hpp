@@ -86,6 +86,8 @@ struct AppSpec {
   bool shutdown_with_message = false;
   // Health, order and limits (issue 22).
   HealthCheck health_check;               ///< none unless set
+  /// Apps that must be online (and ready) before this one starts, and stop after it.
+  std::vector<std::string> depends_on;
   // Observability.
   bool pmx = true;  ///< Node apps get the metrics preload (PM2's `pmx`, --no-pmx)
 };

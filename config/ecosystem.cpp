@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "config/dependency_graph.hpp"
 #include "config/interpreter.hpp"
 #include "config/listen_address.hpp"
 #include "config/json_depth.hpp"
@@ -399,6 +400,9 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
                        std::to_string(it->second) + ")");
       continue;
     }
+    if (!s.depends_on.empty()) {
+      eco.depends_on_at[s.name] = at(file, positions ? option_pos(tree, app, i, apps_path, "depends_on") : Pos{});
+    }
     eco.apps.push_back(std::move(s));
   }
   if (!errors.empty()) {
@@ -406,13 +410,21 @@ Result<Ecosystem> parse_ecosystem(std::string_view text, Format format, const st
     for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;
     return Error{all};
   }
+  // Start order: a cycle among the file's apps is an error naming it (names that are no app
+  // of the file may be pmxd's: the CLI checks those against pmxd's list).
+  DependencyGraph graph;
+  for (const auto& s : eco.apps) graph.push_back({s.name, s.depends_on});
+  if (auto cycle = find_cycle(graph)) {
+    return Error{eco.depends_on_at[cycle->front()] + "app '" + cycle->front() + "': option 'depends_on' makes a cycle: " +
+                 cycle_text(*cycle)};
+  }
   if (!options.only.empty()) {
     for (const auto& wanted : options.only) {
       if (!names.count(wanted)) return Error{file + ": --only names '" + wanted + "', which is not an app of the file"};
     }
-    std::erase_if(eco.apps, [&](const AppSpec& s) {
-      return std::find(options.only.begin(), options.only.end(), s.name) == options.only.end();
-    });
+    const std::vector<std::string> kept =
+        options.only_with_dependencies ? with_dependencies(graph, options.only) : options.only;
+    std::erase_if(eco.apps, [&](const AppSpec& s) { return std::find(kept.begin(), kept.end(), s.name) == kept.end(); });
   }
   return eco;
 }

@@ -2,6 +2,7 @@
 // with errors and warnings that name file:line:col.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,11 +25,16 @@ struct LoadOptions {
   /// What `script: "serve"` runs, as under PM2 its static server (configured by the app's
   /// PM2_SERVE_* env): pmx-serve's path, found by the CLI. Empty: "serve" is an ordinary script.
   std::string serve_program;
+  /// --only also keeps the apps of the file the kept ones depend on (`depends_on`), as a
+  /// start needs them.
+  bool only_with_dependencies = false;
 };
 
 struct Ecosystem {
   std::vector<AppSpec> apps;          ///< paths absolute, interpreter chosen, names set
   std::vector<std::string> warnings;  ///< "file:line:col: ..." (unknown keys and the like)
+  /// Where each app with a depends_on gives it, as messages start: "file:line:col: ".
+  std::map<std::string, std::string> depends_on_at;
 };
 
 /// The whole document of an ecosystem text as JSON, for the sections beside `apps` (deploy);

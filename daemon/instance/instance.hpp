@@ -100,6 +100,9 @@ struct Instance {
   /// What the health checks found in the current run (Health::None without a check).
   HealthStatus health;
   std::string exec_error;        ///< why the last exec failed, empty when it did not
+  /// Why it waits, launching with no pid, to start: "waiting for db" (depends_on, StartOrder);
+  /// empty when it does not.
+  std::string start_blocker;
   bool deleting = false;
 
   boost::asio::steady_timer kill_timer;

@@ -117,7 +117,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"uptime_ms", alive ? now_ms - in.started_at_ms : 0},
       {"exit_code", exit_code_json(in)},
       {"exit_signal", exit_signal_json(in)},
-      {"status_reason", in.fsm.reason()},
+      {"status_reason", in.start_blocker.empty() ? in.fsm.reason() : in.start_blocker},
       {"last_exit_reason", in.last_exit_reason ? json(to_string(*in.last_exit_reason)) : json(nullptr)},
       {"last_exit_at", in.last_exit_reason ? json(in.last_exit_at_ms) : json(nullptr)},
       {"health", in.spec.health_check.enabled() ? json(to_string(in.health.health == Health::None ? Health::Starting : in.health.health)) : json(nullptr)},

@@ -109,6 +109,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       health_(io, processes, registry_, options_.paths.home,
               [this](const std::string& user, const std::string& group) { return launcher_.credentials(user, group); },
               [this](Instance& in, Event event) { health_verdict(in, event); }),
+      start_order_(registry_),
       metrics_endpoint_(io, [this] { return pmxd_exposition(registry_, server_.requests() + metrics_endpoint_.scrapes()); }) {}
 
 Supervisor::~Supervisor() = default;
@@ -209,8 +210,10 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   }
   apply(in, fx);
   if (fx.transition) health_.update(in);
-  // A stop of an instance whose spawn waits for its turn: nothing was forked, nothing to wait for.
-  if (fx.changed && in.fsm.state() != State::Launching && launcher_.spawns().cancel(in.id)) {
+  // A stop of an instance whose spawn waits for its turn (or for its dependencies): nothing was
+  // forked, nothing to wait for.
+  const bool was_held = fx.changed && in.fsm.state() != State::Launching && start_order_.cancel(in.id);
+  if (fx.changed && in.fsm.state() != State::Launching && (launcher_.spawns().cancel(in.id) || was_held)) {
     asio::post(io_, [this, id = in.id] { if (Instance* i = registry_.find(id)) dispatch(*i, Event::SpawnCancelled); });
   }
   // A reload's replacement does not outlive a change of the run it was to replace.
@@ -232,6 +235,8 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
                      {"reason", fx.transition->reason},
                      {"pid", in.pid}});
   }
+  // The held instances first: a reply waiting on them reads their reason.
+  if (fx.transition) start_order_.check();
   waiters_.check();
 }
 
@@ -381,6 +386,8 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
 }
 
 void Supervisor::do_spawn(Instance& in) {
+  // depends_on: launching with no pid until the apps it depends on are ready.
+  if (start_order_.hold(in, [this](Instance& i) { do_spawn(i); })) return;
   // Its turn comes when a slot is free (SpawnQueue): launching meanwhile, nothing forked.
   if (!launcher_.spawns().admit(in.id, [this, id = in.id] {
         Instance* i = registry_.find(id);
@@ -578,6 +585,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     }
     specs.push_back(std::move(spec));
   }
+  if (auto bad = start_order_.check_new(specs)) return reply.fail(make_error(ErrorCode::InvalidParams, *bad));
   // What the state file does not record, the next pmxd would not know: nothing starts while it
   // cannot be written.
   if (auto ec = state_.now(); ec) {
@@ -620,7 +628,8 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   for (const auto& spec : specs) {
     for (int n = 0; n < spec.instances; ++n) ids.push_back(add_instance(spec, caller_env));
   }
-  waiters_.wait_for(ids, settled_or_gone,
+  // An instance waiting for an errored dependency is answered as it is: it will not start by itself.
+  waiters_.wait_for(ids, [this](const Instance* in) { return settled_or_gone(in) || start_order_.stuck(*in); },
            [this, ids, reply] { reply.ok_text(describe_all(ids)); });
 }
 
@@ -645,12 +654,8 @@ void Supervisor::stop_all_then(std::function<void()> done) {
   lifecycle_ = Lifecycle::ShuttingDown;
   std::vector<int> ids;
   for (const auto& [id, in] : registry_.by_id()) ids.push_back(id);
-  // By id: a stop may answer a pending delete, which removes its instance from registry_.by_id().
-  for (int id : ids) {
-    if (Instance* in = registry_.find(id)) dispatch(*in, Event::Stop);
-  }
-  waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
-           [this, done = std::move(done)] {
+  // Dependents first (depends_on), each wave stopped and quiet before the next.
+  stop_in_order(ids, [this, done = std::move(done)] {
              for (auto& [id, in] : registry_.by_id()) retire_cgroups(processes_, *in);
              forget_state();
              server_.close();

@@ -39,6 +39,7 @@
 #include "daemon/supervisor/restart_triggers.hpp"
 #include "daemon/supervisor/run_replacer.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
+#include "daemon/supervisor/start_order.hpp"
 #include "daemon/supervisor/state_writer.hpp"
 #include "daemon/supervisor/usage_sampler.hpp"
 #include "ipc/protocol.hpp"
@@ -195,6 +196,11 @@ class Supervisor {
   int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id = -1,
                    std::optional<bool> start = std::nullopt);
   void stop_all_then(std::function<void()> done);
+  /// Stops ids in StartOrder's waves, dependents first, each wave once stopped and quiet; then
+  /// done (daemon/supervisor/ordered_stop.cpp).
+  void stop_in_order(const std::vector<int>& ids, std::function<void()> done);
+  struct StopPlan;
+  void stop_next_wave(std::shared_ptr<StopPlan> plan);
   /// The jlist entries of ids, as JSON text.
   std::string describe_all(const std::vector<int>& ids);
 
@@ -226,6 +232,7 @@ class Supervisor {
   RunReplacer replacer_;  ///< a reload's step: the replacement beside the online run
   ExitRecorder exits_;  ///< why each run ended (last_exit_reason, instance.exit events)
   HealthChecks health_;  ///< the health probes of the online instances
+  StartOrder start_order_;  ///< depends_on: instances held until what they depend on is ready
   /// Prometheus' GET /metrics at pmx.yaml's metrics.listen (off unless set).
   MetricsEndpoint metrics_endpoint_;
   /// Serves metrics at pmx.yaml's metrics.listen (or stops); the error, "" when none.

@@ -64,9 +64,7 @@ void Supervisor::register_verbs() {
       restart_triggers_.set_watch(ids, false);
       state_.soon();
     }
-    for (int id : ids) dispatch(*registry_.find(id), Event::Stop);
-    waiters_.wait_for(ids, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
-             [this, ids, reply] { reply.ok_text(describe_all(ids)); });
+    stop_in_order(ids, [this, ids, reply] { reply.ok_text(describe_all(ids)); });
   }));
 
   unless_shutting_down("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {

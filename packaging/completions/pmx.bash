@@ -29,7 +29,7 @@ _pmx() {
         --filter-env --instance-var --increment-var --uid --user --gid --listen-timeout
         --exec-mode --log-max-size --log-retain --log-rotate-interval --watch --merge-logs
         --combine-logs --time --disable-logs --wait-ready --shutdown-with-message --log-compress
-        --reuse-port --no-autostart --no-pmx --update-env --health-check $file_flags"
+        --reuse-port --no-autostart --no-pmx --update-env --health-check --depends-on $file_flags"
     local logs_flags="--lines --err --out --raw --json --nostream --timestamp --highlight"
 
     # The verb: the first word that is no option (nor --timeout's value).
@@ -50,7 +50,7 @@ _pmx() {
             --ignore-watch | --watch-delay | --log-date-format | --port | --listen | --filter-env | \
             --instance-var | --increment-var | --listen-timeout | --log-max-size | --log-retain | \
             --log-rotate-interval | --interpreter-args | --node-args | --only | --env | --lines | \
-            --highlight | --topic | --health-check | --interval)
+            --highlight | --topic | --health-check | --depends-on | --interval)
             return ;;
         --cwd)
             _filedir -d

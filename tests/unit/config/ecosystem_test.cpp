@@ -306,6 +306,11 @@ const std::vector<OptionCase>& option_cases() {
        R"({"tcp": "127.0.0.1:3000", "retries": 0})"},
       {"health_check", R"("http://127.0.0.1:3000/health")",
        [](const AppSpec& s) { return s.health_check.kind == HealthCheck::Kind::Http; }, R"({"http": "https://x/"})"},
+      {"depends_on", "\"db\"", [](const AppSpec& s) { return s.depends_on == std::vector<std::string>{"db"}; }, "7"},
+      {"depends_on", "[\"db\", \"queue\"]",
+       [](const AppSpec& s) { return s.depends_on == std::vector<std::string>{"db", "queue"}; }, "[\"db\", 7]"},
+      {"depends_on", "\"db, queue,db\"",
+       [](const AppSpec& s) { return s.depends_on == std::vector<std::string>{"db", "queue"}; }, "{\"db\": 1}"},
   };
   return cases;
 }
@@ -342,6 +347,44 @@ TEST_CASE("ecosystem: every option has a test case", "[ecosystem]") {
     INFO(name);
     CHECK(covered.count(name) == 1);
   }
+}
+
+TEST_CASE("ecosystem: a depends_on cycle is refused, named, at the line of the option that closes it", "[ecosystem]") {
+  const std::string text =
+      "apps:\n"
+      "  - name: web\n"
+      "    script: sh\n"
+      "    depends_on: api\n"
+      "  - name: api\n"
+      "    script: sh\n"
+      "    depends_on: [db]\n"
+      "  - name: db\n"
+      "    script: sh\n"
+      "    depends_on: api\n";
+  auto eco = parse_ecosystem(text, Format::Yaml, "eco.yaml", "/bin", {});
+  REQUIRE_FALSE(eco.ok());
+  CHECK(eco.error() == "eco.yaml:7:5: app 'api': option 'depends_on' makes a cycle: api -> db -> api");
+}
+
+TEST_CASE("ecosystem: --only keeps the apps of the file the kept ones depend on when a start asks for them", "[ecosystem]") {
+  const std::string text =
+      "apps:\n"
+      "  - {name: db, script: sh}\n"
+      "  - {name: queue, script: sh, depends_on: db}\n"
+      "  - {name: web, script: sh, depends_on: [queue, redis]}\n"
+      "  - {name: other, script: sh}\n";
+  LoadOptions only{"", {"web"}, ""};
+  auto plain = parse_ecosystem(text, Format::Yaml, "eco.yaml", "/bin", only);
+  REQUIRE(plain.ok());
+  REQUIRE(plain->apps.size() == 1);
+  only.only_with_dependencies = true;
+  auto starting = parse_ecosystem(text, Format::Yaml, "eco.yaml", "/bin", only);
+  REQUIRE(starting.ok());
+  std::vector<std::string> names;
+  for (const auto& app : starting->apps) names.push_back(app.name);
+  CHECK(names == std::vector<std::string>{"db", "queue", "web"});
+  // Where each depends_on is, for the CLI's message about a name that is no app.
+  CHECK(starting->depends_on_at.at("web") == "eco.yaml:4:29: ");
 }
 
 TEST_CASE("deeply nested ecosystem files are refused with their position", "[ecosystem]") {
