@@ -103,6 +103,51 @@ TEST_CASE("an http check restarts a Node app whose /health fails, which is healt
   }
 }
 
+TEST_CASE("failures within start_period do not count: an app failing from its start turns unhealthy only after it",
+          "[integration][health]") {
+  REQUIRE(have_node());
+  Session s;
+  const std::string server = write_health_server(s.home);
+  std::ofstream(s.home.scratch("fail-0")) << "x";  // failing from the first probe
+  const std::string eco = write_scratch(s.home, "eco.yaml",
+                                     "apps:\n"
+                                     "  - name: slow\n"
+                                     "    script: " + server + "\n"
+                                     "    port: " + std::to_string(free_port()) + "\n"
+                                     "    kill_timeout: 1000\n"
+                                     "    health_check:\n"
+                                     "      http: http://127.0.0.1:{port}/health\n"
+                                     "      interval: 200ms\n"
+                                     "      retries: 2\n"
+                                     "      start_period: 2s\n");
+  REQUIRE_EXIT(s.pmx({"start", eco}), 0);
+  const pid_t first = s.wait_pid("slow");
+  REQUIRE(wait_until([&] { return s.app("slow")["pm2_env"]["last_exit_reason"] == "health_check"; }, 20s));
+  // By pmxd's own clock (its log's time stamps; a late pmxd is late, never early): the run was
+  // probed from 200 ms on and failed every probe, yet turned unhealthy only once start_period had
+  // passed, after two more failures. Counted from the start, it would have been at 400 ms.
+  std::string log;
+  const std::string starting = "slow:0 health: none -> starting (pid " + std::to_string(first) + ")";
+  REQUIRE(wait_until([&] {
+    log = read_file(s.home.daemon_log()).value_or("");
+    return mentions(log, starting) && mentions(log, "slow:0 health: starting -> unhealthy");
+  }, 10s));
+  INFO(log);
+  auto ms_of_line = [&](const std::string& part) -> long long {
+    const auto at = log.find(part);
+    const auto line_start = log.rfind('\n', at) + 1;  // npos + 1 == 0 for the first line
+    // "2026-12-07 18:01:57.738 info ...": the time of day, in ms.
+    const std::string t = log.substr(line_start + 11, 12);
+    return ((std::stoll(t.substr(0, 2)) * 60 + std::stoll(t.substr(3, 2))) * 60 + std::stoll(t.substr(6, 2))) * 1000 +
+           std::stoll(t.substr(9, 3));
+  };
+  long long elapsed = ms_of_line("slow:0 health: starting -> unhealthy") - ms_of_line(starting);
+  if (elapsed < 0) elapsed += 24LL * 3600 * 1000;  // across midnight
+  CHECK(elapsed >= 2000);
+  // No failure was counted within the period: the first counted one is 1/2, after it.
+  CHECK(mentions(log, "slow:0 health check failed (1/2)"));
+}
+
 TEST_CASE("a tcp check passes while the app listens and an exec check that hangs is killed at its timeout with what it started",
           "[integration][health]") {
   REQUIRE(have_node());
