@@ -33,4 +33,7 @@ fi
 generator=()
 [ -f "$build/CMakeCache.txt" ] || generator=(-G Ninja)
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-cmake --build "$build" -j"$(nproc)"
+# PMX_SETUP_TARGETS: build only these targets (scripts/test.sh builds the sanitized binaries first).
+targets=()
+[ -z "${PMX_SETUP_TARGETS:-}" ] || read -r -a targets <<<"--target $PMX_SETUP_TARGETS"
+cmake --build "$build" -j"$(nproc)" "${targets[@]}"

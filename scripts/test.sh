@@ -21,14 +21,24 @@ sanitize=1
 "$root/scripts/setup.sh" --packages-only
 
 asan_build_log="$root/build-asan/build.log"
+binaries_ready="$root/build-asan/.binaries-ready"
 if ((sanitize)); then
   mkdir -p "$root/build-asan"
-  # Started first, at the lowest priority: it takes the CPU the first pass leaves (its
-  # configure, its links, the tests' waits).
-  setsid nice -n 19 "$root/scripts/setup.sh" "$root/build-asan" -DPMX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
-    -DCMAKE_UNITY_BUILD=ON -DPMX_FUZZ=OFF -DPMX_INTEGRATION_TESTS=OFF >"$asan_build_log" 2>&1 &
+  rm -f "$binaries_ready"
+  # Started first, at the lowest priority, so that it takes only the CPU the first pass leaves
+  # (its links, its tests' waits): in the same session, since the kernel's autogroups give
+  # each session an equal share whatever the nice value. Its own process group (set -m), so
+  # that a failed first pass stops the whole build. pmx, pmxd and pmx-runtime first: the
+  # sanitized integration tests start with them, while the unit tests compile.
+  set -m
+  (
+    PMX_SETUP_TARGETS="pmx pmxd pmx-runtime" nice -n 19 "$root/scripts/setup.sh" "$root/build-asan" \
+      -DPMX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_UNITY_BUILD=ON -DPMX_FUZZ=OFF -DPMX_INTEGRATION_TESTS=OFF
+    touch "$binaries_ready"
+    nice -n 19 cmake --build "$root/build-asan" -j"$(nproc)"
+  ) >"$asan_build_log" 2>&1 &
   asan_build=$!
-  # Its own process group (setsid), so that a failed first pass stops the whole build with it.
+  set +m
   trap 'kill -- -"$asan_build" 2>/dev/null || true' EXIT
   # The unit tests are built and run in the sanitizer pass only (tests/CMakeLists.txt).
   "$root/scripts/setup.sh" "$root/build" -DCMAKE_UNITY_BUILD=ON -DPMX_UNIT_TESTS=OFF
@@ -39,27 +49,27 @@ fi
 (cd "$root/build" && ctest --output-on-failure -j"$jobs" --timeout 300)
 
 if ((sanitize)); then
-  echo "test.sh: waiting for the sanitizer build (log: $asan_build_log)"
-  if ! wait "$asan_build"; then
+  sanitizer_build_failed() {
     cat "$asan_build_log"
     echo "test.sh: the sanitizer build failed" >&2
     exit 1
-  fi
-  trap - EXIT
-  tail -n 3 "$asan_build_log"
+  }
+  echo "test.sh: waiting for the sanitized pmx, pmxd and pmx-runtime (log: $asan_build_log)"
+  while [ ! -e "$binaries_ready" ]; do
+    kill -0 "$asan_build" 2>/dev/null || { wait "$asan_build" || true; [ -e "$binaries_ready" ] || sanitizer_build_failed; }
+    sleep 1
+  done
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  # The sanitized unit tests beside the integration tests against the sanitized binaries. Left
-  # out there: the tests labelled crash-timing, which SIGKILL pmxd at chosen instants round
+  # Left out here: the tests labelled crash-timing, which SIGKILL pmxd at chosen instants round
   # after round (a killed pmxd reports nothing to the sanitizers; the first pass runs them).
-  unit_log="$root/build-asan/unit-tests.log"
-  (cd "$root/build-asan" && ctest --output-on-failure -j2 --timeout 600) >"$unit_log" 2>&1 &
-  unit_tests=$!
   status=0
   (cd "$root/build" && PMX_ITEST_BINARIES="$root/build-asan" PMX_ITEST_SANITIZED=1 \
     ctest --output-on-failure -j"$jobs" --timeout 600 -L integration -LE crash-timing) || status=$?
-  wait "$unit_tests" || status=$?
-  echo "test.sh: the sanitized unit tests (log: $unit_log):"
-  cat "$unit_log"
+  echo "test.sh: waiting for the sanitizer build's unit tests"
+  wait "$asan_build" || sanitizer_build_failed
+  trap - EXIT
+  tail -n 3 "$asan_build_log"
+  (cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" --timeout 600) || status=$?
   exit "$status"
 fi
