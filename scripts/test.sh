@@ -28,11 +28,12 @@ if ((sanitize)); then
   # Started first, at the lowest priority, so that it takes only the CPU the first pass leaves
   # (its links, its tests' waits): in the same session, since the kernel's autogroups give
   # each session an equal share whatever the nice value. Its own process group (set -m), so
-  # that a failed first pass stops the whole build. pmx, pmxd and pmx-runtime first: the
-  # sanitized integration tests start with them, while the unit tests compile.
+  # that a failed first pass stops the whole build. pmx, pmxd, pmx-runtime and pmx-serve (which
+  # the sanitized pmx runs from its own build) first: the sanitized integration tests start with
+  # them, while the unit tests compile.
   set -m
   (
-    PMX_SETUP_TARGETS="pmx pmxd pmx-runtime" nice -n 19 "$root/scripts/setup.sh" "$root/build-asan" \
+    PMX_SETUP_TARGETS="pmx pmxd pmx-runtime pmx-serve" nice -n 19 "$root/scripts/setup.sh" "$root/build-asan" \
       -DPMX_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_UNITY_BUILD=ON -DPMX_FUZZ=OFF -DPMX_INTEGRATION_TESTS=OFF
     touch "$binaries_ready"
     nice -n 19 cmake --build "$root/build-asan" -j"$(nproc)"
