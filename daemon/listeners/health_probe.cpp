@@ -69,11 +69,15 @@ class BeastProbe : public HealthProbe {
   std::shared_ptr<ProbeState> state_;
 };
 
-std::optional<tcp::endpoint> probe_endpoint(const std::string& host, std::uint16_t port) {
+/// The endpoint of host:port; none when host is not an IP address (or localhost), and then the
+/// probe s fails for that reason, from the loop.
+std::optional<tcp::endpoint> probe_endpoint(asio::io_context& io, const std::shared_ptr<ProbeState>& s,
+                                            const std::string& host, std::uint16_t port) {
   beast::error_code ec;
   const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-  if (ec) return std::nullopt;
-  return tcp::endpoint(address, port);
+  if (!ec) return tcp::endpoint(address, port);
+  asio::post(io, [s, host] { s->finish({false, "'" + host + "' is not an IP address"}); });
+  return std::nullopt;
 }
 
 /// Opens the socket close-on-exec (Asio's are not: an app would inherit it) and connects
@@ -99,11 +103,8 @@ std::unique_ptr<HealthProbe> start_tcp_probe(asio::io_context& io, const config:
                                              std::chrono::milliseconds timeout, HealthProbe::Done done) {
   auto s = std::make_shared<ProbeState>(io, std::move(done));
   auto handle = std::make_unique<BeastProbe>(s);
-  const auto endpoint = probe_endpoint(target.host, target.port);
-  if (!endpoint) {
-    asio::post(io, [s, host = target.host] { s->finish({false, "'" + host + "' is not an IP address"}); });
-    return handle;
-  }
+  const auto endpoint = probe_endpoint(io, s, target.host, target.port);
+  if (!endpoint) return handle;
   connect_probe(s, *endpoint, timeout, [s] { s->finish({true, "connected"}); });
   return handle;
 }
@@ -112,11 +113,8 @@ std::unique_ptr<HealthProbe> start_http_probe(asio::io_context& io, const config
                                               std::chrono::milliseconds timeout, HealthProbe::Done done) {
   auto s = std::make_shared<ProbeState>(io, std::move(done));
   auto handle = std::make_unique<BeastProbe>(s);
-  const auto endpoint = probe_endpoint(target.host, target.port);
-  if (!endpoint) {
-    asio::post(io, [s, host = target.host] { s->finish({false, "'" + host + "' is not an IP address"}); });
-    return handle;
-  }
+  const auto endpoint = probe_endpoint(io, s, target.host, target.port);
+  if (!endpoint) return handle;
   s->request = http::request<http::empty_body>(http::verb::get, target.path, 11);
   const bool v6 = endpoint->address().is_v6();
   s->request.set(http::field::host, (v6 ? "[" + target.host + "]" : target.host) + ":" + std::to_string(target.port));
