@@ -1,6 +1,7 @@
 // pmxd: lock the home, bind the socket, detach (unless --foreground), run the supervisor.
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,6 +91,11 @@ std::string find_node_preload() {
 
 int main(int argc, char** argv) {
   using namespace pmx;
+  // Replies to list and describe are one string of up to megabytes, built and freed at once.
+  // With glibc's default the mmap threshold rises past such a string after its first free, and
+  // later ones come from the heap, whose freed middle stays resident. A fixed threshold keeps
+  // every block of 128 KiB or more in its own mapping, returned to the kernel when freed.
+  ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   bool foreground = false;
   daemon::DaemonOptions options;
   options.paths = config::Paths::from_environment();

@@ -87,8 +87,13 @@ std::string encode_result(const json& id, const json& result) {
 std::string encode_result_text(const json& id, std::string_view result_json) {
   // Written by hand so the (possibly large) result is not copied into an envelope object,
   // and so that "result" is the last member: raw_result() relies on that.
-  std::string out = R"({"id":)";
-  out += id.dump();
+  // Sized once: a list of a thousand apps is megabytes, and growing by doubling at the last '}'
+  // would hold twice that for a moment.
+  const std::string id_text = id.dump();
+  std::string out;
+  out.reserve(7 + id_text.size() + kResultHead.size() + result_json.size() + 1);
+  out += R"({"id":)";
+  out += id_text;
   out += kResultHead;
   out += result_json;
   out += '}';

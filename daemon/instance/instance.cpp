@@ -9,29 +9,44 @@
 
 namespace pmx::daemon {
 
+bool Instance::keeps_caller_var(const std::string& key) const {
+  return caller_env && !spec.filter_env_all &&
+         std::none_of(spec.filter_env.begin(), spec.filter_env.end(),
+                      [&](const std::string& prefix) { return key.rfind(prefix, 0) == 0; });
+}
+
+const std::string* Instance::caller_var(const std::string& key) const {
+  if (!caller_env) return nullptr;
+  auto it = caller_env->find(key);
+  return it != caller_env->end() && keeps_caller_var(key) ? &it->second : nullptr;
+}
+
 config::Env Instance::environment(const std::string& home) const {
-  const auto& s = spec;
-  config::Env env;
-  if (caller_env && !s.filter_env_all) {
+  config::Env env = own_environment(home);
+  if (caller_env) {
     for (const auto& [k, v] : *caller_env) {
-      bool dropped = std::any_of(s.filter_env.begin(), s.filter_env.end(),
-                                 [&](const std::string& prefix) { return k.rfind(prefix, 0) == 0; });
-      if (!dropped) env.emplace(k, v);
+      if (keeps_caller_var(k)) env.emplace(k, v);  // what the app or PM2 sets wins
     }
   }
-  for (const auto& [k, v] : s.env) env[k] = v;
+  return env;
+}
+
+config::Env Instance::own_environment(const std::string& home) const {
+  const auto& s = spec;
+  config::Env env = s.env;
   if (s.port > 0) env["PORT"] = std::to_string(s.port);
   if (!s.increment_var.empty()) {
     // PM2: the variable's value (from the app's env, default 0) plus the instance's index.
     // The value may come from the caller's environment, which config never saw: anything that
     // is not a number in range counts as 0 rather than overflowing.
     auto base = env.find(s.increment_var);
+    const std::string* base_value = base != env.end() ? &base->second : caller_var(s.increment_var);
     long long start = 0;
-    if (base != env.end()) {
+    if (base_value) {
       errno = 0;
       char* end = nullptr;
-      start = std::strtoll(base->second.c_str(), &end, 10);
-      if (errno != 0 || end == base->second.c_str() || *end != '\0' || start < -config::kMaxIncrementBase ||
+      start = std::strtoll(base_value->c_str(), &end, 10);
+      if (errno != 0 || end == base_value->c_str() || *end != '\0' || start < -config::kMaxIncrementBase ||
           start > config::kMaxIncrementBase) {
         start = 0;
       }
@@ -54,7 +69,9 @@ config::Env Instance::environment(const std::string& home) const {
   env["restart_time"] = std::to_string(fsm.restart_count());
   env["status"] = "online";
   env["created_at"] = std::to_string(created_at_ms);
-  if (s.interpreter.find("python") != std::string::npos) env.emplace("PYTHONUNBUFFERED", "1");
+  if (s.interpreter.find("python") != std::string::npos && !caller_var("PYTHONUNBUFFERED")) {
+    env.emplace("PYTHONUNBUFFERED", "1");  // unless the app or the caller says otherwise
+  }
   return env;
 }
 

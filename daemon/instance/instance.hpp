@@ -30,7 +30,8 @@ struct Launched {
   pid_t pid = 0;
   std::uint64_t pid_start = 0;
   std::shared_ptr<NodeChannel> channel;  ///< Node apps: pmxd's end, reading
-  std::string env_json;                  ///< the environment it got, as jlist shows it
+  /// HOME as the run got it when it runs as another user (that user's home), else empty.
+  std::string home;
   std::vector<std::string> actions;      ///< the actions it registered (trigger), in order
   /// Why its exec failed, when that was known before the spawn returned (pmxd waited for the
   /// child until its exec); its exit follows. Empty otherwise: the outcome comes later.
@@ -132,12 +133,18 @@ struct Instance {
 
   Membership membership() const { return Membership{pid, unique_id, cgroup}; }
 
-  /// The environment given to the current (or last) process as a JSON object, kept as text:
-  /// jlist shows it and it is most of every entry.
-  std::string env_json;
+  /// HOME as the current run got it, when it runs as another user (Launched::home).
+  std::string run_home;
 
   /// The environment its process gets: the caller's, then the app's, then what PM2 sets.
+  /// jlist shows it too, built when asked rather than kept: it is most of every entry.
   config::Env environment(const std::string& home) const;
+  /// What environment() adds to the caller's: the app's env and what PM2 sets.
+  config::Env own_environment(const std::string& home) const;
+  /// Whether the caller's variable key reaches the process (filter_env, filter_env: true).
+  bool keeps_caller_var(const std::string& key) const;
+  /// The caller's value of key when it reaches the process, else null.
+  const std::string* caller_var(const std::string& key) const;
   /// The pid file path ($PMX_HOME/pids/<name>-<id>.pid unless the spec names one).
   std::string pid_path;
   std::string out_path;

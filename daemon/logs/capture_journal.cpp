@@ -1,45 +1,20 @@
-// CaptureJournal: a page of shared memory backed by a file in the FIFOs' folder.
+// CaptureJournal: stores into a JournalBook's slot.
 #include "daemon/logs/capture_journal.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstring>
+#include <utility>
+
+#include "daemon/logs/journal_book.hpp"
 
 namespace pmx::daemon {
 
-namespace {
-constexpr std::size_t kJournalBytes = 4096;
-}  // namespace
+CaptureJournal::CaptureJournal(CaptureJournal&& other) noexcept
+    : book_(std::move(other.book_)), record_(std::exchange(other.record_, nullptr)) {}
 
-CaptureJournal::~CaptureJournal() { unmap(); }
-
-void CaptureJournal::unmap() {
-  if (record_) ::munmap(record_, kJournalBytes);
-  record_ = nullptr;
-}
-
-bool CaptureJournal::open(const std::string& path) {
-  unmap();
-  path_ = path;
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  const bool fresh = ok && static_cast<std::size_t>(st.st_size) < sizeof(Record);
-  // The whole page is allocated now, so that no later store meets a full disk (SIGBUS).
-  if (ok && static_cast<std::size_t>(st.st_size) < kJournalBytes) ok = ::posix_fallocate(fd, 0, kJournalBytes) == 0;
-  void* map = ok ? ::mmap(nullptr, kJournalBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
-  ::close(fd);
-  if (map == MAP_FAILED) return false;
-  record_ = static_cast<Record*>(map);
-  if (fresh || record_->magic != kMagic) {
-    *record_ = Record{};
-    record_->magic = kMagic;
-  }
-  return true;
+CaptureJournal& CaptureJournal::operator=(CaptureJournal&& other) noexcept {
+  book_ = std::move(other.book_);
+  record_ = std::exchange(other.record_, nullptr);
+  return *this;
 }
 
 void CaptureJournal::begin(std::uint64_t length, std::uint64_t hash, const LineWriter::Positions& at) {
@@ -58,8 +33,9 @@ void CaptureJournal::end(bool mid_line) {
 }
 
 void CaptureJournal::remove() {
-  unmap();
-  if (!path_.empty()) ::unlink(path_.c_str());
+  if (record_ && book_) book_->release(record_);
+  record_ = nullptr;
+  book_.reset();
 }
 
 std::uint64_t CaptureJournal::hash_bytes(const char* data, std::size_t len) {

@@ -12,18 +12,21 @@
 // are cut back to where it started and it is written again, whole. A chunk no longer at the
 // FIFO's head was consumed after its write completed: nothing to do.
 //
-// The mapping is shared with the file, so a store is in the page cache the moment it is made:
+// The record is a slot of a JournalBook (daemon/logs/journal_book.hpp), memory shared with a
+// file, so a store is in the page cache the moment it is made:
 // it survives the process's death (not the machine's; neither do the log lines). Stores are
 // plain: each is followed by a system call, which the compiler cannot move it across.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
+#include <memory>
 
 #include "daemon/logs/line_writer.hpp"
 
 namespace pmx::daemon {
+
+class JournalBook;
 
 class CaptureJournal {
  public:
@@ -39,24 +42,27 @@ class CaptureJournal {
   };
   static constexpr std::uint64_t kMagic = 0x31'4c'4e'52'55'4f'4a'58;  // "XJOURNL1"
 
+  /// No journal: the pipe works without the crash guarantee.
   CaptureJournal() = default;
-  ~CaptureJournal();
+  /// The record in book's slot (JournalBook::journal makes them).
+  CaptureJournal(std::shared_ptr<JournalBook> book, Record* record) : book_(std::move(book)), record_(record) {}
+  CaptureJournal(CaptureJournal&& other) noexcept;
+  CaptureJournal& operator=(CaptureJournal&& other) noexcept;
   CaptureJournal(const CaptureJournal&) = delete;
   CaptureJournal& operator=(const CaptureJournal&) = delete;
+  /// Leaves the slot as it is: a pmxd that ends without closing its streams (killed, or
+  /// exec'd by `pmx update`) leaves their journals to the next one.
+  ~CaptureJournal() = default;
 
-  /// Maps the journal at path, creating it (0600) when missing; a file that is not a journal
-  /// starts empty. Without a journal (it cannot be made) the pipe still works, without the
-  /// crash guarantee: false.
-  bool open(const std::string& path);
   bool valid() const { return record_ != nullptr; }
-  /// What the previous pmxd left: meaningful right after open().
+  /// What the previous pmxd left: meaningful right after the journal was asked for.
   const Record* record() const { return record_; }
 
   /// Before a chunk's write.
   void begin(std::uint64_t length, std::uint64_t hash, const LineWriter::Positions& at);
   /// After the chunk's consume: nothing in flight; whether the files now end inside a line.
   void end(bool mid_line);
-  /// Unmaps and removes the file (the instance is gone).
+  /// Frees the slot (the instance is gone).
   void remove();
 
   /// The chunk's fingerprint: a 64-bit hash (FNV-1a over 8-byte words) of its length and of
@@ -64,10 +70,8 @@ class CaptureJournal {
   static std::uint64_t hash_bytes(const char* data, std::size_t len);
 
  private:
-  void unmap();
-
+  std::shared_ptr<JournalBook> book_;
   Record* record_ = nullptr;
-  std::string path_;
 };
 
 }  // namespace pmx::daemon

@@ -54,14 +54,12 @@ void LogPipe::prepare() {
 }
 
 std::shared_ptr<LogPipe> LogPipe::open(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer,
-                                       const std::string& journal) {
-  return std::make_shared<LogPipe>(io, read_fd, std::move(writer), journal);
+                                       CaptureJournal journal) {
+  return std::make_shared<LogPipe>(io, read_fd, std::move(writer), std::move(journal));
 }
 
-LogPipe::LogPipe(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer, const std::string& journal)
-    : pipe_(io, read_fd), idle_(io), writer_(std::move(writer)) {
-  if (!journal.empty()) journal_.open(journal);
-}
+LogPipe::LogPipe(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer, CaptureJournal journal)
+    : pipe_(io, read_fd), idle_(io), writer_(std::move(writer)), journal_(std::move(journal)) {}
 
 void LogPipe::start() {
   pipe_.non_blocking(true);

@@ -44,12 +44,12 @@ class LogPipe : public std::enable_shared_from_this<LogPipe> {
   /// How long an unterminated line waits for its end before it is written out.
   static constexpr std::chrono::milliseconds kPartialIdle{25};
 
-  /// Takes ownership of read_fd; writes through writer. journal: the capture journal's file
-  /// (beside the FIFO; none: no journal).
+  /// Takes ownership of read_fd; writes through writer. journal: the stream's capture journal
+  /// (JournalBook::journal; none: no crash guarantee).
   static std::shared_ptr<LogPipe> open(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer,
-                                       const std::string& journal = {});
+                                       CaptureJournal journal = {});
 
-  LogPipe(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer, const std::string& journal = {});
+  LogPipe(boost::asio::io_context& io, int read_fd, std::shared_ptr<LineWriter> writer, CaptureJournal journal = {});
 
   /// Opens what every pipe shares for the daemon's life (the pipe tee(2) copies into, /dev/null
   /// for consumed bytes); done at the first pipe otherwise.

@@ -36,23 +36,56 @@ std::string app_user(const config::AppSpec& s) {
   return names.emplace(s.uid, name).first->second;
 }
 
-/// Appends ,"KEY":"value" for each entry of env_json (an object of strings, as the daemon
-/// writes it) whose key pm2_env does not already have: PM2 puts the app's env keys at the top
-/// of pm2_env too (dashboards read pm2_env.NODE_ENV), and its own fields stay as they are.
-void append_env_entries(std::string& out, std::string_view env_json, const nlohmann::json& pm2_env) {
+/// Calls fn(key, entry) for each entry of env_json, an object of strings as the daemon writes
+/// it: key unescaped, entry the member's text ("KEY":"value").
+template <typename Fn>
+void for_each_env_entry(std::string_view env_json, Fn&& fn) {
   std::size_t i = env_json.find('"');
   while (i != std::string_view::npos && i < env_json.size()) {
     const std::size_t key_end = config::json_string_end(env_json, i);
     const std::size_t value_start = env_json.find('"', key_end);
     if (value_start == std::string_view::npos) return;
     const std::size_t value_end = config::json_string_end(env_json, value_start);
-    const std::string key(env_json.substr(i + 1, key_end - i - 2));
-    if (key != "env" && !pm2_env.contains(key)) {
-      out += ',';
-      out.append(env_json.substr(i, value_end - i));
+    const std::string_view quoted = env_json.substr(i, key_end - i);
+    std::string key(quoted.substr(1, quoted.size() - 2));
+    if (key.find('\\') != std::string::npos) {
+      const auto decoded = nlohmann::json::parse(quoted, nullptr, false);
+      if (decoded.is_string()) key = decoded.get_ref<const std::string&>();
     }
+    fn(key, env_json.substr(i, value_end - i));
     i = env_json.find('"', value_end);
   }
+}
+
+/// Appends ,"KEY":"value" for each entry of env_json whose key pm2_env does not already have:
+/// PM2 puts the app's env keys at the top of pm2_env too (dashboards read pm2_env.NODE_ENV),
+/// and its own fields stay as they are.
+void append_env_entries(std::string& out, std::string_view env_json, const nlohmann::json& pm2_env) {
+  for_each_env_entry(env_json, [&](const std::string& key, std::string_view entry) {
+    if (key != "env" && !pm2_env.contains(key)) {
+      out += ',';
+      out.append(entry);
+    }
+  });
+}
+
+/// The environment in's process gets, as JSON text (Instance::environment): its own entries
+/// encoded, then the caller's that reach it, spliced from their text encoded once per reply.
+std::string environment_text(const Instance& in, const std::string& home, CallerEnvTexts& callers) {
+  config::Env own = in.own_environment(home);
+  if (!in.run_home.empty()) own["HOME"] = in.run_home;
+  std::string out = nlohmann::json(own).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!in.caller_env || in.spec.filter_env_all) return out;
+  out.pop_back();  // its closing brace
+  bool first = own.empty();
+  for_each_env_entry(callers.text_of(*in.caller_env), [&](const std::string& key, std::string_view entry) {
+    if (own.count(key) != 0 || !in.keeps_caller_var(key)) return;
+    if (!first) out += ',';
+    out.append(entry);
+    first = false;
+  });
+  out += '}';
+  return out;
 }
 
 /// The instance's log sinks, each once (out and err may share a file).
@@ -91,7 +124,13 @@ nlohmann::json exit_signal_json(const Instance& in) {
   return in.exited_once && in.last_exit.signal != 0 ? json(config::signal_name(in.last_exit.signal)) : json(nullptr);
 }
 
-std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home) {
+const std::string& CallerEnvTexts::text_of(const config::Env& env) {
+  auto [it, added] = texts_.try_emplace(&env);
+  if (added) it->second = nlohmann::json(env).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return it->second;
+}
+
+std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home, CallerEnvTexts& callers) {
   using json = nlohmann::json;
   const auto& s = in.spec;
   const State state = in.fsm.state();
@@ -142,10 +181,9 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
   pm2_env["axm_monitor"] = axm_monitor(in.metrics);
   pm2_env["pmx_metrics_dropped"] = in.metrics.dropped;
   pm2_env["pmx_preload_errors"] = in.metrics.runtime ? in.metrics.runtime->errors : 0;
-  // The environment is spliced in as text: encoding it again for every jlist would be most
-  // of the daemon's work.
-  std::string env_text = in.env_json.empty() ? json(in.environment(home)).dump(-1, ' ', false, json::error_handler_t::replace)
-                                             : in.env_json;
+  // The environment is spliced in as text: the caller's part, most of it, is encoded once per
+  // reply for all the instances that share it.
+  const std::string env_text = environment_text(in, home, callers);
   std::string pm2_env_text = pm2_env.dump(-1, ' ', false, json::error_handler_t::replace);
   pm2_env_text.pop_back();  // its closing brace
   append_env_entries(pm2_env_text, env_text, pm2_env);

@@ -3,12 +3,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <string>
+
 #include "daemon/instance/instance.hpp"
 
 namespace pmx::daemon {
 
+/// The callers' environments (Instance::caller_env) as JSON text, each encoded once: for one
+/// reply, where a hundred instances started by one command share one.
+class CallerEnvTexts {
+ public:
+  const std::string& text_of(const config::Env& env);
+
+ private:
+  std::map<const config::Env*, std::string> texts_;
+};
+
 /// The jlist entry of an instance, as JSON text; monit shows the last sampling tick's reading.
-std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home);
+std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home, CallerEnvTexts& callers);
 
 /// pm2_env.exit_code of in: the code of its last exit, null when it never exited or was signalled.
 nlohmann::json exit_code_json(const Instance& in);

@@ -53,6 +53,7 @@ LineStyle line_style(const config::AppSpec& spec, int id, const char* type) {
 
 /// A log path that means "no file".
 constexpr std::string_view kNoLog = "/dev/null";
+constexpr std::string_view kJournalsFile = "journals";  ///< in the FIFOs' folder
 
 std::string new_unique_id() {
   std::random_device rd;
@@ -102,7 +103,8 @@ Launcher::Launcher(asio::io_context& io, Options options, ProcessOps& processes,
       sinks_(io, options_.paths.logs_dir() + "/refused"),
       feed_(server),
       credentials_(io),
-      fifo_dir_(options_.paths.home + "/fifos") {
+      fifo_dir_(options_.paths.home + "/fifos"),
+      journals_(JournalBook::at(fifo_dir_ + "/" + std::string(kJournalsFile))) {
   if (options_.daemon_log) sinks_.add(options_.daemon_log, settings_.daemon_log);
 }
 
@@ -138,7 +140,7 @@ Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecD
     if (!creds->home.empty()) env["HOME"] = creds->home;
   }
   Launched run;
-  run.env_json = json(env).dump(-1, ' ', false, json::error_handler_t::replace);
+  if (creds) run.home = creds->home;
 
   SpawnRequest req;
   for (const auto& [k, v] : env) req.env.push_back(k + "=" + v);
@@ -275,7 +277,7 @@ void Launcher::become_current(Instance& in, Launched run) {
   in.pid = run.pid;
   in.pid_start = run.pid_start;
   in.channel = std::move(run.channel);
-  in.env_json = std::move(run.env_json);
+  in.run_home = std::move(run.home);
   in.actions = std::move(run.actions);
   in.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
@@ -385,7 +387,9 @@ void Launcher::open_output(Instance& in) {
     LineStyle style = line_style(in.spec, in.id, pipe == &in.out_pipe ? "out" : "err");
     auto writer = std::make_shared<LineWriter>(*sink, in.log_sink, std::move(style));
     writer->set_tap(feed_.tap(in.id, in.spec.name, pipe == &in.out_pipe ? Stream::Out : Stream::Err));
-    *pipe = LogPipe::open(io_, fd, std::move(writer), *fifo + ".journal");
+    // Named by the FIFO's name ("12.out"); an earlier pmxd kept it in a file of its own.
+    const std::string key = fifo->substr(fifo->rfind('/') + 1);
+    *pipe = LogPipe::open(io_, fd, std::move(writer), journals_->journal(key, *fifo + ".journal"));
     (*pipe)->start();
   }
   feed_.track(in.id, in.spec.name, in.spec.namespace_);
@@ -400,18 +404,20 @@ void Launcher::close_output(Instance& in) {
 
 void Launcher::close_all_output() {
   for (auto& [id, in] : registry_.by_id()) close_output(*in);
+  journals_->remove_if_unused();
   ::rmdir(fifo_dir_.c_str());
 }
 
 void Launcher::remove_stray_fifos() {
   if (DIR* d = ::opendir(fifo_dir_.c_str())) {
     while (dirent* e = ::readdir(d)) {
-      if (e->d_name[0] == '.') continue;
+      if (e->d_name[0] == '.' || e->d_name == std::string_view(kJournalsFile)) continue;
       const int id = std::atoi(e->d_name);
       if (!registry_.find(id)) ::unlink((fifo_dir_ + "/" + e->d_name).c_str());
     }
     ::closedir(d);
   }
+  journals_->sweep();
 }
 
 }  // namespace pmx::daemon

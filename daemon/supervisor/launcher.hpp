@@ -22,6 +22,7 @@
 #include "daemon/listeners/node_channel.hpp"
 #include "daemon/listeners/node_message.hpp"
 #include "daemon/listeners/notify_socket.hpp"
+#include "daemon/logs/journal_book.hpp"
 #include "daemon/logs/log_feed.hpp"
 #include "daemon/logs/log_sink.hpp"
 #include "daemon/process/credentials_cache.hpp"
@@ -126,6 +127,8 @@ class Launcher {
   LogFeed feed_;  ///< who follows which instance's output
   CredentialsCache credentials_;  ///< uid/gid lookups, off the loop
   std::string fifo_dir_;
+  /// The capture journals of every output stream: one file in fifo_dir_, a slot per stream.
+  std::shared_ptr<JournalBook> journals_;
 };
 
 }  // namespace pmx::daemon

@@ -726,7 +726,6 @@ void Supervisor::adopt_from_state() {
     const TimePoint started = steady_now - Millis(std::max<std::int64_t>(0, wall_now - r.started_at_ms));
     in.fsm.restore(r.restart_count, r.unstable_restarts, r.consecutive_unstable, started,
                    Millis(r.prev_restart_delay_ms), recorded);
-    in.env_json = json(in.environment(options_.paths.home)).dump(-1, ' ', false, json::error_handler_t::replace);
     launcher_.open_output(in);
 
     // Runs beside the current one when the last pmxd died (a reload in progress): the
@@ -773,11 +772,12 @@ void Supervisor::adopt_from_state() {
 std::string Supervisor::describe_all(const std::vector<int>& ids) {
   std::string out = "[";
   const std::int64_t wall = now_ms();
+  CallerEnvTexts callers;
   for (int id : ids) {
     Instance* in = registry_.find(id);
     if (!in) continue;
     if (out.size() > 1) out += ',';
-    out += describe(*in, wall, options_.paths.home);
+    out += describe(*in, wall, options_.paths.home, callers);
   }
   out += ']';
   return out;

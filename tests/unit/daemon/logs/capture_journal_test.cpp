@@ -2,6 +2,7 @@
 // the middle of moving a chunk from an app's pipe to its file leaves, and how the next pmxd
 // finishes it (taken back and written again whole, or left as written), with real pipes and files.
 #include "daemon/logs/capture_journal.hpp"
+#include "daemon/logs/journal_book.hpp"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -52,7 +53,12 @@ struct AppPipe {
   }
 };
 
-/// What a pmxd killed between the write of chunk and its consume leaves in the journal at path:
+/// The journal of stream "0.out" in the book at path, as a new pmxd finds it.
+CaptureJournal journal_of(const std::string& book, const std::string& key = "0.out") {
+  return JournalBook::at(book)->journal(key);
+}
+
+/// What a pmxd killed between the write of chunk and its consume leaves in the book at path:
 /// the chunk in flight, starting at `at` bytes of the file.
 void leave_in_flight(const std::string& journal, const std::string& chunk, const std::string& file, std::uint64_t at) {
   LogSink sink(file);
@@ -60,8 +66,8 @@ void leave_in_flight(const std::string& journal, const std::string& chunk, const
   LineWriter::Positions p;
   p.file = sink.position();
   p.file.size = at;
-  CaptureJournal j;
-  REQUIRE(j.open(journal));
+  CaptureJournal j = journal_of(journal);
+  REQUIRE(j.valid());
   j.begin(chunk.size(), CaptureJournal::hash_bytes(chunk.data(), chunk.size()), p);
 }
 
@@ -71,7 +77,7 @@ TEST_CASE("a chunk a killed pmxd wrote in part and did not consume is taken back
           "[logs][regression]") {
   test::TempDir dir;
   const std::string file = dir.path + "/app-out.log";
-  const std::string journal = dir.path + "/0.out.journal";
+  const std::string journal = dir.path + "/journals";
   append_to(file, "line 1\n");
   AppPipe app;
   app.write("line 2\nline 3\n");
@@ -81,7 +87,7 @@ TEST_CASE("a chunk a killed pmxd wrote in part and did not consume is taken back
 
   boost::asio::io_context io;
   auto sink = std::make_shared<LogSink>(file);
-  auto pipe = LogPipe::open(io, app.read_end, std::make_shared<LineWriter>(sink, nullptr), journal);
+  auto pipe = LogPipe::open(io, app.read_end, std::make_shared<LineWriter>(sink, nullptr), journal_of(journal));
   pipe->start();
   io.run_for(std::chrono::milliseconds(50));
   CHECK(journal_file_text(file) == "line 1\nline 2\nline 3\n");
@@ -94,7 +100,7 @@ TEST_CASE("a chunk a killed pmxd wrote in part and did not consume is taken back
 TEST_CASE("a chunk a killed pmxd wrote whole and consumed is not written twice", "[logs][regression]") {
   test::TempDir dir;
   const std::string file = dir.path + "/app-out.log";
-  const std::string journal = dir.path + "/0.out.journal";
+  const std::string journal = dir.path + "/journals";
   append_to(file, "line 1\n");
   leave_in_flight(journal, "line 2\n", file, 7);
   append_to(file, "line 2\n");
@@ -103,7 +109,7 @@ TEST_CASE("a chunk a killed pmxd wrote whole and consumed is not written twice",
 
   boost::asio::io_context io;
   auto sink = std::make_shared<LogSink>(file);
-  auto pipe = LogPipe::open(io, app.read_end, std::make_shared<LineWriter>(sink, nullptr), journal);
+  auto pipe = LogPipe::open(io, app.read_end, std::make_shared<LineWriter>(sink, nullptr), journal_of(journal));
   pipe->start();
   io.run_for(std::chrono::milliseconds(50));
   CHECK(journal_file_text(file) == "line 1\nline 2\nline 3\n");
@@ -118,7 +124,7 @@ TEST_CASE("lines leave the pipe only once written: an unterminated line stays in
   app.write("whole\nhalf");
   boost::asio::io_context io;
   auto sink = std::make_shared<LogSink>(file);
-  auto pipe = LogPipe::open(io, app.read_end, std::make_shared<LineWriter>(sink, nullptr), dir.path + "/0.out.journal");
+  auto pipe = LogPipe::open(io, app.read_end, std::make_shared<LineWriter>(sink, nullptr), journal_of(dir.path + "/journals"));
   pipe->start();
   io.run_for(std::chrono::milliseconds(5));
   CHECK(journal_file_text(file) == "whole\n");
@@ -140,11 +146,11 @@ TEST_CASE("a line a killed pmxd left unterminated is continued by its stream, th
           "[logs]") {
   test::TempDir dir;
   const std::string file = dir.path + "/app.log";
-  const std::string journal = dir.path + "/0.out.journal";
+  const std::string journal = dir.path + "/journals";
   append_to(file, "out 1\nout 2 start");
   {
-    CaptureJournal j;
-    REQUIRE(j.open(journal));
+    CaptureJournal j = journal_of(journal);
+    REQUIRE(j.valid());
     j.end(true);  // the stream's files end inside its line
   }
   AppPipe out;
@@ -152,8 +158,8 @@ TEST_CASE("a line a killed pmxd left unterminated is continued by its stream, th
   boost::asio::io_context io;
   auto sink = std::make_shared<LogSink>(file);
   // Two streams share the file (a combined log); the dangling line is out's, as its journal says.
-  auto err_pipe = LogPipe::open(io, err.read_end, std::make_shared<LineWriter>(sink, nullptr), dir.path + "/0.err.journal");
-  auto out_pipe = LogPipe::open(io, out.read_end, std::make_shared<LineWriter>(sink, nullptr), journal);
+  auto err_pipe = LogPipe::open(io, err.read_end, std::make_shared<LineWriter>(sink, nullptr), journal_of(journal, "0.err"));
+  auto out_pipe = LogPipe::open(io, out.read_end, std::make_shared<LineWriter>(sink, nullptr), journal_of(journal));
   err_pipe->start();
   out_pipe->start();
   out.write(" end\n");
