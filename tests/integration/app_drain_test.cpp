@@ -258,3 +258,28 @@ TEST_CASE("a Node app run with --no-pmx has its own server.close() left to Node:
   CHECK_FALSE(second.has_value());
   CHECK(stopped.exit_code == 0);
 }
+
+TEST_CASE("a keep-alive client pool across 2 restarts of a cluster-mode Node app with its own server.close() handler "
+          "loses 0 requests",
+          "[integration][node][drain][regression]") {
+  REQUIRE(have_node());
+  Session s;
+  const int port = free_port();
+  RunOptions opts;
+  opts.env = {{"PORT", std::to_string(port)}};
+  REQUIRE_EXIT(s.pmx({"start", write_graceful_server(s.home), "--name", "web", "-i", "2", "--kill-timeout", "3000"},
+                     opts),
+               0);
+  REQUIRE(http_get(port, "/", 5s).has_value());
+  KeepAlivePool pool(s.home, port, 16);
+  REQUIRE(wait_until([&] { return pool.ok() > 200; }, 20s));
+  for (int i = 0; i < 2; ++i) {
+    const long before = pool.ok();
+    // pmxd keeps the socket while both instances are replaced: connections wait in its queue.
+    REQUIRE_EXIT(s.pmx({"restart", "web"}), 0);
+    REQUIRE(wait_until([&] { return pool.ok() > before + 200; }, 20s));
+  }
+  const json summary = pool.finish();
+  INFO(summary.dump());
+  CHECK(summary.value("failed", -1) == 0);
+}
