@@ -552,7 +552,7 @@ const pmxAppDrain = (function pmxAppDrain() {
                              drainTimeout / 2);
 
   function onSignal(sig) {
-    // The app installed its own handler: it owns shutdown (its server.close() drains, above).
+    // The app installed its own handler: it owns shutdown (pmxAppDrain drained its servers first).
     if (process.listeners(sig).some((l) => !l[kPmxOwn])) return;
     if (draining) return reraise(sig);           // second signal: die now
     drain(() => reraise(sig));
