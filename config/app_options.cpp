@@ -314,7 +314,7 @@ const std::vector<AppOption>& app_options() {
      .describe = {"depends on", OptG::Policy, "[]"}, .jlist_keys = {"depends_on"}, .jlist = OptJ::Value},
     // Observability (docs/metrics.md).
     {.name = "pmx", .aliases = {}, .kind = OptK::Bool, .field = &AppSpec::pmx,
-     .cli = {"--no-pmx", "Node apps: no metrics preload (heap, event loop, @pm2/io metrics)", OptF::NegatedSwitch},
+     .cli = {"--no-pmx", "Node apps: no preload (metrics, @pm2/io metrics, drain before the app's own stop handler)", OptF::NegatedSwitch},
      .jlist_keys = {"pmx"}, .jlist = OptJ::Value},
   };
   // clang-format on

@@ -4,7 +4,7 @@
  * mode; not with `pmx: false` / --no-pmx, then in cluster mode only for the
  * sockets) as `node [node_args] --require <pmx-node-preload.js> app.js [args]`
  *
- * Two parts, each on only when pmxd asks for it in the environment:
+ * Three parts, each on only when pmxd asks for it in the environment:
  *
  * Runtime metrics (PMX_METRICS=1): once a second, cheap calls only
  * (v8.getHeapStatistics, the counts of active handles and requests, and the
@@ -17,6 +17,12 @@
  * Its timer is unref'd, it adds no listener, and a failure inside it is
  * swallowed and counted ("errors"): the preload never keeps an app alive or
  * breaks it.
+ *
+ * Drain before the app's own shutdown (PMX_DRAIN=1, every Node app but `pmx: false`
+ * ones): when pmx's stop signal comes to an app with a handler of its own, its http and
+ * https servers are drained first (stop accepting, Connection: close, idle connections
+ * closed after a grace), then the app's handler runs: its server.close(), fastify.close()
+ * or exit loses no request a client has sent. Details at pmxAppDrain below.
  *
  * Shared sockets (PMX_CLUSTER=1): makes N unmodified instances of a Node app share ONE listening socket that
  * is bound by the pmx daemon (pmxd) and handed to every instance over the Node
@@ -44,6 +50,7 @@
  *   PMX_CLUSTER=1            enable (deleted at startup, so the app's own children
  *                            - e.g. child_process.fork() inheriting execArgv -
  *                            do not act on it)
+ *   PMX_DRAIN=1              drain before the app's own stop handler (deleted at startup)
  *   PMX_DRAIN_SIGNALS        default "SIGINT,SIGTERM"
  *   PMX_DRAIN_TIMEOUT        ms, exit at this deadline even if not drained (pmxd sets
  *                            it below the app's kill_timeout; default 8000)
@@ -112,6 +119,218 @@
   }
   const timer = setInterval(report, 1000);
   if (timer && typeof timer.unref === 'function') timer.unref();
+})();
+
+// Set on the preload's own signal listeners, so that counting "the app's listeners" skips them.
+const kPmxOwn = Symbol('pmx.own');
+
+/*
+ * Draining before the app's own shutdown during a pmx stop (PMX_DRAIN=1: every Node app run
+ * with the preload, fork and cluster mode; not with `pmx: false` / --no-pmx).
+ *
+ * Node >= 19's http(s).Server#close() calls closeIdleConnections() at once: a keep-alive
+ * connection that is idle on the server's side may carry a request the client has already
+ * sent, and the client gets a reset instead of a response. Frameworks add their own: fastify
+ * answers 503 to every request once it is closing, Next.js's server exits at once. All of them
+ * go through the app's handler of the stop signal. So when a stop signal (PMX_DRAIN_SIGNALS)
+ * comes to an app that has a listener of its own for it, and the app has http/https servers
+ * listening, the preload drains them first and only then hands the signal to the app's
+ * listeners, in their own order:
+ *   - stop accepting (net.Server#close: in cluster mode only this instance's copy of the
+ *     socket, which pmxd and the other instances keep serving);
+ *   - every response not yet started, and every later request's, says Connection: close, so
+ *     Node closes that connection after it and the client reconnects elsewhere;
+ *   - a connection is closed without a response only once it has been idle (no request begun)
+ *     for the idle grace (PMX_DRAIN_IDLE_GRACE), all idle ones at the drain timeout;
+ *   - the signal goes on to the app once every connection is closed, or at half the drain
+ *     timeout, so the app's own shutdown still has time before kill_timeout's SIGKILL.
+ * The app's server.close(cb) on a server drained or draining this way waits for the drain and
+ * calls cb without an error, and closeIdleConnections() is left to the drain's sweeps until the
+ * process ends. A second stop signal goes to the app at once. The same runs before the app is
+ * handed pmx's 'shutdown' message (cluster mode). Every step is guarded: on a failure the
+ * signal goes to the app at once, as without the preload.
+ */
+const pmxAppDrain = (function pmxAppDrain() {
+  const off = { stop(next) { next(); } };
+  if (process.env.PMX_DRAIN !== '1') return off;
+  delete process.env.PMX_DRAIN;
+  const debug = process.env.PMX_DEBUG === '1' ?
+    (...a) => process._rawDebug('[pmx ' + process.pid + '] ' + require('util').format(...a)) :
+    () => {};
+  let net, http, https;
+  try {
+    net = require('net'); http = require('http'); https = require('https');
+  } catch {
+    return off;
+  }
+  const netListen = net.Server.prototype.listen;
+  const netClose = net.Server.prototype.close;
+  const timeout = Number(process.env.PMX_DRAIN_TIMEOUT) || 8000;
+  const grace = Math.min(Number(process.env.PMX_DRAIN_IDLE_GRACE) || 1000, timeout / 2);
+  const signals = (process.env.PMX_DRAIN_SIGNALS || 'SIGINT,SIGTERM')
+    .split(',').map((s) => s.trim()).filter(Boolean);
+  const kDrain = Symbol('pmx.drain');         // the drain of a server: {closed}
+  const kRequests = Symbol('pmx.requests');   // requests a socket carried during its drain
+  const servers = new Set();                  // listening http and https servers
+  let stopping = false;
+  let stopAt = 0;
+
+  const isHttp = (server) => server instanceof http.Server || server instanceof https.Server;
+
+  // Node's per-server list of connections (Node >= 18.2), by its symbol's description.
+  function symbolOf(server, description) {
+    return Object.getOwnPropertySymbols(server).find((k) => k.description === description);
+  }
+  function connectionsOf(server) {
+    const key = symbolOf(server, 'http.server.connections');
+    const list = key && server[key];
+    return list && typeof list.all === 'function' && typeof list.idle === 'function' ? list : null;
+  }
+  function closeAfter(res) {
+    if (res && !res.headersSent && !res.writableEnded) res.setHeader('Connection', 'close');
+  }
+
+  // Drains server; done() once it is closed (its last connection gone).
+  function drain(server, done) {
+    const state = server[kDrain] = { closed: false };
+    const list = connectionsOf(server);
+    server.prependListener('request', (req, res) => {
+      try {
+        closeAfter(res);
+        if (req.socket) req.socket[kRequests] = (req.socket[kRequests] || 0) + 1;
+      } catch { /* never break a request */ }
+    });
+    if (list) for (const parser of list.all()) closeAfter(parser.socket && parser.socket._httpMessage);
+    // socket -> {since, requests}: when it was first seen idle, and its request count then
+    const idleSince = new Map();
+    const sweep = () => {
+      try {
+        const now = Date.now();
+        const late = now - stopAt >= timeout - 100;
+        if (!list) {
+          if (late || now - stopAt >= grace) closeIdle.get(server instanceof https.Server ? https.Server.prototype : http.Server.prototype).call(server);
+          return;
+        }
+        const idle = new Set();
+        for (const parser of list.idle()) {
+          const socket = parser.socket;
+          if (!socket || socket.destroyed) continue;
+          const res = socket._httpMessage;
+          if (res && !res.writableEnded) continue;    // a request read, its response not done
+          idle.add(socket);
+          const requests = socket[kRequests] || 0;
+          const seen = idleSince.get(socket);
+          if (!seen || seen.requests !== requests) idleSince.set(socket, { since: now, requests });
+          else if (late || now - seen.since >= grace) socket.destroy();
+        }
+        for (const socket of idleSince.keys()) if (!idle.has(socket)) idleSince.delete(socket);
+      } catch { /* the deadline and kill_timeout still end it */ }
+    };
+    const timer = setInterval(sweep, Math.min(100, Math.max(10, grace / 4)));
+    if (typeof timer.unref === 'function') timer.unref();
+    sweep();
+    server.once('close', () => {
+      state.closed = true;
+      clearInterval(timer);
+      try {
+        const key = symbolOf(server, 'http.server.connectionsCheckingInterval');
+        if (key) clearInterval(server[key]);
+      } catch { /* ignore */ }
+      done();
+    });
+    debug('draining a server:', list ? list.all().length : '?', 'connection(s)');
+    netClose.call(server);
+  }
+
+  // stop(next): drains every listening server, then next() (at once when there is none).
+  function stop(next) {
+    if (stopping) return next();
+    stopping = true;
+    stopAt = Date.now();
+    let left = 0;
+    let called = false;
+    const go = () => {
+      if (called) return;
+      called = true;
+      debug('drained: the app\'s own shutdown runs');
+      next();
+    };
+    try {
+      for (const server of [...servers]) {
+        if (!server.listening || server[kDrain]) continue;
+        left++;
+        drain(server, () => { if (--left === 0) go(); });
+      }
+    } catch (err) {
+      debug('drain failed:', err && err.message);
+      return go();
+    }
+    if (left === 0) return go();
+    const handover = setTimeout(go, timeout / 2);
+    if (typeof handover.unref === 'function') handover.unref();
+    return undefined;
+  }
+
+  // Which servers listen: http and https servers, from their 'listening' on.
+  net.Server.prototype.listen = function listen(...args) {
+    try {
+      if (isHttp(this) && !servers.has(this)) {
+        this.once('listening', () => {
+          servers.add(this);
+          this.once('close', () => servers.delete(this));
+        });
+      }
+    } catch { /* not tracked: not drained */ }
+    return netListen.apply(this, args);
+  };
+
+  const closeIdle = new Map();   // prototype -> Node's closeIdleConnections
+  for (const proto of [http.Server.prototype, https.Server.prototype]) {
+    try {
+      const own = (name) => Object.prototype.hasOwnProperty.call(proto, name) && typeof proto[name] === 'function';
+      if (own('close')) {
+        const origClose = proto.close;
+        proto.close = function close(...args) {
+          const state = this[kDrain];
+          if (!state) return origClose.apply(this, args);
+          // Drained or draining by pmx: the app's callback comes once it is closed, without
+          // the error ("not running") Node would give it.
+          const cb = typeof args[0] === 'function' ? args[0] : null;
+          if (cb) {
+            if (state.closed) process.nextTick(cb);
+            else this.once('close', () => cb());
+          }
+          return this;
+        };
+      }
+      const origIdle = proto.closeIdleConnections;
+      closeIdle.set(proto, typeof origIdle === 'function' ? origIdle : () => {});
+      if (own('closeIdleConnections')) {
+        proto.closeIdleConnections = function closeIdleConnections(...args) {
+          if (this[kDrain]) return undefined;       // the drain's sweeps close them after the grace
+          return origIdle.apply(this, args);
+        };
+      }
+    } catch { /* this one is left as Node has it */ }
+  }
+
+  // A stop signal for the app's own listeners goes to them once the servers are drained. Node
+  // delivers signals through process.emit (bound when the first listener for a signal is
+  // added, after this ran).
+  const origEmit = process.emit;
+  process.emit = function emit(event) {
+    try {
+      if (typeof event === 'string' && !stopping && signals.includes(event) &&
+          process.listeners(event).some((l) => !l[kPmxOwn]) && servers.size > 0) {
+        const self = this;
+        const args = arguments;
+        stop(() => origEmit.apply(self, args));
+        return true;
+      }
+    } catch { /* to the app at once */ }
+    return origEmit.apply(this, arguments);
+  };
+  return { stop };
 })();
 
 (function pmxPreload() {
@@ -333,11 +552,12 @@
                              drainTimeout / 2);
 
   function onSignal(sig) {
-    // The app installed its own handler: it owns shutdown. Do nothing.
-    if (process.listenerCount(sig) > 1) return;
+    // The app installed its own handler: it owns shutdown (pmxAppDrain drained its servers first).
+    if (process.listeners(sig).some((l) => !l[kPmxOwn])) return;
     if (draining) return reraise(sig);           // second signal: die now
     drain(() => reraise(sig));
   }
+  onSignal[kPmxOwn] = true;
   for (const sig of signals) {
     try { process.on(sig, onSignal); } catch { /* unsupported signal */ }
   }
@@ -353,7 +573,7 @@
     // PM2 semantics: 'shutdown' is a message for the app. If the app listens
     // for messages, hand it over and stay out; otherwise drain ourselves.
     if (process.listenerCount('message') > 0) {
-      process.emit('message', 'shutdown');
+      pmxAppDrain.stop(() => process.emit('message', 'shutdown'));
       return;
     }
     if (!draining) drain(() => process.exit(0));

@@ -216,8 +216,11 @@ Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecD
                         {"--require", options_.node_preload});
       }
       if (with_metrics(s)) req.env.push_back("PMX_METRICS=1");
-      if (with_preload(s)) {
-        req.env.push_back("PMX_CLUSTER=1");
+      // PMX_DRAIN: before an app's own handler of the stop signal, the preload drains its http
+      // servers (node/preload.js); `pmx: false` opts out of it as of the metrics.
+      if (with_metrics(s)) req.env.push_back("PMX_DRAIN=1");
+      if (with_preload(s)) req.env.push_back("PMX_CLUSTER=1");
+      if (with_preload(s) || with_metrics(s)) {
         // The preload's drain ends before kill_timeout's SIGKILL would.
         const std::uint64_t drain = s.kill_timeout_ms > 200 ? s.kill_timeout_ms - 100 : s.kill_timeout_ms;
         req.env.push_back("PMX_DRAIN_TIMEOUT=" + std::to_string(drain));

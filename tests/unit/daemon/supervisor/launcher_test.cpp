@@ -154,6 +154,8 @@ TEST_CASE("a Node app gets Node's IPC channel as its first fd after the sockets,
   CHECK(argv[1] == "--require");
   CHECK(rig.has_env(pid, "PMX_METRICS=1"));
   CHECK_FALSE(rig.has_env(pid, "PMX_CLUSTER=1"));
+  CHECK(rig.has_env(pid, "PMX_DRAIN=1"));  // its own stop handler runs after the drain
+  CHECK(rig.has_env(pid, "PMX_DRAIN_TIMEOUT=1500"));
   REQUIRE(rig.ops.send_on_channel(pid, "\"ready\""));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (rig.messages.empty() && std::chrono::steady_clock::now() < deadline) rig.io.run_one_for(std::chrono::milliseconds(10));
@@ -172,11 +174,13 @@ TEST_CASE("a cluster-mode Node app runs with the preload and its drain ends befo
   CHECK(argv[1] == "--require");
   CHECK(argv[2] == "/opt/pmx/preload.js");
   CHECK(rig.has_env(pid, "PMX_CLUSTER=1"));
+  CHECK(rig.has_env(pid, "PMX_DRAIN=1"));
   CHECK(rig.has_env(pid, "PMX_DRAIN_TIMEOUT=2900"));
   CHECK(rig.binds == std::vector<std::string>{"web"});
 }
 
-TEST_CASE("pmx: false runs a fork-mode Node app without the preload, a cluster-mode one without its metrics",
+TEST_CASE("pmx: false runs a fork-mode Node app without the preload, a cluster-mode one without its metrics or its "
+          "drain before the app's own stop handler",
           "[launcher][metrics]") {
   SupervisorHome home;
   LauncherRig rig(home.path);
@@ -185,11 +189,13 @@ TEST_CASE("pmx: false runs a fork-mode Node app without the preload, a cluster-m
   const auto& argv = rig.request(a).argv;
   CHECK(std::find(argv.begin(), argv.end(), "--require") == argv.end());
   CHECK_FALSE(rig.has_env(a, "PMX_METRICS=1"));
+  CHECK_FALSE(rig.has_env(a, "PMX_DRAIN=1"));
   Instance& cluster = rig.add({{"name", "web"}, {"interpreter", "node"}, {"exec_mode", "cluster"}, {"pmx", false}}, 1);
   const pid_t b = rig.launch(cluster);
   CHECK(rig.request(b).argv.at(1) == "--require");  // the sockets still need it
   CHECK(rig.has_env(b, "PMX_CLUSTER=1"));
   CHECK_FALSE(rig.has_env(b, "PMX_METRICS=1"));
+  CHECK_FALSE(rig.has_env(b, "PMX_DRAIN=1"));  // the app's own stop handler runs at once, as without pmx
   // Not a Node app: nothing of the preload.
   Instance& shell = rig.add({{"name", "sh"}}, 2);
   const pid_t c = rig.launch(shell);
