@@ -383,6 +383,7 @@ int Listeners::slot_fd(Socket& s, int slot) {
     if (s.first_slot < 0) s.first_slot = slot;
     if (s.first_slot == slot || !balance(s)) return s.fd;
     s.slots[s.first_slot] = std::exchange(s.fd, -1);
+    take_turns(s);  // the first slot, if it serves, takes the connections until this one does
   }
   if (auto it = s.slots.find(slot); it != s.slots.end()) return it->second;
   // The socket bound before any slot asked (or the last one a slot left) goes to the first
@@ -403,26 +404,33 @@ int Listeners::slot_fd(Socket& s, int slot) {
   return fd;
 }
 
+void Listeners::take_turns(Socket& s) {
+  std::vector<int> active;
+  for (const auto& [slot, fd] : s.slots) {
+    if (serving_.count(slot)) active.push_back(fd);
+  }
+  // A serving slot without a socket here accepts from one pmxd did not make for it (a run
+  // adopted after a crash of pmxd holds its predecessor's): the kernel's hash over the whole
+  // group then, which reaches every socket, until every serving slot has one of these.
+  for (int slot : serving_) {
+    if (!s.slots.count(slot)) active.clear();
+  }
+  if (active != s.active) {
+    s.balancer->set_active(active);  // a failure leaves the kernel's hash, which still serves
+    s.active = std::move(active);
+  }
+}
+
 void Listeners::set_slots(const std::set<int>& serving, const std::set<int>& held) {
+  serving_ = serving;
   for (auto& s : sockets_) {
     if (!s.balancer) continue;
-    std::vector<int> active;
-    std::vector<int> leaving;
-    for (const auto& [slot, fd] : s.slots) {
-      if (serving.count(slot)) active.push_back(fd);
-      else if (!held.count(slot)) leaving.push_back(slot);
-    }
-    // A serving slot without a socket here accepts from one pmxd did not make for it (a run
-    // adopted after a crash of pmxd holds its predecessor's): the kernel's hash over the whole
-    // group then, which reaches every socket, until every serving slot has one of these.
-    for (int slot : serving) {
-      if (!s.slots.count(slot)) active.clear();
-    }
     // Out of the balancer's turn first: from then on a leaving socket gets no new connection,
     // and those still queued in it move to a serving one when it is closed.
-    if (active != s.active) {
-      s.balancer->set_active(active);  // a failure leaves the kernel's hash, which still serves
-      s.active = std::move(active);
+    take_turns(s);
+    std::vector<int> leaving;
+    for (const auto& [slot, fd] : s.slots) {
+      if (!serving.count(slot) && !held.count(slot)) leaving.push_back(slot);
     }
     for (int slot : leaving) {
       const int fd = s.slots[slot];

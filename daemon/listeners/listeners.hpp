@@ -136,8 +136,11 @@ class Listeners {
   int slot_fd(Socket& s, int slot);
   /// Balances a TCP address's connections, if pmxd may load the balancer; tried once.
   bool balance(Socket& s);
+  /// Hands s's connections to the sockets of the serving slots, in turn.
+  void take_turns(Socket& s);
   std::vector<Socket> sockets_;  ///< bind()'s first, then socket_for()'s
   std::size_t configured_ = 0;   ///< how many of sockets_ bind() made
+  std::set<int> serving_;        ///< the slots set serving by the last set_slots
   static inline bool balancing_ = true;
 };
 

@@ -122,9 +122,7 @@ Result<bool> AppSockets::bind(App& app, const config::AppSpec& spec) {
   if (!bound) return bound;
   std::string list;
   for (const auto& t : app.listeners.texts()) list += (list.empty() ? "" : ", ") + t;
-  const bool balanced = !addresses->empty() && app.listeners.balanced(addresses->front());
-  spdlog::info("{}: listening on {}{}", app.name(), list,
-               balanced ? " (a socket per instance, connections handed out in turn)" : "");
+  spdlog::info("{}: listening on {}", app.name(), list);
   return true;
 }
 
