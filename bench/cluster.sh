@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# bench/cluster.sh [--quick] [--keep] [--no-pm2]
+# bench/cluster.sh [--quick] [--keep] [--no-pm2] [--spinners N] [--throughput-only]
 #
-# Cluster mode figures for issue 9, pmx beside PM2's cluster mode in the same run, with wrk.
+# Cluster mode figures for issues 9 and 23, pmx beside PM2's cluster mode in the same run, with wrk.
 # Figures only: nothing here asserts, the exit status is 0 whenever the run completes.
 #
 #   --quick   3 slices of 5 s of load per manager for throughput instead of 5 of 10 s
 #   --keep    keep the work dir (apps, PMX_HOME, PM2_HOME, wrk outputs)
 #   --no-pm2  measure pmx only (the PM2 column shows n/a)
+#   --spinners N  the CPU load of case 1's second pass: N `yes >/dev/null` on the servers' CPUs
+#             (default 2; 0 skips that pass)
+#   --throughput-only  case 1 only
 #
 # Cases, each with a Node hello-world server run as 2 instances:
 #   1. wrk -c64 (keep-alive): requests/s and p99 latency, the median of slices that alternate
 #      between the managers (both apps run at once, each warmed up by 2 s of unmeasured load),
-#      so a change in the machine's other load falls on both alike
+#      so a change in the machine's other load falls on both alike. Two passes: as the machine
+#      is, then with N spinning `yes` on the servers' CPUs (--spinners). Each slice also counts
+#      the established connections of each instance (`ss -tnp` by pid, in the middle of the
+#      slice) and the CPU time each instance used during it (/proc/<pid>/stat): the "spread".
 #   2. wrk -c64 during 5 reloads: socket errors and non-2xx, for the naive app (no handler of
 #      its own) and for an app that closes its server on SIGINT
 #   3. the same during 5 restarts
@@ -47,12 +53,20 @@
 # placement holds for every case, so reloads and restarts also run with the servers on one CPU.
 #
 # Environment: PMX, PMXD, PM2 as bench/lib.sh; WRK (default: wrk in PATH; apt-get install wrk);
-# CLUSTER_PIN=0 for the old placement (wrk -t2, nothing pinned).
+# CLUSTER_PIN=0 for the old placement (wrk -t2, nothing pinned); PMX_NO_BALANCER=1 for pmx's
+# instances sharing one socket (as before issue 23, and as without root).
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for a in "$@"; do bench_option "$a" || bad_option "$a"; done
+SPINNERS=2 THROUGHPUT_ONLY=0
+args=("$@")
+for ((k = 0; k < ${#args[@]}; k++)); do
+  a=${args[k]}
+  if [[ $a == --throughput-only ]]; then THROUGHPUT_ONLY=1
+  elif [[ $a == --spinners ]]; then SPINNERS=${args[k + 1]:-}; k=$((k + 1)); [[ $SPINNERS =~ ^[0-9]+$ ]] || bad_option "--spinners '$SPINNERS'"
+  else bench_option "$a" || bad_option "$a"; fi
+done
 if ((QUICK)); then LOAD_S=5 SLICES=3; else LOAD_S=10 SLICES=5; fi
 ROUNDS=5          # reloads / restarts per case
 CONNS=64
@@ -134,32 +148,74 @@ start_app() {
 
 declare -A NAIVE_PORT   # the naive app's port under each manager
 
+# instance_pids MANAGER APP: the pids of APP's online instances, space-separated
+instance_pids() { mgr "$1" jlist 2>/dev/null | jq -r --arg n "$2" '[.[] | select(.name == $n and .pid > 0) | .pid] | sort | join(" ")'; }
+# cpu_ticks PID...: utime+stime of each, space-separated (0 for a pid that is gone)
+cpu_ticks() { local p; for p in "$@"; do awk '{ printf "%d ", $14 + $15 }' "/proc/$p/stat" 2>/dev/null || printf '0 '; done; }
+# conn_spread PORT PID...: established connections on PORT held by each PID, "a/b"
+conn_spread() {
+  local port=$1 p n out=; shift
+  local lines; lines=$(ss -tnpH state established "( sport = :$port )" 2>/dev/null)
+  for p in "$@"; do n=$(grep -c "pid=$p," <<<"$lines"); out+="${out:+/}$n"; done
+  echo "$out"
+}
+
 # Case 1. The naive app under every manager at once, then wrk slices that alternate between
 # them (pmx, PM2, PM2, pmx, ...), so a change in the machine's other load falls on both.
+# bench_throughput COND: COND (quiet | busy) names the figures; the caller sets up the load.
 bench_throughput() {
-  local m i out rps p99 c r w t non2xx reqs order
-  local -A rps_all p99_all
+  local cond=$1 m i out rps p99 c r w t non2xx reqs order pids spread before after k cpu
+  local -A rps_all p99_all spread_all cpu_all
+  for ((i = 0; i < SLICES; i++)); do
+    order=("${MANAGERS[@]}")
+    ((i % 2)) && order=("${MANAGERS[@]:1}" "${MANAGERS[0]}")
+    for m in "${order[@]}"; do
+      out=$WORK/$m-throughput-$cond-$i.txt
+      read -ra pids <<<"$(instance_pids "$m" naive)"
+      read -ra before <<<"$(cpu_ticks "${pids[@]}")"
+      wrk_start "$out" "$LOAD_S" "${NAIVE_PORT[$m]}" --latency
+      sleep "$(awk -v s="$LOAD_S" 'BEGIN { print s / 2 }')"
+      spread=$(conn_spread "${NAIVE_PORT[$m]}" "${pids[@]}")
+      wait "$WRK_PID"
+      BG_PIDS=("${SPIN_PIDS[@]}")
+      read -ra after <<<"$(cpu_ticks "${pids[@]}")"
+      cpu=
+      for k in "${!pids[@]}"; do cpu+="${cpu:+/}$(( (after[k] - before[k]) * 100 / $(getconf CLK_TCK) / LOAD_S ))"; done
+      read -r rps p99 c r w t non2xx reqs < <(wrk_summary "$out")
+      rps_all[$m]+="$rps " p99_all[$m]+="$p99 " spread_all[$m]+="$spread " cpu_all[$m]+="$cpu "
+      log "$m" "$cond slice $((i + 1))/$SLICES: $rps req/s, p99 $p99 ms, connections per instance $spread, CPU % per instance $cpu, errors $(errors "$c" "$r" "$w" "$t" "$non2xx")"
+    done
+  done
+  for m in "${MANAGERS[@]}"; do
+    # shellcheck disable=SC2086  # the lists are split on purpose
+    R[rps:$m:$cond]=$(median ${rps_all[$m]}) R[p99:$m:$cond]=$(median ${p99_all[$m]})
+    R[rps_all:$m:$cond]=${rps_all[$m]% } R[p99_all:$m:$cond]=${p99_all[$m]% }
+    R[spread:$m:$cond]=${spread_all[$m]% } R[cpu:$m:$cond]=${cpu_all[$m]% }
+  done
+}
+
+SPIN_PIDS=()
+# start_spinners N: N busy loops on this script's CPUs (the servers'), in BG_PIDS too
+start_spinners() {
+  local k
+  for ((k = 0; k < $1; k++)); do yes >/dev/null & SPIN_PIDS+=($!); done
+  BG_PIDS+=("${SPIN_PIDS[@]}")
+}
+stop_spinners() { local p; for p in "${SPIN_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; SPIN_PIDS=(); BG_PIDS=(); }
+
+bench_throughput_both() {
+  local m
   for m in "${MANAGERS[@]}"; do
     NAIVE_PORT[$m]=$(free_port)
     start_app "$m" naive "${NAIVE_PORT[$m]}"
     wrk_run /dev/null "$WARMUP_S" "${NAIVE_PORT[$m]}"   # JIT warm-up, not measured
   done
-  for ((i = 0; i < SLICES; i++)); do
-    order=("${MANAGERS[@]}")
-    ((i % 2)) && order=("${MANAGERS[@]:1}" "${MANAGERS[0]}")
-    for m in "${order[@]}"; do
-      out=$WORK/$m-throughput-$i.txt
-      wrk_run "$out" "$LOAD_S" "${NAIVE_PORT[$m]}" --latency
-      read -r rps p99 c r w t non2xx reqs < <(wrk_summary "$out")
-      rps_all[$m]+="$rps " p99_all[$m]+="$p99 "
-      log "$m" "throughput slice $((i + 1))/$SLICES: $rps req/s, p99 $p99 ms, errors $(errors "$c" "$r" "$w" "$t" "$non2xx")"
-    done
-  done
-  for m in "${MANAGERS[@]}"; do
-    # shellcheck disable=SC2086  # the lists are split on purpose
-    R[rps:$m]=$(median ${rps_all[$m]}) R[p99:$m]=$(median ${p99_all[$m]})
-    R[rps_all:$m]=${rps_all[$m]% }
-  done
+  bench_throughput quiet
+  if ((SPINNERS > 0)); then
+    start_spinners "$SPINNERS"
+    bench_throughput busy
+    stop_spinners
+  fi
 }
 
 # Cases 2 and 3 for one app under one manager: wrk runs through ROUNDS reloads, then through
@@ -221,38 +277,52 @@ echo "load:     wrk -c$CONNS, $SLICES slices of ${LOAD_S}s per manager for throu
 pin_cpus
 echo "cpus:     $PLACEMENT"
 echo "          load average $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the start"
+echo "busy:     case 1 again with $SPINNERS spinning \`yes\` on the servers' CPUs"
+if [[ -n ${PMX_NO_BALANCER:-} ]]; then echo "pmx:      PMX_NO_BALANCER set: the instances share one socket (the behaviour before issue 23)"
+elif ((EUID == 0)); then echo "pmx:      a socket per instance, connections handed out in turn (root: the eBPF balancer)"
+else echo "pmx:      not root: no eBPF balancer, the instances share one socket"; fi
 echo
 
-bench_throughput
-for m in "${MANAGERS[@]}"; do
+bench_throughput_both
+((THROUGHPUT_ONLY)) && MANAGERS_ROUNDS=() || MANAGERS_ROUNDS=("${MANAGERS[@]}")
+for m in "${MANAGERS_ROUNDS[@]}"; do
   bench_rounds "$m" naive "${NAIVE_PORT[$m]}"
   mgr "$m" delete naive >/dev/null 2>&1
 done
-for m in "${MANAGERS[@]}"; do
+for m in "${MANAGERS_ROUNDS[@]}"; do
   port=$(free_port)
   start_app "$m" graceful "$port"
   bench_rounds "$m" graceful "$port"
   mgr "$m" delete graceful >/dev/null 2>&1
 done
-bench_baseline
+((THROUGHPUT_ONLY)) || bench_baseline
 
 col() { echo "${R[$1:$2]:-n/a}"; }
 row() { printf '| %-62s | %-16s | %-16s |\n' "$1" "$2" "$3"; }
 echo
 row "metric (Node hello world, 2 instances)" pmx PM2
 printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..64})" "$(printf -- '-%.0s' {1..18})" "$(printf -- '-%.0s' {1..18})"
-row "1. req/s, wrk -c$CONNS keep-alive: median of $SLICES slices" "$(col rps pmx)" "$(col rps pm2)"
-row "1. p99 latency (ms): median of $SLICES slices" "$(col p99 pmx)" "$(col p99 pm2)"
+for cond in quiet busy; do
+  [[ $cond == busy ]] && ((SPINNERS == 0)) && continue
+  row "1. $cond: req/s, wrk -c$CONNS keep-alive: median of $SLICES slices" "$(col rps pmx:$cond)" "$(col rps pm2:$cond)"
+  row "1. $cond: p99 latency (ms): median of $SLICES slices" "$(col p99 pmx:$cond)" "$(col p99 pm2:$cond)"
+done
 row "2. $ROUNDS reloads, naive app: errors c/r/w/t, non-2xx" "$(col reload-naive pmx)" "$(col reload-naive pm2)"
 row "2. $ROUNDS reloads, graceful app: errors c/r/w/t, non-2xx" "$(col reload-graceful pmx)" "$(col reload-graceful pm2)"
 row "3. $ROUNDS restarts, naive app: errors c/r/w/t, non-2xx" "$(col restart-naive pmx)" "$(col restart-naive pm2)"
 row "3. $ROUNDS restarts, graceful app: errors c/r/w/t, non-2xx" "$(col restart-graceful pmx)" "$(col restart-graceful pm2)"
-row "4. graceful app stopped $ROUNDS times alone: read+timeout errors" "${R[baseline]}" ""
-row "4. the same: errors c/r/w/t, non-2xx (only r+t counted)" "${R[baseline_all]}" ""
+row "4. graceful app stopped $ROUNDS times alone: read+timeout errors" "${R[baseline]:-n/a}" ""
+row "4. the same: errors c/r/w/t, non-2xx (only r+t counted)" "${R[baseline_all]:-n/a}" ""
 echo
 echo "errors c/r/w/t: wrk's socket errors, connect/read/write/timeout (a refused connection counts as"
 echo "a write error). The baseline (4) is r+t; compare a manager's row with it by r+t, with its c and w"
 echo "on top: under a manager the port stays open, so a refused or reset connection is the manager's."
-echo "1. req/s of each slice: pmx ${R[rps_all:pmx]:-n/a}; PM2 ${R[rps_all:pm2]:-n/a}"
-((R[baseline_killed])) && echo "4. the app did not exit within 3 s of SIGINT and was SIGKILLed ${R[baseline_killed]} times"
+for cond in quiet busy; do
+  [[ $cond == busy ]] && ((SPINNERS == 0)) && continue
+  echo "1. $cond, each slice: req/s pmx ${R[rps_all:pmx:$cond]:-n/a}; PM2 ${R[rps_all:pm2:$cond]:-n/a}"
+  echo "   p99 ms pmx ${R[p99_all:pmx:$cond]:-n/a}; PM2 ${R[p99_all:pm2:$cond]:-n/a}"
+  echo "   connections per instance pmx ${R[spread:pmx:$cond]:-n/a}; PM2 ${R[spread:pm2:$cond]:-n/a}"
+  echo "   CPU % per instance pmx ${R[cpu:pmx:$cond]:-n/a}; PM2 ${R[cpu:pm2:$cond]:-n/a}"
+done
+((${R[baseline_killed]:-0})) && echo "4. the app did not exit within 3 s of SIGINT and was SIGKILLed ${R[baseline_killed]} times"
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

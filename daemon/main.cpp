@@ -20,6 +20,7 @@
 #include "daemon/control/control_server.hpp"
 #include "daemon/state/daemon_lock.hpp"
 #include "daemon/logs/daemon_log.hpp"
+#include "daemon/listeners/listeners.hpp"
 #include "daemon/logs/log_pipe.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/control/service_notifier.hpp"
@@ -30,7 +31,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: pmxd [--foreground] [--resurrect] [--no-cgroup] [--sample-interval MS]\n"
+    "usage: pmxd [--foreground] [--resurrect] [--no-cgroup] [--no-balancer] [--sample-interval MS]\n"
     "\n"
     "The pmx daemon. It serves $PMX_HOME/pmx.sock (PMX_HOME defaults to ~/.pmx); the pmx CLI\n"
     "starts it when needed.\n"
@@ -38,6 +39,8 @@ constexpr const char* kUsage =
     "  --resurrect           start the apps saved in $PMX_HOME/dump.pmx (pmx save) that are\n"
     "                        not running; under systemd (Type=notify), READY=1 follows\n"
     "  --no-cgroup           track instances without cgroup v2 (process group and /proc)\n"
+    "  --no-balancer         cluster mode: the instances share one socket per address instead\n"
+    "                        of one each with connections handed out in turn (PMX_NO_BALANCER=1)\n"
     "  --sample-interval MS  how often memory limits are checked (default 1000, or\n"
     "                        PMX_SAMPLE_INTERVAL_MS)\n"
     "  --protocol-version    print the control protocol's version (pmx update checks it)\n"
@@ -110,6 +113,8 @@ int main(int argc, char** argv) {
       options.resurrect = true;
     } else if (a == "--no-cgroup") {
       options.use_cgroups = false;
+    } else if (a == "--no-balancer") {
+      daemon::Listeners::set_balancing(false);
     } else if (a == "--sample-interval" && i + 1 < argc) {
       auto ms = config::parse_duration_ms(argv[++i]);
       if (!ms || *ms == 0) {
@@ -133,6 +138,7 @@ int main(int argc, char** argv) {
     }
   }
   if (std::getenv("PMX_NO_CGROUP")) options.use_cgroups = false;
+  if (std::getenv("PMX_NO_BALANCER")) daemon::Listeners::set_balancing(false);
   options.node_preload = find_node_preload();
   options.runtime_dir = "/run/pmx";  // root pmxd's sd_notify socket (docs/security.md)
 

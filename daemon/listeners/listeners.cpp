@@ -255,6 +255,16 @@ int open_listener(const config::ListenAddress& address, const How& how, SocketFi
                                                            : open_tcp(address, how, step);
 }
 
+/// The port a TCP socket is bound to (the kernel's pick for port 0); 0 for any other.
+int bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+
 }  // namespace
 
 bool same_socket(const config::ListenAddress& a, const config::ListenAddress& b) {
@@ -321,17 +331,21 @@ Result<bool> Listeners::bind(const std::vector<config::ListenAddress>& addresses
       }
       return Error{message + (std::strcmp(step, "bind") == 0 ? "" : std::string(" (") + step + ")")};
     }
-    opened.push_back(Socket{a, fd, 0, std::move(file)});
+    Socket& made = opened.emplace_back();
+    made.address = a;
+    made.fd = fd;
+    made.file = std::move(file);
+    made.port = bound_port(fd);
   }
   sockets_ = std::move(opened);
   configured_ = sockets_.size();
   return true;
 }
 
-int Listeners::socket_for(const config::ListenAddress& address, int index, const Credentials* user) {
+int Listeners::socket_for(const config::ListenAddress& address, int index, const Credentials* user, int slot) {
   const bool ephemeral = address.kind == config::ListenAddress::Kind::Tcp && address.port == 0;
-  for (const auto& s : sockets_) {
-    if (same_socket(s.address, address) && (!ephemeral || s.index == index)) return s.fd;
+  for (auto& s : sockets_) {
+    if (same_socket(s.address, address) && (!ephemeral || s.index == index)) return slot_fd(s, slot);
   }
   if (sockets_.size() >= kMaxSockets) {
     errno = EMFILE;
@@ -342,8 +356,98 @@ int Listeners::socket_for(const config::ListenAddress& address, int index, const
   const char* step = "";
   SocketFile file;
   const int fd = open_listener(address, how, file, step);
-  if (fd >= 0) sockets_.push_back(Socket{address, fd, ephemeral ? index : 0, std::move(file)});
+  if (fd < 0) return fd;
+  Socket& made = sockets_.emplace_back();
+  made.address = address;
+  made.fd = fd;
+  made.index = ephemeral ? index : 0;
+  made.file = std::move(file);
+  if (user) made.made_as = *user;
+  made.port = bound_port(fd);
+  return slot_fd(sockets_.back(), slot);
+}
+
+bool Listeners::balance(Socket& s) {
+  if (s.balance_tried) return false;
+  s.balance_tried = true;
+  if (!balancing_ || s.address.kind != config::ListenAddress::Kind::Tcp || s.fd < 0) return false;
+  std::error_code ec;
+  s.balancer = ReuseportBalancer::create(s.fd, ec);  // no CAP_BPF: the one shared socket
+  return s.balancer != nullptr;
+}
+
+int Listeners::slot_fd(Socket& s, int slot) {
+  if (!s.balancer) {
+    // One slot alone needs no balancer (nor its three descriptors): the first slot takes the
+    // socket; a second one balances the address from then on, the first keeping its socket.
+    if (s.first_slot < 0) s.first_slot = slot;
+    if (s.first_slot == slot || !balance(s)) return s.fd;
+    s.slots[s.first_slot] = std::exchange(s.fd, -1);
+    take_turns(s);  // the first slot, if it serves, takes the connections until this one does
+  }
+  if (auto it = s.slots.find(slot); it != s.slots.end()) return it->second;
+  // The socket bound before any slot asked (or the last one a slot left) goes to the first
+  // slot that asks; each other slot gets one of its own on the same address and port, made as
+  // the first was (a SO_REUSEPORT group is one user's).
+  int fd = std::exchange(s.fd, -1);
+  if (fd < 0) {
+    config::ListenAddress same = s.address;
+    same.port = s.port;
+    How how;
+    how.act_as = s.made_as ? &*s.made_as : nullptr;
+    const char* step = "";
+    fd = open_tcp(same, how, step);
+    // Cannot make another (no fd left): the slot shares one of the others'.
+    if (fd < 0) return s.slots.empty() ? -1 : s.slots.begin()->second;
+  }
+  s.slots[slot] = fd;
   return fd;
+}
+
+void Listeners::take_turns(Socket& s) {
+  std::vector<int> active;
+  for (const auto& [slot, fd] : s.slots) {
+    if (serving_.count(slot)) active.push_back(fd);
+  }
+  // A serving slot without a socket here accepts from one pmxd did not make for it (a run
+  // adopted after a crash of pmxd holds its predecessor's): the kernel's hash over the whole
+  // group then, which reaches every socket, until every serving slot has one of these.
+  for (int slot : serving_) {
+    if (!s.slots.count(slot)) active.clear();
+  }
+  if (active != s.active) {
+    s.balancer->set_active(active);  // a failure leaves the kernel's hash, which still serves
+    s.active = std::move(active);
+  }
+}
+
+void Listeners::set_slots(const std::set<int>& serving, const std::set<int>& held) {
+  serving_ = serving;
+  for (auto& s : sockets_) {
+    if (!s.balancer) continue;
+    // Out of the balancer's turn first: from then on a leaving socket gets no new connection,
+    // and those still queued in it move to a serving one when it is closed.
+    take_turns(s);
+    std::vector<int> leaving;
+    for (const auto& [slot, fd] : s.slots) {
+      if (!serving.count(slot) && !held.count(slot)) leaving.push_back(slot);
+    }
+    for (int slot : leaving) {
+      const int fd = s.slots[slot];
+      s.slots.erase(slot);
+      // The address's last socket stays open (not in the turn), so that the port stays the
+      // app's until the app lets it go; the next slot to ask takes it.
+      if (s.slots.empty() && s.fd < 0) s.fd = fd;
+      else ::close(fd);
+    }
+  }
+}
+
+bool Listeners::balanced(const config::ListenAddress& address) const {
+  for (const auto& s : sockets_) {
+    if (same_socket(s.address, address)) return s.balancer != nullptr;
+  }
+  return false;
 }
 
 bool Listeners::has(const config::ListenAddress& address) const {
@@ -355,16 +459,17 @@ bool Listeners::has(const config::ListenAddress& address) const {
 
 void Listeners::close() {
   for (auto& s : sockets_) {
-    ::close(s.fd);
+    if (s.fd >= 0) ::close(s.fd);
+    for (const auto& [slot, fd] : s.slots) ::close(fd);
     s.file.remove();
   }
   sockets_.clear();
   configured_ = 0;
 }
 
-std::vector<int> Listeners::fds() const {
+std::vector<int> Listeners::fds(int slot) {
   std::vector<int> out;
-  for (std::size_t i = 0; i < configured_; ++i) out.push_back(sockets_[i].fd);
+  for (std::size_t i = 0; i < configured_; ++i) out.push_back(slot_fd(sockets_[i], slot));
   return out;
 }
 

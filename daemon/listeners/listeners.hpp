@@ -7,12 +7,16 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "config/listen_address.hpp"
 #include "config/result.hpp"
+#include "daemon/listeners/reuseport_balancer.hpp"
 #include "daemon/process/spawn.hpp"
 
 namespace pmx::daemon {
@@ -55,7 +59,14 @@ class SocketFile {
 /// Node instance asks for (socket_for) are made and bound with the app user's filesystem
 /// identity (fsuid, fsgid, groups): a Unix socket only where that user may create a file, owned
 /// by it, and a TCP socket whose SO_REUSEPORT group is that user's, not root's. An app has at
-/// most kMaxSockets sockets.
+/// most kMaxSockets sockets (addresses).
+///
+/// Slots: where pmxd may load a ReuseportBalancer (CAP_BPF), each TCP address that a second
+/// slot asks for has one SO_REUSEPORT socket per instance slot (NODE_APP_INSTANCE), made on the
+/// slot's first request,
+/// and the balancer hands new connections to the serving slots in turn; a replacement (restart,
+/// reload) takes its slot's socket. Elsewhere, and for Unix sockets, every slot gets the
+/// address's one shared socket, as before.
 class Listeners {
  public:
   /// The most sockets one app holds (its configured ones included): beyond, socket_for fails
@@ -77,7 +88,19 @@ class Listeners {
   /// this address, else a new one, made as user (nullptr: as pmxd) and kept with the others.
   /// Port 0 is a port the kernel picks once per app: the index-th listen(0) of every instance
   /// shares it, as in Node's cluster. -1 and errno on failure (EMFILE: kMaxSockets reached).
-  int socket_for(const config::ListenAddress& address, int index, const Credentials* user = nullptr);
+  /// slot: the instance's; balanced TCP addresses give each slot its own socket.
+  int socket_for(const config::ListenAddress& address, int index, const Credentials* user = nullptr, int slot = 0);
+  /// Which slots get new connections (serving: their run accepts) and which keep their sockets
+  /// without (held: a run is on its way, or stopping). The sockets of every other slot are
+  /// closed, after the balancer stopped handing them connections; the kernel moves those
+  /// still queued in them to a serving slot. No effect without balancer.
+  void set_slots(const std::set<int>& serving, const std::set<int>& held);
+  /// Whether a ReuseportBalancer spreads the connections of this address's slots (else they
+  /// share one socket).
+  bool balanced(const config::ListenAddress& address) const;
+  /// Daemon-wide, set by main before the loop runs (`pmxd --no-balancer`, PMX_NO_BALANCER=1):
+  /// false, every address is one shared socket, as without CAP_BPF.
+  static void set_balancing(bool on) { balancing_ = on; }
   /// Closes every socket and removes the Unix socket files it made (those still its own).
   void close();
 
@@ -86,9 +109,9 @@ class Listeners {
   /// Whether one of the sockets is for this address (SO_REUSEPORT would let a second app of
   /// the same pmxd bind it too: the supervisor asks first).
   bool has(const config::ListenAddress& address) const;
-  /// The fds of the addresses bind() was given, in their order (fd 3 is the first); not the
-  /// sockets socket_for() added.
-  std::vector<int> fds() const;
+  /// The fds of the addresses bind() was given, for the instance in slot, in their order (fd 3
+  /// is the first); not the sockets socket_for() added.
+  std::vector<int> fds(int slot = 0);
   /// Those addresses ("*:3000").
   std::vector<std::string> texts() const;
   /// The first TCP port, for PORT; 0 when there is none.
@@ -97,12 +120,28 @@ class Listeners {
  private:
   struct Socket {
     config::ListenAddress address;  ///< as asked for (port 0 stays 0)
-    int fd = -1;
+    int fd = -1;                    ///< the shared socket; balanced: one of the slots' (-1: none left)
     int index = 0;                  ///< which listen(0) of an instance, for port 0
     SocketFile file;                ///< a Unix socket's file
+    std::optional<Credentials> made_as;  ///< the user the sockets are made as (none: pmxd)
+    int port = 0;                   ///< the port bound (port 0's, once the kernel picked it)
+    std::unique_ptr<ReuseportBalancer> balancer;  ///< TCP, from a second slot on, where it could be loaded
+    bool balance_tried = false;     ///< balance() ran (it is tried once)
+    int first_slot = -1;            ///< unbalanced: the first slot that asked
+    std::map<int, int> slots;       ///< balanced: slot -> its socket
+    std::vector<int> active;        ///< balanced: the sockets the balancer hands out
   };
+  /// The socket of s for slot: made now if s is balanced and the slot has none (the shared
+  /// one, or any of s's, if that fails).
+  int slot_fd(Socket& s, int slot);
+  /// Balances a TCP address's connections, if pmxd may load the balancer; tried once.
+  bool balance(Socket& s);
+  /// Hands s's connections to the sockets of the serving slots, in turn.
+  void take_turns(Socket& s);
   std::vector<Socket> sockets_;  ///< bind()'s first, then socket_for()'s
   std::size_t configured_ = 0;   ///< how many of sockets_ bind() made
+  std::set<int> serving_;        ///< the slots set serving by the last set_slots
+  static inline bool balancing_ = true;
 };
 
 /// Whether a and b name one socket: the same host and port, or the same path (a Unix socket's

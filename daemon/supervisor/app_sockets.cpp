@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <set>
 #include <utility>
 #include <spdlog/spdlog.h>
 
@@ -88,7 +89,7 @@ void AppSockets::answer_listen(Instance& in, NodeChannel& channel, const json& r
   for (const auto& [name, other] : registry_.apps()) {
     if (&other != &app && other.listeners.has(address)) return refuse(EADDRINUSE, "app '" + name + "' listens there");
   }
-  const int fd = app.listeners.socket_for(address, index, granted || !user ? nullptr : &*user);
+  const int fd = app.listeners.socket_for(address, index, granted || !user ? nullptr : &*user, in.app_instance);
   if (fd < 0) {
     const int err = errno;
     if (err == EMFILE && app.listeners.size() >= Listeners::kMaxSockets) {
@@ -123,6 +124,19 @@ Result<bool> AppSockets::bind(App& app, const config::AppSpec& spec) {
   for (const auto& t : app.listeners.texts()) list += (list.empty() ? "" : ", ") + t;
   spdlog::info("{}: listening on {}", app.name(), list);
   return true;
+}
+
+void AppSockets::update_slots(App& app) {
+  if (!app.listeners.bound()) return;
+  // A slot serves while its instance is online (a reload's replacement runs beside it in the
+  // same slot); it keeps its socket, out of the turn, while a run is on its way or stopping.
+  std::set<int> serving, held;
+  for (const auto& [id, in] : app.instances()) {
+    const State state = in->fsm.state();
+    if (state == State::Online) serving.insert(in->app_instance);
+    else if (!is_stopped(state)) held.insert(in->app_instance);
+  }
+  app.listeners.set_slots(serving, held);
 }
 
 void AppSockets::release_if_idle(App& app) {

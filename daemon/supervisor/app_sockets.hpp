@@ -34,6 +34,10 @@ class AppSockets {
   /// Binds the sockets of a cluster-mode app that has none bound (at its start, or when it
   /// starts again after a stop released them). An error names the address.
   Result<bool> bind(App& app, const config::AppSpec& spec);
+  /// After a state change of one of app's instances: which instance slots get new connections
+  /// (the online ones), which keep their sockets (on their way, stopping) and which let them go
+  /// (stopped; their queued connections move to a serving slot). See Listeners::set_slots.
+  void update_slots(App& app);
   /// Closes a cluster-mode app's sockets once none of its instances is left that is not
   /// stopped: a stopped app frees its port.
   void release_if_idle(App& app);

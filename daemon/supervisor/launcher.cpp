@@ -183,10 +183,11 @@ Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecD
       close_ends();
       return Error{"cannot listen on " + bound.error()};
     }
-    if (!owner.listeners.fds().empty()) {
+    if (auto fds = owner.listeners.fds(in.app_instance); !fds.empty()) {
       // systemd's socket activation: fds 3.., their count and names; LISTEN_PID is written by
-      // the child. PORT, unless the app's env or `port` set it, is the first TCP port.
-      req.inherited_fds = owner.listeners.fds();
+      // the child. PORT, unless the app's env or `port` set it, is the first TCP port. The
+      // instance's slot (NODE_APP_INSTANCE) has its own sockets where they are balanced.
+      req.inherited_fds = std::move(fds);
       req.listen_pid = true;
       req.env.push_back("LISTEN_FDS=" + std::to_string(req.inherited_fds.size()));
       std::string names;

@@ -208,6 +208,8 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     // launching -> online changes nothing a successor needs: the pid was written at the spawn.
     if (!(before == State::Launching && in.fsm.state() == State::Online)) state_.soon();
   }
+  // Before the effects: a stopping run leaves the turn of new connections before its signal.
+  if (fx.changed) sockets_.update_slots(registry_.apps().at(in.spec.name));
   apply(in, fx);
   if (fx.transition) health_.update(in);
   // A stop of an instance whose spawn waits for its turn (or for its dependencies): nothing was
