@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace pmx::daemon {
@@ -24,8 +25,22 @@ void CaptureJournal::unmap() {
 bool CaptureJournal::open(const std::string& path) {
   unmap();
   path_ = path;
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
+  // A journal an earlier pmxd left is mapped now, to be read by recover(); a missing one is made
+  // at the stream's first chunk (make()): an app that writes nothing costs no file, and starting
+  // many apps creates two files fewer each.
+  const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT;
+  return map(fd);
+}
+
+bool CaptureJournal::make() {
+  if (record_) return true;
+  if (path_.empty()) return false;
+  const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  return fd >= 0 && map(fd);
+}
+
+bool CaptureJournal::map(int fd) {
   struct stat st {};
   bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   const bool fresh = ok && static_cast<std::size_t>(st.st_size) < sizeof(Record);
@@ -43,7 +58,7 @@ bool CaptureJournal::open(const std::string& path) {
 }
 
 void CaptureJournal::begin(std::uint64_t length, std::uint64_t hash, const LineWriter::Positions& at) {
-  if (!record_) return;
+  if (!make()) return;
   record_->length = length;
   record_->hash = hash;
   record_->file = at.file;
@@ -52,7 +67,8 @@ void CaptureJournal::begin(std::uint64_t length, std::uint64_t hash, const LineW
 }
 
 void CaptureJournal::end(bool mid_line) {
-  if (!record_) return;
+  // No file and nothing to say (no chunk in flight, no line left open): none is needed.
+  if (!record_ && (!mid_line || !make())) return;
   record_->mid_line = mid_line ? 1 : 0;
   record_->in_flight = 0;
 }
@@ -60,6 +76,7 @@ void CaptureJournal::end(bool mid_line) {
 void CaptureJournal::remove() {
   unmap();
   if (!path_.empty()) ::unlink(path_.c_str());
+  path_.clear();  // nothing makes it again
 }
 
 std::uint64_t CaptureJournal::hash_bytes(const char* data, std::size_t len) {

@@ -44,15 +44,20 @@ class CaptureJournal {
   CaptureJournal(const CaptureJournal&) = delete;
   CaptureJournal& operator=(const CaptureJournal&) = delete;
 
-  /// Maps the journal at path, creating it (0600) when missing; a file that is not a journal
-  /// starts empty. Without a journal (it cannot be made) the pipe still works, without the
-  /// crash guarantee: false.
+  /// Maps the journal at path when it exists (what an earlier pmxd left); a missing one is
+  /// created (0600) only when there is something to record: at the stream's first chunk, or
+  /// when its files end inside a line. A file that is not a journal starts empty. Without a
+  /// journal (it cannot be opened or made) the pipe still works, without the crash guarantee:
+  /// false.
   bool open(const std::string& path);
+  /// Whether a journal file is mapped (none yet: nothing was ever in flight).
   bool valid() const { return record_ != nullptr; }
-  /// What the previous pmxd left: meaningful right after open().
+  /// Whether a chunk is journalled: mapped, or a file to make at the first one.
+  bool enabled() const { return record_ != nullptr || !path_.empty(); }
+  /// What the previous pmxd left: meaningful right after open(); null when it left no journal.
   const Record* record() const { return record_; }
 
-  /// Before a chunk's write.
+  /// Before a chunk's write; makes the journal file at the stream's first chunk.
   void begin(std::uint64_t length, std::uint64_t hash, const LineWriter::Positions& at);
   /// After the chunk's consume: nothing in flight; whether the files now end inside a line.
   void end(bool mid_line);
@@ -65,6 +70,10 @@ class CaptureJournal {
 
  private:
   void unmap();
+  /// Creates and maps the file at path_ if it is not mapped yet; false when that fails.
+  bool make();
+  /// Maps the open file fd (closed here), a page allocated, a fresh record in a new file.
+  bool map(int fd);
 
   Record* record_ = nullptr;
   std::string path_;

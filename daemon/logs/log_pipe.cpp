@@ -115,7 +115,7 @@ ssize_t LogPipe::peek(char* buffer, std::size_t max) {
 
 bool LogPipe::commit(const char* data, std::size_t len, bool whole) {
   // Journalled: a pmxd killed from here to the end is finished by the next one (recover()).
-  if (journal_.valid()) journal_.begin(len, CaptureJournal::hash_bytes(data, len), writer_->positions());
+  if (journal_.enabled()) journal_.begin(len, CaptureJournal::hash_bytes(data, len), writer_->positions());
   if (whole) writer_->write_lines(std::string_view(data, len));
   else writer_->write_partial(std::string_view(data, len));
   // Consumed only now that the bytes are in the files.

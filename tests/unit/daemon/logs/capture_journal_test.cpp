@@ -165,4 +165,52 @@ TEST_CASE("a line a killed pmxd left unterminated is continued by its stream, th
   err_pipe->close();
 }
 
+TEST_CASE("a stream that writes nothing makes no journal file, its first chunk makes one", "[logs]") {
+  // Starting 100 apps made 200 journal files before any app wrote a byte (on a filesystem where
+  // each new file costs a scan of the recently deleted ones, a third of pmxd's start work).
+  test::TempDir dir;
+  const std::string file = dir.path + "/app-out.log";
+  const std::string journal = dir.path + "/0.out.journal";
+  AppPipe app;
+  boost::asio::io_context io;
+  auto sink = std::make_shared<LogSink>(file);
+  auto pipe = LogPipe::open(io, app.read_end, std::make_shared<LineWriter>(sink, nullptr), journal);
+  pipe->start();
+  io.run_for(std::chrono::milliseconds(5));
+  CHECK(::access(journal.c_str(), F_OK) != 0);
+  pipe->settle();  // an exit with nothing written
+  CHECK(::access(journal.c_str(), F_OK) != 0);
+  app.write("first\n");
+  io.run_for(std::chrono::milliseconds(50));
+  CHECK(journal_file_text(file) == "first\n");
+  REQUIRE(::access(journal.c_str(), F_OK) == 0);
+  CaptureJournal::Record left{};
+  {
+    std::ifstream in(journal, std::ios::binary);
+    in.read(reinterpret_cast<char*>(&left), sizeof left);
+  }
+  CHECK(left.magic == CaptureJournal::kMagic);
+  CHECK(left.in_flight == 0);
+  pipe->close();
+  CHECK(::access(journal.c_str(), F_OK) != 0);  // removed with its instance
+}
+
+TEST_CASE("a line left unterminated when no chunk was journalled yet still makes the journal say so", "[logs]") {
+  test::TempDir dir;
+  const std::string journal = dir.path + "/0.out.journal";
+  {
+    CaptureJournal j;
+    REQUIRE(j.open(journal));
+    CHECK_FALSE(j.valid());
+    j.end(false);
+    CHECK(::access(journal.c_str(), F_OK) != 0);
+    j.end(true);
+    CHECK(j.valid());
+  }
+  CaptureJournal again;
+  REQUIRE(again.open(journal));
+  REQUIRE(again.record());
+  CHECK(again.record()->mid_line == 1);
+}
+
 }  // namespace pmx::daemon
