@@ -5,6 +5,7 @@
 
 #include "cli/autostart.hpp"
 #include "cli/commands.hpp"
+#include "cli/list_entries.hpp"
 
 extern char** environ;
 
@@ -51,19 +52,25 @@ json DaemonConnection::call(const std::string& method, const json& params, bool 
   return r.result.value_or(json());
 }
 
-std::string DaemonConnection::call_text(const std::string& method) {
+std::string DaemonConnection::call_text(const std::string& method, const json& params) {
   if (!client_.connected()) connect(client_, paths_, true);
   std::string text;
   client_.set_timeout(timeout());
-  ipc::Response r = client_.call_raw(method, json::object(), text);
+  ipc::Response r = client_.call_raw(method, params, text);
   if (unread(r)) {
     connect(client_, paths_, true);
     client_.set_timeout(timeout());
     text.clear();
-    r = client_.call_raw(method, json::object(), text);
+    r = client_.call_raw(method, params, text);
   }
   if (r.error) fail(*r.error);
   return text.empty() ? r.result.value_or(json()).dump() : text;
+}
+
+json DaemonConnection::call_entries(const std::string& method, const json& params) {
+  json entries = parse_list_entries(call_text(method, params));
+  if (entries.is_discarded()) throw Failure(kFailed, "pmxd's answer to " + method + " is not JSON");
+  return entries;
 }
 
 void DaemonConnection::fail(const ipc::RpcError& error) {

@@ -37,14 +37,17 @@ class DaemonConnection {
   /// for invalid params), an unreachable daemon Unreachable (exit 3).
   json call(const std::string& method, const json& params = json::object(), bool autostart = true);
   /// The result's JSON text as the daemon sent it (jlist prints it without re-encoding).
-  std::string call_text(const std::string& method);
+  std::string call_text(const std::string& method, const json& params = json::object());
+  /// A call whose result is jlist entries (list, start, restart), read only for the tables
+  /// and warnings (parse_list_entries).
+  json call_entries(const std::string& method, const json& params = json::object());
   /// Turns a daemon error into the exception that carries its exit code.
   [[noreturn]] static void fail(const ipc::RpcError& error);
 
   Style style() const { return detect_style(globals_.no_color); }
   /// The table of apps (or a word that there is none).
   void print_list(const json& apps) const;
-  void show_list() { print_list(call("list")); }
+  void show_list() { print_list(call_entries("list")); }
 
  private:
   std::chrono::milliseconds timeout() const;

@@ -58,7 +58,7 @@ void check_dependencies(const config::Ecosystem& eco, const std::set<std::string
 int run_on_file(DaemonConnection& s, const FileAction& action, const std::string& arg, const FileOptions& fo) {
   const config::Ecosystem eco = load_file(arg, fo, action.starts_new);
   std::set<std::string> registered;
-  for (const auto& app : s.call("list")) registered.insert(app.value("name", ""));
+  for (const auto& app : s.call_entries("list")) registered.insert(app.value("name", ""));
   if (action.starts_new) check_dependencies(eco, registered);
 
   json to_start = json::array();
@@ -102,10 +102,10 @@ int run_on_file(DaemonConnection& s, const FileAction& action, const std::string
                                    {"limits", {{app.name, limits[app.name]}}}}));
       }
     } else {
-      add(s.call(restart_verb, {{"targets", restart_names}, {"limits", limits}}));
+      add(s.call_entries(restart_verb, {{"targets", restart_names}, {"limits", limits}}));
     }
   }
-  if (!to_start.empty()) add(s.call("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}}));
+  if (!to_start.empty()) add(s.call_entries("start", {{"apps", to_start}, {"env", caller_env()}, {"force", fo.force}}));
   s.show_list();
   return report_errored(settled);
 }
