@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "daemon/control/control_server.hpp"
+#include "daemon/control/heap_trim.hpp"
 
 namespace pmx::daemon {
 
@@ -237,6 +238,7 @@ void Session::write_next() {
     if (self->closed_) return;
     self->last_active_ = std::chrono::steady_clock::now();
     auto done = self->queue_.pop_front();
+    trim_heap_after_reply(self->socket_.get_executor(), bytes->size());
     if (ec) {
       self->close();
       if (done.after) done.after();
