@@ -78,26 +78,7 @@ std::string write_graceful_server(const TempHome& home) {
 
 /// The express folder (node_modules/express), installed with npm at the first use in this
 /// build tree; empty when it cannot be.
-std::string express_folder() {
-  const std::string dir = std::string(PMX_NODE_MODULES_DIR) + "/express";
-  if (file_exists(dir + "/node_modules/express/package.json")) return dir;
-  if (run_process({"/bin/sh", "-c", "command -v npm"}).exit_code != 0) return "";
-  ::mkdir(PMX_NODE_MODULES_DIR, 0755);
-  // Into a folder of its own, renamed into place: tests running at once never see half of it.
-  const std::string tmp = dir + ".tmp." + std::to_string(::getpid());
-  RunOptions options;
-  options.timeout = 180s;
-  const RunResult installed = run_process(
-      {"/bin/sh", "-c", "mkdir -p '" + tmp + "' && cd '" + tmp + "' && echo '{}' > package.json && "
-                        "npm install --no-audit --no-fund --no-update-notifier --loglevel=error express@4 >&2"},
-      options);
-  if (installed.exit_code == 0 && ::rename(tmp.c_str(), dir.c_str()) != 0) run_process({"rm", "-rf", tmp});
-  if (installed.exit_code != 0) {
-    WARN("npm install express failed (no registry to reach?): " << installed.err);
-    run_process({"rm", "-rf", tmp});
-  }
-  return file_exists(dir + "/node_modules/express/package.json") ? dir : "";
-}
+std::string express_folder() { return npm_package_folder("express", "express", "express@4"); }
 
 /// An express app as its generator writes them (bin/www), with the graceful handler its docs
 /// recommend: server.close() on SIGINT, exit in the callback.

@@ -916,6 +916,30 @@ std::vector<std::string> fd3_web_start(const TempHome& home, const std::vector<s
 bool have_python() { return run_process({"/bin/sh", "-c", "command -v python3"}).exit_code == 0; }
 bool have_node() { return run_process({"/bin/sh", "-c", "command -v node"}).exit_code == 0; }
 
+std::string npm_package_folder(const std::string& folder, const std::string& package, const std::string& spec) {
+  const std::string dir = std::string(PMX_NODE_MODULES_DIR) + "/" + folder;
+  const std::string manifest = dir + "/node_modules/" + package + "/package.json";
+  if (file_exists(manifest)) return dir;
+  if (run_process({"/bin/sh", "-c", "command -v npm"}).exit_code != 0) return "";
+  ::mkdir(PMX_NODE_MODULES_DIR, 0755);
+  // Into a folder of its own, renamed into place: tests running at once never see half of it.
+  const std::string tmp = dir + ".tmp." + std::to_string(::getpid());
+  RunOptions options;
+  options.timeout = std::chrono::seconds(180);
+  const RunResult installed = run_process(
+      {"/bin/sh", "-c", "mkdir -p '" + tmp + "' && cd '" + tmp + "' && echo '{}' > package.json && "
+                        "npm install --no-audit --no-fund --no-update-notifier --loglevel=error " + spec + " >&2"},
+      options);
+  if (installed.exit_code == 0 && ::rename(tmp.c_str(), dir.c_str()) != 0) {
+    run_process({"rm", "-rf", tmp});  // another test was first
+  }
+  if (installed.exit_code != 0) {
+    WARN("npm install " << spec << " failed (no registry to reach?): " << installed.err);
+    run_process({"rm", "-rf", tmp});
+  }
+  return file_exists(manifest) ? dir : "";
+}
+
 namespace {
 
 std::vector<std::string> words(const std::string& text) {

@@ -295,6 +295,11 @@ bool have_python();
 /// Whether node is on PATH.
 bool have_node();
 
+/// A folder holding node_modules/<package>, installed from npm (`npm install <spec>`) into
+/// <build>/node_packages/<folder> at the first use in this build tree and kept; empty, with a
+/// warning, when npm cannot install it (no registry to reach).
+std::string npm_package_folder(const std::string& folder, const std::string& package, const std::string& spec);
+
 /// Writes a Python HTTP server that serves from the socket at fd 3 (LISTEN_FDS), as a
 /// socket-activated server does, into home's scratch folder; returns its path. It answers
 /// "<pid> <LISTEN_FDS> <LISTEN_PID> <LISTEN_FDNAMES> <PORT>".

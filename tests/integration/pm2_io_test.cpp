@@ -16,28 +16,7 @@ using namespace std::chrono_literals;
 namespace {
 
 /// The folder holding node_modules/@pm2/io, installed at the first use; empty when it cannot be.
-std::string pm2_io_folder() {
-  const std::string dir = std::string(PMX_NODE_MODULES_DIR) + "/pm2-io";
-  if (file_exists(dir + "/node_modules/@pm2/io/package.json")) return dir;
-  if (run_process({"/bin/sh", "-c", "command -v npm"}).exit_code != 0) return "";
-  ::mkdir(PMX_NODE_MODULES_DIR, 0755);
-  // Into a folder of its own, renamed into place: tests running at once never see half of it.
-  const std::string tmp = dir + ".tmp." + std::to_string(::getpid());
-  RunOptions options;
-  options.timeout = 180s;
-  const RunResult installed = run_process(
-      {"/bin/sh", "-c", "mkdir -p '" + tmp + "' && cd '" + tmp + "' && echo '{}' > package.json && "
-                        "npm install --no-audit --no-fund --no-update-notifier --loglevel=error @pm2/io@6 >&2"},
-      options);
-  if (installed.exit_code == 0 && ::rename(tmp.c_str(), dir.c_str()) != 0) {
-    run_process({"rm", "-rf", tmp});  // another test was first
-  }
-  if (installed.exit_code != 0) {
-    WARN("npm install @pm2/io failed (no registry to reach?): " << installed.err);
-    run_process({"rm", "-rf", tmp});
-  }
-  return file_exists(dir + "/node_modules/@pm2/io/package.json") ? dir : "";
-}
+std::string pm2_io_folder() { return npm_package_folder("pm2-io", "@pm2/io", "@pm2/io@6"); }
 
 /// An app as @pm2/io's README writes them: a gauge, a counter, a meter, a histogram, an action.
 std::string write_pm2_io_app(const TempHome& home, const std::string& folder) {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -256,8 +257,17 @@ TEST_CASE("after a pmxd crash the next pmxd finds a run's v1 cgroups by name, an
   }
   if (!folder.empty()) {
     std::istringstream procs(read_file(folder + "/cgroup.procs").value_or(""));
-    for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+    std::vector<pid_t> killed;
+    for (pid_t pid; procs >> pid;) {
+      ::kill(pid, SIGKILL);
+      killed.push_back(pid);
+    }
     REQUIRE(wait_until([&] { return read_file(folder + "/cgroup.procs").value_or("x").empty(); }, 10s));
+    // Reaped too (by init: their pmxd is gone): a v1 cgroup whose dead tasks are not yet reaped
+    // cannot be removed (EBUSY), and the next pmxd would find it busy, as it would an adopted run's.
+    REQUIRE(wait_until([&] {
+      return std::all_of(killed.begin(), killed.end(), [](pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; });
+    }, 10s));
   } else {
     ::kill(leader, SIGKILL);
   }
