@@ -23,21 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A connected TCP socket to 127.0.0.1:port, or -1.
-int drain_test_connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /// One HTTP/1.1 keep-alive request on fd and its whole response (headers and a
 /// Content-Length body), or nullopt when the connection ends or fails first, or at timeout.
 std::optional<std::string> drain_test_exchange(int fd, std::chrono::milliseconds timeout) {
@@ -181,7 +166,7 @@ TEST_CASE("a request sent on an idle keep-alive connection after a fork-mode app
   REQUIRE_EXIT(s.pmx({"start", write_graceful_server(s.home), "--name", "web", "--kill-timeout", "9000"}, opts), 0);
   REQUIRE(wait_until([&] { return http_get(port, "/", 1s).has_value(); }, 10s));
 
-  const int fd = drain_test_connect(port);
+  const int fd = connect_loopback(port);
   REQUIRE(fd >= 0);
   const auto first = drain_test_exchange(fd, 5s);
   REQUIRE(first);  // the connection is now idle and kept alive
@@ -191,7 +176,7 @@ TEST_CASE("a request sent on an idle keep-alive connection after a fork-mode app
   // The port closes when the app stops accepting: before this change, in the same moment
   // Node's server.close() closed the idle connection too.
   const bool closed = wait_until([&] {
-    const int probe = drain_test_connect(port);
+    const int probe = connect_loopback(port);
     if (probe < 0) return true;
     ::close(probe);
     return false;
@@ -220,13 +205,13 @@ TEST_CASE("a Node app run with --no-pmx has its own server.close() left to Node:
                      opts),
                0);
   REQUIRE(wait_until([&] { return http_get(port, "/", 1s).has_value(); }, 10s));
-  const int fd = drain_test_connect(port);
+  const int fd = connect_loopback(port);
   REQUIRE(fd >= 0);
   REQUIRE(drain_test_exchange(fd, 5s));
   RunResult stopped;
   std::thread stopper([&] { stopped = s.pmx({"stop", "web"}); });
   const bool closed = wait_until([&] {
-    const int probe = drain_test_connect(port);
+    const int probe = connect_loopback(port);
     if (probe < 0) return true;
     ::close(probe);
     return false;

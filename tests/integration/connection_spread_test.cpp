@@ -35,20 +35,6 @@ std::string write_pid_server(const TempHome& home) {
   return path;
 }
 
-int connect_to(int port, bool nonblocking) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-  if (fd < 0) return -1;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /// One HTTP/1.1 response read from fd within the deadline: its body, and whether the server
 /// said Connection: close. nullopt: the connection ended or failed first.
 struct Response {
@@ -91,7 +77,7 @@ bool send_request(int fd) {
 /// every one has answered, so no instance can take a connection another one let go.
 std::vector<std::string> pids_of_connections(int port, int n) {
   std::vector<int> fds;
-  for (int i = 0; i < n; ++i) fds.push_back(connect_to(port, true));
+  for (int i = 0; i < n; ++i) fds.push_back(connect_loopback(port, true));
   std::vector<std::string> pids;
   const auto deadline = Clock::now() + 15s;
   for (int fd : fds) {
@@ -138,7 +124,7 @@ class KeepAlivePool {
   void run(int port) {
     int fd = -1;
     while (!stop_) {
-      if (fd < 0) fd = connect_to(port, false);
+      if (fd < 0) fd = connect_loopback(port, false);
       std::optional<Response> r;
       if (fd >= 0 && send_request(fd)) r = read_response(fd, Clock::now() + 5s);
       if (!r) {

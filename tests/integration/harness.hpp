@@ -290,6 +290,9 @@ int free_port();
 /// listens on it.
 bool port_is_free(int port);
 
+/// A TCP socket connected (or, nonblocking, connecting) to 127.0.0.1:port; -1 when refused.
+int connect_loopback(int port, bool nonblocking = false);
+
 /// Whether python3 is on PATH (the Python fixtures need it).
 bool have_python();
 /// Whether node is on PATH.

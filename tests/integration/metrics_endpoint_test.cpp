@@ -22,20 +22,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A connected socket to 127.0.0.1:port, -1 when refused.
-int scrape_connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 /// Everything the server sends on fd until it closes, or until the deadline (nullopt then).
 std::optional<std::string> scrape_read_all(int fd, milliseconds timeout) {
   std::string out;
@@ -54,7 +40,7 @@ std::optional<std::string> scrape_read_all(int fd, milliseconds timeout) {
 
 /// The whole response (status line, headers, body) to request; nullopt when refused or slow.
 std::optional<std::string> scrape_exchange(int port, const std::string& request) {
-  const int fd = scrape_connect(port);
+  const int fd = connect_loopback(port);
   if (fd < 0) return std::nullopt;
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   auto out = scrape_read_all(fd, 10s);
@@ -185,7 +171,7 @@ TEST_CASE("the endpoint answers GET /metrics only and nothing a scraper sends hu
   CHECK_FALSE(scrape_exchange(port, "GET /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").value_or("").starts_with("HTTP/1.1 200"));
   // Keep-alive: two scrapes on one connection.
   {
-    const int fd = scrape_connect(port);
+    const int fd = connect_loopback(port);
     REQUIRE(fd >= 0);
     const std::string two = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" + scrape_get("/metrics");
     ::send(fd, two.data(), two.size(), MSG_NOSIGNAL);
@@ -198,7 +184,7 @@ TEST_CASE("the endpoint answers GET /metrics only and nothing a scraper sends hu
   // Connections over the cap are closed at once; silent ones do not stop a scrape.
   std::vector<int> idle;
   for (int i = 0; i < 80; ++i) {
-    const int fd = scrape_connect(port);
+    const int fd = connect_loopback(port);
     if (fd >= 0) idle.push_back(fd);
   }
   const int over = idle.back();
