@@ -67,7 +67,8 @@ std::string DaemonConnection::call_text(const std::string& method, const json& p
   return text.empty() ? r.result.value_or(json()).dump() : text;
 }
 
-json DaemonConnection::call_entries(const std::string& method, const json& params) {
+json DaemonConnection::call_entries(const std::string& method, json params) {
+  params["brief"] = true;
   json entries = parse_list_entries(call_text(method, params));
   if (entries.is_discarded()) throw Failure(kFailed, "pmxd's answer to " + method + " is not JSON");
   return entries;

@@ -39,8 +39,8 @@ class DaemonConnection {
   /// The result's JSON text as the daemon sent it (jlist prints it without re-encoding).
   std::string call_text(const std::string& method, const json& params = json::object());
   /// A call whose result is jlist entries (list, start, restart), read only for the tables
-  /// and warnings (parse_list_entries).
-  json call_entries(const std::string& method, const json& params = json::object());
+  /// and warnings (parse_list_entries): asked for without the environments ("brief").
+  json call_entries(const std::string& method, json params = json::object());
   /// Turns a daemon error into the exception that carries its exit code.
   [[noreturn]] static void fail(const ipc::RpcError& error);
 

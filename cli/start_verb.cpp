@@ -158,7 +158,7 @@ int start_script(DaemonConnection& s, const StartOptions& o) {
     throw Failure(kUsage, "script not found: " + config::absolute_path(script, base) + " (nor an app of that name or id)");
   }
   json params{{"app", build_spec(o, path)}, {"env", caller_env()}, {"force", o.on("force")}};
-  json started = s.call_entries("start", params);
+  json started = s.call_entries("start", std::move(params));
   s.show_list();
   return report_errored(started);
 }

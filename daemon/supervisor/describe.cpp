@@ -2,6 +2,7 @@
 #include "daemon/supervisor/describe.hpp"
 
 #include "config/app_options.hpp"
+#include "config/json_access.hpp"
 #include "config/json_depth.hpp"
 
 #include <pwd.h>
@@ -130,7 +131,13 @@ const std::string& CallerEnvTexts::text_of(const config::Env& env) {
   return it->second;
 }
 
-std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home, CallerEnvTexts& callers) {
+EntryShape entry_shape(const nlohmann::json& params) {
+  const auto brief = config::bool_field(params, "brief");
+  return brief && *brief == true ? EntryShape::Brief : EntryShape::Full;
+}
+
+std::string describe(const Instance& in, std::int64_t now_ms, const std::string& home, CallerEnvTexts& callers,
+                     EntryShape shape) {
   using json = nlohmann::json;
   const auto& s = in.spec;
   const State state = in.fsm.state();
@@ -181,12 +188,17 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
   pm2_env["axm_monitor"] = axm_monitor(in.metrics);
   pm2_env["pmx_metrics_dropped"] = in.metrics.dropped;
   pm2_env["pmx_preload_errors"] = in.metrics.runtime ? in.metrics.runtime->errors : 0;
-  // The environment is spliced in as text: the caller's part, most of it, is encoded once per
-  // reply for all the instances that share it.
-  const std::string env_text = environment_text(in, home, callers);
   std::string pm2_env_text = pm2_env.dump(-1, ' ', false, json::error_handler_t::replace);
-  pm2_env_text.pop_back();  // its closing brace
-  append_env_entries(pm2_env_text, env_text, pm2_env);
+  if (shape == EntryShape::Full) {
+    // The environment is spliced in as text, before pm2_env's closing brace: the caller's part,
+    // most of it, is encoded once per reply for all the instances that share it.
+    const std::string env_text = environment_text(in, home, callers);
+    pm2_env_text.pop_back();
+    append_env_entries(pm2_env_text, env_text, pm2_env);
+    pm2_env_text += R"(,"env":)";
+    pm2_env_text += env_text;
+    pm2_env_text += '}';
+  }
   json entry{
       {"pid", alive ? in.pid : 0},
       {"name", s.name},
@@ -197,9 +209,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
   out.pop_back();
   out += R"(,"pm2_env":)";
   out += pm2_env_text;
-  out += R"(,"env":)";
-  out += env_text;
-  out += "}}";
+  out += '}';
   return out;
 }
 

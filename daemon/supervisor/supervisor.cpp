@@ -635,7 +635,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
   }
   // An instance waiting for an errored dependency is answered as it is: it will not start by itself.
   waiters_.wait_for(ids, [this](const Instance* in) { return settled_or_gone(in) || start_order_.stuck(*in); },
-           [this, ids, reply] { reply.ok_text(describe_all(ids)); });
+           [this, ids, reply, shape = entry_shape(params)] { reply.ok_text(describe_all(ids, shape)); });
 }
 
 int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id,
@@ -774,7 +774,7 @@ void Supervisor::adopt_from_state() {
   state_.soon();
 }
 
-std::string Supervisor::describe_all(const std::vector<int>& ids) {
+std::string Supervisor::describe_all(const std::vector<int>& ids, EntryShape shape) {
   std::string out = "[";
   const std::int64_t wall = now_ms();
   CallerEnvTexts callers;
@@ -782,7 +782,7 @@ std::string Supervisor::describe_all(const std::vector<int>& ids) {
     Instance* in = registry_.find(id);
     if (!in) continue;
     if (out.size() > 1) out += ',';
-    out += describe(*in, wall, options_.paths.home, callers);
+    out += describe(*in, wall, options_.paths.home, callers, shape);
   }
   out += ']';
   return out;

@@ -32,6 +32,7 @@
 #include "daemon/listeners/metrics_endpoint.hpp"
 #include "daemon/supervisor/app_messages.hpp"
 #include "daemon/supervisor/app_sockets.hpp"
+#include "daemon/supervisor/describe.hpp"
 #include "daemon/supervisor/exit_recorder.hpp"
 #include "daemon/supervisor/health_checks.hpp"
 #include "daemon/supervisor/launcher.hpp"
@@ -201,8 +202,8 @@ class Supervisor {
   void stop_in_order(const std::vector<int>& ids, std::function<void()> done);
   struct StopPlan;
   void stop_next_wave(std::shared_ptr<StopPlan> plan);
-  /// The jlist entries of ids, as JSON text.
-  std::string describe_all(const std::vector<int>& ids);
+  /// The jlist entries of ids, as JSON text (without environments when brief: EntryShape).
+  std::string describe_all(const std::vector<int>& ids, EntryShape shape = EntryShape::Full);
 
   /// Puts in into the registry, with its cron and its app's watch.
   Instance& insert(std::unique_ptr<Instance> in);

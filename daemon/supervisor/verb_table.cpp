@@ -64,7 +64,7 @@ void Supervisor::register_verbs() {
       restart_triggers_.set_watch(ids, false);
       state_.soon();
     }
-    stop_in_order(ids, [this, ids, reply] { reply.ok_text(describe_all(ids)); });
+    stop_in_order(ids, [this, ids, reply, shape = entry_shape(params)] { reply.ok_text(describe_all(ids, shape)); });
   }));
 
   unless_shutting_down("restart", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
@@ -79,7 +79,7 @@ void Supervisor::register_verbs() {
     if (watch && !watch->is_null()) state_.soon();
     for (int id : ids) dispatch(*registry_.find(id), Event::Restart);
     waiters_.wait_for(ids, settled_or_gone,
-             [this, ids, reply] { reply.ok_text(describe_all(ids)); });
+             [this, ids, reply, shape = entry_shape(params)] { reply.ok_text(describe_all(ids, shape)); });
   }));
 
   unless_shutting_down("reload", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
@@ -131,10 +131,10 @@ void Supervisor::register_verbs() {
     reply.ok({{"signal", config::signal_name(signo)}, {"ids", sent}});
   }));
 
-  server_.on("list", [this](const json&, const Reply& reply) {
+  server_.on("list", [this](const json& params, const Reply& reply) {
     std::vector<int> ids;
     for (const auto& [id, in] : registry_.by_id()) ids.push_back(id);
-    reply.ok_text(describe_all(ids));
+    reply.ok_text(describe_all(ids, entry_shape(params)));
   });
 
   server_.on("metrics", [this](const json& params, const Reply& reply) {

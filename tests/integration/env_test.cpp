@@ -83,3 +83,34 @@ TEST_CASE("NODE_APP_INSTANCE and unique_id differ between apps", "[integration][
   CHECK(ea["NODE_APP_INSTANCE"] == "0");
   CHECK(eb["NODE_APP_INSTANCE"] == "0");
 }
+
+TEST_CASE("entries asked for brief leave out the environment, jlist keeps it", "[integration][env]") {
+  Session s;
+  std::string dump = s.home.scratch("env.txt");
+  REQUIRE_EXIT(s.pmx({"start", bin::kEnvDump, "--name", "envapp", "--", dump}, with_foo("1")), 0);
+
+  RawClient c;
+  REQUIRE(c.connect(s.home.socket()));
+  const auto full = c.call(1, "list");
+  const auto brief = c.call(2, "list", {{"brief", true}});
+  REQUIRE(full);
+  REQUIRE(brief);
+  INFO("brief: " << brief->dump());
+  const json& full_entry = (*full)["result"].at(0);
+  const json& brief_entry = (*brief)["result"].at(0);
+  CHECK(full_entry["pm2_env"]["env"].value("FOO", "") == "1");
+  CHECK(full_entry["pm2_env"].value("FOO", "") == "1");  // PM2's copy at the top of pm2_env
+  CHECK_FALSE(brief_entry["pm2_env"].contains("env"));
+  CHECK_FALSE(brief_entry["pm2_env"].contains("FOO"));
+  // Everything else is the same entry.
+  CHECK(brief_entry["pm_id"] == full_entry["pm_id"]);
+  CHECK(brief_entry["pm2_env"]["status"] == "online");
+  CHECK(brief_entry["pm2_env"]["unique_id"] == full_entry["pm2_env"]["unique_id"]);
+  CHECK(brief_entry["pm2_env"]["pm_out_log_path"] == full_entry["pm2_env"]["pm_out_log_path"]);
+
+  // `pmx jlist` shows the environment, `pmx list` still draws its table.
+  CHECK(s.app("envapp")["pm2_env"]["env"].value("FOO", "") == "1");
+  const auto list = s.pmx({"list"});
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.find("envapp") != std::string::npos);
+}
