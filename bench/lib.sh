@@ -55,11 +55,11 @@ check_tools() {
 }
 check_cc() { command -v "$CC" >/dev/null || die "no C compiler '$CC'"; }
 
-# make_work NAME: WORK=/tmp/NAME.XXXXXX holding both daemons' homes, so the real ~/.pmx and
+# make_work NAME: WORK=${TMPDIR:-/tmp}/NAME.XXXXXX holding both daemons' homes, so the real ~/.pmx and
 # ~/.pm2 are never touched, and the trap that stops both daemons on exit, also on failure or
 # Ctrl-C.
 make_work() {
-  WORK=$(mktemp -d "/tmp/$1.XXXXXX") || die "cannot make a temp dir"
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || die "cannot make a temp dir"
   export PMX_HOME=$WORK/pmx-home PM2_HOME=$WORK/pm2-home PMXD
   mkdir -p "$PMX_HOME" "$PM2_HOME"
   trap cleanup EXIT
