@@ -1,5 +1,8 @@
-// spawn: a fork (clone3 into the cgroup) + exec with a close-on-exec error pipe (systemd exec_fd, tini);
-// pmxd never waits for its child.
+// spawn: a child (clone3 into the cgroup) + exec with a close-on-exec error pipe (systemd exec_fd,
+// tini); pmxd never waits for its child. On x86-64 the child shares pmxd's memory until its exec
+// (CLONE_VM without CLONE_VFORK, on a stack of its own), as posix_spawn's does but without
+// suspending pmxd: no copy of pmxd's page tables, and none of the copy-on-write faults pmxd
+// took after each fork on every page it wrote. Elsewhere it is a fork.
 #include "daemon/process/spawn.hpp"
 
 #include "config/paths.hpp"
@@ -12,7 +15,9 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -79,12 +84,74 @@ struct ChildPlan {
   std::size_t group_count;
 };
 
+#if defined(__x86_64__)
+#define PMX_SHARED_MEMORY_CHILD 1
+/// A system call that returns -errno and never writes errno. A child that shares pmxd's memory
+/// also shares the thread pointer, so libc's errno in it would be pmxd's main thread's: every
+/// call the child makes goes through this.
+PMX_CHILD_CODE inline long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  long ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+  return ret;
+}
+
+// clone3 with a stack of the child's own: the child starts on it inside this function, where
+// nothing of the caller's frame is needed, calls fn(arg) and exits with what it returns (libc's
+// clone() does the same for clone(2), which cannot put the child into a cgroup).
+// long clone3_on_stack(CloneArgs* args, size_t size, int (*fn)(void*), void* arg)
+extern "C" long pmx_clone3_on_stack(void* args, unsigned long size, int (*fn)(void*), void* arg);
+static_assert(SYS_clone3 == 435 && SYS_exit_group == 231, "x86-64 system call numbers");
+__asm__(R"(
+  .pushsection .text
+  .p2align 4
+  .type pmx_clone3_on_stack,@function
+pmx_clone3_on_stack:
+  endbr64
+  mov %rcx, %r8
+  mov $435, %eax
+  syscall
+  test %rax, %rax
+  jz 1f
+  ret
+1:
+  xor %ebp, %ebp
+  mov %r8, %rdi
+  call *%rdx
+  mov %eax, %edi
+  mov $231, %eax
+  syscall
+  hlt
+  .size pmx_clone3_on_stack, .-pmx_clone3_on_stack
+  .popsection
+)");
+#else
+#define PMX_SHARED_MEMORY_CHILD 0
+/// A system call that returns -errno (a forked child has errno of its own).
+PMX_CHILD_CODE inline long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+  const long r = syscall(n, a, b, c, d, e, f);
+  return r < 0 ? -errno : r;
+}
+#endif
+
+template <typename T>
+PMX_CHILD_CODE inline long arg(T* p) {
+  return reinterpret_cast<long>(p);
+}
+
 [[noreturn]] PMX_CHILD_CODE void child_fail(int pipe_fd, int step, int err) {
   ChildError e{step, err, 0};
-  ssize_t ignored = write(pipe_fd, &e, sizeof e);
-  (void)ignored;
-  syscall(SYS_exit_group, err == EACCES ? 126 : 127);
+  sys(SYS_write, pipe_fd, arg(&e), sizeof e);
+  sys(SYS_exit_group, err == EACCES ? 126 : 127);
   __builtin_unreachable();
+}
+
+/// fd as newfd, close-on-exec cleared (dup2 without libc; dup3 refuses fd == newfd).
+PMX_CHILD_CODE long move_fd(int fd, int newfd) {
+  if (fd == newfd) return sys(SYS_fcntl, fd, F_SETFD, 0);
+  return sys(SYS_dup3, fd, newfd, 0);
 }
 
 /// Writes n in decimal at out, NUL-terminated (out has room for 20 digits).
@@ -102,66 +169,98 @@ PMX_CHILD_CODE void write_decimal(char* out, long n) {
 /// Closes fds lowest..highest.
 PMX_CHILD_CODE void close_range_of(unsigned lowest, unsigned highest) {
 #ifdef SYS_close_range
-  if (syscall(SYS_close_range, lowest, highest, 0) == 0) return;
+  if (sys(SYS_close_range, lowest, highest, 0) == 0) return;
 #endif
-  for (unsigned fd = lowest; fd <= highest && fd < 65536; ++fd) close(static_cast<int>(fd));
+  for (unsigned fd = lowest; fd <= highest && fd < 65536; ++fd) sys(SYS_close, static_cast<int>(fd));
 }
 
-/// The child, from the fork to the exec: async-signal-safe calls only, and raw system calls
-/// where libc keeps process-wide state (credentials: libc's setuid would try to signal pmxd's
-/// other threads, which the copy does not have).
-PMX_CHILD_CODE int child_main(void* arg) {
-  const ChildPlan& p = *static_cast<const ChildPlan*>(arg);
-  struct sigaction dfl{};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
+/// The kernel's struct sigaction (rt_sigaction(2)) on x86-64.
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  unsigned long mask;
+};
+
+/// Every disposition back to the default, then every signal unblocked: from here a signal
+/// aimed at the child meets the child, never pmxd's handlers.
+PMX_CHILD_CODE void reset_signals() {
+#if !PMX_SHARED_MEMORY_CHILD
+  // A forked child has its own errno: libc's calls, whatever the kernel's struct is here.
+  struct sigaction libc_dfl{};
+  libc_dfl.sa_handler = SIG_DFL;
+  sigemptyset(&libc_dfl.sa_mask);
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &libc_dfl, nullptr);
   }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (p.procs_fd >= 0 && write(p.procs_fd, "0\n", 2) < 0) child_fail(p.err_pipe, 2, errno);
+  sigset_t all_unblocked;
+  sigemptyset(&all_unblocked);
+  sigprocmask(SIG_SETMASK, &all_unblocked, nullptr);
+#else
+  KernelSigaction dfl{};
+  dfl.handler = SIG_DFL;
+  for (int sig = 1; sig <= 64; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sys(SYS_rt_sigaction, sig, arg(&dfl), 0, sizeof dfl.mask);
+  }
+  unsigned long none = 0;
+  sys(SYS_rt_sigprocmask, SIG_SETMASK, arg(&none), 0, sizeof none);
+#endif
+}
+
+/// The child, from the clone to the exec: system calls only (sys), on data prepared before the
+/// clone, which pmxd keeps as it is until the child is past its exec (ChildImage).
+PMX_CHILD_CODE int child_main(void* arg_ptr) {
+  const ChildPlan& p = *static_cast<const ChildPlan*>(arg_ptr);
+  reset_signals();
+  if (p.procs_fd >= 0) {
+    if (const long r = sys(SYS_write, p.procs_fd, arg("0\n"), 2); r < 0) child_fail(p.err_pipe, 2, static_cast<int>(-r));
+  }
   for (int i = 0; i < p.join_count; ++i) {
-    if (write(p.join_fds[i], "0\n", 2) < 0) child_fail(p.err_pipe, 2, errno);
+    if (const long r = sys(SYS_write, p.join_fds[i], arg("0\n"), 2); r < 0) child_fail(p.err_pipe, 2, static_cast<int>(-r));
   }
-  setsid();
-  if (p.devnull >= 0) dup2(p.devnull, 0);
-  dup2(p.stdout_fd, 1);
-  dup2(p.stderr_fd, 2);
+  sys(SYS_setsid);
+  if (p.devnull >= 0) move_fd(p.devnull, 0);
+  move_fd(p.stdout_fd, 1);
+  move_fd(p.stderr_fd, 2);
   // The fd plan: 0-2 stdio, the listening sockets and Node's channel at 3.., nothing else but
   // the exec-error pipe at its high fd (close-on-exec).
-  if (p.err_pipe != p.report_fd && dup3(p.err_pipe, p.report_fd, O_CLOEXEC) < 0) syscall(SYS_exit_group, 127);
+  if (p.err_pipe != p.report_fd && sys(SYS_dup3, p.err_pipe, p.report_fd, O_CLOEXEC) < 0) sys(SYS_exit_group, 127);
   const int first_free = 3 + p.inherited_count;
   if (p.inherited_count > 0) {
     // Each fd goes out of the way first (one may sit where another must go), then down into
-    // place; dup2 clears close-on-exec. The copies above are closed below.
+    // place, close-on-exec cleared. The copies above are closed below.
     int moved[kMaxInheritedFds];
     for (int i = 0; i < p.inherited_count; ++i) {
-      moved[i] = fcntl(p.inherited_fds[i], F_DUPFD_CLOEXEC, first_free);
-      if (moved[i] < 0) child_fail(p.report_fd, 4, errno);
+      const long r = sys(SYS_fcntl, p.inherited_fds[i], F_DUPFD_CLOEXEC, first_free);
+      if (r < 0) child_fail(p.report_fd, 4, static_cast<int>(-r));
+      moved[i] = static_cast<int>(r);
     }
     for (int i = 0; i < p.inherited_count; ++i) {
-      if (dup2(moved[i], 3 + i) < 0) child_fail(p.report_fd, 4, errno);
+      if (const long r = move_fd(moved[i], 3 + i); r < 0) child_fail(p.report_fd, 4, static_cast<int>(-r));
     }
   }
-  if (p.listen_pid) write_decimal(p.listen_pid, static_cast<long>(syscall(SYS_getpid)));
+  if (p.listen_pid) write_decimal(p.listen_pid, sys(SYS_getpid));
   close_range_of(static_cast<unsigned>(first_free), static_cast<unsigned>(p.report_fd) - 1);
   close_range_of(static_cast<unsigned>(p.report_fd) + 1, ~0U);
   // Drop privileges last: the group list, then the group, then the user.
-  if (p.drop && (syscall(SYS_setgroups, p.group_count, p.groups) != 0 || syscall(SYS_setgid, p.gid) != 0)) {
-    child_fail(p.report_fd, 3, errno);
+  if (p.drop) {
+    long r = sys(SYS_setgroups, static_cast<long>(p.group_count), arg(p.groups));
+    if (r == 0) r = sys(SYS_setgid, p.gid);
+    if (r < 0) child_fail(p.report_fd, 3, static_cast<int>(-r));
   }
-  if (p.uid && syscall(SYS_setuid, *p.uid) != 0) child_fail(p.report_fd, 3, errno);
-  if (p.cwd && chdir(p.cwd) != 0) child_fail(p.report_fd, 1, errno);
+  if (p.uid) {
+    if (const long r = sys(SYS_setuid, *p.uid); r < 0) child_fail(p.report_fd, 3, static_cast<int>(-r));
+  }
+  if (p.cwd) {
+    if (const long r = sys(SYS_chdir, arg(p.cwd)); r < 0) child_fail(p.report_fd, 1, static_cast<int>(-r));
+  }
   // The app's own start, for its uptime: a child starved of CPU may take seconds to get here.
   struct timespec now{};
-  syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &now);
+  sys(SYS_clock_gettime, CLOCK_BOOTTIME, arg(&now));
   const ChildError starts{kExecStarts, 0, static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec};
-  ssize_t ignored = write(p.report_fd, &starts, sizeof starts);
-  (void)ignored;
-  syscall(SYS_execve, p.program, p.argv, p.envp);
-  child_fail(p.report_fd, 0, errno);
+  sys(SYS_write, p.report_fd, arg(&starts), sizeof starts);
+  const long r = sys(SYS_execve, arg(p.program), arg(p.argv), arg(p.envp));
+  child_fail(p.report_fd, 0, static_cast<int>(-r));
 }
 
 /// Where the child keeps the exec-error pipe: high, out of the way of the fds an app is given
@@ -172,12 +271,75 @@ int exec_report_fd() {
   return static_cast<int>(std::min<rlim_t>(limit, 1024) - 1);
 }
 
+/// The stack of a child that shares pmxd's memory: 64 KiB above a guard page.
+class ChildStack {
+ public:
+  ChildStack() {
+    void* base = mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) return;
+    base_ = base;
+    if (mprotect(base_, kGuard, PROT_NONE) != 0) {
+      munmap(base_, kSize);
+      base_ = nullptr;
+    }
+  }
+  ~ChildStack() {
+    if (base_) munmap(base_, kSize);
+  }
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+
+  bool usable() const { return base_ != nullptr; }
+  std::uint64_t base() const { return reinterpret_cast<std::uint64_t>(base_); }
+  static constexpr std::size_t kSize = 64 * 1024;
+  static constexpr std::size_t kGuard = 4096;
+
+ private:
+  void* base_ = nullptr;
+};
+
+}  // namespace
+
+/// Everything the child reads, and LISTEN_PID's digits, which it writes, until its exec. A
+/// child that shares pmxd's memory reads them in place, so pmxd keeps them, unchanged, until
+/// the child is past its exec or gone: its report pipe has closed (watch_exec). The stack it
+/// runs on is here too.
+struct ChildImage {
+  SpawnRequest request;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::vector<gid_t> groups;
+  char listen_pid[sizeof "LISTEN_PID=" + 24] = "LISTEN_PID=";
+  ChildPlan plan{};
+#if PMX_SHARED_MEMORY_CHILD
+  ChildStack stack;
+#endif
+};
+
+namespace {
+
 /// Starts the child: in its cgroup from birth where the kernel can (joining a cgroup later
-/// costs an RCU grace period), else by a plain fork that joins by itself. The child is a copy:
-/// pmxd goes on at once and never waits for anything the child does (a cwd on a hung NFS
-/// mount, a program read from one); how its exec went comes back through the report pipe.
-/// -1 with errno when no child was made (cgroup_failed: it could not be put into its cgroup).
-pid_t start_child(ChildPlan& plan, int cgroup_dir_fd, bool& cgroup_failed) {
+/// costs an RCU grace period), else by a plain fork that joins by itself. On x86-64 it shares
+/// pmxd's memory (image) and runs on its own stack; pmxd goes on at once and never waits for
+/// anything the child does (a cwd on a hung NFS mount, a program read from one); how its exec
+/// went comes back through the report pipe. -1 with errno when no child was made
+/// (cgroup_failed: it could not be put into its cgroup).
+pid_t start_child(ChildImage& image, bool& cgroup_failed) {
+  ChildPlan& plan = image.plan;
+  const int cgroup_dir_fd = image.request.cgroup_dir_fd;
+#if PMX_SHARED_MEMORY_CHILD
+  if (image.stack.usable()) {
+    CloneArgs args{};
+    args.exit_signal = SIGCHLD;
+    args.flags = CLONE_VM | (cgroup_dir_fd >= 0 ? kCloneIntoCgroup : 0);
+    args.cgroup = cgroup_dir_fd >= 0 ? static_cast<std::uint64_t>(cgroup_dir_fd) : 0;
+    args.stack = image.stack.base();
+    args.stack_size = ChildStack::kSize;
+    const long pid = pmx_clone3_on_stack(&args, sizeof args, child_main, &plan);
+    if (pid > 0) return static_cast<pid_t>(pid);
+    // A kernel without clone3 (or refusing this use of it): a copy, as below.
+  }
+#endif
   if (cgroup_dir_fd >= 0) {
     CloneArgs args{};
     args.exit_signal = SIGCHLD;
@@ -256,41 +418,42 @@ std::string find_program(const std::string& name, const std::vector<std::string>
   return found.empty() ? name : found;
 }
 
-SpawnResult spawn(const SpawnRequest& req) {
+SpawnResult spawn(SpawnRequest request) {
   SpawnResult result;
-  std::vector<char*> argv;
-  for (const auto& a : req.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const auto& e : req.env) envp.push_back(const_cast<char*>(e.c_str()));
-  // LISTEN_PID is the child's own pid: the child writes it into this entry before its exec.
-  char listen_pid[sizeof "LISTEN_PID=" + 24] = "LISTEN_PID=";
-  if (req.listen_pid) envp.push_back(listen_pid);
-  envp.push_back(nullptr);
-  if (req.inherited_fds.size() > static_cast<std::size_t>(kMaxInheritedFds)) {
+  if (request.inherited_fds.size() > static_cast<std::size_t>(kMaxInheritedFds)) {
     result.fork_error = std::make_error_code(std::errc::argument_list_too_long);
     return result;
   }
+  auto image = std::make_shared<ChildImage>();
+  image->request = std::move(request);
+  const SpawnRequest& req = image->request;
+  ChildImage& im = *image;
+  for (const auto& a : req.argv) im.argv.push_back(const_cast<char*>(a.c_str()));
+  im.argv.push_back(nullptr);
+  for (const auto& e : req.env) im.envp.push_back(const_cast<char*>(e.c_str()));
+  // LISTEN_PID is the child's own pid: the child writes it into this entry before its exec.
+  if (req.listen_pid) im.envp.push_back(im.listen_pid);
+  im.envp.push_back(nullptr);
   // A uid without a group of its own gets its own number as gid: never root's group.
   const bool drop = req.uid || req.gid;
   const gid_t gid = req.gid ? *req.gid : req.uid ? static_cast<gid_t>(*req.uid) : getgid();
-  const std::vector<gid_t> groups = !drop ? std::vector<gid_t>{} : req.groups ? *req.groups : supplementary_groups(req.uid, gid);
+  if (drop) im.groups = req.groups ? *req.groups : supplementary_groups(req.uid, gid);
 
   int err_pipe[2];
   if (pipe2(err_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     result.fork_error = {errno, std::generic_category()};
     return result;
   }
-  ChildPlan plan{};
+  ChildPlan& plan = im.plan;
   plan.program = req.program.c_str();
-  plan.argv = argv.data();
-  plan.envp = envp.data();
+  plan.argv = im.argv.data();
+  plan.envp = im.envp.data();
   plan.cwd = req.cwd.empty() ? nullptr : req.cwd.c_str();
   plan.stdout_fd = req.stdout_fd;
   plan.stderr_fd = req.stderr_fd;
   plan.inherited_fds = req.inherited_fds.data();
   plan.inherited_count = static_cast<int>(req.inherited_fds.size());
-  plan.listen_pid = req.listen_pid ? listen_pid + sizeof "LISTEN_PID=" - 1 : nullptr;
+  plan.listen_pid = req.listen_pid ? im.listen_pid + sizeof "LISTEN_PID=" - 1 : nullptr;
   plan.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   plan.err_pipe = err_pipe[1];
   plan.report_fd = exec_report_fd();
@@ -300,8 +463,8 @@ SpawnResult spawn(const SpawnRequest& req) {
   plan.drop = drop;
   plan.uid = req.uid;
   plan.gid = gid;
-  plan.groups = groups.data();
-  plan.group_count = groups.size();
+  plan.groups = im.groups.data();
+  plan.group_count = im.groups.size();
 
   // Until the child has reset every handler, a signal sent to it would run pmxd's handler,
   // which writes into pmxd's own signal pipe: pmxd would believe it got that signal. Blocked,
@@ -309,9 +472,10 @@ SpawnResult spawn(const SpawnRequest& req) {
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &saved);
-  const pid_t pid = start_child(plan, req.cgroup_dir_fd, result.cgroup_failed);
+  const pid_t pid = start_child(im, result.cgroup_failed);
   const int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  // The child has its own table of descriptors: pmxd's copies go.
   close(err_pipe[1]);
   if (plan.devnull >= 0) close(plan.devnull);
   if (plan.procs_fd >= 0) close(plan.procs_fd);
@@ -324,6 +488,7 @@ SpawnResult spawn(const SpawnRequest& req) {
   // The child runs on its own: its report (or the pipe's close at its exec) is read from the
   // loop (watch_exec), and before its exit is handled (ExecWatch::flush).
   result.exec_report_fd = err_pipe[0];
+  result.child_memory = std::move(image);
   return result;
 }
 
@@ -376,66 +541,73 @@ std::string describe_exec_failure(int err, const std::string& step, const std::s
   return "cannot execute " + program + ": " + why;
 }
 
-std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done, ExecStartTime started) {
+std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done, ExecStartTime started,
+                                 std::shared_ptr<const void> child_memory) {
   // The pipe is read by this code only (Asio just waits for it to be readable), so whichever
-  // comes first, the loop's wait or flush() at the reaping, finds the report whole.
+  // comes first, the loop's wait or flush() at the reaping, finds the report whole. The pipe is
+  // read until it closes, also after a failure's report: only then is a child that shares
+  // pmxd's memory off it (the kernel closes the pipe after the exec has replaced the child's
+  // memory, or at its exit after it let go of it), and its memory can go.
   struct Watch : std::enable_shared_from_this<Watch> {
-    Watch(boost::asio::io_context& io, int fd, ExecReport d, ExecStartTime s)
-        : pipe(io, fd), done(std::move(d)), started(std::move(s)) {}
+    Watch(boost::asio::io_context& io, int fd, ExecReport d, ExecStartTime s, std::shared_ptr<const void> m)
+        : pipe(io, fd), done(std::move(d)), started(std::move(s)), child_memory(std::move(m)) {}
     boost::asio::posix::stream_descriptor pipe;
     ExecReport done;
     ExecStartTime started;
+    std::shared_ptr<const void> child_memory;
     bool delivered = false;
+    bool closed = false;
 
-    /// Reads the pipe; false when the outcome is not there yet (the child has not exec'd).
-    bool try_deliver() {
-      if (delivered) return true;
-      for (;;) {
+    void deliver(int err, const std::string& step) {
+      if (delivered) return;
+      delivered = true;
+      done(err, step);
+    }
+    /// The pipe has closed (or the child is gone): success unless a failure was reported.
+    void close() {
+      closed = true;
+      child_memory.reset();
+      boost::system::error_code ignored;
+      pipe.close(ignored);
+      deliver(0, "");
+    }
+    /// Reads what the pipe holds; false while it is still open.
+    bool drain() {
+      while (!closed) {
         ChildError report{};
         const ssize_t n = ::read(pipe.native_handle(), &report, sizeof report);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return false;
         if (n == static_cast<ssize_t>(sizeof report) && report.step == kExecStarts) {
-          if (started) started(static_cast<std::uint64_t>(std::max<std::int64_t>(report.exec_at_ns, 0)));
+          if (started && !delivered) started(static_cast<std::uint64_t>(std::max<std::int64_t>(report.exec_at_ns, 0)));
           continue;  // its exec may still fail: the outcome is the next record or the close
         }
-        delivered = true;
-        boost::system::error_code ignored;
-        pipe.close(ignored);
         if (n == static_cast<ssize_t>(sizeof report)) {
           const ExecFailure f = failure_of(report);
-          done(f.err, f.step);
-        } else {
-          done(0, "");  // closed by exec: success
+          deliver(f.err, f.step);
+          continue;  // the close follows at its exit
         }
-        return true;
+        close();  // closed by exec (success) or exit
       }
+      return true;
     }
     void wait() {
       pipe.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                       [self = shared_from_this()](const boost::system::error_code& ec) {
-                        if (self->delivered) return;
-                        if (ec && ec != boost::asio::error::operation_aborted) {
-                          self->try_deliver();
-                          return;
-                        }
-                        if (!self->try_deliver()) self->wait();
+                        if (self->closed) return;
+                        if (ec && ec != boost::asio::error::operation_aborted) return self->close();
+                        if (!self->drain()) self->wait();
                       });
     }
   };
-  auto w = std::make_shared<Watch>(io, fd, std::move(done), std::move(started));
+  auto w = std::make_shared<Watch>(io, fd, std::move(done), std::move(started), std::move(child_memory));
   boost::system::error_code ignored;
   w->pipe.non_blocking(true, ignored);
   w->wait();
   return [w] {
-    // The child is gone: its report is in the pipe whole (one write of 8 bytes), or it never
-    // wrote one (it exec'd, or was killed before); the read cannot wait.
-    if (!w->delivered && !w->try_deliver()) {
-      w->delivered = true;  // cannot happen once every writer is gone; never report twice
-      boost::system::error_code ignored_close;
-      w->pipe.close(ignored_close);
-      w->done(0, "");
-    }
+    // The child is gone: its report is in the pipe whole (one write of 16 bytes), or it never
+    // wrote one (it exec'd, or was killed before); every writer is gone, so the read cannot wait.
+    if (!w->closed && !w->drain()) w->close();
   };
 }
 

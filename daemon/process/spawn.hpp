@@ -1,6 +1,6 @@
 // spawn: the only fork/exec in pmx. Everything is prepared before the clone; the child makes
-// only async-signal-safe calls; the parent waits only until the child reaches its exec (a
-// vfork: no copy of pmxd's memory), never for the exec's outcome.
+// only system calls; pmxd never waits for the child (on x86-64 it shares pmxd's memory until
+// its exec, without suspending pmxd: no copy of pmxd's memory), nor for the exec's outcome.
 #pragma once
 
 #include <sys/types.h>
@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -71,6 +72,9 @@ struct SpawnResult {
   /// CLONE_INTO_CGROUP, and its cgroup.procs could not be opened), so none was made.
   bool cgroup_failed = false;
   int exec_report_fd = -1;    ///< read end of the close-on-exec pipe: see watch_exec
+  /// What the child reads in pmxd's memory until its exec (a child that shares it): to be kept
+  /// until the report pipe has closed, which watch_exec does when given it.
+  std::shared_ptr<const void> child_memory;
 };
 
 /// How the child's exec went: err 0 when it succeeded, else the errno and the step that
@@ -88,7 +92,7 @@ std::string describe_exec_failure(int err, const std::string& step, const std::s
 /// Every signal is blocked in pmxd across the fork, and the child resets every disposition to
 /// the default before it unblocks them: a signal aimed at the child never runs pmxd's handlers.
 /// A child whose exec failed exits 127 (126 for EACCES) and is reaped like any other.
-SpawnResult spawn(const SpawnRequest& request);
+SpawnResult spawn(SpawnRequest request);
 
 /// The time a child began its exec (CLOCK_BOOTTIME, in ns), as it wrote it just before execve:
 /// the app's own start, whatever pmxd's loop was doing meanwhile.
@@ -101,8 +105,10 @@ using ExecStartTime = std::function<void(std::uint64_t exec_at_ns)>;
 /// returned delivers the report now, if the loop has not yet: for when the child is reaped, so
 /// that its exec error is known before its exit is handled (it reads a pipe whose writers are
 /// all gone: never blocks).
+/// child_memory (SpawnResult's) is held until the pipe has closed or the child was reaped:
+/// only then is a child that shares pmxd's memory past its exec or gone.
 std::function<void()> watch_exec(boost::asio::io_context& io, int fd, ExecReport done,
-                                 ExecStartTime started = nullptr);
+                                 ExecStartTime started = nullptr, std::shared_ptr<const void> child_memory = nullptr);
 
 /// Searches PATH (from env, else the daemon's) for name; returns name itself when it holds a '/'.
 std::string find_program(const std::string& name, const std::vector<std::string>& env);

@@ -124,9 +124,12 @@ Result<pid_t> SystemProcessOps::spawn(const SpawnRequest& request, const std::st
       req.join_procs_fds.push_back(fd);
     }
   }
-  SpawnResult r = daemon::spawn(req);
-  if (req.cgroup_dir_fd >= 0) ::close(req.cgroup_dir_fd);
-  for (int fd : req.join_procs_fds) ::close(fd);
+  // The child gets its own copies of these at its birth.
+  const int cgroup_dir_fd = req.cgroup_dir_fd;
+  const std::vector<int> join_fds = req.join_procs_fds;
+  SpawnResult r = daemon::spawn(std::move(req));
+  if (cgroup_dir_fd >= 0) ::close(cgroup_dir_fd);
+  for (int fd : join_fds) ::close(fd);
   if (r.pid <= 0 && r.cgroup_failed) {
     return Error{"cannot open its cgroup " + cgroup + " (cgroup.procs): " + r.fork_error.message()};
   }
@@ -138,7 +141,7 @@ Result<pid_t> SystemProcessOps::spawn(const SpawnRequest& request, const std::st
         exec_reports_.erase(pid);
         report(err, step);
       },
-      [this, pid](std::uint64_t exec_at_ns) { exec_started_[pid] = exec_at_ns; });
+      [this, pid](std::uint64_t exec_at_ns) { exec_started_[pid] = exec_at_ns; }, std::move(r.child_memory));
   return pid;
 }
 
