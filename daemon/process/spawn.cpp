@@ -88,8 +88,8 @@ struct ChildPlan {
 #define PMX_SHARED_MEMORY_CHILD 1
 /// A system call that returns -errno and never writes errno. A child that shares pmxd's memory
 /// also shares the thread pointer, so libc's errno in it would be pmxd's main thread's: every
-/// call the child makes goes through this.
-PMX_CHILD_CODE inline long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+/// call the child makes goes through raw_call.
+PMX_CHILD_CODE inline long raw_call(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
   register long r10 __asm__("r10") = d;
   register long r8 __asm__("r8") = e;
   register long r9 __asm__("r9") = f;
@@ -130,28 +130,28 @@ pmx_clone3_on_stack:
 #else
 #define PMX_SHARED_MEMORY_CHILD 0
 /// A system call that returns -errno (a forked child has errno of its own).
-PMX_CHILD_CODE inline long sys(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+PMX_CHILD_CODE inline long raw_call(long n, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
   const long r = syscall(n, a, b, c, d, e, f);
   return r < 0 ? -errno : r;
 }
 #endif
 
 template <typename T>
-PMX_CHILD_CODE inline long arg(T* p) {
+PMX_CHILD_CODE inline long raw_arg(T* p) {
   return reinterpret_cast<long>(p);
 }
 
 [[noreturn]] PMX_CHILD_CODE void child_fail(int pipe_fd, int step, int err) {
   ChildError e{step, err, 0};
-  sys(SYS_write, pipe_fd, arg(&e), sizeof e);
-  sys(SYS_exit_group, err == EACCES ? 126 : 127);
+  raw_call(SYS_write, pipe_fd, raw_arg(&e), sizeof e);
+  raw_call(SYS_exit_group, err == EACCES ? 126 : 127);
   __builtin_unreachable();
 }
 
 /// fd as newfd, close-on-exec cleared (dup2 without libc; dup3 refuses fd == newfd).
 PMX_CHILD_CODE long move_fd(int fd, int newfd) {
-  if (fd == newfd) return sys(SYS_fcntl, fd, F_SETFD, 0);
-  return sys(SYS_dup3, fd, newfd, 0);
+  if (fd == newfd) return raw_call(SYS_fcntl, fd, F_SETFD, 0);
+  return raw_call(SYS_dup3, fd, newfd, 0);
 }
 
 /// Writes n in decimal at out, NUL-terminated (out has room for 20 digits).
@@ -169,9 +169,9 @@ PMX_CHILD_CODE void write_decimal(char* out, long n) {
 /// Closes fds lowest..highest.
 PMX_CHILD_CODE void close_range_of(unsigned lowest, unsigned highest) {
 #ifdef SYS_close_range
-  if (sys(SYS_close_range, lowest, highest, 0) == 0) return;
+  if (raw_call(SYS_close_range, lowest, highest, 0) == 0) return;
 #endif
-  for (unsigned fd = lowest; fd <= highest && fd < 65536; ++fd) sys(SYS_close, static_cast<int>(fd));
+  for (unsigned fd = lowest; fd <= highest && fd < 65536; ++fd) raw_call(SYS_close, static_cast<int>(fd));
 }
 
 /// The kernel's struct sigaction (rt_sigaction(2)) on x86-64.
@@ -200,38 +200,38 @@ PMX_CHILD_CODE void reset_signals() {
   KernelSigaction dfl{};
   dfl.handler = SIG_DFL;
   for (int sig = 1; sig <= 64; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sys(SYS_rt_sigaction, sig, arg(&dfl), 0, sizeof dfl.mask);
+    if (sig != SIGKILL && sig != SIGSTOP) raw_call(SYS_rt_sigaction, sig, raw_arg(&dfl), 0, sizeof dfl.mask);
   }
   unsigned long none = 0;
-  sys(SYS_rt_sigprocmask, SIG_SETMASK, arg(&none), 0, sizeof none);
+  raw_call(SYS_rt_sigprocmask, SIG_SETMASK, raw_arg(&none), 0, sizeof none);
 #endif
 }
 
-/// The child, from the clone to the exec: system calls only (sys), on data prepared before the
+/// The child, from the clone to the exec: system calls only (raw_call), on data prepared before the
 /// clone, which pmxd keeps as it is until the child is past its exec (ChildImage).
 PMX_CHILD_CODE int child_main(void* arg_ptr) {
   const ChildPlan& p = *static_cast<const ChildPlan*>(arg_ptr);
   reset_signals();
   if (p.procs_fd >= 0) {
-    if (const long r = sys(SYS_write, p.procs_fd, arg("0\n"), 2); r < 0) child_fail(p.err_pipe, 2, static_cast<int>(-r));
+    if (const long r = raw_call(SYS_write, p.procs_fd, raw_arg("0\n"), 2); r < 0) child_fail(p.err_pipe, 2, static_cast<int>(-r));
   }
   for (int i = 0; i < p.join_count; ++i) {
-    if (const long r = sys(SYS_write, p.join_fds[i], arg("0\n"), 2); r < 0) child_fail(p.err_pipe, 2, static_cast<int>(-r));
+    if (const long r = raw_call(SYS_write, p.join_fds[i], raw_arg("0\n"), 2); r < 0) child_fail(p.err_pipe, 2, static_cast<int>(-r));
   }
-  sys(SYS_setsid);
+  raw_call(SYS_setsid);
   if (p.devnull >= 0) move_fd(p.devnull, 0);
   move_fd(p.stdout_fd, 1);
   move_fd(p.stderr_fd, 2);
   // The fd plan: 0-2 stdio, the listening sockets and Node's channel at 3.., nothing else but
   // the exec-error pipe at its high fd (close-on-exec).
-  if (p.err_pipe != p.report_fd && sys(SYS_dup3, p.err_pipe, p.report_fd, O_CLOEXEC) < 0) sys(SYS_exit_group, 127);
+  if (p.err_pipe != p.report_fd && raw_call(SYS_dup3, p.err_pipe, p.report_fd, O_CLOEXEC) < 0) raw_call(SYS_exit_group, 127);
   const int first_free = 3 + p.inherited_count;
   if (p.inherited_count > 0) {
     // Each fd goes out of the way first (one may sit where another must go), then down into
     // place, close-on-exec cleared. The copies above are closed below.
     int moved[kMaxInheritedFds];
     for (int i = 0; i < p.inherited_count; ++i) {
-      const long r = sys(SYS_fcntl, p.inherited_fds[i], F_DUPFD_CLOEXEC, first_free);
+      const long r = raw_call(SYS_fcntl, p.inherited_fds[i], F_DUPFD_CLOEXEC, first_free);
       if (r < 0) child_fail(p.report_fd, 4, static_cast<int>(-r));
       moved[i] = static_cast<int>(r);
     }
@@ -239,27 +239,27 @@ PMX_CHILD_CODE int child_main(void* arg_ptr) {
       if (const long r = move_fd(moved[i], 3 + i); r < 0) child_fail(p.report_fd, 4, static_cast<int>(-r));
     }
   }
-  if (p.listen_pid) write_decimal(p.listen_pid, sys(SYS_getpid));
+  if (p.listen_pid) write_decimal(p.listen_pid, raw_call(SYS_getpid));
   close_range_of(static_cast<unsigned>(first_free), static_cast<unsigned>(p.report_fd) - 1);
   close_range_of(static_cast<unsigned>(p.report_fd) + 1, ~0U);
   // Drop privileges last: the group list, then the group, then the user.
   if (p.drop) {
-    long r = sys(SYS_setgroups, static_cast<long>(p.group_count), arg(p.groups));
-    if (r == 0) r = sys(SYS_setgid, p.gid);
+    long r = raw_call(SYS_setgroups, static_cast<long>(p.group_count), raw_arg(p.groups));
+    if (r == 0) r = raw_call(SYS_setgid, p.gid);
     if (r < 0) child_fail(p.report_fd, 3, static_cast<int>(-r));
   }
   if (p.uid) {
-    if (const long r = sys(SYS_setuid, *p.uid); r < 0) child_fail(p.report_fd, 3, static_cast<int>(-r));
+    if (const long r = raw_call(SYS_setuid, *p.uid); r < 0) child_fail(p.report_fd, 3, static_cast<int>(-r));
   }
   if (p.cwd) {
-    if (const long r = sys(SYS_chdir, arg(p.cwd)); r < 0) child_fail(p.report_fd, 1, static_cast<int>(-r));
+    if (const long r = raw_call(SYS_chdir, raw_arg(p.cwd)); r < 0) child_fail(p.report_fd, 1, static_cast<int>(-r));
   }
   // The app's own start, for its uptime: a child starved of CPU may take seconds to get here.
   struct timespec now{};
-  sys(SYS_clock_gettime, CLOCK_BOOTTIME, arg(&now));
+  raw_call(SYS_clock_gettime, CLOCK_BOOTTIME, raw_arg(&now));
   const ChildError starts{kExecStarts, 0, static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec};
-  sys(SYS_write, p.report_fd, arg(&starts), sizeof starts);
-  const long r = sys(SYS_execve, arg(p.program), arg(p.argv), arg(p.envp));
+  raw_call(SYS_write, p.report_fd, raw_arg(&starts), sizeof starts);
+  const long r = raw_call(SYS_execve, raw_arg(p.program), raw_arg(p.argv), raw_arg(p.envp));
   child_fail(p.report_fd, 0, static_cast<int>(-r));
 }
 
@@ -298,8 +298,6 @@ class ChildStack {
   void* base_ = nullptr;
 };
 
-}  // namespace
-
 /// Everything the child reads, and LISTEN_PID's digits, which it writes, until its exec. A
 /// child that shares pmxd's memory reads them in place, so pmxd keeps them, unchanged, until
 /// the child is past its exec or gone: its report pipe has closed (watch_exec). The stack it
@@ -315,8 +313,6 @@ struct ChildImage {
   ChildStack stack;
 #endif
 };
-
-namespace {
 
 /// Starts the child: in its cgroup from birth where the kernel can (joining a cgroup later
 /// costs an RCU grace period), else by a plain fork that joins by itself. On x86-64 it shares

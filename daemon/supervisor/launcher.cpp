@@ -3,6 +3,7 @@
 #include "daemon/supervisor/launcher.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,10 +57,13 @@ constexpr std::string_view kNoLog = "/dev/null";
 constexpr std::string_view kJournalsFile = "journals";  ///< in the FIFOs' folder
 
 std::string new_unique_id() {
-  std::random_device rd;
-  std::uniform_int_distribution<unsigned> byte(0, 255);
   unsigned char b[16];
-  for (auto& x : b) x = static_cast<unsigned char>(byte(rd));
+  // One getrandom for the 16 bytes (random_device would make 16 draws and set itself up per id).
+  if (getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b)) {
+    std::random_device rd;
+    std::uniform_int_distribution<unsigned> byte(0, 255);
+    for (auto& x : b) x = static_cast<unsigned char>(byte(rd));
+  }
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   char out[37];

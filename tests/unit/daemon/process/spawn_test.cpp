@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 #include <string>
 
 namespace pmx::daemon {
@@ -143,6 +144,78 @@ TEST_CASE("a successful exec reports no error", "[spawn]") {
   CHECK(o.err == 0);
   CHECK(WIFEXITED(o.status));
   CHECK(WEXITSTATUS(o.status) == 0);
+}
+
+}  // namespace pmx::daemon
+
+namespace pmx::daemon {
+
+TEST_CASE("a child's failed steps never change pmxd's errno, and its failure is reported as itself",
+          "[spawn][regression]") {
+  // On x86-64 the child shares pmxd's memory, and with it the thread pointer libc finds errno
+  // through: a failing call in the child that went through libc would write pmxd's errno
+  // while pmxd runs. Each child here fails (a missing cwd) after resetting every signal.
+  int out = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  REQUIRE(out >= 0);
+  int changed = 0;
+  for (int i = 0; i < 50; ++i) {
+    SpawnRequest req;
+    req.program = "/bin/true";
+    req.argv = {"true"};
+    req.cwd = "/nonexistent/pmx-test-dir";
+    req.stdout_fd = req.stderr_fd = out;
+    SpawnResult r = spawn(std::move(req));
+    REQUIRE(r.pid > 0);
+    errno = 777;
+    int status = 0;
+    pid_t reaped = 0;
+    while ((reaped = ::waitpid(r.pid, &status, WNOHANG)) == 0) {
+      if (errno != 777) ++changed;
+      errno = 777;
+    }
+    REQUIRE(reaped == r.pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 127);
+    ::close(r.exec_report_fd);
+  }
+  ::close(out);
+  CHECK(changed == 0);
+}
+
+TEST_CASE("children whose exec fails, their memory held by the watch alone, each report it and exit 127",
+          "[spawn]") {
+  // The watch holds what the child reads (and the stack it runs on) until the pipe closes;
+  // the caller lets go of its copy at once. A child whose memory went too early would die of
+  // SIGSEGV on its way to exit (a race this cannot always catch).
+  int out = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  REQUIRE(out >= 0);
+  boost::asio::io_context io;
+  std::vector<pid_t> pids;
+  int reports = 0;
+  for (int i = 0; i < 50; ++i) {
+    SpawnRequest req;
+    req.program = "/nonexistent/program";
+    req.argv = {"program"};
+    req.stdout_fd = req.stderr_fd = out;
+    SpawnResult r = spawn(std::move(req));
+    REQUIRE(r.pid > 0);
+    pids.push_back(r.pid);
+    watch_exec(io, r.exec_report_fd, [&](int err, const std::string& step) {
+      CHECK(err == ENOENT);
+      CHECK(step == "exec");
+      ++reports;
+    }, nullptr, std::move(r.child_memory));
+  }
+  ::close(out);
+  io.run();
+  CHECK(reports == 50);
+  for (pid_t pid : pids) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    INFO("status " << status);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 127);
+  }
 }
 
 }  // namespace pmx::daemon
