@@ -199,7 +199,8 @@ void OptionReader::instances(const char* key, int& out) {
     return fail(key, "a number of instances between -" + std::to_string(kMaxInstances) + " and " +
                          std::to_string(kMaxInstances));
   }
-  const unsigned cpus = std::thread::hardware_concurrency();
+  // The CPUs are counted only when the count depends on them (libc reads /sys to count them).
+  const unsigned cpus = n > 0 ? 1 : std::thread::hardware_concurrency();
   out = resolve_instances(n, cpus == 0 ? 1 : static_cast<int>(cpus));
 }
 
