@@ -36,7 +36,7 @@ void read_exec_mode(OptionReader& r, AppSpec& s) {
   r.choice("exec_mode", s.exec_mode, {"fork", "cluster", "fork_mode", "cluster_mode"});
   if (s.exec_mode.size() > 5 && s.exec_mode.ends_with("_mode")) s.exec_mode.resize(s.exec_mode.size() - 5);
 }
-json exec_mode_jlist(const AppSpec& s) { return runs_in_cluster_mode(s) ? "cluster_mode" : "fork_mode"; }
+json exec_mode_jlist(const AppSpec& s) { return exec_mode_name(s); }
 
 void read_filter_env(OptionReader& r, AppSpec& s) { r.bool_or_words("filter_env", s.filter_env_all, s.filter_env); }
 json filter_env_value(const AppSpec& s) { return s.filter_env_all ? json(true) : json(s.filter_env); }

@@ -108,4 +108,6 @@ bool runs_in_cluster_mode(const AppSpec& spec) {
   return spec.exec_mode == "cluster" && (is_node_app(spec) || spec.port > 0 || !spec.listen.empty());
 }
 
+const char* exec_mode_name(const AppSpec& spec) { return runs_in_cluster_mode(spec) ? "cluster_mode" : "fork_mode"; }
+
 }  // namespace pmx::config

@@ -48,5 +48,8 @@ void apply_cluster_rule(AppSpec& spec);
 /// preload hands each `listen()` the shared socket), or for any app with sockets to hand over
 /// (`port` or `listen`). A non-Node app in exec_mode cluster without either runs in fork mode.
 bool runs_in_cluster_mode(const AppSpec& spec);
+/// The mode as PM2 spells it in jlist, the environment and the metrics: "cluster_mode" or
+/// "fork_mode".
+const char* exec_mode_name(const AppSpec& spec);
 
 }  // namespace pmx::config

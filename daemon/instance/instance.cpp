@@ -64,7 +64,7 @@ config::Env Instance::own_environment(const std::string& home) const {
   env["pm_out_log_path"] = out_path;
   env["pm_err_log_path"] = err_path;
   env["pm_pid_path"] = pid_path;
-  env["exec_mode"] = config::runs_in_cluster_mode(s) ? "cluster_mode" : "fork_mode";
+  env["exec_mode"] = config::exec_mode_name(s);
   env["instances"] = std::to_string(s.instances);
   env["restart_time"] = std::to_string(fsm.restart_count());
   env["status"] = "online";

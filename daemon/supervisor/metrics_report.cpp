@@ -49,7 +49,7 @@ json metrics_report(const Registry& registry, const std::vector<int>& ids, std::
         {"restart_time", in->fsm.restart_count()},
         {"pm_uptime", in->started_at_ms},
         {"uptime_ms", alive ? now_ms - in->started_at_ms : 0},
-        {"exec_mode", config::runs_in_cluster_mode(in->spec) ? "cluster_mode" : "fork_mode"},
+        {"exec_mode", config::exec_mode_name(in->spec)},
         {"status_reason", in->fsm.reason()},
         {"exit_code", exit_code_json(*in)},
         {"exit_signal", exit_signal_json(*in)},
