@@ -192,6 +192,7 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
   Resurrected out;
   // Instances with the same caller environment share one copy of it (EnvPool).
   std::map<std::string, bool> refused;  // app name -> skipped or failed already
+  std::vector<int> to_start;
   for (const auto& entry : saved) {
     const auto& spec = entry.spec;
     if (auto r = refused.find(spec.name); r != refused.end()) continue;
@@ -223,9 +224,11 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
     }
     const auto env = envs_.intern(entry.env);
     const bool free_id = entry.pm_id >= 0 && !registry_.by_id().contains(entry.pm_id);
-    out.ids.push_back(add_instance(spec, env, free_id ? entry.pm_id : -1, !entry.stopped));
+    out.ids.push_back(add_instance(spec, env, free_id ? entry.pm_id : -1));
+    if (!entry.stopped) to_start.push_back(out.ids.back());
     out.started_apps.insert(spec.name);
   }
+  start_registered(to_start);
   spdlog::info("resurrected {} instance(s); {} app(s) already here, {} failed", out.ids.size(), out.skipped.size(),
                out.failed.size());
   return out;

@@ -90,6 +90,7 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
     std::vector<int> all = ids_of(live);
     std::vector<int> added;
     for (int n = current; n < total; ++n) added.push_back(add_instance(spec, caller_env));
+    if (spec.autostart) start_registered(added);
     all.insert(all.end(), added.begin(), added.end());
     waiters_.wait_for(added, settled_or_gone,
              [this, name, total, all, added, reply] {

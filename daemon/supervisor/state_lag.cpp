@@ -1,6 +1,8 @@
-// A pmxd that took over from one that died while state.json lagged behind it (PMX_HOME full,
-// read-only) finds the runs the file does not name through their processes' marker. (The
-// write tried again until it succeeds is StateWriter's.)
+// A pmxd that took over from one that died while state.json lagged behind it finds the runs the
+// file does not name through their processes' marker: the file could not be written (PMX_HOME
+// full, read-only; the write tried again until it succeeds is StateWriter's), or the last pmxd
+// died between a spawn and the next write (each instance is recorded before its first spawn,
+// its pid after it: Supervisor::start_registered).
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -39,8 +41,8 @@ bool Supervisor::adopt_unrecorded_run(Instance& in) {
     }
     in.cgroup = cgroup;
   }
-  spdlog::warn("{} pid {} runs, but {} recorded pid {} (it could not be written when it was started): adopted "
-               "through its marker unique_id",
+  spdlog::warn("{} pid {} runs, but {} recorded pid {} (the last pmxd had not written it since this run "
+               "started): adopted through its marker unique_id",
                label(in), in.pid, state_.path(), recorded);
   return true;
 }

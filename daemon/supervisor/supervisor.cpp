@@ -630,16 +630,20 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
     dispatch(*registry_.find(id), Event::Restart);
     ids.push_back(id);
   }
+  std::vector<int> to_start;
   for (const auto& spec : specs) {
-    for (int n = 0; n < spec.instances; ++n) ids.push_back(add_instance(spec, caller_env));
+    for (int n = 0; n < spec.instances; ++n) {
+      ids.push_back(add_instance(spec, caller_env));
+      if (spec.autostart) to_start.push_back(ids.back());
+    }
   }
+  start_registered(to_start);
   // An instance waiting for an errored dependency is answered as it is: it will not start by itself.
   waiters_.wait_for(ids, [this](const Instance* in) { return settled_or_gone(in) || start_order_.stuck(*in); },
            [this, ids, reply, shape = entry_shape(params)] { reply.ok_text(describe_all(ids, shape)); });
 }
 
-int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id,
-                             std::optional<bool> start) {
+int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id) {
   id = registry_.take_id(id);
   auto in = std::make_unique<Instance>(io_, id, spec);
   in->caller_env = std::move(caller_env);
@@ -650,8 +654,16 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
   spdlog::info("{} registered: {}", label(ref), ref.spec.script);
   launcher_.open_output(ref);
   state_.soon();
-  if (start.value_or(spec.autostart)) dispatch(ref, Event::Start);
   return id;
+}
+
+void Supervisor::start_registered(const std::vector<int>& ids) {
+  if (ids.empty()) return;
+  // Its failure is retried (StateWriter); the start's own check found the file writable.
+  state_.now();
+  for (int id : ids) {
+    if (Instance* in = registry_.find(id)) dispatch(*in, Event::Start);
+  }
 }
 
 void Supervisor::stop_all_then(std::function<void()> done) {

@@ -192,10 +192,13 @@ class Supervisor {
   void logs_verb(const json& params, const Reply& reply);
   /// `scale`: adds or removes instances of one app (daemon/supervisor/scale_verb.cpp).
   void scale_verb(const json& params, const Reply& reply);
-  /// Registers one instance of spec as pm_id id (-1: the next free one) and starts it if
-  /// start (default: unless autostart is off); returns its id.
-  int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id = -1,
-                   std::optional<bool> start = std::nullopt);
+  /// Registers one instance of spec as pm_id id (-1: the next free one), not started yet;
+  /// returns its id.
+  int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id = -1);
+  /// Starts ids, just registered, once the state file names every one of them: a pmxd killed
+  /// while they start leaves no process its successor does not know of (it adopts a run the
+  /// state file names, without its pid yet, through the run's marker).
+  void start_registered(const std::vector<int>& ids);
   void stop_all_then(std::function<void()> done);
   /// Stops ids in StartOrder's waves, dependents first, each wave once stopped and quiet; then
   /// done (daemon/supervisor/ordered_stop.cpp).

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <memory>
 #include <string>
 
@@ -453,4 +455,24 @@ TEST_CASE("a new supervisor rebuilds the apps from the state file", "[supervisor
   CHECK(ids_of(second.supervisor->app("api")) == std::vector<int>{2});
   CHECK(second.in(3).app_instance == 2);
   CHECK(second.state(3) == State::Stopped);
+}
+
+TEST_CASE("a start's instances are all in the state file before the first of them is spawned", "[supervisor]") {
+  // A pmxd killed while a hundred apps start must leave no process its successor does not
+  // know of: each instance is recorded before its first spawn (its pid after it, the
+  // successor adopting a run without one through its marker).
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
+  rig.supervisor->start();
+  json apps = json::array();
+  for (const char* name : {"a", "b", "c"}) apps.push_back({{"name", name}, {"script", "/bin/sh"}});
+  rig.call("start", {{"apps", apps}});
+  // Nothing of the loop has run since the request: what a kill -9 now would leave on disk.
+  REQUIRE(rig.ops.spawned.size() == 3);
+  std::ifstream in(home.path + "/state.json");
+  const json state = json::parse(in, nullptr, false);
+  REQUIRE(state.is_object());
+  std::set<std::string> recorded;
+  for (const auto& record : state.value("instances", json::array())) recorded.insert(record["spec"].value("name", ""));
+  CHECK(recorded == std::set<std::string>{"a", "b", "c"});
 }
