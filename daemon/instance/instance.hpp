@@ -3,8 +3,6 @@
 
 #include <sys/types.h>
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +20,7 @@
 #include "daemon/listeners/node_channel.hpp"
 #include "daemon/process/process_tree.hpp"
 #include "daemon/process/sampler.hpp"
+#include "daemon/process/timers.hpp"
 
 namespace pmx::daemon {
 
@@ -42,13 +41,12 @@ struct Launched {
 /// and the old run is then stopped; if it ends or never becomes ready, it is killed and the old
 /// run goes on serving.
 struct Candidate {
-  explicit Candidate(boost::asio::io_context& io) : ready_timer(io) {}
   Launched run;
   std::string cgroup;
   std::string error;  ///< why its exec failed, empty when it did not
   /// listen_timeout while it is awaited to say it is ready; min_uptime for an app that has no
   /// way to say so (it takes over if it is still running then).
-  boost::asio::steady_timer ready_timer;
+  Deadline ready_wait;
   std::function<void(const std::string& error)> done;  ///< "" once it took over
 };
 
@@ -60,13 +58,12 @@ struct RetiringRun {
   std::string cgroup;
   std::shared_ptr<NodeChannel> channel;  ///< kept open: 'shutdown' goes through it, and Node
                                          ///< apps expect the channel until they exit
-  std::unique_ptr<boost::asio::steady_timer> kill_timer;
+  Deadline kill_deadline;  ///< SIGKILL at kill_timeout; never armed for a killed replacement
   ExitReason reason = ExitReason::Reload;  ///< recorded as its end: reload, or health_check
 };
 
 struct Instance {
-  Instance(boost::asio::io_context& io, int pm_id, config::AppSpec app)
-      : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)), kill_timer(io), restart_timer(io), cron_timer(io), ready_timer(io) {}
+  Instance(int pm_id, config::AppSpec app) : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)) {}
 
   int id;
   config::AppSpec spec;
@@ -106,20 +103,22 @@ struct Instance {
   std::string start_blocker;
   bool deleting = false;
 
-  boost::asio::steady_timer kill_timer;
-  boost::asio::steady_timer restart_timer;
-  boost::asio::steady_timer cron_timer;  ///< the next cron_restart, when the spec has one
+  /// The instance's one deadline; what it means comes from the state: launching and awaiting
+  /// ready, listen_timeout; stopping or restarting, kill_timeout (SIGKILL); waiting_restart, the
+  /// restart delay. Armed and dropped where a transition's effects are carried out
+  /// (Supervisor::apply), the ready wait where the exec is confirmed.
+  Deadline deadline;
+  Deadline cron;  ///< the next cron_restart, when the spec has one
   /// Readiness: the run's exec succeeded and the instance waits (launching) for the app to say
-  /// it is ready, until listen_timeout. Once that has passed the run is online anyway, as under
-  /// PM2; ready_warning then says that no ready message came (jlist, start's output).
-  boost::asio::steady_timer ready_timer;
+  /// it is ready, until listen_timeout (the deadline). Once that has passed the run is online
+  /// anyway, as under PM2; ready_warning then says that no ready message came (jlist, start's
+  /// output).
   bool awaiting_ready = false;
   std::string ready_warning;
   std::string notify_status;     ///< the app's last sd_notify STATUS=, shown by describe
   /// Sockets the app asked for on its Node channel and was refused (pmx.log names the first
   /// ten and every thousandth).
   std::uint64_t listen_refusals = 0;
-  std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
 
   /// Memory and CPU of the current run, as the last sampling tick read them.
   ResourceSample usage;

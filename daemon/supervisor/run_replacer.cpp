@@ -8,7 +8,6 @@
 #include <vector>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "daemon/supervisor/run_cgroups.hpp"
@@ -17,9 +16,10 @@ namespace pmx::daemon {
 
 namespace asio = boost::asio;
 
-RunReplacer::RunReplacer(asio::io_context& io, ProcessOps& processes, Registry& registry, Launcher& launcher,
+RunReplacer::RunReplacer(asio::io_context& io, Timers& timers, ProcessOps& processes, Registry& registry, Launcher& launcher,
                          SettleWaiters& waiters, StateWriter& state, Replaced replaced)
     : io_(io),
+      timers_(timers),
       processes_(processes),
       registry_(registry),
       launcher_(launcher),
@@ -41,7 +41,7 @@ void RunReplacer::replace_run(Instance& in, std::function<void(const std::string
     asio::post(io_, [done = std::move(done), error = run.error()] { done(error); });
     return;
   }
-  auto c = std::make_unique<Candidate>(io_);
+  auto c = std::make_unique<Candidate>();
   c->run = std::move(*run);
   c->cgroup = std::move(cgroup);
   c->done = std::move(done);
@@ -61,10 +61,12 @@ void RunReplacer::candidate_spawned(Instance& in) {
   // An app that can say it is ready is awaited until listen_timeout; one that cannot has
   // started well once it outlived min_uptime (PM2's measure of a start that failed).
   const bool says_ready = launcher_.needs_ready(in);
-  c.ready_timer.expires_after(Millis(says_ready ? in.spec.listen_timeout_ms : in.spec.min_uptime_ms));
-  c.ready_timer.async_wait([this, id = in.id, pid = c.run.pid, says_ready](const boost::system::error_code& ec) {
+  const Millis wait{says_ready ? in.spec.listen_timeout_ms : in.spec.min_uptime_ms};
+  // The wait is the candidate's own: it goes with it (taken over, failed or killed).
+  c.ready_wait.arm_after(timers_, wait, [this, id = in.id, says_ready] {
     Instance* in = registry_.find(id);
-    if (ec || !in || !in->candidate || in->candidate->run.pid != pid) return;
+    if (!in || !in->candidate) return;
+    const pid_t pid = in->candidate->run.pid;
     if (!says_ready) return take_over(*in, "running for min_uptime " + std::to_string(in->spec.min_uptime_ms) + " ms");
     if (!in->spec.wait_ready) {
       return take_over(*in, "did not listen within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
@@ -80,9 +82,8 @@ void RunReplacer::candidate_spawned(Instance& in) {
 
 void RunReplacer::take_over(Instance& in, const std::string& how) {
   std::unique_ptr<Candidate> c = std::move(in.candidate);
-  c->ready_timer.cancel();
-  RetiringRun old{in.pid, in.pid_start, std::move(in.cgroup), std::move(in.channel),
-                  std::make_unique<asio::steady_timer>(io_),
+  c->ready_wait.cancel();
+  RetiringRun old{in.pid, in.pid_start, std::move(in.cgroup), std::move(in.channel), Deadline{},
                   in.replacing_unhealthy ? ExitReason::HealthCheck : ExitReason::Reload};
   if (!old.cgroup.empty()) in.old_cgroups.push_back(old.cgroup);
   in.cgroup = std::move(c->cgroup);
@@ -94,10 +95,10 @@ void RunReplacer::take_over(Instance& in, const std::string& how) {
 
   // The old run stops as a stop would stop it, and is SIGKILLed after kill_timeout.
   launcher_.stop_run(in, Membership{old.pid, "", old.cgroup}, old.channel.get());
-  old.kill_timer->expires_after(Millis(in.spec.kill_timeout_ms));
-  old.kill_timer->async_wait([this, id = in.id, pid = old.pid](const boost::system::error_code& ec) {
+  // The deadline is the retiring run's own: its end (or the instance's) drops it.
+  old.kill_deadline.arm_after(timers_, Millis(in.spec.kill_timeout_ms), [this, id = in.id, pid = old.pid] {
     Instance* in = registry_.find(id);
-    if (ec || !in) return;
+    if (!in) return;
     for (const RetiringRun& r : in->retiring) {
       if (r.pid != pid) continue;
       spdlog::warn("{} replaced pid {} did not stop within kill_timeout {} ms, sending SIGKILL", label(*in), pid,
@@ -111,7 +112,7 @@ void RunReplacer::take_over(Instance& in, const std::string& how) {
 
 std::unique_ptr<Candidate> RunReplacer::fail_candidate(Instance& in, const std::string& why) {
   std::unique_ptr<Candidate> c = std::move(in.candidate);
-  c->ready_timer.cancel();
+  c->ready_wait.cancel();
   if (!c->cgroup.empty()) in.old_cgroups.push_back(c->cgroup);
   state_.soon();
   asio::post(io_, [done = std::move(c->done), why] { done(why); });
@@ -122,7 +123,7 @@ void RunReplacer::abort_candidate(Instance& in, const std::string& why) {
   spdlog::error("{} reload: killing the new run pid {}: {}", label(in), in.candidate->run.pid, why);
   std::unique_ptr<Candidate> c = fail_candidate(in, why);
   processes_.signal_all(Membership{c->run.pid, "", c->cgroup}, SIGKILL);
-  in.retiring.push_back(RetiringRun{c->run.pid, c->run.pid_start, std::move(c->cgroup), std::move(c->run.channel), nullptr});
+  in.retiring.push_back(RetiringRun{c->run.pid, c->run.pid_start, std::move(c->cgroup), std::move(c->run.channel), Deadline{}});
 }
 
 void RunReplacer::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {

@@ -75,11 +75,13 @@ Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
 
 }  // namespace
 
-Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes)
+Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes,
+                       Timers& timers)
     : io_(io),
       options_(std::move(options)),
       server_(server),
       processes_(processes),
+      timers_(timers),
       signals_(io),
       waiters_(io, processes, registry_),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
@@ -91,9 +93,9 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
                 [this](Instance& in, NodeChannel& channel, const NodeMessage& msg) { on_node_message(in, channel, msg); }),
       writer_(io),
       state_(io, options_.paths.home + "/state.json", registry_),
-      restart_triggers_(io, options_.paths.home, registry_, [this] { return shutting_down(); },
+      restart_triggers_(io, timers, options_.paths.home, registry_, [this] { return shutting_down(); },
                         [this](Instance& in) { dispatch(in, Event::Restart); }),
-      sampler_(io, options_.sample_interval, processes, registry_, server, [this](const std::vector<int>& over) {
+      sampler_(timers, options_.sample_interval, processes, registry_, server, [this](const std::vector<int>& over) {
         for (int id : over) {
           Instance* in = registry_.find(id);
           if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
@@ -101,7 +103,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
         }
       }),
       app_messages_(io, registry_, server),
-      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) {
+      replacer_(io, timers, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) {
         dispatch(in, std::exchange(in.replacing_unhealthy, false) ? Event::ReplacedUnhealthy : Event::Replaced);
         health_.update(in);  // the new run is probed from its start (start_period)
       }),
@@ -201,7 +203,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     return;
   }
   const State before = in.fsm.state();
-  Effects fx = in.fsm.handle(event, options_.clock(), exit);
+  Effects fx = in.fsm.handle(event, timers_.now(), exit);
   exits_.note(in, fx);
   if (fx.changed) {
     spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
@@ -220,10 +222,6 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   }
   // A reload's replacement does not outlive a change of the run it was to replace.
   if (fx.changed && in.candidate) replacer_.abort_candidate(in, std::string("the instance went ") + status_name(in.fsm.state()) + " meanwhile (" + in.fsm.reason() + ")");
-  if (fx.changed && in.awaiting_ready && in.fsm.state() != State::Launching) {
-    in.awaiting_ready = false;  // stopped or restarted before it was ready
-    in.ready_timer.cancel();
-  }
   if (fx.changed && is_stopped(in.fsm.state())) sockets_.release_if_idle(registry_.apps().at(in.spec.name));
   if (fx.transition) {
     // Every transition goes to the subscribers of the events topic (`pmx` dashboards, tools).
@@ -243,10 +241,12 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
 }
 
 void Supervisor::apply(Instance& in, const Effects& fx) {
-  if (fx.cancel_timers) {
-    ++in.timer_generation;
-    in.kill_timer.cancel();
-    in.restart_timer.cancel();
+  // The one deadline belongs to the state (systemd's service_set_state): a state left drops the
+  // kill or restart deadline it owned (the state machine says when), and any change ends the
+  // wait for a ready message, which only a launching run has.
+  if (fx.cancel_timers || (fx.changed && in.awaiting_ready)) {
+    in.awaiting_ready = false;
+    in.deadline.cancel();
   }
   if (fx.signal == SIGKILL) {
     spdlog::warn("{} did not stop within kill_timeout {} ms, sending SIGKILL", label(in), in.spec.kill_timeout_ms);
@@ -260,52 +260,46 @@ void Supervisor::apply(Instance& in, const Effects& fx) {
     }
   }
   if (fx.spawn) do_spawn(in);
-  if (fx.arm_kill_timer) arm_timer(in, in.kill_timer, *fx.arm_kill_timer, Event::KillTimeout);
-  if (fx.arm_restart_timer) arm_timer(in, in.restart_timer, *fx.arm_restart_timer, Event::RestartTimer);
+  if (fx.arm_kill_timer) arm_deadline(in, *fx.arm_kill_timer, Event::KillTimeout);
+  if (fx.arm_restart_timer) arm_deadline(in, *fx.arm_restart_timer, Event::RestartTimer);
 }
 
-void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after, Event event) {
-  timer.expires_after(after);
-  const int id = in.id;
-  const std::uint64_t generation = in.timer_generation;
-  timer.async_wait([this, id, generation, event](const boost::system::error_code& ec) {
-    if (ec) return;
-    Instance* in = registry_.find(id);
-    if (!in || in->timer_generation != generation) return;  // cancelled after it fired
-    dispatch(*in, event);
+void Supervisor::arm_deadline(Instance& in, Millis after, Event event) {
+  // The deadline goes with the instance: its callback never runs for one deleted.
+  in.deadline.arm_after(timers_, after, [this, id = in.id, event] {
+    if (Instance* in = registry_.find(id)) dispatch(*in, event);
   });
 }
 
 void Supervisor::spawned(Instance& in) {
   if (!launcher_.needs_ready(in)) return dispatch(in, Event::Spawned);
+  // LAUNCHING until the app says it is ready, or listen_timeout.
   in.awaiting_ready = true;
   in.ready_warning.clear();
-  in.ready_timer.expires_after(Millis(in.spec.listen_timeout_ms));
-  in.ready_timer.async_wait([this, id = in.id, pid = in.pid](const boost::system::error_code& ec) {
-    Instance* in = registry_.find(id);
-    if (ec || !in || !in->awaiting_ready || in->pid != pid) return;
-    in->awaiting_ready = false;
-    if (!in->spec.wait_ready) {
-      // A cluster instance that never listens (a worker without a server): online, as in PM2,
-      // and start says why it waited.
-      in->ready_warning = "did not listen within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
-                          " ms (a cluster-mode Node instance is ready when it listens); online anyway";
-      spdlog::info("{} {}", label(*in), in->ready_warning);
-      return dispatch(*in, Event::Spawned);
-    }
-    // wait_ready and no ready message: online anyway once listen_timeout has passed, as PM2
-    // does (many copied configs set wait_ready and never send 'ready'), and said so.
-    in->ready_warning = no_ready_message(in->spec);
-    spdlog::warn("{} {}", label(*in), in->ready_warning);
-    dispatch(*in, Event::Spawned);
+  in.deadline.arm_after(timers_, Millis(in.spec.listen_timeout_ms), [this, id = in.id] {
+    if (Instance* in = registry_.find(id)) ready_timed_out(*in);
   });
+}
+
+void Supervisor::ready_timed_out(Instance& in) {
+  if (!in.spec.wait_ready) {
+    // A cluster instance that never listens (a worker without a server): online, as in PM2,
+    // and start says why it waited.
+    in.ready_warning = "did not listen within listen_timeout " + std::to_string(in.spec.listen_timeout_ms) +
+                       " ms (a cluster-mode Node instance is ready when it listens); online anyway";
+    spdlog::info("{} {}", label(in), in.ready_warning);
+    return dispatch(in, Event::Spawned);
+  }
+  // wait_ready and no ready message: online anyway once listen_timeout has passed, as PM2
+  // does (many copied configs set wait_ready and never send 'ready'), and said so.
+  in.ready_warning = no_ready_message(in.spec);
+  spdlog::warn("{} {}", label(in), in.ready_warning);
+  dispatch(in, Event::Spawned);
 }
 
 void Supervisor::ready(Instance& in, pid_t pid, const char* how) {
   if (in.candidate && in.candidate->run.pid == pid) return replacer_.take_over(in, how);
   if (pid != in.pid || !in.awaiting_ready || in.fsm.state() != State::Launching) return;
-  in.awaiting_ready = false;
-  in.ready_timer.cancel();
   spdlog::info("{} ready ({})", label(in), how);
   dispatch(in, Event::Spawned);
 }
@@ -489,8 +483,6 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   if (in.channel) in.channel->close();
   in.channel.reset();
   spdlog::info("{} pid {} {} (exit reason: {})", label(in), pid, how_it_ended(exit), to_string(reason));
-  in.awaiting_ready = false;
-  in.ready_timer.cancel();
   dispatch(in, Event::Exited, exit);
   state_.soon();
   // A replacement spawned at once has already rewritten the pid file.
@@ -641,7 +633,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
 int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id,
                              std::optional<bool> start) {
   id = registry_.take_id(id);
-  auto in = std::make_unique<Instance>(io_, id, spec);
+  auto in = std::make_unique<Instance>(id, spec);
   in->caller_env = std::move(caller_env);
   in->created_at_ms = now_ms();
   if (const App* same = registry_.app(spec.name)) in->app_instance = same->free_app_instance();
@@ -706,14 +698,14 @@ void Supervisor::adopt_from_state() {
     spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_.path(), decoded.error(), kept);
     return;
   }
-  const auto steady_now = options_.clock();
+  const auto steady_now = timers_.now();
   const std::int64_t wall_now = now_ms();
   registry_.set_next_id(std::max(registry_.next_id(), decoded->next_id));
   for (auto& r : decoded->instances) {
     if (registry_.find(r.id)) continue;
     // Looked up now, off the loop, for the restarts to come.
     if (!r.spec.uid.empty() || !r.spec.gid.empty()) launcher_.credentials_cache().resolve(r.spec.uid, r.spec.gid, nullptr);
-    Instance& in = insert(std::make_unique<Instance>(io_, r.id, std::move(r.spec)));
+    Instance& in = insert(std::make_unique<Instance>(r.id, std::move(r.spec)));
     in.caller_env = decoded->envs[r.env_index];
     in.unique_id = r.unique_id;
     in.app_instance = r.app_instance;

@@ -13,22 +13,19 @@
 
 namespace pmx::daemon {
 
-UsageSampler::UsageSampler(boost::asio::io_context& io, Millis interval, ProcessOps& processes, Registry& registry,
+UsageSampler::UsageSampler(Timers& timers, Millis interval, ProcessOps& processes, Registry& registry,
                            const ControlServer& server, OverLimit over_limit)
-    : io_(io),
+    : timers_(timers),
       interval_(interval),
       processes_(processes),
       registry_(registry),
       server_(server),
-      over_limit_(std::move(over_limit)),
-      timer_(io) {}
+      over_limit_(std::move(over_limit)) {}
 
 void UsageSampler::start() { schedule(); }
 
 void UsageSampler::schedule() {
-  timer_.expires_after(interval_);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+  tick_deadline_.arm_after(timers_, interval_, [this] {
     const std::vector<int> over = sample();
     spdlog::default_logger()->flush();  // the daemon's log is flushed once a tick, not per line
     if (server_.requests() != requests_at_trim_) {

@@ -30,7 +30,7 @@ struct MessagesRig {
   int add(int id, bool running) {
     auto spec = config::spec_from_json(json{{"name", "n" + std::to_string(id)}, {"script", "/bin/sh"}, {"interpreter", "node"}});
     REQUIRE(spec);
-    Instance& in = registry.insert(std::make_unique<Instance>(io, id, *spec));
+    Instance& in = registry.insert(std::make_unique<Instance>(id, *spec));
     auto opened = NodeChannel::open(io, [](NodeChannel&, const NodeMessage&) {});
     REQUIRE(opened);
     in.channel = opened->first;

@@ -120,7 +120,7 @@ TEST_CASE("a run that lasted less than min_uptime is unstable even when pmxd hea
   for (int exits = 0; exits < 3; ++exits) {
     REQUIRE(rig.online_again(pid));
     pid = rig.in().pid;
-    rig.now += Millis(5000);  // pmxd's clock: the loop was busy, the exit handled 5 s on
+    rig.advance(Millis(5000));  // pmxd's clock: the loop was busy, the exit handled 5 s on
     ExitStatus exit;
     exit.code = 1;
     exit.ran_for = Millis(40);  // the process's own: it exited at once

@@ -48,7 +48,7 @@ struct LauncherRig {
     auto spec = config::spec_from_json(options);
     REQUIRE(spec);
     if (spec->cwd.empty()) spec->cwd = "/";
-    Instance& in = registry.insert(std::make_unique<Instance>(io, id, *spec));
+    Instance& in = registry.insert(std::make_unique<Instance>(id, *spec));
     launcher.name_files(in);
     return in;
   }

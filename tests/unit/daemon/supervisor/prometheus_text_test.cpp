@@ -19,7 +19,7 @@ struct ExpositionRig {
   Instance& add(int id, const std::string& name, const std::string& ns, pid_t pid) {
     auto spec = config::spec_from_json(json{{"name", name}, {"namespace", ns}, {"script", "/bin/sh"}});
     REQUIRE(spec);
-    Instance& in = registry.insert(std::make_unique<Instance>(io, id, *spec));
+    Instance& in = registry.insert(std::make_unique<Instance>(id, *spec));
     if (pid > 0) {
       (void)in.fsm.handle(Event::Start, Clock::now());
       (void)in.fsm.handle(Event::Spawned, Clock::now());

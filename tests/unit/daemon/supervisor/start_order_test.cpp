@@ -99,6 +99,7 @@ TEST_CASE("stop all stops the dependents, and their dependencies only once they 
   CHECK(rig.state(0) == State::Online);
   CHECK(rig.ops.procs[db].signals.empty());
 
+  rig.advance(Millis(300));  // web's kill_timeout
   REQUIRE(rig.run_until([&] { return rig.state(0) == State::Stopped; }));
   CHECK(rig.state(1) == State::Stopped);
   CHECK(rig.ops.procs[web].signals == std::vector<int>{SIGINT, SIGKILL});

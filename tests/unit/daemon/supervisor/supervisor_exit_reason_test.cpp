@@ -71,6 +71,7 @@ TEST_CASE("a memory restart ends the run for max_memory_restart", "[supervisor][
   REQUIRE(rig.online_again(0));
   const pid_t pid = rig.in().pid;
   rig.ops.procs.at(pid).rss = 200ull << 20;
+  rig.advance(Millis(5));  // the sampling tick
   REQUIRE(rig.online_again(pid));
   CHECK(reason_of(rig) == "max_memory_restart");
 }
@@ -83,6 +84,7 @@ TEST_CASE("a run that outlives its kill_timeout still ends for what stopped it",
   rig.start_app({{"name", "stubborn"}, {"kill_timeout", 20}});
   REQUIRE(rig.online_again(0));
   rig.call("stop", {{"targets", {"stubborn"}}});
+  rig.advance(Millis(20));
   REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
   CHECK(rig.in().last_exit.signal == SIGKILL);
   CHECK(reason_of(rig) == "stop");
@@ -94,7 +96,9 @@ TEST_CASE("cron_restart ends the run for cron", "[supervisor][exit_reason][cron]
   rig.supervisor->start();
   rig.start_app({{"name", "nightly"}, {"cron_restart", "* * * * * *"}});
   REQUIRE(rig.online_again(0));
-  REQUIRE(rig.online_again(rig.in().pid));
+  const pid_t first = rig.in().pid;
+  rig.advance(Millis(1000));
+  REQUIRE(rig.online_again(first));
   CHECK(reason_of(rig) == "cron");
   // The cause went with that restart: the next restart the user asks for is a restart.
   const pid_t pid = rig.in().pid;

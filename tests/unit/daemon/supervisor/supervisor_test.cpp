@@ -1,6 +1,6 @@
 // Supervisor: the restart policy carried out through a fake process layer. No fork, no real
-// process: the fake hands out pids, the test ends them; time for the state machine comes from
-// a hand-moved clock. The home is a temporary directory (the state file and FIFOs live there).
+// process: the fake hands out pids, the test ends them; time (the state machine's clock and
+// every deadline) is moved by the test. The home is a temporary directory (the state file and FIFOs live there).
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -53,7 +53,7 @@ TEST_CASE("a run longer than min_uptime resets the unstable count", "[supervisor
   CHECK(rig.in().fsm.consecutive_unstable() == 1);
 
   pid = rig.in().pid;
-  rig.now += Millis(5000);  // a stable run
+  rig.advance(Millis(5000));  // a stable run
   rig.ops.exit_code(pid, 1);
   REQUIRE(rig.online_again(pid));
   CHECK(rig.in().fsm.consecutive_unstable() == 0);
@@ -115,13 +115,12 @@ TEST_CASE("restart_delay waits in waiting restart, then relaunches", "[superviso
   REQUIRE(rig.online_again(0));
   const pid_t pid = rig.in().pid;
   rig.ops.exit_code(pid, 1);
-  // Only what is ready runs: the restart timer cannot have fired yet.
-  REQUIRE(rig.run_until([&] {
-    rig.settle();
-    return rig.state() != State::Online;
-  }));
+  rig.settle();
+  CHECK(rig.state() == State::WaitingRestart);
+  rig.advance(Millis(299));
   CHECK(rig.state() == State::WaitingRestart);
   CHECK(rig.ops.spawned.size() == 1);
+  rig.advance(Millis(1));
   REQUIRE(rig.online_again(pid));
   CHECK(rig.ops.spawned.size() == 2);
   CHECK(rig.in().fsm.restart_count() == 1);
@@ -134,15 +133,12 @@ TEST_CASE("stop during waiting restart cancels the relaunch", "[supervisor]") {
   rig.start_app({{"name", "held"}, {"restart_delay", 100}});
   REQUIRE(rig.online_again(0));
   rig.ops.exit_code(rig.in().pid, 1);
-  REQUIRE(rig.run_until([&] {
-    rig.settle();
-    return rig.state() == State::WaitingRestart;
-  }));
+  rig.settle();
+  REQUIRE(rig.state() == State::WaitingRestart);
   rig.call("stop", {{"targets", {"held"}}});
   CHECK(rig.state() == State::Stopped);
   // Past the delay, nothing is relaunched.
-  const auto past = Clock::now() + Millis(200);
-  REQUIRE(rig.run_until([&] { return Clock::now() > past; }));
+  rig.advance(Millis(200));
   CHECK(rig.state() == State::Stopped);
   CHECK(rig.ops.spawned.size() == 1);
 }
@@ -158,6 +154,11 @@ TEST_CASE("stop sends the kill signal once, then SIGKILL after kill_timeout to a
   const pid_t pid = rig.in().pid;
   rig.call("stop", {{"targets", {"stubborn"}}});
   CHECK(rig.state() == State::Stopping);
+  // Not a millisecond before kill_timeout.
+  rig.advance(Millis(49));
+  CHECK(rig.state() == State::Stopping);
+  CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGTERM});
+  rig.advance(Millis(1));
   REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
   CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGTERM, SIGKILL});
   CHECK(rig.in().last_exit.signal == SIGKILL);
@@ -173,9 +174,8 @@ TEST_CASE("stop of an app that obeys sends one signal and no SIGKILL", "[supervi
   const pid_t pid = rig.in().pid;
   rig.call("stop", {{"targets", {"polite"}}});
   REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
-  // Past kill_timeout: the kill timer was cancelled with the stop.
-  const auto past = Clock::now() + Millis(100);
-  REQUIRE(rig.run_until([&] { return Clock::now() > past; }));
+  // Past kill_timeout: the kill deadline was dropped with the stop.
+  rig.advance(Millis(100));
   CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGINT});
 }
 
@@ -283,6 +283,7 @@ TEST_CASE("a restart or reload while pmxd shuts down starts nothing, and the shu
   CHECK(rig.state(1) == State::Stopped);
   CHECK(rig.ops.spawned.size() == spawned);
   // slow ends at its kill_timeout; then pmxd is done (its loop stopped).
+  rig.advance(Millis(300));
   REQUIRE(rig.run_until([&] { return rig.state(0) == State::Stopped || rig.io.stopped(); }));
   CHECK(rig.ops.spawned.size() == spawned);
 }
@@ -296,9 +297,11 @@ TEST_CASE("memory over max_memory_restart restarts the app", "[supervisor]") {
   const pid_t pid = rig.in().pid;
   rig.ops.procs.at(pid).rss = 50ull << 20;
   // Below the limit it keeps running.
-  REQUIRE(rig.run_until([&] { return rig.in().usage.rss_bytes == (50ull << 20); }));
+  rig.advance(Millis(5));
+  REQUIRE(rig.in().usage.rss_bytes == (50ull << 20));
   CHECK(rig.in().pid == pid);
   rig.ops.procs.at(pid).rss = 200ull << 20;
+  rig.advance(Millis(5));
   REQUIRE(rig.online_again(pid));
   CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGINT});
   CHECK(rig.ops.spawned.size() == 2);

@@ -130,11 +130,14 @@ TEST_CASE("cron_restart restarts the app at the next second its schedule names",
   rig.start_app({{"name", "nightly"}, {"cron_restart", "* * * * * *"}});  // every second
   REQUIRE(rig.online_again(0));
   const pid_t first = rig.in().pid;
+  rig.advance(Millis(1000));
   REQUIRE(rig.online_again(first));
   CHECK(rig.ops.procs.at(first).signals == std::vector<int>{SIGINT});
   const pid_t second = rig.in().pid;
   // And again: the next date is armed after each restart.
+  rig.advance(Millis(1000));
   REQUIRE(rig.online_again(second));
+  CHECK(rig.in().fsm.restart_count() == 2);
 }
 
 TEST_CASE("a stopped app is not restarted by its cron_restart", "[supervisor][cron]") {
@@ -147,8 +150,7 @@ TEST_CASE("a stopped app is not restarted by its cron_restart", "[supervisor][cr
   REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
   const std::size_t spawned = rig.ops.spawned.size();
   // Two seconds of the schedule pass without a start.
-  const auto until = Clock::now() + std::chrono::milliseconds(2100);
-  rig.run_until([&] { return Clock::now() >= until; });
+  rig.advance(Millis(2100));
   CHECK(rig.state() == State::Stopped);
   CHECK(rig.ops.spawned.size() == spawned);
 }
