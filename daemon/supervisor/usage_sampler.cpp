@@ -47,7 +47,7 @@ std::vector<int> UsageSampler::sample() {
   ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
   ++tick_;
   for (auto& [id, in] : registry_.by_id()) {
-    if (in->pid <= 0) {
+    if (in->run.pid <= 0) {
       in->usage = ResourceSample{};
       continue;
     }
@@ -57,7 +57,7 @@ std::vector<int> UsageSampler::sample() {
                      static_cast<std::uint64_t>(id) % kSpread == tick_ % kSpread;
     if (!due) continue;
     in->usage.update(processes_.usage(in->membership()), now, hz);
-    if (const Limits limits = limits_of(in->spec); limits.any()) in->limit_usage = processes_.limit_usage(in->cgroup, limits);
+    if (const Limits limits = limits_of(in->spec); limits.any()) in->limit_usage = processes_.limit_usage(in->run.cgroup, limits);
     const std::uint64_t rss = in->usage.rss_bytes;
     const auto& runtime = in->metrics.runtime;
     in->history.add(now_s, in->usage.cpu_percent, rss, runtime ? runtime->loop_p99_ms : std::nullopt);

@@ -23,7 +23,7 @@ struct ExpositionRig {
     if (pid > 0) {
       (void)in.fsm.handle(Event::Start, Clock::now());
       (void)in.fsm.handle(Event::Spawned, Clock::now());
-      in.pid = pid;
+      in.run.pid = pid;
     }
     return in;
   }
@@ -114,7 +114,7 @@ TEST_CASE("Node and @pm2/io series appear for the instances that report them, nu
   CHECK(text.find("metric=\"label\"") == std::string::npos);
   CHECK(text.find("pmx_nodejs_heap_used_bytes{app=\"plain\"") == std::string::npos);
   // A stopped instance's last report is not a current series.
-  node.pid = 0;
+  node.run.pid = 0;
   CHECK(rig.text().find("pmx_nodejs_heap_used_bytes{") == std::string::npos);
 }
 

@@ -26,7 +26,7 @@ pid_t start_online(SupervisorRig& rig, const json& app) {
   rig.start_app(app);
   rig.settle();
   REQUIRE(rig.state() == State::Online);
-  return rig.in().pid;
+  return rig.in().run.pid;
 }
 
 /// A Node app that says when it is ready (wait_ready), never run for real.
@@ -60,8 +60,8 @@ TEST_CASE("exp_backoff_restart_delay: each unstable exit waits 1.5 times longer,
     CHECK(rig.state() == State::WaitingRestart);
     rig.advance(Millis(1));
     REQUIRE(rig.state() == State::Online);
-    REQUIRE(rig.in().pid != pid);
-    pid = rig.in().pid;
+    REQUIRE(rig.in().run.pid != pid);
+    pid = rig.in().run.pid;
   }
   CHECK(rig.ops.spawned.size() == 4);
   CHECK(rig.in().fsm.restart_count() == 3);
@@ -78,7 +78,7 @@ TEST_CASE("max_restarts unstable exits in a row end errored, and nothing is rela
   REQUIRE(rig.state() == State::WaitingRestart);
   rig.advance(Millis(100));
   REQUIRE(rig.state() == State::Online);
-  rig.ops.exit_code(rig.in().pid, 1);
+  rig.ops.exit_code(rig.in().run.pid, 1);
   rig.settle();
   CHECK(rig.state() == State::Errored);
   rig.advance(Millis(60'000));
@@ -98,7 +98,7 @@ TEST_CASE("min_uptime: a run of min_uptime is stable and restarted, one a millis
   rig.settle();
   REQUIRE(rig.state() == State::Online);
   CHECK(rig.in().fsm.consecutive_unstable() == 0);
-  pid = rig.in().pid;
+  pid = rig.in().run.pid;
   rig.advance(Millis(999));
   rig.ops.exit_code(pid, 1);
   rig.settle();
@@ -127,7 +127,7 @@ TEST_CASE("a restart of an app that ignores its kill_signal: SIGKILL exactly at 
   rig.advance(Millis(1));
   CHECK(rig.ops.procs.at(old).signals == Signals{SIGTERM, SIGKILL});
   REQUIRE(rig.state() == State::Online);
-  CHECK(rig.in().pid != old);
+  CHECK(rig.in().run.pid != old);
 }
 
 TEST_CASE("a stop during a restart keeps the restart's kill deadline: SIGKILL at its kill_timeout, nothing started",
@@ -160,11 +160,11 @@ TEST_CASE("wait_ready: launching until the app sends 'ready', then online withou
   rig.supervisor->start();
   rig.start_app(ready_app("web", "fork", 5000));
   rig.settle();
-  REQUIRE(rig.in().pid > 0);
+  REQUIRE(rig.in().run.pid > 0);
   REQUIRE(rig.in().awaiting_ready);
   rig.advance(Millis(4000));
   CHECK(rig.state() == State::Launching);
-  send(rig, rig.in().pid, "\"ready\"");
+  send(rig, rig.in().run.pid, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
   // listen_timeout went with the wait: it does not fire later.
   rig.advance(Millis(5000));
@@ -179,7 +179,7 @@ TEST_CASE("wait_ready without a ready message: online at listen_timeout, not bef
   rig.supervisor->start();
   rig.start_app(ready_app("web", "fork", 5000));
   rig.settle();
-  REQUIRE(rig.in().pid > 0);
+  REQUIRE(rig.in().run.pid > 0);
   rig.advance(Millis(4999));
   CHECK(rig.state() == State::Launching);
   CHECK(rig.in().ready_warning.empty());
@@ -195,11 +195,11 @@ TEST_CASE("the listen_timeout of a run that exited before it was ready never rea
   rig.supervisor->start();
   rig.start_app(ready_app("web", "fork", 5000));
   rig.settle();
-  const pid_t first = rig.in().pid;
+  const pid_t first = rig.in().run.pid;
   rig.advance(Millis(3000));
   rig.ops.exit_code(first, 1);  // restarted at once (no restart_delay): a wait of its own
   rig.settle();
-  REQUIRE(rig.in().pid != first);
+  REQUIRE(rig.in().run.pid != first);
   REQUIRE(rig.state() == State::Launching);
   rig.advance(Millis(2000));  // the first run's listen_timeout
   CHECK(rig.state() == State::Launching);
@@ -222,7 +222,7 @@ TEST_CASE("reload: the replacement takes over once ready, the old run is signall
   rig.ops.ignore_signals = true;  // the old run lingers after its signal
   rig.start_app(app);
   rig.settle();
-  const pid_t old = rig.in().pid;
+  const pid_t old = rig.in().run.pid;
   send(rig, old, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
   rig.ops.ignore_signals = false;
@@ -232,12 +232,12 @@ TEST_CASE("reload: the replacement takes over once ready, the old run is signall
   REQUIRE(rig.ops.spawned.size() == 2);
   const pid_t replacement = rig.ops.last();
   rig.advance(Millis(4000));  // beside the old run, which serves untouched
-  CHECK(rig.in().pid == old);
+  CHECK(rig.in().run.pid == old);
   CHECK(rig.ops.procs.at(old).signals.empty());
   CHECK_FALSE(reload.reply());
 
   send(rig, replacement, "\"ready\"");
-  REQUIRE(rig.run_until([&] { return rig.in().pid == replacement; }));
+  REQUIRE(rig.run_until([&] { return rig.in().run.pid == replacement; }));
   CHECK(rig.ops.procs.at(old).signals == Signals{SIGINT});
   CHECK(rig.state() == State::Online);
   REQUIRE(rig.in().retiring.size() == 1);
@@ -259,7 +259,7 @@ TEST_CASE("reload: a replacement that exits before it is ready fails the reload 
   rig.supervisor->start();
   rig.start_app(ready_app("web", "cluster", 5000));
   rig.settle();
-  const pid_t old = rig.in().pid;
+  const pid_t old = rig.in().run.pid;
   send(rig, old, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
   auto reload = rig.ask("reload", {{"targets", {"web"}}});
@@ -271,12 +271,12 @@ TEST_CASE("reload: a replacement that exits before it is ready fails the reload 
   const json reply = *reload.reply();
   REQUIRE(reply.contains("error"));
   CHECK(reply.at("error").at("message").get<std::string>().find("exited with code 3 before it was ready") != std::string::npos);
-  CHECK(rig.in().pid == old);
+  CHECK(rig.in().run.pid == old);
   CHECK(rig.ops.procs.at(old).signals.empty());
   CHECK(rig.in().candidate == nullptr);
   // Its wait went with it: listen_timeout passes and nothing takes over.
   rig.advance(Millis(10'000));
-  CHECK(rig.in().pid == old);
+  CHECK(rig.in().run.pid == old);
   CHECK(rig.state() == State::Online);
   CHECK(rig.ops.spawned.size() == 2);
 }
@@ -290,7 +290,7 @@ TEST_CASE("reload: the replacement is killed when the old run ends meanwhile, an
   app["restart_delay"] = 1000;
   rig.start_app(app);
   rig.settle();
-  const pid_t old = rig.in().pid;
+  const pid_t old = rig.in().run.pid;
   send(rig, old, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
   auto reload = rig.ask("reload", {{"targets", {"web"}}});
@@ -315,7 +315,7 @@ TEST_CASE("reload: a replacement whose exec fails fails the reload with the erro
   rig.supervisor->start();
   rig.start_app(ready_app("web", "cluster", 5000));
   rig.settle();
-  const pid_t old = rig.in().pid;
+  const pid_t old = rig.in().run.pid;
   send(rig, old, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
 
@@ -326,12 +326,12 @@ TEST_CASE("reload: a replacement whose exec fails fails the reload with the erro
   const json reply = *reload.reply();
   REQUIRE(reply.contains("error"));
   CHECK(reply.at("error").at("message").get<std::string>().find("goes on serving") != std::string::npos);
-  CHECK(rig.in().pid == old);
+  CHECK(rig.in().run.pid == old);
   CHECK(rig.ops.alive(old));
   CHECK(rig.ops.procs.at(old).signals.empty());
   CHECK(rig.in().candidate == nullptr);
   rig.advance(Millis(10'000));
-  CHECK(rig.in().pid == old);
+  CHECK(rig.in().run.pid == old);
   CHECK(rig.state() == State::Online);
 }
 
@@ -342,16 +342,16 @@ TEST_CASE("reload: a replacement alive at listen_timeout without a ready message
   rig.supervisor->start();
   rig.start_app(ready_app("web", "cluster", 5000));
   rig.settle();
-  const pid_t old = rig.in().pid;
+  const pid_t old = rig.in().run.pid;
   send(rig, old, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
   rig.call("reload", {{"targets", {"web"}}});
   rig.settle();
   const pid_t replacement = rig.ops.last();
   rig.advance(Millis(4999));
-  CHECK(rig.in().pid == old);
+  CHECK(rig.in().run.pid == old);
   rig.advance(Millis(1));
-  CHECK(rig.in().pid == replacement);
+  CHECK(rig.in().run.pid == replacement);
   CHECK(rig.in().ready_warning == no_ready_message(rig.in().spec));
   CHECK(rig.ops.procs.at(old).signals == Signals{SIGINT});
 }
@@ -365,8 +365,8 @@ TEST_CASE("reload replaces one instance at a time: the next starts once the firs
   app["instances"] = 2;
   rig.start_app(app);
   rig.settle();
-  const pid_t old0 = rig.in(0).pid;
-  const pid_t old1 = rig.in(1).pid;
+  const pid_t old0 = rig.in(0).run.pid;
+  const pid_t old1 = rig.in(1).run.pid;
   send(rig, old0, "\"ready\"");
   send(rig, old1, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.state(0) == State::Online && rig.state(1) == State::Online; }));
@@ -379,13 +379,13 @@ TEST_CASE("reload replaces one instance at a time: the next starts once the firs
   CHECK(rig.in(1).candidate == nullptr);
   send(rig, new0, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.ops.spawned.size() == 4; }));
-  CHECK(rig.in(0).pid == new0);
-  CHECK(rig.in(1).pid == old1);
+  CHECK(rig.in(0).run.pid == new0);
+  CHECK(rig.in(1).run.pid == old1);
   REQUIRE(rig.in(1).candidate != nullptr);
   send(rig, rig.ops.last(), "\"ready\"");
   REQUIRE(rig.run_until([&] { return reload.reply().has_value(); }));
   CHECK(reload.reply()->contains("result"));
-  CHECK(rig.in(1).pid == rig.ops.last());
+  CHECK(rig.in(1).run.pid == rig.ops.last());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,9 +401,9 @@ TEST_CASE("cron_restart restarts the online app at the schedule's next time and 
   const auto wall = rig.timers.wall_now().time_since_epoch();
   const Millis to_next = Millis(5000) - std::chrono::duration_cast<Millis>(wall) % Millis(5000);
   rig.advance(to_next - Millis(1));
-  CHECK(rig.in().pid == first);
+  CHECK(rig.in().run.pid == first);
   rig.advance(Millis(1));
-  REQUIRE(rig.in().pid != first);
+  REQUIRE(rig.in().run.pid != first);
   CHECK(rig.state() == State::Online);
   CHECK(rig.in().last_exit_reason == ExitReason::Cron);
   CHECK(rig.ops.procs.at(first).signals == Signals{SIGINT});
@@ -427,7 +427,7 @@ TEST_CASE("cron_restart restarts nothing once pmxd shuts down, even an instance 
   REQUIRE(rig.state(0) == State::Online);
   rig.advance(Millis(4000));  // four of db's cron seconds pass
   CHECK(rig.state(0) == State::Online);
-  CHECK(rig.ops.procs.at(rig.in(0).pid).signals.empty());
+  CHECK(rig.ops.procs.at(rig.in(0).run.pid).signals.empty());
   CHECK(rig.ops.spawned.size() == 2);
 }
 
@@ -439,12 +439,12 @@ TEST_CASE("max_memory_restart: a sampling tick over the limit restarts the onlin
   const pid_t pid = start_online(rig, {{"name", "hog"}, {"max_memory_restart", "100M"}});
   rig.ops.procs.at(pid).rss = 100ull << 20;  // at the limit, not over it
   rig.advance(Millis(1000));
-  CHECK(rig.in().pid == pid);
+  CHECK(rig.in().run.pid == pid);
   rig.ops.procs.at(pid).rss = (100ull << 20) + 1;
   rig.advance(Millis(999));
-  CHECK(rig.in().pid == pid);  // read only at the tick
+  CHECK(rig.in().run.pid == pid);  // read only at the tick
   rig.advance(Millis(1));
-  REQUIRE(rig.in().pid != pid);
+  REQUIRE(rig.in().run.pid != pid);
   CHECK(rig.state() == State::Online);
   CHECK(rig.in().last_exit_reason == ExitReason::MaxMemoryRestart);
 }
@@ -458,13 +458,13 @@ TEST_CASE("a non-string message type leaves the Node channel readable", "[superv
   rig.supervisor->start();
   rig.start_app(ready_app("web", "fork", 5000));
   rig.settle();
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   send(rig, pid, R"({"type":1})");
   send(rig, pid, R"({"type":"no such message","data":{}})");  // an app's own: ignored
   CHECK(rig.state() == State::Launching);
   send(rig, pid, "\"ready\"");
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
-  CHECK(rig.in().pid == pid);
+  CHECK(rig.in().run.pid == pid);
   CHECK(rig.ops.procs.at(pid).signals.empty());
   CHECK(rig.in().ready_warning.empty());
 }

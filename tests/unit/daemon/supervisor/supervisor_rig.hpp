@@ -131,7 +131,7 @@ struct SupervisorRig {
   State state(int id = 0) const { return in(id).fsm.state(); }
   /// Waits until instance id is online with a pid other than not_this.
   bool online_again(pid_t not_this, int id = 0) {
-    return run_until([&] { return state(id) == State::Online && in(id).pid != not_this; });
+    return run_until([&] { return state(id) == State::Online && in(id).run.pid != not_this; });
   }
 
   boost::asio::io_context io{1};

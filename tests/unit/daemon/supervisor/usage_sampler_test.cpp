@@ -34,7 +34,7 @@ struct SamplerRig {
     REQUIRE(in.fsm.state() == State::Online);
     ops.add_foreign(pid, 100 + static_cast<std::uint64_t>(pid));
     ops.procs.at(pid).rss = rss;
-    in.pid = pid;
+    in.run.pid = pid;
     return in;
   }
 
@@ -87,7 +87,7 @@ TEST_CASE("an instance with no process has its reading cleared", "[usage_sampler
   Instance& in = rig.add_online(0, json::object(), 3000, 5u << 20);
   rig.sampler.sample();
   REQUIRE(in.usage.rss_bytes == 5u << 20);
-  in.pid = 0;
+  in.run.pid = 0;
   rig.sampler.sample();
   CHECK(in.usage.rss_bytes == 0);
 }
