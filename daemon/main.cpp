@@ -26,6 +26,7 @@
 #include "daemon/control/service_notifier.hpp"
 #include "daemon/supervisor/supervisor.hpp"
 #include "daemon/process/system_process_ops.hpp"
+#include "daemon/process/asio_timers.hpp"
 #include "ipc/version.hpp"
 
 namespace {
@@ -209,7 +210,8 @@ int main(int argc, char** argv) {
   options.lock_fd = lock->fd();
   daemon::SystemProcessOps processes(io, options.use_cgroups, paths.cgroup_name());
   daemon::LogPipe::prepare();  // its descriptors are pmxd's from the start, not a leak at the first app
-  daemon::Supervisor supervisor(io, options, *server, processes);
+  daemon::AsioTimers timers(io);
+  daemon::Supervisor supervisor(io, options, *server, processes, timers);
   supervisor.start();
   server->start();
   if (const int failed = daemon::run_event_loop(io); failed != 0) {

@@ -3,8 +3,6 @@
 
 #include <sys/types.h>
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,55 +16,35 @@
 #include "daemon/instance/app_metrics.hpp"
 #include "daemon/instance/metrics_history.hpp"
 #include "daemon/instance/instance_fsm.hpp"
+#include "daemon/instance/run.hpp"
 #include "daemon/logs/log_pipe.hpp"
 #include "daemon/listeners/node_channel.hpp"
 #include "daemon/process/process_tree.hpp"
 #include "daemon/process/sampler.hpp"
+#include "daemon/process/timers.hpp"
 
 namespace pmx::daemon {
 
-/// A run as it was started: what becomes an instance's current run.
-struct Launched {
-  pid_t pid = 0;
-  std::uint64_t pid_start = 0;
-  std::shared_ptr<NodeChannel> channel;  ///< Node apps: pmxd's end, reading
-  /// HOME as the run got it when it runs as another user (that user's home), else empty.
-  std::string home;
-  std::vector<std::string> actions;      ///< the actions it registered (trigger), in order
-  /// Why its exec failed, when that was known before the spawn returned (pmxd waited for the
-  /// child until its exec); its exit follows. Empty otherwise: the outcome comes later.
-  std::string exec_error;
-};
-
 /// A run that reload started beside the instance's running one. It takes over once it is ready,
 /// and the old run is then stopped; if it ends or never becomes ready, it is killed and the old
-/// run goes on serving.
+/// run goes on serving. Its run's deadline is its wait: listen_timeout while it is awaited to
+/// say it is ready; min_uptime for an app that has no way to say so (it takes over if it is
+/// still running then).
 struct Candidate {
-  explicit Candidate(boost::asio::io_context& io) : ready_timer(io) {}
-  Launched run;
-  std::string cgroup;
-  std::string error;  ///< why its exec failed, empty when it did not
-  /// listen_timeout while it is awaited to say it is ready; min_uptime for an app that has no
-  /// way to say so (it takes over if it is still running then).
-  boost::asio::steady_timer ready_timer;
+  Run run;
   std::function<void(const std::string& error)> done;  ///< "" once it took over
 };
 
-/// A run that a reload replaced, on its way out: stopped gracefully, SIGKILLed after kill_timeout.
-/// Its cgroup is among the instance's old_cgroups; its end changes nothing in the state machine.
+/// A run that a reload replaced, on its way out: stopped gracefully, SIGKILLed at kill_timeout
+/// (its run's deadline; never armed for a killed replacement). Its cgroup is among the
+/// instance's old_cgroups; its end changes nothing in the state machine.
 struct RetiringRun {
-  pid_t pid = 0;
-  std::uint64_t pid_start = 0;
-  std::string cgroup;
-  std::shared_ptr<NodeChannel> channel;  ///< kept open: 'shutdown' goes through it, and Node
-                                         ///< apps expect the channel until they exit
-  std::unique_ptr<boost::asio::steady_timer> kill_timer;
+  Run run;
   ExitReason reason = ExitReason::Reload;  ///< recorded as its end: reload, or health_check
 };
 
 struct Instance {
-  Instance(boost::asio::io_context& io, int pm_id, config::AppSpec app)
-      : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)), kill_timer(io), restart_timer(io), cron_timer(io), ready_timer(io) {}
+  Instance(int pm_id, config::AppSpec app) : id(pm_id), spec(std::move(app)), fsm(Policy::from(spec)) {}
 
   int id;
   config::AppSpec spec;
@@ -76,9 +54,9 @@ struct Instance {
   std::string unique_id;         ///< kept across restarts
   int app_instance = 0;          ///< NODE_APP_INSTANCE: smallest free index for the name
   InstanceFsm fsm;
-  pid_t pid = 0;                 ///< the leader, 0 when none is alive
-  std::uint64_t pid_start = 0;   ///< the leader's start time in ticks: with pid, its identity
-  std::string cgroup;            ///< the current run's cgroup; empty in fallback mode
+  /// The current run (pid 0 when none is alive). Its cgroup is made fresh for it; the last
+  /// run's failed exec stays in exec_error until the next exec's outcome is known.
+  Run run;
   /// Cgroups of earlier runs not yet removed (their last processes may still be dying).
   /// Each run gets a fresh cgroup: a cgroup once cleared with cgroup.kill kills every child
   /// later cloned into it on some kernels, and a fresh one also keeps runs apart.
@@ -100,26 +78,27 @@ struct Instance {
   std::int64_t last_exit_at_ms = 0;
   /// What the health checks found in the current run (Health::None without a check).
   HealthStatus health;
-  std::string exec_error;        ///< why the last exec failed, empty when it did not
   /// Why it waits, launching with no pid, to start: "waiting for db" (depends_on, StartOrder);
   /// empty when it does not.
   std::string start_blocker;
   bool deleting = false;
 
-  boost::asio::steady_timer kill_timer;
-  boost::asio::steady_timer restart_timer;
-  boost::asio::steady_timer cron_timer;  ///< the next cron_restart, when the spec has one
+  /// The instance's one deadline; what it means comes from the state: launching and awaiting
+  /// ready, listen_timeout; stopping or restarting, kill_timeout (SIGKILL); waiting_restart, the
+  /// restart delay. Armed and dropped where a transition's effects are carried out
+  /// (Supervisor::apply), the ready wait where the exec is confirmed.
+  Deadline deadline;
+  Deadline cron;  ///< the next cron_restart, when the spec has one
   /// Readiness: the run's exec succeeded and the instance waits (launching) for the app to say
-  /// it is ready, until listen_timeout. Once that has passed the run is online anyway, as under
-  /// PM2; ready_warning then says that no ready message came (jlist, start's output).
-  boost::asio::steady_timer ready_timer;
+  /// it is ready, until listen_timeout (the deadline). Once that has passed the run is online
+  /// anyway, as under PM2; ready_warning then says that no ready message came (jlist, start's
+  /// output).
   bool awaiting_ready = false;
   std::string ready_warning;
   std::string notify_status;     ///< the app's last sd_notify STATUS=, shown by describe
   /// Sockets the app asked for on its Node channel and was refused (pmx.log names the first
   /// ten and every thousandth).
   std::uint64_t listen_refusals = 0;
-  std::uint64_t timer_generation = 0;  ///< bumped on cancel: stale timer handlers are ignored
 
   /// Memory and CPU of the current run, as the last sampling tick read them.
   ResourceSample usage;
@@ -131,10 +110,7 @@ struct Instance {
   /// The last minutes of usage, kept across runs (the sampler adds a point per round).
   MetricsHistory history;
 
-  Membership membership() const { return Membership{pid, unique_id, cgroup}; }
-
-  /// HOME as the current run got it, when it runs as another user (Launched::home).
-  std::string run_home;
+  Membership membership() const { return Membership{run.pid, unique_id, run.cgroup}; }
 
   /// The environment its process gets: the caller's, then the app's, then what PM2 sets.
   /// jlist shows it too, built when asked rather than kept: it is most of every entry.
@@ -157,10 +133,6 @@ struct Instance {
   std::shared_ptr<LogSink> log_sink;  ///< the writer of log_path, or null
   std::shared_ptr<LogPipe> out_pipe;  ///< the readers of the FIFOs, for the instance's life
   std::shared_ptr<LogPipe> err_pipe;
-  /// A Node instance's IPC channel (NODE_CHANNEL_FD) for its current run; null otherwise.
-  std::shared_ptr<NodeChannel> channel;
-  /// The actions the current run registered ({type:'axm:action'}), which `trigger` runs.
-  std::vector<std::string> actions;
   /// Reload's replacement run while it starts beside the current one; null otherwise.
   std::unique_ptr<Candidate> candidate;
   /// The candidate replaces an unhealthy run (cluster mode): its take-over is

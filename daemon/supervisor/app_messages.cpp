@@ -49,7 +49,7 @@ void keep_metrics(AppMetrics& metrics, const NodeMessage& msg, const std::string
 
 bool reachable(const Instance& in) {
   const State s = in.fsm.state();
-  return in.channel && in.channel->is_open() && (s == State::Online || s == State::Launching);
+  return in.run.channel && in.run.channel->is_open() && (s == State::Online || s == State::Launching);
 }
 
 }  // namespace
@@ -98,13 +98,13 @@ void AppMessages::trigger(const json& params, const std::vector<int>& ids, const
   std::vector<std::string> known;
   for (int id : ids) {
     Instance& in = *registry_.find(id);
-    const auto& actions = in.actions;
+    const auto& actions = in.run.actions;
     for (const auto& a : actions) {
       if (std::find(known.begin(), known.end(), a) == known.end()) known.push_back(a);
     }
     if (!reachable(in) || std::find(actions.begin(), actions.end(), name) == actions.end()) continue;
     // As PM2: the bare name, or {msg, opts} when the action is given parameters.
-    in.channel->send(action_params.is_null() ? json(name) : json{{"msg", name}, {"opts", action_params}});
+    in.run.channel->send(action_params.is_null() ? json(name) : json{{"msg", name}, {"opts", action_params}});
     t->waiting.insert(id);
     t->sent.push_back(id);
   }
@@ -153,7 +153,7 @@ void AppMessages::send_data(const json& params, const std::vector<int>& ids, con
     Instance& in = *registry_.find(id);
     if (!reachable(in)) continue;
     // PM2's sendDataToProcessId packet, which the app gets as it is in process.on('message').
-    in.channel->send({{"type", "process:msg"}, {"topic", topic}, {"data", *data}, {"id", id}});
+    in.run.channel->send({{"type", "process:msg"}, {"topic", topic}, {"data", *data}, {"id", id}});
     sent.push_back(id);
   }
   if (sent.empty()) {

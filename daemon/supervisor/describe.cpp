@@ -74,7 +74,7 @@ void append_env_entries(std::string& out, std::string_view env_json, const nlohm
 /// encoded, then the caller's that reach it, spliced from their text encoded once per reply.
 std::string environment_text(const Instance& in, const std::string& home, CallerEnvTexts& callers) {
   config::Env own = in.own_environment(home);
-  if (!in.run_home.empty()) own["HOME"] = in.run_home;
+  if (!in.run.home.empty()) own["HOME"] = in.run.home;
   std::string out = nlohmann::json(own).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (!in.caller_env || in.spec.filter_env_all) return out;
   out.pop_back();  // its closing brace
@@ -141,7 +141,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
   using json = nlohmann::json;
   const auto& s = in.spec;
   const State state = in.fsm.state();
-  const bool alive = in.pid > 0;
+  const bool alive = in.run.pid > 0;
 
   json pm2_env{
       {"pm_id", in.id},
@@ -170,9 +170,9 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
       {"health_last_result", in.health.last_result.empty() ? json(nullptr) : json(in.health.last_result)},
       {"health_last_at", in.health.last_at_ms ? json(in.health.last_at_ms) : json(nullptr)},
       {"health_failures", in.health.failures},
-      {"exec_error", in.exec_error.empty() ? json(nullptr) : json(in.exec_error)},
+      {"exec_error", in.run.exec_error.empty() ? json(nullptr) : json(in.run.exec_error)},
       {"ready_warning", in.ready_warning.empty() ? json(nullptr) : json(in.ready_warning)},
-      {"cgroup", in.cgroup.empty() ? json(nullptr) : json(in.cgroup)},
+      {"cgroup", in.run.cgroup.empty() ? json(nullptr) : json(in.run.cgroup)},
       // What the limits count (cpu_quota, memory_max, tasks_max): null where there is none.
       {"cpu_throttled_usec", in.limit_usage.cpu_throttled_us ? json(*in.limit_usage.cpu_throttled_us) : json(nullptr)},
       {"oom_kills", in.limit_usage.oom_kills ? json(*in.limit_usage.oom_kills) : json(nullptr)},
@@ -200,7 +200,7 @@ std::string describe(const Instance& in, std::int64_t now_ms, const std::string&
     pm2_env_text += '}';
   }
   json entry{
-      {"pid", alive ? in.pid : 0},
+      {"pid", alive ? in.run.pid : 0},
       {"name", s.name},
       {"pm_id", in.id},
       {"monit", {{"memory", alive ? in.usage.rss_bytes : 0}, {"cpu", alive ? in.usage.cpu_percent : 0.0}}},

@@ -46,7 +46,7 @@ HealthChecks::~HealthChecks() {
 }
 
 void HealthChecks::update(Instance& in) {
-  const bool wanted = in.spec.health_check.enabled() && in.fsm.state() == State::Online && in.pid > 0;
+  const bool wanted = in.spec.health_check.enabled() && in.fsm.state() == State::Online && in.run.pid > 0;
   auto it = entries_.find(in.id);
   if (!wanted) {
     if (it != entries_.end()) {
@@ -56,15 +56,15 @@ void HealthChecks::update(Instance& in) {
     if (!in.spec.health_check.enabled()) in.health = HealthStatus{};
     return;
   }
-  if (it != entries_.end() && it->second->leader == in.pid) return;  // this run is probed already
+  if (it != entries_.end() && it->second->leader == in.run.pid) return;  // this run is probed already
   if (it == entries_.end()) it = entries_.emplace(in.id, std::make_unique<Entry>(io_)).first;
   Entry& e = *it->second;
   stop(e);
-  e.leader = in.pid;
+  e.leader = in.run.pid;
   e.run_started = Clock::now();
   e.port = probe_port_of(in.spec, in.environment(home_));
   if (in.health.health != Health::Starting) {
-    spdlog::info("{} health: {} -> starting (pid {})", label(in), in.health.health == Health::None ? "none" : to_string(in.health.health), in.pid);
+    spdlog::info("{} health: {} -> starting (pid {})", label(in), in.health.health == Health::None ? "none" : to_string(in.health.health), in.run.pid);
   }
   in.health.health = Health::Starting;
   in.health.failures = 0;

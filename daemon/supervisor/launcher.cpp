@@ -132,7 +132,7 @@ bool Launcher::with_metrics(const config::AppSpec& s) const {
   return config::is_node_app(s) && s.pmx && !options_.node_preload.empty();
 }
 
-Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecDone exec_done) {
+Result<Run> Launcher::launch(Instance& in, const std::string& cgroup, ExecDone exec_done) {
   const auto& s = in.spec;
   config::Env env = in.environment(options_.paths.home);
   std::optional<Credentials> creds;
@@ -143,7 +143,8 @@ Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecD
     creds = *resolved;
     if (!creds->home.empty()) env["HOME"] = creds->home;
   }
-  Launched run;
+  Run run;
+  run.cgroup = cgroup;
   if (creds) run.home = creds->home;
 
   SpawnRequest req;
@@ -237,7 +238,7 @@ Result<Launched> Launcher::launch(Instance& in, const std::string& cgroup, ExecD
 
   // The report usually comes from the loop, after spawn() returned: by then the holder has the
   // pid. A failure known already (pmxd waited for the child until its exec) comes before spawn()
-  // returns: it is kept for the caller in Launched::exec_error, since the run it belongs to (a
+  // returns: it is kept for the caller in the run's exec_error, since the run it belongs to (a
   // reload's replacement) does not exist yet.
   auto pid_holder = std::make_shared<pid_t>(0);
   auto early_error = std::make_shared<std::string>();
@@ -281,19 +282,15 @@ void Launcher::prepare_spare_cgroup(Instance& in) {
   });
 }
 
-void Launcher::become_current(Instance& in, Launched run) {
-  in.pid = run.pid;
-  in.pid_start = run.pid_start;
-  in.channel = std::move(run.channel);
-  in.run_home = std::move(run.home);
-  in.actions = std::move(run.actions);
+void Launcher::become_current(Instance& in, Run run) {
+  in.run = std::move(run);
   in.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
   in.usage = ResourceSample{};
   in.limit_usage = LimitUsage{};
   in.metrics.clear();
-  write_pid_file(in.pid_path, in.pid);
+  write_pid_file(in.pid_path, in.run.pid);
 }
 
 void Launcher::stop_run(const Instance& in, const Membership& run, NodeChannel* channel) {

@@ -73,10 +73,11 @@ class Launcher {
   bool needs_ready(const Instance& in) const;
 
   /// Builds the request for a run of in (environment, argv, output FIFOs, listening sockets,
-  /// Node channel) and forks it into cgroup ("" for none). The error says why nothing ran.
-  Result<Launched> launch(Instance& in, const std::string& cgroup, ExecDone exec_done);
+  /// Node channel) and forks it into cgroup ("" for none). The error says why nothing ran. A
+  /// failed exec known before the spawn returned is in the run's exec_error (its exit follows).
+  Result<Run> launch(Instance& in, const std::string& cgroup, ExecDone exec_done);
   /// Makes run the instance's current run and writes its pid file (the caller persists).
-  void become_current(Instance& in, Launched run);
+  void become_current(Instance& in, Run run);
   /// Clears away the last run's cgroup and makes the next run's, off the restart path.
   void prepare_spare_cgroup(Instance& in);
   /// Stops one run gracefully: kill_signal to its processes, or 'shutdown' on its Node channel

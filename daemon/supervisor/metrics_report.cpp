@@ -39,13 +39,13 @@ json metrics_report(const Registry& registry, const std::vector<int>& ids, std::
   for (int id : ids) {
     const Instance* in = registry.find(id);
     if (!in) continue;
-    const bool alive = in->pid > 0;
+    const bool alive = in->run.pid > 0;
     json entry{
         {"pm_id", in->id},
         {"name", in->spec.name},
         {"namespace", in->spec.namespace_},
         {"status", status_name(in->fsm.state())},
-        {"pid", alive ? in->pid : 0},
+        {"pid", alive ? in->run.pid : 0},
         {"restart_time", in->fsm.restart_count()},
         {"pm_uptime", in->started_at_ms},
         {"uptime_ms", alive ? now_ms - in->started_at_ms : 0},
@@ -53,7 +53,7 @@ json metrics_report(const Registry& registry, const std::vector<int>& ids, std::
         {"status_reason", in->fsm.reason()},
         {"exit_code", exit_code_json(*in)},
         {"exit_signal", exit_signal_json(*in)},
-        {"cgroup", in->cgroup.empty() ? json(nullptr) : json(in->cgroup)},
+        {"cgroup", in->run.cgroup.empty() ? json(nullptr) : json(in->run.cgroup)},
         {"monit", {{"memory", alive ? in->usage.rss_bytes : 0}, {"cpu", alive ? in->usage.cpu_percent : 0.0}}},
         {"axm_monitor", axm_monitor(in->metrics)},
     };

@@ -153,10 +153,10 @@ std::string prometheus_text(const Registry& registry, const DaemonFigures& daemo
            "CPU time of the instance's current run, every process of it (its cgroup's where it has one).");
   for (const auto& [id, in] : all) {
     const double seconds = ticks_per_second > 0 ? static_cast<double>(in->usage.cpu_ticks) / ticks_per_second : 0;
-    e.series(*in, in->pid > 0 ? seconds : 0);
+    e.series(*in, in->run.pid > 0 ? seconds : 0);
   }
   e.family("pmx_instance_memory_bytes", "gauge", "Resident memory of every process of the instance.");
-  for (const auto& [id, in] : all) e.series(*in, in->pid > 0 ? static_cast<double>(in->usage.rss_bytes) : 0);
+  for (const auto& [id, in] : all) e.series(*in, in->run.pid > 0 ? static_cast<double>(in->usage.rss_bytes) : 0);
   e.family("pmx_instance_start_time_seconds", "gauge", "When the instance's current run started, in seconds since the epoch.");
   for (const auto& [id, in] : all) e.series(*in, static_cast<double>(in->started_at_ms) / 1000.0);
 
@@ -189,7 +189,7 @@ std::string prometheus_text(const Registry& registry, const DaemonFigures& daemo
     e.family(name, "gauge", help);
     for (const auto& [id, in] : all) {
       const auto& r = in->metrics.runtime;
-      if (in->pid > 0 && r && ((*r).*field)) e.series(*in, *((*r).*field));
+      if (in->run.pid > 0 && r && ((*r).*field)) e.series(*in, *((*r).*field));
     }
   };
   runtime_family("pmx_nodejs_heap_used_bytes", "V8 heap used (Node apps with pmx's preload).", &RuntimeMetrics::heap_used_bytes);
@@ -199,7 +199,7 @@ std::string prometheus_text(const Registry& registry, const DaemonFigures& daemo
            "Event-loop delay over the last second, from perf_hooks.monitorEventLoopDelay.");
   for (const auto& [id, in] : all) {
     const auto& r = in->metrics.runtime;
-    if (in->pid <= 0 || !r) continue;
+    if (in->run.pid <= 0 || !r) continue;
     const std::pair<const char*, const std::optional<double>*> quantiles[] = {
         {"0.5", &r->loop_p50_ms}, {"0.95", &r->loop_p95_ms}, {"0.99", &r->loop_p99_ms}};
     for (const auto& [q, v] : quantiles) {
@@ -208,7 +208,7 @@ std::string prometheus_text(const Registry& registry, const DaemonFigures& daemo
   }
   e.family("pmx_app_metric", "gauge", "The app's own numeric metrics (@pm2/io), by name.");
   for (const auto& [id, in] : all) {
-    if (in->pid <= 0) continue;
+    if (in->run.pid <= 0) continue;
     for (const CustomMetric& m : in->metrics.custom) {
       if (auto v = numeric_value(m.value)) e.series(*in, *v, "metric", m.name);
       else if (m.value.is_boolean()) e.series(*in, m.value.get<bool>() ? 1 : 0, "metric", m.name);

@@ -50,7 +50,7 @@ void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
     Instance* in = registry_.find(id);
     const std::size_t left = plan->rolling.size() - plan->next;
     const std::string name = in ? in->spec.name : "?";
-    std::string serving = in && in->pid > 0 ? "; pid " + std::to_string(in->pid) + " goes on serving" : "";
+    std::string serving = in && in->run.pid > 0 ? "; pid " + std::to_string(in->run.pid) + " goes on serving" : "";
     spdlog::error("reload of {}:{} failed ({}), {} instance(s) not reloaded", name, id, error, left);
     plan->reply.fail(make_error(ipc::ErrorCode::Failed,
                                 "reload of " + name + " (id " + std::to_string(id) + ") failed: " + error + serving +

@@ -1,4 +1,4 @@
-// RestartTriggers: cron_restart's timers and the apps' file watchers.
+// RestartTriggers: cron_restart's deadlines and the apps' file watchers.
 #include "daemon/supervisor/restart_triggers.hpp"
 
 #include <chrono>
@@ -13,9 +13,10 @@
 
 namespace pmx::daemon {
 
-RestartTriggers::RestartTriggers(boost::asio::io_context& io, std::string home, Registry& registry,
+RestartTriggers::RestartTriggers(boost::asio::io_context& io, Timers& timers, std::string home, Registry& registry,
                                  std::function<bool()> shutting_down, Restart restart)
     : io_(io),
+      timers_(timers),
       home_(std::move(home)),
       registry_(registry),
       shutting_down_(std::move(shutting_down)),
@@ -37,20 +38,24 @@ void RestartTriggers::update_watch(App& app) {
   const Millis delay{first->spec.watch_delay_ms ? first->spec.watch_delay_ms : 1000};
   app.watcher = std::make_unique<FileWatcher>(io_, std::move(rules), delay,
                                               [this, name = app.name()](const std::string& path, std::size_t changes) {
-    auto it = registry_.apps().find(name);
-    if (it == registry_.apps().end()) return;
-    if (shutting_down_()) {
-      spdlog::info("{}: watch: {} changed, ignored: pmxd is shutting down", name, path);
-      return;
-    }
-    spdlog::info("{}: watch: {} changed ({} change{}), restarting", name, path, changes, changes == 1 ? "" : "s");
-    for (const auto& [id, in] : it->second.instances()) {
-      if (in->deleting || is_stopped(in->fsm.state())) continue;
-      in->restart_cause = ExitReason::Watch;
-      restart_(*in);
-    }
-  });
+                                                files_changed(name, path, changes);
+                                              });
   spdlog::info("{}: watching {} for changes", app.name(), first->spec.watch_paths.empty() ? first->spec.cwd : "its watch paths");
+}
+
+void RestartTriggers::files_changed(const std::string& name, const std::string& path, std::size_t changes) {
+  auto it = registry_.apps().find(name);
+  if (it == registry_.apps().end()) return;
+  if (shutting_down_()) {
+    spdlog::info("{}: watch: {} changed, ignored: pmxd is shutting down", name, path);
+    return;
+  }
+  spdlog::info("{}: watch: {} changed ({} change{}), restarting", name, path, changes, changes == 1 ? "" : "s");
+  for (const auto& [id, in] : it->second.instances()) {
+    if (in->deleting || is_stopped(in->fsm.state())) continue;
+    in->restart_cause = ExitReason::Watch;
+    restart_(*in);
+  }
 }
 
 void RestartTriggers::set_watch(const std::vector<int>& ids, std::optional<bool> on) {
@@ -79,19 +84,18 @@ bool RestartTriggers::written_by_pmx(const std::string& path) const {
 void RestartTriggers::arm_cron(Instance& in) {
   if (in.spec.cron_restart.empty()) return;
   auto schedule = config::CronSchedule::parse(in.spec.cron_restart);  // checked at start already
-  const auto now = std::chrono::system_clock::now();
+  const WallTime now = timers_.wall_now();
   const auto next = schedule ? schedule->next(now) : std::nullopt;
   if (!next) {
     spdlog::warn("{} cron_restart '{}' matches no date, ignoring it", label(in), in.spec.cron_restart);
     return;
   }
-  in.cron_timer.expires_after(std::chrono::ceil<Millis>(*next - now));
-  in.cron_timer.async_wait([this, id = in.id, at = *next](const boost::system::error_code& ec) {
-    Instance* in = ec ? nullptr : registry_.find(id);
+  in.cron.arm_after(timers_, std::chrono::ceil<Millis>(*next - now), [this, id = in.id, at = *next] {
+    Instance* in = registry_.find(id);
     if (!in) return;
-    // The timer counts steady time; the schedule is the wall clock's. Early (the clock was set
-    // back): wait for the rest.
-    if (std::chrono::system_clock::now() + std::chrono::milliseconds(500) < at) return arm_cron(*in);
+    // The deadline counts steady time; the schedule is the wall clock's. Early (the clock was
+    // set back): wait for the rest.
+    if (timers_.wall_now() + std::chrono::milliseconds(500) < at) return arm_cron(*in);
     if (shutting_down_()) {
       spdlog::info("{} cron_restart '{}' ignored: pmxd is shutting down", label(*in), in->spec.cron_restart);
       return;

@@ -21,7 +21,7 @@ bool remove_old_cgroups(ProcessOps& processes, Instance& in) {
 }
 
 bool retire_cgroups(ProcessOps& processes, Instance& in) {
-  in.old_cgroups.push_back(std::move(in.cgroup));
+  in.old_cgroups.push_back(std::move(in.run.cgroup));
   in.old_cgroups.push_back(std::move(in.spare_cgroup));
   return remove_old_cgroups(processes, in);
 }

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "daemon/supervisor/run_cgroups.hpp"
@@ -17,9 +16,10 @@ namespace pmx::daemon {
 
 namespace asio = boost::asio;
 
-RunReplacer::RunReplacer(asio::io_context& io, ProcessOps& processes, Registry& registry, Launcher& launcher,
+RunReplacer::RunReplacer(asio::io_context& io, Timers& timers, ProcessOps& processes, Registry& registry, Launcher& launcher,
                          SettleWaiters& waiters, StateWriter& state, Replaced replaced)
     : io_(io),
+      timers_(timers),
       processes_(processes),
       registry_(registry),
       launcher_(launcher),
@@ -32,7 +32,7 @@ void RunReplacer::replace_run(Instance& in, std::function<void(const std::string
   auto run = launcher_.launch(in, cgroup, [this](Instance& in, pid_t pid, const std::string& error) {
     if (!in.candidate || in.candidate->run.pid != pid) return;
     if (error.empty()) return candidate_spawned(in);
-    in.candidate->error = error;  // its exit follows and ends the reload step
+    in.candidate->run.exec_error = error;  // its exit follows and ends the reload step
     spdlog::error("{} reload: {}", label(in), error);
   });
   if (!run) {
@@ -41,15 +41,11 @@ void RunReplacer::replace_run(Instance& in, std::function<void(const std::string
     asio::post(io_, [done = std::move(done), error = run.error()] { done(error); });
     return;
   }
-  auto c = std::make_unique<Candidate>(io_);
-  c->run = std::move(*run);
-  c->cgroup = std::move(cgroup);
-  c->done = std::move(done);
-  spdlog::info("{} reload: pid {} started beside pid {}", label(in), c->run.pid, in.pid);
+  auto c = std::make_unique<Candidate>(Candidate{std::move(*run), std::move(done)});
+  spdlog::info("{} reload: pid {} started beside pid {}", label(in), c->run.pid, in.run.pid);
   if (!c->run.exec_error.empty()) {
     // Known before the candidate existed: its exit follows and ends the reload step with it.
-    c->error = std::move(c->run.exec_error);
-    spdlog::error("{} reload: {}", label(in), c->error);
+    spdlog::error("{} reload: {}", label(in), c->run.exec_error);
   }
   in.candidate = std::move(c);
   launcher_.prepare_spare_cgroup(in);
@@ -61,10 +57,12 @@ void RunReplacer::candidate_spawned(Instance& in) {
   // An app that can say it is ready is awaited until listen_timeout; one that cannot has
   // started well once it outlived min_uptime (PM2's measure of a start that failed).
   const bool says_ready = launcher_.needs_ready(in);
-  c.ready_timer.expires_after(Millis(says_ready ? in.spec.listen_timeout_ms : in.spec.min_uptime_ms));
-  c.ready_timer.async_wait([this, id = in.id, pid = c.run.pid, says_ready](const boost::system::error_code& ec) {
+  const Millis wait{says_ready ? in.spec.listen_timeout_ms : in.spec.min_uptime_ms};
+  // The wait is the candidate's own: it goes with it (taken over, failed or killed).
+  c.run.deadline.arm_after(timers_, wait, [this, id = in.id, says_ready] {
     Instance* in = registry_.find(id);
-    if (ec || !in || !in->candidate || in->candidate->run.pid != pid) return;
+    if (!in || !in->candidate) return;
+    const pid_t pid = in->candidate->run.pid;
     if (!says_ready) return take_over(*in, "running for min_uptime " + std::to_string(in->spec.min_uptime_ms) + " ms");
     if (!in->spec.wait_ready) {
       return take_over(*in, "did not listen within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
@@ -80,29 +78,25 @@ void RunReplacer::candidate_spawned(Instance& in) {
 
 void RunReplacer::take_over(Instance& in, const std::string& how) {
   std::unique_ptr<Candidate> c = std::move(in.candidate);
-  c->ready_timer.cancel();
-  RetiringRun old{in.pid, in.pid_start, std::move(in.cgroup), std::move(in.channel),
-                  std::make_unique<asio::steady_timer>(io_),
-                  in.replacing_unhealthy ? ExitReason::HealthCheck : ExitReason::Reload};
-  if (!old.cgroup.empty()) in.old_cgroups.push_back(old.cgroup);
-  in.cgroup = std::move(c->cgroup);
-  in.exec_error.clear();
-  spdlog::info("{} reload: pid {} is ready ({}) and takes over from pid {}", label(in), c->run.pid, how, old.pid);
+  c->run.deadline.cancel();
+  RetiringRun old{std::move(in.run), in.replacing_unhealthy ? ExitReason::HealthCheck : ExitReason::Reload};
+  if (!old.run.cgroup.empty()) in.old_cgroups.push_back(old.run.cgroup);
+  spdlog::info("{} reload: pid {} is ready ({}) and takes over from pid {}", label(in), c->run.pid, how, old.run.pid);
   launcher_.become_current(in, std::move(c->run));
   state_.soon();
   replaced_(in);
 
   // The old run stops as a stop would stop it, and is SIGKILLed after kill_timeout.
-  launcher_.stop_run(in, Membership{old.pid, "", old.cgroup}, old.channel.get());
-  old.kill_timer->expires_after(Millis(in.spec.kill_timeout_ms));
-  old.kill_timer->async_wait([this, id = in.id, pid = old.pid](const boost::system::error_code& ec) {
+  launcher_.stop_run(in, Membership{old.run.pid, "", old.run.cgroup}, old.run.channel.get());
+  // The deadline is the retiring run's own: its end (or the instance's) drops it.
+  old.run.deadline.arm_after(timers_, Millis(in.spec.kill_timeout_ms), [this, id = in.id, pid = old.run.pid] {
     Instance* in = registry_.find(id);
-    if (ec || !in) return;
+    if (!in) return;
     for (const RetiringRun& r : in->retiring) {
-      if (r.pid != pid) continue;
+      if (r.run.pid != pid) continue;
       spdlog::warn("{} replaced pid {} did not stop within kill_timeout {} ms, sending SIGKILL", label(*in), pid,
                    in->spec.kill_timeout_ms);
-      processes_.signal_all(Membership{r.pid, "", r.cgroup}, SIGKILL);
+      processes_.signal_all(Membership{r.run.pid, "", r.run.cgroup}, SIGKILL);
     }
   });
   in.retiring.push_back(std::move(old));
@@ -111,8 +105,8 @@ void RunReplacer::take_over(Instance& in, const std::string& how) {
 
 std::unique_ptr<Candidate> RunReplacer::fail_candidate(Instance& in, const std::string& why) {
   std::unique_ptr<Candidate> c = std::move(in.candidate);
-  c->ready_timer.cancel();
-  if (!c->cgroup.empty()) in.old_cgroups.push_back(c->cgroup);
+  c->run.deadline.cancel();
+  if (!c->run.cgroup.empty()) in.old_cgroups.push_back(c->run.cgroup);
   state_.soon();
   asio::post(io_, [done = std::move(c->done), why] { done(why); });
   return c;
@@ -121,28 +115,28 @@ std::unique_ptr<Candidate> RunReplacer::fail_candidate(Instance& in, const std::
 void RunReplacer::abort_candidate(Instance& in, const std::string& why) {
   spdlog::error("{} reload: killing the new run pid {}: {}", label(in), in.candidate->run.pid, why);
   std::unique_ptr<Candidate> c = fail_candidate(in, why);
-  processes_.signal_all(Membership{c->run.pid, "", c->cgroup}, SIGKILL);
-  in.retiring.push_back(RetiringRun{c->run.pid, c->run.pid_start, std::move(c->cgroup), std::move(c->run.channel), nullptr});
+  processes_.signal_all(Membership{c->run.pid, "", c->run.cgroup}, SIGKILL);
+  in.retiring.push_back(RetiringRun{std::move(c->run), ExitReason::Reload});
 }
 
 void RunReplacer::other_run_exited(Instance& in, pid_t pid, ExitStatus exit) {
   if (in.candidate && in.candidate->run.pid == pid) {
     // The replacement ended before it was ready: the reload step failed, the old run serves on.
     const Candidate& ended = *in.candidate;
-    const std::string why = ended.error.empty() ? "the new run (pid " + std::to_string(pid) + ") " +
-                                                      how_it_ended(exit) + " before it was ready"
-                                                : ended.error;
+    const std::string why = ended.run.exec_error.empty() ? "the new run (pid " + std::to_string(pid) + ") " +
+                                                               how_it_ended(exit) + " before it was ready"
+                                                         : ended.run.exec_error;
     spdlog::error("{} reload: {}", label(in), why);
     std::unique_ptr<Candidate> c = fail_candidate(in, why);
     if (c->run.channel) c->run.channel->close();
-    processes_.kill_rest(Membership{pid, "", c->cgroup});
+    processes_.kill_rest(Membership{pid, "", c->run.cgroup});
     return waiters_.check();
   }
-  auto it = std::find_if(in.retiring.begin(), in.retiring.end(), [pid](const RetiringRun& r) { return r.pid == pid; });
+  auto it = std::find_if(in.retiring.begin(), in.retiring.end(), [pid](const RetiringRun& r) { return r.run.pid == pid; });
   if (it == in.retiring.end()) return;  // a run already accounted for
   spdlog::info("{} replaced pid {} {} (exit reason: reload)", label(in), pid, how_it_ended(exit));
-  processes_.kill_rest(Membership{pid, "", it->cgroup});
-  if (it->channel) it->channel->close();
+  processes_.kill_rest(Membership{pid, "", it->run.cgroup});
+  if (it->run.channel) it->run.channel->close();
   in.retiring.erase(it);
   remove_old_cgroups(processes_, in);
   state_.soon();

@@ -15,6 +15,7 @@
 
 #include "daemon/instance/instance.hpp"
 #include "daemon/process/process_ops.hpp"
+#include "daemon/process/timers.hpp"
 #include "daemon/supervisor/launcher.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
@@ -28,7 +29,7 @@ class RunReplacer {
   using Replaced = std::function<void(Instance& in)>;
 
   /// Every reference must outlive this.
-  RunReplacer(boost::asio::io_context& io, ProcessOps& processes, Registry& registry, Launcher& launcher,
+  RunReplacer(boost::asio::io_context& io, Timers& timers, ProcessOps& processes, Registry& registry, Launcher& launcher,
               SettleWaiters& waiters, StateWriter& state, Replaced replaced);
   RunReplacer(const RunReplacer&) = delete;
   RunReplacer& operator=(const RunReplacer&) = delete;
@@ -53,6 +54,7 @@ class RunReplacer {
   std::unique_ptr<Candidate> fail_candidate(Instance& in, const std::string& why);
 
   boost::asio::io_context& io_;
+  Timers& timers_;
   ProcessOps& processes_;
   Registry& registry_;
   Launcher& launcher_;

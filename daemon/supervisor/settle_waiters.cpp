@@ -31,7 +31,7 @@ SettleWaiters::~SettleWaiters() {
 }
 
 bool SettleWaiters::quiet(const Instance& in) const {
-  if (in.pid > 0 || in.candidate || !in.retiring.empty()) return false;
+  if (in.run.pid > 0 || in.candidate || !in.retiring.empty()) return false;
   if (!in.old_cgroups.empty()) return false;
   return processes_.members(in.membership()).empty();
 }
@@ -68,7 +68,7 @@ void SettleWaiters::check() {
     }
     // Stopped but not quiet: only the end of its processes can change that. Other waits (a
     // state to reach, a leader to end) are woken by the transition or the exit.
-    if (blocking && blocking->pid <= 0 && is_stopped(blocking->fsm.state())) awaited.insert(blocking->id);
+    if (blocking && blocking->run.pid <= 0 && is_stopped(blocking->fsm.state())) awaited.insert(blocking->id);
     ++it;
   }
   // Leftover processes often end without a SIGCHLD for us (their own parent reaps them, or

@@ -67,7 +67,7 @@ void StartOrder::check() {
     std::vector<std::pair<int, std::function<void(Instance&)>>> ready;
     for (auto it = held_.begin(); it != held_.end();) {
       Instance* in = registry_.find(it->first);
-      if (!in || in->fsm.state() != State::Launching || in->pid != 0) {
+      if (!in || in->fsm.state() != State::Launching || in->run.pid != 0) {
         if (in) in->start_blocker.clear();
         it = held_.erase(it);
         continue;

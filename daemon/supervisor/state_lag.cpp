@@ -19,9 +19,9 @@ namespace pmx::daemon {
 bool Supervisor::adopt_unrecorded_run(Instance& in) {
   const auto run = find_marked_run(in.unique_id);
   if (!run) return false;
-  const pid_t recorded = in.pid;
-  in.pid = run->leader;
-  in.pid_start = run->start_time;
+  const pid_t recorded = in.run.pid;
+  in.run.pid = run->leader;
+  in.run.pid_start = run->start_time;
   std::string cgroup;
   if (processes_.cgroups() && !run->cgroup.empty()) {
     // The run's cgroup is one of the stale ones (this home's, still populated) ending in its path.
@@ -32,18 +32,18 @@ bool Supervisor::adopt_unrecorded_run(Instance& in) {
     }
   }
   if (!watch_adopted(in)) {
-    in.pid = recorded;
+    in.run.pid = recorded;
     return false;
   }
-  if (!cgroup.empty() && cgroup != in.cgroup) {
-    if (!in.cgroup.empty() && std::find(in.old_cgroups.begin(), in.old_cgroups.end(), in.cgroup) == in.old_cgroups.end()) {
-      in.old_cgroups.push_back(in.cgroup);
+  if (!cgroup.empty() && cgroup != in.run.cgroup) {
+    if (!in.run.cgroup.empty() && std::find(in.old_cgroups.begin(), in.old_cgroups.end(), in.run.cgroup) == in.old_cgroups.end()) {
+      in.old_cgroups.push_back(in.run.cgroup);
     }
-    in.cgroup = cgroup;
+    in.run.cgroup = cgroup;
   }
   spdlog::warn("{} pid {} runs, but {} recorded pid {} (the last pmxd had not written it since this run "
                "started): adopted through its marker unique_id",
-               label(in), in.pid, state_.path(), recorded);
+               label(in), in.run.pid, state_.path(), recorded);
   return true;
 }
 

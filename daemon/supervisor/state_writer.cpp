@@ -26,9 +26,9 @@ InstanceRecord record_of(const Instance& in, std::size_t env_index) {
   r.unique_id = in.unique_id;
   r.app_instance = in.app_instance;
   r.state = to_string(in.fsm.state());
-  r.pid = in.pid;
-  r.pid_start = in.pid_start;
-  r.cgroup = in.cgroup;
+  r.pid = in.run.pid;
+  r.pid_start = in.run.pid_start;
+  r.cgroup = in.run.cgroup;
   r.old_cgroups = in.old_cgroups;
   if (!in.spare_cgroup.empty()) r.old_cgroups.push_back(in.spare_cgroup);
   r.cgroup_generation = in.cgroup_generation;
@@ -41,9 +41,9 @@ InstanceRecord record_of(const Instance& in, std::size_t env_index) {
   r.out_path = in.out_path;
   r.err_path = in.err_path;
   r.pid_path = in.pid_path;
-  r.exec_error = in.exec_error;
-  if (in.candidate) r.side_runs.push_back({in.candidate->run.pid, in.candidate->run.pid_start, in.candidate->cgroup, true});
-  for (const auto& old : in.retiring) r.side_runs.push_back({old.pid, old.pid_start, old.cgroup, false});
+  r.exec_error = in.run.exec_error;
+  if (in.candidate) r.side_runs.push_back({in.candidate->run.pid, in.candidate->run.pid_start, in.candidate->run.cgroup, true});
+  for (const auto& old : in.retiring) r.side_runs.push_back({old.run.pid, old.run.pid_start, old.run.cgroup, false});
   return r;
 }
 

@@ -75,11 +75,13 @@ Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
 
 }  // namespace
 
-Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes)
+Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes,
+                       Timers& timers)
     : io_(io),
       options_(std::move(options)),
       server_(server),
       processes_(processes),
+      timers_(timers),
       signals_(io),
       waiters_(io, processes, registry_),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
@@ -91,9 +93,9 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
                 [this](Instance& in, NodeChannel& channel, const NodeMessage& msg) { on_node_message(in, channel, msg); }),
       writer_(io),
       state_(io, options_.paths.home + "/state.json", registry_),
-      restart_triggers_(io, options_.paths.home, registry_, [this] { return shutting_down(); },
+      restart_triggers_(io, timers, options_.paths.home, registry_, [this] { return shutting_down(); },
                         [this](Instance& in) { dispatch(in, Event::Restart); }),
-      sampler_(io, options_.sample_interval, processes, registry_, server, [this](const std::vector<int>& over) {
+      sampler_(timers, options_.sample_interval, processes, registry_, server, [this](const std::vector<int>& over) {
         for (int id : over) {
           Instance* in = registry_.find(id);
           if (in && shutting_down()) spdlog::info("{} memory restart ignored: pmxd is shutting down", label(*in));
@@ -101,7 +103,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
         }
       }),
       app_messages_(io, registry_, server),
-      replacer_(io, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) {
+      replacer_(io, timers, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) {
         dispatch(in, std::exchange(in.replacing_unhealthy, false) ? Event::ReplacedUnhealthy : Event::Replaced);
         health_.update(in);  // the new run is probed from its start (start_period)
       }),
@@ -141,7 +143,7 @@ void Supervisor::start() {
     for (const auto& dir : processes_.stale_cgroups()) {
       bool known = false;
       for (const auto& [id, in] : registry_.by_id()) {
-        known = known || in->cgroup == dir ||
+        known = known || in->run.cgroup == dir ||
                 std::find(in->old_cgroups.begin(), in->old_cgroups.end(), dir) != in->old_cgroups.end();
       }
       if (!known) spdlog::warn("{} holds processes that no recorded app owns, leaving them", dir);
@@ -201,7 +203,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
     return;
   }
   const State before = in.fsm.state();
-  Effects fx = in.fsm.handle(event, options_.clock(), exit);
+  Effects fx = in.fsm.handle(event, timers_.now(), exit);
   exits_.note(in, fx);
   if (fx.changed) {
     spdlog::info("{} {} -> {} ({})", label(in), to_string(before), to_string(in.fsm.state()), in.fsm.reason());
@@ -220,10 +222,6 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
   }
   // A reload's replacement does not outlive a change of the run it was to replace.
   if (fx.changed && in.candidate) replacer_.abort_candidate(in, std::string("the instance went ") + status_name(in.fsm.state()) + " meanwhile (" + in.fsm.reason() + ")");
-  if (fx.changed && in.awaiting_ready && in.fsm.state() != State::Launching) {
-    in.awaiting_ready = false;  // stopped or restarted before it was ready
-    in.ready_timer.cancel();
-  }
   if (fx.changed && is_stopped(in.fsm.state())) sockets_.release_if_idle(registry_.apps().at(in.spec.name));
   if (fx.transition) {
     // Every transition goes to the subscribers of the events topic (`pmx` dashboards, tools).
@@ -235,7 +233,7 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
                      {"status", status_name(fx.transition->to)},
                      {"event", to_string(fx.transition->event)},
                      {"reason", fx.transition->reason},
-                     {"pid", in.pid}});
+                     {"pid", in.run.pid}});
   }
   // The held instances first: a reply waiting on them reads their reason.
   if (fx.transition) start_order_.check();
@@ -243,16 +241,18 @@ void Supervisor::dispatch(Instance& in, Event event, ExitStatus exit) {
 }
 
 void Supervisor::apply(Instance& in, const Effects& fx) {
-  if (fx.cancel_timers) {
-    ++in.timer_generation;
-    in.kill_timer.cancel();
-    in.restart_timer.cancel();
+  // The one deadline belongs to the state (systemd's service_set_state): a state left drops the
+  // kill or restart deadline it owned (the state machine says when), and any change ends the
+  // wait for a ready message, which only a launching run has.
+  if (fx.cancel_timers || (fx.changed && in.awaiting_ready)) {
+    in.awaiting_ready = false;
+    in.deadline.cancel();
   }
   if (fx.signal == SIGKILL) {
     spdlog::warn("{} did not stop within kill_timeout {} ms, sending SIGKILL", label(in), in.spec.kill_timeout_ms);
     processes_.signal_all(in.membership(), SIGKILL);
   } else if (fx.signal != 0) {
-    launcher_.stop_run(in, in.membership(), in.channel.get());
+    launcher_.stop_run(in, in.membership(), in.run.channel.get());
   }
   if (fx.kill_rest) {
     if (std::size_t left = processes_.kill_rest(in.membership()); left > 0) {
@@ -260,52 +260,46 @@ void Supervisor::apply(Instance& in, const Effects& fx) {
     }
   }
   if (fx.spawn) do_spawn(in);
-  if (fx.arm_kill_timer) arm_timer(in, in.kill_timer, *fx.arm_kill_timer, Event::KillTimeout);
-  if (fx.arm_restart_timer) arm_timer(in, in.restart_timer, *fx.arm_restart_timer, Event::RestartTimer);
+  if (fx.arm_kill_timer) arm_deadline(in, *fx.arm_kill_timer, Event::KillTimeout);
+  if (fx.arm_restart_timer) arm_deadline(in, *fx.arm_restart_timer, Event::RestartTimer);
 }
 
-void Supervisor::arm_timer(Instance& in, asio::steady_timer& timer, Millis after, Event event) {
-  timer.expires_after(after);
-  const int id = in.id;
-  const std::uint64_t generation = in.timer_generation;
-  timer.async_wait([this, id, generation, event](const boost::system::error_code& ec) {
-    if (ec) return;
-    Instance* in = registry_.find(id);
-    if (!in || in->timer_generation != generation) return;  // cancelled after it fired
-    dispatch(*in, event);
+void Supervisor::arm_deadline(Instance& in, Millis after, Event event) {
+  // The deadline goes with the instance: its callback never runs for one deleted.
+  in.deadline.arm_after(timers_, after, [this, id = in.id, event] {
+    if (Instance* in = registry_.find(id)) dispatch(*in, event);
   });
 }
 
 void Supervisor::spawned(Instance& in) {
   if (!launcher_.needs_ready(in)) return dispatch(in, Event::Spawned);
+  // LAUNCHING until the app says it is ready, or listen_timeout.
   in.awaiting_ready = true;
   in.ready_warning.clear();
-  in.ready_timer.expires_after(Millis(in.spec.listen_timeout_ms));
-  in.ready_timer.async_wait([this, id = in.id, pid = in.pid](const boost::system::error_code& ec) {
-    Instance* in = registry_.find(id);
-    if (ec || !in || !in->awaiting_ready || in->pid != pid) return;
-    in->awaiting_ready = false;
-    if (!in->spec.wait_ready) {
-      // A cluster instance that never listens (a worker without a server): online, as in PM2,
-      // and start says why it waited.
-      in->ready_warning = "did not listen within listen_timeout " + std::to_string(in->spec.listen_timeout_ms) +
-                          " ms (a cluster-mode Node instance is ready when it listens); online anyway";
-      spdlog::info("{} {}", label(*in), in->ready_warning);
-      return dispatch(*in, Event::Spawned);
-    }
-    // wait_ready and no ready message: online anyway once listen_timeout has passed, as PM2
-    // does (many copied configs set wait_ready and never send 'ready'), and said so.
-    in->ready_warning = no_ready_message(in->spec);
-    spdlog::warn("{} {}", label(*in), in->ready_warning);
-    dispatch(*in, Event::Spawned);
+  in.deadline.arm_after(timers_, Millis(in.spec.listen_timeout_ms), [this, id = in.id] {
+    if (Instance* in = registry_.find(id)) ready_timed_out(*in);
   });
+}
+
+void Supervisor::ready_timed_out(Instance& in) {
+  if (!in.spec.wait_ready) {
+    // A cluster instance that never listens (a worker without a server): online, as in PM2,
+    // and start says why it waited.
+    in.ready_warning = "did not listen within listen_timeout " + std::to_string(in.spec.listen_timeout_ms) +
+                       " ms (a cluster-mode Node instance is ready when it listens); online anyway";
+    spdlog::info("{} {}", label(in), in.ready_warning);
+    return dispatch(in, Event::Spawned);
+  }
+  // wait_ready and no ready message: online anyway once listen_timeout has passed, as PM2
+  // does (many copied configs set wait_ready and never send 'ready'), and said so.
+  in.ready_warning = no_ready_message(in.spec);
+  spdlog::warn("{} {}", label(in), in.ready_warning);
+  dispatch(in, Event::Spawned);
 }
 
 void Supervisor::ready(Instance& in, pid_t pid, const char* how) {
   if (in.candidate && in.candidate->run.pid == pid) return replacer_.take_over(in, how);
-  if (pid != in.pid || !in.awaiting_ready || in.fsm.state() != State::Launching) return;
-  in.awaiting_ready = false;
-  in.ready_timer.cancel();
+  if (pid != in.run.pid || !in.awaiting_ready || in.fsm.state() != State::Launching) return;
   spdlog::info("{} ready ({})", label(in), how);
   dispatch(in, Event::Spawned);
 }
@@ -348,7 +342,7 @@ void Supervisor::on_notify(const Notification& n) {
     if (!in) pid = parent_of(pid);
   }
   // Not an app of this pmxd, or a run a reload replaced: ignored.
-  if (!in || (in->pid != pid && !(in->candidate && in->candidate->run.pid == pid))) return;
+  if (!in || (in->run.pid != pid && !(in->candidate && in->candidate->run.pid == pid))) return;
   if (n.status) in->notify_status = *n.status;
   if (n.stopping) spdlog::info("{} is stopping (sd_notify STOPPING=1)", label(*in));
   if (n.ready) ready(*in, pid, "sd_notify READY=1");
@@ -358,9 +352,9 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
   // From the current run, or from reload's replacement; a replaced run on its way out is not heard.
   pid_t pid = 0;
   std::vector<std::string>* actions = nullptr;
-  if (in.channel.get() == &channel) {
-    pid = in.pid;
-    actions = &in.actions;
+  if (in.run.channel.get() == &channel) {
+    pid = in.run.pid;
+    actions = &in.run.actions;
   } else if (in.candidate && in.candidate->run.channel.get() == &channel) {
     pid = in.candidate->run.pid;
     actions = &in.candidate->run.actions;
@@ -382,7 +376,7 @@ void Supervisor::on_node_message(Instance& in, NodeChannel& channel, const NodeM
     case Kind::ActionReply:
     case Kind::ProcessMsg:
     case Kind::Metrics:
-    case Kind::Monitor: return app_messages_.on_message(in, *actions, actions == &in.actions, msg);
+    case Kind::Monitor: return app_messages_.on_message(in, *actions, actions == &in.run.actions, msg);
     default: return;  // the app's own messages
   }
 }
@@ -393,23 +387,23 @@ void Supervisor::do_spawn(Instance& in) {
   // Its turn comes when a slot is free (SpawnQueue): launching meanwhile, nothing forked.
   if (!launcher_.spawns().admit(in.id, [this, id = in.id] {
         Instance* i = registry_.find(id);
-        if (i && i->fsm.state() == State::Launching && i->pid == 0) do_spawn(*i);
+        if (i && i->fsm.state() == State::Launching && i->run.pid == 0) do_spawn(*i);
       })) {
     return;
   }
-  if (in.channel) in.channel->close();
-  in.channel.reset();
-  if (!in.cgroup.empty()) in.old_cgroups.push_back(std::move(in.cgroup));
-  in.cgroup = take_spare_cgroup(processes_, in);
+  if (in.run.channel) in.run.channel->close();
+  in.run.channel.reset();
+  if (!in.run.cgroup.empty()) in.old_cgroups.push_back(std::move(in.run.cgroup));
+  in.run.cgroup = take_spare_cgroup(processes_, in);
   // LAUNCHING until the child's exec is confirmed; the loop goes on meanwhile.
   auto failed = [this](Instance& in, const std::string& error) {
-    in.exec_error = error;
-    spdlog::error("{} {}", label(in), in.exec_error);
+    in.run.exec_error = error;
+    spdlog::error("{} {}", label(in), in.run.exec_error);
   };
-  auto run = launcher_.launch(in, in.cgroup, [this, failed](Instance& in, pid_t pid, const std::string& error) {
+  auto run = launcher_.launch(in, in.run.cgroup, [this, failed](Instance& in, pid_t pid, const std::string& error) {
     if (!error.empty()) return failed(in, error);
-    if (in.pid != pid) return;  // that process is already gone
-    in.exec_error.clear();
+    if (in.run.pid != pid) return;  // that process is already gone
+    in.run.exec_error.clear();
     spawned(in);
   });
   if (!run) {
@@ -420,6 +414,7 @@ void Supervisor::do_spawn(Instance& in) {
     return;
   }
   const std::string exec_error = std::move(run->exec_error);
+  run->exec_error = std::move(in.run.exec_error);  // the last failure, until this exec's outcome is known
   launcher_.become_current(in, std::move(*run));
   // While more spawns wait for a slot (a start of many apps), the write waits for the last of
   // them instead of following each: one write instead of a hundred. A pmxd killed meanwhile
@@ -469,36 +464,34 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   const int id = in.id;
   processes_.set_leader(pid, false);
   processes_.forget_watch(pid);
-  if (pid != in.pid) {
-    for (const RetiringRun& run : in.retiring) {
-      if (run.pid != pid) continue;
+  if (pid != in.run.pid) {
+    for (const RetiringRun& old : in.retiring) {
+      if (old.run.pid != pid) continue;
       in.last_exit = exit;
-      exits_.record(in, pid, exit, run.cgroup, now_ms(), run.reason);
+      exits_.record(in, pid, exit, old.run.cgroup, now_ms(), old.reason);
     }
     return replacer_.other_run_exited(in, pid, exit);
   }
-  const ExitReason reason = exits_.record(in, pid, exit, in.cgroup, now_ms());
-  in.pid = 0;
-  in.pid_start = 0;
+  const ExitReason reason = exits_.record(in, pid, exit, in.run.cgroup, now_ms());
+  in.run.pid = 0;
+  in.run.pid_start = 0;
   in.last_exit = exit;
   in.exited_once = true;
   // What the leader printed last goes out before its exit is logged and acted upon.
   if (in.out_pipe) in.out_pipe->settle();
   if (in.err_pipe) in.err_pipe->settle();
   // The run's channel ends with its leader (a grandchild may still hold the other end).
-  if (in.channel) in.channel->close();
-  in.channel.reset();
+  if (in.run.channel) in.run.channel->close();
+  in.run.channel.reset();
   spdlog::info("{} pid {} {} (exit reason: {})", label(in), pid, how_it_ended(exit), to_string(reason));
-  in.awaiting_ready = false;
-  in.ready_timer.cancel();
   dispatch(in, Event::Exited, exit);
   state_.soon();
   // A replacement spawned at once has already rewritten the pid file.
-  if (Instance* still = registry_.find(id); still && still->pid == 0) remove_pid_file(still->pid_path);
+  if (Instance* still = registry_.find(id); still && still->run.pid == 0) remove_pid_file(still->pid_path);
 }
 
 bool Supervisor::watch_adopted(Instance& in) {
-  return processes_.watch_exit(in.pid, in.pid_start, [this, id = in.id](pid_t pid, ExitStatus exit) {
+  return processes_.watch_exit(in.run.pid, in.run.pid_start, [this, id = in.id](pid_t pid, ExitStatus exit) {
     if (Instance* in = registry_.find(id)) leader_exited(*in, pid, exit);  // the current run or a replaced one
   });
 }
@@ -645,7 +638,7 @@ void Supervisor::start_app(const json& params, const Reply& reply) {
 
 int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id) {
   id = registry_.take_id(id);
-  auto in = std::make_unique<Instance>(io_, id, spec);
+  auto in = std::make_unique<Instance>(id, spec);
   in->caller_env = std::move(caller_env);
   in->created_at_ms = now_ms();
   if (const App* same = registry_.app(spec.name)) in->app_instance = same->free_app_instance();
@@ -688,7 +681,7 @@ void Supervisor::remove(int id) {
   health_.forget(id);
   if (!retire_cgroups(processes_, *in)) spdlog::warn("{} cgroup still has processes, leaving it", label(*in));
   launcher_.close_output(*in);
-  if (in->channel) in->channel->close();
+  if (in->run.channel) in->run.channel->close();
   launcher_.feed().untrack(id);
   remove_pid_file(in->pid_path);
   registry_.erase(id);  // in is gone from here on
@@ -718,18 +711,18 @@ void Supervisor::adopt_from_state() {
     spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_.path(), decoded.error(), kept);
     return;
   }
-  const auto steady_now = options_.clock();
+  const auto steady_now = timers_.now();
   const std::int64_t wall_now = now_ms();
   registry_.set_next_id(std::max(registry_.next_id(), decoded->next_id));
   for (auto& r : decoded->instances) {
     if (registry_.find(r.id)) continue;
     // Looked up now, off the loop, for the restarts to come.
     if (!r.spec.uid.empty() || !r.spec.gid.empty()) launcher_.credentials_cache().resolve(r.spec.uid, r.spec.gid, nullptr);
-    Instance& in = insert(std::make_unique<Instance>(io_, r.id, std::move(r.spec)));
+    Instance& in = insert(std::make_unique<Instance>(r.id, std::move(r.spec)));
     in.caller_env = decoded->envs[r.env_index];
     in.unique_id = r.unique_id;
     in.app_instance = r.app_instance;
-    in.cgroup = r.cgroup;
+    in.run.cgroup = r.cgroup;
     in.old_cgroups = r.old_cgroups;
     in.cgroup_generation = r.cgroup_generation;
     in.created_at_ms = r.created_at_ms;
@@ -738,7 +731,7 @@ void Supervisor::adopt_from_state() {
     in.out_path = r.out_path;
     in.err_path = r.err_path;
     in.pid_path = r.pid_path;
-    in.exec_error = r.exec_error;
+    in.run.exec_error = r.exec_error;
     const State recorded = state_from_string(r.state).value_or(State::Stopped);
     const TimePoint started = steady_now - Millis(std::max<std::int64_t>(0, wall_now - r.started_at_ms));
     in.fsm.restore(r.restart_count, r.unstable_restarts, r.consecutive_unstable, started,
@@ -754,17 +747,17 @@ void Supervisor::adopt_from_state() {
       processes_.signal_all(Membership{side.pid, "", side.cgroup}, SIGKILL);
     }
     const bool resting = recorded == State::Stopped || recorded == State::Errored;
-    in.pid = r.pid;
-    in.pid_start = r.pid_start;
+    in.run.pid = r.pid;
+    in.run.pid_start = r.pid_start;
     bool alive = r.pid > 0 && r.pid_start != 0 && watch_adopted(in);
     const bool unrecorded = !alive && (alive = adopt_unrecorded_run(in));
     if (!alive) {
-      in.pid = 0;
-      in.pid_start = 0;
+      in.run.pid = 0;
+      in.run.pid_start = 0;
     }
     if (alive) {
-      processes_.set_leader(in.pid, true);
-      spdlog::info("{} adopted pid {} ({} when the last pmxd stopped)", label(in), in.pid, r.state);
+      processes_.set_leader(in.run.pid, true);
+      spdlog::info("{} adopted pid {} ({} when the last pmxd stopped)", label(in), in.run.pid, r.state);
       dispatch(in, Event::Adopted);
       // What the last pmxd was doing to it, it goes on doing.
       if (recorded == State::Stopping || (resting && !unrecorded)) dispatch(in, Event::Stop);
@@ -776,7 +769,7 @@ void Supervisor::adopt_from_state() {
       exit.unknown = true;
       in.last_exit = exit;
       in.exited_once = true;
-      exits_.record(in, r.pid, exit, in.cgroup, wall_now);
+      exits_.record(in, r.pid, exit, in.run.cgroup, wall_now);
       dispatch(in, Event::Exited, exit);
     }
   }

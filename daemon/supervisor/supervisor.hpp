@@ -6,7 +6,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <map>
@@ -28,6 +27,7 @@
 #include "daemon/process/credentials_cache.hpp"
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
+#include "daemon/process/timers.hpp"
 #include "daemon/state/background_writer.hpp"
 #include "daemon/listeners/metrics_endpoint.hpp"
 #include "daemon/supervisor/app_messages.hpp"
@@ -51,8 +51,6 @@ struct DaemonOptions {
   config::Paths paths;
   bool use_cgroups = true;  ///< read by main, which builds the process layer
   Millis sample_interval{1000};  ///< how often memory limits are checked
-  /// The time the state machine is told (uptimes, backoff); unit tests move it by hand.
-  std::function<TimePoint()> clock = [] { return Clock::now(); };
   /// The writer of pmx.log (main makes it), reopened and rotated with the apps' logs.
   std::shared_ptr<LogSink> daemon_log;
   /// node/preload.js as installed: cluster-mode Node instances run with --require it. Empty:
@@ -84,9 +82,11 @@ struct SavedDump {
 
 class Supervisor {
  public:
-  /// processes is the process layer (SystemProcessOps, or a fake in unit tests); it must
-  /// outlive the supervisor.
-  Supervisor(boost::asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes);
+  /// processes is the process layer (SystemProcessOps, or a fake in unit tests), timers the
+  /// clocks and deadlines (AsioTimers, or a fake whose time the test moves: the state machine is
+  /// told its now() too); both must outlive the supervisor.
+  Supervisor(boost::asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes,
+             Timers& timers);
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -166,7 +166,10 @@ class Supervisor {
   /// A message from one of a Node instance's IPC channels (its current run's or reload's
   /// replacement's).
   void on_node_message(Instance& in, NodeChannel& channel, const NodeMessage& msg);
-  void arm_timer(Instance& in, boost::asio::steady_timer& timer, Millis after, Event event);
+  /// Arms in's one deadline: event is fed to the state machine after the delay.
+  void arm_deadline(Instance& in, Millis after, Event event);
+  /// listen_timeout passed and the run never said it was ready: online anyway, said so.
+  void ready_timed_out(Instance& in);
   void wait_signals();
   /// A child was reaped: routes it to its instance.
   void on_exit(pid_t pid, ExitStatus exit);
@@ -220,6 +223,7 @@ class Supervisor {
   DaemonOptions options_;
   ControlServer& server_;
   ProcessOps& processes_;
+  Timers& timers_;
   boost::asio::signal_set signals_;
   Registry registry_;  ///< the apps, their instances by pm_id, the leaders by pid
   EnvPool envs_;       ///< the callers' environments, one copy of each

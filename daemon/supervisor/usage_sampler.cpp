@@ -13,22 +13,19 @@
 
 namespace pmx::daemon {
 
-UsageSampler::UsageSampler(boost::asio::io_context& io, Millis interval, ProcessOps& processes, Registry& registry,
+UsageSampler::UsageSampler(Timers& timers, Millis interval, ProcessOps& processes, Registry& registry,
                            const ControlServer& server, OverLimit over_limit)
-    : io_(io),
+    : timers_(timers),
       interval_(interval),
       processes_(processes),
       registry_(registry),
       server_(server),
-      over_limit_(std::move(over_limit)),
-      timer_(io) {}
+      over_limit_(std::move(over_limit)) {}
 
 void UsageSampler::start() { schedule(); }
 
 void UsageSampler::schedule() {
-  timer_.expires_after(interval_);
-  timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+  tick_deadline_.arm_after(timers_, interval_, [this] {
     const std::vector<int> over = sample();
     spdlog::default_logger()->flush();  // the daemon's log is flushed once a tick, not per line
     if (server_.requests() != requests_at_trim_) {
@@ -50,7 +47,7 @@ std::vector<int> UsageSampler::sample() {
   ScanScope scan(processes_);  // one /proc scan serves every instance (fallback)
   ++tick_;
   for (auto& [id, in] : registry_.by_id()) {
-    if (in->pid <= 0) {
+    if (in->run.pid <= 0) {
       in->usage = ResourceSample{};
       continue;
     }
@@ -60,7 +57,7 @@ std::vector<int> UsageSampler::sample() {
                      static_cast<std::uint64_t>(id) % kSpread == tick_ % kSpread;
     if (!due) continue;
     in->usage.update(processes_.usage(in->membership()), now, hz);
-    if (const Limits limits = limits_of(in->spec); limits.any()) in->limit_usage = processes_.limit_usage(in->cgroup, limits);
+    if (const Limits limits = limits_of(in->spec); limits.any()) in->limit_usage = processes_.limit_usage(in->run.cgroup, limits);
     const std::uint64_t rss = in->usage.rss_bytes;
     const auto& runtime = in->metrics.runtime;
     in->history.add(now_s, in->usage.cpu_percent, rss, runtime ? runtime->loop_p99_ms : std::nullopt);

@@ -3,9 +3,6 @@
 // over their max_memory_restart, flushes pmx.log and hands freed heap back to the system.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -13,6 +10,7 @@
 #include "daemon/control/control_server.hpp"
 #include "daemon/process/exit_status.hpp"
 #include "daemon/process/process_ops.hpp"
+#include "daemon/process/timers.hpp"
 #include "daemon/supervisor/registry.hpp"
 
 namespace pmx::daemon {
@@ -24,28 +22,28 @@ class UsageSampler {
   /// Instances without a memory limit are read every this many ticks.
   static constexpr std::uint64_t kSpread = 5;
 
-  /// processes, registry and server must outlive the sampler.
-  UsageSampler(boost::asio::io_context& io, Millis interval, ProcessOps& processes, Registry& registry,
+  /// timers, processes, registry and server must outlive the sampler.
+  UsageSampler(Timers& timers, Millis interval, ProcessOps& processes, Registry& registry,
                const ControlServer& server, OverLimit over_limit);
   UsageSampler(const UsageSampler&) = delete;
   UsageSampler& operator=(const UsageSampler&) = delete;
 
   /// Arms the first tick; each tick arms the next.
   void start();
-  /// One tick's readings (what the timer runs, without the flush and trim): the ids over
-  /// their limit. For tests, and the timer.
+  /// One tick's readings (what the tick runs, without the flush and trim): the ids over
+  /// their limit. For tests, and the tick.
   std::vector<int> sample();
 
  private:
   void schedule();
 
-  boost::asio::io_context& io_;
+  Timers& timers_;
   Millis interval_;
   ProcessOps& processes_;
   Registry& registry_;
   const ControlServer& server_;
   OverLimit over_limit_;
-  boost::asio::steady_timer timer_;
+  Deadline tick_deadline_;
   std::uint64_t tick_ = 0;
   std::uint64_t requests_at_trim_ = 0;
 };

@@ -122,8 +122,8 @@ void Supervisor::register_verbs() {
     std::vector<int> sent;
     for (int id : ids) {
       Instance& in = *registry_.find(id);
-      if (in.pid > 0 && processes_.signal_leader(in.pid, signo)) {
-        spdlog::info("{} sent {} to pid {}", label(in), config::signal_name(signo), in.pid);
+      if (in.run.pid > 0 && processes_.signal_leader(in.run.pid, signo)) {
+        spdlog::info("{} sent {} to pid {}", label(in), config::signal_name(signo), in.run.pid);
         sent.push_back(id);
       }
     }

@@ -1,8 +1,6 @@
 // App: owning the instances of one name, their order, and NODE_APP_INSTANCE numbering.
 #include <catch2/catch.hpp>
 
-#include <boost/asio/io_context.hpp>
-
 #include <memory>
 #include <vector>
 
@@ -13,11 +11,11 @@ using namespace pmx::daemon;
 
 namespace {
 
-std::unique_ptr<Instance> make(boost::asio::io_context& io, int id, const std::string& name, int app_instance = 0) {
+std::unique_ptr<Instance> make(int id, const std::string& name, int app_instance = 0) {
   config::AppSpec spec;
   spec.name = name;
   spec.script = "/bin/true";
-  auto in = std::make_unique<Instance>(io, id, spec);
+  auto in = std::make_unique<Instance>(id, spec);
   in->app_instance = app_instance;
   return in;
 }
@@ -39,21 +37,19 @@ TEST_CASE("a new app has its name and no instance", "[app]") {
 }
 
 TEST_CASE("an app iterates its instances in pm_id order, whatever the order they came in", "[app]") {
-  boost::asio::io_context io;
   App app("api");
-  app.add(make(io, 7, "api"));
-  app.add(make(io, 2, "api"));
-  app.add(make(io, 4, "api"));
+  app.add(make(7, "api"));
+  app.add(make(2, "api"));
+  app.add(make(4, "api"));
   CHECK(ids(app) == std::vector<int>{2, 4, 7});
   CHECK(!app.empty());
 }
 
 TEST_CASE("an added instance keeps its address while others come and go", "[app]") {
-  boost::asio::io_context io;
   App app("api");
-  Instance& first = app.add(make(io, 3, "api"));
-  Instance& kept = app.add(make(io, 11, "api"));
-  for (int id = 12; id < 50; ++id) app.add(make(io, id, "api"));
+  Instance& first = app.add(make(3, "api"));
+  Instance& kept = app.add(make(11, "api"));
+  for (int id = 12; id < 50; ++id) app.add(make(id, "api"));
   for (int id = 12; id < 50; id += 2) CHECK(app.remove(id));
   CHECK(app.find(3) == &first);
   CHECK(app.find(11) == &kept);
@@ -62,10 +58,9 @@ TEST_CASE("an added instance keeps its address while others come and go", "[app]
 }
 
 TEST_CASE("removing an instance destroys it, removing an unknown id changes nothing", "[app]") {
-  boost::asio::io_context io;
   App app("api");
-  app.add(make(io, 0, "api"));
-  app.add(make(io, 1, "api"));
+  app.add(make(0, "api"));
+  app.add(make(1, "api"));
   CHECK(!app.remove(5));
   CHECK(ids(app) == std::vector<int>{0, 1});
   CHECK(app.remove(0));
@@ -77,12 +72,11 @@ TEST_CASE("removing an instance destroys it, removing an unknown id changes noth
 }
 
 TEST_CASE("NODE_APP_INSTANCE of a new instance is the smallest index free in the app", "[app]") {
-  boost::asio::io_context io;
   App app("api");
-  app.add(make(io, 0, "api", 0));
+  app.add(make(0, "api", 0));
   CHECK(app.free_app_instance() == 1);
-  app.add(make(io, 1, "api", 1));
-  app.add(make(io, 2, "api", 2));
+  app.add(make(1, "api", 1));
+  app.add(make(2, "api", 2));
   CHECK(app.free_app_instance() == 3);
   REQUIRE(app.remove(1));  // index 1 is free again: the next instance takes it
   CHECK(app.free_app_instance() == 1);

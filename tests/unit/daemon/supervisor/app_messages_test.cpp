@@ -30,10 +30,10 @@ struct MessagesRig {
   int add(int id, bool running) {
     auto spec = config::spec_from_json(json{{"name", "n" + std::to_string(id)}, {"script", "/bin/sh"}, {"interpreter", "node"}});
     REQUIRE(spec);
-    Instance& in = registry.insert(std::make_unique<Instance>(io, id, *spec));
+    Instance& in = registry.insert(std::make_unique<Instance>(id, *spec));
     auto opened = NodeChannel::open(io, [](NodeChannel&, const NodeMessage&) {});
     REQUIRE(opened);
-    in.channel = opened->first;
+    in.run.channel = opened->first;
     app_ends.push_back(opened->second);
     if (running) {
       (void)in.fsm.handle(Event::Start, Clock::now());
@@ -50,7 +50,7 @@ struct MessagesRig {
   }
   void register_action(int id, const std::string& name) {
     Instance& in = *registry.find(id);
-    messages.on_message(in, in.actions, true,
+    messages.on_message(in, in.run.actions, true,
                         decode_node_message(json{{"type", "axm:action"}, {"data", {{"action_name", name}}}}.dump()));
   }
 
@@ -69,9 +69,9 @@ TEST_CASE("a run's actions are registered once each, and at most 256", "[app_mes
   rig.add(0, true);
   rig.register_action(0, "flush");
   rig.register_action(0, "flush");
-  REQUIRE(rig.registry.find(0)->actions == std::vector<std::string>{"flush"});
+  REQUIRE(rig.registry.find(0)->run.actions == std::vector<std::string>{"flush"});
   for (int i = 0; i < 400; ++i) rig.register_action(0, "a" + std::to_string(i));
-  CHECK(rig.registry.find(0)->actions.size() == 256);
+  CHECK(rig.registry.find(0)->run.actions.size() == 256);
 }
 
 TEST_CASE("trigger and sendData reach the running instances that can hear them, and only those", "[app_messages]") {
@@ -102,25 +102,25 @@ TEST_CASE("the current run's runtime metrics and axm:monitor are kept, a replace
   rig.add(0, true);
   Instance& in = *rig.registry.find(0);
   const std::string report = R"({"cmd":"NODE_PMX","pmx":"metrics","heap_total":1048576,"loop":{"p99":12.5}})";
-  rig.messages.on_message(in, in.actions, false, decode_node_message(report));  // reload's replacement
+  rig.messages.on_message(in, in.run.actions, false, decode_node_message(report));  // reload's replacement
   CHECK_FALSE(in.metrics.runtime);
-  rig.messages.on_message(in, in.actions, true, decode_node_message(report));
+  rig.messages.on_message(in, in.run.actions, true, decode_node_message(report));
   REQUIRE(in.metrics.runtime);
   CHECK(in.metrics.runtime->loop_p99_ms == 12.5);
 
-  rig.messages.on_message(in, in.actions, true,
+  rig.messages.on_message(in, in.run.actions, true,
                           decode_node_message(R"({"type":"axm:monitor","data":{"users":{"value":3,"unit":"u"}}})"));
   REQUIRE(in.metrics.custom.size() == 1);
   CHECK(axm_monitor(in.metrics).at("users").at("value") == 3);
   // Each axm:monitor is the app's whole set: the next one replaces it.
-  rig.messages.on_message(in, in.actions, true,
+  rig.messages.on_message(in, in.run.actions, true,
                           decode_node_message(R"({"type":"axm:monitor","data":{"jobs":{"value":"1.5"}}})"));
   REQUIRE(in.metrics.custom.size() == 1);
   CHECK(in.metrics.custom[0].name == "jobs");
 
   // Wrong shapes: dropped and counted, the last good values stay.
-  rig.messages.on_message(in, in.actions, true, decode_node_message(R"({"type":"axm:monitor","data":[1]})"));
-  rig.messages.on_message(in, in.actions, true, decode_node_message(R"({"cmd":"NODE_PMX","pmx":"metrics","heap_total":"x"})"));
+  rig.messages.on_message(in, in.run.actions, true, decode_node_message(R"({"type":"axm:monitor","data":[1]})"));
+  rig.messages.on_message(in, in.run.actions, true, decode_node_message(R"({"cmd":"NODE_PMX","pmx":"metrics","heap_total":"x"})"));
   CHECK(in.metrics.dropped == 2);
   CHECK(in.metrics.runtime->loop_p99_ms == 12.5);
   CHECK(in.metrics.custom.size() == 1);

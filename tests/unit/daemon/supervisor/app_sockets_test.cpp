@@ -33,7 +33,7 @@ struct SocketsRig {
     options["script"] = "/bin/sh";
     auto spec = config::spec_from_json(options);
     REQUIRE(spec);
-    return registry.insert(std::make_unique<Instance>(io, id, *spec));
+    return registry.insert(std::make_unique<Instance>(id, *spec));
   }
 
   /// Asks for a socket as the preload would, and returns pmxd's answer (one JSON line).

@@ -77,7 +77,7 @@ TEST_CASE("a stop of an instance waiting for its spawn's turn ends stopped witho
   REQUIRE(forked < static_cast<std::size_t>(kCrashLoopInstances));
   const int last = kCrashLoopInstances - 1;  // waits: the queue is FIFO
   REQUIRE(rig.state(last) == State::Launching);
-  REQUIRE(rig.in(last).pid == 0);
+  REQUIRE(rig.in(last).run.pid == 0);
 
   rig.call("stop", {{"targets", {std::to_string(last)}}});
   REQUIRE(rig.run_until([&] { return rig.state(last) == State::Stopped; }));
@@ -119,13 +119,13 @@ TEST_CASE("a run that lasted less than min_uptime is unstable even when pmxd hea
   pid_t pid = 0;
   for (int exits = 0; exits < 3; ++exits) {
     REQUIRE(rig.online_again(pid));
-    pid = rig.in().pid;
-    rig.now += Millis(5000);  // pmxd's clock: the loop was busy, the exit handled 5 s on
+    pid = rig.in().run.pid;
+    rig.advance(Millis(5000));  // pmxd's clock: the loop was busy, the exit handled 5 s on
     ExitStatus exit;
     exit.code = 1;
     exit.ran_for = Millis(40);  // the process's own: it exited at once
     rig.ops.end(pid, exit);
-    REQUIRE(rig.run_until([&] { return rig.in().pid != pid; }));
+    REQUIRE(rig.run_until([&] { return rig.in().run.pid != pid; }));
   }
   CHECK(rig.state() == State::Errored);
   CHECK(rig.in().fsm.consecutive_unstable() == 3);

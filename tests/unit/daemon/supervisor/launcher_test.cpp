@@ -48,7 +48,7 @@ struct LauncherRig {
     auto spec = config::spec_from_json(options);
     REQUIRE(spec);
     if (spec->cwd.empty()) spec->cwd = "/";
-    Instance& in = registry.insert(std::make_unique<Instance>(io, id, *spec));
+    Instance& in = registry.insert(std::make_unique<Instance>(id, *spec));
     launcher.name_files(in);
     return in;
   }
@@ -108,8 +108,8 @@ TEST_CASE("a run is forked with the script, its args, its cwd and the output FIF
   CHECK_FALSE(rig.has_env_key(pid, "NOTIFY_SOCKET"));  // the socket is not open here
   CHECK(rig.registry.leader_of(pid) == 0);
   CHECK(rig.ops.leaders.at(pid));
-  CHECK(in.pid == pid);
-  CHECK(in.pid_start != 0);
+  CHECK(in.run.pid == pid);
+  CHECK(in.run.pid_start != 0);
   CHECK(rig.binds.empty());  // a fork-mode app has no sockets to bind
 }
 
@@ -207,12 +207,12 @@ TEST_CASE("stop_run sends kill_signal, or 'shutdown' on the channel with shutdow
   LauncherRig rig(home.path);
   Instance& plain = rig.add({{"name", "a"}, {"kill_signal", "SIGINT"}}, 0);
   const pid_t a = rig.launch(plain);
-  rig.launcher.stop_run(plain, plain.membership(), plain.channel.get());
+  rig.launcher.stop_run(plain, plain.membership(), plain.run.channel.get());
   CHECK(rig.ops.procs.at(a).signals == std::vector<int>{SIGINT});
 
   Instance& node = rig.add({{"name", "b"}, {"interpreter", "node"}, {"shutdown_with_message", true}}, 1);
   const pid_t b = rig.launch(node);
-  rig.launcher.stop_run(node, node.membership(), node.channel.get());
+  rig.launcher.stop_run(node, node.membership(), node.run.channel.get());
   CHECK(rig.ops.procs.at(b).signals.empty());
   CHECK(rig.ops.read_channel(b) == "\"shutdown\"\n");
 }

@@ -19,11 +19,11 @@ struct ExpositionRig {
   Instance& add(int id, const std::string& name, const std::string& ns, pid_t pid) {
     auto spec = config::spec_from_json(json{{"name", name}, {"namespace", ns}, {"script", "/bin/sh"}});
     REQUIRE(spec);
-    Instance& in = registry.insert(std::make_unique<Instance>(io, id, *spec));
+    Instance& in = registry.insert(std::make_unique<Instance>(id, *spec));
     if (pid > 0) {
       (void)in.fsm.handle(Event::Start, Clock::now());
       (void)in.fsm.handle(Event::Spawned, Clock::now());
-      in.pid = pid;
+      in.run.pid = pid;
     }
     return in;
   }
@@ -114,7 +114,7 @@ TEST_CASE("Node and @pm2/io series appear for the instances that report them, nu
   CHECK(text.find("metric=\"label\"") == std::string::npos);
   CHECK(text.find("pmx_nodejs_heap_used_bytes{app=\"plain\"") == std::string::npos);
   // A stopped instance's last report is not a current series.
-  node.pid = 0;
+  node.run.pid = 0;
   CHECK(rig.text().find("pmx_nodejs_heap_used_bytes{") == std::string::npos);
 }
 

@@ -38,18 +38,18 @@ TEST_CASE("a dependent waits launching with no pid until every instance of its d
   REQUIRE(rig.run_until([&] { return rig.ops.unreported().size() == 2; }));
   rig.settle();
   CHECK(rig.state(0) == State::Launching);
-  CHECK(rig.in(0).pid == 0);
+  CHECK(rig.in(0).run.pid == 0);
   CHECK(rig.in(0).start_blocker == "waiting for db");
   CHECK(rig.ops.spawned.size() == 2);
 
-  REQUIRE(rig.ops.report_exec(rig.in(1).pid));
+  REQUIRE(rig.ops.report_exec(rig.in(1).run.pid));
   REQUIRE(rig.run_until([&] { return rig.state(1) == State::Online; }));
   rig.settle();
-  CHECK(rig.in(0).pid == 0);  // one of db's two is not online yet
+  CHECK(rig.in(0).run.pid == 0);  // one of db's two is not online yet
   CHECK(rig.ops.spawned.size() == 2);
 
-  REQUIRE(rig.ops.report_exec(rig.in(2).pid));
-  REQUIRE(rig.run_until([&] { return rig.in(0).pid != 0; }));
+  REQUIRE(rig.ops.report_exec(rig.in(2).run.pid));
+  REQUIRE(rig.run_until([&] { return rig.in(0).run.pid != 0; }));
   CHECK(rig.ops.spawned.size() == 3);
   CHECK(rig.in(0).start_blocker.empty());
 }
@@ -64,12 +64,12 @@ TEST_CASE("an errored dependency leaves its dependent waiting with the reason, a
   rig.call("start", {{"apps", json::array({order_app("db", {{"max_restarts", 1}, {"min_uptime", 60000},
                                                             {"wait_ready", true}, {"listen_timeout", 60000}}),
                                            order_app("web", {{"depends_on", json::array({"db"})}})})}});
-  REQUIRE(rig.run_until([&] { return rig.in(0).pid != 0 && rig.in(0).awaiting_ready; }));
-  rig.ops.exit_code(rig.in(0).pid, 1);
+  REQUIRE(rig.run_until([&] { return rig.in(0).run.pid != 0 && rig.in(0).awaiting_ready; }));
+  rig.ops.exit_code(rig.in(0).run.pid, 1);
   REQUIRE(rig.run_until([&] { return rig.state(0) == State::Errored; }));
   rig.settle();
   CHECK(rig.state(1) == State::Launching);
-  CHECK(rig.in(1).pid == 0);
+  CHECK(rig.in(1).run.pid == 0);
   CHECK(rig.in(1).start_blocker == "waiting for db (errored)");
   CHECK(rig.ops.spawned.size() == 1);
 
@@ -89,8 +89,8 @@ TEST_CASE("stop all stops the dependents, and their dependencies only once they 
   rig.ops.ignore_signals = true;  // web stops only at its SIGKILL, after kill_timeout
   rig.call("start", {{"apps", json::array({order_app("web", {{"depends_on", "db"}, {"kill_timeout", 300}})})}});
   REQUIRE(rig.online_again(0, 1));
-  const pid_t db = rig.in(0).pid;
-  const pid_t web = rig.in(1).pid;
+  const pid_t db = rig.in(0).run.pid;
+  const pid_t web = rig.in(1).run.pid;
 
   rig.call("stop", {{"targets", json::array({"all"})}});
   rig.settle();
@@ -99,6 +99,7 @@ TEST_CASE("stop all stops the dependents, and their dependencies only once they 
   CHECK(rig.state(0) == State::Online);
   CHECK(rig.ops.procs[db].signals.empty());
 
+  rig.advance(Millis(300));  // web's kill_timeout
   REQUIRE(rig.run_until([&] { return rig.state(0) == State::Stopped; }));
   CHECK(rig.state(1) == State::Stopped);
   CHECK(rig.ops.procs[web].signals == std::vector<int>{SIGINT, SIGKILL});

@@ -46,7 +46,7 @@ struct WriterRig {
   void add(int id, const std::string& name) {
     auto spec = config::spec_from_json(json{{"name", name}, {"script", "/bin/sh"}});
     REQUIRE(spec);
-    auto in = std::make_unique<Instance>(io, id, *spec);
+    auto in = std::make_unique<Instance>(id, *spec);
     in->caller_env = std::make_shared<const config::Env>();
     registry.insert(std::move(in));
   }

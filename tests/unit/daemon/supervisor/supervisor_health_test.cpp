@@ -67,7 +67,7 @@ TEST_CASE("a tcp check that passes makes the instance healthy and once it fails 
   REQUIRE(rig.run_until([&] { return rig.in().health.health == Health::Healthy; }));
   CHECK(rig.in().health.last_result == "ok: connected");
   CHECK(rig.in().health.last_at_ms > 0);
-  const pid_t first = rig.in().pid;
+  const pid_t first = rig.in().run.pid;
 
   listener.close();  // now every connect is refused
   REQUIRE(rig.online_again(first));
@@ -92,12 +92,12 @@ TEST_CASE("failures within start_period do not count", "[supervisor][health]") {
   }
   rig.start_app({{"name", "slowstart"}, {"health_check", tcp_check(closed_port, 1, 60'000)}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   // Several failed probes, none counted.
   REQUIRE(rig.run_until([&] { return rig.in().health.last_result.rfind("failed: ", 0) == 0; }));
   const auto until = Clock::now() + std::chrono::milliseconds(500);
   rig.run_until([&] { return Clock::now() >= until; });
-  CHECK(rig.in().pid == pid);
+  CHECK(rig.in().run.pid == pid);
   CHECK(rig.state() == State::Online);
   CHECK(health_of(rig) == "starting");
   CHECK(rig.in().health.failures == 0);
@@ -129,7 +129,7 @@ TEST_CASE("an exec check runs the command in the app's cwd: its exit code is the
                  {"cwd", home.path},
                  {"health_check", {{"exec", "./check --quick"}, {"interval", 100}, {"timeout", 150}, {"retries", 2}}}});
   REQUIRE(rig.online_again(0));
-  const pid_t app = rig.in().pid;
+  const pid_t app = rig.in().run.pid;
 
   // The first probe: a process of its own, run in the app's cwd.
   REQUIRE(rig.run_until([&] { return rig.ops.spawned.size() == 2; }));

@@ -1,6 +1,6 @@
 // Supervisor: the restart policy carried out through a fake process layer. No fork, no real
-// process: the fake hands out pids, the test ends them; time for the state machine comes from
-// a hand-moved clock. The home is a temporary directory (the state file and FIFOs live there).
+// process: the fake hands out pids, the test ends them; time (the state machine's clock and
+// every deadline) is moved by the test. The home is a temporary directory (the state file and FIFOs live there).
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -31,14 +31,14 @@ TEST_CASE("a crash-looping app ends errored after max_restarts unstable exits", 
   pid_t pid = 0;
   while (rig.state() != State::Errored) {
     REQUIRE(rig.online_again(pid));
-    pid = rig.in().pid;
+    pid = rig.in().run.pid;
     rig.ops.exit_code(pid, 1);
-    REQUIRE(rig.run_until([&] { return rig.in().pid != pid; }));
+    REQUIRE(rig.run_until([&] { return rig.in().run.pid != pid; }));
     REQUIRE(rig.ops.spawned.size() <= 3);
   }
   CHECK(rig.ops.spawned.size() == 3);
   CHECK(rig.in().fsm.consecutive_unstable() == 3);
-  CHECK(rig.in().pid == 0);
+  CHECK(rig.in().run.pid == 0);
   rig.settle();
   CHECK(rig.ops.spawned.size() == 3);  // errored: nothing more is started
 }
@@ -49,18 +49,18 @@ TEST_CASE("a run longer than min_uptime resets the unstable count", "[supervisor
   rig.supervisor->start();
   rig.start_app({{"name", "flaky"}, {"max_restarts", 2}, {"min_uptime", 1000}});
   REQUIRE(rig.online_again(0));
-  pid_t pid = rig.in().pid;
+  pid_t pid = rig.in().run.pid;
   rig.ops.exit_code(pid, 1);  // unstable: the clock has not moved
   REQUIRE(rig.online_again(pid));
   CHECK(rig.in().fsm.consecutive_unstable() == 1);
 
-  pid = rig.in().pid;
-  rig.now += Millis(5000);  // a stable run
+  pid = rig.in().run.pid;
+  rig.advance(Millis(5000));  // a stable run
   rig.ops.exit_code(pid, 1);
   REQUIRE(rig.online_again(pid));
   CHECK(rig.in().fsm.consecutive_unstable() == 0);
 
-  pid = rig.in().pid;
+  pid = rig.in().run.pid;
   rig.ops.exit_code(pid, 1);  // one unstable exit again: below max_restarts, restarted
   REQUIRE(rig.online_again(pid));
   CHECK(rig.in().fsm.consecutive_unstable() == 1);
@@ -74,7 +74,7 @@ TEST_CASE("an exit code listed in stop_exit_codes ends stopped", "[supervisor]")
   rig.supervisor->start();
   rig.start_app({{"name", "done"}, {"stop_exit_codes", {3}}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   rig.ops.exit_code(pid, 3);
   REQUIRE(rig.run_until([&] { return rig.state() != State::Online; }));
   CHECK(rig.state() == State::Stopped);
@@ -89,7 +89,7 @@ TEST_CASE("an exit code not in stop_exit_codes is restarted", "[supervisor]") {
   rig.supervisor->start();
   rig.start_app({{"name", "other"}, {"stop_exit_codes", {3}}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   rig.ops.exit_code(pid, 4);
   REQUIRE(rig.online_again(pid));
   CHECK(rig.ops.spawned.size() == 2);
@@ -101,7 +101,7 @@ TEST_CASE("autorestart false ends stopped after any exit", "[supervisor]") {
   rig.supervisor->start();
   rig.start_app({{"name", "once"}, {"autorestart", false}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   rig.ops.exit_code(pid, 1);
   REQUIRE(rig.run_until([&] { return rig.state() != State::Online; }));
   CHECK(rig.state() == State::Stopped);
@@ -115,15 +115,14 @@ TEST_CASE("restart_delay waits in waiting restart, then relaunches", "[superviso
   rig.supervisor->start();
   rig.start_app({{"name", "slow"}, {"restart_delay", 300}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   rig.ops.exit_code(pid, 1);
-  // Only what is ready runs: the restart timer cannot have fired yet.
-  REQUIRE(rig.run_until([&] {
-    rig.settle();
-    return rig.state() != State::Online;
-  }));
+  rig.settle();
+  CHECK(rig.state() == State::WaitingRestart);
+  rig.advance(Millis(299));
   CHECK(rig.state() == State::WaitingRestart);
   CHECK(rig.ops.spawned.size() == 1);
+  rig.advance(Millis(1));
   REQUIRE(rig.online_again(pid));
   CHECK(rig.ops.spawned.size() == 2);
   CHECK(rig.in().fsm.restart_count() == 1);
@@ -135,16 +134,13 @@ TEST_CASE("stop during waiting restart cancels the relaunch", "[supervisor]") {
   rig.supervisor->start();
   rig.start_app({{"name", "held"}, {"restart_delay", 100}});
   REQUIRE(rig.online_again(0));
-  rig.ops.exit_code(rig.in().pid, 1);
-  REQUIRE(rig.run_until([&] {
-    rig.settle();
-    return rig.state() == State::WaitingRestart;
-  }));
+  rig.ops.exit_code(rig.in().run.pid, 1);
+  rig.settle();
+  REQUIRE(rig.state() == State::WaitingRestart);
   rig.call("stop", {{"targets", {"held"}}});
   CHECK(rig.state() == State::Stopped);
   // Past the delay, nothing is relaunched.
-  const auto past = Clock::now() + Millis(200);
-  REQUIRE(rig.run_until([&] { return Clock::now() > past; }));
+  rig.advance(Millis(200));
   CHECK(rig.state() == State::Stopped);
   CHECK(rig.ops.spawned.size() == 1);
 }
@@ -157,9 +153,14 @@ TEST_CASE("stop sends the kill signal once, then SIGKILL after kill_timeout to a
   rig.ops.ignore_signals = true;
   rig.start_app({{"name", "stubborn"}, {"kill_signal", "SIGTERM"}, {"kill_timeout", 50}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   rig.call("stop", {{"targets", {"stubborn"}}});
   CHECK(rig.state() == State::Stopping);
+  // Not a millisecond before kill_timeout.
+  rig.advance(Millis(49));
+  CHECK(rig.state() == State::Stopping);
+  CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGTERM});
+  rig.advance(Millis(1));
   REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
   CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGTERM, SIGKILL});
   CHECK(rig.in().last_exit.signal == SIGKILL);
@@ -172,12 +173,11 @@ TEST_CASE("stop of an app that obeys sends one signal and no SIGKILL", "[supervi
   rig.supervisor->start();
   rig.start_app({{"name", "polite"}, {"kill_timeout", 50}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   rig.call("stop", {{"targets", {"polite"}}});
   REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
-  // Past kill_timeout: the kill timer was cancelled with the stop.
-  const auto past = Clock::now() + Millis(100);
-  REQUIRE(rig.run_until([&] { return Clock::now() > past; }));
+  // Past kill_timeout: the kill deadline was dropped with the stop.
+  rig.advance(Millis(100));
   CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGINT});
 }
 
@@ -188,13 +188,13 @@ TEST_CASE("a delete waiting on descendants looks at the processes once per exit,
   rig.supervisor->start();
   rig.start_app({{"name", "tree"}, {"kill_timeout", 60000}});
   REQUIRE(rig.online_again(0));
-  const pid_t leader = rig.in().pid;
+  const pid_t leader = rig.in().run.pid;
   // Two descendants that outlive the leader and ignore its stop signal, reaped by their own
   // parent: pmxd gets no SIGCHLD for them.
   const pid_t first = rig.ops.add_descendant(leader, true);
   const pid_t second = rig.ops.add_descendant(leader, true);
   rig.call("delete", {{"targets", {"tree"}}});
-  REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped && rig.in().pid == 0; }));
+  REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped && rig.in().run.pid == 0; }));
   rig.settle();
   REQUIRE(rig.ops.member_watches() == 1);
   const std::size_t before = rig.ops.member_queries;
@@ -230,7 +230,7 @@ TEST_CASE("leftover processes a scan missed at the leader's exit are killed when
   rig.supervisor->start();
   rig.start_app({{"name", "tree"}, {"kill_timeout", 60000}});
   REQUIRE(rig.online_again(0));
-  const pid_t stubborn = rig.ops.add_descendant(rig.in().pid, true);
+  const pid_t stubborn = rig.ops.add_descendant(rig.in().run.pid, true);
   rig.call("stop", {{"targets", {"tree"}}});
   // The stop is answered once the descendant is gone, killed by the waiting stop itself.
   REQUIRE(rig.run_until([&] { return !rig.ops.alive(stubborn); }));
@@ -256,7 +256,7 @@ TEST_CASE("restart signals the running process once and starts a new one", "[sup
   rig.supervisor->start();
   rig.start_app({{"name", "again"}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   rig.call("restart", {{"targets", {"again"}}});
   REQUIRE(rig.online_again(pid));
   CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGINT});
@@ -285,6 +285,7 @@ TEST_CASE("a restart or reload while pmxd shuts down starts nothing, and the shu
   CHECK(rig.state(1) == State::Stopped);
   CHECK(rig.ops.spawned.size() == spawned);
   // slow ends at its kill_timeout; then pmxd is done (its loop stopped).
+  rig.advance(Millis(300));
   REQUIRE(rig.run_until([&] { return rig.state(0) == State::Stopped || rig.io.stopped(); }));
   CHECK(rig.ops.spawned.size() == spawned);
 }
@@ -295,12 +296,14 @@ TEST_CASE("memory over max_memory_restart restarts the app", "[supervisor]") {
   rig.supervisor->start();
   rig.start_app({{"name", "hog"}, {"max_memory_restart", "100M"}});
   REQUIRE(rig.online_again(0));
-  const pid_t pid = rig.in().pid;
+  const pid_t pid = rig.in().run.pid;
   rig.ops.procs.at(pid).rss = 50ull << 20;
   // Below the limit it keeps running.
-  REQUIRE(rig.run_until([&] { return rig.in().usage.rss_bytes == (50ull << 20); }));
-  CHECK(rig.in().pid == pid);
+  rig.advance(Millis(5));
+  REQUIRE(rig.in().usage.rss_bytes == (50ull << 20));
+  CHECK(rig.in().run.pid == pid);
   rig.ops.procs.at(pid).rss = 200ull << 20;
+  rig.advance(Millis(5));
   REQUIRE(rig.online_again(pid));
   CHECK(rig.ops.procs.at(pid).signals == std::vector<int>{SIGINT});
   CHECK(rig.ops.spawned.size() == 2);
@@ -314,7 +317,7 @@ TEST_CASE("an exec failure is reported and handled as an exit", "[supervisor]") 
   rig.start_app({{"name", "missing"}, {"autorestart", false}});
   REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
   CHECK(rig.in().last_exit.code == 127);
-  CHECK(rig.in().exec_error.find("/bin/sh") != std::string::npos);
+  CHECK(rig.in().run.exec_error.find("/bin/sh") != std::string::npos);
   CHECK(rig.ops.spawned.size() == 1);
 }
 
@@ -325,7 +328,7 @@ TEST_CASE("a failed fork is a spawn failure, restarted per policy", "[supervisor
   rig.ops.fail_fork = true;
   rig.start_app({{"name", "nofork"}, {"max_restarts", 2}, {"min_uptime", 60000}});
   REQUIRE(rig.run_until([&] { return rig.state() == State::Errored; }));
-  CHECK(rig.in().exec_error.find("fork failed") != std::string::npos);
+  CHECK(rig.in().run.exec_error.find("fork failed") != std::string::npos);
   CHECK(rig.ops.spawned.empty());
 }
 
@@ -338,7 +341,7 @@ std::pair<pid_t, std::uint64_t> run_and_crash(const std::string& home, const jso
   first.supervisor->start();
   first.start_app(app);
   REQUIRE(first.online_again(0));
-  const pid_t pid = first.in().pid;
+  const pid_t pid = first.in().run.pid;
   const std::uint64_t start = first.ops.procs.at(pid).start;
   first.settle();  // the state file is written from the loop, after the changes of a turn
   REQUIRE(std::filesystem::exists(home + "/state.json"));
@@ -354,7 +357,7 @@ TEST_CASE("a new supervisor adopts a recorded process that is still the same one
   second.ops.add_foreign(pid, start);
   second.supervisor->start();
   CHECK(second.state() == State::Online);
-  CHECK(second.in().pid == pid);
+  CHECK(second.in().run.pid == pid);
   second.settle();
   CHECK(second.ops.spawned.empty());  // adopted: nothing is started twice
 
@@ -394,7 +397,7 @@ TEST_CASE("a recorded process that died meanwhile stays stopped with autorestart
   SupervisorRig second(home.path);
   second.supervisor->start();
   REQUIRE(second.run_until([&] { return second.state() == State::Stopped; }));
-  CHECK(second.in().pid == 0);
+  CHECK(second.in().run.pid == 0);
   second.settle();
   CHECK(second.ops.spawned.empty());
 }

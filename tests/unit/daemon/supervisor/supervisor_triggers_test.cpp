@@ -30,8 +30,8 @@ json node_app(const std::string& name, const std::string& mode) {
 /// Starts a wait_ready Node app and makes its first run say it is ready; returns that run's pid.
 pid_t start_ready_node_app(SupervisorRig& rig, const std::string& mode) {
   rig.start_app(node_app("web", mode));
-  REQUIRE(rig.run_until([&] { return rig.in().pid > 0 && rig.state() == State::Launching; }));
-  const pid_t pid = rig.in().pid;
+  REQUIRE(rig.run_until([&] { return rig.in().run.pid > 0 && rig.state() == State::Launching; }));
+  const pid_t pid = rig.in().run.pid;
   REQUIRE(rig.ops.send_on_channel(pid, "\"ready\""));
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
   return pid;
@@ -51,13 +51,13 @@ TEST_CASE("a reload starts the replacement beside the old run and stops the old 
   const pid_t replacement = rig.ops.last();
   rig.settle();
   // Until the replacement says it is ready, the old run serves, untouched.
-  CHECK(rig.in().pid == old);
+  CHECK(rig.in().run.pid == old);
   CHECK(rig.state() == State::Online);
   CHECK(rig.ops.procs.at(old).signals.empty());
   REQUIRE(rig.in().candidate != nullptr);
 
   REQUIRE(rig.ops.send_on_channel(replacement, "\"ready\""));
-  REQUIRE(rig.run_until([&] { return rig.in().pid == replacement && !rig.ops.alive(old); }));
+  REQUIRE(rig.run_until([&] { return rig.in().run.pid == replacement && !rig.ops.alive(old); }));
   CHECK(rig.ops.procs.at(old).signals == std::vector<int>{SIGINT});
   CHECK(rig.ops.procs.at(replacement).signals.empty());
   CHECK(rig.state() == State::Online);
@@ -78,7 +78,7 @@ TEST_CASE("a replacement that ends before it is ready fails the reload and the o
   rig.ops.exit_code(replacement, 1);
   REQUIRE(rig.run_until([&] { return rig.in().candidate == nullptr; }));
   rig.settle();
-  CHECK(rig.in().pid == old);
+  CHECK(rig.in().run.pid == old);
   CHECK(rig.ops.alive(old));
   CHECK(rig.ops.procs.at(old).signals.empty());
   CHECK(rig.state() == State::Online);
@@ -91,13 +91,13 @@ TEST_CASE("process.send('ready') on the Node channel makes a wait_ready app onli
   SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app(node_app("web", "fork"));
-  REQUIRE(rig.run_until([&] { return rig.in().pid > 0; }));
-  const pid_t pid = rig.in().pid;
+  REQUIRE(rig.run_until([&] { return rig.in().run.pid > 0; }));
+  const pid_t pid = rig.in().run.pid;
   rig.settle();
   CHECK(rig.state() == State::Launching);
   REQUIRE(rig.ops.send_on_channel(pid, "\"ready\""));
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
-  CHECK(rig.in().pid == pid);
+  CHECK(rig.in().run.pid == pid);
 }
 
 TEST_CASE("messages of any shape on the Node channel are ignored and the channel is still read",
@@ -106,8 +106,8 @@ TEST_CASE("messages of any shape on the Node channel are ignored and the channel
   SupervisorRig rig(home.path);
   rig.supervisor->start();
   rig.start_app(node_app("web", "fork"));
-  REQUIRE(rig.run_until([&] { return rig.in().pid > 0; }));
-  const pid_t pid = rig.in().pid;
+  REQUIRE(rig.run_until([&] { return rig.in().run.pid > 0; }));
+  const pid_t pid = rig.in().run.pid;
   // A PM2 message with a non-string type, an action without a name, a listen request from a
   // fork-mode app, text that is not JSON: none may stop the reading of what follows.
   for (const char* line : {R"({"type":1})", R"({"type":"axm:action","data":{"action_name":7}})",
@@ -119,7 +119,7 @@ TEST_CASE("messages of any shape on the Node channel are ignored and the channel
   REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
   // The listen request was answered with a refusal, not bound: only the preload asks for sockets.
   REQUIRE(rig.run_until([&] { return rig.ops.read_channel(pid).find("\"errno\"") != std::string::npos; }));
-  CHECK(rig.in().pid == pid);
+  CHECK(rig.in().run.pid == pid);
   CHECK(rig.ops.procs.at(pid).signals.empty());
 }
 
@@ -129,12 +129,15 @@ TEST_CASE("cron_restart restarts the app at the next second its schedule names",
   rig.supervisor->start();
   rig.start_app({{"name", "nightly"}, {"cron_restart", "* * * * * *"}});  // every second
   REQUIRE(rig.online_again(0));
-  const pid_t first = rig.in().pid;
+  const pid_t first = rig.in().run.pid;
+  rig.advance(Millis(1000));
   REQUIRE(rig.online_again(first));
   CHECK(rig.ops.procs.at(first).signals == std::vector<int>{SIGINT});
-  const pid_t second = rig.in().pid;
+  const pid_t second = rig.in().run.pid;
   // And again: the next date is armed after each restart.
+  rig.advance(Millis(1000));
   REQUIRE(rig.online_again(second));
+  CHECK(rig.in().fsm.restart_count() == 2);
 }
 
 TEST_CASE("a stopped app is not restarted by its cron_restart", "[supervisor][cron]") {
@@ -147,8 +150,7 @@ TEST_CASE("a stopped app is not restarted by its cron_restart", "[supervisor][cr
   REQUIRE(rig.run_until([&] { return rig.state() == State::Stopped; }));
   const std::size_t spawned = rig.ops.spawned.size();
   // Two seconds of the schedule pass without a start.
-  const auto until = Clock::now() + std::chrono::milliseconds(2100);
-  rig.run_until([&] { return Clock::now() >= until; });
+  rig.advance(Millis(2100));
   CHECK(rig.state() == State::Stopped);
   CHECK(rig.ops.spawned.size() == spawned);
 }
@@ -163,7 +165,7 @@ TEST_CASE("watch restarts the app when a file in its folder changes, and ignore_
   rig.supervisor->start();
   rig.start_app({{"name", "dev"}, {"cwd", dir}, {"watch", true}, {"watch_delay", 50}, {"ignore_watch", {"tmp"}}});
   REQUIRE(rig.online_again(0));
-  const pid_t first = rig.in().pid;
+  const pid_t first = rig.in().run.pid;
   REQUIRE(rig.run_until([&] { return rig.supervisor->app("dev")->watcher != nullptr; }));
 
   std::ofstream(dir + "/tmp/cache.txt") << "ignored\n";
@@ -173,10 +175,10 @@ TEST_CASE("watch restarts the app when a file in its folder changes, and ignore_
   CHECK(rig.ops.spawned.size() == 2);  // one restart for the burst
 
   // A change under the ignored folder alone restarts nothing.
-  const pid_t second = rig.in().pid;
+  const pid_t second = rig.in().run.pid;
   std::ofstream(dir + "/tmp/cache.txt") << "ignored again\n";
   const auto until = Clock::now() + std::chrono::milliseconds(500);
   rig.run_until([&] { return Clock::now() >= until; });
-  CHECK(rig.in().pid == second);
+  CHECK(rig.in().run.pid == second);
   CHECK(rig.ops.spawned.size() == 2);
 }

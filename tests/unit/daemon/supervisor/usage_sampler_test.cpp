@@ -6,11 +6,13 @@
 #include <string>
 
 #include "daemon/supervisor/usage_sampler.hpp"
+#include "tests/unit/daemon/process/fake_timers.hpp"
 #include "tests/unit/daemon/supervisor/supervisor_rig.hpp"
 
 using namespace pmx;
 using namespace pmx::daemon;
 using pmx::daemon::testing::FakeProcessOps;
+using pmx::daemon::testing::FakeTimers;
 using pmx::daemon::testing::SupervisorHome;
 using json = ipc::json;
 
@@ -18,7 +20,7 @@ namespace {
 
 struct SamplerRig {
   explicit SamplerRig(const std::string& home)
-      : server(io, home + "/pmx.sock"), sampler(io, Millis(1000), ops, registry, server, [](const std::vector<int>&) {}) {}
+      : server(io, home + "/pmx.sock"), sampler(timers, Millis(1000), ops, registry, server, [](const std::vector<int>&) {}) {}
 
   /// An instance of these options, online with a live (fake) process of rss bytes as pid.
   Instance& add_online(int id, json options, pid_t pid, std::uint64_t rss) {
@@ -26,17 +28,18 @@ struct SamplerRig {
     options["script"] = "/bin/sh";
     auto spec = config::spec_from_json(options);
     REQUIRE(spec);
-    Instance& in = registry.insert(std::make_unique<Instance>(io, id, *spec));
+    Instance& in = registry.insert(std::make_unique<Instance>(id, *spec));
     (void)in.fsm.handle(Event::Start, Clock::now());
     (void)in.fsm.handle(Event::Spawned, Clock::now());
     REQUIRE(in.fsm.state() == State::Online);
     ops.add_foreign(pid, 100 + static_cast<std::uint64_t>(pid));
     ops.procs.at(pid).rss = rss;
-    in.pid = pid;
+    in.run.pid = pid;
     return in;
   }
 
   boost::asio::io_context io{1};
+  FakeTimers timers;
   FakeProcessOps ops{io};
   Registry registry;
   ControlServer server;
@@ -84,7 +87,7 @@ TEST_CASE("an instance with no process has its reading cleared", "[usage_sampler
   Instance& in = rig.add_online(0, json::object(), 3000, 5u << 20);
   rig.sampler.sample();
   REQUIRE(in.usage.rss_bytes == 5u << 20);
-  in.pid = 0;
+  in.run.pid = 0;
   rig.sampler.sample();
   CHECK(in.usage.rss_bytes == 0);
 }
