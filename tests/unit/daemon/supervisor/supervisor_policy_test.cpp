@@ -41,6 +41,16 @@ void send(SupervisorRig& rig, pid_t pid, const std::string& line) {
   rig.settle();
 }
 
+/// Starts a wait_ready app (ready_app) and has its first run say it is ready: online.
+pid_t start_ready(SupervisorRig& rig, const json& app) {
+  rig.start_app(app);
+  rig.settle();
+  const pid_t pid = rig.in().run.pid;
+  send(rig, pid, "\"ready\"");
+  REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
+  return pid;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -220,11 +230,7 @@ TEST_CASE("reload: the replacement takes over once ready, the old run is signall
   json app = ready_app("web", "cluster", 5000);
   app["kill_timeout"] = 1000;
   rig.ops.ignore_signals = true;  // the old run lingers after its signal
-  rig.start_app(app);
-  rig.settle();
-  const pid_t old = rig.in().run.pid;
-  send(rig, old, "\"ready\"");
-  REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
+  const pid_t old = start_ready(rig, app);
   rig.ops.ignore_signals = false;
 
   auto reload = rig.ask("reload", {{"targets", {"web"}}});
@@ -257,11 +263,7 @@ TEST_CASE("reload: a replacement that exits before it is ready fails the reload 
   SupervisorHome home;
   SupervisorRig rig(home.path);
   rig.supervisor->start();
-  rig.start_app(ready_app("web", "cluster", 5000));
-  rig.settle();
-  const pid_t old = rig.in().run.pid;
-  send(rig, old, "\"ready\"");
-  REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
+  const pid_t old = start_ready(rig, ready_app("web", "cluster", 5000));
   auto reload = rig.ask("reload", {{"targets", {"web"}}});
   rig.settle();
   const pid_t replacement = rig.ops.last();
@@ -288,11 +290,7 @@ TEST_CASE("reload: the replacement is killed when the old run ends meanwhile, an
   rig.supervisor->start();
   json app = ready_app("web", "cluster", 5000);
   app["restart_delay"] = 1000;
-  rig.start_app(app);
-  rig.settle();
-  const pid_t old = rig.in().run.pid;
-  send(rig, old, "\"ready\"");
-  REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
+  const pid_t old = start_ready(rig, app);
   auto reload = rig.ask("reload", {{"targets", {"web"}}});
   rig.settle();
   const pid_t replacement = rig.ops.last();
@@ -313,11 +311,7 @@ TEST_CASE("reload: a replacement whose exec fails fails the reload with the erro
   SupervisorHome home;
   SupervisorRig rig(home.path);
   rig.supervisor->start();
-  rig.start_app(ready_app("web", "cluster", 5000));
-  rig.settle();
-  const pid_t old = rig.in().run.pid;
-  send(rig, old, "\"ready\"");
-  REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
+  const pid_t old = start_ready(rig, ready_app("web", "cluster", 5000));
 
   rig.ops.fail_exec = std::make_pair(ENOENT, std::string("exec"));
   auto reload = rig.ask("reload", {{"targets", {"web"}}});
@@ -340,11 +334,7 @@ TEST_CASE("reload: a replacement alive at listen_timeout without a ready message
   SupervisorHome home;
   SupervisorRig rig(home.path);
   rig.supervisor->start();
-  rig.start_app(ready_app("web", "cluster", 5000));
-  rig.settle();
-  const pid_t old = rig.in().run.pid;
-  send(rig, old, "\"ready\"");
-  REQUIRE(rig.run_until([&] { return rig.state() == State::Online; }));
+  const pid_t old = start_ready(rig, ready_app("web", "cluster", 5000));
   rig.call("reload", {{"targets", {"web"}}});
   rig.settle();
   const pid_t replacement = rig.ops.last();
