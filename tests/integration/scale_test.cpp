@@ -246,6 +246,8 @@ TEST_CASE("scale down stops an instance that ignores its stop signal with SIGKIL
     return two.size() == 2 && two.at(0).pid > 0 && two.at(1).pid > 0;
   }, 10s));
   for (const auto& [id, in] : two) s.track(in.pid);
+  // Do not race the fixture's signal() calls: online means exec'd, not yet ignoring.
+  for (const auto& [id, in] : two) REQUIRE(wait_until([&] { return process_ignores(in.pid, {SIGINT, SIGTERM}); }, 5s));
   const auto before = Clock::now();
   REQUIRE_EXIT(s.pmx({"scale", "stubborn", "-1"}), 0);
   CHECK(Clock::now() - before >= 450ms);  // kill_timeout passed before the SIGKILL

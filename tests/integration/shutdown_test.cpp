@@ -25,7 +25,9 @@ TEST_CASE("a restart, reload, scale or start while pmxd shuts down is refused an
                0);
   const pid_t quick = s.wait_pid("quick");
   REQUIRE(quick > 0);
-  REQUIRE(s.wait_pid("slow") > 0);
+  const pid_t slow = s.wait_pid("slow");
+  REQUIRE(slow > 0);
+  REQUIRE(wait_until([&] { return process_ignores(slow, {SIGINT, SIGTERM}); }, 5s));
 
   const auto began = Clock::now();
   auto kill = std::async(std::launch::async, [&] {
