@@ -42,7 +42,7 @@ class ProcessOps {
   /// returns when a failure is already known, so that exec_error is set before the child's
   /// exit is handled. A child whose exec failed is reaped like any other. Error: no process
   /// was made.
-  virtual Result<pid_t> spawn(const SpawnRequest& request, const std::string& cgroup, ExecReport report) = 0;
+  virtual Result<pid_t> spawn(SpawnRequest request, const std::string& cgroup, ExecReport report) = 0;
 
   /// Sends sig once to every process of the instance.
   virtual void signal_all(const Membership& m, int sig) = 0;

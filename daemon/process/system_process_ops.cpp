@@ -97,8 +97,7 @@ void SystemProcessOps::reap() {
   });
 }
 
-Result<pid_t> SystemProcessOps::spawn(const SpawnRequest& request, const std::string& cgroup, ExecReport report) {
-  SpawnRequest req = request;
+Result<pid_t> SystemProcessOps::spawn(SpawnRequest req, const std::string& cgroup, ExecReport report) {
   if (!cgroup.empty()) {
     // A run outside its cgroup would be out of reach of every stop (they signal the cgroup's
     // members): no cgroup, no run. The restart policy counts it as a failed spawn.

@@ -28,7 +28,7 @@ class SystemProcessOps final : public ProcessOps {
   std::vector<std::string> stale_cgroups() const override { return tree_.stale_cgroups(); }
 
   void start_reaping(ExitHandler on_exit, std::function<void()> after_batch) override;
-  Result<pid_t> spawn(const SpawnRequest& request, const std::string& cgroup, ExecReport report) override;
+  Result<pid_t> spawn(SpawnRequest request, const std::string& cgroup, ExecReport report) override;
 
   void signal_all(const Membership& m, int sig) override { tree_.signal_all(m, sig); }
   bool signal_leader(pid_t pid, int sig) override;

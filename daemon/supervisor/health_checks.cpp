@@ -150,7 +150,7 @@ void HealthChecks::start_exec(int id, Entry& e, Instance& in, const std::string&
   const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   req.stdout_fd = null_fd;
   req.stderr_fd = null_fd;
-  auto pid = processes_.spawn(req, "", [](int, const std::string&) {});
+  auto pid = processes_.spawn(std::move(req), "", [](int, const std::string&) {});
   if (null_fd >= 0) ::close(null_fd);
   if (!pid) return finished(id, e.generation, {false, "exec: " + pid.error()});
   e.exec_pid = *pid;

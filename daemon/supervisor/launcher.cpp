@@ -243,7 +243,8 @@ Result<Run> Launcher::launch(Instance& in, const std::string& cgroup, ExecDone e
   auto pid_holder = std::make_shared<pid_t>(0);
   auto early_error = std::make_shared<std::string>();
   auto early_report = std::make_shared<bool>(false);
-  auto report = [this, id = in.id, pid_holder, early_error, early_report, program = req.program, cwd = req.cwd,
+  const std::string program = req.program;  // req goes to the process layer
+  auto report = [this, id = in.id, pid_holder, early_error, early_report, program, cwd = req.cwd,
                  exec_done = std::move(exec_done)](int err, const std::string& step) {
     // On failure the child exits 127/126 and is reaped as usual.
     const std::string error = err != 0 ? describe_exec_failure(err, step, program, cwd) : std::string();
@@ -255,7 +256,7 @@ Result<Run> Launcher::launch(Instance& in, const std::string& cgroup, ExecDone e
     if (Instance* in = registry_.find(id)) exec_done(*in, *pid_holder, error);
     spawns_.reported(*pid_holder);  // its slot goes to the next spawn waiting
   };
-  Result<pid_t> spawned = processes_.spawn(req, cgroup, std::move(report));
+  Result<pid_t> spawned = processes_.spawn(std::move(req), cgroup, std::move(report));
   close_ends();
   if (channel_end >= 0) ::close(channel_end);
   if (!spawned) return Error{spawned.error()};
@@ -268,7 +269,7 @@ Result<Run> Launcher::launch(Instance& in, const std::string& cgroup, ExecDone e
   run.pid_start = processes_.start_ticks(pid);
   registry_.add_leader(pid, in.id);
   processes_.set_leader(pid, true);
-  spdlog::info("{} forked pid {}: {}", label(in), pid, req.program);
+  spdlog::info("{} forked pid {}: {}", label(in), pid, program);
   return run;
 }
 

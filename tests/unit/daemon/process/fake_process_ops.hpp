@@ -172,14 +172,14 @@ class FakeProcessOps final : public ProcessOps {
     after_batch_ = std::move(after_batch);
   }
 
-  Result<pid_t> spawn(const SpawnRequest& request, const std::string&, ExecReport report) override {
+  Result<pid_t> spawn(SpawnRequest request, const std::string&, ExecReport report) override {
     if (fail_fork) return Error{"fork failed: Resource temporarily unavailable"};
     const pid_t pid = next_pid_++;
     Proc p;
-    p.request = request;
+    p.request = std::move(request);
     p.start = next_start_++;
     p.ignores_signals = ignore_signals;
-    for (int fd : request.inherited_fds) p.fds.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    for (int fd : p.request.inherited_fds) p.fds.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
     procs[pid] = p;
     spawned.push_back(pid);
     const auto failure = fail_exec;
