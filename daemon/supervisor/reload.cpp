@@ -24,7 +24,7 @@ namespace asio = boost::asio;
 
 void Supervisor::reload_verb(const json& params, const std::vector<int>& ids, const Reply& reply) {
   if (auto err = update_env(params, ids)) return reply.fail(*err);
-  auto plan = std::make_shared<ReloadPlan>(ReloadPlan{ids, {}, 0, reply});
+  auto plan = std::make_shared<ReloadPlan>(ReloadPlan{ids, {}, 0, reply, entry_shape(params)});
   for (int id : ids) {
     Instance& in = *registry_.find(id);
     if (config::runs_in_cluster_mode(in.spec) && in.fsm.state() == State::Online) plan->rolling.push_back(id);
@@ -39,7 +39,7 @@ void Supervisor::reload_verb(const json& params, const std::vector<int>& ids, co
 void Supervisor::reload_next(std::shared_ptr<ReloadPlan> plan) {
   if (plan->next == plan->rolling.size()) {
     return waiters_.wait_for(plan->ids, settled_or_gone,
-                    [this, plan] { plan->reply.ok_text(describe_all(plan->ids)); });
+                    [this, plan] { plan->reply.ok_text(describe_all(plan->ids, plan->shape)); });
   }
   const int id = plan->rolling[plan->next++];
   Instance* in = registry_.find(id);

@@ -418,7 +418,8 @@ void Supervisor::do_spawn(Instance& in) {
   launcher_.become_current(in, std::move(*run));
   // While more spawns wait for a slot (a start of many apps), the write waits for the last of
   // them instead of following each: one write instead of a hundred. A pmxd killed meanwhile
-  // leaves runs the file does not name yet, which the next one adopts by their marker.
+  // leaves runs whose pid the file does not have yet (start_registered wrote their instances),
+  // which the next one adopts by their marker.
   if (launcher_.spawns().waiting_count() == 0) state_.soon();
   if (!exec_error.empty()) failed(in, exec_error);  // its exit follows
   launcher_.prepare_spare_cgroup(in);

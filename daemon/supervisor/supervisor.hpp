@@ -156,6 +156,7 @@ class Supervisor {
     std::vector<int> rolling;  ///< the online cluster-mode ones, in pm_id order
     std::size_t next = 0;
     Reply reply;
+    EntryShape shape;  ///< of the entries answered (brief: the CLI's)
   };
   /// Replaces the plan's next instance once the previous one has taken over; a replacement
   /// that fails ends the reload with an error naming it.

@@ -107,6 +107,13 @@ TEST_CASE("entries asked for brief leave out the environment, jlist keeps it", "
   CHECK(brief_entry["pm2_env"]["status"] == "online");
   CHECK(brief_entry["pm2_env"]["unique_id"] == full_entry["pm2_env"]["unique_id"]);
   CHECK(brief_entry["pm2_env"]["pm_out_log_path"] == full_entry["pm2_env"]["pm_out_log_path"]);
+  // The verbs the CLI reads entries from answer brief too (reload here: it keeps its own plan).
+  const auto reloaded = c.call(3, "reload", {{"targets", {"envapp"}}, {"brief", true}}, 10s);
+  REQUIRE(reloaded);
+  INFO("reload: " << reloaded->dump());
+  REQUIRE((*reloaded)["result"].is_array());
+  CHECK_FALSE((*reloaded)["result"].at(0)["pm2_env"].contains("env"));
+  CHECK((*reloaded)["result"].at(0)["pm2_env"]["status"] == "online");
 
   // `pmx jlist` shows the environment, `pmx list` still draws its table.
   CHECK(s.app("envapp")["pm2_env"]["env"].value("FOO", "") == "1");
