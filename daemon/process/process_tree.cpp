@@ -146,6 +146,11 @@ std::string own_cgroup() {
 
 }  // namespace
 
+pid_t parent_of(pid_t pid) {
+  ProcSnapshot::Proc p;
+  return read_stat(pid, p) ? p.ppid : 0;
+}
+
 std::optional<MarkedRun> find_marked_run(const std::string& unique_id) {
   if (unique_id.empty()) return std::nullopt;
   const ProcSnapshot snap = ProcSnapshot::take();

@@ -1,9 +1,9 @@
-// `save`, `resurrect` and `cleardump`: the app list kept in $PMX_HOME/dump.pmx across a
-// `pmx kill` or a reboot. The dump is written whole and atomically (temp file, fsync, rename,
+// DumpVerbs: `save`, `resurrect` and `cleardump`. The dump is written whole and atomically (temp file, fsync, rename,
 // fsync of the folder), the one before it kept as dump.pmx.bak, so that a pmxd killed mid-write
 // or a full disk leaves the previous dump valid. A dump that does not read falls back to the
 // backup, and the reply says so.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <ctime>
@@ -16,7 +16,7 @@
 #include "config/dump.hpp"
 #include "config/json_access.hpp"
 #include "daemon/state/state_file.hpp"
-#include "daemon/supervisor/supervisor.hpp"
+#include "daemon/supervisor/dump_verbs.hpp"
 
 namespace pmx::daemon {
 
@@ -60,33 +60,11 @@ bool exists(const std::string& path) {
 
 std::string file_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
-}  // namespace
-
-Result<SavedDump> Supervisor::read_dump() const {
-  const auto& paths = options_.paths;
-  const bool has_main = exists(paths.dump()), has_backup = exists(paths.dump_backup());
-  if (!has_main && !has_backup) return SavedDump{};
-  std::string why;
-  if (std::string text; !has_main) {
-    why = file_name(paths.dump()) + " is missing";
-  } else if (!read_text(paths.dump(), text)) {
-    why = file_name(paths.dump()) + ": " + std::strerror(errno);
-  } else if (auto main = config::decode_dump(text); main) {
-    return SavedDump{std::move(*main), paths.dump(), ""};
-  } else {
-    why = file_name(paths.dump()) + ": " + main.error();
-  }
-  std::string backup;
-  if (!has_backup) return Error{why + ", and there is no " + file_name(paths.dump_backup())};
-  if (!read_text(paths.dump_backup(), backup)) return Error{why + ", and " + file_name(paths.dump_backup()) + ": " + std::strerror(errno)};
-  auto older = config::decode_dump(backup);
-  if (!older) return Error{why + ", and " + file_name(paths.dump_backup()) + ": " + older.error()};
-  return SavedDump{std::move(*older), paths.dump_backup(), why + "; restored from " + file_name(paths.dump_backup())};
-}
-
-std::optional<std::string> Supervisor::write_dump(const config::Paths& paths,
-                                                  const std::vector<config::SavedInstance>& list, bool force,
-                                                  bool& backed_up) {
+/// Writes list as the dump, the old one (if it reads) kept as the backup. An empty list does
+/// not replace a non-empty dump unless forced. The error says what failed. It waits for the
+/// disk (fsync): run on the background writer, never on the loop.
+std::optional<std::string> write_dump(const config::Paths& paths, const std::vector<config::SavedInstance>& list,
+                                      bool force, bool& backed_up) {
   std::string old;
   backed_up = false;
   if (read_text(paths.dump(), old)) {
@@ -109,7 +87,44 @@ std::optional<std::string> Supervisor::write_dump(const config::Paths& paths,
   return std::nullopt;
 }
 
-void Supervisor::save_verb(const json& params, const Reply& reply) {
+}  // namespace
+
+DumpVerbs::DumpVerbs(config::Paths paths, Registry& registry, ProcessOps& processes, AppSockets& sockets,
+                     EnvPool& envs, CredentialsCache& credentials, BackgroundWriter& writer, SettleWaiters& waiters,
+                     InstanceControl& control)
+    : paths_(std::move(paths)),
+      registry_(registry),
+      processes_(processes),
+      sockets_(sockets),
+      envs_(envs),
+      credentials_(credentials),
+      writer_(writer),
+      waiters_(waiters),
+      control_(control) {}
+
+Result<SavedDump> DumpVerbs::read_dump() const {
+  const auto& paths = paths_;
+  const bool has_main = exists(paths.dump()), has_backup = exists(paths.dump_backup());
+  if (!has_main && !has_backup) return SavedDump{};
+  std::string why;
+  if (std::string text; !has_main) {
+    why = file_name(paths.dump()) + " is missing";
+  } else if (!read_text(paths.dump(), text)) {
+    why = file_name(paths.dump()) + ": " + std::strerror(errno);
+  } else if (auto main = config::decode_dump(text); main) {
+    return SavedDump{std::move(*main), paths.dump(), ""};
+  } else {
+    why = file_name(paths.dump()) + ": " + main.error();
+  }
+  std::string backup;
+  if (!has_backup) return Error{why + ", and there is no " + file_name(paths.dump_backup())};
+  if (!read_text(paths.dump_backup(), backup)) return Error{why + ", and " + file_name(paths.dump_backup()) + ": " + std::strerror(errno)};
+  auto older = config::decode_dump(backup);
+  if (!older) return Error{why + ", and " + file_name(paths.dump_backup()) + ": " + older.error()};
+  return SavedDump{std::move(*older), paths.dump_backup(), why + "; restored from " + file_name(paths.dump_backup())};
+}
+
+void DumpVerbs::save(const ipc::json& params, const Reply& reply) {
   const auto force_param = config::bool_field(params, "force");
   if (!force_param) return reply.fail(ipc::invalid_param("force", force_param.error()));
   const bool force = force_param->value_or(false);
@@ -125,7 +140,7 @@ void Supervisor::save_verb(const json& params, const Reply& reply) {
     list.push_back(std::move(saved));
   }
   // Written (and fsynced) by the background writer; answered once it is on disk.
-  writer_.run([paths = options_.paths, list = std::move(list), force, reply]() -> BackgroundWriter::Then {
+  writer_.run([paths = paths_, list = std::move(list), force, reply]() -> BackgroundWriter::Then {
     bool backed_up = false;
     auto error = write_dump(paths, list, force, backed_up);
     return [paths, error, backed_up, saved = list.size(), reply] {
@@ -134,24 +149,24 @@ void Supervisor::save_verb(const json& params, const Reply& reply) {
         return reply.fail(make_error(ErrorCode::Failed, *error));
       }
       spdlog::info("saved {} instance(s) to {}", saved, paths.dump());
-      reply.ok({{"path", paths.dump()}, {"saved", saved}, {"backup", backed_up ? json(paths.dump_backup()) : json()}});
+      reply.ok({{"path", paths.dump()}, {"saved", saved}, {"backup", backed_up ? ipc::json(paths.dump_backup()) : ipc::json()}});
     };
   });
 }
 
-void Supervisor::cleardump_verb(const Reply& reply) {
-  writer_.run([paths = options_.paths, reply]() -> BackgroundWriter::Then {
+void DumpVerbs::cleardump(const Reply& reply) {
+  writer_.run([paths = paths_, reply]() -> BackgroundWriter::Then {
     bool backed_up = false;
     auto error = write_dump(paths, {}, true, backed_up);
     return [paths, error, backed_up, reply] {
       if (error) return reply.fail(make_error(ErrorCode::Failed, *error));
       spdlog::info("cleared {}", paths.dump());
-      reply.ok({{"path", paths.dump()}, {"backup", backed_up ? json(paths.dump_backup()) : json()}});
+      reply.ok({{"path", paths.dump()}, {"backup", backed_up ? ipc::json(paths.dump_backup()) : ipc::json()}});
     };
   });
 }
 
-void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
+void DumpVerbs::resurrect(const ipc::json& params, const Reply& reply) {
   const auto given = config::object_field(params, "dump");
   if (!given) return reply.fail(ipc::invalid_param("dump", given.error() + " (a pmx dump)"));
   const auto source = config::string_field(params, "source");
@@ -166,29 +181,28 @@ void Supervisor::resurrect_verb(const json& params, const Reply& reply) {
     auto read = read_dump();
     if (!read) return reply.fail(make_error(ErrorCode::Failed, "cannot resurrect: " + read.error()));
     if (read->source.empty()) {
-      return reply.fail(make_error(ErrorCode::NotFound, "no dump: " + options_.paths.dump() + " does not exist (pmx save writes it)"));
+      return reply.fail(make_error(ErrorCode::NotFound, "no dump: " + paths_.dump() + " does not exist (pmx save writes it)"));
     }
     dump = std::move(*read);
   }
   // The apps' users are looked up off the loop first; then the request is handled again.
-  if (!launcher_.credentials_cache().known_or_resolve(credential_keys(dump.instances),
-                                     [this, params, reply] { resurrect_verb(params, reply); })) {
+  if (!credentials_.known_or_resolve(credential_keys(dump.instances), [this, params, reply] { resurrect(params, reply); })) {
     return;
   }
-  auto outcome = resurrect(dump.instances);
-  json result{{"source", dump.source},
-              {"warning", dump.warning.empty() ? json() : json(dump.warning)},
+  auto outcome = add_saved(dump.instances);
+  ipc::json result{{"source", dump.source},
+              {"warning", dump.warning.empty() ? ipc::json() : ipc::json(dump.warning)},
               {"skipped", outcome.skipped},
               {"failed", outcome.failed}};
   const auto ids = outcome.ids;
   waiters_.wait_for(ids, settled_or_gone,
            [this, ids, result, reply]() mutable {
-             result["apps"] = json::parse(describe_all(ids));
+             result["apps"] = ipc::json::parse(control_.describe_all(ids, EntryShape::Full));
              reply.ok(result);
            });
 }
 
-Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedInstance>& saved) {
+DumpVerbs::Resurrected DumpVerbs::add_saved(const std::vector<config::SavedInstance>& saved) {
   Resurrected out;
   // Instances with the same caller environment share one copy of it (EnvPool).
   std::map<std::string, bool> refused;  // app name -> skipped or failed already
@@ -224,30 +238,29 @@ Supervisor::Resurrected Supervisor::resurrect(const std::vector<config::SavedIns
     }
     const auto env = envs_.intern(entry.env);
     const bool free_id = entry.pm_id >= 0 && !registry_.by_id().contains(entry.pm_id);
-    out.ids.push_back(add_instance(spec, env, free_id ? entry.pm_id : -1));
+    out.ids.push_back(control_.add_instance(spec, env, free_id ? entry.pm_id : -1));
     if (!entry.stopped) to_start.push_back(out.ids.back());
     out.started_apps.insert(spec.name);
   }
-  start_registered(to_start);
+  control_.start_registered(to_start);
   spdlog::info("resurrected {} instance(s); {} app(s) already here, {} failed", out.ids.size(), out.skipped.size(),
                out.failed.size());
   return out;
 }
 
-void Supervisor::resurrect_at_start(std::function<void()> settled) {
+void DumpVerbs::resurrect_at_start(std::function<void()> settled) {
   auto dump = read_dump();
   std::vector<int> ids;
   if (!dump) {
     spdlog::error("resurrect: {}", dump.error());
   } else if (dump->source.empty()) {
-    spdlog::info("resurrect: no dump in {}", options_.paths.home);
+    spdlog::info("resurrect: no dump in {}", paths_.home);
   } else {
     if (!dump->warning.empty()) spdlog::warn("resurrect: {}", dump->warning);
-    if (!launcher_.credentials_cache().known_or_resolve(credential_keys(dump->instances),
-                                       [this, settled] { resurrect_at_start(settled); })) {
+    if (!credentials_.known_or_resolve(credential_keys(dump->instances), [this, settled] { resurrect_at_start(settled); })) {
       return;
     }
-    ids = resurrect(dump->instances).ids;
+    ids = add_saved(dump->instances).ids;
   }
   waiters_.wait_for(ids, settled_or_gone, std::move(settled));
 }

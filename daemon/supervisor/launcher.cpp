@@ -285,9 +285,7 @@ void Launcher::prepare_spare_cgroup(Instance& in) {
 
 void Launcher::become_current(Instance& in, Run run) {
   in.run = std::move(run);
-  in.started_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  in.started_at_ms = wall_clock_ms();
   in.usage = ResourceSample{};
   in.limit_usage = LimitUsage{};
   in.metrics.clear();
@@ -308,7 +306,7 @@ void Launcher::stop_run(const Instance& in, const Membership& run, NodeChannel* 
 
 Result<Credentials> Launcher::credentials(const std::string& user, const std::string& group) {
   // The password and group databases may be remote (NSS): looked up by the cache's worker,
-  // never here. An app's are looked up before it is first started (start_app, resurrect,
+  // never here. An app's are looked up before it is first started (StartVerb, DumpVerbs,
   // adoption), so a miss is a user that was never looked up.
   if (auto known = credentials_.get(user, group)) return *known;
   return Error{"the user and group of options 'uid'/'gid' (" + user + "/" + group +

@@ -1,4 +1,4 @@
-// The `logs` verb: the last lines of the targets' log files, then (with follow) the session
+// LogsVerb: the last lines of the targets' log files, then (with follow) the session
 // follows their output through the log feed. The files' sizes are taken and the follow starts
 // in one handler run: the sinks write on this same thread, so every line is either in the
 // tail (before the size taken) or in the stream. The tails are sent in parts (LogsReply).
@@ -12,7 +12,7 @@
 #include "daemon/logs/log_feed.hpp"
 #include "daemon/logs/logs_reply.hpp"
 #include "daemon/state/safe_path.hpp"
-#include "daemon/supervisor/supervisor.hpp"
+#include "daemon/supervisor/logs_verb.hpp"
 
 namespace pmx::daemon {
 
@@ -26,7 +26,8 @@ constexpr std::size_t kDefaultLines = 15;
 
 }  // namespace
 
-void Supervisor::logs_verb(const json& params, const Reply& reply) {
+void LogsVerb::handle(const ipc::json& params, const Reply& reply) {
+  using json = ipc::json;
   using ipc::ErrorCode;
   using ipc::make_error;
   json request = params;
@@ -125,7 +126,7 @@ void Supervisor::logs_verb(const json& params, const Reply& reply) {
   limits.per_request = kTailBytesPerRequest;
   auto result = std::make_shared<LogsReply>(io_, json(ids), std::move(files), limits);
   reply.ok_stream(result->producer());
-  if (follow) launcher_.feed().follow(reply.session(), std::move(selection));
+  if (follow) feed_.follow(reply.session(), std::move(selection));
 }
 
 }  // namespace pmx::daemon

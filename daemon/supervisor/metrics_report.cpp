@@ -8,6 +8,7 @@
 
 #include "config/json_access.hpp"
 #include "config/listen_address.hpp"
+#include "daemon/process/timers.hpp"
 #include "daemon/supervisor/describe.hpp"
 #include "daemon/supervisor/prometheus_text.hpp"
 
@@ -82,8 +83,7 @@ void answer_metrics(const Registry& registry, const json& params, const Reply& r
   if (!since) return reply.fail(ipc::invalid_param("since", since.error()));
   const auto history = config::bool_field(params, "history");
   if (!history) return reply.fail(ipc::invalid_param("history", history.error()));
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::int64_t now_ms = wall_clock_ms();
   json result = metrics_report(registry, ids, static_cast<std::uint32_t>(since->value_or(0)), history->value_or(true), now_ms);
   const DaemonFigures daemon = read_daemon_figures();
   result["daemon"] = {{"pid", ::getpid()},

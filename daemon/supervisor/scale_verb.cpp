@@ -1,4 +1,4 @@
-// The `scale` verb: an app's instances brought to a total ("N"), or some added ("+N") or
+// ScaleVerb: an app's instances brought to a total ("N"), or some added ("+N") or
 // removed ("-N"). Added instances copy the lowest-id instance (its spec and caller
 // environment) and take the smallest free NODE_APP_INSTANCE; removed ones are the highest ids,
 // stopped gracefully and deleted as `delete` does. The reply waits until both are done.
@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/scale_count.hpp"
-#include "daemon/supervisor/supervisor.hpp"
+#include "daemon/supervisor/scale_verb.hpp"
 
 namespace pmx::daemon {
 
@@ -24,7 +24,8 @@ std::string result_text(const ipc::json& fields, const std::string& entries) {
 
 }  // namespace
 
-void Supervisor::scale_verb(const json& params, const Reply& reply) {
+void ScaleVerb::handle(const ipc::json& params, const Reply& reply) {
+  using json = ipc::json;
   using ipc::ErrorCode;
   using ipc::make_error;
   const auto name_param = params.find("name");
@@ -76,7 +77,7 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
                                       {"added", json::array()},
                                       {"removed", json::array()},
                                       {"message", message}},
-                                     describe_all(ids_of(live))));
+                                     control_.describe_all(ids_of(live), EntryShape::Full)));
   }
 
   spdlog::info("{}: scaling from {} to {} instance(s)", name, current, total);
@@ -89,14 +90,14 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
     const auto caller_env = live.front()->caller_env;
     std::vector<int> all = ids_of(live);
     std::vector<int> added;
-    for (int n = current; n < total; ++n) added.push_back(add_instance(spec, caller_env));
-    if (spec.autostart) start_registered(added);
+    for (int n = current; n < total; ++n) added.push_back(control_.add_instance(spec, caller_env, -1));
+    if (spec.autostart) control_.start_registered(added);
     all.insert(all.end(), added.begin(), added.end());
     waiters_.wait_for(added, settled_or_gone,
              [this, name, total, all, added, reply] {
                reply.ok_text(result_text(
                    {{"name", name}, {"instances", total}, {"added", added}, {"removed", json::array()}},
-                   describe_all(all)));
+                   control_.describe_all(all, EntryShape::Full)));
              });
     return;
   }
@@ -109,14 +110,14 @@ void Supervisor::scale_verb(const json& params, const Reply& reply) {
     Instance& in = **it;
     in.deleting = true;
     removed.push_back(in.id);
-    dispatch(in, Event::Stop);
+    control_.dispatch(in, Event::Stop);
   }
   waiters_.wait_for(removed, [this](const Instance* in) { return !in || waiters_.stopped_and_quiet(*in); },
            [this, name, total, kept, removed, reply] {
-             for (int id : removed) remove(id);
+             for (int id : removed) control_.remove(id);
              reply.ok_text(result_text(
                  {{"name", name}, {"instances", total}, {"added", json::array()}, {"removed", removed}},
-                 describe_all(kept)));
+                 control_.describe_all(kept, EntryShape::Full)));
            });
 }
 

@@ -1,31 +1,23 @@
-// Supervisor: routing of requests and events to apps: effects of transitions, exits, messages, adoption.
+// Supervisor: routing of requests and events to apps: effects of transitions, exits, messages.
 #include "daemon/supervisor/supervisor.hpp"
 #include "daemon/supervisor/prometheus_text.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
 
 #include <boost/asio/post.hpp>
-#include <algorithm>
-#include <cctype>
-#include <cerrno>
-#include <chrono>
-#include <cstring>
-#include <ctime>
-#include <fstream>
-#include <sstream>
-#include <set>
-#include <utility>
 #include <spdlog/spdlog.h>
 
 #include "config/json_access.hpp"
 #include "config/units.hpp"
 #include "daemon/supervisor/describe.hpp"
 #include "daemon/state/pid_file.hpp"
+#include "daemon/process/process_tree.hpp"
 #include "daemon/process/spawn.hpp"
 #include "daemon/state/state_file.hpp"
+#include "daemon/supervisor/env_param.hpp"
 #include "daemon/supervisor/limits_param.hpp"
 #include "daemon/supervisor/run_cgroups.hpp"
 
@@ -34,46 +26,6 @@ namespace pmx::daemon {
 namespace asio = boost::asio;
 using ipc::ErrorCode;
 using ipc::make_error;
-
-namespace {
-
-
-/// The parent of pid (from /proc/<pid>/stat), 0 when it cannot be read.
-pid_t parent_of(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');  // the command name may hold spaces and parentheses
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(text.substr(close + 1));
-  char state = 0;
-  pid_t ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
-}
-
-/// The time now in UTC as 20240131-235959, for the names of files set aside.
-std::string compact_utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
-
-/// An environment sent by a client (the caller's, or an app's), checked as config checks one.
-Result<config::Env> env_from_json(const ipc::json& j, const char* what) {
-  if (!j.is_object()) return Error{std::string(what) + " must be an object of strings"};
-  config::Env env;
-  for (const auto& [k, v] : j.items()) {
-    if (!v.is_string()) return Error{std::string(what) + "." + k + " must be a string"};
-    env.emplace(k, v.get<std::string>());
-  }
-  if (auto ok = config::validate_env(env); !ok) return Error{std::string(what) + ": " + ok.error()};
-  return env;
-}
-
-}  // namespace
 
 Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServer& server, ProcessOps& processes,
                        Timers& timers)
@@ -112,6 +64,15 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
               [this](const std::string& user, const std::string& group) { return launcher_.credentials(user, group); },
               [this](Instance& in, Event event) { health_verdict(in, event); }),
       start_order_(registry_),
+      adopter_(registry_, launcher_, processes, exits_, state_, timers, *this,
+               [this](Instance& in, pid_t pid, ExitStatus exit) { leader_exited(in, pid, exit); }),
+      start_verb_(registry_, processes, launcher_.credentials_cache(), start_order_, state_, envs_, sockets_, waiters_,
+                  *this),
+      scale_verb_(registry_, state_, waiters_, *this),
+      logs_verb_(io, registry_, server, launcher_.feed()),
+      dumps_(options_.paths, registry_, processes, sockets_, envs_, launcher_.credentials_cache(), writer_, waiters_,
+             *this),
+      update_verb_(options_, registry_, writer_, state_),
       metrics_endpoint_(io, [this] { return pmxd_exposition(registry_, server_.requests() + metrics_endpoint_.scrapes()); }) {}
 
 Supervisor::~Supervisor() = default;
@@ -138,17 +99,8 @@ void Supervisor::start() {
   if (auto opened = notify_.open(notify_path); !opened) {
     spdlog::warn("no sd_notify socket, apps cannot signal readiness with it: {}", opened.error());
   }
-  adopt_from_state();
-  if (processes_.cgroups()) {
-    for (const auto& dir : processes_.stale_cgroups()) {
-      bool known = false;
-      for (const auto& [id, in] : registry_.by_id()) {
-        known = known || in->run.cgroup == dir ||
-                std::find(in->old_cgroups.begin(), in->old_cgroups.end(), dir) != in->old_cgroups.end();
-      }
-      if (!known) spdlog::warn("{} holds processes that no recorded app owns, leaving them", dir);
-    }
-  }
+  adopter_.adopt_from_state();
+  adopter_.warn_of_unknown_cgroups();
   ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGHUP, SIG_IGN);
   signals_.add(SIGTERM);
@@ -166,13 +118,8 @@ void Supervisor::start() {
     spdlog::info("pmxd is ready: {} app instance(s)", registry_.by_id().size());
     if (options_.on_ready) options_.on_ready();
   };
-  if (options_.resurrect) resurrect_at_start(ready);
+  if (options_.resurrect) dumps_.resurrect_at_start(ready);
   else ready();
-}
-
-std::int64_t Supervisor::now_ms() const {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 const Instance* Supervisor::instance(int id) const {
@@ -469,11 +416,11 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
     for (const RetiringRun& old : in.retiring) {
       if (old.run.pid != pid) continue;
       in.last_exit = exit;
-      exits_.record(in, pid, exit, old.run.cgroup, now_ms(), old.reason);
+      exits_.record(in, pid, exit, old.run.cgroup, wall_clock_ms(), old.reason);
     }
     return replacer_.other_run_exited(in, pid, exit);
   }
-  const ExitReason reason = exits_.record(in, pid, exit, in.run.cgroup, now_ms());
+  const ExitReason reason = exits_.record(in, pid, exit, in.run.cgroup, wall_clock_ms());
   in.run.pid = 0;
   in.run.pid_start = 0;
   in.last_exit = exit;
@@ -491,157 +438,14 @@ void Supervisor::leader_exited(Instance& in, pid_t pid, ExitStatus exit) {
   if (Instance* still = registry_.find(id); still && still->run.pid == 0) remove_pid_file(still->pid_path);
 }
 
-bool Supervisor::watch_adopted(Instance& in) {
-  return processes_.watch_exit(in.run.pid, in.run.pid_start, [this, id = in.id](pid_t pid, ExitStatus exit) {
-    if (Instance* in = registry_.find(id)) leader_exited(*in, pid, exit);  // the current run or a replaced one
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Verbs (their table: verb_table.cpp)
-
-void Supervisor::start_app(const json& params, const Reply& reply) {
-  // One app ("app") or several ("apps", from an ecosystem file): all are checked before any starts.
-  const auto app_param = config::object_field(params, "app");
-  if (!app_param) return reply.fail(ipc::invalid_param("app", app_param.error() + " of options"));
-  const auto apps_param = config::array_field(params, "apps");
-  if (!apps_param) return reply.fail(ipc::invalid_param("apps", apps_param.error() + " of apps"));
-  const auto force_param = config::bool_field(params, "force");
-  if (!force_param) return reply.fail(ipc::invalid_param("force", force_param.error()));
-  json list = json::array();
-  if (*app_param) list.push_back(**app_param);
-  if (*apps_param) {
-    for (const auto& a : **apps_param) list.push_back(a);
-  }
-  if (list.empty()) return reply.fail(make_error(ErrorCode::InvalidParams, "params.app or params.apps is required"));
-  const bool force = force_param->value_or(false);
-  std::vector<config::AppSpec> specs;
-  std::vector<int> revive;  // stopped or errored apps started again
-  std::map<int, Limits> revive_limits;
-  for (const auto& entry : list) {
-    auto parsed = config::spec_from_json(entry);
-    if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error()));
-    config::AppSpec spec = std::move(*parsed);
-    if (spec.script.empty() || spec.script[0] != '/') {
-      return reply.fail(make_error(ErrorCode::InvalidParams, "option 'script' must be an absolute path"));
-    }
-    struct stat st{};
-    if (::stat(spec.script.c_str(), &st) != 0) {
-      return reply.fail(make_error(ErrorCode::InvalidParams, "script not found: " + spec.script,
-                                   {{"script", spec.script}}));
-    }
-    if (spec.cwd.empty()) spec.cwd = "/";
-    if (!spec.uid.empty() || !spec.gid.empty()) {
-      if (::geteuid() != 0) {
-        return reply.fail(make_error(ErrorCode::InvalidParams,
-                                     "options 'uid'/'gid': pmxd does not run as root, it cannot run apps as another user"));
-      }
-      auto creds = launcher_.credentials_cache().get(spec.uid, spec.gid);
-      if (!creds) {
-        // Looked up off the loop; the request is handled again, from the start, once it is in.
-        launcher_.credentials_cache().resolve(spec.uid, spec.gid, [this, params, reply] { start_app(params, reply); });
-        return;
-      }
-      if (!*creds) {
-        return reply.fail(make_error(ErrorCode::InvalidParams, creds->error()));
-      }
-    }
-    // Limits the kernel cannot enforce here are refused, never silently dropped.
-    if (auto ok = processes_.check_limits(limits_of(spec)); !ok) {
-      return reply.fail(make_error(ErrorCode::InvalidParams, "app '" + spec.name + "': " + ok.error()));
-    }
-    // PM2's duplicate rules, unless forced: the same script under another name is a new app;
-    // the same name and script is that app: started again when it is stopped or errored,
-    // refused while it runs; the same name for another script is refused.
-    const App* same = force || spec.force ? nullptr : registry_.app(spec.name);
-    if (same) {
-      std::vector<int> live;
-      bool running = false;
-      const Instance* other = nullptr;
-      for (const auto& [id, in] : same->instances()) {
-        if (in->deleting) continue;
-        live.push_back(id);
-        running = running || !is_stopped(in->fsm.state());
-        if (in->spec.script != spec.script && !other) other = in.get();
-      }
-      if (other) {
-        return reply.fail(make_error(ErrorCode::AlreadyExists,
-                                     "an app named '" + spec.name + "' already runs " + other->spec.script + " (id " +
-                                         std::to_string(other->id) + "); choose another --name, or use -f",
-                                     {{"id", other->id}, {"name", spec.name}}));
-      }
-      if (running) {
-        return reply.fail(make_error(ErrorCode::AlreadyExists,
-                                     "script already launched as '" + spec.name + "' (id " +
-                                         std::to_string(live.front()) + "); use -f to start another copy",
-                                     {{"id", live.front()}, {"name", spec.name}}));
-      }
-      if (!live.empty()) {
-        for (int id : live) revive_limits[id] = limits_of(spec);  // the file's limits again, once all is checked
-        revive.insert(revive.end(), live.begin(), live.end());
-        continue;
-      }
-    }
-    specs.push_back(std::move(spec));
-  }
-  if (auto bad = start_order_.check_new(specs)) return reply.fail(make_error(ErrorCode::InvalidParams, *bad));
-  // What the state file does not record, the next pmxd would not know: nothing starts while it
-  // cannot be written.
-  if (auto ec = state_.now(); ec) {
-    return reply.fail(make_error(ErrorCode::Failed, "cannot start: " + state_.path() + " cannot be written: " + ec.message()));
-  }
-  auto env_param = params.find("env");
-  std::shared_ptr<const config::Env> caller_env;
-  if (env_param != params.end() && !env_param->is_null()) {
-    auto parsed = env_from_json(*env_param, "params.env");
-    if (!parsed) return reply.fail(make_error(ErrorCode::InvalidParams, parsed.error(), {{"param", "env"}}));
-    caller_env = envs_.intern(std::move(*parsed));
-  } else {
-    caller_env = envs_.intern({});
-  }
-
-  // The sockets of new cluster-mode apps are bound before anything starts: a port in use fails
-  // the whole start, naming the address, and nothing runs.
-  std::vector<std::string> bound_now;
-  for (const auto& spec : specs) {
-    if (!spec.autostart || !config::runs_in_cluster_mode(spec) || spec.reuse_port) continue;
-    App& owner = registry_.app_for(spec.name);
-    if (owner.listeners.bound()) continue;
-    if (auto bound = sockets_.bind(owner, spec); !bound) {
-      for (const auto& name : bound_now) registry_.apps().at(name).listeners.close();
-      for (const auto& s : specs) {
-        registry_.drop_if_empty(s.name);
-      }
-      return reply.fail(make_error(ErrorCode::Failed, "app '" + spec.name + "': cannot listen on " + bound.error(),
-                                   {{"name", spec.name}}));
-    }
-    bound_now.push_back(spec.name);
-  }
-
-  std::vector<int> ids;
-  for (int id : revive) {
-    set_limits(registry_.find(id)->spec, revive_limits[id]);
-    dispatch(*registry_.find(id), Event::Restart);
-    ids.push_back(id);
-  }
-  std::vector<int> to_start;
-  for (const auto& spec : specs) {
-    for (int n = 0; n < spec.instances; ++n) {
-      ids.push_back(add_instance(spec, caller_env));
-      if (spec.autostart) to_start.push_back(ids.back());
-    }
-  }
-  start_registered(to_start);
-  // An instance waiting for an errored dependency is answered as it is: it will not start by itself.
-  waiters_.wait_for(ids, [this](const Instance* in) { return settled_or_gone(in) || start_order_.stuck(*in); },
-           [this, ids, reply, shape = entry_shape(params)] { reply.ok_text(describe_all(ids, shape)); });
-}
 
 int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id) {
   id = registry_.take_id(id);
   auto in = std::make_unique<Instance>(id, spec);
   in->caller_env = std::move(caller_env);
-  in->created_at_ms = now_ms();
+  in->created_at_ms = wall_clock_ms();
   if (const App* same = registry_.app(spec.name)) in->app_instance = same->free_app_instance();
   launcher_.name_files(*in);
   Instance& ref = insert(std::move(in));
@@ -694,95 +498,9 @@ void Supervisor::forget_state() {
   state_.forget();  // nothing more is written: a clean exit leaves nothing to adopt
 }
 
-void Supervisor::adopt_from_state() {
-  std::ifstream file(state_.path());
-  if (!file) return;
-  std::stringstream text;
-  text << file.rdbuf();
-  auto decoded = decode_state(text.str());
-  if (!decoded) {
-    // Set aside, never read again (a pmxd that aborted on it at every start would leave every
-    // app unmanaged); each damaged file is kept under its own time for a human to look at.
-    const std::string kept = state_.path() + ".corrupt-" + compact_utc_now();
-    if (::rename(state_.path().c_str(), kept.c_str()) != 0) {
-      spdlog::error("{} cannot be read ({}) nor moved aside ({}); starting with no app", state_.path(),
-                    decoded.error(), std::strerror(errno));
-      return;
-    }
-    spdlog::error("{} cannot be read ({}); kept as {}, starting with no app", state_.path(), decoded.error(), kept);
-    return;
-  }
-  const auto steady_now = timers_.now();
-  const std::int64_t wall_now = now_ms();
-  registry_.set_next_id(std::max(registry_.next_id(), decoded->next_id));
-  for (auto& r : decoded->instances) {
-    if (registry_.find(r.id)) continue;
-    // Looked up now, off the loop, for the restarts to come.
-    if (!r.spec.uid.empty() || !r.spec.gid.empty()) launcher_.credentials_cache().resolve(r.spec.uid, r.spec.gid, nullptr);
-    Instance& in = insert(std::make_unique<Instance>(r.id, std::move(r.spec)));
-    in.caller_env = decoded->envs[r.env_index];
-    in.unique_id = r.unique_id;
-    in.app_instance = r.app_instance;
-    in.run.cgroup = r.cgroup;
-    in.old_cgroups = r.old_cgroups;
-    in.cgroup_generation = r.cgroup_generation;
-    in.created_at_ms = r.created_at_ms;
-    in.started_at_ms = r.started_at_ms;
-    launcher_.set_log_paths(in);
-    in.out_path = r.out_path;
-    in.err_path = r.err_path;
-    in.pid_path = r.pid_path;
-    in.run.exec_error = r.exec_error;
-    const State recorded = state_from_string(r.state).value_or(State::Stopped);
-    const TimePoint started = steady_now - Millis(std::max<std::int64_t>(0, wall_now - r.started_at_ms));
-    in.fsm.restore(r.restart_count, r.unstable_restarts, r.consecutive_unstable, started,
-                   Millis(r.prev_restart_delay_ms), recorded);
-    launcher_.open_output(in);
-
-    // Runs beside the current one when the last pmxd died (a reload in progress): the
-    // replacement never took over and a replaced run was on its way out; nothing else ends them.
-    for (const auto& side : r.side_runs) {
-      if (side.pid <= 0 || side.pid_start == 0 || processes_.start_ticks(side.pid) != side.pid_start) continue;
-      spdlog::warn("{} {} pid {} was left by the last pmxd during a reload: killing it", label(in),
-                   side.replacement ? "replacement" : "replaced run", side.pid);
-      processes_.signal_all(Membership{side.pid, "", side.cgroup}, SIGKILL);
-    }
-    const bool resting = recorded == State::Stopped || recorded == State::Errored;
-    in.run.pid = r.pid;
-    in.run.pid_start = r.pid_start;
-    bool alive = r.pid > 0 && r.pid_start != 0 && watch_adopted(in);
-    const bool unrecorded = !alive && (alive = adopt_unrecorded_run(in));
-    if (!alive) {
-      in.run.pid = 0;
-      in.run.pid_start = 0;
-    }
-    if (alive) {
-      processes_.set_leader(in.run.pid, true);
-      spdlog::info("{} adopted pid {} ({} when the last pmxd stopped)", label(in), in.run.pid, r.state);
-      dispatch(in, Event::Adopted);
-      // What the last pmxd was doing to it, it goes on doing.
-      if (recorded == State::Stopping || (resting && !unrecorded)) dispatch(in, Event::Stop);
-      else if (recorded == State::Restarting) dispatch(in, Event::Restart);
-    } else if (!resting) {
-      spdlog::info("{} pid {} ended while no pmxd was watching", label(in), r.pid);
-      dispatch(in, Event::Adopted);
-      ExitStatus exit;
-      exit.unknown = true;
-      in.last_exit = exit;
-      in.exited_once = true;
-      exits_.record(in, r.pid, exit, in.run.cgroup, wall_now);
-      dispatch(in, Event::Exited, exit);
-    }
-  }
-  // FIFOs no recorded instance owns are leftovers of deleted apps.
-  launcher_.remove_stray_fifos();
-  if (!registry_.by_id().empty()) spdlog::info("took over {} instance(s) from {}", registry_.by_id().size(), state_.path());
-  state_.soon();
-}
-
 std::string Supervisor::describe_all(const std::vector<int>& ids, EntryShape shape) {
   std::string out = "[";
-  const std::int64_t wall = now_ms();
+  const std::int64_t wall = wall_clock_ms();
   CallerEnvTexts callers;
   for (int id : ids) {
     Instance* in = registry_.find(id);

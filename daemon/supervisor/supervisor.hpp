@@ -14,8 +14,6 @@
 #include <set>
 #include <vector>
 
-#include "config/daemon_settings.hpp"
-#include "config/dump.hpp"
 #include "config/paths.hpp"
 #include "daemon/instance/env_pool.hpp"
 #include "daemon/instance/app.hpp"
@@ -30,57 +28,32 @@
 #include "daemon/process/timers.hpp"
 #include "daemon/state/background_writer.hpp"
 #include "daemon/listeners/metrics_endpoint.hpp"
+#include "daemon/supervisor/adopter.hpp"
 #include "daemon/supervisor/app_messages.hpp"
 #include "daemon/supervisor/app_sockets.hpp"
+#include "daemon/supervisor/daemon_options.hpp"
 #include "daemon/supervisor/describe.hpp"
+#include "daemon/supervisor/dump_verbs.hpp"
 #include "daemon/supervisor/exit_recorder.hpp"
 #include "daemon/supervisor/health_checks.hpp"
+#include "daemon/supervisor/instance_control.hpp"
 #include "daemon/supervisor/launcher.hpp"
+#include "daemon/supervisor/logs_verb.hpp"
 #include "daemon/supervisor/registry.hpp"
 #include "daemon/supervisor/restart_triggers.hpp"
 #include "daemon/supervisor/run_replacer.hpp"
+#include "daemon/supervisor/scale_verb.hpp"
 #include "daemon/supervisor/settle_waiters.hpp"
 #include "daemon/supervisor/start_order.hpp"
+#include "daemon/supervisor/start_verb.hpp"
 #include "daemon/supervisor/state_writer.hpp"
+#include "daemon/supervisor/update_verb.hpp"
 #include "daemon/supervisor/usage_sampler.hpp"
 #include "ipc/protocol.hpp"
 
 namespace pmx::daemon {
 
-struct DaemonOptions {
-  config::Paths paths;
-  bool use_cgroups = true;  ///< read by main, which builds the process layer
-  Millis sample_interval{1000};  ///< how often memory limits are checked
-  /// The writer of pmx.log (main makes it), reopened and rotated with the apps' logs.
-  std::shared_ptr<LogSink> daemon_log;
-  /// node/preload.js as installed: cluster-mode Node instances run with --require it. Empty:
-  /// none was found, and they run without it (each listen() binds on its own).
-  std::string node_preload;
-  /// Where root pmxd binds the sd_notify socket, outside the 0700 home so that apps run as other
-  /// users reach it (main: /run/pmx); empty: $PMX_HOME/notify.sock (see notify_socket_path).
-  std::string runtime_dir;
-  /// Starts the apps of $PMX_HOME/dump.pmx once the state file's are adopted (pmxd --resurrect,
-  /// as the systemd unit runs it).
-  bool resurrect = false;
-  /// Called once, when pmxd is ready: the apps adopted and resurrected have settled (main
-  /// tells systemd READY=1).
-  std::function<void()> on_ready;
-  /// Called when pmxd begins stopping every app to exit (kill, SIGTERM): STOPPING=1.
-  std::function<void()> on_stopping;
-  /// The descriptor holding the home's lock (DaemonLock), passed on across `update`'s exec;
-  /// -1: none (tests).
-  int lock_fd = -1;
-};
-
-/// A dump as read: its instances, the file they came from ("" when there is no dump) and why
-/// it is the backup, if it is.
-struct SavedDump {
-  std::vector<config::SavedInstance> instances;
-  std::string source;
-  std::string warning;
-};
-
-class Supervisor {
+class Supervisor : private InstanceControl {
  public:
   /// processes is the process layer (SystemProcessOps, or a fake in unit tests), timers the
   /// clocks and deadlines (AsioTimers, or a fake whose time the test moves: the state machine is
@@ -103,7 +76,6 @@ class Supervisor {
  private:
   using json = ipc::json;
   // Effects and events.
-  void dispatch(Instance& in, Event event, ExitStatus exit = {});
   /// A health check's verdict on in: healthy, or unhealthy (in cluster mode, replaced as a
   /// reload replaces it, when that restart does not reach max_restarts; else restarted).
   void health_verdict(Instance& in, Event event);
@@ -115,38 +87,6 @@ class Supervisor {
   void ready(Instance& in, pid_t pid, const char* how);
   /// restart/reload's env and app_env params, applied to ids (both checked first).
   std::optional<ipc::RpcError> update_env(const json& params, const std::vector<int>& ids);
-
-
-  // The dump (daemon/supervisor/dump_verbs.cpp).
-  void save_verb(const json& params, const Reply& reply);
-  void resurrect_verb(const json& params, const Reply& reply);
-  void cleardump_verb(const Reply& reply);
-  /// dump.pmx, or dump.pmx.bak when it does not read (warning says why); an error when
-  /// neither reads; source "" when there is neither.
-  Result<SavedDump> read_dump() const;
-  /// Writes list as the dump, the old one (if it reads) kept as the backup. An empty list does
-  /// not replace a non-empty dump unless forced. The error says what failed. It waits for the
-  /// disk (fsync): run on writer_, never on the loop.
-  static std::optional<std::string> write_dump(const config::Paths& paths, const std::vector<config::SavedInstance>& list,
-                                               bool force, bool& backed_up);
-  struct Resurrected {
-    std::vector<int> ids;          ///< the instances added
-    std::set<std::string> started_apps;
-    json skipped = json::array();  ///< names of apps already here
-    json failed = json::array();   ///< [{name, error}]
-  };
-  /// Adds the saved instances of the apps not here yet (with their ids when free), started
-  /// unless saved stopped.
-  Resurrected resurrect(const std::vector<config::SavedInstance>& saved);
-  /// pmxd --resurrect: the dump's apps, then settled() once they have settled.
-  void resurrect_at_start(std::function<void()> settled);
-
-  /// `update`: execs the binary given, same pid, once answered (daemon/supervisor/upgrade.cpp).
-  void update_verb(const json& params, const Reply& reply);
-  /// Why an update must wait (an instance is not settled), or nullopt.
-  std::optional<ipc::RpcError> update_blocker() const;
-  /// Answers, then execs binary with the lock passed on.
-  void hand_over(const std::string& binary, const Reply& reply);
 
   // Reload (daemon/supervisor/reload.cpp).
   void reload_verb(const json& params, const std::vector<int>& ids, const Reply& reply);
@@ -178,47 +118,26 @@ class Supervisor {
   void after_reaping();
   /// The leader of in (pid) has ended, reaped by us or seen through its pidfd.
   void leader_exited(Instance& in, pid_t pid, ExitStatus exit);
-  /// Watches the exit of an adopted leader (not our child); false when the process is gone or
-  /// is no longer the one recorded.
-  bool watch_adopted(Instance& in);
-  /// Adopts the run of in that its processes' marker names, when the recorded leader is gone
-  /// (the state file lagged when the last pmxd died); false when none runs (state_lag.cpp).
-  bool adopt_unrecorded_run(Instance& in);
 
-  /// Re-adopts the instances an earlier pmxd of this home left running (crash-only restart).
-  void adopt_from_state();
-
-  // Verbs.
+  /// Binds every verb to its handler (verb_table.cpp).
   void register_verbs();
-  void start_app(const json& params, const Reply& reply);
-  /// `logs`: the last lines of the targets' files and, with follow, the session follows them
-  /// (daemon/supervisor/logs_verb.cpp).
-  void logs_verb(const json& params, const Reply& reply);
-  /// `scale`: adds or removes instances of one app (daemon/supervisor/scale_verb.cpp).
-  void scale_verb(const json& params, const Reply& reply);
-  /// Registers one instance of spec as pm_id id (-1: the next free one), not started yet;
-  /// returns its id.
-  int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id = -1);
-  /// Starts ids, just registered, once the state file names every one of them: a pmxd killed
-  /// while they start leaves no process its successor does not know of (it adopts a run the
-  /// state file names, without its pid yet, through the run's marker).
-  void start_registered(const std::vector<int>& ids);
+  // InstanceControl, for the verbs' parts.
+  int add_instance(const config::AppSpec& spec, std::shared_ptr<const config::Env> caller_env, int id) override;
+  Instance& insert(std::unique_ptr<Instance> in) override;
+  void start_registered(const std::vector<int>& ids) override;
+  void dispatch(Instance& in, Event event, ExitStatus exit) override;
+  using InstanceControl::dispatch;
+  void remove(int id) override;
+  std::string describe_all(const std::vector<int>& ids, EntryShape shape) override;
+
   void stop_all_then(std::function<void()> done);
   /// Stops ids in StartOrder's waves, dependents first, each wave once stopped and quiet; then
   /// done (daemon/supervisor/ordered_stop.cpp).
   void stop_in_order(const std::vector<int>& ids, std::function<void()> done);
   struct StopPlan;
   void stop_next_wave(std::shared_ptr<StopPlan> plan);
-  /// The jlist entries of ids, as JSON text (without environments when brief: EntryShape).
-  std::string describe_all(const std::vector<int>& ids, EntryShape shape = EntryShape::Full);
-
-  /// Puts in into the registry, with its cron and its app's watch.
-  Instance& insert(std::unique_ptr<Instance> in);
-  /// Removes the instance and its on-disk traces, and its app when it was the last one.
-  void remove(int id);
   /// Forgets the on-disk traces of a clean exit: nothing is left to adopt.
   void forget_state();
-  std::int64_t now_ms() const;
 
   boost::asio::io_context& io_;
   DaemonOptions options_;
@@ -242,6 +161,13 @@ class Supervisor {
   ExitRecorder exits_;  ///< why each run ended (last_exit_reason, instance.exit events)
   HealthChecks health_;  ///< the health probes of the online instances
   StartOrder start_order_;  ///< depends_on: instances held until what they depend on is ready
+  Adopter adopter_;  ///< the state file's instances found again at start
+  // The verbs with parts of their own (the others are in the verbs' table, verb_table.cpp).
+  StartVerb start_verb_;
+  ScaleVerb scale_verb_;
+  LogsVerb logs_verb_;
+  DumpVerbs dumps_;
+  UpdateVerb update_verb_;
   /// Prometheus' GET /metrics at pmx.yaml's metrics.listen (off unless set).
   MetricsEndpoint metrics_endpoint_;
   /// Serves metrics at pmx.yaml's metrics.listen (or stops); the error, "" when none.

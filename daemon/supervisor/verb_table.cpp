@@ -53,9 +53,9 @@ void Supervisor::register_verbs() {
     });
   };
 
-  unless_shutting_down("start", [this](const json& params, const Reply& reply) { start_app(params, reply); });
-  server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb(params, reply); });
-  unless_shutting_down("scale", [this](const json& params, const Reply& reply) { scale_verb(params, reply); });
+  unless_shutting_down("start", [this](const json& params, const Reply& reply) { start_verb_.handle(params, reply); });
+  server_.on("logs", [this](const json& params, const Reply& reply) { logs_verb_.handle(params, reply); });
+  unless_shutting_down("scale", [this](const json& params, const Reply& reply) { scale_verb_.handle(params, reply); });
 
   server_.on("stop", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
     const auto watch = config::bool_field(params, "watch");
@@ -109,7 +109,7 @@ void Supervisor::register_verbs() {
   server_.on("reset", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
     for (int id : ids) registry_.find(id)->fsm.reset_counters();
     state_.soon();
-    reply.ok_text(describe_all(ids));
+    reply.ok_text(describe_all(ids, EntryShape::Full));
   }));
 
   server_.on("signal", with_targets([this](const json& params, const std::vector<int>& ids, const Reply& reply) {
@@ -142,7 +142,7 @@ void Supervisor::register_verbs() {
   });
 
   server_.on("describe", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
-    reply.ok_text(describe_all(ids));
+    reply.ok_text(describe_all(ids, EntryShape::Full));
   }));
 
   server_.on("flush", with_targets([this](const json&, const std::vector<int>& ids, const Reply& reply) {
@@ -169,10 +169,10 @@ void Supervisor::register_verbs() {
               {"metrics_error", metrics_error.empty() ? json(nullptr) : json(metrics_error)}});
   });
 
-  server_.on("save", [this](const json& params, const Reply& reply) { save_verb(params, reply); });
-  unless_shutting_down("resurrect", [this](const json& params, const Reply& reply) { resurrect_verb(params, reply); });
-  server_.on("cleardump", [this](const json&, const Reply& reply) { cleardump_verb(reply); });
-  unless_shutting_down("update", [this](const json& params, const Reply& reply) { update_verb(params, reply); });
+  server_.on("save", [this](const json& params, const Reply& reply) { dumps_.save(params, reply); });
+  unless_shutting_down("resurrect", [this](const json& params, const Reply& reply) { dumps_.resurrect(params, reply); });
+  server_.on("cleardump", [this](const json&, const Reply& reply) { dumps_.cleardump(reply); });
+  unless_shutting_down("update", [this](const json& params, const Reply& reply) { update_verb_.handle(params, reply); });
   server_.on("kill", [this](const json&, const Reply& reply) {
     spdlog::info("kill requested, stopping every app");
     stop_all_then([this, reply] { reply.ok_then({{"stopped", true}}, [this] { io_.stop(); }); });

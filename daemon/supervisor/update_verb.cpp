@@ -1,4 +1,4 @@
-// `update`: pmxd replaces itself with the binary now installed, in place. It answers, writes
+// UpdateVerb: pmxd replaces itself with the binary now installed, in place. It answers, writes
 // the state file, and execs the new binary with the same pid: the apps stay its children (same
 // pids, restart counters, uptimes), their output waits in its FIFOs, which the new pmxd opens
 // again, and their listening sockets stay open in them. The new pmxd takes over as after a
@@ -19,7 +19,7 @@
 
 #include "daemon/process/binary_probe.hpp"
 #include "daemon/state/daemon_lock.hpp"
-#include "daemon/supervisor/supervisor.hpp"
+#include "daemon/supervisor/update_verb.hpp"
 #include "ipc/version.hpp"
 
 namespace pmx::daemon {
@@ -34,7 +34,7 @@ constexpr std::chrono::milliseconds kProbeTimeout{5000};
 
 }  // namespace
 
-void Supervisor::update_verb(const json& params, const Reply& reply) {
+void UpdateVerb::handle(const ipc::json& params, const Reply& reply) {
   auto given = params.find("binary");
   if (given == params.end() || !given->is_string() || given->get<std::string>().empty() ||
       given->get<std::string>()[0] != '/') {
@@ -44,7 +44,7 @@ void Supervisor::update_verb(const json& params, const Reply& reply) {
   if (::access(binary.c_str(), X_OK) != 0) {
     return reply.fail(make_error(ErrorCode::InvalidParams, "cannot run " + binary + ": " + std::strerror(errno)));
   }
-  if (auto busy = update_blocker()) return reply.fail(*busy);
+  if (auto busy = blocker()) return reply.fail(*busy);
   // Only a pmxd that speaks this protocol is exec'd: asked off the loop (it runs the binary).
   writer_.run([this, binary, reply]() -> BackgroundWriter::Then {
     auto version = probe_protocol(binary, kProbeTimeout);
@@ -57,13 +57,13 @@ void Supervisor::update_verb(const json& params, const Reply& reply) {
                                      {{"protocol", *version}, {"expected", ipc::kProtocolVersion}}));
       }
       // Checked again: an instance may have begun a restart while the binary was asked.
-      if (auto busy = update_blocker()) return reply.fail(*busy);
+      if (auto busy = blocker()) return reply.fail(*busy);
       hand_over(binary, reply);
     };
   });
 }
 
-std::optional<ipc::RpcError> Supervisor::update_blocker() const {
+std::optional<ipc::RpcError> UpdateVerb::blocker() const {
   // A reload's replacement or an instance on its way somewhere would be cut short: wait for them.
   for (const auto& [id, in] : registry_.by_id()) {
     if (in->candidate || !in->retiring.empty() || !is_settled(in->fsm.state())) {
@@ -75,7 +75,7 @@ std::optional<ipc::RpcError> Supervisor::update_blocker() const {
   return std::nullopt;
 }
 
-void Supervisor::hand_over(const std::string& binary, const Reply& reply) {
+void UpdateVerb::hand_over(const std::string& binary, const Reply& reply) {
   std::vector<std::string> args{binary, "--foreground"};
   if (options_.resurrect) args.push_back("--resurrect");
   if (!options_.use_cgroups) args.push_back("--no-cgroup");
