@@ -115,6 +115,10 @@ void Adopter::adopt_from_state() {
       // What the last pmxd was doing to it, it goes on doing.
       if (recorded == State::Stopping || (resting && !unrecorded)) control_.dispatch(in, Event::Stop);
       else if (recorded == State::Restarting) control_.dispatch(in, Event::Restart);
+    } else if (recorded == State::Launching && r.pid == 0) {
+      // Registered and to start, not spawned yet when the last pmxd stopped: it never ran.
+      spdlog::info("{} was to start when the last pmxd stopped: starting it", label(in));
+      control_.dispatch(in, Event::Start);
     } else if (!resting) {
       spdlog::info("{} pid {} ended while no pmxd was watching", label(in), r.pid);
       control_.dispatch(in, Event::Adopted);

@@ -25,7 +25,7 @@ InstanceRecord record_of(const Instance& in, std::size_t env_index) {
   r.env_index = env_index;
   r.unique_id = in.unique_id;
   r.app_instance = in.app_instance;
-  r.state = to_string(in.fsm.state());
+  r.state = to_string(in.start_pending ? State::Launching : in.fsm.state());
   r.pid = in.run.pid;
   r.pid_start = in.run.pid_start;
   r.cgroup = in.run.cgroup;

@@ -457,10 +457,14 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
 
 void Supervisor::start_registered(const std::vector<int>& ids) {
   if (ids.empty()) return;
+  for (int id : ids) registry_.find(id)->start_pending = true;
   // Its failure is retried (StateWriter); the start's own check found the file writable.
   state_.now();
   for (int id : ids) {
-    if (Instance* in = registry_.find(id)) dispatch(*in, Event::Start);
+    Instance* in = registry_.find(id);
+    if (!in) continue;
+    in->start_pending = false;
+    dispatch(*in, Event::Start);
   }
 }
 

@@ -15,7 +15,7 @@ namespace {
 
 // Registers 'hello' (answers with its pid) and 'echo' (answers with its parameter) as
 // @pm2/io's io.action() does, 'silent' which never answers, and writes each process:msg packet
-// it gets to <dir>/packet-<pid>.
+// it gets to <dir>/packet-<pid> (renamed into place: the test reads it while the app runs).
 std::string write_actions_app(const TempHome& home) {
   const std::string path = home.scratch("actions.js");
   std::ofstream(path) << "const fs = require('fs');\n"
@@ -25,8 +25,11 @@ std::string write_actions_app(const TempHome& home) {
                          "process.on('message', (m) => {\n"
                          "  if (m === 'hello') reply('hello', { pid: process.pid });\n"
                          "  else if (m && m.msg === 'echo') reply('echo', { got: m.opts });\n"
-                         "  else if (m && m.type === 'process:msg')\n"
-                         "    fs.writeFileSync('" << home.scratch("packet-") << "' + process.pid, JSON.stringify(m));\n"
+                         "  else if (m && m.type === 'process:msg') {\n"
+                         "    const file = '" << home.scratch("packet-") << "' + process.pid;\n"
+                         "    fs.writeFileSync(file + '.tmp', JSON.stringify(m));\n"
+                         "    fs.renameSync(file + '.tmp', file);\n"
+                         "  }\n"
                          "});\n"
                          "setInterval(() => {}, 1000);\n";
   return path;

@@ -476,6 +476,30 @@ TEST_CASE("a start's instances are all in the state file before the first of the
   const json state = json::parse(in, nullptr, false);
   REQUIRE(state.is_object());
   std::set<std::string> recorded;
-  for (const auto& record : state.value("instances", json::array())) recorded.insert(record["spec"].value("name", ""));
+  for (const auto& record : state.value("instances", json::array())) {
+    recorded.insert(record["spec"].value("name", ""));
+    CHECK(record.value("state", "") == "launching");  // to start: its successor starts it
+  }
   CHECK(recorded == std::set<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("instances a killed pmxd had registered but not spawned are started by its successor", "[supervisor]") {
+  SupervisorHome home;
+  {
+    SupervisorRig first(home.path);
+    first.supervisor->start();
+    json apps = json::array();
+    for (const char* name : {"a", "b"}) apps.push_back({{"name", name}, {"script", "/bin/sh"}});
+    first.call("start", {{"apps", apps}});
+    // Killed here: the file names both instances, with no pid yet, and their processes (fake)
+    // leave no marker behind.
+  }
+  SupervisorRig second(home.path);
+  second.supervisor->start();
+  REQUIRE(second.run_until([&] { return second.state(0) == State::Online && second.state(1) == State::Online; }));
+  CHECK(second.ops.spawned.size() == 2);
+  for (int id : {0, 1}) {
+    CHECK(second.in(id).fsm.restart_count() == 0);  // never ran: no restart, no exit of unknown code
+    CHECK_FALSE(second.in(id).exited_once);
+  }
 }
