@@ -60,7 +60,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
         health_.update(in);  // the new run is probed from its start (start_period)
       }),
       exits_(processes, server),
-      health_(io, processes, registry_, options_.paths.home,
+      health_(io, timers, processes, registry_, options_.paths.home,
               [this](const std::string& user, const std::string& group) { return launcher_.credentials(user, group); },
               [this](Instance& in, Event event) { health_verdict(in, event); }),
       start_order_(registry_),
