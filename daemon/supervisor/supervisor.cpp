@@ -54,7 +54,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
           else if (in) dispatch(*in, Event::MemoryExceeded);
         }
       }),
-      app_messages_(io, registry_, server),
+      app_messages_(timers, registry_, server),
       replacer_(io, timers, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) {
         dispatch(in, std::exchange(in.replacing_unhealthy, false) ? Event::ReplacedUnhealthy : Event::Replaced);
         health_.update(in);  // the new run is probed from its start (start_period)
