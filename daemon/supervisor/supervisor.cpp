@@ -35,7 +35,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       processes_(processes),
       timers_(timers),
       signals_(io),
-      waiters_(io, processes, registry_),
+      waiters_(io, timers, processes, registry_),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
       sockets_(registry_, [this](const std::string& user, const std::string& group) {
         return launcher_.credentials(user, group);
