@@ -54,8 +54,8 @@ bool reachable(const Instance& in) {
 
 }  // namespace
 
-AppMessages::AppMessages(boost::asio::io_context& io, Registry& registry, ControlServer& server)
-    : io_(io), registry_(registry), server_(server) {}
+AppMessages::AppMessages(Timers& timers, Registry& registry, ControlServer& server)
+    : timers_(timers), registry_(registry), server_(server) {}
 
 void AppMessages::on_message(Instance& in, std::vector<std::string>& actions, bool current, const NodeMessage& msg) {
   // decode_node_message checked the shapes: an action's name is a non-empty string.
@@ -68,12 +68,14 @@ void AppMessages::on_message(Instance& in, std::vector<std::string>& actions, bo
     return;
   }
   if (msg.kind == NodeMessage::Kind::ActionReply && current) {
+    std::vector<Trigger*> complete;
     for (const auto& t : triggers_) {
       if (t->action == name && t->waiting.erase(in.id) == 1) {
         t->replies[in.id] = msg.value;
-        if (t->waiting.empty()) t->timer.cancel();  // answers now
+        if (t->waiting.empty()) complete.push_back(t.get());
       }
     }
+    for (Trigger* t : complete) answer(*t);  // every reply is in: no need to wait on
     return;
   }
   if ((msg.kind == NodeMessage::Kind::Metrics || msg.kind == NodeMessage::Kind::Monitor) && current) {
@@ -93,7 +95,7 @@ void AppMessages::trigger(const json& params, const std::vector<int>& ids, const
   if (!wait_param) return reply.fail(ipc::invalid_param("wait_ms", wait_param.error()));
   const json* given = config::member(params, "params");
   const json action_params = given ? *given : json();
-  auto t = std::make_shared<Trigger>(io_, reply);
+  auto t = std::make_unique<Trigger>(reply);
   t->action = name;
   std::vector<std::string> known;
   for (int id : ids) {
@@ -116,27 +118,32 @@ void AppMessages::trigger(const json& params, const std::vector<int>& ids, const
                                      (list.empty() ? "they registered none" : "registered: " + list) + ")"));
   }
   spdlog::info("action '{}' triggered on {} instance(s)", name, t->sent.size());
-  Millis wait = kTriggerWait;
-  if (*wait_param) wait = Millis(std::min<std::int64_t>(**wait_param, kMaxTimer.count()));
-  triggers_.push_back(t);
-  t->timer.expires_after(wait);
-  t->timer.async_wait([this, t, wait](const boost::system::error_code&) {
-    std::erase(triggers_, t);
-    // In pm_id order: {pm_id, name, return} for each reply, {pm_id, name} for each silence.
-    json replies = json::array();
-    json no_reply = json::array();
-    for (int id : t->sent) {
-      const Instance* in = registry_.find(id);
-      json entry = {{"pm_id", id}, {"name", in ? in->spec.name : ""}};
-      if (auto r = t->replies.find(id); r != t->replies.end()) {
-        entry["return"] = r->second;
-        replies.push_back(std::move(entry));
-      } else {
-        no_reply.push_back(std::move(entry));
-      }
+  t->wait = kTriggerWait;
+  if (*wait_param) t->wait = Millis(std::min<std::int64_t>(**wait_param, kMaxTimer.count()));
+  // The deadline is the trigger's: answered early or dropped with pmxd's end, it never runs.
+  t->timer.arm_after(timers_, t->wait, [this, trigger = t.get()] { answer(*trigger); });
+  triggers_.push_back(std::move(t));
+}
+
+void AppMessages::answer(Trigger& t) {
+  auto it = std::find_if(triggers_.begin(), triggers_.end(), [&](const auto& p) { return p.get() == &t; });
+  if (it == triggers_.end()) return;
+  const std::unique_ptr<Trigger> done = std::move(*it);
+  triggers_.erase(it);
+  // In pm_id order: {pm_id, name, return} for each reply, {pm_id, name} for each silence.
+  json replies = json::array();
+  json no_reply = json::array();
+  for (int id : done->sent) {
+    const Instance* in = registry_.find(id);
+    json entry = {{"pm_id", id}, {"name", in ? in->spec.name : ""}};
+    if (auto r = done->replies.find(id); r != done->replies.end()) {
+      entry["return"] = r->second;
+      replies.push_back(std::move(entry));
+    } else {
+      no_reply.push_back(std::move(entry));
     }
-    t->reply.ok({{"action", t->action}, {"replies", replies}, {"no_reply", no_reply}, {"wait_ms", wait.count()}});
-  });
+  }
+  done->reply.ok({{"action", done->action}, {"replies", replies}, {"no_reply", no_reply}, {"wait_ms", done->wait.count()}});
 }
 
 void AppMessages::send_data(const json& params, const std::vector<int>& ids, const Reply& reply) {

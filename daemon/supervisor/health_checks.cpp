@@ -15,9 +15,8 @@
 namespace pmx::daemon {
 namespace {
 
-std::int64_t probe_wall_now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+std::int64_t wall_ms(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 /// The {port} of a run: its increment_var's value when the app has one (a port per instance,
@@ -32,9 +31,10 @@ std::string probe_port_of(const config::AppSpec& spec, const config::Env& env) {
 
 }  // namespace
 
-HealthChecks::HealthChecks(boost::asio::io_context& io, ProcessOps& processes, Registry& registry, std::string home,
-                           CredentialsOf credentials, Verdict verdict)
+HealthChecks::HealthChecks(boost::asio::io_context& io, Timers& timers, ProcessOps& processes, Registry& registry,
+                           std::string home, CredentialsOf credentials, Verdict verdict)
     : io_(io),
+      timers_(timers),
       processes_(processes),
       registry_(registry),
       home_(std::move(home)),
@@ -57,11 +57,11 @@ void HealthChecks::update(Instance& in) {
     return;
   }
   if (it != entries_.end() && it->second->leader == in.run.pid) return;  // this run is probed already
-  if (it == entries_.end()) it = entries_.emplace(in.id, std::make_unique<Entry>(io_)).first;
+  if (it == entries_.end()) it = entries_.emplace(in.id, std::make_unique<Entry>()).first;
   Entry& e = *it->second;
   stop(e);
   e.leader = in.run.pid;
-  e.run_started = Clock::now();
+  e.run_started = timers_.now();
   e.port = probe_port_of(in.spec, in.environment(home_));
   if (in.health.health != Health::Starting) {
     spdlog::info("{} health: {} -> starting (pid {})", label(in), in.health.health == Health::None ? "none" : to_string(in.health.health), in.run.pid);
@@ -95,12 +95,10 @@ void HealthChecks::stop(Entry& e) {
 }
 
 void HealthChecks::arm(int id, Entry& e, Millis after) {
-  e.timer.expires_after(after);
-  e.timer.async_wait([this, id, generation = e.generation](const boost::system::error_code& ec) {
-    if (ec) return;
-    auto it = entries_.find(id);
-    if (it == entries_.end() || it->second->generation != generation) return;
-    probe(id, *it->second);
+  // The entry's deadline: stop() cancels it and the entry's end drops it, so it runs only while
+  // the entry probes the run it was armed for.
+  e.timer.arm_after(timers_, after, [this, id] {
+    if (auto it = entries_.find(id); it != entries_.end()) probe(id, *it->second);
   });
 }
 
@@ -156,9 +154,8 @@ void HealthChecks::start_exec(int id, Entry& e, Instance& in, const std::string&
   e.exec_pid = *pid;
   e.exec_timed_out = false;
   exec_pids_[*pid] = id;
-  e.deadline.expires_after(Millis(in.spec.health_check.timeout_ms));
-  e.deadline.async_wait([this, id, pid = *pid](const boost::system::error_code& ec) {
-    if (ec) return;
+  // Cancelled when the probe exits or the probing stops.
+  e.deadline.arm_after(timers_, Millis(in.spec.health_check.timeout_ms), [this, id, pid = *pid] {
     auto it = entries_.find(id);
     if (it == entries_.end() || it->second->exec_pid != pid) return;
     it->second->exec_timed_out = true;
@@ -200,8 +197,8 @@ void HealthChecks::finished(int id, std::uint64_t generation, ProbeResult result
   const config::HealthCheck& check = in->spec.health_check;
   const Millis interval(check.interval_ms);  // the verdict below may remove the instance
   in->health.last_result = (result.ok ? "ok: " : "failed: ") + result.detail;
-  in->health.last_at_ms = probe_wall_now_ms();
-  const bool starting = Clock::now() - it->second->run_started < Millis(check.start_period_ms);
+  in->health.last_at_ms = wall_ms(timers_.wall_now());
+  const bool starting = timers_.now() - it->second->run_started < Millis(check.start_period_ms);
   if (result.ok) {
     in->health.failures = 0;
     if (in->health.health != Health::Healthy) {

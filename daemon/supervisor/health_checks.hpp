@@ -5,13 +5,14 @@
 // ended. Failures within start_period of the run's start do not count; `retries` consecutive
 // ones make the instance unhealthy, which the supervisor feeds to the state machine
 // (Event::Unhealthy: a graceful restart counted as an unstable one); the first pass of a run
-// makes it healthy (Event::Healthy). Every change of health is a line in pmx.log.
+// makes it healthy (Event::Healthy). Every change of health is a line in pmx.log. The schedule
+// (the next probe, an exec probe's timeout, start_period) is on the Timers seam, so a unit test
+// moves its clock; the http and tcp probes themselves are real I/O on the loop.
 #pragma once
 
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <map>
@@ -22,6 +23,7 @@
 #include "daemon/listeners/health_probe.hpp"
 #include "daemon/process/process_ops.hpp"
 #include "daemon/process/spawn.hpp"
+#include "daemon/process/timers.hpp"
 #include "daemon/supervisor/registry.hpp"
 
 namespace pmx::daemon {
@@ -33,8 +35,9 @@ class HealthChecks {
   /// The uid/gid options resolved from the cache (Launcher::credentials).
   using CredentialsOf = std::function<Result<Credentials>(const std::string& user, const std::string& group)>;
 
-  /// processes and registry must outlive the checks.
-  HealthChecks(boost::asio::io_context& io, ProcessOps& processes, Registry& registry, std::string home,
+  /// timers, processes and registry must outlive the checks. The probes' schedule is armed on
+  /// timers; http and tcp probes run on io.
+  HealthChecks(boost::asio::io_context& io, Timers& timers, ProcessOps& processes, Registry& registry, std::string home,
                CredentialsOf credentials, Verdict verdict);
   HealthChecks(const HealthChecks&) = delete;
   HealthChecks& operator=(const HealthChecks&) = delete;
@@ -52,12 +55,11 @@ class HealthChecks {
 
  private:
   struct Entry {
-    explicit Entry(boost::asio::io_context& io) : timer(io), deadline(io) {}
     pid_t leader = 0;          ///< the run being probed
     TimePoint run_started{};   ///< start_period counts from here
     std::string port;          ///< {port} of this run
-    boost::asio::steady_timer timer;     ///< the next probe
-    boost::asio::steady_timer deadline;  ///< an exec probe's timeout
+    Deadline timer;            ///< the next probe
+    Deadline deadline;         ///< an exec probe's timeout
     std::unique_ptr<HealthProbe> probe;  ///< an http/tcp probe in flight
     pid_t exec_pid = 0;                  ///< an exec probe running
     bool exec_timed_out = false;
@@ -71,6 +73,7 @@ class HealthChecks {
   void finished(int id, std::uint64_t generation, ProbeResult result);
 
   boost::asio::io_context& io_;
+  Timers& timers_;
   ProcessOps& processes_;
   Registry& registry_;
   std::string home_;

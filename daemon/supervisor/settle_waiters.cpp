@@ -23,8 +23,9 @@ constexpr Millis kUnwatchedPoll{100};
 
 }  // namespace
 
-SettleWaiters::SettleWaiters(boost::asio::io_context& io, ProcessOps& processes, const Registry& registry)
-    : io_(io), processes_(processes), registry_(registry), poll_(io) {}
+SettleWaiters::SettleWaiters(boost::asio::io_context& io, Timers& timers, ProcessOps& processes,
+                             const Registry& registry)
+    : io_(io), timers_(timers), processes_(processes), registry_(registry) {}
 
 SettleWaiters::~SettleWaiters() {
   for (int id : watched_) processes_.forget_members(id);
@@ -37,13 +38,13 @@ bool SettleWaiters::quiet(const Instance& in) const {
 }
 
 void SettleWaiters::wait_for(std::vector<int> ids, Done done, std::function<void()> complete) {
-  waiters_.push_back(Waiter{std::move(ids), std::move(done), std::move(complete), Clock::now()});
+  waiters_.push_back(Waiter{std::move(ids), std::move(done), std::move(complete), timers_.now()});
   check();
 }
 
 void SettleWaiters::check() {
   if (waiters_.empty()) return;
-  const auto now = Clock::now();
+  const auto now = timers_.now();
   std::vector<std::function<void()>> ready;
   std::optional<ScanScope> scan(std::in_place, processes_);  // one /proc scan for the whole pass
   std::set<int> awaited;  // stopped instances whose processes a waiter still waits for
@@ -96,10 +97,7 @@ void SettleWaiters::check() {
     TimePoint next = now + kReplyDeadline;
     for (const auto& w : waiters_) next = std::min(next, w.since + kReplyDeadline);
     if (polling) next = std::min(next, now + kUnwatchedPoll);
-    poll_.expires_at(next);  // cancels the wait armed by an earlier pass
-    poll_.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) check();
-    });
+    poll_.arm_at(timers_, next, [this] { check(); });  // replaces the one an earlier pass armed
   }
   for (auto& f : ready) f();
 }

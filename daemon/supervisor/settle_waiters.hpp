@@ -1,9 +1,9 @@
 // SettleWaiters: replies that wait until instances settle (started, stopped and quiet, gone),
-// woken by the process layer's watches or, where it cannot watch, by a short poll.
+// woken by the process layer's watches or, where it cannot watch, by a short poll. The reply
+// deadline and the poll are armed on the Timers seam.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <set>
@@ -11,6 +11,7 @@
 
 #include "daemon/instance/instance.hpp"
 #include "daemon/process/process_ops.hpp"
+#include "daemon/process/timers.hpp"
 #include "daemon/supervisor/registry.hpp"
 
 namespace pmx::daemon {
@@ -20,7 +21,9 @@ class SettleWaiters {
   /// What a waiter asks of one instance (nullptr: the instance is gone).
   using Done = std::function<bool(const Instance*)>;
 
-  SettleWaiters(boost::asio::io_context& io, ProcessOps& processes, const Registry& registry);
+  /// A wake's check is posted on io; the deadlines are armed on timers. timers, processes and
+  /// registry must outlive this.
+  SettleWaiters(boost::asio::io_context& io, Timers& timers, ProcessOps& processes, const Registry& registry);
   /// Ends the process layer's watches for waiting replies.
   ~SettleWaiters();
   SettleWaiters(const SettleWaiters&) = delete;
@@ -49,11 +52,12 @@ class SettleWaiters {
   };
 
   boost::asio::io_context& io_;
+  Timers& timers_;
   ProcessOps& processes_;
   const Registry& registry_;
   std::vector<Waiter> waiters_;
   /// Fires at the earliest reply deadline, or polls where the process layer cannot watch.
-  boost::asio::steady_timer poll_;
+  Deadline poll_;
   std::set<int> watched_;  ///< instances whose processes the layer watches for a waiting reply
   bool woken_ = false;  ///< a check is posted
 };

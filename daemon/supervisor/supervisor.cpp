@@ -35,7 +35,7 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
       processes_(processes),
       timers_(timers),
       signals_(io),
-      waiters_(io, processes, registry_),
+      waiters_(io, timers, processes, registry_),
       notify_(io, [this](const Notification& n) { on_notify(n); }),
       sockets_(registry_, [this](const std::string& user, const std::string& group) {
         return launcher_.credentials(user, group);
@@ -54,13 +54,13 @@ Supervisor::Supervisor(asio::io_context& io, DaemonOptions options, ControlServe
           else if (in) dispatch(*in, Event::MemoryExceeded);
         }
       }),
-      app_messages_(io, registry_, server),
+      app_messages_(timers, registry_, server),
       replacer_(io, timers, processes, registry_, launcher_, waiters_, state_, [this](Instance& in) {
         dispatch(in, std::exchange(in.replacing_unhealthy, false) ? Event::ReplacedUnhealthy : Event::Replaced);
         health_.update(in);  // the new run is probed from its start (start_period)
       }),
       exits_(processes, server),
-      health_(io, processes, registry_, options_.paths.home,
+      health_(io, timers, processes, registry_, options_.paths.home,
               [this](const std::string& user, const std::string& group) { return launcher_.credentials(user, group); },
               [this](Instance& in, Event event) { health_verdict(in, event); }),
       start_order_(registry_),

@@ -1,6 +1,7 @@
 // Timers and Deadline: a cancelled, re-armed or destroyed deadline never runs its callback, on
 // Asio's timers (even once its handler is queued) and on the tests' fake clock, which fires
-// what falls due in time order, each at its own time.
+// what falls due in time order, each at its own time, and always ends an advance: a callback
+// re-armed for the instant it fired at waits for the next one.
 #include <catch2/catch.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -119,4 +120,60 @@ TEST_CASE("fake timers fire what falls due, in time order, each at its own time,
   CHECK(ran == std::vector<std::pair<std::string, Millis>>{{"early", Millis(100)}, {"late", Millis(300)}});
   CHECK(timers.now() == start + Millis(300));
   CHECK(timers.armed_count() == 0);
+}
+
+TEST_CASE("fake timers run a deadline armed on the way at its own time when it falls due by the target",
+          "[timers]") {
+  const TimePoint start = Clock::now();
+  FakeTimers timers(start);
+  std::vector<Millis> ran;
+  auto at_ms = [&] { return std::chrono::duration_cast<Millis>(timers.now() - start); };
+  Deadline d;
+  std::function<void()> tick = [&] {
+    ran.push_back(at_ms());
+    d.arm_after(timers, Millis(150), tick);
+  };
+  d.arm_after(timers, Millis(100), tick);
+  timers.advance(Millis(400));
+  CHECK(ran == std::vector<Millis>{Millis(100), Millis(250), Millis(400)});
+  CHECK(d.at() == start + Millis(550));
+}
+
+TEST_CASE("fake timers: a deadline that re-arms itself for the instant it fired at runs once per advance, not forever",
+          "[timers][regression]") {
+  const TimePoint start = Clock::now();
+  FakeTimers timers(start);
+  int runs = 0;
+  Deadline d;
+  // At most 1000 runs: a fake clock that ran the re-armed callback again within the same
+  // advance would otherwise never return, and this test would hang instead of failing.
+  std::function<void()> again = [&] {
+    if (++runs < 1000) d.arm_at(timers, timers.now(), again);
+  };
+  d.arm_after(timers, Millis(10), again);
+  timers.advance(Millis(100));
+  CHECK(runs == 1);
+  CHECK(timers.now() == start + Millis(100));
+  REQUIRE(d.armed());
+  CHECK(d.at() == start + Millis(10));  // due since, run by the next advance at the clock's time
+  timers.advance(Millis(0));
+  CHECK(runs == 2);
+  timers.advance(Millis(0));
+  CHECK(runs == 3);
+
+  // The same for a time already past when armed, as a cron deadline that fired early and
+  // re-arms for its schedule's time; another deadline due on the way still runs at its time.
+  int past = 0;
+  Deadline behind;
+  std::function<void()> again_past = [&] {
+    if (++past < 1000) behind.arm_at(timers, timers.now() - Millis(5), again_past);
+  };
+  behind.arm_at(timers, timers.now() - Millis(1), again_past);
+  Deadline later;
+  Millis later_at{0};
+  later.arm_after(timers, Millis(20), [&] { later_at = std::chrono::duration_cast<Millis>(timers.now() - start); });
+  timers.advance(Millis(50));
+  CHECK(past == 1);
+  CHECK(later_at == Millis(120));
+  CHECK(runs == 4);
 }

@@ -1,27 +1,33 @@
-// AppMessages: the actions a run registers (deduplicated, bounded), and what `trigger` and
-// `sendData` write on the channels of the instances that can hear them. The Node channel is a
-// real socket pair; the test reads the app's end.
+// AppMessages: the actions a run registers (deduplicated, bounded), what `trigger` and
+// `sendData` write on the channels of the instances that can hear them, and when trigger
+// answers: once every reply is in, or at its wait's end with what came by then. The Node
+// channel is a real socket pair; the test reads the app's end. The wait is on fake timers: the
+// test moves the clock.
 #include <catch2/catch.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "daemon/supervisor/app_messages.hpp"
+#include "tests/unit/daemon/process/fake_timers.hpp"
 #include "tests/unit/daemon/supervisor/supervisor_rig.hpp"
 
 using namespace pmx;
 using namespace pmx::daemon;
+using pmx::daemon::testing::FakeTimers;
 using pmx::daemon::testing::SupervisorHome;
+using pmx::daemon::testing::SupervisorRig;
 using json = ipc::json;
 
 namespace {
 
 struct MessagesRig {
-  explicit MessagesRig(const std::string& home) : server(io, home + "/pmx.sock"), messages(io, registry, server) {}
+  explicit MessagesRig(const std::string& home) : server(io, home + "/pmx.sock"), messages(timers, registry, server) {}
   ~MessagesRig() {
     for (int fd : app_ends) ::close(fd);
   }
@@ -53,8 +59,35 @@ struct MessagesRig {
     messages.on_message(in, in.run.actions, true,
                         decode_node_message(json{{"type", "axm:action"}, {"data", {{"action_name", name}}}}.dump()));
   }
+  /// Instance id's run answers action with value, as @pm2/io's reply does.
+  void action_reply(int id, const std::string& name, const json& value) {
+    Instance& in = *registry.find(id);
+    messages.on_message(
+        in, in.run.actions, true,
+        decode_node_message(json{{"type", "axm:reply"}, {"data", {{"action_name", name}, {"return", value}}}}.dump()));
+  }
+  /// `trigger` from a client of its own, whose reply the test reads.
+  SupervisorRig::Asked trigger(const json& params, const std::vector<int>& ids) {
+    boost::asio::local::stream_protocol::socket ours(io);
+    auto theirs = std::make_unique<boost::asio::local::stream_protocol::socket>(io);
+    boost::asio::local::connect_pair(ours, *theirs);
+    SupervisorRig::Asked asked{std::make_shared<Session>(1, std::move(ours), server), std::move(theirs), {}};
+    messages.trigger(params, ids, Reply(asked.session, json(1)));
+    return asked;
+  }
+  /// Runs what the loop has ready (a reply's write).
+  void settle() {
+    io.restart();
+    io.poll();
+  }
+  /// Moves the clock on by d, the loop run after each deadline.
+  void advance(Millis d) {
+    timers.advance(d, [this] { settle(); });
+    settle();
+  }
 
   boost::asio::io_context io{1};
+  FakeTimers timers;
   Registry registry;
   ControlServer server;
   AppMessages messages;
@@ -86,7 +119,8 @@ TEST_CASE("trigger and sendData reach the running instances that can hear them, 
   CHECK(MessagesRig::read(running) == "\"flush\"\n");
   CHECK(MessagesRig::read(stopped).empty());
   CHECK(MessagesRig::read(silent).empty());
-  rig.io.run_for(std::chrono::seconds(5));  // the wait ends (10 ms): the only work left
+  rig.advance(Millis(10));  // the wait ends
+  CHECK(rig.timers.armed_count() == 0);
 
   rig.messages.send_data({{"data", {{"k", 1}}}, {"topic", "t"}}, {0, 1, 2}, Reply({}, json(1)));
   const json packet = json::parse(MessagesRig::read(running));
@@ -124,4 +158,58 @@ TEST_CASE("the current run's runtime metrics and axm:monitor are kept, a replace
   CHECK(in.metrics.dropped == 2);
   CHECK(in.metrics.runtime->loop_p99_ms == 12.5);
   CHECK(in.metrics.custom.size() == 1);
+}
+
+TEST_CASE("trigger answers at its wait's end, not a millisecond before, with the replies that came by then",
+          "[app_messages][trigger]") {
+  SupervisorHome home;
+  MessagesRig rig(home.path);
+  rig.add(0, true);
+  rig.add(1, true);
+  rig.register_action(0, "flush");
+  rig.register_action(1, "flush");
+  auto asked = rig.trigger({{"action", "flush"}, {"wait_ms", 1000}}, {0, 1});
+  rig.advance(Millis(400));
+  rig.action_reply(0, "flush", {{"flushed", 12}});
+  rig.advance(Millis(599));
+  CHECK_FALSE(asked.reply());
+  rig.advance(Millis(1));
+  const auto reply = asked.reply();
+  REQUIRE(reply);
+  CHECK(reply->at("result") ==
+        json{{"action", "flush"},
+             {"replies", json::array({json{{"pm_id", 0}, {"name", "n0"}, {"return", {{"flushed", 12}}}}})},
+             {"no_reply", json::array({json{{"pm_id", 1}, {"name", "n1"}}})},
+             {"wait_ms", 1000}});
+  // A reply after the answer changes nothing: the trigger is gone.
+  rig.action_reply(1, "flush", "late");
+  rig.advance(Millis(5000));
+  CHECK(rig.timers.armed_count() == 0);
+}
+
+TEST_CASE("trigger answers as soon as every instance reached has replied, and its wait never fires after",
+          "[app_messages][trigger]") {
+  SupervisorHome home;
+  MessagesRig rig(home.path);
+  rig.add(0, true);
+  rig.add(1, true);
+  rig.register_action(0, "flush");
+  rig.register_action(1, "flush");
+  auto asked = rig.trigger({{"action", "flush"}}, {0, 1});  // the default wait: 5 s
+  rig.advance(Millis(100));
+  rig.action_reply(1, "flush", 1);
+  rig.settle();
+  CHECK_FALSE(asked.reply());
+  rig.action_reply(0, "flush", 0);
+  rig.settle();
+  const auto reply = asked.reply();
+  REQUIRE(reply);
+  CHECK(reply->at("result").at("replies") == json::array({json{{"pm_id", 0}, {"name", "n0"}, {"return", 0}},
+                                                          json{{"pm_id", 1}, {"name", "n1"}, {"return", 1}}}));
+  CHECK(reply->at("result").at("no_reply") == json::array());
+  CHECK(reply->at("result").at("wait_ms") == 5000);
+  CHECK(rig.timers.armed_count() == 0);
+  rig.advance(Millis(10'000));
+  (void)asked.reply();  // reads what came since
+  CHECK(std::count(asked.received.begin(), asked.received.end(), '\n') == 1);  // one answer only
 }

@@ -161,6 +161,24 @@ TEST_CASE("a stop during a restart keeps the restart's kill deadline: SIGKILL at
   CHECK(rig.ops.spawned.size() == 1);
 }
 
+TEST_CASE("a stop whose app leaves a process that outlives it answers at the reply deadline (120 s), not before",
+          "[supervisor][policy]") {
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
+  rig.supervisor->start();
+  const pid_t pid = start_online(rig, {{"name", "leaky"}});
+  const pid_t stuck = rig.ops.add_descendant(pid, true);  // as one stuck in the kernel: nothing ends it
+  auto stop = rig.ask("stop", {{"targets", {"leaky"}}});
+  rig.settle();
+  REQUIRE(rig.state() == State::Stopped);
+  rig.advance(Millis(119'999));
+  CHECK_FALSE(stop.reply());
+  rig.advance(Millis(1));
+  REQUIRE(stop.reply());
+  CHECK(stop.reply()->contains("result"));
+  CHECK(rig.ops.alive(stuck));
+}
+
 // ---------------------------------------------------------------------------------------------
 // wait_ready and listen_timeout
 
