@@ -14,19 +14,18 @@
 #include <vector>
 
 #include "daemon/supervisor/app_messages.hpp"
-#include "tests/unit/daemon/process/fake_timers.hpp"
 #include "tests/unit/daemon/supervisor/supervisor_rig.hpp"
 
 using namespace pmx;
 using namespace pmx::daemon;
-using pmx::daemon::testing::FakeTimers;
+using pmx::daemon::testing::FakeLoop;
 using pmx::daemon::testing::SupervisorHome;
 using pmx::daemon::testing::SupervisorRig;
 using json = ipc::json;
 
 namespace {
 
-struct MessagesRig {
+struct MessagesRig : FakeLoop {
   explicit MessagesRig(const std::string& home) : server(io, home + "/pmx.sock"), messages(timers, registry, server) {}
   ~MessagesRig() {
     for (int fd : app_ends) ::close(fd);
@@ -75,19 +74,7 @@ struct MessagesRig {
     messages.trigger(params, ids, Reply(asked.session, json(1)));
     return asked;
   }
-  /// Runs what the loop has ready (a reply's write).
-  void settle() {
-    io.restart();
-    io.poll();
-  }
-  /// Moves the clock on by d, the loop run after each deadline.
-  void advance(Millis d) {
-    timers.advance(d, [this] { settle(); });
-    settle();
-  }
 
-  boost::asio::io_context io{1};
-  FakeTimers timers;
   Registry registry;
   ControlServer server;
   AppMessages messages;

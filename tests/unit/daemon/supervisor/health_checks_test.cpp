@@ -15,13 +15,12 @@
 
 #include "daemon/supervisor/health_checks.hpp"
 #include "tests/unit/daemon/process/fake_process_ops.hpp"
-#include "tests/unit/daemon/process/fake_timers.hpp"
 #include "tests/unit/daemon/supervisor/supervisor_rig.hpp"
 
 using namespace pmx;
 using namespace pmx::daemon;
 using pmx::daemon::testing::FakeProcessOps;
-using pmx::daemon::testing::FakeTimers;
+using pmx::daemon::testing::FakeLoop;
 using pmx::daemon::testing::SupervisorHome;
 using json = ipc::json;
 /// A verdict and when it came, counted from the run's start.
@@ -29,7 +28,7 @@ using Verdicts = std::vector<std::pair<Event, Millis>>;
 
 namespace {
 
-struct ChecksRig {
+struct ChecksRig : FakeLoop {
   explicit ChecksRig(const std::string& home)
       : home_path(home),
         checks(
@@ -73,19 +72,9 @@ struct ChecksRig {
     settle();
   }
 
-  void settle() {
-    io.restart();
-    io.poll();
-  }
-  void advance(Millis d) {
-    timers.advance(d, [this] { settle(); });
-    settle();
-  }
   Millis elapsed() const { return std::chrono::duration_cast<Millis>(timers.now() - start); }
 
   std::string home_path;
-  boost::asio::io_context io{1};
-  FakeTimers timers;
   FakeProcessOps ops{io};
   Registry registry;
   TimePoint start = timers.now();

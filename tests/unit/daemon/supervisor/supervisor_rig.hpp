@@ -24,7 +24,7 @@
 #include "daemon/control/session.hpp"
 #include "daemon/supervisor/supervisor.hpp"
 #include "tests/unit/daemon/process/fake_process_ops.hpp"
-#include "tests/unit/daemon/process/fake_timers.hpp"
+#include "tests/unit/daemon/supervisor/fake_loop.hpp"
 
 namespace pmx::daemon::testing {
 
@@ -48,7 +48,7 @@ struct SupervisorHome {
 };
 
 /// One supervisor on a fake process layer, its own loop and control server, in home.
-struct SupervisorRig {
+struct SupervisorRig : FakeLoop {
   explicit SupervisorRig(const std::string& home, Millis sample_interval = Millis(1000)) {
     DaemonOptions options;
     options.paths = config::Paths{home};
@@ -98,13 +98,6 @@ struct SupervisorRig {
     call("start", {{"app", app}});
   }
 
-  /// Moves the clock on by d: each deadline due on the way fires at its time, and the loop runs
-  /// what is ready after each (and at the end).
-  void advance(Millis d) {
-    settle();
-    timers.advance(d, [this] { settle(); });
-    settle();
-  }
   /// Runs the loop until pred holds; false after a generous deadline. For what does not come
   /// through the timers (a LogPipe's quiet wait, a reply's deadline): the fake clock stays.
   template <typename Pred>
@@ -116,11 +109,6 @@ struct SupervisorRig {
       io.run_for(std::chrono::milliseconds(2));
     }
     return true;
-  }
-  /// Runs what is ready now (no timer that has not expired).
-  void settle() {
-    io.restart();
-    io.poll();
   }
 
   const Instance& in(int id = 0) const {
@@ -134,8 +122,6 @@ struct SupervisorRig {
     return run_until([&] { return state(id) == State::Online && in(id).run.pid != not_this; });
   }
 
-  boost::asio::io_context io{1};
-  FakeTimers timers;
   FakeProcessOps ops{io};
   std::unique_ptr<ControlServer> server;
   std::unique_ptr<Supervisor> supervisor;
