@@ -147,8 +147,13 @@ std::string own_cgroup() {
 }  // namespace
 
 pid_t parent_of(pid_t pid) {
-  ProcSnapshot::Proc p;
-  return read_stat(pid, p) ? p.ppid : 0;
+  std::string text;
+  if (!read_small("/proc/" + std::to_string(pid) + "/stat", text)) return 0;
+  // "<pid> (<comm>) <state> <ppid> ...": the name may hold spaces and parentheses. A zombie
+  // names its parent too (a notifier that has exited, not reaped yet by its shell).
+  const auto rparen = text.rfind(')');
+  if (rparen == std::string::npos || rparen + 4 >= text.size()) return 0;
+  return static_cast<pid_t>(std::strtol(text.c_str() + rparen + 4, nullptr, 10));
 }
 
 std::optional<MarkedRun> find_marked_run(const std::string& unique_id) {

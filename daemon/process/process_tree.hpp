@@ -64,7 +64,7 @@ class ProcSnapshot {
 /// when it does not or cannot be read (removed).
 bool cgroup_populated(const std::string& dir);
 
-/// The parent of pid (/proc/<pid>/stat), 0 when it cannot be read or pid is a zombie.
+/// The parent of pid (/proc/<pid>/stat), a zombie's too; 0 when it cannot be read.
 pid_t parent_of(pid_t pid);
 
 /// A run of an instance found by the marker its processes carry, not by a recorded pid: a

@@ -186,7 +186,10 @@ void DumpVerbs::resurrect(const ipc::json& params, const Reply& reply) {
     dump = std::move(*read);
   }
   // The apps' users are looked up off the loop first; then the request is handled again.
-  if (!credentials_.known_or_resolve(credential_keys(dump.instances), [this, params, reply] { resurrect(params, reply); })) {
+  if (!credentials_.known_or_resolve(credential_keys(dump.instances), [this, params, reply] {
+        if (control_.shutting_down()) return reply.fail(shutting_down_error("resurrect"));
+        resurrect(params, reply);
+      })) {
     return;
   }
   auto outcome = add_saved(dump.instances);
@@ -257,7 +260,10 @@ void DumpVerbs::resurrect_at_start(std::function<void()> settled) {
     spdlog::info("resurrect: no dump in {}", paths_.home);
   } else {
     if (!dump->warning.empty()) spdlog::warn("resurrect: {}", dump->warning);
-    if (!credentials_.known_or_resolve(credential_keys(dump->instances), [this, settled] { resurrect_at_start(settled); })) {
+    if (!credentials_.known_or_resolve(credential_keys(dump->instances), [this, settled] {
+          if (control_.shutting_down()) return settled();  // nothing starts any more
+          resurrect_at_start(settled);
+        })) {
       return;
     }
     ids = add_saved(dump->instances).ids;

@@ -11,6 +11,7 @@
 #include "config/app_spec.hpp"
 #include "daemon/instance/instance.hpp"
 #include "daemon/supervisor/describe.hpp"
+#include "ipc/protocol.hpp"
 
 namespace pmx::daemon {
 
@@ -33,9 +34,18 @@ class InstanceControl {
   virtual void remove(int id) = 0;
   /// The jlist entries of ids, as JSON text (without environments when brief: EntryShape).
   virtual std::string describe_all(const std::vector<int>& ids, EntryShape shape) = 0;
+  /// Whether pmxd shuts down (stops every app to exit): nothing starts any more. A verb that
+  /// starts processes asks again when it resumes after a wait (a user's lookup).
+  virtual bool shutting_down() const = 0;
 
  protected:
   ~InstanceControl() = default;
 };
+
+/// The refusal of a verb that would start processes while pmxd shuts down.
+inline ipc::RpcError shutting_down_error(const std::string& verb) {
+  return ipc::make_error(ipc::ErrorCode::ShuttingDown,
+                         "pmxd is shutting down (stopping every app to exit): " + verb + " refused", {{"verb", verb}});
+}
 
 }  // namespace pmx::daemon

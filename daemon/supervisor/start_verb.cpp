@@ -61,7 +61,10 @@ void StartVerb::handle(const ipc::json& params, const Reply& reply) {
       auto creds = credentials_.get(spec.uid, spec.gid);
       if (!creds) {
         // Looked up off the loop; the request is handled again, from the start, once it is in.
-        credentials_.resolve(spec.uid, spec.gid, [this, params, reply] { handle(params, reply); });
+        credentials_.resolve(spec.uid, spec.gid, [this, params, reply] {
+          if (control_.shutting_down()) return reply.fail(shutting_down_error("start"));
+          handle(params, reply);
+        });
         return;
       }
       if (!*creds) {

@@ -456,7 +456,8 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
 }
 
 void Supervisor::start_registered(const std::vector<int>& ids) {
-  if (ids.empty()) return;
+  // Nothing starts while pmxd shuts down (the verbs refuse before they register anything).
+  if (ids.empty() || shutting_down()) return;
   for (int id : ids) registry_.find(id)->start_pending = true;
   // Its failure is retried (StateWriter); the start's own check found the file writable.
   state_.now();

@@ -178,7 +178,7 @@ class Supervisor : private InstanceControl {
   /// start or restart event. A process started then would outlive pmxd, owned by nobody.
   enum class Lifecycle { Running, ShuttingDown };
   Lifecycle lifecycle_ = Lifecycle::Running;
-  bool shutting_down() const { return lifecycle_ == Lifecycle::ShuttingDown; }
+  bool shutting_down() const override { return lifecycle_ == Lifecycle::ShuttingDown; }
 };
 
 }  // namespace pmx::daemon

@@ -45,9 +45,7 @@ void Supervisor::register_verbs() {
     server_.on(verb, [this, verb, handler = std::move(handler)](const json& params, const Reply& reply) {
       if (shutting_down()) {
         spdlog::info("{} refused: pmxd is shutting down", verb);
-        return reply.fail(make_error(ErrorCode::ShuttingDown,
-                                     "pmxd is shutting down (stopping every app to exit): " + verb + " refused",
-                                     {{"verb", verb}}));
+        return reply.fail(shutting_down_error(verb));
       }
       handler(params, reply);
     });

@@ -3,18 +3,19 @@
 // loop after each (the supervisor posts what a deadline starts), so a test of timed policy
 // runs at once and never waits on the wall clock.
 //
-// A callback armed while advance() runs, for a time not after the clock's time then (due at
-// once: a deadline re-armed for the instant it fired at, or for one already past), does not run
-// in that advance() but in the next one (advance(Millis(0)) runs it). The clock stands still
-// while advance() runs its callbacks, so running such a callback at once would run one that
-// re-arms itself at once again and again without end; on the daemon's loop it runs "at once" on
-// a later turn, when time has moved on, and here on a later advance(). It never runs before its
-// time either way.
+// A callback armed while advance() runs, for a time not after the clock's (due at once: a
+// zero delay, a deadline re-armed for the instant it fired at or for one already past), runs in
+// that advance(), before anything due later, as the daemon's loop runs it on its next turn. The
+// clock stands still while callbacks of one instant run, so callbacks that re-arm each other
+// at once without end would never let it move: after kMaxRunsPerInstant of them advance()
+// throws, and the test fails instead of hanging.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <tuple>
 #include <utility>
 
@@ -36,31 +37,38 @@ class FakeTimers final : public Timers {
   }
   Key arm(TimePoint at, Callback cb) override {
     const Key key = next_++;
-    armed_.emplace(key, Armed{at, std::move(cb), advancing_ && at <= now_});
+    armed_.emplace(key, Armed{at, std::move(cb)});
     return key;
   }
   void cancel(Key key) override { armed_.erase(key); }
   bool pending(Key key) const override { return armed_.count(key) != 0; }
 
+  /// Callbacks run at one instant, the clock standing still, before advance() gives up.
+  static constexpr std::size_t kMaxRunsPerInstant = 10'000;
+
   /// Moves the clocks on by d. Each callback due by then runs at its own time (the clock set
-  /// to it; one armed before this call for a time already past runs first, at the time the clock
-  /// shows), earliest first, those of one time in the order they were armed; after each, then()
-  /// runs (the loop's ready handlers). A callback (or then()) may arm others: they run too when
-  /// due by then and later than the clock's time at their arming; one due at once waits for
-  /// the next advance() (see the file's comment), so this always ends.
+  /// to it; one due already runs at the time the clock shows), earliest first, those of one time
+  /// in the order they were armed; after each, then() runs (the loop's ready handlers). A
+  /// callback (or then()) may arm others: they run too when due by the target, one due at once
+  /// before anything later. Throws std::logic_error when callbacks keep arming each other for
+  /// the same instant (see the file's comment).
   void advance(Millis d, const std::function<void()>& then = {}) {
     const TimePoint target = now_ + d;
-    advancing_ = true;
+    std::size_t runs_now = 0;  // callbacks run since the clock last moved
     for (auto next = earliest(target); next; next = earliest(target)) {
       auto it = armed_.find(*next);
-      if (it->second.at > now_) now_ = it->second.at;
+      if (it->second.at > now_) {
+        now_ = it->second.at;
+        runs_now = 0;
+      }
+      if (++runs_now > kMaxRunsPerInstant) {
+        throw std::logic_error("FakeTimers: callbacks keep arming each other for the same instant");
+      }
       Callback cb = std::move(it->second.cb);
       armed_.erase(it);
       cb();
       if (then) then();
     }
-    advancing_ = false;
-    for (auto& [key, a] : armed_) a.next_advance = false;  // due in the next one
     now_ = target;
   }
   /// When the earliest armed callback is due, if any is armed.
@@ -77,13 +85,12 @@ class FakeTimers final : public Timers {
   struct Armed {
     TimePoint at;
     Callback cb;
-    bool next_advance = false;  ///< armed due at once during an advance(): runs in the next one
   };
   /// The key of the earliest callback this advance() runs by target (ties: the first armed).
   std::optional<Key> earliest(TimePoint target) const {
     std::optional<Key> best;
     for (const auto& [key, a] : armed_) {
-      if (!a.next_advance && a.at <= target && (!best || a.at < armed_.at(*best).at)) best = key;
+      if (a.at <= target && (!best || a.at < armed_.at(*best).at)) best = key;
     }
     return best;
   }
@@ -92,7 +99,6 @@ class FakeTimers final : public Timers {
   WallTime wall_at_start_;
   TimePoint start_;
   Key next_ = 1;
-  bool advancing_ = false;  ///< advance() is running callbacks
   std::map<Key, Armed> armed_;  ///< by key: arming order
 };
 

@@ -483,6 +483,26 @@ TEST_CASE("a start's instances are all in the state file before the first of the
   CHECK(recorded == std::set<std::string>{"a", "b", "c"});
 }
 
+TEST_CASE("a start waiting for its user's lookup when pmxd begins to shut down is refused, and nothing starts",
+          "[supervisor][shutdown]") {
+  if (::geteuid() != 0) {
+    WARN("skipped: only root pmxd runs apps as another user (uid), so only it looks users up");
+    return;
+  }
+  SupervisorHome home;
+  SupervisorRig rig(home.path);
+  rig.supervisor->start();
+  // The user is looked up off the loop; the request resumes once it is in, after the kill.
+  auto start = rig.ask("start", {{"app", {{"name", "late"}, {"script", "/bin/sh"}, {"uid", "nobody"}}}});
+  rig.call("kill", json::object());
+  REQUIRE(rig.run_until([&] { return start.reply().has_value(); }));
+  const json reply = *start.reply();
+  REQUIRE(reply.contains("error"));
+  CHECK(reply.at("error").at("code") == static_cast<int>(ipc::ErrorCode::ShuttingDown));
+  CHECK(rig.ops.spawned.empty());
+  CHECK(rig.supervisor->app("late") == nullptr);
+}
+
 TEST_CASE("instances a killed pmxd had registered but not spawned are started by its successor", "[supervisor]") {
   SupervisorHome home;
   {
