@@ -12,7 +12,10 @@
 
 namespace pmx::daemon {
 
-std::uint64_t start_ticks_of(pid_t pid) {
+namespace {
+
+/// Field 22 of /proc/<pid>/stat; 0 when pid is gone, or a zombie unless zombies count.
+std::uint64_t read_start_ticks(pid_t pid, bool zombies) {
   if (pid <= 0) return 0;
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
@@ -27,6 +30,7 @@ std::uint64_t start_ticks_of(pid_t pid) {
   const char* p = std::strrchr(buf, ')');
   if (!p || p[1] != ' ') return 0;
   p += 2;
+  if (!zombies && (*p == 'Z' || *p == 'X')) return 0;
   // p is at field 3 (state); field 22 is 19 fields further.
   for (int field = 3; field < 22; ++field) {
     p = std::strchr(p, ' ');
@@ -35,6 +39,12 @@ std::uint64_t start_ticks_of(pid_t pid) {
   }
   return std::strtoull(p, nullptr, 10);
 }
+
+}  // namespace
+
+std::uint64_t start_ticks_of(pid_t pid) { return read_start_ticks(pid, true); }
+
+std::uint64_t live_start_ticks_of(pid_t pid) { return read_start_ticks(pid, false); }
 
 std::uint64_t boot_time_ns() {
   timespec now{};

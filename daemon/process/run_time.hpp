@@ -14,6 +14,9 @@ namespace pmx::daemon {
 /// The start time of pid in clock ticks after boot (field 22 of /proc/<pid>/stat), a zombie's
 /// too (not yet reaped: read it before waitpid); 0 when there is no such process.
 std::uint64_t start_ticks_of(pid_t pid);
+/// The same of a live process: 0 for a zombie as for a process gone (a run's identity, which
+/// a process that has ended no longer has, reaped or not).
+std::uint64_t live_start_ticks_of(pid_t pid);
 
 /// Now on the boot clock (CLOCK_BOOTTIME, which counts suspended time as starttime does), in ns.
 std::uint64_t boot_time_ns();

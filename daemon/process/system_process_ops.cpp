@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "daemon/process/run_time.hpp"
-#include "daemon/state/state_file.hpp"
 
 namespace pmx::daemon {
 
@@ -168,14 +167,14 @@ const ProcSnapshot* SystemProcessOps::snapshot_for(const Membership& m) {
   return &*snapshot_;
 }
 
-std::uint64_t SystemProcessOps::start_ticks(pid_t pid) { return process_start_ticks(pid); }
+std::uint64_t SystemProcessOps::start_ticks(pid_t pid) { return live_start_ticks_of(pid); }
 
 bool SystemProcessOps::watch_exit(pid_t pid, std::uint64_t start, ExitHandler on_exit) {
-  if (pid <= 0 || start == 0 || process_start_ticks(pid) != start) return false;
+  if (pid <= 0 || start == 0 || live_start_ticks_of(pid) != start) return false;
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) return false;
   // The pidfd pins the process: checked again, the start time proves it is the recorded one.
-  if (process_start_ticks(pid) != start) {
+  if (live_start_ticks_of(pid) != start) {
     ::close(fd);
     return false;
   }
@@ -245,7 +244,7 @@ bool SystemProcessOps::watch_pids(int key, MemberWatch& w, const Membership& m, 
     // (With a cgroup there is no snapshot: a pid reused meanwhile means that member was
     // reaped, which the cgroup's populated change reports if it was the last one.)
     const std::uint64_t seen = snap ? snap->procs().at(pid).start_time : 0;
-    if (seen != 0 && process_start_ticks(pid) != seen) {
+    if (seen != 0 && live_start_ticks_of(pid) != seen) {
       ::close(fd);
       changed = true;  // ended, and the pid taken by another process
       continue;

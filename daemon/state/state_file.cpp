@@ -225,28 +225,4 @@ std::error_code write_file_atomic(const std::string& path, const std::string& te
   return {};
 }
 
-std::uint64_t process_start_ticks(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  // The command name may hold spaces and parentheses: fields start after the last ')'.
-  const char* p = std::strrchr(buf, ')');
-  if (!p || p[1] != ' ') return 0;
-  p += 2;
-  if (*p == 'Z' || *p == 'X') return 0;
-  // p is at field 3 (state); field 22 is 19 fields further.
-  for (int field = 3; field < 22; ++field) {
-    p = std::strchr(p, ' ');
-    if (!p) return 0;
-    ++p;
-  }
-  return std::strtoull(p, nullptr, 10);
-}
-
 }  // namespace pmx::daemon

@@ -68,7 +68,4 @@ Result<DaemonState> decode_state(const std::string& text);
 /// folder are fsynced too, so that a power loss cannot leave an empty file either.
 std::error_code write_file_atomic(const std::string& path, const std::string& text, bool durable = true);
 
-/// The start time of pid (field 22 of /proc/<pid>/stat), 0 when it is gone or a zombie.
-std::uint64_t process_start_ticks(pid_t pid);
-
 }  // namespace pmx::daemon

@@ -5,16 +5,25 @@
 #include <unistd.h>
 
 #include "daemon/process/run_time.hpp"
-#include "daemon/state/state_file.hpp"
 
 using namespace pmx::daemon;
 using std::chrono::milliseconds;
 
-TEST_CASE("start_ticks_of reads the start process_start_ticks reads", "[run_time]") {
+TEST_CASE("a process's start: a live one's, a zombie's but for its identity, none for one gone", "[run_time]") {
   CHECK(start_ticks_of(::getpid()) != 0);
-  CHECK(start_ticks_of(::getpid()) == process_start_ticks(::getpid()));
-  CHECK(start_ticks_of(0) == 0);
-  CHECK(start_ticks_of(-1) == 0);
+  CHECK(live_start_ticks_of(::getpid()) == start_ticks_of(::getpid()));
+  for (pid_t none : {0, -1, 0x3fffffff}) {
+    CHECK(start_ticks_of(none) == 0);
+    CHECK(live_start_ticks_of(none) == 0);
+  }
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  REQUIRE(child > 0);
+  siginfo_t info{};
+  REQUIRE(::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT) == 0);  // a zombie now
+  CHECK(start_ticks_of(child) != 0);
+  CHECK(live_start_ticks_of(child) == 0);
+  REQUIRE(::waitpid(child, nullptr, 0) == child);
 }
 
 TEST_CASE("our own run so far: started before now on the boot clock", "[run_time]") {

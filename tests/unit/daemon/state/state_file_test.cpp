@@ -173,7 +173,3 @@ TEST_CASE("state: the atomic write replaces the file whole", "[state_file]") {
   rmdir(dir);
 }
 
-TEST_CASE("state: the start time of a live process is read, of a missing one is 0", "[state_file]") {
-  CHECK(process_start_ticks(getpid()) > 0);
-  CHECK(process_start_ticks(0x3fffffff) == 0);
-}
