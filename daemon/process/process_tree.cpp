@@ -37,37 +37,6 @@ bool read_small(const std::string& path, std::string& out, std::size_t cap = 655
   return true;
 }
 
-// Parses /proc/<pid>/stat; false for zombies and unreadable entries.
-bool read_stat(pid_t pid, ProcSnapshot::Proc& p) {
-  std::string text;
-  if (!read_small("/proc/" + std::to_string(pid) + "/stat", text)) return false;
-  auto rparen = text.rfind(')');
-  if (rparen == std::string::npos || rparen + 2 >= text.size()) return false;
-  const char* s = text.c_str() + rparen + 2;
-  char state = *s;
-  if (state == 'Z' || state == 'X') return false;
-  // Fields after the state, numbered as in proc(5): 4 ppid, 5 pgrp, 14 utime, 15 stime,
-  // 22 starttime, 24 rss.
-  unsigned long long f[25] = {};
-  int field = 3;
-  const char* p_ = s + 1;
-  while (*p_ && field < 24) {
-    while (*p_ == ' ') ++p_;
-    ++field;
-    char* end = nullptr;
-    long long v = std::strtoll(p_, &end, 10);
-    f[field] = static_cast<unsigned long long>(v < 0 ? 0 : v);
-    if (end == p_) break;
-    p_ = end;
-  }
-  p.ppid = static_cast<pid_t>(f[4]);
-  p.pgid = static_cast<pid_t>(f[5]);
-  p.ticks = f[14] + f[15];
-  p.start_time = f[22];
-  p.rss_pages = f[24];
-  return true;
-}
-
 // The raw system calls: glibc 2.36's <sys/pidfd.h> lacks extern "C" and does not link from C++.
 int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(syscall(SYS_pidfd_open, pid, flags)); }
 int pidfd_send_signal(int pidfd, int sig, siginfo_t* info, unsigned flags) {
@@ -146,14 +115,39 @@ std::string own_cgroup() {
 
 }  // namespace
 
-pid_t parent_of(pid_t pid) {
+bool read_proc_stat(pid_t pid, ProcSnapshot::Proc& p, bool zombies) {
   std::string text;
-  if (!read_small("/proc/" + std::to_string(pid) + "/stat", text)) return 0;
-  // "<pid> (<comm>) <state> <ppid> ...": the name may hold spaces and parentheses. A zombie
-  // names its parent too (a notifier that has exited, not reaped yet by its shell).
-  const auto rparen = text.rfind(')');
-  if (rparen == std::string::npos || rparen + 4 >= text.size()) return 0;
-  return static_cast<pid_t>(std::strtol(text.c_str() + rparen + 4, nullptr, 10));
+  if (!read_small("/proc/" + std::to_string(pid) + "/stat", text)) return false;
+  auto rparen = text.rfind(')');
+  if (rparen == std::string::npos || rparen + 2 >= text.size()) return false;
+  const char* s = text.c_str() + rparen + 2;
+  char state = *s;
+  if (!zombies && (state == 'Z' || state == 'X')) return false;
+  // Fields after the state, numbered as in proc(5): 4 ppid, 5 pgrp, 14 utime, 15 stime,
+  // 22 starttime, 24 rss.
+  unsigned long long f[25] = {};
+  int field = 3;
+  const char* p_ = s + 1;
+  while (*p_ && field < 24) {
+    while (*p_ == ' ') ++p_;
+    ++field;
+    char* end = nullptr;
+    long long v = std::strtoll(p_, &end, 10);
+    f[field] = static_cast<unsigned long long>(v < 0 ? 0 : v);
+    if (end == p_) break;
+    p_ = end;
+  }
+  p.ppid = static_cast<pid_t>(f[4]);
+  p.pgid = static_cast<pid_t>(f[5]);
+  p.ticks = f[14] + f[15];
+  p.start_time = f[22];
+  p.rss_pages = f[24];
+  return true;
+}
+
+pid_t parent_of(pid_t pid) {
+  ProcSnapshot::Proc p;
+  return read_proc_stat(pid, p, true) ? p.ppid : 0;
 }
 
 std::optional<MarkedRun> find_marked_run(const std::string& unique_id) {
@@ -183,7 +177,7 @@ ProcSnapshot ProcSnapshot::take() {
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
     pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
     Proc p;
-    if (read_stat(pid, p)) snap.procs_[pid] = p;
+    if (read_proc_stat(pid, p)) snap.procs_[pid] = p;
   }
   closedir(d);
   return snap;
@@ -193,7 +187,7 @@ ProcSnapshot ProcSnapshot::of(const std::vector<pid_t>& pids) {
   ProcSnapshot snap;
   for (pid_t pid : pids) {
     Proc p;
-    if (read_stat(pid, p)) snap.procs_[pid] = p;
+    if (read_proc_stat(pid, p)) snap.procs_[pid] = p;
   }
   return snap;
 }
@@ -311,7 +305,7 @@ std::vector<pid_t> ProcessTree::members(const Membership& m, const ProcSnapshot*
     std::vector<pid_t> live;
     for (pid_t pid : read_cgroup_procs(m.cgroup)) {
       ProcSnapshot::Proc p;
-      if (read_stat(pid, p)) live.push_back(pid);
+      if (read_proc_stat(pid, p)) live.push_back(pid);
     }
     return live;
   }
@@ -359,7 +353,7 @@ void ProcessTree::signal_all(const Membership& m, int sig) const {
     // A pid from a /proc scan: signal it only if it is still the process the scan classified.
     signal_checked(pid, sig, [&] {
       ProcSnapshot::Proc now;
-      return read_stat(pid, now) && now.start_time == seen.start_time;
+      return read_proc_stat(pid, now) && now.start_time == seen.start_time;
     });
   }
 }

@@ -64,6 +64,10 @@ class ProcSnapshot {
 /// when it does not or cannot be read (removed).
 bool cgroup_populated(const std::string& dir);
 
+/// Reads the fields of /proc/<pid>/stat that Proc holds; false when it cannot be read, and for
+/// a zombie unless zombies is set (a zombie's fields stay readable until it is reaped).
+bool read_proc_stat(pid_t pid, ProcSnapshot::Proc& p, bool zombies = false);
+
 /// The parent of pid (/proc/<pid>/stat), a zombie's too; 0 when it cannot be read.
 pid_t parent_of(pid_t pid);
 

@@ -1,43 +1,22 @@
 // RunTime: /proc/<pid>/stat's starttime against CLOCK_BOOTTIME.
 #include "daemon/process/run_time.hpp"
 
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+
+#include "daemon/process/process_tree.hpp"
 
 namespace pmx::daemon {
 
 namespace {
 
-/// Field 22 of /proc/<pid>/stat; 0 when pid is gone, or a zombie unless zombies count.
+/// Field 22 of /proc/<pid>/stat (the process tree's reader); 0 when pid is gone, or a zombie
+/// unless zombies count.
 std::uint64_t read_start_ticks(pid_t pid, bool zombies) {
-  if (pid <= 0) return 0;
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char buf[1024];
-  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  // The command name may hold spaces and parentheses: fields start after the last ')'.
-  const char* p = std::strrchr(buf, ')');
-  if (!p || p[1] != ' ') return 0;
-  p += 2;
-  if (!zombies && (*p == 'Z' || *p == 'X')) return 0;
-  // p is at field 3 (state); field 22 is 19 fields further.
-  for (int field = 3; field < 22; ++field) {
-    p = std::strchr(p, ' ');
-    if (!p) return 0;
-    ++p;
-  }
-  return std::strtoull(p, nullptr, 10);
+  ProcSnapshot::Proc p;
+  return pid > 0 && read_proc_stat(pid, p, zombies) ? p.start_time : 0;
 }
 
 }  // namespace
