@@ -82,9 +82,6 @@ struct Instance {
   /// empty when it does not.
   std::string start_blocker;
   bool deleting = false;
-  /// Registered and its start asked for, not yet fed to the state machine: the state file
-  /// records it launching, so that a pmxd killed before its spawn has its successor start it.
-  bool start_pending = false;
 
   /// The instance's one deadline; what it means comes from the state: launching and awaiting
   /// ready, listen_timeout; stopping or restarting, kill_timeout (SIGKILL); waiting_restart, the

@@ -18,14 +18,14 @@ namespace pmx::daemon {
 namespace {
 
 /// What the state file keeps of an instance; its caller's environment is envs[env_index].
-InstanceRecord record_of(const Instance& in, std::size_t env_index) {
+InstanceRecord record_of(const Instance& in, std::size_t env_index, bool starting) {
   InstanceRecord r;
   r.id = in.id;
   r.spec = in.spec;
   r.env_index = env_index;
   r.unique_id = in.unique_id;
   r.app_instance = in.app_instance;
-  r.state = to_string(in.start_pending ? State::Launching : in.fsm.state());
+  r.state = to_string(starting ? State::Launching : in.fsm.state());
   r.pid = in.run.pid;
   r.pid_start = in.run.pid_start;
   r.cgroup = in.run.cgroup;
@@ -66,7 +66,7 @@ void StateWriter::soon() {
   });
 }
 
-std::error_code StateWriter::now() {
+std::error_code StateWriter::now(const std::set<int>& starting) {
   if (forgotten_) return {};
   DaemonState state;
   state.next_id = registry_.next_id();
@@ -76,7 +76,7 @@ std::error_code StateWriter::now() {
     for (const auto& [id, in] : app.instances()) {
       auto [it, added] = env_index.emplace(in->caller_env.get(), state.envs.size());
       if (added) state.envs.push_back(in->caller_env);
-      state.instances.push_back(record_of(*in, it->second));
+      state.instances.push_back(record_of(*in, it->second, starting.contains(id)));
     }
   }
   // Not durable: the file describes running processes, which a power loss ends anyway (a

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
 #include <system_error>
 
@@ -29,8 +30,10 @@ class StateWriter {
 
   /// Writes the file at the loop's next turn (once, however many calls until then).
   void soon();
-  /// Writes the file now; on failure it is written again every kRetry until it is.
-  std::error_code now();
+  /// Writes the file now; on failure it is written again every kRetry until it is. The
+  /// instances of starting, registered and about to be started, are recorded launching: a pmxd
+  /// killed before their spawn has its successor start them.
+  std::error_code now(const std::set<int>& starting = {});
   /// Removes the file and writes no more (a clean exit leaves nothing to adopt).
   void forget();
 

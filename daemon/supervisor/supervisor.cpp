@@ -458,14 +458,11 @@ int Supervisor::add_instance(const config::AppSpec& spec, std::shared_ptr<const 
 void Supervisor::start_registered(const std::vector<int>& ids) {
   // Nothing starts while pmxd shuts down (the verbs refuse before they register anything).
   if (ids.empty() || shutting_down()) return;
-  for (int id : ids) registry_.find(id)->start_pending = true;
-  // Its failure is retried (StateWriter); the start's own check found the file writable.
-  state_.now();
+  // Recorded launching before their spawns; a failed write is retried (StateWriter), and the
+  // start's own check found the file writable.
+  state_.now({ids.begin(), ids.end()});
   for (int id : ids) {
-    Instance* in = registry_.find(id);
-    if (!in) continue;
-    in->start_pending = false;
-    dispatch(*in, Event::Start);
+    if (Instance* in = registry_.find(id)) dispatch(*in, Event::Start);
   }
 }
 
