@@ -16,12 +16,13 @@ namespace pmx::daemon {
 
 using WallTime = std::chrono::system_clock::time_point;
 
-/// The wall clock now, in milliseconds since the epoch: the times pmxd records and shows
+/// A wall-clock time in milliseconds since the epoch: the times pmxd records and shows
 /// (created_at, started_at, a probe's last time), which outlive it and mean the same to its successor.
-inline std::int64_t wall_clock_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+inline std::int64_t epoch_ms(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
+/// The wall clock now, as epoch_ms.
+inline std::int64_t wall_clock_ms() { return epoch_ms(std::chrono::system_clock::now()); }
 
 class Timers {
  public:

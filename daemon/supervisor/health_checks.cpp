@@ -15,10 +15,6 @@
 namespace pmx::daemon {
 namespace {
 
-std::int64_t wall_ms(WallTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 /// The {port} of a run: its increment_var's value when the app has one (a port per instance,
 /// PM2's way), else its PORT; "" when neither is set.
 std::string probe_port_of(const config::AppSpec& spec, const config::Env& env) {
@@ -197,7 +193,7 @@ void HealthChecks::finished(int id, std::uint64_t generation, ProbeResult result
   const config::HealthCheck& check = in->spec.health_check;
   const Millis interval(check.interval_ms);  // the verdict below may remove the instance
   in->health.last_result = (result.ok ? "ok: " : "failed: ") + result.detail;
-  in->health.last_at_ms = wall_ms(timers_.wall_now());
+  in->health.last_at_ms = epoch_ms(timers_.wall_now());
   const bool starting = timers_.now() - it->second->run_started < Millis(check.start_period_ms);
   if (result.ok) {
     in->health.failures = 0;
